@@ -1,0 +1,1 @@
+"""Backprop Lab's training engine: pure NumPy, no server imports."""
