@@ -1,0 +1,299 @@
+"""A fully connected network whose forward pass keeps a trace that its backward pass reads.
+
+All parameters live in one flat float64 vector `params`; `weights[l]` (fan_in, fan_out),
+`biases[l]` (fan_out,) and, with batch norm, `gammas[l]` and `betas[l]` are writable views
+into it. Gradients mirror that layout in `grads` with views `dW`, `db`, `dgamma`, `dbeta`,
+so an optimizer updates everything in a few NumPy calls.
+
+A hidden layer computes
+    z = a_in·W + b;  u = BN(z) (or z);  h = f(u);  a = h·mask/(1−p) (+ a_in if residual)
+and the output layer z = a_in·W + b, ŷ = g(z), with g and the loss paired in `losses.Head`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import activations
+from .losses import make_head
+
+BN_EPS = 1e-5
+BN_MOMENTUM = 0.1  # running ← (1 − m)·running + m·batch, torch's convention
+INIT_BIAS_UNIFORM = 0.1  # TensorFlow Playground's initial bias
+
+
+@dataclass
+class LayerTrace:
+    """What one layer computed on a batch of n examples; backward fills the d-fields."""
+
+    input: np.ndarray  # (n, fan_in) a of the previous layer
+    z: np.ndarray  # (n, fan_out) a_in·W + b
+    a: np.ndarray  # (n, fan_out) the layer's output
+    f_out: np.ndarray  # (n, fan_out) f(u) before dropout and the residual sum
+    u: np.ndarray | None = None  # (n, fan_out) batch-normalized z (γ·ẑ + β)
+    z_hat: np.ndarray | None = None  # (n, fan_out) (z − μ)/σ
+    inv_std: np.ndarray | None = None  # (fan_out,) 1/√(var + eps)
+    mask: np.ndarray | None = None  # (n, fan_out) bool dropout mask
+    dz: np.ndarray | None = None  # (n, fan_out) ∂L/∂z
+    du: np.ndarray | None = None  # (n, fan_out) ∂L/∂u (= dz without batch norm)
+    da: np.ndarray | None = None  # (n, fan_out) ∂L/∂a
+
+
+def _init_weights(init: str, fan_in: int, fan_out: int, rng: np.random.Generator):
+    if init == "uniform":
+        return rng.uniform(-0.5, 0.5, (fan_in, fan_out)), INIT_BIAS_UNIFORM
+    if init == "xavier":
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, (fan_in, fan_out)), 0.0
+    if init == "he":
+        return rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out)), 0.0
+    if init == "zeros":
+        return np.zeros((fan_in, fan_out)), 0.0
+    raise ValueError(f"unknown init {init!r}; use uniform, xavier, he or zeros")
+
+
+class Network:
+    """Network([2, 4, 2, 1], activation="tanh", output_activation="tanh", seed=0)."""
+
+    def __init__(
+        self,
+        layer_sizes,
+        activation="tanh",
+        output_activation="tanh",
+        init="uniform",
+        seed=None,
+        rng: np.random.Generator | None = None,
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        residual: bool = False,
+    ):
+        sizes = [int(s) for s in layer_sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError("layer_sizes needs an input and an output size, each ≥ 1")
+        self.sizes = sizes
+        self.n_layers = len(sizes) - 1
+        n_hidden = self.n_layers - 1
+        names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+        if len(names) != n_hidden:
+            raise ValueError(f"activation needs one name per hidden layer ({n_hidden})")
+        self.activation_names = names
+        self.acts = [activations.get(n) for n in names]
+        self.output_activation = output_activation
+        self.batch_norm = bool(batch_norm)
+        self.dropout = float(dropout)
+        self.residual = bool(residual)
+        self.skip = [
+            self.residual and l < n_hidden and sizes[l] == sizes[l + 1] for l in range(self.n_layers)
+        ]
+        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self._layout()
+        self.initialize(init, self.rng)
+
+    def _layout(self):
+        """Allocate the flat parameter and gradient vectors and carve the per-layer views."""
+        spans, off = [], 0
+        self.layer_offsets = [0]
+        for l in range(self.n_layers):
+            fi, fo = self.sizes[l], self.sizes[l + 1]
+            bn = self.batch_norm and l < self.n_layers - 1
+            parts = {"W": (off, fi * fo, (fi, fo))}
+            off += fi * fo
+            parts["b"] = (off, fo, (fo,))
+            off += fo
+            if bn:
+                parts["gamma"] = (off, fo, (fo,))
+                off += fo
+                parts["beta"] = (off, fo, (fo,))
+                off += fo
+            spans.append(parts)
+            self.layer_offsets.append(off)
+        self.n_params = off
+        self.params = np.zeros(off)
+        self.grads = np.zeros(off)
+        self._spans = spans
+
+        def views(buf, key):
+            out = []
+            for parts in spans:
+                if key in parts:
+                    o, n, shape = parts[key]
+                    out.append(buf[o : o + n].reshape(shape))
+                else:
+                    out.append(None)
+            return out
+
+        self.weights, self.biases = views(self.params, "W"), views(self.params, "b")
+        self.gammas, self.betas = views(self.params, "gamma"), views(self.params, "beta")
+        self.dW, self.db = views(self.grads, "W"), views(self.grads, "b")
+        self.dgamma, self.dbeta = views(self.grads, "gamma"), views(self.grads, "beta")
+        self.weight_mask = np.zeros(off)  # 1 on weights, 0 on biases and batch-norm terms
+        for parts in spans:
+            o, n, _ = parts["W"]
+            self.weight_mask[o : o + n] = 1.0
+        widths = self.sizes[1:-1] if self.batch_norm else []
+        self.buffers = np.zeros(2 * sum(widths))  # running means then running variances
+        self.running_mean, self.running_var, o = [], [], 0
+        for w in widths:
+            self.running_mean.append(self.buffers[o : o + w])
+            o += w
+        for w in widths:
+            self.running_var.append(self.buffers[o : o + w])
+            o += w
+
+    def initialize(self, init: str, rng: np.random.Generator) -> None:
+        """Draw fresh weights in layer order from `rng`; batch-norm γ = 1, β = 0."""
+        for l in range(self.n_layers):
+            W, b = _init_weights(init, self.sizes[l], self.sizes[l + 1], rng)
+            self.weights[l][...] = W
+            self.biases[l][...] = b
+            if self.gammas[l] is not None:
+                self.gammas[l][...] = 1.0
+                self.betas[l][...] = 0.0
+        for v in self.running_var:
+            v[...] = 1.0
+        for m in self.running_mean:
+            m[...] = 0.0
+
+    def head(self, loss: str):
+        return make_head(self.output_activation, loss)
+
+    # forward and backward
+
+    def forward(self, X, head, train=True, masks=None, rng=None) -> tuple[list[LayerTrace], np.ndarray]:
+        """Run X (n, fan_in) forward; returns the per-layer traces and ŷ (n, K).
+
+        In training, batch norm uses batch statistics (and updates the running averages)
+        and dropout draws masks from `rng` unless `masks` (one per hidden layer) is given.
+        """
+        traces = []
+        a = X
+        last = self.n_layers - 1
+        p = self.dropout
+        for l in range(self.n_layers):
+            z = a @ self.weights[l]
+            z += self.biases[l]
+            if l == last:
+                yhat = head.forward(z)
+                traces.append(LayerTrace(input=a, z=z, a=yhat, f_out=yhat))
+                return traces, yhat
+            t = LayerTrace(input=a, z=z, a=z, f_out=z)
+            u = z
+            if self.gammas[l] is not None:
+                u = self._batch_norm(l, z, t, train)
+            h = self.acts[l].forward(u)
+            t.f_out = h
+            if train and p > 0.0:
+                mask = masks[l] if masks is not None else (rng or self.rng).random(h.shape) >= p
+                t.mask = mask
+                h = h * mask
+                h *= 1.0 / (1.0 - p)
+            if self.skip[l]:
+                h = h + a
+            t.a = h
+            traces.append(t)
+            a = h
+        raise AssertionError("unreachable")
+
+    def _batch_norm(self, l, z, t: LayerTrace, train: bool):
+        if train:
+            mu = z.mean(axis=0)
+            var = z.var(axis=0)
+            n = len(z)
+            m = self.running_mean[l]
+            m *= 1.0 - BN_MOMENTUM
+            m += BN_MOMENTUM * mu
+            rv = self.running_var[l]
+            rv *= 1.0 - BN_MOMENTUM
+            rv += BN_MOMENTUM * (var * (n / (n - 1)) if n > 1 else var)
+        else:
+            mu, var = self.running_mean[l], self.running_var[l]
+        inv = 1.0 / np.sqrt(var + BN_EPS)
+        z_hat = (z - mu) * inv
+        u = z_hat * self.gammas[l] + self.betas[l]
+        t.z_hat, t.inv_std, t.u = z_hat, inv, u
+        return u
+
+    def backward(self, traces: list[LayerTrace], dz_out: np.ndarray) -> None:
+        """Fill `grads` (the data-loss part) from the traces and ∂L/∂z of the output layer."""
+        dz = dz_out
+        last = self.n_layers - 1
+        inv_keep = 1.0 / (1.0 - self.dropout) if self.dropout < 1.0 else 0.0
+        da_skip = None
+        for l in range(last, -1, -1):
+            t = traces[l]
+            if l < last:
+                da = dz @ self.weights[l + 1].T
+                if da_skip is not None:
+                    da += da_skip
+                t.da = da
+                dh = da
+                if t.mask is not None:
+                    dh = da * t.mask
+                    dh *= inv_keep
+                u = t.u if t.u is not None else t.z
+                du = self.acts[l].derivative(u, t.f_out)
+                du *= dh
+                t.du = du
+                dz = self._batch_norm_backward(l, t, du) if t.u is not None else du
+                da_skip = da if self.skip[l] else None
+            t.dz = dz
+            np.matmul(t.input.T, dz, out=self.dW[l])
+            np.sum(dz, axis=0, out=self.db[l])
+
+    def _batch_norm_backward(self, l, t: LayerTrace, du):
+        # u = γ·ẑ + β, ẑ = (z − μ)·inv. With g = ∂L/∂ẑ = du·γ over a batch of n:
+        # ∂L/∂z = inv/n · (n·g − Σg − ẑ·Σ(g·ẑ)).
+        np.sum(du * t.z_hat, axis=0, out=self.dgamma[l])
+        np.sum(du, axis=0, out=self.dbeta[l])
+        g = du * self.gammas[l]
+        n = len(g)
+        return (t.inv_std / n) * (n * g - g.sum(axis=0) - t.z_hat * (g * t.z_hat).sum(axis=0))
+
+    # public conveniences
+
+    def loss_and_gradients(self, X, y, loss="mse"):
+        """Data loss averaged over the batch, with fresh lists dW (fan_in, fan_out), db (fan_out,).
+
+        y is (n,): ±1 or real values for MSE, 0/1 for BCE, class indices for cross-entropy.
+        """
+        head = self.head(loss)
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y)
+        target = y.astype(np.int64) if head.name == "cross_entropy" else y.astype(float).reshape(-1, 1)
+        traces, yhat = self.forward(X, head, train=True)
+        z = traces[-1].z
+        value = float(head.per_example(z, yhat, target).mean())
+        self.backward(traces, head.dz(z, yhat, target))
+        return value, [d.copy() for d in self.dW], [d.copy() for d in self.db]
+
+    def predict(self, X, head) -> np.ndarray:
+        """ŷ (n, K) in evaluation mode: no dropout, batch norm from running averages."""
+        return self.activations_on(X, head)[-1]
+
+    def activations_on(self, X, head) -> list[np.ndarray]:
+        """Every layer's output on X (n, fan_in) in evaluation mode: [(n, width_l)] per layer."""
+        outs = []
+        a = X
+        last = self.n_layers - 1
+        for l in range(self.n_layers):
+            z = a @ self.weights[l]
+            z += self.biases[l]
+            if l == last:
+                outs.append(head.forward(z))
+                return outs
+            if self.gammas[l] is not None:
+                z = (z - self.running_mean[l]) / np.sqrt(self.running_var[l] + BN_EPS)
+                z = z * self.gammas[l] + self.betas[l]
+            h = self.acts[l].forward(z)
+            if self.skip[l]:
+                h += a
+            outs.append(h)
+            a = h
+        raise AssertionError("unreachable")
+
+    def layer_slices(self) -> list[slice]:
+        """The flat-vector slice holding each layer's parameters (W, b, γ, β)."""
+        o = self.layer_offsets
+        return [slice(o[l], o[l + 1]) for l in range(self.n_layers)]
