@@ -110,6 +110,10 @@ class Network:
             spans.append(parts)
             self.layer_offsets.append(off)
         self.n_params = off
+        self.layout = [
+            (slice(p["W"][0], p["W"][0] + p["W"][1]), p["W"][2], slice(p["b"][0], p["b"][0] + p["b"][1]))
+            for p in spans
+        ]
         self.params = np.zeros(off)
         self.grads = np.zeros(off)
         self._spans = spans
@@ -268,30 +272,40 @@ class Network:
         self.backward(traces, head.dz(z, yhat, target))
         return value, [d.copy() for d in self.dW], [d.copy() for d in self.db]
 
-    def predict(self, X, head) -> np.ndarray:
-        """ŷ (n, K) in evaluation mode: no dropout, batch norm from running averages."""
-        return self.activations_on(X, head)[-1]
+    def predict(self, X, head) -> tuple[np.ndarray, np.ndarray]:
+        """(z, ŷ) of the output layer, each (n, K), in evaluation mode: no dropout, batch
+        norm from running averages."""
+        a = self.activations_on(X, head, upto=self.n_layers - 1)[-1] if self.n_layers > 1 else X
+        z = a @ self.weights[-1]
+        z += self.biases[-1]
+        return z, head.forward(z)
 
-    def activations_on(self, X, head) -> list[np.ndarray]:
-        """Every layer's output on X (n, fan_in) in evaluation mode: [(n, width_l)] per layer."""
+    def activations_on(self, X, head, upto: int | None = None, dtype=None) -> list[np.ndarray]:
+        """Every layer's output on X (n, fan_in) in evaluation mode: [(n, width_l)] per layer.
+
+        `upto` stops after that many layers; `dtype=np.float32` evaluates in single precision.
+        """
         outs = []
-        a = X
+        a = X if dtype is None else X.astype(dtype, copy=False)
         last = self.n_layers - 1
-        for l in range(self.n_layers):
-            z = a @ self.weights[l]
-            z += self.biases[l]
+        cast = (lambda v: v) if dtype is None else (lambda v: v.astype(dtype))
+        for l in range(self.n_layers if upto is None else upto):
+            z = a @ cast(self.weights[l])
+            z += cast(self.biases[l])
             if l == last:
                 outs.append(head.forward(z))
                 return outs
             if self.gammas[l] is not None:
-                z = (z - self.running_mean[l]) / np.sqrt(self.running_var[l] + BN_EPS)
-                z = z * self.gammas[l] + self.betas[l]
+                scale = self.gammas[l] / np.sqrt(self.running_var[l] + BN_EPS)
+                z -= cast(self.running_mean[l])
+                z *= cast(scale)
+                z += cast(self.betas[l])
             h = self.acts[l].forward(z)
             if self.skip[l]:
                 h += a
             outs.append(h)
             a = h
-        raise AssertionError("unreachable")
+        return outs
 
     def layer_slices(self) -> list[slice]:
         """The flat-vector slice holding each layer's parameters (W, b, γ, β)."""

@@ -1,0 +1,82 @@
+"""Every neuron's output over an n×n grid of the input plane, in one vectorised pass.
+
+Row 0 of each map is the top of the plane (x2 = +6) and column 0 its left (x1 = −6), the
+order an image is drawn in. Cells are sampled at their centres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .datasets import DOMAIN
+from .features import compute_features
+
+MAX_GRID = 128
+
+
+@lru_cache(maxsize=16)
+def grid_inputs(n: int, features: tuple[str, ...]) -> np.ndarray:
+    """(n·n, len(features)) float32 feature matrix of the grid's cell centres, row-major."""
+    lo, hi = DOMAIN
+    c = lo + (np.arange(n) + 0.5) * (hi - lo) / n
+    x1, x2 = np.meshgrid(c, c[::-1])
+    X = np.column_stack([x1.ravel(), x2.ravel()])
+    F = compute_features(X, features).astype(np.float32)
+    F.setflags(write=False)
+    return F
+
+
+def quantize(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """uint8 codes: lo ↦ 0, hi ↦ 255, values clipped to [lo, hi]."""
+    q = np.clip(values, lo, hi)
+    q -= lo
+    q *= 255.0 / (hi - lo)
+    q += 0.5
+    return q.astype(np.uint8)
+
+
+@dataclass
+class Grid:
+    """Maps over an n×n grid: `output` (n, n, K), `neurons[l]` (n, n, width_l) per hidden
+    layer, `inputs` (n, n, n_features); float32. `output_range` is the output's (lo, hi)."""
+
+    n: int
+    inputs: np.ndarray
+    neurons: list[np.ndarray]
+    output: np.ndarray
+    output_range: tuple[float, float]
+
+    NEURON_RANGE = (-1.0, 1.0)  # TensorFlow Playground's colour scale, clipped
+
+    def quantized(self) -> dict:
+        """uint8 maps with the same shapes, for streaming."""
+        lo, hi = self.NEURON_RANGE
+        return {
+            "inputs": quantize(self.inputs, lo, hi),
+            "neurons": [quantize(a, lo, hi) for a in self.neurons],
+            "output": quantize(self.output, *self.output_range),
+        }
+
+
+def output_range(output_activation: str) -> tuple[float, float]:
+    return (0.0, 1.0) if output_activation in ("sigmoid", "softmax") else (-1.0, 1.0)
+
+
+def evaluate_grid(net, head, features: tuple[str, ...], n: int) -> Grid:
+    """All layers of `net` over the n×n grid in evaluation mode, in float32."""
+    if not 1 <= n <= MAX_GRID:
+        raise ValueError(f"grid size must be in [1, {MAX_GRID}]")
+    F = grid_inputs(n, tuple(features))
+    with np.errstate(all="ignore"):
+        outs = net.activations_on(F, head, dtype=np.float32)
+    shape = (n, n)
+    return Grid(
+        n=n,
+        inputs=F.reshape(*shape, -1),
+        neurons=[a.reshape(*shape, -1) for a in outs[:-1]],
+        output=outs[-1].reshape(*shape, -1),
+        output_range=output_range(net.output_activation),
+    )

@@ -1,0 +1,110 @@
+"""The record of one update: everything needed to replay it phase by phase.
+
+A `StepRecord` holds references to the arrays the forward and backward passes produced
+(the trace is the cache: nothing is recomputed to build it). `to_dict` turns it into JSON-able
+data; `compact=True` keeps what the page draws (per-link gradients and updates, per-neuron
+batch means, the traced example) and leaves out the full per-example matrices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .network import LayerTrace
+
+PHASES = ("forward", "loss", "backward", "update")
+
+
+def _list(x):
+    return None if x is None else np.asarray(x, dtype=float).tolist()
+
+
+@dataclass
+class StepRecord:
+    step: int  # updates so far, counting this one once it is applied
+    epoch: int  # completed epochs before this update
+    batch: np.ndarray  # (n,) indices into the training set
+    traces: list[LayerTrace]
+    yhat: np.ndarray  # (n, K)
+    target: np.ndarray  # (n, K) float or (n,) class indices
+    per_example_loss: np.ndarray  # (n,) data loss of each example
+    loss: float  # mean data loss over the batch
+    penalty: float  # L1/L2 penalty added to the loss
+    grads: np.ndarray  # flat ∂L/∂θ including the penalty, the layout of Network.params
+    params_before: np.ndarray  # flat θ before the update
+    layout: list[tuple[slice, tuple[int, int], slice]]  # per layer: W slice, W shape, b slice
+    params_after: np.ndarray | None = None  # flat θ after the update (None while pending)
+    grad_norms: list[float] = field(default_factory=list)
+    update_ratios: list[float] = field(default_factory=list)
+    metrics: dict | None = None  # train/test loss and accuracy after the update
+    update_terms: dict | None = None  # optimizer name and hyperparameters used
+
+    @property
+    def applied(self) -> bool:
+        return self.params_after is not None
+
+    @property
+    def delta(self) -> np.ndarray | None:
+        """Flat update actually applied, θ_after − θ_before."""
+        return None if self.params_after is None else self.params_after - self.params_before
+
+    def layer_arrays(self, flat: np.ndarray, l: int) -> tuple[np.ndarray, np.ndarray]:
+        """(W (fan_in, fan_out), b (fan_out,)) of layer l from a flat vector."""
+        ws, shape, bs = self.layout[l]
+        return flat[ws].reshape(shape), flat[bs]
+
+    def to_dict(self, compact: bool = True, example: int | None = None) -> dict:
+        """JSON-able dict. `example` is a row of the batch to trace in full (default 0)."""
+        row = 0 if example is None else int(example)
+        delta = self.delta
+        layers = []
+        for l, t in enumerate(self.traces):
+            dW, db = self.layer_arrays(self.grads, l)
+            W0, b0 = self.layer_arrays(self.params_before, l)
+            entry = {
+                "dW": _list(dW),
+                "db": _list(db),
+                "W_before": _list(W0),
+                "b_before": _list(b0),
+                "a_mean": _list(t.a.mean(axis=0)),
+                "dz_mean": _list(t.dz.mean(axis=0) * len(t.dz)) if t.dz is not None else None,
+                "example": {
+                    "input": _list(t.input[row]),
+                    "z": _list(t.z[row]),
+                    "a": _list(t.a[row]),
+                    "dz": _list(t.dz[row] * len(t.dz)) if t.dz is not None else None,
+                },
+            }
+            if delta is not None:
+                dW_applied, db_applied = self.layer_arrays(delta, l)
+                entry["dW_applied"] = _list(dW_applied)
+                entry["db_applied"] = _list(db_applied)
+            if not compact:
+                entry.update(
+                    input=_list(t.input), z=_list(t.z), a=_list(t.a), dz=_list(t.dz),
+                    u=_list(t.u), mask=None if t.mask is None else t.mask.tolist(),
+                )
+                if self.params_after is not None:
+                    W1, b1 = self.layer_arrays(self.params_after, l)
+                    entry["W_after"], entry["b_after"] = _list(W1), _list(b1)
+            layers.append(entry)
+        out = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "applied": self.applied,
+            "batch": self.batch.tolist(),
+            "example_row": row,
+            "batch_loss": self.loss,
+            "penalty": self.penalty,
+            "per_example_loss": _list(self.per_example_loss),
+            "yhat": _list(self.yhat),
+            "target": _list(self.target),
+            "layers": layers,
+            "grad_norms": self.grad_norms,
+            "update_ratios": self.update_ratios,
+        }
+        if self.metrics is not None:
+            out.update(loss=self.metrics["loss"], accuracy=self.metrics["accuracy"])
+        return out
