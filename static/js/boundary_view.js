@@ -1,0 +1,244 @@
+// The decision boundary: the output heatmap over the input plane with the training points
+// (and test points when asked), the current mini-batch highlighted, and editing by mouse:
+// click adds a point of the picked class (Shift: the other class), right-click removes one.
+// Hovering a neuron in the diagram shows that neuron's map here instead.
+
+import { HiDPICanvas, Thumb, fmt } from "./canvas.js";
+import {
+  BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, DIVERGING_LUT, classTint, divergingCss, paintCodes,
+} from "./colors.js";
+import { FEATURE_LABELS } from "./labels.js";
+import { taskOf } from "./state.js";
+
+export const DOMAIN = [-6, 6];  // engine/datasets.py DOMAIN; row 0 of a map is x2 = +6
+const PAD = { left: 26, right: 8, top: 8, bottom: 22 };
+
+export class BoundaryView {
+  /** on: {addPoint(x1, x2, label), removePoint(split, index), trace(index)} */
+  constructor(canvas, on) {
+    this.surface = new HiDPICanvas(canvas, () => on.resized());
+    this.on = on;
+    this.thumb = new Thumb();
+    this.state = null;
+    this.lastKey = null;
+    canvas.addEventListener("click", (ev) => this._click(ev));
+    canvas.addEventListener("contextmenu", (ev) => { ev.preventDefault(); this._remove(ev); });
+  }
+
+  get canvas() { return this.surface.canvas; }
+
+  _plot() {
+    const { width: W, height: H } = this.surface;
+    const side = Math.max(10, Math.min(W - PAD.left - PAD.right, H - PAD.top - PAD.bottom));
+    return { x: PAD.left + (W - PAD.left - PAD.right - side) / 2, y: PAD.top, side };
+  }
+
+  toPx(x1, x2) {
+    const p = this._plot();
+    return { x: p.x + ((x1 - DOMAIN[0]) / (DOMAIN[1] - DOMAIN[0])) * p.side,
+      y: p.y + ((DOMAIN[1] - x2) / (DOMAIN[1] - DOMAIN[0])) * p.side };
+  }
+
+  fromPx(x, y) {
+    const p = this._plot();
+    return { x1: DOMAIN[0] + ((x - p.x) / p.side) * (DOMAIN[1] - DOMAIN[0]),
+      x2: DOMAIN[1] - ((y - p.y) / p.side) * (DOMAIN[1] - DOMAIN[0]) };
+  }
+
+  render(state) {
+    this.state = state;
+    const ctx = this.surface.begin("#ffffff");
+    const p = this._plot();
+    const caption = this._paintMap(state);
+    if (this.thumb.img) {
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(this.thumb.canvas, p.x, p.y, p.side, p.side);
+    } else {
+      ctx.fillStyle = "#eceef0";
+      ctx.fillRect(p.x, p.y, p.side, p.side);
+    }
+    ctx.strokeStyle = "#9aa0a6";
+    ctx.lineWidth = 1;
+    ctx.strokeRect(p.x, p.y, p.side, p.side);
+    this._axes(ctx, p);
+    this._points(ctx, state);
+    if (caption) {
+      ctx.font = "bold 13px system-ui, sans-serif";
+      const w = ctx.measureText(caption).width;
+      ctx.fillStyle = "rgba(255,255,255,0.85)";
+      ctx.fillRect(p.x + 4, p.y + 4, w + 10, 20);
+      ctx.fillStyle = "#111";
+      ctx.textBaseline = "middle";
+      ctx.fillText(caption, p.x + 9, p.y + 14);
+    }
+    if (state.stopped && state.stopped.reason === "diverged") {
+      ctx.fillStyle = "rgba(255,255,255,0.8)";
+      ctx.fillRect(p.x, p.y + p.side / 2 - 24, p.side, 48);
+      ctx.fillStyle = "#a40000";
+      ctx.font = "bold 14px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.fillText("Diverged: the loss became infinite", p.x + p.side / 2, p.y + p.side / 2 - 8, p.side - 8);
+      ctx.font = "13px system-ui, sans-serif";
+      ctx.fillText("lower the learning rate, then Reset", p.x + p.side / 2, p.y + p.side / 2 + 11, p.side - 8);
+      ctx.textAlign = "left";
+    }
+  }
+
+  /** Paint the map shown (hovered neuron or output) into the thumb; returns its caption. */
+  _paintMap(state) {
+    const maps = state.heatmaps;
+    if (!maps) { this.thumb.img = null; return state.config ? "" : "Connecting…"; }
+    const h = state.ui.hover;
+    const task = taskOf(state);
+    if (h && h.layer > 0 && h.layer <= maps.neurons.length) {
+      const k = maps.neuronWidths[h.layer - 1];
+      const n = maps.neuronN || maps.n;
+      paintCodes(this.thumb.image(n), maps.neurons[h.layer - 1], h.j, k, DIVERGING_LUT);
+      this.thumb.commit();
+      return `Layer ${h.layer}, neuron ${h.j + 1}`;
+    }
+    if (h && h.layer === 0 && maps.inputs) {
+      const k = maps.inputWidth;
+      paintCodes(this.thumb.image(maps.n), maps.inputs, h.j, k, DIVERGING_LUT);
+      this.thumb.commit();
+      return `Input ${FEATURE_LABELS[state.config.features[h.j]] || ""}`;
+    }
+    const n = maps.outputN || maps.n;
+    const K = maps.outputWidth;
+    const img = this.thumb.image(n);
+    if (task === "multiclass" && K > 1) {
+      const d = img.data, codes = maps.output;
+      for (let p = 0; p < n * n; p++) {
+        let best = 0, bv = -1;
+        for (let k = 0; k < K; k++) { const v = codes[p * K + k]; if (v > bv) { bv = v; best = k; } }
+        const rgb = classTint(best, state.ui.discretize ? 0.6 : (bv / 255) * 0.9);
+        d[p * 4] = rgb[0]; d[p * 4 + 1] = rgb[1]; d[p * 4 + 2] = rgb[2]; d[p * 4 + 3] = 255;
+      }
+    } else {
+      const lut = state.ui.discretize && task !== "regression" ? DISCRETE_LUT : DIVERGING_LUT;
+      paintCodes(img, maps.output, 0, K, lut);
+    }
+    this.thumb.commit();
+    return "";
+  }
+
+  _axes(ctx, p) {
+    ctx.fillStyle = "#444";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "top";
+    ctx.textAlign = "center";
+    for (const v of [-6, -3, 0, 3, 6]) {
+      const q = this.toPx(v, 0);
+      ctx.fillText(String(v).replace("-", "−"), q.x, p.y + p.side + 4);
+    }
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    for (const v of [-6, 0, 6]) {
+      const q = this.toPx(0, v);
+      ctx.fillText(String(v).replace("-", "−"), p.x - 4, q.y);
+    }
+    ctx.textAlign = "left";
+  }
+
+  _pointColor(state, y) {
+    const task = taskOf(state);
+    if (task === "regression") return divergingCss(y);
+    if (task === "multiclass") return CLASS_COLORS[y % CLASS_COLORS.length];
+    return BINARY_CLASS_COLORS[y ? 1 : 0];
+  }
+
+  _points(ctx, state) {
+    const pts = state.points;
+    if (!pts) return;
+    const r = Math.max(2.5, Math.min(5, this._plot().side / 110));
+    const draw = (set, stroke, lw) => {
+      const xs = set.x, ys = set.y;
+      for (let k = 0; k < xs.length; k++) {
+        const q = this.toPx(xs[k][0], xs[k][1]);
+        ctx.beginPath();
+        ctx.arc(q.x, q.y, r, 0, 2 * Math.PI);
+        ctx.fillStyle = this._pointColor(state, ys[k]);
+        ctx.fill();
+        ctx.strokeStyle = stroke;
+        ctx.lineWidth = lw;
+        ctx.stroke();
+      }
+    };
+    draw(pts.train, "#ffffff", 1);
+    if (state.ui.showTest) draw(pts.test, "#111111", 1.2);
+    const rec = state.record;
+    if (rec && rec.batch) {
+      ctx.strokeStyle = "#111";
+      ctx.lineWidth = 2;
+      for (const idx of rec.batch) {
+        const x = pts.train.x[idx];
+        if (!x) continue;
+        const q = this.toPx(x[0], x[1]);
+        ctx.beginPath();
+        ctx.arc(q.x, q.y, r + 3, 0, 2 * Math.PI);
+        ctx.stroke();
+      }
+    }
+    const ex = state.ui.example ?? (rec && rec.batch ? rec.batch[rec.example_row || 0] : null);
+    if (ex !== null && ex !== undefined && pts.train.x[ex]) {
+      const q = this.toPx(pts.train.x[ex][0], pts.train.x[ex][1]);
+      ctx.strokeStyle = "#d00000";
+      ctx.lineWidth = 2.5;
+      ctx.setLineDash([3, 2]);
+      ctx.beginPath();
+      ctx.arc(q.x, q.y, r + 7, 0, 2 * Math.PI);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+  }
+
+  /** The nearest drawn point to (x, y) within `radius` CSS pixels: {split, index} or null. */
+  nearest(x, y, radius = 10, splits = ["train", "test"]) {
+    const pts = this.state && this.state.points;
+    if (!pts) return null;
+    let best = null, bestD = radius;
+    for (const split of splits) {
+      if (split === "test" && !this.state.ui.showTest) continue;
+      pts[split].x.forEach((v, index) => {
+        const q = this.toPx(v[0], v[1]);
+        const d = Math.hypot(q.x - x, q.y - y);
+        if (d < bestD) { bestD = d; best = { split, index }; }
+      });
+    }
+    return best;
+  }
+
+  _inside(x, y) {
+    const p = this._plot();
+    return x >= p.x && x <= p.x + p.side && y >= p.y && y <= p.y + p.side;
+  }
+
+  _click(ev) {
+    const { x, y } = this.surface.pointer(ev);
+    if (!this._inside(x, y) || !this.state) return;
+    const ui = this.state.ui;
+    if (ui.clickMode === "trace" || ev.ctrlKey || ev.metaKey) {
+      const hit = this.nearest(x, y, 14, ["train"]);
+      if (hit) this.on.trace(hit.index);
+      return;
+    }
+    const { x1, x2 } = this.fromPx(x, y);
+    const task = taskOf(this.state);
+    let label;
+    if (task === "regression") label = ev.shiftKey ? -ui.regressionValue : ui.regressionValue;
+    else {
+      const k = task === "multiclass" ? this.state.config.n_classes : 2;
+      label = ev.shiftKey ? (ui.classPick + 1) % k : Math.min(ui.classPick, k - 1);
+    }
+    this.on.addPoint(Math.round(x1 * 1000) / 1000, Math.round(x2 * 1000) / 1000, label);
+  }
+
+  _remove(ev) {
+    const { x, y } = this.surface.pointer(ev);
+    const hit = this.nearest(x, y);
+    if (hit) this.on.removePoint(hit.split, hit.index);
+  }
+}
+
+export { fmt };

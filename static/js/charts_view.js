@@ -1,0 +1,208 @@
+// Charts over training time: train/test loss (linear or log), accuracy, and the gradient norm
+// of every layer (log scale, so vanishing and exploding gradients stand out). Hovering a
+// chart reads out the values at that step.
+
+import { HiDPICanvas, fmt } from "./canvas.js";
+import { CLASS_COLORS } from "./colors.js";
+
+const TRAIN = "#1f1f1f";
+const TEST = "#0072b2";
+const LAYER_COLORS = ["#e69f00", "#0072b2", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#7f7f7f", "#000000", "#b8860b"];
+
+/** One line chart on a canvas: `update(series, {log, yMin, yMax, title})` then `draw()`. */
+export class LineChart {
+  constructor(canvas, onResize) {
+    this.surface = new HiDPICanvas(canvas, onResize);
+    this.series = [];
+    this.opts = {};
+    this.hoverX = null;
+    canvas.addEventListener("mousemove", (ev) => { this.hoverX = this.surface.pointer(ev).x; this.draw(); });
+    canvas.addEventListener("mouseleave", () => { this.hoverX = null; this.draw(); });
+  }
+
+  get canvas() { return this.surface.canvas; }
+
+  /** series: [{name, color, xs: number[], ys: (number|null)[]}]; arrays of equal length. */
+  update(series, opts) {
+    for (const s of series) {
+      if (s.xs.length !== s.ys.length) throw new Error(`series ${s.name}: xs and ys differ in length`);
+    }
+    this.series = series;
+    this.opts = opts;
+  }
+
+  _range() {
+    const log = this.opts.log;
+    let lo = Infinity, hi = -Infinity, xMax = 0, xMin = Infinity;
+    for (const s of this.series) {
+      s.ys.forEach((y, k) => {
+        if (y === null || !Number.isFinite(y) || (log && y <= 0)) return;
+        const v = log ? Math.log10(y) : y;
+        lo = Math.min(lo, v); hi = Math.max(hi, v);
+        xMax = Math.max(xMax, s.xs[k]); xMin = Math.min(xMin, s.xs[k]);
+      });
+    }
+    if (!Number.isFinite(lo)) return null;
+    if (this.opts.yMin !== undefined && !log) lo = Math.min(lo, this.opts.yMin);
+    if (this.opts.yMax !== undefined && !log) hi = Math.max(hi, this.opts.yMax);
+    if (hi - lo < 1e-12) { hi += log ? 0.5 : Math.abs(hi) * 0.1 + 1e-3; lo -= log ? 0.5 : Math.abs(lo) * 0.1 + 1e-3; }
+    if (!log && this.opts.zeroBased && lo > 0) lo = 0;
+    return { lo, hi, xMin: Math.min(xMin, 0), xMax: Math.max(xMax, 1) };
+  }
+
+  draw() {
+    const { width: W, height: H } = this.surface;
+    const ctx = this.surface.begin("#ffffff");
+    const left = 46, right = 8, top = 18, bottom = 16;
+    const pw = W - left - right, ph = H - top - bottom;
+    ctx.font = "12px system-ui, sans-serif";
+    ctx.fillStyle = "#111";
+    ctx.textBaseline = "alphabetic";
+    ctx.fillText(this.opts.title || "", left, 13);
+    ctx.strokeStyle = "#c4c7ca";
+    ctx.lineWidth = 1;
+    ctx.strokeRect(left + 0.5, top + 0.5, pw, ph);
+    const r = this._range();
+    if (!r) {
+      ctx.fillStyle = "#555";
+      ctx.fillText(this.opts.empty || "no data yet: press Step or Play", left + 8, top + ph / 2 + 4);
+      this._legend(ctx, W);
+      return;
+    }
+    const log = this.opts.log;
+    const X = (x) => left + ((x - r.xMin) / (r.xMax - r.xMin || 1)) * pw;
+    const Y = (v) => top + ph - ((v - r.lo) / (r.hi - r.lo)) * ph;
+    // y ticks
+    ctx.fillStyle = "#444";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textAlign = "right";
+    const ticks = log ? logTicks(r.lo, r.hi) : linTicks(r.lo, r.hi);
+    for (const v of ticks) {
+      const y = Y(v);
+      if (y < top - 1 || y > top + ph + 1) continue;
+      ctx.fillText(log ? fmt(10 ** v, 2) : fmt(v, 3), left - 4, y + 4);
+      ctx.strokeStyle = "#eef0f2";
+      ctx.beginPath(); ctx.moveTo(left + 1, y); ctx.lineTo(left + pw, y); ctx.stroke();
+    }
+    ctx.textAlign = "left";
+    ctx.fillText(`step ${fmt(r.xMax, 6)}`, left + pw - 70, H - 3);
+    // lines
+    ctx.save();
+    ctx.beginPath(); ctx.rect(left, top, pw, ph); ctx.clip();
+    for (const s of this.series) {
+      ctx.strokeStyle = s.color;
+      ctx.lineWidth = s.width || 2;
+      ctx.setLineDash(s.dash || []);
+      ctx.beginPath();
+      let pen = false;
+      s.ys.forEach((y, k) => {
+        if (y === null || !Number.isFinite(y) || (log && y <= 0)) { pen = false; return; }
+        const px = X(s.xs[k]), py = Y(log ? Math.log10(y) : y);
+        if (pen) ctx.lineTo(px, py); else ctx.moveTo(px, py);
+        pen = true;
+      });
+      ctx.stroke();
+    }
+    ctx.restore();
+    ctx.setLineDash([]);
+    this._legend(ctx, W);
+    this._readout(ctx, X, r, left, top, pw, ph);
+  }
+
+  _legend(ctx, W) {
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textAlign = "right";
+    let x = W - 8;
+    for (const s of [...this.series].reverse()) {
+      const w = ctx.measureText(s.name).width;
+      ctx.fillStyle = "#222";
+      ctx.fillText(s.name, x, 13);
+      ctx.fillStyle = s.color;
+      ctx.fillRect(x - w - 14, 7, 10, 4);
+      x -= w + 22;
+    }
+    ctx.textAlign = "left";
+  }
+
+  _readout(ctx, X, r, left, top, pw, ph) {
+    if (this.hoverX === null || this.hoverX < left || this.hoverX > left + pw) return;
+    const target = r.xMin + ((this.hoverX - left) / pw) * (r.xMax - r.xMin);
+    const lines = [];
+    let step = null;
+    for (const s of this.series) {
+      if (!s.xs.length) continue;
+      let k = 0, bd = Infinity;
+      s.xs.forEach((x, i) => { const d = Math.abs(x - target); if (d < bd) { bd = d; k = i; } });
+      step = s.xs[k];
+      lines.push([s.color, `${s.name}: ${fmt(s.ys[k])}`]);
+    }
+    if (step === null) return;
+    const x = X(step);
+    ctx.strokeStyle = "#555";
+    ctx.setLineDash([2, 2]);
+    ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + ph); ctx.stroke();
+    ctx.setLineDash([]);
+    lines.unshift(["#111", `step ${step}`]);
+    ctx.font = "12px system-ui, sans-serif";
+    const w = Math.max(...lines.map((l) => ctx.measureText(l[1]).width)) + 12;
+    const bx = x + w + 8 > left + pw ? x - w - 6 : x + 6;
+    ctx.fillStyle = "rgba(255,255,255,0.92)";
+    ctx.fillRect(bx, top + 2, w, lines.length * 15 + 4);
+    ctx.strokeStyle = "#999";
+    ctx.strokeRect(bx, top + 2, w, lines.length * 15 + 4);
+    lines.forEach(([c, t], i) => { ctx.fillStyle = c; ctx.fillText(t, bx + 6, top + 16 + i * 15); });
+  }
+}
+
+function linTicks(lo, hi) {
+  const span = hi - lo, mag = 10 ** Math.floor(Math.log10(span / 3));
+  const stepSize = [1, 2, 5, 10].map((m) => m * mag).find((st) => span / st <= 4) || mag * 10;
+  const out = [];
+  for (let v = Math.ceil(lo / stepSize) * stepSize; v <= hi + 1e-12; v += stepSize) out.push(v);
+  return out;
+}
+
+function logTicks(lo, hi) {
+  const out = [];
+  const stride = Math.max(1, Math.ceil((hi - lo) / 4));
+  for (let e = Math.ceil(lo); e <= Math.floor(hi); e += stride) out.push(e);
+  if (out.length < 2) return linTicks(lo, hi);
+  return out;
+}
+
+/** The three charts, fed from `state.history`. */
+export class ChartsView {
+  constructor(canvases, onResize) {
+    this.loss = new LineChart(canvases.loss, onResize);
+    this.accuracy = new LineChart(canvases.accuracy, onResize);
+    this.grads = new LineChart(canvases.grads, onResize);
+  }
+
+  get charts() { return [this.loss, this.accuracy, this.grads]; }
+
+  render(state) {
+    const h = state.history;
+    const xs = h.map((m) => m.step);
+    const pick = (f) => h.map((m) => { const v = f(m); return v === undefined ? null : v; });
+    this.loss.update([
+      { name: "train", color: TRAIN, xs, ys: pick((m) => m.loss.train) },
+      { name: "test", color: TEST, xs, ys: pick((m) => m.loss.test), dash: [5, 3] },
+    ], { log: state.ui.lossScale === "log", title: `Loss (${state.ui.lossScale})`, zeroBased: true });
+    const acc = h.some((m) => m.accuracy && m.accuracy.train !== null);
+    this.accuracy.update(acc ? [
+      { name: "train", color: TRAIN, xs, ys: pick((m) => m.accuracy.train) },
+      { name: "test", color: TEST, xs, ys: pick((m) => m.accuracy.test), dash: [5, 3] },
+    ] : [], { title: "Accuracy", yMin: 0, yMax: 1,
+      empty: state.history.length ? "no accuracy for regression" : undefined });
+    const nLayers = h.reduce((m, r) => Math.max(m, (r.grad_norms || []).length), 0);
+    const gs = [];
+    for (let l = 0; l < nLayers; l++) {
+      gs.push({ name: l === nLayers - 1 ? "out" : `L${l + 1}`, color: LAYER_COLORS[l % LAYER_COLORS.length],
+        xs, ys: pick((m) => (m.grad_norms ? m.grad_norms[l] : null)), width: 1.6 });
+    }
+    this.grads.update(gs, { log: true, title: "Gradient norm ‖∂L/∂W‖ per layer (log)" });
+    for (const c of this.charts) c.draw();
+  }
+}
+
+export { CLASS_COLORS };

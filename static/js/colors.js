@@ -1,0 +1,69 @@
+// Colour scales shared by every view. Orange = negative, blue = positive (TensorFlow
+// Playground's convention, readable with the common colour-vision deficiencies); classes
+// use the Okabe–Ito palette. All functions are pure drawing transforms.
+
+export const NEG = [232, 125, 14];     // orange
+export const MID = [240, 241, 242];    // near white
+export const POS = [16, 108, 186];     // blue
+export const CLASS_COLORS = ["#e69f00", "#0072b2", "#009e73", "#cc79a7", "#56b4e9"];
+export const CLASS_RGB = CLASS_COLORS.map(hexToRgb);
+export const BINARY_CLASS_COLORS = [rgbCss(NEG), rgbCss(POS)];
+
+export function hexToRgb(hex) {
+  const v = parseInt(hex.slice(1), 16);
+  return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+}
+
+export function rgbCss(rgb, alpha = 1) {
+  return alpha === 1 ? `rgb(${rgb[0]},${rgb[1]},${rgb[2]})` : `rgba(${rgb[0]},${rgb[1]},${rgb[2]},${alpha})`;
+}
+
+function mix(a, b, t) {
+  return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
+}
+
+/** Diverging colour of t in [-1, 1] (clipped): orange, white, blue. */
+export function diverging(t) {
+  if (!Number.isFinite(t)) return [128, 128, 128];
+  const c = Math.max(-1, Math.min(1, t));
+  return c < 0 ? mix(MID, NEG, -c) : mix(MID, POS, c);
+}
+
+export function divergingCss(t, alpha = 1) {
+  const rgb = diverging(t).map(Math.round);
+  return rgbCss(rgb, alpha);
+}
+
+/** 256×4 RGBA lookup table for uint8 codes 0..255 mapping to [-1, 1]. */
+export const DIVERGING_LUT = (() => {
+  const lut = new Uint8ClampedArray(256 * 4);
+  for (let q = 0; q < 256; q++) {
+    const rgb = diverging((q / 255) * 2 - 1);
+    lut.set([rgb[0], rgb[1], rgb[2], 255], q * 4);
+  }
+  return lut;
+})();
+
+/** Same, but two colours only (discretized boundary): below the middle orange, else blue. */
+export const DISCRETE_LUT = (() => {
+  const lut = new Uint8ClampedArray(256 * 4);
+  const lo = mix(MID, NEG, 0.55), hi = mix(MID, POS, 0.55);
+  for (let q = 0; q < 256; q++) lut.set([...(q < 128 ? lo : hi), 255], q * 4);
+  return lut;
+})();
+
+/** Light tint of a class colour for a heatmap cell whose winning probability is p in [0, 1]. */
+export function classTint(k, p) {
+  return mix(MID, CLASS_RGB[k % CLASS_RGB.length], Math.max(0, Math.min(1, p)) * 0.85);
+}
+
+/** Fill `img` (ImageData n×n) from uint8 codes `codes` sampled at `offset + idx*stride`. */
+export function paintCodes(img, codes, offset, stride, lut) {
+  const d = img.data;
+  const n = img.width * img.height;
+  for (let p = 0; p < n; p++) {
+    const q = codes[offset + p * stride] * 4;
+    const o = p * 4;
+    d[o] = lut[q]; d[o + 1] = lut[q + 1]; d[o + 2] = lut[q + 2]; d[o + 3] = 255;
+  }
+}

@@ -1,0 +1,289 @@
+// The controls: the configuration panel built from the engine's field table (sent in the
+// server's hello), the play controls, the status line, the boundary's tools and the keyboard.
+// Controls only call `act` (commands to the server) or `dispatch` (client state); they never
+// change state themselves.
+
+import { fmt } from "./canvas.js";
+import { BINARY_CLASS_COLORS, CLASS_COLORS } from "./colors.js";
+import { datasetIcon } from "./dataset_icons.js";
+import { h } from "./inspector_view.js";
+import { GROUP_LABELS, STOP_REASONS, choiceLabel, fieldLabel } from "./labels.js";
+import { taskOf } from "./state.js";
+
+// Presets offered for the rates (a URL can still carry any value in range).
+const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+const REG_RATES = [0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+const SLIDERS = { noise: 0.05, train_fraction: 0.1, dropout: 0.05 };
+// Which optimizer uses which hyperparameter (engine/optimizers.py).
+const OPTIMIZER_FIELDS = {
+  sgd: [], momentum: ["momentum"], nesterov: ["momentum"], rmsprop: ["alpha", "eps"],
+  adam: ["beta1", "beta2", "eps"],
+};
+const OPTIMIZER_HYPER = new Set(["momentum", "beta1", "beta2", "eps", "alpha"]);
+// Drawn elsewhere: features are the diagram's input nodes, hidden widths its +/− buttons.
+const IN_DIAGRAM = new Set(["features", "hidden"]);
+
+const $ = (id) => document.getElementById(id);
+
+export class Controls {
+  /**
+   * act: {configure(changes), play(), pause(), step(unit), stepBack(), reset(), exportState(),
+   * importState(obj)}; dispatch: the store's dispatch.
+   */
+  constructor(act, dispatch) {
+    this.act = act;
+    this.dispatch = dispatch;
+    this.panel = $("config-panel");
+    this.inputs = new Map();   // field name → {el, set(value)}
+    this.rows = new Map();     // field name → row element
+    this.schemaKey = "";
+    this._wireStatic();
+  }
+
+  _wireStatic() {
+    const act = this.act;
+    $("btn-play").addEventListener("click", () => (this.playing ? act.pause() : act.play()));
+    $("btn-step").addEventListener("click", () => act.step());
+    $("btn-step-back").addEventListener("click", () => act.stepBack());
+    $("btn-reset").addEventListener("click", () => act.reset());
+    $("step-unit").addEventListener("change", (e) => this.dispatch({ type: "setUi", patch: { stepUnit: e.target.value } }));
+    $("speed").addEventListener("input", (e) => {
+      const speed = Number(e.target.value);
+      this.dispatch({ type: "setUi", patch: { speed } });
+      act.setSpeed(speed);
+    });
+    $("view-forward").addEventListener("click", () => this.dispatch({ type: "setView", view: "forward" }));
+    $("view-backward").addEventListener("click", () => this.dispatch({ type: "setView", view: "backward" }));
+    $("btn-export").addEventListener("click", () => act.exportState());
+    $("btn-import-label").addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("file-import").click(); }
+    });
+    $("file-import").addEventListener("change", async (e) => {
+      const file = e.target.files[0];
+      e.target.value = "";
+      if (!file) return;
+      try { act.importState(JSON.parse(await file.text())); } catch (err) {
+        this.dispatch({ type: "toast", text: `That file is not a Backprop Lab export (${err.message}).` });
+      }
+    });
+    $("btn-help").addEventListener("click", (e) => {
+      const help = $("help");
+      help.hidden = !help.hidden;
+      e.target.setAttribute("aria-expanded", String(!help.hidden));
+    });
+    $("show-test").addEventListener("change", (e) => this.dispatch({ type: "setUi", patch: { showTest: e.target.checked } }));
+    $("discretize").addEventListener("change", (e) => this.dispatch({ type: "setUi", patch: { discretize: e.target.checked } }));
+    $("click-mode").addEventListener("change", (e) => this.dispatch({ type: "setUi", patch: { clickMode: e.target.value } }));
+    $("loss-scale").addEventListener("change", (e) => this.dispatch({ type: "setUi", patch: { lossScale: e.target.value } }));
+    document.addEventListener("keydown", (e) => this._key(e));
+  }
+
+  _key(e) {
+    const t = e.target;
+    const typing = t instanceof HTMLInputElement && !["checkbox", "radio", "range", "button"].includes(t.type)
+      || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement;
+    if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+    const onButton = t instanceof HTMLButtonElement || (t instanceof HTMLElement && t.getAttribute("role") === "button");
+    if (e.key === " " && !onButton) { e.preventDefault(); this.playing ? this.act.pause() : this.act.play(); }
+    else if (e.key === "ArrowRight" && !(t instanceof HTMLInputElement)) { e.preventDefault(); this.act.step(); }
+    else if (e.key === "ArrowLeft" && !(t instanceof HTMLInputElement)) { e.preventDefault(); this.act.stepBack(); }
+    else if (e.key === "f") this.dispatch({ type: "setView", view: "forward" });
+    else if (e.key === "b") this.dispatch({ type: "setView", view: "backward" });
+    else if (e.key === "Escape") this.dispatch({ type: "select", selection: null });
+  }
+
+  render(state) {
+    this.playing = state.playing;
+    const key = state.schema.map((f) => f.name).join();
+    if (key && key !== this.schemaKey) { this.schemaKey = key; this._build(state); }
+    if (state.config) this._sync(state);
+    this._status(state);
+    this._play(state);
+    this._classPicker(state);
+  }
+
+  _build(state) {
+    this.inputs.clear();
+    this.rows.clear();
+    const groups = new Map();
+    for (const f of state.schema) {
+      if (IN_DIAGRAM.has(f.name)) continue;
+      if (!groups.has(f.group)) groups.set(f.group, []);
+      groups.get(f.group).push(f);
+    }
+    const sections = [];
+    for (const [group, fields] of groups) {
+      const body = h("div", { className: "group-body" });
+      for (const f of fields) {
+        const row = this._control(f, state);
+        if (row) { body.appendChild(row); this.rows.set(f.name, row); }
+      }
+      if (group === "data") {
+        body.appendChild(h("button", { type: "button", className: "wide", "aria-label": "Regenerate the data with a new seed",
+          onclick: () => this.act.configure({ seed: ((this.config && this.config.seed) || 0) + 1 }) }, "Regenerate data"));
+      }
+      sections.push(h("details", { open: true, className: "group" },
+        h("summary", {}, GROUP_LABELS[group] || group), body));
+    }
+    this.panel.replaceChildren(...sections);
+  }
+
+  _control(f, state) {
+    const id = `cfg-${f.name}`;
+    const label = h("label", { for: id }, fieldLabel(f.name));
+    const send = (v) => this.act.configure({ [f.name]: v });
+    let el, set;
+    if (f.name === "dataset") return this._datasetPicker(f);
+    if (f.kind === "bool") {
+      el = h("input", { type: "checkbox", id });
+      el.addEventListener("change", () => send(el.checked));
+      set = (v) => { el.checked = !!v; };
+      const row = h("div", { className: "row check" }, h("label", { for: id }, el, " ", fieldLabel(f.name)));
+      row.title = f.help || "";
+      this.inputs.set(f.name, { el, set });
+      return row;
+    }
+    if (f.kind === "choice" || f.kind === "per_layer") {
+      el = h("select", { id });
+      if (f.kind === "per_layer") el.appendChild(new Option("per layer (set in the diagram)", "__per_layer", false, false));
+      for (const c of f.choices) el.appendChild(new Option(choiceLabel(c), c));
+      el.addEventListener("change", () => { if (el.value !== "__per_layer") send(el.value); });
+      set = (v) => { el.value = Array.isArray(v) ? (new Set(v).size === 1 ? v[0] : "__per_layer") : v; };
+    } else if (f.name === "learning_rate" || f.name === "regularization_rate") {
+      el = h("select", { id });
+      const presets = f.name === "learning_rate" ? LEARNING_RATES : REG_RATES;
+      for (const v of presets) el.appendChild(new Option(String(v), String(v)));
+      el.addEventListener("change", () => send(Number(el.value)));
+      set = (v) => {
+        if (![...el.options].some((o) => Number(o.value) === v)) el.appendChild(new Option(String(v), String(v)));
+        el.value = [...el.options].find((o) => Number(o.value) === v).value;
+      };
+    } else if (f.name in SLIDERS) {
+      el = h("input", { type: "range", id, min: f.lo, max: f.hi, step: SLIDERS[f.name] });
+      const out = h("output", { for: id });
+      el.addEventListener("input", () => { out.textContent = el.value; });
+      el.addEventListener("change", () => send(Number(el.value)));
+      set = (v) => { el.value = String(v); out.textContent = fmt(v, 3); };
+      const row = h("div", { className: "row" }, label, h("span", { className: "slider" }, el, out));
+      row.title = f.help || "";
+      this.inputs.set(f.name, { el, set });
+      return row;
+    } else {
+      el = h("input", { type: "number", id, min: f.lo ?? undefined, max: f.hi ?? undefined,
+        step: f.kind === "int" ? 1 : "any", placeholder: f.optional ? "off" : "" });
+      el.addEventListener("change", () => {
+        if (el.value === "" && f.optional) return send(null);
+        const v = Number(el.value);
+        if (el.value === "" || !Number.isFinite(v)) return;
+        send(f.kind === "int" ? Math.round(v) : v);
+      });
+      set = (v) => { if (document.activeElement !== el) el.value = v === null || v === undefined ? "" : String(v); };
+    }
+    this.inputs.set(f.name, { el, set });
+    const row = h("div", { className: "row" }, label, el);
+    row.title = f.help || "";
+    return row;
+  }
+
+  _datasetPicker(f) {
+    const box = h("div", { className: "datasets", role: "radiogroup", "aria-label": "Data set" });
+    const buttons = f.choices.map((name) => {
+      const b = h("button", { type: "button", role: "radio", className: "dataset", title: choiceLabel(name),
+        "aria-label": `Data set ${choiceLabel(name)}`, dataset: { dataset: name },
+        onclick: () => this.act.configure({ dataset: name }) }, datasetIcon(name, 38),
+      h("span", {}, choiceLabel(name).split(" ")[0]));
+      box.appendChild(b);
+      return b;
+    });
+    this.inputs.set("dataset", { el: box, set: (v) => buttons.forEach((b) => {
+      const on = b.dataset.dataset === v;
+      b.classList.toggle("on", on);
+      b.setAttribute("aria-checked", String(on));
+    }) });
+    return h("div", { className: "row stack" }, h("span", { className: "label" }, "Data set"), box);
+  }
+
+  _sync(state) {
+    const c = state.config;
+    this.config = c;
+    for (const [name, { set }] of this.inputs) if (name in c) set(c[name]);
+    const task = taskOf(state);
+    const used = new Set(OPTIMIZER_FIELDS[c.optimizer] || []);
+    for (const [name, row] of this.rows) {
+      let show = true;
+      if (OPTIMIZER_HYPER.has(name)) show = used.has(name);
+      if (name === "n_classes") show = task === "multiclass";
+      if (name === "regularization_rate") show = c.regularization !== "none";
+      row.hidden = !show;
+    }
+    const heads = state.limits.heads && state.limits.heads[task];
+    const loss = this.inputs.get("loss");
+    if (heads && loss) {
+      for (const o of loss.el.options) o.disabled = !heads.some(([a, l]) => a === c.output_activation && l === o.value);
+    }
+    const outAct = this.inputs.get("output_activation");
+    if (heads && outAct) for (const o of outAct.el.options) o.disabled = !heads.some(([a]) => a === o.value);
+  }
+
+  _status(state) {
+    $("step-count") && ($("step-count").textContent = String(state.counters.step));
+    const q = (sel) => document.querySelector(`[data-testid="${sel}"]`);
+    q("step-count").textContent = String(state.counters.step);
+    q("epoch").textContent = String(state.counters.epoch);
+    q("loss-train").textContent = fmt(state.loss.train, 4);
+    q("loss-test").textContent = fmt(state.loss.test, 4);
+    const acc = state.accuracy.train;
+    q("accuracy").textContent = acc === null || acc === undefined ? "—"
+      : `${(acc * 100).toFixed(1)}% / ${state.accuracy.test === null ? "—" : (state.accuracy.test * 100).toFixed(1) + "%"}`;
+    const line = $("stop-line");
+    const st = state.stopped;
+    line.hidden = !st;
+    line.classList.toggle("diverged", !!st && st.reason === "diverged");
+    if (st) {
+      const lead = st.reason === "diverged" ? STOP_REASONS.diverged : "";
+      line.textContent = st.message && st.message !== st.reason ? st.message : lead || STOP_REASONS[st.reason] || st.reason;
+      if (st.reason === "diverged" && !/infinite/.test(line.textContent)) line.textContent = `${lead} ${line.textContent}`;
+      line.dataset.reason = st.reason;
+    }
+  }
+
+  _play(state) {
+    const b = $("btn-play");
+    b.textContent = state.playing ? "Pause" : "Play";
+    b.setAttribute("aria-pressed", String(state.playing));
+    const open = state.connection.status === "open" && !!state.config;
+    for (const id of ["btn-play", "btn-step", "btn-step-back", "btn-reset", "btn-export"]) $(id).disabled = !open;
+    $("step-unit").value = state.ui.stepUnit;
+    $("speed").value = String(state.ui.speed);
+    $("speed-out").textContent = String(state.ui.speed);
+    const fwd = state.ui.view === "forward";
+    $("view-forward").setAttribute("aria-checked", String(fwd));
+    $("view-backward").setAttribute("aria-checked", String(!fwd));
+  }
+
+  _classPicker(state) {
+    const box = $("class-picker");
+    const task = taskOf(state);
+    const k = task === "multiclass" ? (state.config ? state.config.n_classes : 3) : task === "binary" ? 2 : 0;
+    const key = `${task}:${k}:${state.ui.classPick}:${state.ui.regressionValue}`;
+    if (box.dataset.key === key) return;
+    box.dataset.key = key;
+    if (task === "regression") {
+      const input = h("input", { type: "range", min: -1, max: 1, step: 0.1, value: state.ui.regressionValue,
+        "aria-label": "Value of added points" });
+      input.addEventListener("change", () => this.dispatch({ type: "setUi", patch: { regressionValue: Number(input.value) } }));
+      box.replaceChildren(h("span", {}, "value "), input, h("span", {}, fmt(state.ui.regressionValue, 2)));
+      return;
+    }
+    const colors = task === "binary" ? BINARY_CLASS_COLORS : CLASS_COLORS;
+    const buttons = [];
+    for (let c = 0; c < k; c++) {
+      const on = Math.min(state.ui.classPick, k - 1) === c;
+      buttons.push(h("button", { type: "button", role: "radio", className: `swatch${on ? " on" : ""}`,
+        "aria-checked": String(on), "aria-label": `Add points of class ${c}`, title: `class ${c}`,
+        style: `background:${colors[c]}`, dataset: { cls: String(c) },
+        onclick: () => this.dispatch({ type: "setUi", patch: { classPick: c } }) }, String(c)));
+    }
+    box.replaceChildren(h("span", {}, "class "), ...buttons);
+  }
+}

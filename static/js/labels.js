@@ -1,0 +1,47 @@
+// Display names for the engine's vocabulary (text only; the names themselves come from the
+// server's schema).
+
+export const FEATURE_LABELS = {
+  x1: "X₁", x2: "X₂", x1_sq: "X₁²", x2_sq: "X₂²", x1x2: "X₁X₂", sin_x1: "sin(X₁)", sin_x2: "sin(X₂)",
+};
+
+export const FIELD_LABELS = {
+  dataset: "Data set", n_points: "Points", noise: "Noise", train_fraction: "Training share",
+  seed: "Seed", n_classes: "Classes", features: "Features", hidden: "Hidden layers",
+  activation: "Activation", output_activation: "Output activation", loss: "Loss",
+  init: "Initialisation", batch_norm: "Batch norm", dropout: "Dropout", residual: "Residual",
+  optimizer: "Optimizer", learning_rate: "Learning rate α", momentum: "Momentum β",
+  beta1: "β₁", beta2: "β₂", eps: "ε", alpha: "RMSprop ρ", regularization: "Regularization",
+  regularization_rate: "Regularization rate λ", batch_size: "Batch size",
+  max_epochs: "Max epochs", target_loss: "Target loss", patience: "Patience (epochs)",
+  tolerance: "Stop when |Δw| <",
+};
+
+export const CHOICE_LABELS = {
+  leaky_relu: "leaky ReLU", relu: "ReLU", elu: "ELU", sgd: "SGD", rmsprop: "RMSprop",
+  adam: "Adam", mse: "mean squared error", bce: "binary cross-entropy",
+  cross_entropy: "cross-entropy", l1: "L1", l2: "L2", he: "He", xavier: "Xavier",
+  multi_gaussian: "gaussians (regression)", plane: "plane (regression)",
+  blobs: "blobs (classes)", multi_spiral: "spiral (classes)", custom: "custom (click to add)",
+};
+
+export const GROUP_LABELS = {
+  data: "Data", network: "Network", optimizer: "Optimizer", regularization: "Regularization",
+  training: "Training",
+};
+
+export const STOP_REASONS = {
+  diverged: "The loss became infinite: the learning rate is probably too large.",
+  max_epochs: "Reached the maximum number of epochs.",
+  target_loss: "The training loss reached the target.",
+  early_stopping: "Stopped early: the test loss stopped improving.",
+  converged: "Converged: the updates became tiny.",
+};
+
+export function choiceLabel(v) {
+  return CHOICE_LABELS[v] || String(v).replace(/_/g, " ");
+}
+
+export function fieldLabel(name) {
+  return FIELD_LABELS[name] || name.replace(/_/g, " ");
+}

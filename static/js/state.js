@@ -1,0 +1,259 @@
+// The client state and its one dispatch path.
+//
+// Every change goes through `store.dispatch({type, ...})`. A reducer in REDUCERS mutates the
+// state and returns the names of the views it made dirty; the store coalesces those into one
+// redraw per animation frame. Reducers hold no training maths: numbers come from the server.
+
+export const VIEWS = ["topology", "network", "boundary", "charts", "inspector", "status",
+  "controls", "banner"];
+
+export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are thinned)
+
+export function initialState() {
+  return {
+    connection: { status: "connecting", attempt: 0, sessionId: null, resumed: false },
+    protocol: null,          // version from hello
+    limits: {},
+    schema: [],              // engine FIELDS rows from hello
+    config: null,            // current engine config (field name → value)
+    params: null,            // {weights: [l][i][j], biases: [l][j]}
+    points: null,            // {train: {x, y}, test: {x, y}}
+    counters: { step: 0, epoch: 0 },
+    loss: { train: null, test: null },
+    accuracy: { train: null, test: null },
+    gradNorms: [],
+    history: [],             // [{step, epoch, loss:{train,test}, accuracy:{...}, grad_norms}]
+    record: null,            // last step record (StepRecord.to_dict) or null
+    phase: null,             // trainer phase last shown (phase stepping)
+    stopped: null,           // {reason, message} or null
+    playing: false,
+    heatmaps: null,          // {n, output, outputRange, neurons[], inputs} uint8 maps
+    inspect: null,           // last inspect reply
+    gradcheck: null,         // last gradcheck reply
+    busy: { gradcheck: false },
+    toasts: [],              // [{id, text, kind}]
+    ui: {
+      view: "forward",       // forward | backward
+      selection: null,       // {kind: "neuron", layer, j} | {kind: "link", layer, i, j} | {kind: "bias", layer, j}
+      hover: null,           // {layer, j} hovered neuron (layer 0 = inputs)
+      example: null,         // training index traced by the inspector (null: batch's first)
+      discretize: false,
+      showTest: false,
+      lossScale: "linear",
+      stepUnit: "update",    // phase | update | epoch
+      speed: 1,              // updates per frame while playing
+      classPick: 1,          // class of the next added point
+      regressionValue: 1,
+      clickMode: "add",      // add | trace
+      anim: null,            // {phase, start, duration} of the phase animation
+      animate: true,
+    },
+  };
+}
+
+let toastId = 0;
+
+function sameTopology(a, b) {
+  if (!a || !b) return false;
+  const outputs = (c) => (guessTask(c.dataset) === "multiclass" ? c.n_classes : 1);
+  const key = (c) => JSON.stringify([c.features, c.hidden, outputs(c)]);
+  return key(a) === key(b);
+}
+
+function mergeMetrics(s, m) {
+  if (!m) return;
+  if (typeof m.step === "number") s.counters.step = m.step;
+  if (typeof m.epoch === "number") s.counters.epoch = m.epoch;
+  if (m.loss) s.loss = { train: m.loss.train ?? null, test: m.loss.test ?? null };
+  if (m.accuracy) s.accuracy = { train: m.accuracy.train ?? null, test: m.accuracy.test ?? null };
+  if (m.grad_norms) s.gradNorms = m.grad_norms;
+  if (typeof m.step !== "number" || !m.loss) return;
+  const h = s.history;
+  while (h.length && h[h.length - 1].step >= m.step) h.pop();  // a step back or a repeat
+  h.push({ step: m.step, epoch: m.epoch, loss: s.loss, accuracy: s.accuracy,
+    grad_norms: m.grad_norms || [] });
+  if (h.length > HISTORY_CAP) s.history = h.filter((_, i) => i % 2 === 0 || i === h.length - 1);
+}
+
+export const REDUCERS = {
+  connection(s, a) {
+    Object.assign(s.connection, { status: a.status, attempt: a.attempt ?? s.connection.attempt });
+    if (a.status !== "open") s.playing = false;
+    return ["banner", "status", "controls"];
+  },
+  hello(s, a) {
+    s.protocol = a.protocol;
+    s.limits = a.limits || {};
+    if (a.schema && a.schema.length) s.schema = a.schema;
+    s.connection.sessionId = a.sessionId;
+    s.connection.resumed = !!a.resumed;
+    s.connection.status = "open";
+    s.connection.attempt = 0;
+    return ["banner", "controls", "status"];
+  },
+  state(s, a) {
+    const topologyChanged = !sameTopology(s.config, a.config);
+    const dirty = ["network", "boundary", "controls", "status", "inspector", "charts"];
+    if (topologyChanged) dirty.push("topology");
+    if (a.reset || topologyChanged) { s.record = null; s.ui.anim = null; }
+    if (topologyChanged) {
+      s.ui.selection = null; s.ui.hover = null; s.inspect = null; s.gradcheck = null;
+      s.heatmaps = null;
+    }
+    s.config = a.config;
+    if (a.params) s.params = a.params;
+    if (a.points) s.points = a.points;
+    if (a.history) { s.history = []; for (const m of a.history) mergeMetrics(s, m); }
+    if (a.metrics) {
+      if (a.metrics.step < s.counters.step && !a.history) s.history = [];
+      mergeMetrics(s, a.metrics);
+    }
+    if ("playing" in a) s.playing = a.playing;
+    if ("stopped" in a) s.stopped = a.stopped;
+    if ("phase" in a) s.phase = a.phase;
+    if (a.record !== undefined) s.record = a.record;
+    return dirty;
+  },
+  step(s, a) {
+    if (a.record) s.record = a.record;
+    if (a.params) s.params = a.params;
+    s.phase = a.phase ?? null;
+    mergeMetrics(s, a.metrics);
+    if (a.stopped !== undefined) s.stopped = a.stopped;
+    if (a.animate && s.ui.animate && !s.playing) {
+      s.ui.anim = { phase: a.phase || "all", start: performance.now(), duration: a.phase ? 450 : 1400 };
+    }
+    return ["network", "boundary", "charts", "status", "inspector"];
+  },
+  metrics(s, a) {
+    mergeMetrics(s, a.metrics);
+    if (a.params) s.params = a.params;
+    if (a.record !== undefined) s.record = a.record;
+    return ["network", "charts", "status", "boundary"];
+  },
+  stopped(s, a) {
+    s.stopped = a.reason ? { reason: a.reason, message: a.message || a.reason } : null;
+    if (a.reason) s.playing = false;
+    return ["status", "controls", "boundary", "network"];
+  },
+  playing(s, a) {
+    s.playing = a.playing;
+    if (a.playing) { s.stopped = null; s.ui.anim = null; }
+    return ["status", "controls"];
+  },
+  heatmaps(s, a) {
+    s.heatmaps = a.heatmaps;
+    return ["network", "boundary"];
+  },
+  points(s, a) {
+    s.points = a.points;
+    return ["boundary"];
+  },
+  inspect(s, a) {
+    s.inspect = a.result;
+    return ["inspector"];
+  },
+  gradcheck(s, a) {
+    s.gradcheck = a.result;
+    s.busy.gradcheck = false;
+    return ["inspector"];
+  },
+  gradcheckStarted(s) { s.busy.gradcheck = true; s.gradcheck = null; return ["inspector"]; },
+  toast(s, a) {
+    s.toasts.push({ id: ++toastId, text: a.text, kind: a.kind || "error" });
+    if (s.toasts.length > 4) s.toasts.shift();
+    if (a.kind === "error" || !a.kind) s.busy.gradcheck = false;
+    return ["banner"];
+  },
+  dismissToast(s, a) {
+    s.toasts = s.toasts.filter((t) => t.id !== a.id);
+    return ["banner"];
+  },
+  setView(s, a) { s.ui.view = a.view; return ["network", "controls"]; },
+  select(s, a) {
+    s.ui.selection = a.selection;
+    s.inspect = null; s.gradcheck = null;
+    return ["network", "inspector"];
+  },
+  hover(s, a) {
+    const same = JSON.stringify(s.ui.hover) === JSON.stringify(a.hover);
+    s.ui.hover = a.hover;
+    return same ? [] : ["boundary", "network"];
+  },
+  setExample(s, a) { s.ui.example = a.example; s.inspect = null; return ["boundary", "inspector"]; },
+  setUi(s, a) {
+    Object.assign(s.ui, a.patch);
+    return ["boundary", "charts", "controls", "status", "network"];
+  },
+  animDone(s) { s.ui.anim = null; return ["network"]; },
+};
+
+/** Holds the state, applies actions, and calls `render(state, dirty)` once per frame. */
+export class Store {
+  constructor(render) {
+    this.state = initialState();
+    this.render = render;
+    this.dirty = new Set();
+    this.frame = 0;
+    this.listeners = [];
+  }
+
+  dispatch(action) {
+    const reducer = REDUCERS[action.type];
+    if (!reducer) throw new Error(`unknown action ${action.type}`);
+    const dirty = reducer(this.state, action) || [];
+    for (const d of dirty) this.dirty.add(d);
+    for (const fn of this.listeners) fn(action, this.state);
+    this.schedule();
+  }
+
+  /** Call `fn(action, state)` after every action (side effects such as re-inspecting). */
+  listen(fn) { this.listeners.push(fn); }
+
+  /** Mark views dirty without an action (resize, animation frames). */
+  invalidate(...names) { for (const d of names) this.dirty.add(d); this.schedule(); }
+
+  schedule() {
+    if (this.frame || this.dirty.size === 0) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      const dirty = this.dirty;
+      this.dirty = new Set();
+      this.render(this.state, dirty);
+    });
+  }
+}
+
+/** The engine field table row for `name`, or undefined. */
+export function field(state, name) {
+  return state.schema.find((f) => f.name === name);
+}
+
+/** 'binary', 'regression' or 'multiclass' for the current data set, from the hello's task map. */
+export function taskOf(state) {
+  const c = state.config;
+  if (!c) return "binary";
+  const tasks = state.limits.tasks;
+  if (tasks && tasks[c.dataset]) return tasks[c.dataset];
+  return state.record && state.record.target && Array.isArray(state.record.target[0])
+    && state.record.target[0].length > 1 ? "multiclass" : guessTask(c.dataset);
+}
+
+// Used only until the server says: the engine's data set groups (engine/config.py).
+const REGRESSION = new Set(["plane", "multi_gaussian"]);
+const MULTICLASS = new Set(["blobs", "multi_spiral"]);
+function guessTask(name) {
+  return REGRESSION.has(name) ? "regression" : MULTICLASS.has(name) ? "multiclass" : "binary";
+}
+
+/** Layer sizes [inputs, ...hidden, outputs] from the weights (the truth) or the config. */
+export function layerSizes(state) {
+  const p = state.params;
+  if (p && p.weights && p.weights.length) {
+    return [p.weights[0].length, ...p.weights.map((w) => (w[0] ? w[0].length : 0))];
+  }
+  const c = state.config;
+  if (!c) return [];
+  const k = taskOf(state) === "multiclass" ? c.n_classes : 1;
+  return [c.features.length, ...c.hidden, k];
+}
