@@ -1,0 +1,684 @@
+"""The trainer: one object owning the data, the network, the optimizer, the counters and history.
+
+`step()` makes one mini-batch update and returns its `StepRecord`; `phase_step()` walks the
+same update one phase at a time; `run(n)` is the record-free fast path for play mode. The
+last `UNDO_DEPTH` updates can be stepped back and replayed bit for bit, because batches and
+dropout masks are drawn from generators seeded by (seed, epoch) and (seed, step).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from . import activations, datasets, explain, features, heatmaps
+from .config import Config, task_of
+from .losses import correct, make_head, targets_for
+from .network import Network
+from .optimizers import make_optimizer
+from .records import StepRecord
+
+UNDO_DEPTH = 1024
+EARLY_STOP_MIN_DELTA = 1e-4  # an epoch counts as progress when test loss falls by 0.01 %
+SNAPSHOT_VERSION = 1
+DATA_FIELDS = {"dataset", "n_points", "noise", "train_fraction", "seed", "n_classes"}
+NETWORK_FIELDS = {"features", "hidden", "init", "batch_norm", "residual"}
+STOP_MESSAGES = {
+    "max_epochs": "Stopped: reached the maximum number of epochs ({max_epochs}).",
+    "target_loss": "Stopped: the training loss reached the target ({target_loss:g}).",
+    "early_stopping": "Stopped early: the test loss has not improved for {patience} epochs.",
+    "converged": "Stopped: converged, the largest update fell below {tolerance:g}.",
+    "diverged": "The loss became infinite at step {step}: the learning rate is probably too "
+    "large. Training stopped and the weights from before that step are kept.",
+}
+
+
+class TrainerError(ValueError):
+    """A request the trainer cannot carry out (no training points, bad index...)."""
+
+
+def _opt_kwargs(c: Config) -> dict[str, float]:
+    return dict(lr=c.learning_rate, momentum=c.momentum, alpha=c.alpha, beta1=c.beta1,
+                beta2=c.beta2, eps=c.eps)
+
+
+def _float(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+class Trainer:
+    """Trainer(Config(...)) or Trainer({"dataset": "xor", ...}) or Trainer() for defaults."""
+
+    def __init__(self, config: Config | dict | None = None):
+        if config is None:
+            config = Config()
+        elif isinstance(config, dict):
+            config = Config.from_dict(config)
+        self.config = config
+        self.edits: list[list] = []
+        self._build_data()
+        self._build_model()
+
+    # building
+
+    def _build_data(self) -> None:
+        c = self.config
+        rng = np.random.default_rng([c.seed, 0])
+        X, y = datasets.generate(c.dataset, c.n_points, c.noise, rng, n_classes=c.n_classes)
+        self.X_train, self.y_train, self.X_test, self.y_test = datasets.split(
+            X, y, c.train_fraction, rng)
+        for edit in self.edits:
+            self._apply_edit(edit)
+        self._refresh_features()
+
+    def _refresh_features(self) -> None:
+        c = self.config
+        self.F_train = features.compute_features(self.X_train, c.features)
+        self.F_test = features.compute_features(self.X_test, c.features)
+        self.F_all = np.vstack([self.F_train, self.F_test])
+        self._refresh_targets()
+
+    def _refresh_targets(self) -> None:
+        self.head = make_head(self.config.output_activation, self.config.loss)
+        task = self.config.task
+        self.T_train = targets_for(self.head, self.y_train, task)
+        self.T_all = targets_for(self.head, np.concatenate([self.y_train, self.y_test]), task)
+
+    def _build_model(self) -> None:
+        c = self.config
+        self.net = Network(c.layer_sizes, activation=c.hidden_activations,
+                           output_activation=c.output_activation, init=c.init,
+                           rng=np.random.default_rng([c.seed, 1]), batch_norm=c.batch_norm,
+                           dropout=c.dropout, residual=c.residual)
+        self.optimizer = make_optimizer(c.optimizer, **_opt_kwargs(c))
+        self._reset_counters()
+
+    def _reset_counters(self) -> None:
+        self.step_count = 0
+        self.epoch = 0
+        self.pos = 0
+        self._perm = None
+        self.history: list[dict] = []
+        self.stopped: str | None = None
+        self.stop_message = ""
+        self.best_test = math.inf
+        self.bad_epochs = 0
+        self.pending: StepRecord | None = None
+        self.phase: str | None = None
+        self.last_record: StepRecord | None = None
+        self._undo: deque = deque(maxlen=UNDO_DEPTH)
+        self._pending_undo = None
+        self.history.append(self.metrics())
+
+    def reset(self) -> None:
+        """Fresh weights drawn from the seed; counters, history and optimizer state cleared."""
+        self._build_model()
+
+    # configuration
+
+    def configure(self, changes: dict[str, Any]) -> set[str]:
+        """Apply a partial config. Raises ConfigError and changes nothing if it is invalid.
+
+        Data changes regenerate the data and reset training; topology changes rebuild the
+        network; everything else (learning rate, optimizer, activations, loss, dropout,
+        regularisation, batch size, stopping criteria) keeps the weights.
+        """
+        new = self.config.replace(**changes)
+        changed = new.changed_fields(self.config)
+        if not changed:
+            return changed
+        self._discard_pending()
+        old = self.config
+        self.config = new
+        if changed & DATA_FIELDS:
+            self.edits = []
+            self._build_data()
+            self._build_model()
+        elif changed & NETWORK_FIELDS or new.n_outputs != old.n_outputs:
+            self._refresh_features()
+            self._build_model()
+        else:
+            self._configure_live(old, changed)
+        return changed
+
+    def _configure_live(self, old: Config, changed: set[str]) -> None:
+        c = self.config
+        net = self.net
+        if "activation" in changed:
+            net.activation_names = list(c.hidden_activations)
+            net.acts = [activations.get(n) for n in net.activation_names]
+        if changed & {"output_activation", "loss"}:
+            net.output_activation = c.output_activation
+            self._refresh_targets()
+        net.dropout = c.dropout
+        if "optimizer" in changed:
+            self.optimizer = make_optimizer(c.optimizer, **_opt_kwargs(c))
+            self._undo.clear()  # the old optimizer's state has another shape
+        else:
+            self.optimizer.set_hyperparameters(**_opt_kwargs(c))
+        if changed & {"activation", "output_activation", "loss"}:
+            self._undo.clear()
+        self.stopped, self.stop_message = None, ""
+
+    # data editing
+
+    def add_point(self, x1: float, x2: float, label, split: str = "train") -> int:
+        """Add a point; returns its index in its split. Resets training like TF Playground."""
+        edit = ["add", split, float(x1), float(x2), label]
+        self._check_edit(edit)
+        self._discard_pending()
+        self._apply_edit(edit)
+        self.edits.append(edit)
+        self._refresh_features()
+        self._reset_counters_keep_weights()
+        return (len(self.X_train) if split == "train" else len(self.X_test)) - 1
+
+    def remove_point(self, split: str, index: int) -> None:
+        edit = ["remove", split, int(index)]
+        self._check_edit(edit)
+        self._discard_pending()
+        self._apply_edit(edit)
+        self.edits.append(edit)
+        self._refresh_features()
+        self._reset_counters_keep_weights()
+
+    def _reset_counters_keep_weights(self) -> None:
+        self._perm, self.pos = None, 0
+        self._undo.clear()
+        self.last_record = None
+        self.history.append(self.metrics())
+
+    def _check_edit(self, edit) -> None:
+        kind, split = edit[0], edit[1]
+        if split not in ("train", "test"):
+            raise TrainerError("split must be 'train' or 'test'")
+        n = len(self.X_train) if split == "train" else len(self.X_test)
+        if kind == "remove":
+            if not 0 <= edit[2] < n:
+                raise TrainerError(f"index must be in [0, {n - 1}]")
+            return
+        lo, hi = datasets.DOMAIN
+        if not (lo <= edit[2] <= hi and lo <= edit[3] <= hi):
+            raise TrainerError(f"x1 and x2 must be in [{lo:g}, {hi:g}]")
+        if len(self.X_train) + len(self.X_test) >= 2 * self.config.n_points + 500:
+            raise TrainerError("too many points")
+        label, task = edit[4], self.config.task
+        if task == "regression":
+            if isinstance(label, bool) or not isinstance(label, (int, float)) \
+                    or not -1.0 <= label <= 1.0:
+                raise TrainerError("label must be a number in [-1, 1]")
+            edit[4] = float(label)
+        else:
+            k = self.config.n_classes if task == "multiclass" else 2
+            if isinstance(label, bool) or label not in range(k):
+                raise TrainerError(f"label must be an integer in [0, {k - 1}]")
+            edit[4] = int(label)
+
+    def _apply_edit(self, edit) -> None:
+        kind, split = edit[0], edit[1]
+        X = self.X_train if split == "train" else self.X_test
+        y = self.y_train if split == "train" else self.y_test
+        if kind == "add":
+            X = np.vstack([X, [[edit[2], edit[3]]]])
+            y = np.append(y, np.asarray(edit[4], dtype=y.dtype))
+        else:
+            X, y = np.delete(X, edit[2], axis=0), np.delete(y, edit[2])
+        if split == "train":
+            self.X_train, self.y_train = X, y
+        else:
+            self.X_test, self.y_test = X, y
+
+    # batches and undo
+
+    def _next_batch(self) -> np.ndarray:
+        n = len(self.F_train)
+        if n == 0:
+            raise TrainerError("there are no training points: add some first")
+        if self._perm is None or len(self._perm) != n:
+            self._perm = np.random.default_rng([self.config.seed, 2, self.epoch]).permutation(n)
+        idx = self._perm[self.pos : self.pos + self.config.batch_size]
+        return idx
+
+    def _advance(self, n_used: int) -> bool:
+        """Move the epoch cursor; returns True when this update finished an epoch."""
+        self.pos += n_used
+        self.step_count += 1
+        if self.pos >= len(self.F_train):
+            self.pos, self._perm = 0, None
+            self.epoch += 1
+            return True
+        return False
+
+    def _dropout_rng(self):
+        if self.net.dropout > 0.0:
+            return np.random.default_rng([self.config.seed, 3, self.step_count])
+        return None
+
+    def _save(self) -> tuple:
+        opt = self.optimizer
+        return (self.net.params.copy(), self.net.buffers.copy(),
+                [s.copy() for s in opt.state_arrays()], opt.t, self.step_count, self.epoch,
+                self.pos, len(self.history), self.best_test, self.bad_epochs)
+
+    def _restore(self, saved: tuple) -> None:
+        params, buffers, state, t, self.step_count, self.epoch, pos, n_hist, \
+            self.best_test, self.bad_epochs = saved
+        np.copyto(self.net.params, params)
+        np.copyto(self.net.buffers, buffers)
+        live = self.optimizer.state_arrays()
+        if len(live) == len(state):
+            for dst, src in zip(live, state):
+                np.copyto(dst, src)
+        self.optimizer.t = t
+        self._perm = None
+        self.pos = pos
+        del self.history[n_hist:]
+
+    def step_back(self) -> bool:
+        """Undo the last update (or discard a half-shown one). False when there is none."""
+        if self.pending is not None:
+            self._discard_pending()
+            return True
+        if not self._undo:
+            return False
+        self._restore(self._undo.pop())
+        self.stopped, self.stop_message = None, ""
+        self.last_record = None
+        return True
+
+    @property
+    def can_step_back(self) -> bool:
+        return self.pending is not None or bool(self._undo)
+
+    # the update
+
+    def _penalty(self, params: np.ndarray) -> float:
+        c = self.config
+        if c.regularization == "none" or c.regularization_rate == 0.0:
+            return 0.0
+        w = params * self.net.weight_mask
+        if c.regularization == "l1":
+            return c.regularization_rate * float(np.abs(w).sum())
+        return c.regularization_rate * 0.5 * float(w @ w)
+
+    def _add_penalty_grad(self) -> None:
+        c = self.config
+        if c.regularization == "none" or c.regularization_rate == 0.0:
+            return
+        net = self.net
+        if c.regularization == "l1":
+            net.grads += c.regularization_rate * np.sign(net.params) * net.weight_mask
+        else:
+            net.grads += c.regularization_rate * net.params * net.weight_mask
+
+    def _forward_backward(self, idx, masks=None):
+        net, head = self.net, self.head
+        X, t = self.F_train[idx], self.T_train[idx]
+        traces, yhat = net.forward(X, head, train=True, masks=masks, rng=self._dropout_rng())
+        z = traces[-1].z
+        net.backward(traces, head.dz(z, yhat, t))
+        self._add_penalty_grad()
+        return traces, yhat, t
+
+    def _diverged(self, saved) -> None:
+        self._restore(saved)
+        self._stop("diverged", step=self.step_count + 1)
+
+    def _stop(self, reason: str, **extra) -> None:
+        self.stopped = reason
+        fields = {**self.config.to_dict(), "step": self.step_count, **extra}
+        self.stop_message = STOP_MESSAGES[reason].format(**fields)
+
+    def _prepare(self) -> StepRecord:
+        """Forward, loss and backward on the next batch, without the update."""
+        saved = self._save()
+        idx = self._next_batch()
+        traces, yhat, t = self._forward_backward(idx)
+        net = self.net
+        per = self.head.per_example(traces[-1].z, yhat, t)
+        rec = StepRecord(
+            step=self.step_count + 1, epoch=self.epoch, batch=idx.copy(), traces=traces,
+            yhat=yhat, target=t, per_example_loss=per, loss=float(per.mean()),
+            penalty=self._penalty(net.params), grads=net.grads.copy(),
+            params_before=net.params.copy(), layout=net.layout,
+            grad_norms=self._layer_norms(net.grads),
+        )
+        self._pending_undo = saved
+        return rec
+
+    def _apply(self, rec: StepRecord) -> StepRecord:
+        """The optimizer's update for a prepared record; fills in what it changed."""
+        saved = self._pending_undo
+        self._pending_undo = None
+        self.pending, self.phase = None, None
+        net = self.net
+        np.copyto(net.grads, rec.grads)
+        self.optimizer.step([net.params], [net.grads])
+        if not (math.isfinite(rec.loss) and np.isfinite(net.params).all()):
+            self._diverged(saved)
+            rec.metrics = self.metrics()
+            return rec
+        epoch_done = self._advance(len(rec.batch))
+        rec.metrics = self.metrics()
+        if rec.metrics["loss"]["train"] is None:
+            self._diverged(saved)
+            rec.metrics = self.metrics()
+            return rec
+        self._undo.append(saved)
+        rec.params_after = net.params.copy()
+        delta = rec.params_after - rec.params_before
+        rec.update_ratios = self._ratios(delta, rec.params_before)
+        rec.update_terms = {"optimizer": self.config.optimizer, **self.optimizer.hyperparameters}
+        self.history.append(rec.metrics)
+        self._check_stops(epoch_done, rec.metrics, float(np.abs(delta).max(initial=0.0)))
+        self.last_record = rec
+        return rec
+
+    def step(self) -> StepRecord:
+        """Exactly one mini-batch update (finishing a half-shown one first) with its record."""
+        self.stopped, self.stop_message = None, ""
+        rec = self.pending if self.pending is not None else self._prepare()
+        return self._apply(rec)
+
+    def phase_step(self) -> StepRecord:
+        """Advance one phase: forward → loss → backward → update. Returns the record so far."""
+        if self.pending is None:
+            self.stopped, self.stop_message = None, ""
+            self.pending = self._prepare()
+            self.phase = "forward"
+            self.last_record = self.pending
+            return self.pending
+        if self.phase == "forward":
+            self.phase = "loss"
+        elif self.phase == "loss":
+            self.phase = "backward"
+        else:
+            rec = self._apply(self.pending)
+            self.phase = "update"
+            return rec
+        return self.pending
+
+    def _discard_pending(self) -> None:
+        if self.pending is not None:
+            self._restore(self._pending_undo)
+            self.pending, self.phase, self._pending_undo = None, None, None
+            self.last_record = None
+
+    def run(self, n: int) -> int:
+        """Fast path: up to n updates with no records. Returns the number made."""
+        if self.pending is not None:
+            self.step()
+            n -= 1
+        self.stopped, self.stop_message = None, ""
+        net, opt, tol = self.net, self.optimizer, self.config.tolerance
+        done = 0
+        for _ in range(max(n, 0)):
+            saved = self._save()
+            idx = self._next_batch()
+            self._forward_backward(idx)
+            opt.step([net.params], [net.grads])
+            if not np.isfinite(net.params).all():
+                self._diverged(saved)
+                break
+            self._undo.append(saved)
+            epoch_done = self._advance(len(idx))
+            done += 1
+            biggest = float(np.abs(net.params - saved[0]).max()) if tol is not None else math.inf
+            if self._check_stops(epoch_done, None, biggest):
+                break
+        self.last_record = None
+        if done and self.stopped != "diverged":
+            m = self.metrics()
+            if m["loss"]["train"] is None:
+                bad_step = self.step_count
+                while m["loss"]["train"] is None and self._undo:
+                    self._restore(self._undo.pop())
+                    m = self.metrics()
+                self._stop("diverged", step=bad_step)
+            elif self.stopped is None:
+                self._check_target(m)
+            self.history.append(m)
+        return done
+
+    def run_epoch(self) -> int:
+        """Updates until the current epoch ends (or training stops)."""
+        start, done = self.epoch, 0
+        while self.epoch == start and self.stopped is None:
+            done += self.run(1)
+        return done
+
+    def _check_target(self, m: dict) -> bool:
+        target = self.config.target_loss
+        if target is not None and m["loss"]["train"] is not None and m["loss"]["train"] <= target:
+            self._stop("target_loss")
+            return True
+        return False
+
+    def _check_stops(self, epoch_done: bool, m: dict | None, biggest_update: float) -> bool:
+        c = self.config
+        if m is not None and self._check_target(m):
+            return True
+        if c.tolerance is not None and biggest_update < c.tolerance:
+            self._stop("converged")
+            return True
+        if not epoch_done:
+            return False
+        if c.patience is not None or (m is None and c.target_loss is not None):
+            m = m or self.metrics()
+            if m is not None and self._check_target(m):
+                return True
+            test = m["loss"]["test"]
+            if test is not None and test < self.best_test - EARLY_STOP_MIN_DELTA * abs(test):
+                self.best_test, self.bad_epochs = test, 0
+            else:
+                self.bad_epochs += 1
+            if c.patience is not None and self.bad_epochs >= c.patience:
+                self._stop("early_stopping")
+                return True
+        if c.max_epochs is not None and self.epoch >= c.max_epochs:
+            self._stop("max_epochs")
+            return True
+        return False
+
+    # read-outs
+
+    def _layer_norms(self, flat: np.ndarray) -> list[float]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            sq = np.add.reduceat(flat * flat, self.net.layer_offsets[:-1])
+            return [_float(v) for v in np.sqrt(sq)]
+
+    def _ratios(self, delta: np.ndarray, before: np.ndarray) -> list[float]:
+        num = np.add.reduceat(delta * delta, self.net.layer_offsets[:-1])
+        den = np.add.reduceat(before * before, self.net.layer_offsets[:-1])
+        return [_float(v) for v in np.sqrt(num / np.maximum(den, 1e-300))]
+
+    def evaluate(self) -> dict:
+        """Loss and accuracy on the training and test sets with the current weights."""
+        head = self.head
+        n_train = len(self.F_train)
+        out = {"loss": {"train": None, "test": None}, "accuracy": {"train": None, "test": None}}
+        if len(self.F_all) == 0:
+            return out
+        with np.errstate(all="ignore"):
+            z, yhat = self.net.predict(self.F_all, head)
+            per = head.per_example(z, yhat, self.T_all)
+        labels = np.concatenate([self.y_train, self.y_test])
+        ok = correct(head, yhat, labels) if self.config.task != "regression" else None
+        for name, sl in (("train", slice(0, n_train)), ("test", slice(n_train, None))):
+            if len(per[sl]):
+                out["loss"][name] = _float(per[sl].mean())
+                if ok is not None:
+                    out["accuracy"][name] = float(ok[sl].mean())
+        return out
+
+    def metrics(self) -> dict:
+        m = self.evaluate()
+        m.update(step=self.step_count, epoch=self.epoch,
+                 grad_norms=self._layer_norms(self.net.grads))
+        return m
+
+    def parameters(self) -> dict:
+        net = self.net
+        return {
+            "weights": [w.tolist() for w in net.weights],
+            "biases": [b.tolist() for b in net.biases],
+            "gammas": [None if g is None else g.tolist() for g in net.gammas],
+            "betas": [None if b is None else b.tolist() for b in net.betas],
+        }
+
+    def points(self) -> dict:
+        return {
+            "train": {"x": self.X_train.tolist(), "y": self.y_train.tolist()},
+            "test": {"x": self.X_test.tolist(), "y": self.y_test.tolist()},
+        }
+
+    def set_weight(self, layer: int, i: int, j: int, value: float) -> None:
+        """Set w_ij of weight layer `layer` (0-based), keeping everything else."""
+        W = self._layer(layer, self.net.weights)
+        if not (0 <= i < W.shape[0] and 0 <= j < W.shape[1]):
+            raise TrainerError(f"weight index must be within {W.shape[0]}×{W.shape[1]}")
+        self._set(W, (i, j), value)
+
+    def set_bias(self, layer: int, j: int, value: float) -> None:
+        b = self._layer(layer, self.net.biases)
+        if not 0 <= j < len(b):
+            raise TrainerError(f"neuron index must be in [0, {len(b) - 1}]")
+        self._set(b, (j,), value)
+
+    def _layer(self, layer: int, arrays: list):
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(arrays):
+            raise TrainerError(f"layer must be in [0, {len(arrays) - 1}]")
+        return arrays[layer]
+
+    def _set(self, arr, index, value) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or abs(value) > 100:
+            raise TrainerError("value must be a finite number in [-100, 100]")
+        self._discard_pending()
+        arr[index] = float(value)
+        self._undo.clear()
+        self.last_record = None
+        self.history.append(self.metrics())
+
+    # inspection
+
+    def inspection_record(self, example: int | None = None) -> tuple[StepRecord, int]:
+        """The record the inspector explains, and the batch row of `example`.
+
+        That is the last (or half-shown) update; before any, a preview of the next batch at
+        the current weights. `example` is a training-set index; one outside the batch gets
+        a one-example record at the same weights.
+        """
+        rec = self.pending or self.last_record
+        if rec is None:
+            rec = self._preview(self._next_batch().copy())
+        if example is None:
+            return rec, 0
+        if isinstance(example, bool) or not isinstance(example, int) \
+                or not 0 <= example < len(self.F_train):
+            raise TrainerError(f"example must be a training index in [0, {len(self.F_train) - 1}]")
+        rows = np.flatnonzero(rec.batch == example)
+        if len(rows):
+            return rec, int(rows[0])
+        return self._preview(np.array([example]), rec.params_before), 0
+
+    def _preview(self, idx: np.ndarray, params: np.ndarray | None = None) -> StepRecord:
+        saved = self._save()
+        if params is not None:
+            np.copyto(self.net.params, params)
+        traces, yhat, t = self._forward_backward(idx)
+        per = self.head.per_example(traces[-1].z, yhat, t)
+        rec = StepRecord(
+            step=self.step_count + 1, epoch=self.epoch, batch=idx, traces=traces, yhat=yhat,
+            target=t, per_example_loss=per, loss=float(per.mean()),
+            penalty=self._penalty(self.net.params), grads=self.net.grads.copy(),
+            params_before=self.net.params.copy(), layout=self.net.layout,
+            grad_norms=self._layer_norms(self.net.grads))
+        self._restore(saved)
+        return rec
+
+    def explain(self, layer: int, j: int, i: int | None = None,
+                example: int | None = None) -> dict:
+        """Chain-rule numbers for neuron j of weight layer `layer` (0-based) or, with i, for
+        the weight w_ij, on training example `example` (default: the batch's first)."""
+        rec, row = self.inspection_record(example)
+        net = self.net
+        W = self._layer(layer, net.weights)
+        if not 0 <= j < W.shape[1] or (i is not None and not 0 <= i < W.shape[0]):
+            raise TrainerError(f"layer {layer} has weights of shape {W.shape[0]}×{W.shape[1]}")
+        out = {"step": rec.step, "applied": rec.applied, "phase": self.phase,
+               "example": int(rec.batch[row]), "in_batch": example is None
+               or bool(np.any(rec.batch == example)) and rec is (self.pending or self.last_record),
+               "neuron": explain.neuron(self, rec, layer, j, row)}
+        if i is not None:
+            out["weight"] = explain.weight(self, rec, layer, i, j, row)
+        return out
+
+    def gradcheck(self) -> dict:
+        """Finite-difference check of the last update's gradients (or the next one's)."""
+        rec, _ = self.inspection_record()
+        return explain.gradcheck(self, rec, seed=self.config.seed)
+
+    def grid(self, n: int) -> heatmaps.Grid:
+        return heatmaps.evaluate_grid(self.net, self.head, self.config.features, n)
+
+    # snapshots
+
+    def snapshot(self) -> dict:
+        """Everything needed to continue exactly, as a JSON-able dict."""
+        self._discard_pending()
+        return {
+            "version": SNAPSHOT_VERSION,
+            "config": self.config.to_dict(),
+            "edits": [list(e) for e in self.edits],
+            "params": self.net.params.tolist(),
+            "buffers": self.net.buffers.tolist(),
+            "optimizer": self.optimizer.state_dict(),
+            "counters": {"step": self.step_count, "epoch": self.epoch, "pos": self.pos,
+                         "best_test": None if math.isinf(self.best_test) else self.best_test,
+                         "bad_epochs": self.bad_epochs},
+            "stopped": self.stopped,
+            "stop_message": self.stop_message,
+            "history": self.history,
+        }
+
+    @classmethod
+    def from_snapshot(cls, snap: dict) -> Trainer:
+        """Rebuild a trainer from `snapshot()`; raises TrainerError or ConfigError if malformed."""
+        if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
+            raise TrainerError(f"not a version {SNAPSHOT_VERSION} Backprop Lab snapshot")
+        try:
+            t = cls(Config.from_dict(snap["config"]))
+            for edit in snap.get("edits", []):
+                t._check_edit(list(edit))
+                t._apply_edit(list(edit))
+                t.edits.append(list(edit))
+            t._refresh_features()
+            params = np.asarray(snap["params"], dtype=np.float64)
+            buffers = np.asarray(snap["buffers"], dtype=np.float64)
+            if params.shape != t.net.params.shape or buffers.shape != t.net.buffers.shape:
+                raise TrainerError("the snapshot's weights do not fit its network")
+            if not (np.isfinite(params).all() and np.isfinite(buffers).all()):
+                raise TrainerError("the snapshot holds non-finite weights")
+            np.copyto(t.net.params, params)
+            np.copyto(t.net.buffers, buffers)
+            t.optimizer.load_state_dict(snap["optimizer"])
+            cnt = snap["counters"]
+            t.step_count, t.epoch, t.pos = int(cnt["step"]), int(cnt["epoch"]), int(cnt["pos"])
+            best = cnt.get("best_test")
+            t.best_test = math.inf if best is None else float(best)
+            t.bad_epochs = int(cnt.get("bad_epochs", 0))
+            t.stopped, t.stop_message = snap.get("stopped"), snap.get("stop_message", "")
+            t.history = list(snap.get("history", []))
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, TrainerError) or type(e).__name__ == "ConfigError":
+                raise
+            raise TrainerError(f"malformed snapshot: {e}") from None
+        return t
+
+
+__all__ = ["Trainer", "TrainerError", "task_of"]

@@ -1,0 +1,245 @@
+"""The trainer: records, replay, snapshots, divergence, stopping, inspection."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from engine.config import Config, ConfigError
+from engine.trainer import Trainer, TrainerError
+
+SMALL = dict(n_points=120, hidden=[5, 4], seed=3)
+
+
+def test_step_makes_one_update_with_a_full_record():
+    t = Trainer(SMALL)
+    before = t.net.params.copy()
+    rec = t.step()
+    assert t.step_count == 1 and rec.step == 1 and rec.applied
+    assert len(rec.batch) == 10 and len(set(rec.batch.tolist())) == 10
+    np.testing.assert_array_equal(rec.params_before, before)
+    np.testing.assert_array_equal(rec.params_after, t.net.params)
+    # plain SGD: the applied update is exactly −α·g
+    np.testing.assert_allclose(rec.params_after - rec.params_before, -0.03 * rec.grads,
+                               rtol=1e-12, atol=1e-15)
+    # the record's gradient is the gradient of the batch loss at the weights before
+    t2 = Trainer(SMALL)
+    _, dW, db = t2.net.loss_and_gradients(t2.F_train[rec.batch], 2.0 * t2.y_train[rec.batch] - 1)
+    np.testing.assert_allclose(rec.layer_arrays(rec.grads, 0)[0], dW[0], rtol=1e-12)
+    d = rec.to_dict(compact=False)
+    json.dumps(d, allow_nan=False)
+    assert d["step"] == 1 and set(d["loss"]) == {"train", "test"}
+    assert math.isfinite(d["loss"]["train"]) and math.isfinite(d["loss"]["test"])
+    assert len(d["layers"]) == 3 and np.shape(d["layers"][1]["dW"]) == (5, 4)
+    assert len(d["grad_norms"]) == 3 and len(d["update_ratios"]) == 3
+
+
+def test_epochs_cover_every_training_point_once():
+    t = Trainer({**SMALL, "batch_size": 7})
+    n = len(t.F_train)
+    seen = []
+    while t.epoch == 0:
+        seen.extend(t.step().batch.tolist())
+    assert sorted(seen) == list(range(n))
+    assert t.step_count == math.ceil(n / 7)
+
+
+@pytest.mark.parametrize("batch_size", [1, 10, 2000])
+def test_batch_sizes(batch_size):
+    t = Trainer({**SMALL, "batch_size": batch_size})
+    rec = t.step()
+    assert len(rec.batch) == min(batch_size, len(t.F_train))
+    if batch_size >= len(t.F_train):
+        assert t.epoch == 1  # full batch: one update per epoch
+
+
+def test_fast_path_matches_recorded_steps_bit_for_bit():
+    a, b = Trainer({**SMALL, "optimizer": "adam", "dropout": 0.2}), \
+        Trainer({**SMALL, "optimizer": "adam", "dropout": 0.2})
+    for _ in range(30):
+        a.step()
+    assert b.run(30) == 30
+    np.testing.assert_array_equal(a.net.params, b.net.params)
+    assert (a.step_count, a.epoch) == (b.step_count, b.epoch)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "nesterov", "rmsprop", "adam"])
+def test_step_back_then_forward_reproduces_exactly(opt):
+    t = Trainer({**SMALL, "optimizer": opt, "batch_norm": True, "dropout": 0.3})
+    t.run(40)
+    recs = [t.step() for _ in range(15)]
+    for _ in range(15):
+        assert t.step_back()
+    again = [t.step() for _ in range(15)]
+    for r1, r2 in zip(recs, again):
+        np.testing.assert_array_equal(r1.params_after, r2.params_after)
+        np.testing.assert_array_equal(r1.batch, r2.batch)
+        assert r1.metrics == r2.metrics
+
+
+def test_undo_keeps_a_thousand_steps():
+    t = Trainer({**SMALL, "hidden": [2]})
+    start = t.net.params.copy()
+    t.run(1000)
+    for _ in range(1000):
+        assert t.step_back()
+    assert t.step_count == 0
+    np.testing.assert_array_equal(t.net.params, start)
+
+
+def test_snapshot_round_trips_exactly():
+    t = Trainer({**SMALL, "optimizer": "adam", "batch_norm": True, "dataset": "xor"})
+    t.run(37)
+    t.add_point(1.5, -2.0, 1)
+    t.run(5)
+    snap = json.loads(json.dumps(t.snapshot(), allow_nan=False))
+    u = Trainer.from_snapshot(snap)
+    np.testing.assert_array_equal(u.net.params, t.net.params)
+    np.testing.assert_array_equal(u.X_train, t.X_train)
+    assert (u.step_count, u.epoch, u.config) == (t.step_count, t.epoch, t.config)
+    r1, r2 = t.step(), u.step()
+    np.testing.assert_array_equal(r1.params_after, r2.params_after)
+    with pytest.raises(TrainerError):
+        Trainer.from_snapshot({"version": 99})
+
+
+def test_divergence_is_flagged_and_keeps_the_last_finite_weights():
+    t = Trainer({**SMALL, "learning_rate": 10.0, "output_activation": "linear",
+                 "activation": "relu", "hidden": [8, 8, 8], "init": "he"})
+    for _ in range(200):
+        t.run(5)
+        if t.stopped:
+            break
+    assert t.stopped == "diverged"
+    assert "learning rate" in t.stop_message
+    assert np.isfinite(t.net.params).all()
+    m = t.metrics()
+    assert m["loss"]["train"] is not None and math.isfinite(m["loss"]["train"])
+
+
+def test_live_changes_keep_weights_and_optimizer_state():
+    t = Trainer({**SMALL, "optimizer": "adam"})
+    t.run(20)
+    params, state = t.net.params.copy(), [s.copy() for s in t.optimizer.state_arrays()]
+    assert t.configure({"learning_rate": 0.1, "beta1": 0.8, "regularization": "l2",
+                        "regularization_rate": 0.001, "batch_size": 5}) >= {"learning_rate"}
+    np.testing.assert_array_equal(t.net.params, params)
+    for a, b in zip(state, t.optimizer.state_arrays()):
+        np.testing.assert_array_equal(a, b)
+    assert t.step_count == 20 and t.optimizer.t == 20
+    t.configure({"activation": "relu"})
+    np.testing.assert_array_equal(t.net.params, params)
+    t.configure({"hidden": [3]})  # topology: rebuild
+    assert t.step_count == 0 and t.net.sizes == [2, 3, 1]
+
+
+def test_invalid_config_changes_nothing():
+    t = Trainer(SMALL)
+    t.run(3)
+    with pytest.raises(ConfigError) as e:
+        t.configure({"learning_rate": float("nan")})
+    assert e.value.field == "learning_rate"
+    for bad in ({"hidden": [33]}, {"hidden": [1] * 9}, {"learning_rate": 11}, {"nope": 1},
+                {"activation": "gelu"}, {"batch_size": 0}, {"features": []}):
+        with pytest.raises(ConfigError):
+            t.configure(bad)
+    assert t.step_count == 3 and t.config == Config(**{**SMALL, "hidden": (5, 4)})
+
+
+def test_stopping_criteria():
+    t = Trainer({**SMALL, "max_epochs": 2})
+    while t.run(10) and not t.stopped:
+        pass
+    assert t.stopped == "max_epochs" and t.epoch == 2
+    t = Trainer({**SMALL, "target_loss": 0.5})
+    while not t.stopped:
+        t.run(10)
+    assert t.stopped == "target_loss" and t.metrics()["loss"]["train"] <= 0.5
+    t = Trainer({**SMALL, "learning_rate": 1e-6, "patience": 2})
+    for _ in range(200):
+        t.run(10)
+        if t.stopped:
+            break
+    assert t.stopped == "early_stopping"
+    t = Trainer({**SMALL, "learning_rate": 1e-9, "tolerance": 1e-6})
+    t.step()
+    assert t.stopped == "converged"
+
+
+def test_phase_steps_walk_forward_loss_backward_update():
+    t, u = Trainer(SMALL), Trainer(SMALL)
+    before = t.net.params.copy()
+    phases = []
+    for _ in range(4):
+        t.phase_step()
+        phases.append(t.phase)
+        if t.phase != "update":
+            np.testing.assert_array_equal(t.net.params, before)
+    assert phases == ["forward", "loss", "backward", "update"]
+    u.step()
+    np.testing.assert_array_equal(t.net.params, u.net.params)
+    t.phase_step()
+    assert t.step_back() and t.phase is None and t.step_count == 1
+
+
+def test_explain_matches_the_record():
+    t = Trainer({**SMALL, "optimizer": "adam"})
+    rec = t.step()
+    ex = t.explain(layer=1, j=2, i=3)
+    w = ex["weight"]
+    dW = rec.layer_arrays(rec.grads, 1)[0]
+    assert w["grad"] == pytest.approx(dW[3, 2], rel=1e-12)
+    n = len(rec.batch)
+    per_example = [t.explain(layer=1, j=2, i=3, example=int(k))["weight"]["grad_example"]
+                   for k in rec.batch]
+    assert np.mean(per_example) == pytest.approx(dW[3, 2], rel=1e-9)
+    assert n == 10
+    neuron = ex["neuron"]
+    assert neuron["delta"] == pytest.approx(neuron["fprime"] * neuron["sum"], rel=1e-9)
+    upd = w["update"]
+    assert upd["step"] == pytest.approx(w["delta_w"], rel=1e-9, abs=1e-15)
+
+
+def test_gradcheck_passes_and_fails_when_it_should():
+    t = Trainer({**SMALL, "regularization": "l1", "regularization_rate": 0.01,
+                 "batch_norm": True})
+    t.step()
+    res = t.gradcheck()
+    assert res["passed"] and res["max_rel_error"] <= 1e-6 and res["n_checked"] == t.net.n_params
+    t.last_record.grads[5] += 1e-3  # corrupt the backprop gradient: the check must notice
+    assert not t.gradcheck()["passed"]
+
+
+def test_grid_maps():
+    t = Trainer({**SMALL, "dataset": "blobs", "n_classes": 4})
+    g = t.grid(50)
+    assert g.output.shape == (50, 50, 4) and g.output.dtype == np.float32
+    assert [a.shape for a in g.neurons] == [(50, 50, 5), (50, 50, 4)]
+    np.testing.assert_allclose(g.output.sum(axis=2), 1.0, rtol=1e-5)
+    q = g.quantized()
+    assert q["output"].dtype == np.uint8 and q["output"].shape == (50, 50, 4)
+    # the grid's top-left cell is (x1, x2) = (−6 + h, 6 − h): check against predict
+    h = 6.0 / 50
+    from engine.features import compute_features
+    _, yhat = t.net.predict(compute_features(np.array([[-6 + h, 6 - h]]), t.config.features),
+                            t.head)
+    np.testing.assert_allclose(g.output[0, 0], yhat[0], rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError):
+        t.grid(129)
+
+
+def test_custom_points():
+    t = Trainer({**SMALL, "dataset": "custom"})
+    with pytest.raises(TrainerError):
+        t.step()
+    for x, lab in [(-3, 0), (3, 1), (-2, 0), (2.5, 1)]:
+        t.add_point(x, 1.0, lab)
+    t.add_point(0.0, 0.0, 1, split="test")
+    assert len(t.X_train) == 4 and len(t.X_test) == 1
+    t.step()
+    t.remove_point("train", 0)
+    assert len(t.X_train) == 3
+    for bad in [(7, 0, 1), (0, 0, 2), (0, 0, 0.5)]:
+        with pytest.raises(TrainerError):
+            t.add_point(*bad)
