@@ -47,6 +47,9 @@ export class LineChart {
     if (this.opts.yMax !== undefined && !log) hi = Math.max(hi, this.opts.yMax);
     if (hi - lo < 1e-12) { hi += log ? 0.5 : Math.abs(hi) * 0.1 + 1e-3; lo -= log ? 0.5 : Math.abs(lo) * 0.1 + 1e-3; }
     if (!log && this.opts.zeroBased && lo > 0) lo = 0;
+    const pad = (hi - lo) * 0.06;
+    hi += pad;
+    if (!(this.opts.zeroBased && lo === 0) && this.opts.yMin === undefined) lo -= pad;
     return { lo, hi, xMin: Math.min(xMin, 0), xMax: Math.max(xMax, 1) };
   }
 
@@ -58,7 +61,10 @@ export class LineChart {
     ctx.font = "12px system-ui, sans-serif";
     ctx.fillStyle = "#111";
     ctx.textBaseline = "alphabetic";
-    ctx.fillText(this.opts.title || "", left, 13);
+    ctx.font = "bold 12px system-ui, sans-serif";
+    ctx.fillText(this.opts.title || "", 6, 13);
+    this.titleEnd = 6 + ctx.measureText(this.opts.title || "").width + 10;
+    ctx.font = "12px system-ui, sans-serif";
     ctx.strokeStyle = "#c4c7ca";
     ctx.lineWidth = 1;
     ctx.strokeRect(left + 0.5, top + 0.5, pw, ph);
@@ -115,6 +121,7 @@ export class LineChart {
     let x = W - 8;
     for (const s of [...this.series].reverse()) {
       const w = ctx.measureText(s.name).width;
+      if (x - w - 14 < this.titleEnd) break;
       ctx.fillStyle = "#222";
       ctx.fillText(s.name, x, 13);
       ctx.fillStyle = s.color;
@@ -200,7 +207,7 @@ export class ChartsView {
       gs.push({ name: l === nLayers - 1 ? "out" : `L${l + 1}`, color: LAYER_COLORS[l % LAYER_COLORS.length],
         xs, ys: pick((m) => (m.grad_norms ? m.grad_norms[l] : null)), width: 1.6 });
     }
-    this.grads.update(gs, { log: true, title: "Gradient norm ‖∂L/∂W‖ per layer (log)" });
+    this.grads.update(gs, { log: true, title: "‖∂L/∂W‖ per layer (log)" });
     for (const c of this.charts) c.draw();
   }
 }

@@ -6,7 +6,7 @@ export const FEATURE_LABELS = {
 };
 
 export const FIELD_LABELS = {
-  dataset: "Data set", n_points: "Points", noise: "Noise", train_fraction: "Training share",
+  dataset: "Data set", n_points: "Points", noise: "Noise", train_fraction: "Train share",
   seed: "Seed", n_classes: "Classes", features: "Features", hidden: "Hidden layers",
   activation: "Activation", output_activation: "Output activation", loss: "Loss",
   init: "Initialisation", batch_norm: "Batch norm", dropout: "Dropout", residual: "Residual",

@@ -59,9 +59,10 @@ export class NetworkView {
    * feature buttons; on: {select(sel), hover(h), toggleFeature(name), setHidden(widths),
    * setLayerActivation(index, name)}.
    */
-  constructor(canvas, overlay, on) {
+  constructor(canvas, overlay, layerBox, on) {
     this.surface = new HiDPICanvas(canvas, () => { this.needLayout = true; on.resized(); });
     this.overlay = overlay;
+    this.layerBox = layerBox;
     this.on = on;
     this.nodes = [];       // per node layer: [{x, y, j, feature, active}]
     this.size = 30;
@@ -145,7 +146,8 @@ export class NetworkView {
       return el;
     };
     // Layers +/−.
-    const layerBox = mk("div", { className: "net-layers" });
+    const layerBox = this.layerBox;
+    layerBox.replaceChildren();
     mk("button", { textContent: "+", title: "add a hidden layer", ariaLabel: "Add a hidden layer",
       disabled: hidden.length >= (state.limits.max_hidden_layers || 8),
       onclick: () => this.on.setHidden([...hidden, hidden.length ? hidden[hidden.length - 1] : 2]) }, layerBox);
@@ -246,8 +248,7 @@ export class NetworkView {
     const rec = state.record;
     const params = state.params;
     const phase = this._phase(state, now);
-    const backward = phase ? phase.phase === "backward" || (phase.phase === "loss" && false)
-      : state.ui.view === "backward";
+    const backward = phase ? phase.phase === "backward" : state.ui.view === "backward";
     const showGrad = backward && rec && rec.layers;
     const s = this.size;
     const cols = this.columns;
@@ -319,10 +320,11 @@ export class NetworkView {
           const d = L.dz_mean[node.j];
           ctx.fillStyle = divergingCss(d / dMax);
           ctx.fillRect(x, y, s, s);
-          if (s >= 26) {
+          const label = fmt(d, 2);
+          if (ctx.measureText(label).width <= s + 2) {
             ctx.fillStyle = Math.abs(d / dMax) > 0.55 ? "#fff" : "#111";
             ctx.textAlign = "center";
-            ctx.fillText(fmt(d, 2), node.x, node.y);
+            ctx.fillText(label, node.x, node.y);
           }
         } else {
           const key = c === 0 ? `0:${node.j}` : `${c}:${node.j}`;

@@ -129,6 +129,8 @@ export const REDUCERS = {
     mergeMetrics(s, a.metrics);
     if (a.params) s.params = a.params;
     if (a.record !== undefined) s.record = a.record;
+    // A record from an earlier update would show stale gradients: drop it.
+    else if (s.record && s.record.applied && s.record.step !== s.counters.step) s.record = null;
     return ["network", "charts", "status", "boundary"];
   },
   stopped(s, a) {
