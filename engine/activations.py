@@ -23,6 +23,14 @@ class Activation:
     def derivative(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> None:
+        """out[...] = f(z); subclasses on the hot path avoid the temporary."""
+        np.copyto(out, self.forward(z))
+
+    def backprop_into(self, z: np.ndarray, a: np.ndarray, da: np.ndarray, out: np.ndarray):
+        """out = da · f′(z), the chain rule through this activation."""
+        np.multiply(da, self.derivative(z, a), out=out)
+
 
 class Linear(Activation):
     name, formula, derivative_formula = "linear", "f(z) = z", "f′(z) = 1"
@@ -32,6 +40,12 @@ class Linear(Activation):
 
     def derivative(self, z, a):
         return np.ones_like(z)
+
+    def forward_into(self, z, out):
+        np.copyto(out, z)
+
+    def backprop_into(self, z, a, da, out):
+        np.copyto(out, da)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -51,6 +65,17 @@ class Sigmoid(Activation):
     def derivative(self, z, a):
         return a * (1.0 - a)
 
+    def forward_into(self, z, out):
+        np.multiply(z, 0.5, out=out)
+        np.tanh(out, out=out)
+        out += 1.0
+        out *= 0.5
+
+    def backprop_into(self, z, a, da, out):
+        np.subtract(1.0, a, out=out)
+        out *= a
+        out *= da
+
 
 class Tanh(Activation):
     name, formula, derivative_formula = "tanh", "tanh(z)", "tanh′(z) = 1 − tanh²(z)"
@@ -63,6 +88,14 @@ class Tanh(Activation):
         np.subtract(1.0, d, out=d)
         return d
 
+    def forward_into(self, z, out):
+        np.tanh(z, out=out)
+
+    def backprop_into(self, z, a, da, out):
+        np.multiply(a, a, out=out)  # da − da·a² = da·(1 − a²)
+        out *= da
+        np.subtract(da, out, out=out)
+
 
 class ReLU(Activation):
     name, formula, derivative_formula = "relu", "max(0, z)", "1 if z > 0 else 0"
@@ -72,6 +105,12 @@ class ReLU(Activation):
 
     def derivative(self, z, a):
         return (z > 0.0).astype(z.dtype)
+
+    def forward_into(self, z, out):
+        np.maximum(z, 0.0, out=out)
+
+    def backprop_into(self, z, a, da, out):
+        np.multiply(da, z > 0.0, out=out)
 
 
 class LeakyReLU(Activation):

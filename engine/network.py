@@ -32,6 +32,7 @@ class LayerTrace:
     z: np.ndarray  # (n, fan_out) a_in·W + b
     a: np.ndarray  # (n, fan_out) the layer's output
     f_out: np.ndarray  # (n, fan_out) f(u) before dropout and the residual sum
+    x_aug: np.ndarray | None = None  # (n, fan_in + 1) the input with a column of ones
     u: np.ndarray | None = None  # (n, fan_out) batch-normalized z (γ·ẑ + β)
     z_hat: np.ndarray | None = None  # (n, fan_out) (z − μ)/σ
     inv_std: np.ndarray | None = None  # (fan_out,) 1/√(var + eps)
@@ -39,6 +40,25 @@ class LayerTrace:
     dz: np.ndarray | None = None  # (n, fan_out) ∂L/∂z
     du: np.ndarray | None = None  # (n, fan_out) ∂L/∂u (= dz without batch norm)
     da: np.ndarray | None = None  # (n, fan_out) ∂L/∂a
+
+
+class Workspace:
+    """Buffers for a batch of n: `xs[l]` (n, fan_in+1) ends in a column of ones, so that
+    z = xs[l]·[W; b] is one matrix product; layer l writes its output into xs[l+1]."""
+
+    def __init__(self, sizes: list[int], n: int, dtype=np.float64):
+        self.n = n
+        self.xs = []
+        for fi in sizes[:-1]:
+            x = np.empty((n, fi + 1), dtype)
+            x[:, fi] = 1.0
+            self.xs.append(x)
+        self.ins = [x[:, :fi] for x, fi in zip(self.xs, sizes)]  # views without the ones
+        self.outs = [x[:, :fo] for x, fo in zip(self.xs[1:], sizes[1:])]
+        self.zs = [np.empty((n, fo), dtype) for fo in sizes[1:]]
+        self.fs = [np.empty((n, fo), dtype) for fo in sizes[1:-1]]
+        self.das = [np.empty((n, fo), dtype) for fo in sizes[1:-1]]
+        self.dzs = [np.empty((n, fo), dtype) for fo in sizes[1:-1]]
 
 
 def _init_weights(init: str, fan_in: int, fan_out: int, rng: np.random.Generator):
@@ -111,7 +131,8 @@ class Network:
             self.layer_offsets.append(off)
         self.n_params = off
         self.layout = [
-            (slice(p["W"][0], p["W"][0] + p["W"][1]), p["W"][2], slice(p["b"][0], p["b"][0] + p["b"][1]))
+            (slice(p["W"][0], p["W"][0] + p["W"][1]), p["W"][2],
+             slice(p["b"][0], p["b"][0] + p["b"][1]))
             for p in spans
         ]
         self.params = np.zeros(off)
@@ -129,6 +150,11 @@ class Network:
             return out
 
         self.weights, self.biases = views(self.params, "W"), views(self.params, "b")
+        self.Wb = [self.params[ws.start : bs.stop].reshape(sh[0] + 1, sh[1])
+                   for ws, sh, bs in self.layout]
+        self.dWb = [self.grads[ws.start : bs.stop].reshape(sh[0] + 1, sh[1])
+                    for ws, sh, bs in self.layout]
+        self.WT = [w.T for w in self.weights]
         self.gammas, self.betas = views(self.params, "gamma"), views(self.params, "beta")
         self.dW, self.db = views(self.grads, "W"), views(self.grads, "b")
         self.dgamma, self.dbeta = views(self.grads, "gamma"), views(self.grads, "beta")
@@ -165,39 +191,54 @@ class Network:
 
     # forward and backward
 
+    def workspace(self, n: int, dtype=np.float64) -> Workspace:
+        """Fresh buffers for a batch of n; the caller fills `xs[0][:, :fan_in]` with inputs."""
+        return Workspace(self.sizes, n, dtype)
+
     def forward(self, X, head, train=True, masks=None, rng=None) -> tuple[list[LayerTrace], np.ndarray]:
         """Run X (n, fan_in) forward; returns the per-layer traces and ŷ (n, K).
 
         In training, batch norm uses batch statistics (and updates the running averages)
         and dropout draws masks from `rng` unless `masks` (one per hidden layer) is given.
         """
+        ws = self.workspace(len(X))
+        ws.xs[0][:, : self.sizes[0]] = X
+        return self.forward_ws(ws, head, train, masks, rng)
+
+    def forward_ws(self, ws: Workspace, head, train=True, masks=None, rng=None, weights=None):
+        """`forward` on inputs already in `ws.xs[0]`, writing into the workspace's buffers.
+
+        `weights` replaces the (fan_in+1, fan_out) [W; b] matrices, e.g. cast to float32.
+        """
         traces = []
-        a = X
         last = self.n_layers - 1
-        p = self.dropout
+        p = self.dropout if train else 0.0
+        Wb = self.Wb if weights is None else weights
         for l in range(self.n_layers):
-            z = a @ self.weights[l]
-            z += self.biases[l]
+            x, z, inp = ws.xs[l], ws.zs[l], ws.ins[l]
+            np.dot(x, Wb[l], out=z)  # z = a_in·W + b through the ones column
             if l == last:
                 yhat = head.forward(z)
-                traces.append(LayerTrace(input=a, z=z, a=yhat, f_out=yhat))
+                traces.append(LayerTrace(inp, z, yhat, yhat, x_aug=x))
                 return traces, yhat
-            t = LayerTrace(input=a, z=z, a=z, f_out=z)
-            u = z
-            if self.gammas[l] is not None:
-                u = self._batch_norm(l, z, t, train)
-            h = self.acts[l].forward(u)
-            t.f_out = h
-            if train and p > 0.0:
-                mask = masks[l] if masks is not None else (rng or self.rng).random(h.shape) >= p
-                t.mask = mask
-                h = h * mask
-                h *= 1.0 / (1.0 - p)
-            if self.skip[l]:
-                h = h + a
-            t.a = h
+            a = ws.outs[l]
+            t = LayerTrace(inp, z, a, a, x_aug=x)
+            u = z if self.gammas[l] is None else self._batch_norm(l, z, t, train)
+            if p == 0.0 and not self.skip[l]:
+                self.acts[l].forward_into(u, a)
+            else:
+                f = t.f_out = ws.fs[l]
+                self.acts[l].forward_into(u, f)
+                if p > 0.0:
+                    mask = masks[l] if masks is not None else (rng or self.rng).random(f.shape) >= p
+                    t.mask = mask
+                    np.multiply(f, mask, out=a)
+                    a *= 1.0 / (1.0 - p)
+                else:
+                    np.copyto(a, f)
+                if self.skip[l]:
+                    a += inp
             traces.append(t)
-            a = h
         raise AssertionError("unreachable")
 
     def _batch_norm(self, l, z, t: LayerTrace, train: bool):
@@ -219,32 +260,33 @@ class Network:
         t.z_hat, t.inv_std, t.u = z_hat, inv, u
         return u
 
-    def backward(self, traces: list[LayerTrace], dz_out: np.ndarray) -> None:
+    def backward(self, traces: list[LayerTrace], dz_out: np.ndarray, ws: Workspace | None = None):
         """Fill `grads` (the data-loss part) from the traces and ∂L/∂z of the output layer."""
-        dz = dz_out
-        last = self.n_layers - 1
+        if ws is None:
+            ws = self.workspace(len(dz_out))
         inv_keep = 1.0 / (1.0 - self.dropout) if self.dropout < 1.0 else 0.0
-        da_skip = None
-        for l in range(last, -1, -1):
+        dz = dz_out
+        WT, dWb = self.WT, self.dWb
+        for l in range(self.n_layers - 1, -1, -1):
             t = traces[l]
-            if l < last:
-                da = dz @ self.weights[l + 1].T
-                if da_skip is not None:
-                    da += da_skip
-                t.da = da
-                dh = da
-                if t.mask is not None:
-                    dh = da * t.mask
-                    dh *= inv_keep
-                u = t.u if t.u is not None else t.z
-                du = self.acts[l].derivative(u, t.f_out)
-                du *= dh
-                t.du = du
-                dz = self._batch_norm_backward(l, t, du) if t.u is not None else du
-                da_skip = da if self.skip[l] else None
             t.dz = dz
-            np.matmul(t.input.T, dz, out=self.dW[l])
-            np.sum(dz, axis=0, out=self.db[l])
+            np.dot(t.x_aug.T, dz, out=dWb[l])  # [dW; db] = [a_in, 1]ᵀ·dz
+            if l == 0:
+                return
+            below = traces[l - 1]
+            da = ws.das[l - 1]
+            np.dot(dz, WT[l], out=da)
+            if self.skip[l]:
+                da += t.da
+            below.da = da
+            if below.mask is not None:
+                da = da * below.mask
+                da *= inv_keep
+            du = ws.dzs[l - 1]
+            u = below.u if below.u is not None else below.z
+            self.acts[l - 1].backprop_into(u, below.f_out, da, du)
+            below.du = du
+            dz = du if below.u is None else self._batch_norm_backward(l - 1, below, du)
 
     def _batch_norm_backward(self, l, t: LayerTrace, du):
         # u = γ·ẑ + β, ẑ = (z − μ)·inv. With g = ∂L/∂ẑ = du·γ over a batch of n:
@@ -273,39 +315,38 @@ class Network:
         return value, [d.copy() for d in self.dW], [d.copy() for d in self.db]
 
     def predict(self, X, head) -> tuple[np.ndarray, np.ndarray]:
-        """(z, ŷ) of the output layer, each (n, K), in evaluation mode: no dropout, batch
-        norm from running averages."""
-        a = self.activations_on(X, head, upto=self.n_layers - 1)[-1] if self.n_layers > 1 else X
-        z = a @ self.weights[-1]
-        z += self.biases[-1]
-        return z, head.forward(z)
+        """(z, ŷ) of the output layer, each (n, K), in evaluation mode."""
+        outs = self.activations_on(X, head, keep_z=True)
+        return outs[-2], outs[-1]
 
-    def activations_on(self, X, head, upto: int | None = None, dtype=None) -> list[np.ndarray]:
-        """Every layer's output on X (n, fan_in) in evaluation mode: [(n, width_l)] per layer.
+    def activations_on(self, X, head, dtype=np.float64, keep_z=False) -> list[np.ndarray]:
+        """Every layer's output on X (n, fan_in) in evaluation mode (no dropout, batch norm
+        from running averages): [(n, width_l)] per layer, contiguous, in `dtype`.
 
-        `upto` stops after that many layers; `dtype=np.float32` evaluates in single precision.
+        With `keep_z` the output layer's z comes before ŷ at the end of the list.
         """
+        a = np.asarray(X, dtype=dtype)
         outs = []
-        a = X if dtype is None else X.astype(dtype, copy=False)
         last = self.n_layers - 1
-        cast = (lambda v: v) if dtype is None else (lambda v: v.astype(dtype))
-        for l in range(self.n_layers if upto is None else upto):
-            z = a @ cast(self.weights[l])
-            z += cast(self.biases[l])
+        for l in range(self.n_layers):
+            z = np.dot(a, self.weights[l].astype(dtype, copy=False))
+            z += self.biases[l].astype(dtype, copy=False)
             if l == last:
+                if keep_z:
+                    outs.append(z)
                 outs.append(head.forward(z))
                 return outs
             if self.gammas[l] is not None:
                 scale = self.gammas[l] / np.sqrt(self.running_var[l] + BN_EPS)
-                z -= cast(self.running_mean[l])
-                z *= cast(scale)
-                z += cast(self.betas[l])
-            h = self.acts[l].forward(z)
+                z -= self.running_mean[l].astype(dtype)
+                z *= scale.astype(dtype)
+                z += self.betas[l].astype(dtype)
+            self.acts[l].forward_into(z, z)
             if self.skip[l]:
-                h += a
-            outs.append(h)
-            a = h
-        return outs
+                z += a
+            outs.append(z)
+            a = z
+        raise AssertionError("unreachable")
 
     def layer_slices(self) -> list[slice]:
         """The flat-vector slice holding each layer's parameters (W, b, γ, β)."""

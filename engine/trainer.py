@@ -77,9 +77,14 @@ class Trainer:
 
     def _refresh_features(self) -> None:
         c = self.config
-        self.F_train = features.compute_features(self.X_train, c.features)
+        k = len(c.features)
+        # training inputs with a column of ones, the layout the network's workspace uses
+        self.F_train_aug = np.ones((len(self.X_train), k + 1))
+        features.compute_features(self.X_train, c.features, out=self.F_train_aug[:, :k])
+        self.F_train = self.F_train_aug[:, :k]
         self.F_test = features.compute_features(self.X_test, c.features)
         self.F_all = np.vstack([self.F_train, self.F_test])
+        self._fast_ws: dict = {}
         self._refresh_targets()
 
     def _refresh_targets(self) -> None:
@@ -95,6 +100,7 @@ class Trainer:
                            rng=np.random.default_rng([c.seed, 1]), batch_norm=c.batch_norm,
                            dropout=c.dropout, residual=c.residual)
         self.optimizer = make_optimizer(c.optimizer, **_opt_kwargs(c))
+        self._fast_ws = {}
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -315,18 +321,34 @@ class Trainer:
         else:
             net.grads += c.regularization_rate * net.params * net.weight_mask
 
-    def _forward_backward(self, idx, masks=None):
+    def _forward_backward(self, idx, ws=None):
+        """Gradients of the batch `idx` into net.grads; a fresh workspace unless `ws` is given."""
         net, head = self.net, self.head
-        X, t = self.F_train[idx], self.T_train[idx]
-        traces, yhat = net.forward(X, head, train=True, masks=masks, rng=self._dropout_rng())
-        z = traces[-1].z
-        net.backward(traces, head.dz(z, yhat, t))
+        if ws is None:
+            ws = net.workspace(len(idx))
+        self.F_train_aug.take(idx, axis=0, out=ws.xs[0])
+        t = self.T_train.take(idx, axis=0)
+        traces, yhat = net.forward_ws(ws, head, train=True, rng=self._dropout_rng())
+        net.backward(traces, head.dz(traces[-1].z, yhat, t), ws)
         self._add_penalty_grad()
         return traces, yhat, t
 
+    def _workspace_for(self, n: int):
+        ws = self._fast_ws.get(n)
+        if ws is None:
+            if len(self._fast_ws) > 2:
+                self._fast_ws.clear()
+            ws = self._fast_ws[n] = self.net.workspace(n)
+        return ws
+
     def _diverged(self, saved) -> None:
+        """Restore the weights from before the bad update, walking further back while the
+        loss there is not finite either, and stop with the reason 'diverged'."""
+        bad_step = self.step_count + 1
         self._restore(saved)
-        self._stop("diverged", step=self.step_count + 1)
+        while self.evaluate()["loss"]["train"] is None and self._undo:
+            self._restore(self._undo.pop())
+        self._stop("diverged", step=bad_step)
 
     def _stop(self, reason: str, **extra) -> None:
         self.stopped = reason
@@ -415,13 +437,14 @@ class Trainer:
             n -= 1
         self.stopped, self.stop_message = None, ""
         net, opt, tol = self.net, self.optimizer, self.config.tolerance
+        params, grads = [net.params], [net.grads]
         done = 0
         for _ in range(max(n, 0)):
             saved = self._save()
             idx = self._next_batch()
-            self._forward_backward(idx)
-            opt.step([net.params], [net.grads])
-            if not np.isfinite(net.params).all():
+            self._forward_backward(idx, self._workspace_for(len(idx)))
+            opt.step(params, grads)
+            if not math.isfinite(np.dot(net.params, net.params)):  # NaN, inf or overflow
                 self._diverged(saved)
                 break
             self._undo.append(saved)
@@ -434,11 +457,9 @@ class Trainer:
         if done and self.stopped != "diverged":
             m = self.metrics()
             if m["loss"]["train"] is None:
-                bad_step = self.step_count
-                while m["loss"]["train"] is None and self._undo:
-                    self._restore(self._undo.pop())
-                    m = self.metrics()
-                self._stop("diverged", step=bad_step)
+                self.step_count -= 1  # so the message names the update that overflowed
+                self._diverged(self._undo.pop())
+                m = self.metrics()
             elif self.stopped is None:
                 self._check_target(m)
             self.history.append(m)
