@@ -1,0 +1,55 @@
+"""The FastAPI app: routes, settings, middleware and the session manager, wired together."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from .assets import asset_dirs
+from .client import serve
+from .protocol import PROTOCOL_VERSION
+from .security import trusted_hosts
+from .sessions import SessionManager
+from .settings import Settings
+
+
+def create_app(settings: Settings | None = None, trainer_factory=None) -> FastAPI:
+    """The app; `trainer_factory` (default engine.trainer.Trainer) makes a session's trainer."""
+    settings = settings or Settings()
+    static_dir, templates_dir = asset_dirs()
+    templates = Jinja2Templates(directory=str(templates_dir))
+    sessions = SessionManager(settings, trainer_factory)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        sessions.start()
+        yield
+        await sessions.shutdown()
+
+    app = FastAPI(title="Backprop Lab", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=trusted_hosts(settings))
+    app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index(request: Request):
+        return templates.TemplateResponse(request, "index.html", {
+            "protocol_version": PROTOCOL_VERSION, "limits": settings.limits()})
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok", "protocol": PROTOCOL_VERSION,
+                "sessions": len(sessions.sessions)}
+
+    @app.websocket("/ws")
+    async def websocket(ws: WebSocket):
+        await serve(ws, sessions, settings)
+
+    return app

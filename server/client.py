@@ -1,0 +1,258 @@
+"""One WebSocket connection: a receive loop that never stops, a worker, and a sender task.
+
+The receive loop reads every frame (`websocket.receive()`), refuses binary frames, oversized
+text and floods on the spot, and queues the rest for the worker, which parses and dispatches
+them one at a time in arrival order. Everything bound for the client goes through its
+`Outbox`: replies keep their order, and at most one frame waits, a newer frame replacing
+it, so a client that reads slowly or not at all never holds up training, other clients, or
+server memory. Only the sender task awaits `send`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from engine.config import Config, schema
+
+from . import handlers
+from .protocol import (
+    CloseCode,
+    Error,
+    ErrorCode,
+    Hello,
+    ProtocolError,
+    encode,
+    error_message,
+    parse_client_message,
+)
+from .security import origin_allowed
+from .sessions import Session, SessionManager, SessionsFull
+from .settings import Settings
+
+log = logging.getLogger("backprop_lab.client")
+IMPORT_PREFIX = '{"type":"import"'
+
+
+class TokenBucket:
+    """`burst` tokens, refilled at `rate` a second; `take()` spends one if it can."""
+
+    def __init__(self, burst: int, rate: float):
+        self.capacity, self.rate = float(burst), rate
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class _Frame:
+    __slots__ = ("payloads",)
+
+    def __init__(self, payloads: tuple[str | bytes, ...]):
+        self.payloads = payloads
+
+
+class Outbox:
+    """Replies in order plus at most one pending frame, which a newer frame replaces.
+
+    Past `max_replies` waiting replies (a client that stopped reading) the oldest are dropped.
+    """
+
+    def __init__(self, max_replies: int):
+        self._items: deque[str | bytes | _Frame] = deque()
+        self._frame: _Frame | None = None
+        self._max = max_replies
+        self._ready = asyncio.Event()
+        self.dropped_replies = 0
+        self.replaced_frames = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def reply(self, payload: str | bytes) -> None:
+        if len(self._items) >= self._max:
+            if self._items.popleft() is self._frame:
+                self._frame = None
+            self.dropped_replies += 1
+        self._items.append(payload)
+        self._ready.set()
+
+    def frame(self, payloads: tuple[str | bytes, ...]) -> None:
+        if self._frame is not None:
+            self._items.remove(self._frame)
+            self.replaced_frames += 1
+        self._frame = _Frame(payloads)
+        self._items.append(self._frame)
+        self._ready.set()
+
+    async def get(self) -> tuple[str | bytes, ...]:
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        item = self._items.popleft()
+        if isinstance(item, _Frame):
+            self._frame = None if item is self._frame else self._frame
+            return item.payloads
+        return (item,)
+
+
+class Connection:
+    """A connected tab: owns its outbox, token bucket, inbox and tasks; talks to a Session."""
+
+    def __init__(self, websocket: WebSocket, session: Session, settings: Settings,
+                 hello: Hello):
+        self.ws = websocket
+        self.session = session
+        self.settings = settings
+        self.outbox = Outbox(settings.send_queue)
+        self.bucket = TokenBucket(settings.rate_burst, settings.rate_per_s)
+        self.inbox: asyncio.Queue[str | ProtocolError] = asyncio.Queue(settings.rate_burst + 14)
+        self.loop = asyncio.get_running_loop()
+        self.hello = hello
+        self.sent_points = False
+        self._limited = False
+        self._closing = False
+
+    # the Attached interface used by Session
+
+    def reply(self, payload: str | bytes) -> None:
+        self.outbox.reply(payload)
+
+    def frame(self, payloads: tuple[str | bytes, ...]) -> None:
+        self.outbox.frame(payloads)
+
+    def reply_threadsafe(self, payload: str | bytes) -> None:
+        """From a pool thread: queue a reply as soon as the event loop can."""
+        self.loop.call_soon_threadsafe(self.outbox.reply, payload)
+
+    async def close(self, code: int, reason: str) -> None:
+        self._closing = True
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            try:
+                await asyncio.wait_for(self.ws.close(code, reason), 2.0)
+            except (asyncio.TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
+                pass
+
+    def error(self, e: ProtocolError) -> None:
+        self.outbox.reply(encode(error_message(e)))
+
+    # the three loops
+
+    async def run(self) -> None:
+        """Serve until the client goes: hello and state first, then messages."""
+        self.reply(encode(self.hello))
+        sender = self.loop.create_task(self._send_loop())
+        worker = self.loop.create_task(self._work_loop())
+        previous = self.session.attach(self)
+        if previous is not None:
+            self.loop.create_task(previous.close(CloseCode.REPLACED,
+                                                 "this session was resumed by another tab"))
+        try:
+            await handlers.send_state(self, points=True, history=True)
+            self.session.request_render()
+            await self._receive_loop()
+        finally:
+            worker.cancel()
+            sender.cancel()
+            self.session.detach(self)
+
+    async def _receive_loop(self) -> None:
+        limit = self.settings.max_message_bytes
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if not self.bucket.take():
+                if not self._limited:
+                    self._limited = True
+                    self.error(ProtocolError(
+                        ErrorCode.RATE_LIMITED, f"more than {self.settings.rate_per_s:g} "
+                        "messages a second: this and further messages are dropped until the "
+                        "rate falls"))
+                continue
+            self._limited = False
+            text = message.get("text")
+            if text is None:
+                self._queue(ProtocolError(ErrorCode.BINARY_FRAME,
+                                          "binary frames are not accepted; send JSON text"))
+                continue
+            size = len(text) if len(text) * 4 <= limit else len(text.encode("utf-8"))
+            if size > limit and not (text.startswith(IMPORT_PREFIX)
+                                     and size <= self.settings.max_import_bytes):
+                self._queue(ProtocolError(
+                    ErrorCode.TOO_LARGE, f"message of {size} bytes is over the "
+                    f"{limit}-byte limit"))
+                continue
+            self._queue(text)
+
+    def _queue(self, item: str | ProtocolError) -> None:
+        try:
+            self.inbox.put_nowait(item)
+        except asyncio.QueueFull:
+            self.error(ProtocolError(ErrorCode.RATE_LIMITED,
+                                     "too many messages waiting; this one was dropped"))
+
+    async def _work_loop(self) -> None:
+        while True:
+            item = await self.inbox.get()
+            if isinstance(item, ProtocolError):
+                self.error(item)
+                continue
+            try:
+                if len(item) > self.settings.max_message_bytes:  # a big import: parse off-loop
+                    msg = await self.loop.run_in_executor(None, parse_client_message, item)
+                else:
+                    msg = parse_client_message(item)
+                await handlers.dispatch(self, msg)
+            except ProtocolError as e:
+                self.error(e)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("internal error handling a message for session %s",
+                              self.session.id)
+                self.reply(encode(Error(code=ErrorCode.INTERNAL,
+                                        message="internal server error; it has been logged "
+                                        "and the session goes on")))
+
+    async def _send_loop(self) -> None:
+        ws = self.ws
+        try:
+            while True:
+                for payload in await self.outbox.get():
+                    if isinstance(payload, str):
+                        await ws.send_text(payload)
+                    else:
+                        await ws.send_bytes(payload)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return
+
+
+async def serve(websocket: WebSocket, manager: SessionManager, settings: Settings) -> None:
+    """The `/ws` endpoint: check the Origin before accepting, open or resume the session
+    named by `?session=`, then run the connection until it closes."""
+    headers = websocket.headers
+    if not origin_allowed(headers.get("origin"), headers.get("host"), settings.allow_origins):
+        await websocket.close(code=1008)  # before accept(): the client sees HTTP 403
+        return
+    try:
+        session, resumed = await manager.open(websocket.query_params.get("session"))
+    except SessionsFull:
+        await websocket.accept()
+        await websocket.close(CloseCode.SERVER_FULL, f"the server is full: "
+                              f"{settings.max_sessions} sessions are open; try again later")
+        return
+    await websocket.accept()
+    hello = Hello(session=session.id, resumed=resumed, limits=settings.limits(),
+                  defaults=Config().to_dict(), schema=schema())
+    await Connection(websocket, session, settings, hello).run()

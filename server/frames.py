@@ -1,0 +1,153 @@
+"""Binary frames: bulk arrays (heatmaps, weights, a step's gradients) in one WebSocket message.
+
+Byte layout (all integers little-endian; documented in docs/protocol.md):
+
+    0   4  magic b"BPLF"
+    4   2  u16 format version (FORMAT_VERSION)
+    6   2  u16 reserved, 0
+    8   4  u32 H: length of the JSON header in bytes
+    12  H  UTF-8 JSON header, padded with spaces so that 12 + H is a multiple of 8
+    12+H   payload: each array's bytes at header `offset` (from the payload's start),
+           every offset a multiple of 4 so a Float32Array can view it without copying
+
+The header is `{"kind": "frame" | "record", ..., "arrays": [entry, ...]}` where an entry is
+`{"name", "layer"?, "shape", "dtype": "uint8" | "float32", "offset", "lo"?, "hi"?}`; maps
+come as one (units, rows, cols) entry per layer, unit k being neuron k (or class k).
+Layers count node layers for maps (0 = inputs, 1..H hidden, H + 1 = output) and weight
+layers for W, b and gradients (weight layer l feeds node layer l + 1). A uint8 map value q
+stands for lo + q·(hi − lo)/255; row 0 is the top of the plane (x2 = +6), column 0 its left.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+
+MAGIC = b"BPLF"
+FORMAT_VERSION = 1
+_PREFIX = struct.Struct("<4sHHI")
+
+
+def pack(kind: str, meta: dict, arrays: list[tuple[dict, np.ndarray]]) -> bytes:
+    """One frame: `meta` goes into the header; each (entry, array) gets shape, dtype, offset.
+
+    Float arrays are converted to float32 in one block (NaN ↦ 0, ±inf ↦ ±float32 max) and
+    come first; uint8 arrays follow.
+    """
+    floats = [(e, a) for e, a in arrays if a.dtype.kind == "f"]
+    others = [(e, a) for e, a in arrays if a.dtype.kind != "f"]
+    entries, chunks, offset = [], [], 0
+    if floats:
+        with np.errstate(over="ignore"):
+            block = np.concatenate([a.ravel() for _, a in floats]).astype(np.float32)
+        np.nan_to_num(block, copy=False)
+        chunks.append(block.tobytes())
+    for entry, arr in floats + others:
+        dtype = "float32" if arr.dtype.kind == "f" else arr.dtype.name
+        entries.append({**entry, "shape": list(arr.shape), "dtype": dtype, "offset": offset})
+        offset += arr.size * (4 if arr.dtype.kind == "f" else arr.itemsize)
+    chunks += [np.ascontiguousarray(a).tobytes() for _, a in others]
+    header = json.dumps({"kind": kind, **meta, "arrays": entries}, allow_nan=False,
+                        separators=(",", ":")).encode()
+    header += b" " * (-(_PREFIX.size + len(header)) % 8)
+    return b"".join([_PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(header)), header, *chunks])
+
+
+def unpack(frame: bytes) -> tuple[dict, list[np.ndarray]]:
+    """(header, arrays in header order): the reader's side of `pack`, for tests and tools."""
+    magic, version, _, n = _PREFIX.unpack_from(frame)
+    if magic != MAGIC or version != FORMAT_VERSION:
+        raise ValueError(f"not a version {FORMAT_VERSION} Backprop Lab frame")
+    header = json.loads(frame[_PREFIX.size : _PREFIX.size + n])
+    start = _PREFIX.size + n
+    arrays = []
+    for e in header["arrays"]:
+        count = int(np.prod(e["shape"]))
+        arrays.append(np.frombuffer(frame, dtype=e["dtype"], count=count,
+                                    offset=start + e["offset"]).reshape(e["shape"]))
+    return header, arrays
+
+
+def quantize(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """uint8 codes of float maps: lo ↦ 0, hi ↦ 255, clipped; NaN ↦ 255."""
+    q = np.fmin(values, hi)  # fmin/fmax, unlike clip, turn NaN into a bound
+    np.fmax(q, lo, out=q)
+    q -= lo
+    q *= 255.0 / (hi - lo)
+    q += 0.5
+    return q.astype(np.uint8)
+
+
+def _subsample(maps: np.ndarray, m: int) -> np.ndarray:
+    """(C, n, n) → (C, m, m): the cells whose centres are nearest the m×m grid's centres
+    (exact when m divides n)."""
+    n = maps.shape[-1]
+    if n % m == 0:
+        k = n // m
+        return maps[:, k // 2 :: k, k // 2 :: k]
+    idx = ((np.arange(m) + 0.5) * n / m).astype(np.intp)
+    return maps[:, idx[:, None], idx]
+
+
+
+
+def heatmap_frame(grid, neuron_grid: int, params: dict, meta: dict) -> bytes:
+    """The "frame" kind: the output maps at the grid's own size (one per output unit, K class
+    probabilities for softmax), each input and hidden neuron's map subsampled to neuron_grid,
+    and every layer's W (fan_in, fan_out) and b (fan_out,) as float32.
+
+    `grid` is an engine Grid, neuron-major: `output` (K, n, n), `neurons[l]` (width, n, n),
+    `inputs` (F, n, n), `output_range`, `NEURON_RANGE`; `params` is Trainer.parameters().
+    """
+    lo, hi = grid.NEURON_RANGE
+    m = min(neuron_grid, grid.n)
+    layers = [grid.inputs, *grid.neurons]
+    small = quantize(np.concatenate([_subsample(a, m) for a in layers]), lo, hi)
+    bounds = np.cumsum([0] + [len(a) for a in layers])
+    arrays = [({"name": "input" if l == 0 else "neuron", "layer": l, "lo": lo, "hi": hi},
+               np.ascontiguousarray(small[bounds[l] : bounds[l + 1]]))
+              for l in range(len(layers))]
+    out_lo, out_hi = grid.output_range
+    arrays.append(({"name": "output", "layer": len(layers), "lo": out_lo, "hi": out_hi},
+                   quantize(grid.output, out_lo, out_hi)))
+    arrays += _weights(params["weights"], params["biases"])
+    return pack("frame", meta, arrays)
+
+
+def _weights(weights: list, biases: list):
+    out = []
+    for l, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        out.append(({"name": "W", "layer": l}, np.asarray(W, dtype=np.float64)))
+        out.append(({"name": "b", "layer": l}, np.asarray(b, dtype=np.float64)))
+    return out
+
+
+def record_frame(rec, meta: dict) -> bytes:
+    """The "record" kind: one update's arrays per weight layer l, all float32.
+
+    W, b: the weights the record shows (after the update once applied, before it while a
+    phase step is half-shown); dW, db: ∂L/∂W, ∂L/∂b on the batch (with the penalty);
+    dW_applied, db_applied: the change the optimizer made (only once applied); a_mean: node
+    layer l + 1's mean output over the batch; dz_sum: Σ over the batch of ∂L/∂z, i.e. the
+    mean per-example ∂ℓ/∂z. Then per_example_loss (n,), yhat (n, K) and target.
+    `rec` is an engine StepRecord.
+    """
+    shown = rec.params_after if rec.params_after is not None else rec.params_before
+    delta = rec.delta
+    arrays = []
+    for l, trace in enumerate(rec.traces):
+        W, b = rec.layer_arrays(shown, l)
+        dW, db = rec.layer_arrays(rec.grads, l)
+        layer = [("W", W), ("b", b), ("dW", dW), ("db", db)]
+        if delta is not None:
+            dWa, dba = rec.layer_arrays(delta, l)
+            layer += [("dW_applied", dWa), ("db_applied", dba)]
+        layer.append(("a_mean", trace.a.mean(axis=0)))
+        if trace.dz is not None:
+            layer.append(("dz_sum", trace.dz.sum(axis=0)))
+        arrays += [({"name": name, "layer": l}, a) for name, a in layer]
+    for name in ("per_example_loss", "yhat", "target"):
+        arrays.append(({"name": name}, np.asarray(getattr(rec, name), dtype=np.float64)))
+    return pack("record", meta, arrays)

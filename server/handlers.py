@@ -1,0 +1,230 @@
+"""What each client message does: one handler per type, found through `HANDLERS`.
+
+A handler runs trainer work through `session.call` (thread pool, lock held) and answers
+through the connection. The engine's refusals become typed errors here: ConfigError →
+`bad_config` with its field, TrainerError → `rejected`; both leave the trainer unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from engine.config import FIELDS, LIVE_FIELDS, ConfigError
+from engine.trainer import TrainerError
+
+from . import frames, protocol, readouts
+from .protocol import ErrorCode, ProtocolError, encode
+
+if TYPE_CHECKING:
+    from .client import Connection
+
+DATA_GROUP = frozenset(f.name for f in FIELDS if f.group == "data")
+Handler = Callable[["Connection", object], Awaitable[None]]
+
+
+async def dispatch(conn: Connection, msg) -> None:
+    """Run the handler for `msg`; engine refusals are raised as ProtocolError."""
+    try:
+        await HANDLERS[msg.type](conn, msg)
+    except ConfigError as e:
+        raise ProtocolError(ErrorCode.BAD_CONFIG, str(e), e.field, msg.type) from None
+    except TrainerError as e:
+        raise ProtocolError(ErrorCode.REJECTED, str(e), None, msg.type) from None
+
+
+async def send_state(conn: Connection, *, points: bool = False, history: bool = False) -> None:
+    """Queue a `state` message; points go out on a connection's first state regardless."""
+    s = conn.session
+    points = points or not conn.sent_points
+    n_history = conn.settings.history_points if history else None
+    state = await s.call(lambda t: encode(readouts.state_message(
+        t, playing=s.playing, speed=s.speed, view=dict(s.view), points=points,
+        history=n_history)))
+    conn.sent_points = True
+    conn.reply(state)
+
+
+def _out_of_range(field: str, message: str, type_: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.OUT_OF_RANGE, f"`{field}`: {message}", field, type_)
+
+
+async def on_configure(conn: Connection, msg: protocol.Configure) -> None:
+    changed = await conn.session.call(lambda t: t.configure(dict(msg.config)))
+    await send_state(conn, points=bool(changed & DATA_GROUP), history=bool(changed))
+    conn.session.request_render()
+
+
+async def on_set(conn: Connection, msg: protocol.Set) -> None:
+    for name in msg.config:
+        if name not in LIVE_FIELDS:
+            raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name}: not a live hyperparameter "
+                                "(changing it rebuilds the network); use configure", name, "set")
+    await conn.session.call(lambda t: t.configure(dict(msg.config)))
+    await send_state(conn)
+    conn.session.request_render()
+
+
+async def on_step(conn: Connection, msg: protocol.Step) -> None:
+    s, settings = conn.session, conn.settings
+    cap = {"update": settings.max_step_count, "epoch": settings.max_step_epochs,
+           "phase": 4}[msg.unit]
+    if msg.count > cap:
+        raise _out_of_range("count", f"at most {cap} for unit {msg.unit!r}", "step")
+    if s.playing:
+        s.pause()
+    await s.call(_step_job, conn, msg.count, msg.unit)
+    s.request_render()
+
+
+def _step_job(t, conn: Connection, count: int, unit: str) -> None:
+    """Pool thread, lock held: the updates, then the `step` reply, sent at once, and only
+    then the record frame and, if training stopped, a `stopped` event."""
+    rec = None
+    if unit == "phase":
+        for _ in range(count):
+            rec = t.phase_step()
+    elif unit == "epoch":
+        for _ in range(count):
+            start = t.epoch
+            rec = t.step()
+            while t.epoch == start and t.stopped is None:
+                rec = t.step()
+            if t.stopped is not None:
+                break
+    else:
+        if count > 1:
+            t.run(count - 1)
+        if count == 1 or t.stopped is None:
+            rec = t.step()
+    conn.reply_threadsafe(encode(readouts.step_message(t, rec, count, playing=False)))
+    if rec is not None:
+        meta = {"step": rec.step, "applied": rec.applied, "phase": t.phase}
+        conn.reply_threadsafe(frames.record_frame(rec, meta))
+    if t.stopped is not None:
+        conn.reply_threadsafe(encode(protocol.Stopped(reason=t.stopped,
+                                                      message=t.stop_message)))
+
+
+async def on_play(conn: Connection, msg: protocol.Play) -> None:
+    if msg.speed > conn.settings.max_speed:
+        raise _out_of_range("speed", f"at most {conn.settings.max_speed} updates a frame",
+                            "play")
+    conn.session.play(msg.speed)
+    await send_state(conn)
+
+
+async def on_pause(conn: Connection, msg: protocol.Pause) -> None:
+    conn.session.pause()
+    await send_state(conn)
+    conn.session.request_render()
+
+
+async def on_reset(conn: Connection, msg: protocol.Reset) -> None:
+    await conn.session.call(lambda t: t.reset())
+    await send_state(conn, history=True)
+    conn.session.request_render()
+
+
+async def on_step_back(conn: Connection, msg: protocol.StepBack) -> None:
+    s = conn.session
+    if s.playing:
+        s.pause()
+    if not await s.call(lambda t: t.step_back()):
+        raise ProtocolError(ErrorCode.REJECTED, "there is no update to step back from",
+                            None, "step_back")
+    await send_state(conn, history=True)
+    s.request_render()
+
+
+async def on_inspect(conn: Connection, msg: protocol.Inspect) -> None:
+    result = await conn.session.call(lambda t: t.explain(
+        layer=msg.layer, j=msg.neuron, i=msg.source, example=msg.example))
+    conn.reply(encode(protocol.Inspection(result=result)))
+
+
+async def on_set_weight(conn: Connection, msg: protocol.SetWeight) -> None:
+    def job(t):
+        if msg.source is None:
+            t.set_bias(msg.layer, msg.neuron, msg.value)
+        else:
+            t.set_weight(msg.layer, msg.source, msg.neuron, msg.value)
+
+    await conn.session.call(job)
+    await send_state(conn, history=True)
+    conn.session.request_render()
+
+
+async def on_add_point(conn: Connection, msg: protocol.AddPoint) -> None:
+    await conn.session.call(lambda t: t.add_point(msg.x1, msg.x2, msg.label, msg.split))
+    await send_state(conn, points=True, history=True)
+    conn.session.request_render()
+
+
+async def on_remove_point(conn: Connection, msg: protocol.RemovePoint) -> None:
+    await conn.session.call(lambda t: t.remove_point(msg.split, msg.index))
+    await send_state(conn, points=True, history=True)
+    conn.session.request_render()
+
+
+async def on_export(conn: Connection, msg: protocol.Export) -> None:
+    text = await conn.session.call(lambda t: encode(protocol.Snapshot(snapshot=t.snapshot())))
+    conn.reply(text)
+
+
+async def on_import(conn: Connection, msg: protocol.Import) -> None:
+    s = conn.session
+    factory = s.trainer.__class__
+    try:
+        trainer = await s.call(lambda _: factory.from_snapshot(dict(msg.snapshot)))
+    except ConfigError:
+        raise
+    except Exception as e:  # the snapshot is untrusted input: any failure is a refusal
+        raise ProtocolError(ErrorCode.REJECTED, f"not a usable snapshot: {e}"[:300],
+                            "snapshot", "import") from None
+    s.pause()
+
+    def swap(_):
+        s.trainer = trainer
+
+    await s.call(swap)
+    await send_state(conn, points=True, history=True)
+    s.request_render()
+
+
+async def on_gradcheck(conn: Connection, msg: protocol.Gradcheck) -> None:
+    result = await conn.session.call(lambda t: t.gradcheck())
+    conn.reply(encode(protocol.GradcheckResult(result=result)))
+
+
+async def on_view(conn: Connection, msg: protocol.View) -> None:
+    limit = conn.settings.grid_max
+    for name in ("grid", "neuron_grid"):
+        value = getattr(msg, name)
+        if value is not None and value > limit:
+            raise _out_of_range(name, f"at most {limit} cells a side", "view")
+    s = conn.session
+    s.view = {"grid": msg.grid or s.view["grid"],
+              "neuron_grid": msg.neuron_grid or s.view["neuron_grid"]}
+    await send_state(conn)
+    s.request_render()
+
+
+HANDLERS: dict[str, Handler] = {
+    "configure": on_configure,
+    "set": on_set,
+    "step": on_step,
+    "play": on_play,
+    "pause": on_pause,
+    "reset": on_reset,
+    "step_back": on_step_back,
+    "inspect": on_inspect,
+    "set_weight": on_set_weight,
+    "add_point": on_add_point,
+    "remove_point": on_remove_point,
+    "export": on_export,
+    "import": on_import,
+    "gradcheck": on_gradcheck,
+    "view": on_view,
+}
+assert set(HANDLERS) == set(protocol.CLIENT_TYPES), "every client message needs a handler"

@@ -1,0 +1,458 @@
+"""The WebSocket protocol, defined once: every message type, its JSON shape and the error codes.
+
+Text frames carry one JSON object with a `type`. Binary frames (server → client only) carry
+bulk arrays; their layout lives in `frames.py`. `docs/protocol.md` documents all of it with
+examples. Bump `PROTOCOL_VERSION` on any change a page must know about.
+
+`parse_client_message(text)` is the one way a client's text becomes a model: it raises
+`ProtocolError` carrying the error code and the offending field. `encode(message)` is the one
+way a model becomes text: `json.dumps(..., allow_nan=False)`.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from engine.config import MAX_CLASSES, MAX_HIDDEN_LAYERS, MAX_POINTS, MAX_WIDTH
+
+PROTOCOL_VERSION = 1
+
+MAX_INDEX = 4 * MAX_POINTS  # no list the engine keeps is longer (points grow by editing)
+MAX_JSON_INT = 2**53  # larger integers lose precision in a browser's JSON.parse
+WEIGHT_LIMIT = 100.0  # |value| a weight or bias may be set to
+STEP_UNITS = ("update", "epoch", "phase")
+
+
+class ErrorCode(str, enum.Enum):
+    """The closed set of `error.code` values."""
+
+    MALFORMED = "malformed"  # not JSON, or not a JSON object
+    BINARY_FRAME = "binary_frame"  # a binary frame where JSON is expected
+    TOO_LARGE = "too_large"  # the message is over the size limit
+    UNKNOWN_TYPE = "unknown_type"  # `type` names no message
+    MISSING_FIELD = "missing_field"
+    UNKNOWN_FIELD = "unknown_field"
+    WRONG_TYPE = "wrong_type"  # e.g. a string where a number belongs
+    OUT_OF_RANGE = "out_of_range"  # a number past its bounds, or a name outside its set
+    NOT_FINITE = "not_finite"  # NaN or ±Infinity, or a number JSON cannot carry exactly
+    BAD_CONFIG = "bad_config"  # the engine refused a config value; `field` names it
+    REJECTED = "rejected"  # valid, but not possible now (no points, index past the data...)
+    RATE_LIMITED = "rate_limited"  # over the per-client token bucket; the message was dropped
+    INTERNAL = "internal"  # a fault in the server; it was logged, the session goes on
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes this server sends, all in the application range 4000–4999."""
+
+    SHUTTING_DOWN = 4000  # the server is stopping; reconnect later to resume
+    REPLACED = 4001  # the same session was resumed by another connection
+    SERVER_FULL = 4003  # the cap on concurrent sessions was reached
+
+
+class ProtocolError(Exception):
+    """A client message that cannot be carried out; answered with an `error` message."""
+
+    def __init__(self, code: ErrorCode, message: str, field: str | None = None,
+                 re: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.field, self.re = code, message, field, re
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _reject_constant(name: str):
+    raise _NotFinite(f"{name} is not allowed: numbers must be finite")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(f"{text[:20]} overflows: numbers must be finite")
+    return value
+
+
+def _check_json_numbers(value: Any, path: str) -> None:
+    """Integers inside free-form objects must fit a browser's exact integer range."""
+    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_JSON_INT:
+            raise ProtocolError(ErrorCode.NOT_FINITE, f"{value} is too large", path)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_json_numbers(v, f"{path}.{k}")
+    else:
+        for i, v in enumerate(value):
+            _check_json_numbers(v, f"{path}.{i}")
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+FreeConfig = Annotated[dict[str, Any], Field(max_length=64)]
+Index = Annotated[int, Field(ge=0, le=MAX_INDEX)]
+LayerIndex = Annotated[int, Field(ge=0, le=MAX_HIDDEN_LAYERS)]
+NeuronIndex = Annotated[int, Field(ge=0, lt=max(MAX_WIDTH, MAX_CLASSES) + 1)]
+
+
+# client → server
+
+
+class Configure(_Message):
+    """`{"type": "configure", "config": {"dataset": "xor", "hidden": [4, 4]}}`: a partial
+    config in the engine's field names. Data or topology changes rebuild and reset training;
+    answered with `state`."""
+
+    type: Literal["configure"]
+    config: FreeConfig
+
+
+class Set(_Message):
+    """`{"type": "set", "config": {"learning_rate": 0.1}}`: change live hyperparameters only
+    (fields that keep the weights); answered with `state`."""
+
+    type: Literal["set"]
+    config: FreeConfig
+
+
+class Step(_Message):
+    """`{"type": "step", "count": 1, "unit": "update"}`: `count` updates (≤ 1000), epochs
+    (≤ 10) or phases (forward → loss → backward → update). Both fields are optional; a bare
+    `{"type": "step"}` makes exactly one update. Answered with `step` and a record frame."""
+
+    type: Literal["step"]
+    count: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    unit: Literal["update", "epoch", "phase"] = "update"
+
+
+class Play(_Message):
+    """`{"type": "play", "speed": 1}`: train continuously, `speed` updates per frame; the
+    server streams `metrics` and heatmap frames until `pause`. Answered with `state`."""
+
+    type: Literal["play"]
+    speed: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+
+
+class Pause(_Message):
+    """`{"type": "pause"}`: stop playing; answered with `state`."""
+
+    type: Literal["pause"]
+
+
+class Reset(_Message):
+    """`{"type": "reset"}`: fresh weights from the seed, counters and history cleared."""
+
+    type: Literal["reset"]
+
+
+class StepBack(_Message):
+    """`{"type": "step_back"}`: undo the last update (or a half-shown phase step)."""
+
+    type: Literal["step_back"]
+
+
+class Inspect(_Message):
+    """`{"type": "inspect", "layer": 0, "neuron": 2, "source": 1, "example": 17}`: the
+    chain-rule numbers for neuron `neuron` of weight layer `layer` (0-based; weight layer l
+    feeds node layer l + 1) and, with `source`, for the weight from neuron `source` of node
+    layer l; on training example `example` (default: the batch's first). Answered with
+    `inspection`."""
+
+    type: Literal["inspect"]
+    layer: LayerIndex
+    neuron: NeuronIndex
+    source: NeuronIndex | None = None
+    example: Index | None = None
+
+
+class SetWeight(_Message):
+    """`{"type": "set_weight", "layer": 0, "source": 1, "neuron": 2, "value": -0.5}`: set
+    w[source, neuron] of weight layer `layer`; without `source` (or null) set the bias of
+    `neuron`. |value| ≤ 100. Answered with `state`."""
+
+    type: Literal["set_weight"]
+    layer: LayerIndex
+    neuron: NeuronIndex
+    source: NeuronIndex | None = None
+    value: Annotated[float, Field(ge=-WEIGHT_LIMIT, le=WEIGHT_LIMIT)]
+
+
+class AddPoint(_Message):
+    """`{"type": "add_point", "x1": 1.5, "x2": -2.0, "label": 1, "split": "train"}`: add a
+    point (labels: 0/1 for binary, 0..K−1 for classes, a number in [−1, 1] for regression).
+    Training restarts from the current weights. Answered with `state`."""
+
+    type: Literal["add_point"]
+    x1: Annotated[float, Field(ge=-1e6, le=1e6)]
+    x2: Annotated[float, Field(ge=-1e6, le=1e6)]
+    label: int | float
+    split: Literal["train", "test"] = "train"
+
+
+class RemovePoint(_Message):
+    """`{"type": "remove_point", "split": "train", "index": 12}`; answered with `state`."""
+
+    type: Literal["remove_point"]
+    split: Literal["train", "test"]
+    index: Index
+
+
+class Export(_Message):
+    """`{"type": "export"}`: answered with `snapshot`."""
+
+    type: Literal["export"]
+
+
+class Import(_Message):
+    """`{"type": "import", "snapshot": {...}}`: replace the session's trainer with a snapshot
+    from `export`. May be up to 4 MiB if the text starts exactly `{"type":"import"`."""
+
+    type: Literal["import"]
+    snapshot: dict[str, Any]
+
+
+class Gradcheck(_Message):
+    """`{"type": "gradcheck"}`: finite-difference check of the last update's gradients;
+    answered with `gradcheck`."""
+
+    type: Literal["gradcheck"]
+
+
+class View(_Message):
+    """`{"type": "view", "grid": 100, "neuron_grid": 20}`: heatmap resolutions (cells per
+    side, ≤ 128) for this session's frames. Answered with `state`."""
+
+    type: Literal["view"]
+    grid: Annotated[int, Field(ge=1, le=128)] | None = None
+    neuron_grid: Annotated[int, Field(ge=1, le=128)] | None = None
+
+
+ClientMessage = Annotated[
+    Configure | Set | Step | Play | Pause | Reset | StepBack | Inspect | SetWeight
+    | AddPoint | RemovePoint | Export | Import | Gradcheck | View,
+    Field(discriminator="type"),
+]
+CLIENT_TYPES = tuple(m.model_fields["type"].annotation.__args__[0] for m in (
+    Configure, Set, Step, Play, Pause, Reset, StepBack, Inspect, SetWeight, AddPoint,
+    RemovePoint, Export, Import, Gradcheck, View))
+_client_adapter: TypeAdapter = TypeAdapter(ClientMessage)
+
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                 "too_long", "too_short", "literal_error", "enum"}
+
+
+def _from_validation_error(e: ValidationError, type_: str | None) -> ProtocolError:
+    err = e.errors(include_url=False)[0]
+    kind, loc = err["type"], err["loc"]
+    field = ".".join(str(p) for p in loc[1:] if p not in ("int", "float")) or None
+    if kind == "union_tag_invalid":
+        return ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {type_!r}; "
+                             f"expected one of {', '.join(CLIENT_TYPES)}", "type", None)
+    if kind == "union_tag_not_found":
+        return ProtocolError(ErrorCode.MISSING_FIELD, "a message needs a `type`", "type")
+    if kind == "missing":
+        code = ErrorCode.MISSING_FIELD
+    elif kind == "extra_forbidden":
+        code = ErrorCode.UNKNOWN_FIELD
+    elif kind == "finite_number":
+        code = ErrorCode.NOT_FINITE
+    elif kind in _RANGE_ERRORS:
+        code = ErrorCode.OUT_OF_RANGE
+    else:
+        code = ErrorCode.WRONG_TYPE
+    what = f"`{field}`: " if field else ""
+    return ProtocolError(code, f"{what}{err['msg']}", field, type_)
+
+
+def parse_client_message(text: str) -> BaseModel:
+    """The model for one text frame; raises ProtocolError (code, message, field)."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except _NotFinite as e:
+        raise ProtocolError(ErrorCode.NOT_FINITE, str(e)) from None
+    except (ValueError, RecursionError) as e:
+        raise ProtocolError(ErrorCode.MALFORMED, f"not valid JSON: {str(e)[:120]}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.MALFORMED, "a message must be a JSON object")
+    type_ = data.get("type")
+    if "type" in data and not isinstance(type_, str):
+        raise ProtocolError(ErrorCode.WRONG_TYPE, "`type` must be a string", "type")
+    for key in ("config", "snapshot"):
+        if key in data:
+            _check_json_numbers(data[key], key)
+    try:
+        return _client_adapter.validate_python(data)
+    except ValidationError as e:
+        raise _from_validation_error(e, type_) from None
+
+
+# server → client
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Loss(_Out):
+    """`{"train": 0.21, "test": 0.24}`: mean data loss; null when a split is empty."""
+
+    train: float | None
+    test: float | None
+
+
+class Hello(_Out):
+    """The first message on every connection.
+
+    `{"type": "hello", "protocol": 1, "session": "3q2…", "resumed": false,
+      "limits": {...}, "defaults": {<engine config>}, "schema": [<engine field table>]}`
+    Keep `session` and reconnect with `/ws?session=<id>` to resume within `session_ttl_s`.
+    """
+
+    type: Literal["hello"] = "hello"
+    protocol: int = PROTOCOL_VERSION
+    session: str
+    resumed: bool
+    limits: dict[str, Any]
+    defaults: dict[str, Any]
+    schema_: list[dict[str, Any]] = Field(alias="schema", serialization_alias="schema")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class State(_Out):
+    """The session's full state; sent after `hello` and after every change.
+
+    `{"type": "state", "config": {...}, "params": {"weights": [[[...]]], "biases": [[...]],
+      "gammas": [...], "betas": [...]}, "metrics": {<as in metrics>}, "playing": false,
+      "speed": 1, "phase": null, "stopped": null, "stop_message": "", "can_step_back": true,
+      "view": {"grid": 100, "neuron_grid": 20}, "points": {...} | null,
+      "history": [...] | null}`
+    `points` ({"train": {"x": [[x1, x2]...], "y": [...]}, "test": {...}}) is present when
+    the data changed since this connection's last `state`; `history` (≤ 1,000 metrics
+    entries, evenly thinned, the last always kept) when it was rebuilt rather than extended.
+    """
+
+    type: Literal["state"] = "state"
+    config: dict[str, Any]
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    playing: bool
+    speed: int
+    phase: str | None
+    stopped: str | None
+    stop_message: str
+    can_step_back: bool
+    view: dict[str, int]
+    points: dict[str, Any] | None = None
+    history: list[dict[str, Any]] | None = None
+
+
+class StepMsg(_Out):
+    """The record of the last update (or phase) of a `step` command.
+
+    `{"type": "step", "step": 12, "epoch": 0, "loss": {"train": 0.41, "test": 0.43},
+      "accuracy": {"train": 0.7, "test": 0.68}, "grad_norms": [...], "update_ratios": [...],
+      "count": 1, "applied": true, "phase": null, "record_step": 12, "batch": [..],
+      "batch_loss": 0.39, "penalty": 0.0, "playing": false, "stopped": null}`
+    `step` counts updates so far; `record_step` is the update the record shows (step + 1 while
+    a phase step is half-shown). The per-layer arrays follow in a binary `record` frame.
+    """
+
+    type: Literal["step"] = "step"
+    step: int
+    epoch: int
+    loss: Loss
+    accuracy: dict[str, float | None]
+    grad_norms: list[float | None]
+    update_ratios: list[float | None]
+    count: int
+    applied: bool
+    phase: str | None
+    record_step: int
+    batch: list[int]
+    batch_loss: float | None
+    penalty: float | None
+    playing: bool
+    stopped: str | None
+
+
+class Metrics(_Out):
+    """One play-mode frame's numbers; a heatmap frame follows it.
+
+    `{"type": "metrics", "step": 1200, "epoch": 48, "loss": {"train": 0.05, "test": 0.07},
+      "accuracy": {...}, "grad_norms": [...], "updates": 1, "playing": true}`
+    """
+
+    type: Literal["metrics"] = "metrics"
+    step: int
+    epoch: int
+    loss: Loss
+    accuracy: dict[str, float | None]
+    grad_norms: list[float | None]
+    updates: int
+    playing: bool
+
+
+class Stopped(_Out):
+    """`{"type": "stopped", "reason": "diverged", "message": "The loss became infinite…"}`:
+    training stopped by itself (max_epochs, target_loss, early_stopping, converged,
+    diverged); play mode is off. The weights from before a divergent step are kept."""
+
+    type: Literal["stopped"] = "stopped"
+    reason: str
+    message: str
+
+
+class Error(_Out):
+    """`{"type": "error", "code": "out_of_range", "message": "...", "field": "count",
+    "re": "step"}`: the message was refused and nothing changed. `re` is the refused
+    message's type when it could be read."""
+
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    field: str | None = None
+    re: str | None = None
+
+
+class Inspection(_Out):
+    """`{"type": "inspection", "result": {<Trainer.explain>}}`."""
+
+    type: Literal["inspection"] = "inspection"
+    result: dict[str, Any]
+
+
+class Snapshot(_Out):
+    """`{"type": "snapshot", "snapshot": {<Trainer.snapshot>}}`: feed back to `import`."""
+
+    type: Literal["snapshot"] = "snapshot"
+    snapshot: dict[str, Any]
+
+
+class GradcheckResult(_Out):
+    """`{"type": "gradcheck", "result": {"max_rel_error": 3e-9, "n_checked": 33, ...}}`."""
+
+    type: Literal["gradcheck"] = "gradcheck"
+    result: dict[str, Any]
+
+
+ServerMessage = (Hello | State | StepMsg | Metrics | Stopped | Error | Inspection | Snapshot
+                 | GradcheckResult)
+
+
+def encode(message: ServerMessage) -> str:
+    """Compact JSON text; raises ValueError rather than put NaN or Infinity on the wire."""
+    return json.dumps(message.model_dump(mode="json", by_alias=True), allow_nan=False,
+                      separators=(",", ":"))
+
+
+def error_message(e: ProtocolError) -> Error:
+    return Error(code=e.code, message=e.message, field=e.field, re=e.re)

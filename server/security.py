@@ -1,0 +1,66 @@
+"""Who may talk to the server: Host names (against DNS rebinding) and WebSocket Origins."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+from .settings import Settings
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+def lan_addresses() -> list[str]:
+    """This machine's non-loopback IPv4 addresses, from its own host name (no traffic)."""
+    found: list[str] = []
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    except OSError:
+        return found
+    for info in infos:
+        ip = str(info[4][0])
+        if not ip.startswith("127.") and ip not in found:
+            found.append(ip)
+    return found
+
+
+def trusted_hosts(settings: Settings) -> list[str]:
+    """Host names TrustedHostMiddleware accepts: loopback, the bound host, and when bound to
+    every interface this machine's name and LAN addresses; plus `settings.trusted_hosts`."""
+    hosts = list(LOOPBACK_NAMES)
+    if settings.host in WILDCARD_HOSTS:
+        hosts += [socket.gethostname(), *lan_addresses()]
+    else:
+        hosts.append(settings.host)
+    hosts += settings.trusted_hosts
+    return list(dict.fromkeys(h.lower() for h in hosts if h and h != "*"))
+
+
+def _origin_key(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme]
+
+
+def origin_allowed(origin: str | None, host_header: str | None, allow_origins: list[str]) -> bool:
+    """A browser's Origin must name this very host:port (the Host header) or be listed in
+    `allow_origins`. No Origin at all means a non-browser client, which is let in."""
+    if origin is None:
+        return True
+    key = _origin_key(origin)
+    if key is None:
+        return False
+    if key in {_origin_key(o) for o in allow_origins}:
+        return True
+    if not host_header:
+        return False
+    own = _origin_key(f"{key[0]}://{host_header}")
+    return own is not None and own == key

@@ -1,0 +1,245 @@
+"""Sessions: one trainer per browser tab, kept across reconnects, trained off the event loop.
+
+A `Session` owns a trainer, the lock that guards it, the play state and the heatmap view.
+Everything that touches the trainer runs through `Session.call`, in the manager's thread
+pool with the lock held, so one heavy session never stalls the event loop or the others.
+Play mode is one task per session: at most `frame_rate` times a second it runs
+`trainer.run(speed)`, reads the metrics and the grid, encodes ONE frame (a `metrics` text and
+a binary heatmap frame) and hands it to the attached connection's newest-wins outbox.
+
+A detached session keeps everything, play state included (its loop is paused), for
+`session_ttl_s`; a reconnect with its id resumes it exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from . import frames, readouts
+from .protocol import CloseCode, Stopped, encode
+from .settings import Settings
+
+log = logging.getLogger("backprop_lab.sessions")
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+class Attached(Protocol):
+    """What a session needs from the connection attached to it (see client.Connection)."""
+
+    def reply(self, payload: str | bytes) -> None: ...
+    def frame(self, payloads: tuple[str | bytes, ...]) -> None: ...
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class SessionsFull(Exception):
+    """The cap on concurrent sessions is reached."""
+
+
+class Session:
+    """One tab's trainer and play state. Touch the trainer only through `call`."""
+
+    def __init__(self, sid: str, trainer, settings: Settings, executor: ThreadPoolExecutor):
+        self.id = sid
+        self.trainer = trainer
+        self.settings = settings
+        self.lock = threading.Lock()
+        self.playing = False
+        self.speed = 1
+        self.view = {"grid": settings.grid_output, "neuron_grid": settings.grid_neurons}
+        self.client: Attached | None = None
+        self.detached_at: float | None = time.monotonic()
+        self._executor = executor
+        self._play_task: asyncio.Task | None = None
+        self._render_task: asyncio.Task | None = None
+        self._render_wanted = False
+        self.frames_sent = 0
+
+    async def call(self, fn: Callable[..., Any], *args) -> Any:
+        """fn(trainer, *args) in the thread pool with the trainer lock held."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._locked, fn, args)
+
+    def _locked(self, fn, args):
+        with self.lock:
+            return fn(self.trainer, *args)
+
+    # connections
+
+    def attach(self, client: Attached) -> Attached | None:
+        """Make `client` the session's connection; returns the one it replaces, if any."""
+        previous, self.client, self.detached_at = self.client, client, None
+        if self.playing:
+            self._start_play_loop()
+        return previous
+
+    def detach(self, client: Attached) -> None:
+        """Forget `client` if it is still the session's; play state is kept but paused."""
+        if self.client is not client:
+            return
+        self.client, self.detached_at = None, time.monotonic()
+        self._cancel(self._play_task)
+        self._cancel(self._render_task)
+        self._play_task = self._render_task = None
+
+    def expired(self, now: float) -> bool:
+        return self.detached_at is not None and now - self.detached_at > self.settings.session_ttl_s
+
+    async def close(self, code: int, reason: str) -> None:
+        client = self.client
+        if client is not None:
+            self.detach(client)
+            await client.close(code, reason)
+
+    @staticmethod
+    def _cancel(task: asyncio.Task | None) -> None:
+        if task is not None and not task.done():
+            task.cancel()
+
+    # play mode
+
+    def play(self, speed: int) -> None:
+        self.playing, self.speed = True, speed
+        if self.client is not None:
+            self._start_play_loop()
+
+    def pause(self) -> None:
+        self.playing = False
+        self._cancel(self._play_task)
+        self._play_task = None
+
+    def _start_play_loop(self) -> None:
+        if self._play_task is None or self._play_task.done():
+            self._play_task = asyncio.get_running_loop().create_task(self._play_loop())
+
+    async def _play_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.settings.frame_rate
+        tick = loop.time()
+        try:
+            while self.playing and self.client is not None:
+                payloads, stopped = await self.call(self._play_frame, self.speed, dict(self.view))
+                client = self.client
+                if client is None:
+                    return
+                client.frame(payloads)
+                self.frames_sent += 1
+                if stopped is not None:
+                    self.playing = False
+                    client.reply(stopped)
+                    return
+                tick += period
+                delay = tick - loop.time()
+                if delay < 0:  # late: start a fresh schedule rather than burst to catch up
+                    tick, delay = loop.time(), 0.0
+                await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("play loop of session %s failed; playing stops", self.id)
+            self.playing = False
+
+    def _play_frame(self, trainer, speed: int, view: dict) -> tuple[tuple, str | None]:
+        """Runs in the pool with the lock held: `speed` updates, then one frame."""
+        updates = trainer.run(speed)
+        metrics = encode(readouts.metrics_message(trainer, updates, playing=True))
+        heatmap = self._heatmap(trainer, view)
+        stopped = None
+        if trainer.stopped is not None:
+            stopped = encode(Stopped(reason=trainer.stopped, message=trainer.stop_message))
+        return (metrics, heatmap), stopped
+
+    def _heatmap(self, trainer, view: dict) -> bytes:
+        grid = trainer.grid(view["grid"])
+        meta = {"step": trainer.step_count, "epoch": trainer.epoch}
+        return frames.heatmap_frame(grid, view["neuron_grid"], trainer.parameters(), meta)
+
+    # frames after discrete changes
+
+    def request_render(self) -> None:
+        """Send a fresh heatmap frame soon; requests are coalesced to ≤ frame_rate a second."""
+        if self.client is None or (self.playing and self._play_task is not None):
+            return
+        self._render_wanted = True
+        if self._render_task is None or self._render_task.done():
+            self._render_task = asyncio.get_running_loop().create_task(self._render_loop())
+
+    async def _render_loop(self) -> None:
+        try:
+            while self._render_wanted and self.client is not None:
+                self._render_wanted = False
+                heatmap = await self.call(self._heatmap, dict(self.view))
+                if self.client is not None:
+                    self.client.frame((heatmap,))
+                    self.frames_sent += 1
+                await asyncio.sleep(1.0 / self.settings.frame_rate)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("rendering a frame for session %s failed", self.id)
+
+
+class SessionManager:
+    """All sessions of this server: open or resume by id, the cap, idle expiry, shutdown."""
+
+    def __init__(self, settings: Settings, trainer_factory: Callable[[], Any] | None = None):
+        self.settings = settings
+        self.sessions: dict[str, Session] = {}
+        if trainer_factory is None:
+            from engine.trainer import Trainer
+
+            trainer_factory = Trainer
+        self.trainer_factory = trainer_factory
+        self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="trainer")
+        self._reaper: asyncio.Task | None = None
+
+    async def open(self, sid: str | None) -> tuple[Session, bool]:
+        """(session, resumed): the live session with id `sid`, or a new one."""
+        self.expire()
+        if sid and SESSION_ID.fullmatch(sid) and sid in self.sessions:
+            return self.sessions[sid], True
+        if len(self.sessions) >= self.settings.max_sessions:
+            raise SessionsFull
+        loop = asyncio.get_running_loop()
+        trainer = await loop.run_in_executor(self.executor, self.trainer_factory)
+        if len(self.sessions) >= self.settings.max_sessions:  # others got in meanwhile
+            raise SessionsFull
+        session = Session(secrets.token_urlsafe(24), trainer, self.settings, self.executor)
+        self.sessions[session.id] = session
+        return session, False
+
+    def expire(self) -> int:
+        """Drop sessions detached for longer than the TTL; returns how many."""
+        now = time.monotonic()
+        gone = [sid for sid, s in self.sessions.items() if s.expired(now)]
+        for sid in gone:
+            self.sessions.pop(sid).pause()
+        return len(gone)
+
+    def start(self) -> None:
+        self._reaper = asyncio.get_running_loop().create_task(self._reap())
+
+    async def _reap(self) -> None:
+        period = min(30.0, self.settings.session_ttl_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            if n := self.expire():
+                log.info("expired %d idle session(s)", n)
+
+    async def shutdown(self) -> None:
+        if self._reaper:
+            self._reaper.cancel()
+        for s in list(self.sessions.values()):
+            try:
+                await asyncio.wait_for(
+                    s.close(CloseCode.SHUTTING_DOWN, "the server is shutting down"), 1.0)
+            except (asyncio.TimeoutError, RuntimeError):
+                pass
+        self.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,65 @@
+"""The server's one settings object; every field can be set as BACKPROP_LAB_<NAME>."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where to listen, whom to trust, and the limits that keep one client from hurting others."""
+
+    model_config = SettingsConfigDict(env_prefix="BACKPROP_LAB_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    allow_origins: list[str] = Field(
+        default_factory=list, description="extra Origins allowed to open the WebSocket")
+    trusted_hosts: list[str] = Field(
+        default_factory=list, description="extra Host names accepted besides loopback names, "
+        "the bound host and (bound to 0.0.0.0) this machine's LAN address")
+
+    max_sessions: int = Field(64, ge=1)
+    session_ttl_s: float = Field(600.0, gt=0, description="a detached session is kept this long")
+    max_message_bytes: int = Field(65536, ge=1024)
+    max_import_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="cap for an `import` message carrying a snapshot")
+    frame_rate: float = Field(30.0, gt=0, le=120, description="frames per second per session")
+
+    rate_burst: int = Field(50, ge=1, description="token bucket: messages allowed at once")
+    rate_per_s: float = Field(20.0, gt=0, description="token bucket: sustained messages per second")
+
+    grid_max: int = Field(128, ge=1, le=128)
+    grid_output: int = Field(100, ge=1, le=128, description="default output heatmap size")
+    grid_neurons: int = Field(20, ge=1, le=128, description="default neuron heatmap size")
+
+    max_step_count: int = Field(1000, ge=1, description="updates one `step` message may ask for")
+    max_step_epochs: int = Field(10, ge=1, description="epochs one `step` message may ask for")
+    max_speed: int = Field(200, ge=1, description="updates per frame in play mode")
+    history_points: int = Field(1000, ge=2, description="history entries sent in a `state`")
+    send_queue: int = Field(256, ge=8, description="replies queued for a client before the "
+                            "oldest are dropped (a client that stopped reading)")
+    workers: int = Field(4, ge=1, description="threads that run training off the event loop")
+
+    def limits(self) -> dict:
+        """The limits a page should know, sent in `hello` and rendered into the page."""
+        return {
+            "max_message_bytes": self.max_message_bytes,
+            "max_import_bytes": self.max_import_bytes,
+            "rate_burst": self.rate_burst,
+            "rate_per_s": self.rate_per_s,
+            "frame_rate": self.frame_rate,
+            "grid_max": self.grid_max,
+            "grid": self.grid_output,
+            "neuron_grid": self.grid_neurons,
+            "max_step_count": self.max_step_count,
+            "max_step_epochs": self.max_step_epochs,
+            "max_speed": self.max_speed,
+            "history_points": self.history_points,
+            "session_ttl_s": self.session_ttl_s,
+        }
+
+    @property
+    def ws_max_size(self) -> int:
+        """uvicorn's frame cap: above every message we accept, so we can answer `too_large`."""
+        return max(self.max_message_bytes, self.max_import_bytes) + 64 * 1024
