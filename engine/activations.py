@@ -155,4 +155,5 @@ def get(name: str) -> Activation:
     try:
         return ACTIVATIONS[name]
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}; use one of {', '.join(ACTIVATIONS)}") from None
+        known = ", ".join(ACTIVATIONS)
+        raise ValueError(f"unknown activation {name!r}; use one of {known}") from None

@@ -40,8 +40,9 @@ def quantize(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 @dataclass
 class Grid:
-    """Maps over an n×n grid: `output` (n, n, K), `neurons[l]` (n, n, width_l) per hidden
-    layer, `inputs` (n, n, n_features); float32. `output_range` is the output's (lo, hi)."""
+    """Maps over an n×n grid, neuron-major: `output` (K, n, n), `neurons[l]` (width_l, n, n)
+    per hidden layer, `inputs` (n_features, n, n); float32. `output_range` is the output's
+    (lo, hi); map[k][r, c] is the value at row r (top = x2 = +6), column c (left = x1 = −6)."""
 
     n: int
     inputs: np.ndarray
@@ -72,11 +73,10 @@ def evaluate_grid(net, head, features: tuple[str, ...], n: int) -> Grid:
     F = grid_inputs(n, tuple(features))
     with np.errstate(all="ignore"):
         outs = net.activations_on(F, head, dtype=np.float32)
-    shape = (n, n)
     return Grid(
         n=n,
-        inputs=F.reshape(*shape, -1),
-        neurons=[a.reshape(*shape, -1) for a in outs[:-1]],
-        output=outs[-1].reshape(*shape, -1),
+        inputs=F.T.reshape(-1, n, n),
+        neurons=[a.reshape(-1, n, n) for a in outs[:-1]],
+        output=outs[-1].reshape(-1, n, n),
         output_range=output_range(net.output_activation),
     )

@@ -105,9 +105,11 @@ class Network:
         self.dropout = float(dropout)
         self.residual = bool(residual)
         self.skip = [
-            self.residual and l < n_hidden and sizes[l] == sizes[l + 1] for l in range(self.n_layers)
+            self.residual and l < n_hidden and sizes[l] == sizes[l + 1]
+            for l in range(self.n_layers)
         ]
         self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self._eval_cache: dict = {}
         self._layout()
         self.initialize(init, self.rng)
 
@@ -195,7 +197,7 @@ class Network:
         """Fresh buffers for a batch of n; the caller fills `xs[0][:, :fan_in]` with inputs."""
         return Workspace(self.sizes, n, dtype)
 
-    def forward(self, X, head, train=True, masks=None, rng=None) -> tuple[list[LayerTrace], np.ndarray]:
+    def forward(self, X, head, train=True, masks=None, rng=None):
         """Run X (n, fan_in) forward; returns the per-layer traces and ŷ (n, K).
 
         In training, batch norm uses batch statistics (and updates the running averages)
@@ -307,7 +309,10 @@ class Network:
         head = self.head(loss)
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y)
-        target = y.astype(np.int64) if head.name == "cross_entropy" else y.astype(float).reshape(-1, 1)
+        if head.name == "cross_entropy":
+            target = y.astype(np.int64)
+        else:
+            target = y.astype(float).reshape(-1, 1)
         traces, yhat = self.forward(X, head, train=True)
         z = traces[-1].z
         value = float(head.per_example(z, yhat, target).mean())
@@ -317,36 +322,61 @@ class Network:
     def predict(self, X, head) -> tuple[np.ndarray, np.ndarray]:
         """(z, ŷ) of the output layer, each (n, K), in evaluation mode."""
         outs = self.activations_on(X, head, keep_z=True)
-        return outs[-2], outs[-1]
+        return outs[-2].T, outs[-1].T
 
     def activations_on(self, X, head, dtype=np.float64, keep_z=False) -> list[np.ndarray]:
         """Every layer's output on X (n, fan_in) in evaluation mode (no dropout, batch norm
-        from running averages): [(n, width_l)] per layer, contiguous, in `dtype`.
+        from running averages), neuron-major: [(width_l, n)] per layer, in `dtype`.
 
-        With `keep_z` the output layer's z comes before ŷ at the end of the list.
+        Neuron-major keeps each neuron's values contiguous, so the bias rides along in the
+        matrix product (a row of ones under the inputs) and every map is one reshape away.
+        With `keep_z` the output layer's z comes before ŷ at the end of the list. The hidden
+        layers' arrays are buffers reused by the next call with the same n and dtype (fresh
+        large arrays cost page faults that tripled the time of a 100×100 grid): copy to keep.
         """
-        a = np.asarray(X, dtype=dtype)
+        n = len(X)
+        bufs = self._eval_buffers(n, np.dtype(dtype))
+        x = bufs[0]
+        x[:-1] = np.asarray(X).T
         outs = []
         last = self.n_layers - 1
         for l in range(self.n_layers):
-            z = np.dot(a, self.weights[l].astype(dtype, copy=False))
-            z += self.biases[l].astype(dtype, copy=False)
+            WbT = self.Wb[l].T.astype(dtype)
             if l == last:
+                z = np.dot(WbT, x)
                 if keep_z:
                     outs.append(z)
-                outs.append(head.forward(z))
+                outs.append(head.forward(z.T).T)
                 return outs
+            fo = self.sizes[l + 1]
+            nxt = bufs[l + 1]
+            z = nxt[:fo]
+            np.dot(WbT, x, out=z)
             if self.gammas[l] is not None:
                 scale = self.gammas[l] / np.sqrt(self.running_var[l] + BN_EPS)
-                z -= self.running_mean[l].astype(dtype)
-                z *= scale.astype(dtype)
-                z += self.betas[l].astype(dtype)
+                z -= self.running_mean[l].astype(dtype)[:, None]
+                z *= scale.astype(dtype)[:, None]
+                z += self.betas[l].astype(dtype)[:, None]
             self.acts[l].forward_into(z, z)
             if self.skip[l]:
-                z += a
+                z += x[:-1]
             outs.append(z)
-            a = z
+            x = nxt
         raise AssertionError("unreachable")
+
+    def _eval_buffers(self, n: int, dtype: np.dtype) -> list[np.ndarray]:
+        """Per layer a (fan_in + 1, n) buffer whose last row is ones; the last few sizes kept."""
+        key = (n, dtype.str)
+        bufs = self._eval_cache.get(key)
+        if bufs is None:
+            if len(self._eval_cache) >= 4:
+                self._eval_cache.pop(next(iter(self._eval_cache)))
+            bufs = self._eval_cache[key] = []
+            for fi in self.sizes[:-1]:
+                b = np.empty((fi + 1, n), dtype)
+                b[fi] = 1.0
+                bufs.append(b)
+        return bufs
 
     def layer_slices(self) -> list[slice]:
         """The flat-vector slice holding each layer's parameters (W, b, γ, β)."""

@@ -91,7 +91,8 @@ class Trainer:
         self.head = make_head(self.config.output_activation, self.config.loss)
         task = self.config.task
         self.T_train = targets_for(self.head, self.y_train, task)
-        self.T_all = targets_for(self.head, np.concatenate([self.y_train, self.y_test]), task)
+        self.labels_all = np.concatenate([self.y_train, self.y_test])
+        self.T_all = targets_for(self.head, self.labels_all, task)
 
     def _build_model(self) -> None:
         c = self.config
@@ -385,7 +386,7 @@ class Trainer:
             rec.metrics = self.metrics()
             return rec
         epoch_done = self._advance(len(rec.batch))
-        rec.metrics = self.metrics()
+        rec.metrics = self.metrics(rec.grad_norms)
         if rec.metrics["loss"]["train"] is None:
             self._diverged(saved)
             rec.metrics = self.metrics()
@@ -509,37 +510,45 @@ class Trainer:
 
     def _layer_norms(self, flat: np.ndarray) -> list[float]:
         with np.errstate(over="ignore", invalid="ignore"):
-            sq = np.add.reduceat(flat * flat, self.net.layer_offsets[:-1])
-            return [_float(v) for v in np.sqrt(sq)]
+            norms = np.sqrt(np.add.reduceat(flat * flat, self.net.layer_offsets[:-1])).tolist()
+        return norms if math.isfinite(sum(norms)) else [_float(v) for v in norms]
 
     def _ratios(self, delta: np.ndarray, before: np.ndarray) -> list[float]:
         num = np.add.reduceat(delta * delta, self.net.layer_offsets[:-1])
         den = np.add.reduceat(before * before, self.net.layer_offsets[:-1])
-        return [_float(v) for v in np.sqrt(num / np.maximum(den, 1e-300))]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            ratios = np.sqrt(num / np.maximum(den, 1e-300)).tolist()
+        return ratios if math.isfinite(sum(ratios)) else [_float(v) for v in ratios]
 
     def evaluate(self) -> dict:
         """Loss and accuracy on the training and test sets with the current weights."""
         head = self.head
-        n_train = len(self.F_train)
+        n_train, n_all = len(self.F_train), len(self.F_all)
         out = {"loss": {"train": None, "test": None}, "accuracy": {"train": None, "test": None}}
-        if len(self.F_all) == 0:
+        if n_all == 0:
             return out
         with np.errstate(all="ignore"):
             z, yhat = self.net.predict(self.F_all, head)
             per = head.per_example(z, yhat, self.T_all)
-        labels = np.concatenate([self.y_train, self.y_test])
-        ok = correct(head, yhat, labels) if self.config.task != "regression" else None
-        for name, sl in (("train", slice(0, n_train)), ("test", slice(n_train, None))):
-            if len(per[sl]):
-                out["loss"][name] = _float(per[sl].mean())
-                if ok is not None:
-                    out["accuracy"][name] = float(ok[sl].mean())
+            bounds = [0, n_train] if 0 < n_train < n_all else [0]
+            sums = np.add.reduceat(per, bounds).tolist()
+            ok = None
+            if self.config.task != "regression":
+                ok = np.add.reduceat(correct(head, yhat, self.labels_all).view(np.uint8), bounds,
+                                     dtype=np.int64).tolist()
+        splits = [("train", n_train), ("test", n_all - n_train)]
+        splits = [s for s in splits if s[1]]
+        for k, (name, count) in enumerate(splits):
+            out["loss"][name] = _float(sums[k] / count)
+            if ok is not None:
+                out["accuracy"][name] = ok[k] / count
         return out
 
-    def metrics(self) -> dict:
+    def metrics(self, grad_norms: list | None = None) -> dict:
+        """evaluate() plus the counters and the last gradient's norm per layer."""
         m = self.evaluate()
         m.update(step=self.step_count, epoch=self.epoch,
-                 grad_norms=self._layer_norms(self.net.grads))
+                 grad_norms=grad_norms or self._layer_norms(self.net.grads))
         return m
 
     def parameters(self) -> dict:

@@ -214,17 +214,21 @@ def test_gradcheck_passes_and_fails_when_it_should():
 def test_grid_maps():
     t = Trainer({**SMALL, "dataset": "blobs", "n_classes": 4})
     g = t.grid(50)
-    assert g.output.shape == (50, 50, 4) and g.output.dtype == np.float32
-    assert [a.shape for a in g.neurons] == [(50, 50, 5), (50, 50, 4)]
-    np.testing.assert_allclose(g.output.sum(axis=2), 1.0, rtol=1e-5)
+    assert g.output.shape == (4, 50, 50) and g.output.dtype == np.float32
+    assert [a.shape for a in g.neurons] == [(5, 50, 50), (4, 50, 50)]
+    np.testing.assert_allclose(g.output.sum(axis=0), 1.0, rtol=1e-5)
     q = g.quantized()
-    assert q["output"].dtype == np.uint8 and q["output"].shape == (50, 50, 4)
+    assert q["output"].dtype == np.uint8 and q["output"].shape == (4, 50, 50)
     # the grid's top-left cell is (x1, x2) = (−6 + h, 6 − h): check against predict
     h = 6.0 / 50
     from engine.features import compute_features
     _, yhat = t.net.predict(compute_features(np.array([[-6 + h, 6 - h]]), t.config.features),
                             t.head)
-    np.testing.assert_allclose(g.output[0, 0], yhat[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(g.output[:, 0, 0], yhat[0], rtol=1e-4, atol=1e-6)
+    # and a hidden neuron's map against a plain float64 forward pass at one cell
+    x = compute_features(np.array([[-6 + 3 * h, -6 + h]]), t.config.features)  # bottom row
+    a1 = np.tanh(x @ t.net.weights[0] + t.net.biases[0])
+    np.testing.assert_allclose(g.neurons[0][:, 49, 1], a1[0], rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError):
         t.grid(129)
 
