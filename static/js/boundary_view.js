@@ -91,33 +91,32 @@ export class BoundaryView {
     if (!maps) { this.thumb.img = null; return state.config ? "" : "Connecting…"; }
     const h = state.ui.hover;
     const task = taskOf(state);
-    if (h && h.layer > 0 && h.layer <= maps.neurons.length) {
-      const k = maps.neuronWidths[h.layer - 1];
-      const n = maps.neuronN || maps.n;
-      paintCodes(this.thumb.image(n), maps.neurons[h.layer - 1], h.j, k, DIVERGING_LUT);
+    const paint = (map, j) => {
+      paintCodes(this.thumb.image(map.n), map.codes, j * map.n * map.n, 1, DIVERGING_LUT);
       this.thumb.commit();
+    };
+    if (h && h.layer > 0 && h.layer <= maps.neurons.length) {
+      paint(maps.neurons[h.layer - 1], h.j);
       return `Layer ${h.layer}, neuron ${h.j + 1}`;
     }
-    if (h && h.layer === 0 && maps.inputs) {
-      const k = maps.inputWidth;
-      paintCodes(this.thumb.image(maps.n), maps.inputs, h.j, k, DIVERGING_LUT);
-      this.thumb.commit();
+    if (h && h.layer === 0 && h.j < maps.inputs.units) {
+      paint(maps.inputs, h.j);
       return `Input ${FEATURE_LABELS[state.config.features[h.j]] || ""}`;
     }
-    const n = maps.outputN || maps.n;
-    const K = maps.outputWidth;
+    const out = maps.output;
+    const n = out.n, K = out.units, nn = n * n;
     const img = this.thumb.image(n);
     if (task === "multiclass" && K > 1) {
-      const d = img.data, codes = maps.output;
-      for (let p = 0; p < n * n; p++) {
+      const d = img.data, codes = out.codes;
+      for (let p = 0; p < nn; p++) {
         let best = 0, bv = -1;
-        for (let k = 0; k < K; k++) { const v = codes[p * K + k]; if (v > bv) { bv = v; best = k; } }
+        for (let k = 0; k < K; k++) { const v = codes[k * nn + p]; if (v > bv) { bv = v; best = k; } }
         const rgb = classTint(best, state.ui.discretize ? 0.6 : (bv / 255) * 0.9);
         d[p * 4] = rgb[0]; d[p * 4 + 1] = rgb[1]; d[p * 4 + 2] = rgb[2]; d[p * 4 + 3] = 255;
       }
     } else {
       const lut = state.ui.discretize && task !== "regression" ? DISCRETE_LUT : DIVERGING_LUT;
-      paintCodes(img, maps.output, 0, K, lut);
+      paintCodes(img, out.codes, 0, 1, lut);
     }
     this.thumb.commit();
     return "";

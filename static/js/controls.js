@@ -47,11 +47,8 @@ export class Controls {
     $("btn-step-back").addEventListener("click", () => act.stepBack());
     $("btn-reset").addEventListener("click", () => act.reset());
     $("step-unit").addEventListener("change", (e) => this.dispatch({ type: "setUi", patch: { stepUnit: e.target.value } }));
-    $("speed").addEventListener("input", (e) => {
-      const speed = Number(e.target.value);
-      this.dispatch({ type: "setUi", patch: { speed } });
-      act.setSpeed(speed);
-    });
+    $("speed").addEventListener("input", (e) => this.dispatch({ type: "setUi", patch: { speed: Number(e.target.value) } }));
+    $("speed").addEventListener("change", (e) => act.setSpeed(Number(e.target.value)));
     $("view-forward").addEventListener("click", () => this.dispatch({ type: "setView", view: "forward" }));
     $("view-backward").addEventListener("click", () => this.dispatch({ type: "setView", view: "backward" }));
     $("btn-export").addEventListener("click", () => act.exportState());

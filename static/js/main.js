@@ -72,7 +72,7 @@ const inspector = new InspectorView($("inspector"), {
   clear: () => dispatch({ type: "select", selection: null }),
 });
 const controls = new Controls(act, dispatch);
-const notices = new Notices($("banner"), $("toasts"), dispatch);
+const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession());
 
 function render(s, dirty) {
   const now = performance.now();

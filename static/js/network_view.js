@@ -104,7 +104,7 @@ export class NetworkView {
     const active = state.config.features;
     const cols = [allFeatures.length, ...sizes.slice(1)];
     const biggest = Math.max(...cols);
-    const avail = H - HEADER - 12;
+    const avail = H - HEADER - 26;
     this.size = Math.max(8, Math.min(56, avail / (biggest * 1.28)));
     const s = this.size;
     const x0 = LEFT + s / 2, x1 = W - RIGHT - s / 2;
@@ -193,6 +193,10 @@ export class NetworkView {
       Object.assign(b.style, { left: `${node.x - s / 2 - LEFT + 6}px`, top: `${node.y - s / 2}px`,
         width: `${s + LEFT - 6}px`, height: `${s}px` });
       b.onclick = () => this.on.toggleFeature(node.feature);
+      if (node.active) {
+        b.onmouseenter = () => this.on.hover({ layer: 0, j: node.j });
+        b.onmouseleave = () => this.on.hover(null);
+      }
     }
   }
 
@@ -206,25 +210,19 @@ export class NetworkView {
     const maps = state.heatmaps;
     this.lastMaps = maps;
     if (!maps) return;
-    const n = maps.n;
-    const put = (key, codes, offset, stride, lut, nn = n) => {
+    const put = (key, map, j, lut) => {
       const t = this._thumb(key);
-      paintCodes(t.image(nn), codes, offset, stride, lut);
+      paintCodes(t.image(map.n), map.codes, j * map.n * map.n, 1, lut);
       t.commit();
     };
-    if (maps.inputs) {
-      const k = maps.inputWidth;
-      for (let j = 0; j < k; j++) put(`0:${j}`, maps.inputs, j, k, DIVERGING_LUT);
-    }
-    maps.neurons.forEach((codes, l) => {
-      const k = maps.neuronWidths[l];
-      for (let j = 0; j < k; j++) put(`${l + 1}:${j}`, codes, j, k, DIVERGING_LUT, maps.neuronN || n);
+    for (let j = 0; j < maps.inputs.units; j++) put(`0:${j}`, maps.inputs, j, DIVERGING_LUT);
+    maps.neurons.forEach((map, l) => {
+      for (let j = 0; j < map.units; j++) put(`${l + 1}:${j}`, map, j, DIVERGING_LUT);
     });
-    const K = maps.outputWidth;
     const multi = taskOf(state) === "multiclass";
-    for (let j = 0; j < K; j++) {
-      put(`${maps.neurons.length + 1}:${j}`, maps.output, j, K,
-        multi ? classLut(j) : DIVERGING_LUT, maps.outputN || n);
+    const last = maps.neurons.length + 1;
+    for (let j = 0; j < maps.output.units; j++) {
+      put(`${last}:${j}`, maps.output, j, multi ? classLut(j) : DIVERGING_LUT);
     }
   }
 
@@ -279,8 +277,8 @@ export class NetworkView {
             width = 1 + 7 * Math.min(1, Math.abs(v));
           } else {
             let w = W[i] ? W[i][j] : 0;
-            if (phase && phase.phase === "update" && L && L.W_before && L.dW_applied) {
-              w = L.W_before[i][j] + L.dW_applied[i][j] * phase.t;  // interpolate the drawn weight
+            if (phase && phase.phase === "update" && L && L.W && L.dW_applied) {
+              w = L.W[i][j] - L.dW_applied[i][j] * (1 - phase.t);  // slide from before to after
             }
             v = Math.sign(w) * (0.22 + 0.78 * Math.min(1, Math.abs(w)));
             width = 1 + Math.min(9, Math.abs(w) * 1.8);

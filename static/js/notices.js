@@ -3,7 +3,9 @@
 const TOAST_MS = 6000;
 
 export class Notices {
-  constructor(banner, toasts, dispatch) {
+  /** newSession(): forget the stored session id and open a new one. */
+  constructor(banner, toasts, dispatch, newSession) {
+    this.newSession = newSession;
     this.banner = banner;
     this.toasts = toasts;
     this.dispatch = dispatch;
@@ -13,13 +15,21 @@ export class Notices {
   render(state) {
     const c = state.connection;
     const b = this.banner;
-    if (c.status === "open") b.hidden = true;
-    else if (c.status === "connecting" && c.attempt === 0) b.hidden = true;
-    else {
-      b.hidden = false;
-      b.textContent = c.status === "refused"
-        ? `The server refused the connection: ${c.reason || "try again later"}.`
-        : `Connection lost — reconnecting${c.attempt > 1 ? ` (attempt ${c.attempt})` : ""}… your session will resume.`;
+    const key = `${c.status}:${c.attempt}`;
+    if (b.dataset.key !== key) {
+      b.dataset.key = key;
+      b.hidden = c.status === "open" || (c.status === "connecting" && c.attempt === 0);
+      if (c.status === "replaced") {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = "Start a new session here";
+        button.onclick = () => this.newSession();
+        b.replaceChildren("This session is now open in another tab. ", button);
+      } else if (c.status === "full") {
+        b.textContent = `The server is full (${c.reason || "too many sessions"}); retrying…`;
+      } else {
+        b.textContent = `Connection lost — reconnecting${c.attempt > 1 ? ` (attempt ${c.attempt})` : ""}… your session will resume.`;
+      }
     }
     const shown = new Set();
     for (const t of state.toasts) {

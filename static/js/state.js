@@ -27,6 +27,9 @@ export function initialState() {
     phase: null,             // trainer phase last shown (phase stepping)
     stopped: null,           // {reason, message} or null
     playing: false,
+    canStepBack: false,
+    paramsStep: null,
+    defaults: null,
     heatmaps: null,          // {n, output, outputRange, neurons[], inputs} uint8 maps
     inspect: null,           // last inspect reply
     gradcheck: null,         // last gradcheck reply
@@ -75,81 +78,83 @@ function mergeMetrics(s, m) {
   if (h.length > HISTORY_CAP) s.history = h.filter((_, i) => i % 2 === 0 || i === h.length - 1);
 }
 
+const QUIET_ERRORS = new Set(["rate_limited"]);
+
 export const REDUCERS = {
   connection(s, a) {
-    Object.assign(s.connection, { status: a.status, attempt: a.attempt ?? s.connection.attempt });
+    Object.assign(s.connection, { status: a.status, attempt: a.attempt ?? s.connection.attempt,
+      reason: a.reason || "" });
     if (a.status !== "open") s.playing = false;
     return ["banner", "status", "controls"];
   },
   hello(s, a) {
     s.protocol = a.protocol;
     s.limits = a.limits || {};
+    s.defaults = a.defaults || null;
     if (a.schema && a.schema.length) s.schema = a.schema;
-    s.connection.sessionId = a.sessionId;
-    s.connection.resumed = !!a.resumed;
-    s.connection.status = "open";
-    s.connection.attempt = 0;
+    Object.assign(s.connection, { sessionId: a.sessionId, resumed: !!a.resumed, status: "open", attempt: 0 });
     return ["banner", "controls", "status"];
   },
   state(s, a) {
     const topologyChanged = !sameTopology(s.config, a.config);
     const dirty = ["network", "boundary", "controls", "status", "inspector", "charts"];
-    if (topologyChanged) dirty.push("topology");
-    if (a.reset || topologyChanged) { s.record = null; s.ui.anim = null; }
     if (topologyChanged) {
+      dirty.push("topology");
       s.ui.selection = null; s.ui.hover = null; s.inspect = null; s.gradcheck = null;
       s.heatmaps = null;
     }
+    const dataChanged = !!a.points && !!s.points;
     s.config = a.config;
-    if (a.params) s.params = a.params;
+    s.params = a.params;
+    s.paramsStep = a.metrics ? a.metrics.step : null;  // exact (float64) weights of this step
     if (a.points) s.points = a.points;
     if (a.history) { s.history = []; for (const m of a.history) mergeMetrics(s, m); }
-    if (a.metrics) {
-      if (a.metrics.step < s.counters.step && !a.history) s.history = [];
-      mergeMetrics(s, a.metrics);
+    mergeMetrics(s, a.metrics);
+    s.playing = a.playing;
+    s.ui.speed = a.speed ?? s.ui.speed;
+    s.stopped = a.stopped;
+    s.phase = a.phase;
+    s.canStepBack = a.canStepBack;
+    // The last record stays on screen only while it still describes these weights' step.
+    const r = s.record;
+    if (r && (topologyChanged || dataChanged || (r.applied ? r.step !== s.counters.step : r.step !== s.counters.step + 1))) {
+      s.record = null; s.ui.anim = null;
     }
-    if ("playing" in a) s.playing = a.playing;
-    if ("stopped" in a) s.stopped = a.stopped;
-    if ("phase" in a) s.phase = a.phase;
-    if (a.record !== undefined) s.record = a.record;
+    if (dataChanged && s.ui.example !== null && s.points && s.ui.example >= s.points.train.x.length) s.ui.example = null;
     return dirty;
   },
   step(s, a) {
     if (a.record) s.record = a.record;
-    if (a.params) s.params = a.params;
-    s.phase = a.phase ?? null;
-    mergeMetrics(s, a.metrics);
-    if (a.stopped !== undefined) s.stopped = a.stopped;
-    if (a.animate && s.ui.animate && !s.playing) {
-      s.ui.anim = { phase: a.phase || "all", start: performance.now(), duration: a.phase ? 450 : 1400 };
+    if (a.record && a.record.layers.every((L) => L.W && L.b)) {
+      s.params = { weights: a.record.layers.map((L) => L.W), biases: a.record.layers.map((L) => L.b) };
+      s.paramsStep = null;
     }
-    return ["network", "boundary", "charts", "status", "inspector"];
+    s.phase = a.phase ?? null;
+    if (a.metrics) mergeMetrics(s, a.metrics);
+    if (a.stopped !== undefined) s.stopped = a.stopped;
+    s.playing = false;
+    if (a.record && a.animate && s.ui.animate) {
+      s.ui.anim = { phase: a.phase || "all", start: performance.now(), duration: a.phase ? 500 : 1200 };
+    }
+    return ["network", "boundary", "charts", "status", "inspector", "controls"];
   },
   metrics(s, a) {
     mergeMetrics(s, a.metrics);
-    if (a.params) s.params = a.params;
-    if (a.record !== undefined) s.record = a.record;
+    if (typeof a.playing === "boolean") s.playing = a.playing;
     // A record from an earlier update would show stale gradients: drop it.
-    else if (s.record && s.record.applied && s.record.step !== s.counters.step) s.record = null;
-    return ["network", "charts", "status", "boundary"];
+    if (s.record && s.record.step !== s.counters.step) { s.record = null; s.ui.anim = null; }
+    return ["network", "charts", "status", "boundary", "controls"];
   },
   stopped(s, a) {
     s.stopped = a.reason ? { reason: a.reason, message: a.message || a.reason } : null;
     if (a.reason) s.playing = false;
     return ["status", "controls", "boundary", "network"];
   },
-  playing(s, a) {
-    s.playing = a.playing;
-    if (a.playing) { s.stopped = null; s.ui.anim = null; }
-    return ["status", "controls"];
-  },
   heatmaps(s, a) {
     s.heatmaps = a.heatmaps;
+    // Frames carry float32 weights: newer than a state's exact ones only at another step.
+    if (a.params && a.step !== s.paramsStep) { s.params = a.params; s.paramsStep = null; }
     return ["network", "boundary"];
-  },
-  points(s, a) {
-    s.points = a.points;
-    return ["boundary"];
   },
   inspect(s, a) {
     s.inspect = a.result;
@@ -161,20 +166,24 @@ export const REDUCERS = {
     return ["inspector"];
   },
   gradcheckStarted(s) { s.busy.gradcheck = true; s.gradcheck = null; return ["inspector"]; },
+  serverError(s, a) {
+    if (a.re === "gradcheck") s.busy.gradcheck = false;
+    if (QUIET_ERRORS.has(a.code) && s.toasts.some((t) => t.code === a.code)) return [];
+    return REDUCERS.toast(s, { text: a.message, kind: a.code === "rejected" ? "info" : "error", code: a.code });
+  },
   toast(s, a) {
-    s.toasts.push({ id: ++toastId, text: a.text, kind: a.kind || "error" });
+    s.toasts.push({ id: ++toastId, text: a.text, kind: a.kind || "error", code: a.code || null });
     if (s.toasts.length > 4) s.toasts.shift();
-    if (a.kind === "error" || !a.kind) s.busy.gradcheck = false;
     return ["banner"];
   },
   dismissToast(s, a) {
     s.toasts = s.toasts.filter((t) => t.id !== a.id);
     return ["banner"];
   },
-  setView(s, a) { s.ui.view = a.view; return ["network", "controls"]; },
+  setView(s, a) { s.ui.view = a.view; s.ui.anim = null; return ["network", "controls"]; },
   select(s, a) {
     s.ui.selection = a.selection;
-    s.inspect = null; s.gradcheck = null;
+    s.inspect = null;
     return ["network", "inspector"];
   },
   hover(s, a) {
@@ -188,6 +197,7 @@ export const REDUCERS = {
     return ["boundary", "charts", "controls", "status", "network"];
   },
   animDone(s) { s.ui.anim = null; return ["network"]; },
+  exported() { return []; },
 };
 
 /** Holds the state, applies actions, and calls `render(state, dirty)` once per frame. */

@@ -1,0 +1,381 @@
+"""The page, driven in Debian's chromium against a real uvicorn server (`live_server`).
+
+These tests fail (never skip) when chromium is missing. Every value they check is read off
+the page (the status line, the inspector, the canvases' pixels) or, for the chain rule, off
+the protocol in the same test. Screenshots of the main states go to SCREENSHOTS.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from websockets.sync.client import connect
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = Path(os.environ.get("BACKPROP_LAB_SCREENSHOTS",
+                                  ROOT / "test-artifacts" / "screenshots"))
+SIZES = {"1280x720": (1280, 720), "1920x1080": (1920, 1080)}
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(live_server) -> str:
+    """The server engineer's real uvicorn server (tests/conftest.py), as a base URL."""
+    return str(live_server).rstrip("/")
+
+
+class PageRun:
+    """A page in its own browser context (so its own session), with its console errors."""
+
+    def __init__(self, browser, base: str, query: str = "", size=(1280, 720)):
+        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+        self.page: Page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        self.base = base
+        self.open(query)
+
+    def open(self, query: str = "") -> None:
+        self.page.goto(f"{self.base}/{'?' + query if query else ''}")
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        self.page.wait_for_function(
+            "() => { const s = window.backpropLab && window.backpropLab.store.state;"
+            " return s && s.connection.status === 'open' && s.config && s.params && s.heatmaps; }")
+        self.settle()
+
+    def settle(self) -> None:
+        """Wait until two animation frames have drawn everything pending."""
+        self.page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+    def state(self, expr: str):
+        return self.page.evaluate(
+            f"() => {{ const s = window.backpropLab.store.state; return {expr}; }}")
+
+    def text(self, testid: str) -> str:
+        return self.page.get_by_test_id(testid).inner_text().strip()
+
+    def number(self, testid: str) -> float:
+        return float(self.text(testid).replace("−", "-"))
+
+    def steps(self) -> int:
+        return int(self.text("step-count"))
+
+    def wait_steps(self, n: int) -> None:
+        expect(self.page.get_by_test_id("step-count")).to_have_text(str(n))
+
+    def canvas_signature(self, selector: str, region=None) -> dict:
+        """Distinct colours and a checksum of the canvas (or a CSS-pixel region of it)."""
+        return self.page.evaluate(
+            """([sel, region]) => {
+                const c = document.querySelector(sel);
+                const dpr = c.width / c.getBoundingClientRect().width;
+                const [x, y, w, h] = region ? region.map(v => Math.round(v * dpr))
+                                            : [0, 0, c.width, c.height];
+                const d = c.getContext('2d')
+                           .getImageData(x, y, Math.max(1, w), Math.max(1, h)).data;
+                const colours = new Set();
+                let sum = 0;
+                for (let i = 0; i < d.length; i += 4) {
+                    const v = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
+                    if (colours.size < 512) colours.add(v);
+                    sum = (sum * 31 + v + d[i + 3]) % 1000000007;
+                }
+                return {colours: colours.size, sum, width: c.width, height: c.height};
+            }""", [selector, region])
+
+    def click_canvas(self, selector: str, x: float, y: float, **kw) -> None:
+        box = self.page.locator(selector).bounding_box()
+        self.page.mouse.click(box["x"] + x, box["y"] + y, **kw)
+
+    def shot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.settle()
+        self.page.screenshot(path=str(path))
+        return path
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def run(browser, base_url):
+    runs = []
+
+    def make(query: str = "", size=(1280, 720)) -> PageRun:
+        r = PageRun(browser, base_url, query, size)
+        runs.append(r)
+        return r
+
+    yield make
+    for r in runs:
+        r.close()
+
+
+def wait_steps_above(r: PageRun, n: int) -> None:
+    r.page.wait_for_function(
+        f"() => Number(document.querySelector('[data-testid=step-count]').textContent) > {n}")
+
+
+def wait_points(r: PageRun, n: int) -> None:
+    r.page.wait_for_function(
+        f"() => window.backpropLab.store.state.points.train.x.length === {n}")
+
+
+def click_step(r: PageRun, times: int = 1) -> None:
+    for _ in range(times):
+        before = r.steps()
+        r.page.get_by_role("button", name="Step", exact=True).click()
+        r.wait_steps(before + 1)
+
+
+def test_page_loads_without_console_errors_and_every_canvas_is_painted(run):
+    r = run()
+    canvases = r.page.eval_on_selector_all("canvas[id]", "els => els.map(e => '#' + e.id)")
+    views = {"#network", "#boundary", "#chart-loss", "#chart-accuracy", "#chart-grads"}
+    assert views <= set(canvases)
+    for sel in canvases:
+        sig = r.canvas_signature(sel)
+        assert sig["width"] > 50 and sig["height"] > 40, (sel, sig)
+        assert sig["colours"] > 3, f"{sel} looks blank: {sig}"
+    # The boundary shows a heatmap, not a flat fill: many colours inside the plot.
+    assert r.canvas_signature("#boundary")["colours"] > 50
+    assert r.errors == [], r.errors
+
+
+def test_three_steps_move_the_counter_by_three_and_show_a_finite_loss(run):
+    r = run()
+    start = r.steps()
+    for _ in range(3):
+        r.page.get_by_role("button", name="Step", exact=True).click()
+    r.wait_steps(start + 3)
+    r.page.wait_for_timeout(300)
+    assert r.steps() == start + 3
+    loss = r.number("loss-train")
+    assert math.isfinite(loss) and loss >= 0
+    assert math.isfinite(r.number("loss-test"))
+    assert r.errors == []
+
+
+def test_changing_the_learning_rate_mid_run_keeps_the_steps_and_the_weights(run):
+    r = run("learning_rate=0.03")
+    initial = flat_weights(r)
+    click_step(r, 4)
+    r.page.wait_for_timeout(300)
+    weights = flat_weights(r)
+    assert weights != pytest.approx(initial, abs=1e-7), "the diagram's weights did not move"
+    steps = r.steps()
+    r.page.select_option("#cfg-learning_rate", "0.3")
+    r.page.wait_for_function("() => window.backpropLab.store.state.config.learning_rate === 0.3")
+    r.page.wait_for_timeout(300)
+    assert r.steps() == steps
+    # The page's weights travel as float32 in frames and float64 in state messages.
+    assert flat_weights(r) == pytest.approx(weights, rel=1e-6, abs=1e-7)
+    # and training goes on from there
+    click_step(r)
+    assert r.steps() == steps + 1
+    assert flat_weights(r) != pytest.approx(weights, abs=1e-7)
+    assert "learning_rate=0.3" in r.page.url
+
+
+def flat_weights(r: PageRun) -> list[float]:
+    return r.state("[...s.params.weights.flat(2), ...s.params.biases.flat()]")
+
+
+def test_switching_the_activation_redraws_the_neuron_maps(run):
+    r = run("activation=tanh")
+    centre = r.page.evaluate("() => window.backpropLab.network.nodeCenter(1, 0)")
+    size = r.page.evaluate("() => window.backpropLab.network.size")
+    region = [centre["x"] - size / 2 + 2, centre["y"] - size / 2 + 2, size - 4, size - 4]
+    before = r.canvas_signature("#network", region)
+    assert before["colours"] > 4, "the neuron map should be a heatmap"
+    r.page.evaluate("() => { window.__maps = window.backpropLab.store.state.heatmaps; }")
+    r.page.select_option("#cfg-activation", "relu")
+    r.page.wait_for_function(
+        "() => { const s = window.backpropLab.store.state;"
+        " return s.config.activation === 'relu' && s.heatmaps && s.heatmaps !== window.__maps; }")
+    r.settle()
+    after = r.canvas_signature("#network", region)
+    assert after["sum"] != before["sum"], "the neuron map did not change"
+    assert r.errors == []
+
+
+def _ws_url(base: str) -> str:
+    parts = urlsplit(base)
+    return f"ws://{parts.netloc}/ws"
+
+
+def _recv_until(ws, kind: str) -> dict | tuple:
+    """The next JSON message of `type` kind, or with kind "record" the next record frame
+    as (header, arrays), skipping everything else."""
+    from server.frames import unpack
+
+    for _ in range(500):
+        raw = ws.recv(timeout=10)
+        if isinstance(raw, bytes):
+            header, arrays = unpack(raw)
+            if kind == "record" and header["kind"] == "record":
+                return header, arrays
+            continue
+        m = json.loads(raw)
+        if m["type"] == kind:
+            return m
+        assert m["type"] != "error", m
+    raise AssertionError(f"no {kind} message")
+
+
+def test_inspector_chain_rule_equals_the_engines_gradient_read_over_the_protocol(run, base_url):
+    query = "dataset=xor&batch_size=1&hidden=3&seed=7&learning_rate=0.1"
+    r = run(query)
+    click_step(r, 2)
+    pt = r.page.evaluate("() => window.backpropLab.network.linkPoint(0, 1, 2, 0.25)")
+    r.click_canvas("#network", pt["x"], pt["y"])
+    expect(r.page.get_by_test_id("chain-value")).to_be_visible()
+    page_value = float(r.page.get_by_test_id("chain-value").get_attribute("data-value"))
+    page_grad = float(r.page.get_by_test_id("grad-batch").get_attribute("data-value"))
+    config = r.state("s.config")
+
+    # The same configuration and seed in a session of our own, over the protocol: the
+    # second update's record frame carries the engine's ∂L/∂W (float32), and an inspect of
+    # the same weight its float64 value.
+    with connect(_ws_url(base_url), origin=base_url, open_timeout=10) as ws:
+        assert _recv_until(ws, "hello")["protocol"] >= 1
+        _recv_until(ws, "state")
+        ws.send(json.dumps({"type": "configure", "config": config}))
+        _recv_until(ws, "state")
+        for n in (1, 2):
+            ws.send(json.dumps({"type": "step"}))
+            assert _recv_until(ws, "step")["step"] == n
+            header, arrays = _recv_until(ws, "record")
+        dW = {e["layer"]: a for e, a in zip(header["arrays"], arrays, strict=True)
+              if e["name"] == "dW"}
+        record_grad = float(dW[0][1, 2])
+        ws.send(json.dumps({"type": "inspect", "layer": 0, "neuron": 2, "source": 1}))
+        inspected = _recv_until(ws, "inspection")["result"]["weight"]
+    assert header["step"] == 2 and header["applied"] is True
+    # batch_size=1: the chain rule on the one example is the weight's whole gradient.
+    assert page_value == pytest.approx(record_grad, rel=1e-6, abs=1e-9)
+    assert page_grad == pytest.approx(record_grad, rel=1e-6, abs=1e-9)
+    assert page_value == inspected["grad"] == inspected["grad_example"]
+
+
+def test_play_then_pause_advances_the_counters(run):
+    r = run()
+    start = r.steps()
+    r.page.get_by_role("button", name="Play", exact=True).click()
+    wait_steps_above(r, start + 5)
+    r.page.get_by_role("button", name="Pause", exact=True).click()
+    expect(r.page.get_by_role("button", name="Play", exact=True)).to_be_visible()
+    r.page.wait_for_timeout(400)
+    paused_at = r.steps()
+    assert paused_at > start + 5
+    r.page.wait_for_timeout(600)
+    assert r.steps() == paused_at, "training went on after Pause"
+    assert math.isfinite(r.number("loss-train"))
+    assert r.errors == []
+
+
+def test_a_url_with_a_configuration_reproduces_it_after_a_reload(run):
+    query = ("dataset=xor&hidden=5,3&activation=relu&learning_rate=0.1&features=x1,x2,x1x2"
+             "&optimizer=adam&batch_size=7&noise=0.1&seed=3")
+    r = run(query)
+    want = {"dataset": "xor", "hidden": [5, 3], "activation": "relu", "learning_rate": 0.1,
+            "features": ["x1", "x2", "x1x2"], "optimizer": "adam", "batch_size": 7,
+            "noise": 0.1, "seed": 3}
+
+    def check(run_: PageRun) -> None:
+        got = run_.state("s.config")
+        assert {k: got[k] for k in want} == want
+        assert run_.page.locator("#cfg-learning_rate").input_value() == "0.1"
+        assert run_.page.locator("#cfg-optimizer").input_value() == "adam"
+        assert run_.page.locator('[data-feature="x1x2"]').get_attribute("aria-pressed") == "true"
+        assert run_.state("JSON.stringify(s.params.weights.map(w => [w.length, w[0].length]))") \
+            == "[[3,5],[5,3],[3,1]]"
+
+    check(r)
+    url = r.page.url
+    r.page.reload()
+    r.wait_ready()
+    check(r)
+    # A fresh tab (a new session) given the URL gets the same setup.
+    other = run(urlsplit(url).query)
+    check(other)
+    assert flat_weights(other) == pytest.approx(flat_weights(r), rel=1e-6)
+
+
+def test_adding_a_custom_point_changes_the_data(run):
+    r = run("dataset=circle&n_points=100")
+    n = r.state("s.points.train.x.length")
+    target = r.page.evaluate("() => window.backpropLab.boundary.toPx(-4.5, 4.5)")
+    r.page.locator("#class-picker [data-cls='1']").click()
+    r.click_canvas("#boundary", target["x"], target["y"])
+    wait_points(r, n + 1)
+    x1, x2 = r.state("s.points.train.x[s.points.train.x.length - 1]")
+    assert x1 == pytest.approx(-4.5, abs=0.1) and x2 == pytest.approx(4.5, abs=0.1)
+    assert r.state("s.points.train.y[s.points.train.y.length - 1]") == 1
+    r.click_canvas("#boundary", target["x"], target["y"], button="right")
+    wait_points(r, n)
+    assert r.errors == []
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_screenshots_of_the_main_states(run, size):
+    w, h = SIZES[size]
+    print(f"\nscreenshots: {SCREENSHOTS}")
+    r = run("dataset=circle&hidden=4,2&learning_rate=0.1", size=(w, h))
+    click_step(r, 5)
+    r.page.wait_for_function("() => !window.backpropLab.store.state.ui.anim")
+    r.shot(f"{size}-forward")
+    r.page.keyboard.press("b")
+    r.settle()
+    r.shot(f"{size}-backward")
+    pt = r.page.evaluate("() => window.backpropLab.network.linkPoint(1, 2, 0, 0.3)")
+    r.click_canvas("#network", pt["x"], pt["y"])
+    expect(r.page.get_by_test_id("chain-value")).to_be_visible()
+    r.page.get_by_role("button", name="Verify this step").click()
+    expect(r.page.get_by_test_id("gradcheck-result")).to_be_visible()
+    r.shot(f"{size}-inspector")
+    assert r.page.get_by_test_id("gradcheck-error").get_attribute("data-value") is not None
+    r.page.keyboard.press("f")
+
+    d = run("dataset=plane&activation=linear&output_activation=linear&learning_rate=10&hidden=8,8",
+            size=(w, h))
+    d.page.get_by_role("button", name="Play", exact=True).click()
+    stop = d.page.get_by_test_id("stop-reason")
+    expect(stop).to_contain_text("learning rate is probably too large")
+    expect(stop).to_contain_text("infinite")
+    expect(d.page.get_by_role("button", name="Play", exact=True)).to_be_visible()
+    d.shot(f"{size}-diverged")
+
+    m = run("dataset=blobs&n_classes=4&learning_rate=0.1&hidden=6,4", size=(w, h))
+    m.page.get_by_role("button", name="Play", exact=True).click()
+    wait_steps_above(m, 60)
+    m.page.get_by_role("button", name="Pause", exact=True).click()
+    m.page.get_by_label("test data").check()
+    m.settle()
+    m.shot(f"{size}-multiclass")
+    for run_ in (r, d, m):
+        assert run_.errors == [], run_.errors
