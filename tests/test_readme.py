@@ -1,0 +1,26 @@
+"""The README's promises: its Python example runs, and .ci/run runs its test command."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def quick_start_commands() -> list[str]:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [b.strip() for b in re.findall(r"```sh\n(.*?)```", section, re.S)]
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_second():
+    run, test = quick_start_commands()
+    assert "backprop-lab" in run and "\n" not in run and "\n" not in test
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test in ci.splitlines()
+
+
+def test_python_example_runs(capsys):
+    code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "after 200 Adam steps" in out and "∂L/∂w = δ_j · a_i" in out
