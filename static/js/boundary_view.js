@@ -164,7 +164,8 @@ export class BoundaryView {
         ctx.stroke();
       }
     };
-    draw(pts.train, "#ffffff", 1);
+    const task = taskOf(state);
+    draw(pts.train, task === "regression" ? "#555555" : "#ffffff", 1);
     if (state.ui.showTest) draw(pts.test, "#111111", 1.2);
     const rec = state.record;
     if (rec && rec.batch) {

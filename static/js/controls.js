@@ -80,8 +80,11 @@ export class Controls {
     const typing = t instanceof HTMLInputElement && !["checkbox", "radio", "range", "button"].includes(t.type)
       || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement;
     if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
-    const onButton = t instanceof HTMLButtonElement || (t instanceof HTMLElement && t.getAttribute("role") === "button");
-    if (e.key === " " && !onButton) { e.preventDefault(); this.playing ? this.act.pause() : this.act.play(); }
+    // Space plays/pauses everywhere except on buttons outside the play toolbar, which it
+    // activates as usual (after clicking Step, space must not step again).
+    const onOtherButton = (t instanceof HTMLButtonElement || (t instanceof HTMLElement && t.getAttribute("role") === "button"))
+      && !t.closest(".play");
+    if (e.key === " " && !onOtherButton) { e.preventDefault(); this.playing ? this.act.pause() : this.act.play(); }
     else if (e.key === "ArrowRight" && !(t instanceof HTMLInputElement)) { e.preventDefault(); this.act.step(); }
     else if (e.key === "ArrowLeft" && !(t instanceof HTMLInputElement)) { e.preventDefault(); this.act.stepBack(); }
     else if (e.key === "f") this.dispatch({ type: "setView", view: "forward" });

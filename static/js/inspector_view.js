@@ -69,10 +69,10 @@ export class InspectorView {
     if (!g) return null;
     const ok = g.passed ?? (g.max_rel_error !== null && g.max_rel_error < 1e-6);
     return h("div", { className: `gradcheck ${ok ? "ok" : "bad"}`, "data-testid": "gradcheck-result" },
-      `Gradient check of step ${g.step ?? "?"}: largest relative error `,
+      ok ? "✓ " : "✗ ", `Gradient check of step ${g.step ?? "?"}: largest relative error `,
       num(g.max_rel_error, "gradcheck-error", 3),
-      ` over ${g.n_checked ?? "?"} of ${g.n_params ?? "?"} parameters — `,
-      ok ? "backprop agrees with finite differences ✓" : "backprop and finite differences disagree ✗");
+      ` over ${g.n_checked ?? "?"}/${g.n_params ?? "?"} parameters: `,
+      ok ? "backprop matches finite differences" : "backprop and finite differences disagree");
   }
 
   _example(r) {
@@ -107,34 +107,35 @@ export class InspectorView {
     const to = sel.layer + 1 === nLayers ? `output ${sel.j + 1}` : `neuron ${sel.j + 1} of layer ${sel.layer + 1}`;
     const w = state.params && state.params.weights[sel.layer] ? state.params.weights[sel.layer][sel.i][sel.j] : null;
     const out = [h("h3", {}, `Weight from ${from} to ${to}`),
-      row("w (now)", num(w, "link-weight")),
-      this._editor("weight", w, (v) => this.on.setWeight(sel.layer, sel.i, sel.j, v))];
+      row("w (now)", num(w, "link-weight"),
+        this._editor("weight", w, (v) => this.on.setWeight(sel.layer, sel.i, sel.j, v)))];
     if (!r || !r.weight) { out.push(h("p", { className: "hint" }, r ? "no gradient yet" : "asking the engine…")); return out; }
     const g = r.weight;
     out.push(this._example(r),
       h("div", { className: "formula big", "data-testid": "chain-rule" },
         "∂L/∂w = δ_j · a_i = (", num(g.delta_j, "chain-delta"), ") × (", num(g.a_i, "chain-a"), ") = ",
         num(g.grad_example, "chain-value")),
-      row("over the batch", h("span", {}, g.batch_formula || ""),),
-      row("∂L/∂w used", num(g.grad, "grad-batch", 6)));
+      row("∂L/∂w used", num(g.grad, "grad-batch", 6), h("span", { className: "hint" }, `(${g.batch_formula || "over the batch"})`)));
     out.push(this._update(g));
     return out;
   }
 
   _update(g) {
     const u = g.update;
-    const box = h("div", { className: "update" }, h("h4", {}, "The optimizer's update"));
+    const box = h("div", { className: "update" }, h("h4", {}, "The optimizer's update",
+      u && u.optimizer ? ` (${u.optimizer}${u.rule ? `: ${u.rule}` : ""})` : ""));
     if (u && u.formula) box.appendChild(h("div", { className: "formula big", "data-testid": "update-formula" }, u.formula));
     if (u && typeof u === "object") {
-      const terms = Object.entries(u).filter(([k, v]) => k !== "formula" && (typeof v === "number" || typeof v === "string"));
+      const shown = new Set(["formula", "optimizer", "rule", "grad", "weight_before", "weight_after"]);
+      const terms = Object.entries(u).filter(([k, v]) => !shown.has(k) && (typeof v === "number" || typeof v === "string"));
       if (terms.length) {
         box.appendChild(h("div", { className: "terms" }, terms.map(([k, v]) => h("span", { className: "term" },
           `${k} = `, typeof v === "number" ? fmt(v) : v))));
       }
     }
     if (g.weight_after !== undefined) {
-      box.appendChild(row("w before → after", `${fmt(g.weight)} → ${fmt(g.weight_after)}`));
-      box.appendChild(row("Δw", num(g.delta_w, "delta-w")));
+      box.appendChild(row("w before → after", `${fmt(g.weight, 6)} → ${fmt(g.weight_after, 6)}`,
+        h("span", {}, "Δw = ", num(g.delta_w, "delta-w"))));
     } else if (!u) box.appendChild(h("p", { className: "hint" }, "the update is applied at the end of the step"));
     return box;
   }
@@ -144,8 +145,7 @@ export class InspectorView {
     const rec = state.record;
     const db = rec && rec.layers && rec.layers[sel.layer] ? rec.layers[sel.layer].db[sel.j] : null;
     const out = [h("h3", {}, `Bias of neuron ${sel.j + 1} in layer ${sel.layer + 1}`),
-      row("b (now)", num(b, "bias-value")),
-      this._editor("bias", b, (v) => this.on.setBias(sel.layer, sel.j, v)),
+      row("b (now)", num(b, "bias-value"), this._editor("bias", b, (v) => this.on.setBias(sel.layer, sel.j, v))),
       row("∂L/∂b (batch)", num(db, "bias-grad"))];
     if (r && r.neuron) {
       out.push(this._example(r), h("div", { className: "formula big" },
@@ -159,7 +159,7 @@ export class InspectorView {
       "aria-label": `New ${what} value`, className: "edit-value" });
     const go = () => { const v = parseFloat(input.value); if (Number.isFinite(v)) apply(v); };
     input.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.stopPropagation(); go(); } });
-    return h("div", { className: "editor" }, h("label", {}, `Set ${what}: `, input),
+    return h("span", { className: "editor" }, h("label", {}, `set to `, input),
       h("button", { type: "button", onclick: go }, "Set"));
   }
 }

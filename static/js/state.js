@@ -92,6 +92,10 @@ export const REDUCERS = {
     s.limits = a.limits || {};
     s.defaults = a.defaults || null;
     if (a.schema && a.schema.length) s.schema = a.schema;
+    if (s.connection.sessionId && s.connection.sessionId !== a.sessionId) {
+      REDUCERS.toast(s, { kind: "info", text: "The server no longer had this tab's session: a new one "
+        + "started with the same configuration (weights and counters start afresh)." });
+    }
     Object.assign(s.connection, { sessionId: a.sessionId, resumed: !!a.resumed, status: "open", attempt: 0 });
     return ["banner", "controls", "status"];
   },
