@@ -124,3 +124,44 @@ def test_zero_init_keeps_hidden_neurons_symmetric():
             b -= 0.5 * g
     assert np.allclose(net.weights[0], net.weights[0][:, :1])  # every column the same
     assert np.allclose(net.weights[1], net.weights[1][0])
+
+
+@pytest.mark.parametrize("options", ["plain", "all"])
+@pytest.mark.parametrize("reg", ["l1", "l2"])
+def test_penalty_gradients_match_finite_differences(reg, options):
+    from engine.trainer import Trainer
+
+    bn, res, p = OPTIONS[options]
+    t = Trainer({"n_points": 60, "hidden": [5, 5], "regularization": reg,
+                 "regularization_rate": 0.03, "batch_norm": bn, "residual": res, "dropout": p,
+                 "seed": 4})
+    rec = t.step()
+    net, head = t.net, t.head
+    masks = [tr.mask for tr in rec.traces[:-1]] if p else None
+    X = t.F_train[rec.batch]
+    np.copyto(net.params, rec.params_before)
+    buffers = net.buffers.copy()
+    w = net.weight_mask.astype(bool)
+
+    def total():
+        traces, yhat = net.forward(X, head, train=True, masks=masks)
+        np.copyto(net.buffers, buffers)
+        data = head.per_example(traces[-1].z, yhat, rec.target).mean()
+        W = net.params[w]
+        return data + (0.03 * np.abs(W).sum() if reg == "l1" else 0.03 * 0.5 * W @ W)
+
+    numeric = np.empty(net.n_params)
+    for k in range(net.n_params):
+        v = net.params[k]
+        net.params[k] = v + H
+        up = total()
+        net.params[k] = v - H
+        down = total()
+        net.params[k] = v
+        numeric[k] = (up - down) / (2 * H)
+    assert relative_error(numeric, rec.grads).max() <= 1e-6
+    # the penalty really is in there
+    assert np.abs(rec.grads[w] - numeric[w]).max() < 1e-8
+    data_only = rec.grads.copy()
+    data_only[w] -= 0.03 * (np.sign(rec.params_before[w]) if reg == "l1" else rec.params_before[w])
+    assert relative_error(numeric, data_only).max() > 1e-3
