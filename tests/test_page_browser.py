@@ -341,6 +341,52 @@ def test_adding_a_custom_point_changes_the_data(run):
     assert r.errors == []
 
 
+def test_keyboard_and_phase_stepping(run):
+    r = run("dataset=xor")
+    r.page.locator("#network").click(position={"x": 5, "y": 5})  # focus on the page, not a control
+    r.page.keyboard.press("ArrowRight")
+    r.wait_steps(1)
+    r.page.keyboard.press("ArrowRight")
+    r.wait_steps(2)
+    r.page.keyboard.press("ArrowLeft")
+    r.wait_steps(1)
+    r.page.keyboard.press("b")
+    assert r.state("s.ui.view") == "backward"
+    r.page.keyboard.press("f")
+    assert r.state("s.ui.view") == "forward"
+    r.page.select_option("#step-unit", "phase")
+    for phase in ("forward", "loss", "backward"):
+        r.page.get_by_role("button", name="Step", exact=True).click()
+        r.page.wait_for_function(f"() => window.backpropLab.store.state.phase === '{phase}'")
+        assert r.steps() == 1, "a phase before the update must not count as an update"
+    r.page.get_by_role("button", name="Step", exact=True).click()
+    r.wait_steps(2)
+    r.page.locator("#network").click(position={"x": 5, "y": 5})
+    r.page.keyboard.press(" ")
+    expect(r.page.get_by_role("button", name="Pause", exact=True)).to_be_visible()
+    wait_steps_above(r, 4)
+    r.page.keyboard.press(" ")
+    expect(r.page.get_by_role("button", name="Play", exact=True)).to_be_visible()
+    assert r.errors == []
+
+
+def test_a_lost_connection_shows_the_banner_and_resumes_the_same_session(run):
+    r = run("dataset=moons&hidden=3")
+    click_step(r, 3)
+    sid = r.state("s.connection.sessionId")
+    r.page.evaluate("() => window.backpropLab.conn.ws.close()")
+    expect(r.page.locator("#banner")).to_contain_text("reconnecting")
+    r.page.wait_for_function(
+        "() => { const c = window.backpropLab.store.state.connection;"
+        " return c.status === 'open' && c.resumed; }")
+    expect(r.page.locator("#banner")).to_be_hidden()
+    assert r.state("s.connection.sessionId") == sid
+    assert r.steps() == 3
+    assert r.state("s.config.dataset") == "moons"
+    click_step(r)
+    assert r.steps() == 4
+
+
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_screenshots_of_the_main_states(run, size):
     w, h = SIZES[size]

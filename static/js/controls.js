@@ -254,6 +254,8 @@ export class Controls {
     const open = state.connection.status === "open" && !!state.config;
     for (const id of ["btn-play", "btn-step", "btn-step-back", "btn-reset", "btn-export"]) $(id).disabled = !open;
     $("step-unit").value = state.ui.stepUnit;
+    const maxSpeed = Math.min(state.limits.max_speed || 50, 100);
+    if ($("speed").max !== String(maxSpeed)) $("speed").max = String(maxSpeed);
     $("speed").value = String(state.ui.speed);
     $("speed-out").textContent = String(state.ui.speed);
     const fwd = state.ui.view === "forward";

@@ -70,6 +70,7 @@ export class NetworkView {
     this.lastMaps = null;
     this.needLayout = true;
     this.topologyKey = "";
+    this.actSelects = [];
     canvas.addEventListener("mousemove", (ev) => this._hover(ev));
     canvas.addEventListener("mouseleave", () => this.on.hover(null));
     canvas.addEventListener("click", (ev) => this._click(ev));
@@ -81,12 +82,13 @@ export class NetworkView {
   render(state, dirty, now) {
     if (!state.config) { this._empty("Connecting…"); return false; }
     const sizes = layerSizes(state);
-    const key = JSON.stringify([sizes, state.config.features, state.config.activation,
-      state.schema.length]);
+    const key = JSON.stringify([sizes, state.config.features, state.schema.length]);
     if (dirty.has("topology") || this.needLayout || key !== this.topologyKey) {
       this.topologyKey = key;
       this._layout(state, sizes);
     }
+    const acts = state.config.activation;
+    this.actSelects.forEach((sel, l) => { sel.value = Array.isArray(acts) ? acts[l] : acts; });
     if (state.heatmaps !== this.lastMaps) this._paintThumbs(state);
     return this._draw(state, now);
   }
@@ -134,8 +136,8 @@ export class NetworkView {
   _buildOverlay(state, sizes, step) {
     const ov = this.overlay;
     ov.replaceChildren();
+    this.actSelects = [];
     const hidden = sizes.slice(1, -1);
-    const acts = state.config.activation;
     const actChoices = (field(state, "activation") || {}).choices || [];
     const limits = field(state, "hidden") || { lo: 1, hi: 32 };
     const colWidth = Math.max(60, Math.min(130, step - 8));
@@ -177,8 +179,8 @@ export class NetworkView {
       mk("span", { className: "net-count", textContent: `${w} neuron${w === 1 ? "" : "s"}` }, box);
       const sel = mk("select", { ariaLabel: `Activation of layer ${l + 1}`, className: "net-act" }, box);
       for (const a of actChoices) sel.appendChild(new Option(choiceLabel(a), a));
-      sel.value = Array.isArray(acts) ? acts[l] : acts;
       sel.onchange = () => this.on.setLayerActivation(l, sel.value);
+      this.actSelects.push(sel);
     });
     head(sizes.length - 1, "Output").classList.add("net-col-title");
     // Feature toggles over the input nodes.

@@ -173,7 +173,9 @@ export const REDUCERS = {
   serverError(s, a) {
     if (a.re === "gradcheck") s.busy.gradcheck = false;
     if (QUIET_ERRORS.has(a.code) && s.toasts.some((t) => t.code === a.code)) return [];
-    return REDUCERS.toast(s, { text: a.message, kind: a.code === "rejected" ? "info" : "error", code: a.code });
+    // The refused control snaps back to the server's value.
+    return [...REDUCERS.toast(s, { text: a.message, kind: a.code === "rejected" ? "info" : "error", code: a.code }),
+      "controls"];
   },
   toast(s, a) {
     s.toasts.push({ id: ++toastId, text: a.text, kind: a.kind || "error", code: a.code || null });
