@@ -1,0 +1,92 @@
+"""Server fixtures: a TestClient app and a real uvicorn server on 127.0.0.1, port 0, in a thread.
+
+`live_server` (session scope) yields the base URL, e.g. "http://127.0.0.1:41234"; the page's
+browser tests use it too. `start_live_server(settings)` is the context manager behind it, for
+tests that need their own settings; it yields a `LiveServer` with `.url`, `.ws_url` and `.app`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from server.__main__ import bind_socket, uvicorn_config
+from server.app import create_app
+from server.settings import Settings
+
+
+@dataclass
+class LiveServer:
+    url: str
+    ws_url: str
+    app: object
+    port: int
+
+
+@contextlib.contextmanager
+def start_live_server(settings: Settings | None = None):
+    """Run the app under uvicorn in a daemon thread until the block exits."""
+    settings = settings or Settings()
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn_config(app, settings, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.01)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", app, port)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """Base URL of a real server with default settings, shared by the whole test session."""
+    with start_live_server() as live:
+        yield live.url
+
+
+@pytest.fixture
+def app():
+    return create_app(Settings(trusted_hosts=["testserver"]))
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def hash_state():
+    """hash_state(session) → hex digest of its observable state."""
+    return _state_hash
+
+
+def _state_hash(session) -> str:
+    """Hash of what a message could change: weights, config, data, counters, history, play."""
+    with session.lock:
+        t = session.trainer
+        blob = json.dumps({
+            "params": t.parameters(), "config": t.config.to_dict(), "points": t.points(),
+            "step": t.step_count, "epoch": t.epoch, "history": len(t.history),
+            "phase": t.phase, "playing": session.playing, "speed": session.speed,
+            "view": session.view,
+        }, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()

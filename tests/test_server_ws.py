@@ -1,0 +1,410 @@
+"""Every message type through Starlette's TestClient WebSocket, against the real engine."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from engine.config import Config
+from server import frames
+from server.app import create_app
+from server.protocol import PROTOCOL_VERSION, ErrorCode
+from server.settings import Settings
+
+
+class Tab:
+    """A test-side tab: JSON out, JSON or frames in; `until(type)` skips what it passes."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.frames: list[bytes] = []
+
+    def send(self, msg) -> None:
+        self.ws.send_text(msg if isinstance(msg, str) else json.dumps(msg))
+
+    def recv(self):
+        m = self.ws.receive()
+        if m["type"] == "websocket.close":
+            raise WebSocketDisconnect(m.get("code", 1000), m.get("reason"))
+        if m.get("bytes") is not None:
+            return m["bytes"]
+        return json.loads(m["text"])
+
+    def until(self, type_: str) -> dict:
+        """The next message of `type_`, skipping frames and other types; an `error` when
+        something else was awaited fails the test."""
+        while True:
+            m = self.recv()
+            if isinstance(m, bytes):
+                self.frames.append(m)
+            elif m["type"] == type_:
+                return m
+            elif m["type"] == "error":
+                raise AssertionError(f"unexpected error: {m}")
+
+    def json(self) -> dict:
+        """The next JSON message, whatever its type."""
+        while isinstance(m := self.recv(), bytes):
+            self.frames.append(m)
+        return m
+
+    def frame(self, kind: str) -> tuple[dict, dict]:
+        """The next binary frame of `kind` as (header, {(name, layer): array})."""
+        while True:
+            m = self.recv()
+            if isinstance(m, bytes):
+                header, arrays = frames.unpack(m)
+                if header["kind"] == kind:
+                    return header, {(e["name"], e.get("layer")): a
+                                    for e, a in zip(header["arrays"], arrays, strict=True)}
+
+    def ask(self, msg, type_: str) -> dict:
+        self.send(msg)
+        return self.until(type_)
+
+
+@pytest.fixture
+def tab(client):
+    with client.websocket_connect("/ws") as ws:
+        t = Tab(ws)
+        t.hello = t.until("hello")
+        t.state = t.until("state")
+        yield t
+
+
+@pytest.fixture
+def session(app, tab):
+    return app.state.sessions.sessions[tab.hello["session"]]
+
+
+def weights(state: dict) -> list:
+    return state["params"]["weights"]
+
+
+def test_hello_state_and_first_frame(tab):
+    h = tab.hello
+    assert h["type"] == "hello" and h["protocol"] == PROTOCOL_VERSION
+    assert isinstance(h["session"], str) and len(h["session"]) >= 16 and h["resumed"] is False
+    assert h["defaults"] == Config().to_dict()
+    assert {row["name"] for row in h["schema"]} == set(Config().to_dict())
+    assert h["limits"]["max_message_bytes"] == 65536 and h["limits"]["grid_max"] == 128
+    s = tab.state
+    assert s["metrics"]["step"] == 0 and s["playing"] is False
+    assert len(s["points"]["train"]["x"]) == 250 and len(s["history"]) == 1
+    assert [np.shape(w) for w in weights(s)] == [(2, 4), (4, 2), (2, 1)]
+    header, maps = tab.frame("frame")
+    assert maps[("output", 3)].shape == (1, 100, 100) and maps[("output", 3)].dtype == np.uint8
+    assert maps[("neuron", 1)].shape == (4, 20, 20) and maps[("neuron", 2)].shape == (2, 20, 20)
+    assert maps[("input", 0)].shape == (2, 20, 20)
+    np.testing.assert_allclose(maps[("W", 0)], weights(s)[0], rtol=1e-6)
+
+
+def test_bare_step_makes_exactly_one_update(tab, session):
+    before = np.array(weights(tab.state)[0])
+    m = tab.ask({"type": "step"}, "step")
+    assert m["step"] == 1 and m["record_step"] == 1 and m["applied"] and m["count"] == 1
+    assert m["epoch"] == 0 and len(m["batch"]) == 10
+    assert set(m["loss"]) == {"train", "test"}
+    assert all(isinstance(v, float) and math.isfinite(v) for v in m["loss"].values())
+    assert session.trainer.step_count == 1
+    header, rec = tab.frame("record")
+    assert header["step"] == 1 and header["applied"] is True
+    assert rec[("dW", 0)].shape == (2, 4) and rec[("dW_applied", 2)].shape == (2, 1)
+    # plain SGD: the applied update is −α·∂L/∂W, and W shown is the weight after it
+    np.testing.assert_allclose(rec[("dW_applied", 0)], -0.03 * rec[("dW", 0)], rtol=1e-4,
+                               atol=1e-7)
+    np.testing.assert_allclose(rec[("W", 0)], before + rec[("dW_applied", 0)], rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(rec[("W", 0)], session.trainer.parameters()["weights"][0],
+                               rtol=1e-6)
+
+
+def test_step_counts_epochs_and_phases(tab, session):
+    assert tab.ask({"type": "step", "count": 5}, "step")["step"] == 5
+    m = tab.ask({"type": "step", "unit": "epoch"}, "step")
+    assert m["epoch"] == 1 and m["step"] == 25  # 250 training points, batches of 10
+    phases = [tab.ask({"type": "step", "unit": "phase"}, "step") for _ in range(4)]
+    assert [p["phase"] for p in phases] == ["forward", "loss", "backward", "update"]
+    assert [p["applied"] for p in phases] == [False, False, False, True]
+    assert [p["step"] for p in phases] == [25, 25, 25, 26]
+    assert all(p["record_step"] == 26 for p in phases)
+    assert session.trainer.step_count == 26
+
+
+def test_configure_answers_state_with_the_new_data(tab, session):
+    s = tab.ask({"type": "configure", "config": {"dataset": "xor", "hidden": [3]}}, "state")
+    assert s["config"]["dataset"] == "xor" and s["config"]["hidden"] == [3]
+    assert s["points"] is not None and s["metrics"]["step"] == 0
+    assert [np.shape(w) for w in weights(s)] == [(2, 3), (3, 1)]
+    assert session.trainer.config.dataset == "xor"
+    header, maps = tab.frame("frame")
+    assert maps[("neuron", 1)].shape == (3, 20, 20)
+
+
+def test_configure_softmax_sends_one_map_per_class(tab):
+    s = tab.ask({"type": "configure", "config": {"dataset": "blobs", "n_classes": 4}}, "state")
+    assert s["config"]["output_activation"] == "softmax"
+    _, maps = tab.frame("frame")
+    out = maps[("output", 3)]
+    assert out.shape == (4, 100, 100)
+    # K class probabilities: the four maps of one cell add up to about 255
+    assert np.all(np.abs(out.astype(int).sum(axis=0) - 255) <= 4)
+
+
+def test_set_changes_a_live_hyperparameter_and_keeps_weights(tab, session):
+    s = tab.ask({"type": "set", "config": {"learning_rate": 0.3, "optimizer": "adam"}}, "state")
+    assert s["config"]["learning_rate"] == 0.3 and s["config"]["optimizer"] == "adam"
+    assert weights(s) == weights(tab.state) and s["points"] is None
+
+
+def test_play_streams_the_loss_pair_until_pause(tab, session):
+    s = tab.ask({"type": "play", "speed": 2}, "state")
+    assert s["playing"] is True and s["speed"] == 2
+    steps = []
+    for _ in range(5):
+        m = tab.until("metrics")
+        assert m["playing"] is True and m["updates"] == 2
+        assert set(m["loss"]) == {"train", "test"} and all(
+            isinstance(v, float) for v in m["loss"].values())
+        steps.append(m["step"])
+    assert steps == sorted(steps) and steps[-1] >= 10
+    s = tab.ask({"type": "pause"}, "state")
+    assert s["playing"] is False and not session.playing
+    count = session.trainer.step_count
+    tab.ask({"type": "export"}, "snapshot")  # a round trip later, training has not moved
+    assert session.trainer.step_count == count == s["metrics"]["step"]
+
+
+def test_play_stops_with_a_stopped_event_on_divergence(tab, session):
+    tab.ask({"type": "configure", "config": {"dataset": "plane", "output_activation": "linear",
+                                             "learning_rate": 10.0}}, "state")
+    tab.ask({"type": "play", "speed": 5}, "state")
+    stop = tab.until("stopped")
+    assert stop["reason"] == "diverged" and "learning rate" in stop["message"]
+    assert not session.playing
+    params = np.concatenate([np.ravel(w) for w in session.trainer.parameters()["weights"]])
+    assert np.isfinite(params).all()
+
+
+def test_reset_restores_the_seeded_weights(tab):
+    tab.ask({"type": "step", "count": 3}, "step")
+    s = tab.ask({"type": "reset"}, "state")
+    assert s["metrics"]["step"] == 0 and weights(s) == weights(tab.state)
+    assert len(s["history"]) == 1
+
+
+def test_step_back_undoes_one_update(tab):
+    tab.ask({"type": "step"}, "step")
+    after_one = tab.ask({"type": "export"}, "snapshot")["snapshot"]["params"]
+    tab.ask({"type": "step"}, "step")
+    s = tab.ask({"type": "step_back"}, "state")
+    assert s["metrics"]["step"] == 1
+    assert tab.ask({"type": "export"}, "snapshot")["snapshot"]["params"] == after_one
+
+
+def test_inspect_gives_the_chain_rule_numbers(tab):
+    tab.ask({"type": "step"}, "step")
+    r = tab.ask({"type": "inspect", "layer": 1, "neuron": 0, "source": 3}, "inspection")["result"]
+    assert r["step"] == 1 and "neuron" in r and "weight" in r
+    r = tab.ask({"type": "inspect", "layer": 0, "neuron": 2, "example": 7}, "inspection")
+    assert r["result"]["example"] == 7 and "weight" not in r["result"]
+
+
+def test_set_weight_and_bias(tab, session):
+    s = tab.ask({"type": "set_weight", "layer": 1, "source": 3, "neuron": 1, "value": -2.5},
+                "state")
+    assert weights(s)[1][3][1] == -2.5
+    s = tab.ask({"type": "set_weight", "layer": 2, "neuron": 0, "value": 0.75}, "state")
+    assert s["params"]["biases"][2][0] == 0.75
+    assert session.trainer.parameters()["biases"][2][0] == 0.75
+
+
+def test_add_and_remove_a_point(tab):
+    s = tab.ask({"type": "add_point", "x1": 1.5, "x2": -2.0, "label": 1}, "state")
+    assert len(s["points"]["train"]["x"]) == 251 and s["points"]["train"]["x"][-1] == [1.5, -2.0]
+    s = tab.ask({"type": "remove_point", "split": "train", "index": 250}, "state")
+    assert len(s["points"]["train"]["x"]) == 250
+
+
+def test_export_then_import_restores_the_session(tab, session, hash_state):
+    tab.ask({"type": "step", "count": 3}, "step")
+    snap = tab.ask({"type": "export"}, "snapshot")["snapshot"]
+    saved = hash_state(session)
+    tab.ask({"type": "step", "count": 4}, "step")
+    s = tab.ask({"type": "import", "snapshot": snap}, "state")
+    assert s["metrics"]["step"] == 3 and s["points"] is not None
+    assert hash_state(session) == saved
+
+
+def test_gradcheck(tab):
+    tab.ask({"type": "step"}, "step")
+    r = tab.ask({"type": "gradcheck"}, "gradcheck")["result"]
+    assert r["n_checked"] > 0 and r["max_rel_error"] < 1e-5
+
+
+def test_view_sets_the_heatmap_resolution(tab):
+    s = tab.ask({"type": "view", "grid": 50, "neuron_grid": 10}, "state")
+    assert s["view"] == {"grid": 50, "neuron_grid": 10}
+    while True:
+        _, maps = tab.frame("frame")
+        if maps[("output", 3)].shape == (1, 50, 50):
+            break
+    assert maps[("neuron", 1)].shape == (4, 10, 10)
+
+
+INVALID = [
+    ("not json", "malformed"),
+    ("[1, 2]", "malformed"),
+    ('{"type": 3}', "wrong_type"),
+    ('{"no_type": 1}', "missing_field"),
+    ('{"type": "jump"}', "unknown_type"),
+    ('{"type": "step", "extra": 1}', "unknown_field"),
+    ('{"type": "configure"}', "missing_field"),
+    ('{"type": "step", "count": "2"}', "wrong_type"),
+    ('{"type": "step", "count": 2.0}', "wrong_type"),
+    ('{"type": "step", "count": true}', "wrong_type"),
+    ('{"type": "step", "count": 0}', "out_of_range"),
+    ('{"type": "step", "count": 1001}', "out_of_range"),
+    ('{"type": "step", "unit": "epoch", "count": 11}', "out_of_range"),
+    ('{"type": "step", "unit": "minibatch"}', "out_of_range"),
+    ('{"type": "play", "speed": 201}', "out_of_range"),
+    ('{"type": "play", "speed": NaN}', "not_finite"),
+    ('{"type": "set", "config": {"learning_rate": Infinity}}', "not_finite"),
+    ('{"type": "set", "config": {"learning_rate": 1e999}}', "not_finite"),
+    ('{"type": "set", "config": {"learning_rate": 0}}', "bad_config"),
+    ('{"type": "set", "config": {"learning_rate": -0.1}}', "bad_config"),
+    ('{"type": "set", "config": {"learning_rate": 10.5}}', "bad_config"),
+    ('{"type": "set", "config": {"hidden": [3]}}', "bad_config"),
+    ('{"type": "configure", "config": {"hidden": [33]}}', "bad_config"),
+    ('{"type": "configure", "config": {"hidden": [2, 2, 2, 2, 2, 2, 2, 2, 2]}}', "bad_config"),
+    ('{"type": "configure", "config": {"n_points": 5000}}', "bad_config"),
+    ('{"type": "configure", "config": {"wings": 2}}', "bad_config"),
+    ('{"type": "configure", "config": {"seed": 100000000000000000000}}', "not_finite"),
+    ('{"type": "view", "grid": 129}', "out_of_range"),
+    ('{"type": "view", "neuron_grid": 0}', "out_of_range"),
+    ('{"type": "set_weight", "layer": 0, "neuron": 0, "source": 0, "value": 1000}',
+     "out_of_range"),
+    ('{"type": "set_weight", "layer": 5, "neuron": 0, "source": 0, "value": 1}', "rejected"),
+    ('{"type": "inspect", "layer": 0, "neuron": 9}', "rejected"),
+    ('{"type": "add_point", "x1": 0, "x2": 0, "label": 7}', "rejected"),
+    ('{"type": "add_point", "x1": 50, "x2": 0, "label": 1}', "rejected"),
+    ('{"type": "remove_point", "split": "train", "index": 999}', "rejected"),
+    ('{"type": "remove_point", "split": "dev", "index": 0}', "out_of_range"),
+    ('{"type": "import", "snapshot": {"version": 99}}', "rejected"),
+    ('{"type": "import", "snapshot": []}', "wrong_type"),
+    ('{"type": "step_back"}', "rejected"),
+    ('{"type": "step", "count": 1}' + " " * 70_000, "too_large"),
+    ('{"type": "configure", "config": {"x": "' + "a" * 70_000 + '"}}', "too_large"),
+    ('{"type":"import","snapshot":{"pad": "' + "a" * 70_000 + '"}}', "rejected"),
+    ("[" * 5000 + "]" * 5000, "malformed"),
+]
+
+
+@pytest.mark.parametrize(("text", "code"), INVALID)
+def test_every_invalid_message_gets_a_typed_error_and_changes_nothing(
+        tab, session, hash_state, text, code):
+    before = hash_state(session)
+    tab.send(text)
+    err = tab.until("error")
+    assert set(err) >= {"type", "code", "message"} and err["code"] == code, err
+    assert err["code"] in {c.value for c in ErrorCode}
+    assert hash_state(session) == before
+    assert tab.ask({"type": "step"}, "step")["step"] == 1  # the connection is still up
+
+
+def test_binary_frame_gets_an_error(tab, session, hash_state):
+    before = hash_state(session)
+    tab.ws.send_bytes(b'{"type": "step"}')
+    assert tab.until("error")["code"] == "binary_frame"
+    assert hash_state(session) == before
+
+
+def test_bad_config_names_its_field(tab):
+    tab.send({"type": "configure", "config": {"noise": 0.9}})
+    err = tab.until("error")
+    assert err["field"] == "noise" and err["re"] == "configure" and "0.5" in err["message"]
+
+
+def test_internal_fault_is_logged_answered_and_survived(tab, session, caplog, monkeypatch):
+    def broken():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(session.trainer, "gradcheck", broken)
+    tab.send({"type": "gradcheck"})
+    err = tab.until("error")
+    assert err["code"] == "internal" and "boom" not in err["message"]
+    assert any("boom" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+    assert tab.ask({"type": "step"}, "step")["step"] == 1
+
+
+def test_a_flood_is_rate_limited_per_client():
+    app = create_app(Settings(trusted_hosts=["testserver"], rate_burst=5, rate_per_s=0.5))
+    with TestClient(app) as c, c.websocket_connect("/ws") as ws:
+        tab = Tab(ws)
+        tab.until("state")
+        for _ in range(12):
+            tab.send({"type": "export"})
+        replies = [tab.json() for _ in range(6)]
+        # the five in the burst are answered in order; the refusal goes out at once, and
+        # only once while the flood lasts
+        assert sorted(r["type"] for r in replies) == ["error"] + ["snapshot"] * 5
+        assert [r["code"] for r in replies if r["type"] == "error"] == ["rate_limited"]
+
+
+def test_resume_by_session_id(client):
+    with client.websocket_connect("/ws") as ws:
+        tab = Tab(ws)
+        sid = tab.until("hello")["session"]
+        tab.ask({"type": "step", "count": 3}, "step")
+        snap = tab.ask({"type": "export"}, "snapshot")["snapshot"]
+    with client.websocket_connect(f"/ws?session={sid}") as ws:
+        tab = Tab(ws)
+        h = tab.until("hello")
+        assert h["session"] == sid and h["resumed"] is True
+        s = tab.until("state")
+        assert s["metrics"]["step"] == 3 and len(s["history"]) == len(snap["history"])
+        assert tab.ask({"type": "export"}, "snapshot")["snapshot"]["params"] == snap["params"]
+    with client.websocket_connect("/ws?session=unknown-session-id-000") as ws:
+        h = Tab(ws).until("hello")
+        assert h["resumed"] is False and h["session"] != sid
+
+
+def test_idle_sessions_expire():
+    app = create_app(Settings(trusted_hosts=["testserver"], session_ttl_s=0.05))
+    with TestClient(app) as c:
+        with c.websocket_connect("/ws") as ws:
+            sid = Tab(ws).until("hello")["session"]
+        import time
+
+        time.sleep(0.2)
+        with c.websocket_connect(f"/ws?session={sid}") as ws:
+            h = Tab(ws).until("hello")
+            assert h["resumed"] is False and h["session"] != sid
+        assert sid not in app.state.sessions.sessions
+
+
+def test_the_session_cap_closes_with_a_4xxx_code_and_reason():
+    app = create_app(Settings(trusted_hosts=["testserver"], max_sessions=2))
+    with TestClient(app) as c, c.websocket_connect("/ws") as a, c.websocket_connect("/ws") as b:
+        Tab(a).until("hello")
+        Tab(b).until("hello")
+        with pytest.raises(WebSocketDisconnect) as e, c.websocket_connect("/ws") as third:
+            Tab(third).recv()
+        assert e.value.code == 4003 and "full" in e.value.reason
+
+
+def test_a_second_connection_to_a_session_replaces_the_first(client):
+    with client.websocket_connect("/ws") as a:
+        first = Tab(a)
+        sid = first.until("hello")["session"]
+        with client.websocket_connect(f"/ws?session={sid}") as b:
+            assert Tab(b).until("hello")["resumed"] is True
+            with pytest.raises(WebSocketDisconnect) as e:
+                while True:
+                    first.recv()
+            assert e.value.code == 4001
