@@ -1,8 +1,9 @@
 """Server fixtures: a TestClient app and a real uvicorn server on 127.0.0.1, port 0, in a thread.
 
 `live_server` (session scope) yields the base URL, e.g. "http://127.0.0.1:41234"; the page's
-browser tests use it too. `start_live_server(settings)` is the context manager behind it, for
-tests that need their own settings; it yields a `LiveServer` with `.url`, `.ws_url` and `.app`.
+browser tests use it too. `live_server_factory` gives `start_live_server(settings)`, the
+context manager behind it, for tests that need their own settings; it yields a `LiveServer`
+with `.url`, `.ws_url`, `.port` and `.app`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ def start_live_server(settings: Settings | None = None):
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server_factory():
+    """start_live_server itself, for tests that need a server with their own settings."""
+    return start_live_server
 
 
 @pytest.fixture(scope="session")

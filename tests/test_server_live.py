@@ -1,0 +1,367 @@
+"""A real uvicorn server on 127.0.0.1, port 0, driven by the synchronous `websockets` client:
+resume, origins, Host rebinding, oversized messages, a stalled client, and a fuzz."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import os
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from engine.config import DATASETS, OPTIMIZERS
+from server.protocol import ErrorCode, ProtocolError, parse_client_message
+from server.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def live(live_server_factory):
+    with live_server_factory(Settings()) as server:
+        yield server
+
+
+def recv_json(ws, type_: str | None = None, timeout: float = 5.0) -> dict:
+    """The next JSON message (of `type_`, if given), skipping binary frames."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+        if isinstance(m, str):
+            d = json.loads(m)
+            if type_ is None or d["type"] == type_:
+                return d
+            assert d["type"] != "error", d
+
+
+@contextlib.contextmanager
+def open_tab(url: str, **kw):
+    """(websocket, hello, state) of a new connection, closed when the block ends."""
+    with connect(url, max_size=None, **kw) as ws:
+        hello = recv_json(ws, "hello")
+        state = recv_json(ws, "state")
+        yield ws, hello, state
+
+
+def test_a_session_resumes_after_a_reconnect(live):
+    with open_tab(live.ws_url) as (ws, hello, _):
+        sid = hello["session"]
+        ws.send('{"type": "step", "count": 7}')
+        assert recv_json(ws, "step")["step"] == 7
+        ws.send('{"type": "export"}')
+        snap = recv_json(ws, "snapshot")["snapshot"]
+        ws.send('{"type": "play", "speed": 3}')
+        recv_json(ws, "metrics")
+    session = live.app.state.sessions.sessions[sid]
+    time.sleep(0.3)
+    frozen = session.trainer.step_count
+    time.sleep(0.3)
+    assert session.trainer.step_count == frozen and session.playing  # paused while away
+
+    with open_tab(f"{live.ws_url}?session={sid}") as (ws, hello, state):
+        assert hello["session"] == sid and hello["resumed"] is True
+        assert state["metrics"]["step"] == frozen and state["playing"] is True
+        assert state["speed"] == 3 and len(state["history"]) >= len(snap["history"])
+        assert recv_json(ws, "metrics")["step"] > frozen  # and it plays on
+        ws.send('{"type": "pause"}')
+        paused = recv_json(ws, "state")["metrics"]["step"]
+        ws.send('{"type": "step_back"}')  # the undo stack survived the reconnect too
+        assert recv_json(ws, "state")["metrics"]["step"] == paused - 1
+
+
+def test_a_foreign_origin_is_refused_with_403(live):
+    for origin in ("http://evil.example", f"http://localhost:{live.port + 1}", "null",
+                   f"https://127.0.0.1.evil.example:{live.port}"):
+        with pytest.raises(InvalidStatus) as e, connect(live.ws_url, origin=origin):
+            pass
+        assert e.value.response.status_code == 403, origin
+    for origin in (f"http://127.0.0.1:{live.port}", f"http://localhost:{live.port}"):
+        url = origin.replace("http", "ws") + "/ws"  # the same host:port as the page
+        with open_tab(url, origin=origin) as (_, hello, _):
+            assert hello["type"] == "hello"
+
+
+def test_allow_origin_entries_are_accepted(live_server_factory):
+    with live_server_factory(Settings(allow_origins=["http://localhost:5173"])) as server:
+        with open_tab(server.ws_url, origin="http://localhost:5173") as (_, hello, _):
+            assert hello["type"] == "hello"
+        with pytest.raises(InvalidStatus), connect(server.ws_url, origin="http://localhost:5174"):
+            pass
+
+
+def _raw_request(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(request)
+        return s.recv(4096)
+
+
+def test_a_rebinding_host_is_refused(live):
+    conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=5)
+    conn.request("GET", "/", headers={"Host": "attacker.example"})
+    r = conn.getresponse()
+    assert r.status == 400 and b"Invalid host" in r.read()
+    conn.request("GET", "/healthz", headers={"Host": f"localhost:{live.port}"})
+    r = conn.getresponse()
+    assert r.status == 200 and r.read()
+    handshake = (f"GET /ws HTTP/1.1\r\nHost: attacker.example:{live.port}\r\n"
+                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+    assert _raw_request(live.port, handshake).startswith(b"HTTP/1.1 400")
+
+
+def test_the_page_and_its_assets_are_served(live):
+    with urllib.request.urlopen(live.url + "/") as r:
+        page = r.read().decode()
+    assert "/static/js/main.js" in page
+    with urllib.request.urlopen(live.url + "/static/js/main.js") as r:
+        assert r.status == 200
+    with urllib.request.urlopen(live.url + "/healthz") as r:
+        assert json.loads(r.read())["status"] == "ok"
+
+
+def test_an_oversized_message_is_answered_and_the_connection_stays(live):
+    with open_tab(live.ws_url) as (ws, hello, _):
+        session = live.app.state.sessions.sessions[hello["session"]]
+        ws.send('{"type": "configure", "config": {"seed": 5}, "pad": "' + "x" * 100_000 + '"}')
+        err = recv_json(ws, "error")
+        assert err["code"] == "too_large" and "65536" in err["message"]
+        assert session.trainer.config.seed == 0
+        ws.send('{"type": "step"}')
+        assert recv_json(ws, "step")["step"] == 1
+
+
+def _masked_frame(text: str) -> bytes:
+    data, mask = text.encode(), os.urandom(4)
+    head = bytes([0x81, 0x80 | len(data)]) if len(data) < 126 else \
+        bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(data))
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+def stalled_client(port: int) -> socket.socket:
+    """A WebSocket client with a tiny receive buffer that plays and then never reads."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    assert s.recv(12) == b"HTTP/1.1 101"
+    s.sendall(_masked_frame('{"type": "view", "grid": 128, "neuron_grid": 128}'))
+    s.sendall(_masked_frame('{"type": "play", "speed": 1}'))
+    return s
+
+
+def test_a_stalled_client_does_not_slow_a_healthy_one(live):
+    sessions = live.app.state.sessions.sessions
+    known = set(sessions)
+    stalled = stalled_client(live.port)
+    try:
+        deadline = time.monotonic() + 5
+        while not (set(sessions) - known):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        stalled_session = sessions[(set(sessions) - known).pop()]
+        time.sleep(1.5)  # long enough for its socket buffers to fill
+        with open_tab(live.ws_url) as (ws, _, _):
+            ws.send('{"type": "play"}')
+            recv_json(ws, "metrics")
+            stamps, t_end = [], time.monotonic() + 3.0
+            while time.monotonic() < t_end:
+                recv_json(ws, "metrics")
+                stamps.append(time.monotonic())
+        gaps = sorted(b - a for a, b in zip(stamps, stamps[1:], strict=False))
+        fps = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+        assert fps >= 20, fps
+        assert gaps[int(0.99 * (len(gaps) - 1))] <= 0.2, gaps[-5:]
+        # the stalled tab's session kept training, and its queue stayed one frame deep
+        outbox = stalled_session.client.outbox
+        assert stalled_session.playing and stalled_session.trainer.step_count > 60
+        assert outbox.replaced_frames > 10 and len(outbox) <= 3
+    finally:
+        stalled.close()
+
+
+# the fuzz
+
+TEMPLATES = [
+    {"type": "configure", "config": {"learning_rate": 0.1}},
+    {"type": "set", "config": {"learning_rate": 0.1}},
+    {"type": "step"},
+    {"type": "step", "count": 3, "unit": "update"},
+    {"type": "play", "speed": 2},
+    {"type": "pause"},
+    {"type": "reset"},
+    {"type": "inspect", "layer": 0, "neuron": 1, "source": 0, "example": 3},
+    {"type": "set_weight", "layer": 0, "neuron": 1, "source": 0, "value": 0.5},
+    {"type": "add_point", "x1": 1.0, "x2": 2.0, "label": 1, "split": "train"},
+    {"type": "remove_point", "split": "train", "index": 3},
+    {"type": "import", "snapshot": {"version": 1}},
+    {"type": "view", "grid": 64, "neuron_grid": 16},
+]
+WRONG_VALUES = st.one_of(st.text(max_size=8), st.lists(st.integers(), max_size=3),
+                         st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+                         st.booleans())
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=4),
+    max_leaves=12)
+
+
+@st.composite
+def mutated(draw) -> str:
+    """A valid message broken in one way that no handler may accept."""
+    msg = dict(draw(st.sampled_from(TEMPLATES)))
+    how = draw(st.sampled_from(["extra", "drop", "retype", "range", "nan", "truncate",
+                                "type", "bad_config", "config_range", "wrap"]))
+    fields = [k for k in msg if k != "type"]
+    if how == "extra":
+        msg[draw(st.text(min_size=1, max_size=8).filter(lambda k: k not in msg))] = \
+            draw(json_values)
+    elif how == "drop" and fields and msg["type"] not in ("step", "play", "view"):
+        del msg[draw(st.sampled_from(fields))]
+    elif how == "retype" and fields:
+        msg[draw(st.sampled_from(fields))] = draw(WRONG_VALUES)
+    elif how == "range":
+        msg = draw(st.sampled_from([
+            {"type": "step", "count": draw(st.integers(max_value=0) | st.integers(1001))},
+            {"type": "play", "speed": draw(st.integers(max_value=0) | st.integers(201))},
+            {"type": "view", "grid": draw(st.integers(129) | st.integers(max_value=0))},
+            {"type": "set_weight", "layer": 0, "neuron": 0,
+             "value": draw(st.floats(100.001, 1e300) | st.floats(-1e300, -100.001))},
+        ]))
+    elif how == "config_range":  # valid for the parser, refused by the engine
+        return json.dumps(draw(st.sampled_from([
+            {"type": "set", "config": {"learning_rate": draw(
+                st.floats(-1e300, 0.0) | st.floats(10.0001, 1e300))}},
+            {"type": "configure", "config": {"hidden": [draw(st.integers(33, 2**40))]}},
+            {"type": "configure", "config": {"n_points": draw(st.integers(2001, 2**40))}},
+        ])))
+    elif how == "nan":
+        text = json.dumps(msg)
+        token = draw(st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999"]))
+        return text[:-1] + f', "x": {token}}}'
+    elif how == "truncate":
+        text = json.dumps(msg)
+        return text[: draw(st.integers(0, len(text) - 1))]
+    elif how == "type":
+        msg["type"] = draw(st.text(max_size=12).filter(lambda t: t not in {
+            m["type"] for m in TEMPLATES} | {"export", "gradcheck", "step_back"}))
+    elif how == "bad_config":  # valid for the parser, refused by the engine
+        return json.dumps({"type": draw(st.sampled_from(["configure", "set"])), "config": {
+            draw(st.sampled_from(["dataset", "noise", "batch_size", "features", "optimizer"])):
+            draw(WRONG_VALUES.filter(lambda v: v not in DATASETS + OPTIMIZERS))}})
+    else:
+        return json.dumps([msg])
+    if msg == draw(st.sampled_from(TEMPLATES)) or not _invalid(json.dumps(msg)):
+        msg["zz_unknown"] = 1  # the mutation was a no-op: make sure it is not
+    return json.dumps(msg)
+
+
+def _invalid(text: str) -> bool:
+    try:
+        parse_client_message(text)
+    except ProtocolError:
+        return True
+    return False
+
+
+random_messages = st.one_of(
+    json_values.map(json.dumps),
+    st.text(max_size=60),
+    st.dictionaries(st.sampled_from(["type", "config", "count", "unit", "speed", "x"]),
+                    json_values, max_size=4).map(json.dumps),
+).filter(_invalid)
+
+
+def test_a_fuzz_of_random_and_mutated_messages_changes_nothing(hash_state, live_server_factory):
+    relaxed = Settings(rate_burst=100_000, rate_per_s=100_000.0)
+    with live_server_factory(relaxed) as server:
+        with open_tab(server.ws_url) as (ws, hello, _):
+            fuzz(ws, server.app.state.sessions.sessions[hello["session"]], hash_state)
+
+
+def fuzz(ws, session, hash_state) -> None:
+    """≥ 1,000 invalid messages, each answered with an error; the state hash never moves."""
+    ws.send('{"type": "step", "count": 5}')
+    recv_json(ws, "step")
+    time.sleep(0.1)
+    before = hash_state(session)
+    codes: dict[str, int] = {}
+
+    @settings(max_examples=1200, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(text=st.one_of(mutated(), random_messages))
+    def one(text):
+        ws.send(text)
+        err = recv_json(ws)
+        assert err["type"] == "error", (text, err)
+        assert err["code"] in {c.value for c in ErrorCode}
+        codes[err["code"]] = codes.get(err["code"], 0) + 1
+
+    one()
+    print("fuzz refusals by code:", codes)
+    assert sum(codes.values()) >= 1000, codes
+    assert len(codes) >= 8 and codes.get("bad_config", 0) >= 20, codes  # many kinds reached
+    ws.send('{"type": "export"}')
+    recv_json(ws, "snapshot")
+    assert hash_state(session) == before
+
+
+def test_the_launcher_binds_port_0_and_prints_the_real_url():
+    proc = subprocess.Popen([sys.executable, "-m", "server", "--port", "0", "--no-browser"],
+                            stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("Backprop Lab is running at http://127.0.0.1:")
+        url = line.split()[-1]
+        assert not url.endswith(":0/")
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=1) as r:
+                    assert json.loads(r.read())["status"] == "ok"
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the launched server never answered /healthz")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_the_browser_opens_only_once_healthz_answers(live, monkeypatch):
+    from server import __main__ as launcher
+
+    opened = []
+    monkeypatch.setattr(launcher.webbrowser, "open", opened.append)
+    launcher.open_when_ready(live.url + "/")
+    assert opened == [live.url + "/"]
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    launcher.open_when_ready(dead, timeout_s=0.5)
+    assert opened == [live.url + "/"]
+
+
+def test_frame_gaps_are_even_in_play(live):
+    with open_tab(live.ws_url) as (ws, _, _):
+        ws.send('{"type": "play"}')
+        stamps = [time.monotonic() for _ in range(40) if recv_json(ws, "metrics")]
+    gaps = [b - a for a, b in zip(stamps[5:], stamps[6:], strict=False)]
+    assert 1 / 40 < statistics.median(gaps) < 1 / 20  # ≈ 30 frames a second, not a burst
