@@ -450,7 +450,7 @@ ServerMessage = (Hello | State | StepMsg | Metrics | Stopped | Error | Inspectio
 
 def encode(message: ServerMessage) -> str:
     """Compact JSON text; raises ValueError rather than put NaN or Infinity on the wire."""
-    return json.dumps(message.model_dump(mode="json", by_alias=True), allow_nan=False,
+    return json.dumps(message.model_dump(by_alias=True), allow_nan=False,
                       separators=(",", ":"))
 
 

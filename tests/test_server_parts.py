@@ -1,0 +1,236 @@
+"""The server's pieces on their own: protocol models, frame bytes, assets, origins, hosts,
+the newest-wins outbox, the token bucket and the launcher's URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from engine.config import FEATURES
+from engine.trainer import Trainer
+from server import frames, protocol
+from server.__main__ import page_urls, parse_args
+from server.assets import asset_dirs
+from server.client import Outbox, TokenBucket
+from server.handlers import HANDLERS
+from server.security import origin_allowed, trusted_hosts
+from server.settings import Settings
+
+DEEP = dict(features=list(FEATURES), hidden=[8] * 6)
+
+
+# protocol
+
+
+def test_every_client_type_has_a_model_and_a_handler():
+    assert set(HANDLERS) == set(protocol.CLIENT_TYPES)
+    assert len(protocol.CLIENT_TYPES) == 15
+
+
+def test_bare_step_parses_to_one_update():
+    m = protocol.parse_client_message('{"type": "step"}')
+    assert isinstance(m, protocol.Step) and m.count == 1 and m.unit == "update"
+
+
+@pytest.mark.parametrize(("text", "code", "field"), [
+    ('{"type": "play", "speed": 1.5}', "wrong_type", "speed"),
+    ('{"type": "add_point", "x1": 0, "x2": 0, "label": true}', "wrong_type", "label"),
+    ('{"type": "set_weight", "layer": 0, "neuron": 0, "value": -Infinity}', "not_finite", None),
+    ('{"type": "inspect", "layer": 0}', "missing_field", "neuron"),
+    ('{"type": "import", "snapshot": {"a": [1, 99999999999999999999]}}', "not_finite",
+     "snapshot.a.1"),
+])
+def test_parse_errors_name_the_code_and_field(text, code, field):
+    with pytest.raises(protocol.ProtocolError) as e:
+        protocol.parse_client_message(text)
+    assert e.value.code.value == code and e.value.field == field
+
+
+def test_encode_refuses_nan_rather_than_send_it():
+    ok = protocol.encode(protocol.Stopped(reason="diverged", message="x"))
+    assert json.loads(ok) == {"type": "stopped", "reason": "diverged", "message": "x"}
+    with pytest.raises(ValueError):
+        protocol.encode(protocol.Inspection(result={"x": float("nan")}))
+
+
+def test_close_codes_are_in_the_application_range():
+    assert all(4000 <= c <= 4999 for c in protocol.CloseCode)
+
+
+# frames
+
+
+def test_frame_prefix_and_alignment_are_as_documented():
+    data = frames.pack("frame", {"step": 3}, [
+        ({"name": "m"}, np.arange(5, dtype=np.uint8)),
+        ({"name": "w"}, np.array([[1.5, -2.0]])),
+    ])
+    magic, version, reserved, n = struct.unpack_from("<4sHHI", data)
+    assert (magic, version, reserved) == (b"BPLF", 1, 0) and (12 + n) % 8 == 0
+    header = json.loads(data[12 : 12 + n])
+    assert header["kind"] == "frame" and header["step"] == 3
+    w, m = header["arrays"]  # floats first, at offset 0, so Float32Array can view them
+    assert w == {"name": "w", "shape": [1, 2], "dtype": "float32", "offset": 0}
+    assert m == {"name": "m", "shape": [5], "dtype": "uint8", "offset": 8}
+    payload = data[12 + n :]
+    assert np.frombuffer(payload[:8], "<f4").tolist() == [1.5, -2.0]
+    assert payload[8:] == bytes(range(5))
+
+
+def test_non_finite_floats_are_clamped_in_frames():
+    _, (a,) = frames.unpack(frames.pack("record", {}, [({"name": "x"},
+                                                       np.array([np.nan, np.inf, 1e300]))]))
+    assert a[0] == 0 and a[1] == a[2] == np.finfo(np.float32).max
+
+
+@pytest.mark.parametrize(("config", "budget"), [({}, 16_000), (DEEP, 40_000)])
+def test_heatmap_frames_fit_their_budget_and_match_the_engine(config, budget):
+    t = Trainer(config)
+    t.run(20)
+    grid = t.grid(100)
+    data = frames.heatmap_frame(grid, 20, t.parameters(), {"step": t.step_count})
+    assert len(data) <= budget
+    header, arrays = frames.unpack(data)
+    maps = {(e["name"], e.get("layer")): a for e, a in zip(header["arrays"], arrays,
+                                                           strict=True)}
+    q = grid.quantized()
+    out_layer = len(config.get("hidden", [4, 2])) + 1
+    np.testing.assert_array_equal(maps[("output", out_layer)], q["output"])
+    for l, full in enumerate(q["neurons"], start=1):  # 20×20 = every 5th cell's centre
+        np.testing.assert_array_equal(maps[("neuron", l)], full[:, 2::5, 2::5])
+    np.testing.assert_array_equal(maps[("input", 0)], q["inputs"][:, 2::5, 2::5])
+    for l, W in enumerate(t.parameters()["weights"]):
+        np.testing.assert_allclose(maps[("W", l)], W, rtol=1e-6)
+
+
+def test_subsampling_to_a_size_that_does_not_divide_keeps_the_nearest_cells():
+    t = Trainer()
+    grid = t.grid(100)
+    header, arrays = frames.unpack(frames.heatmap_frame(grid, 30, t.parameters(), {}))
+    n1 = next(a for e, a in zip(header["arrays"], arrays, strict=True)
+              if (e["name"], e.get("layer")) == ("neuron", 1))
+    idx = np.floor((np.arange(30) + 0.5) * 100 / 30).astype(int)  # nearest centres
+    np.testing.assert_array_equal(n1, grid.quantized()["neurons"][0][:, idx][:, :, idx])
+
+
+def test_record_frame_carries_the_update():
+    t = Trainer(DEEP)
+    rec = t.step()
+    header, arrays = frames.unpack(frames.record_frame(rec, {"step": rec.step}))
+    got = {(e["name"], e.get("layer")): a for e, a in zip(header["arrays"], arrays, strict=True)}
+    for l in range(7):
+        dW, db = rec.layer_arrays(rec.grads, l)
+        np.testing.assert_allclose(got[("dW", l)], dW, rtol=1e-5, atol=1e-12)
+        np.testing.assert_allclose(got[("db", l)], db, rtol=1e-5, atol=1e-12)
+        W, _ = rec.layer_arrays(rec.params_after, l)
+        np.testing.assert_allclose(got[("W", l)], W, rtol=1e-6)
+    assert got[("per_example_loss", None)].shape == (10,)
+
+
+# assets, origins, hosts
+
+
+def _layout(root, *dirs):
+    for d in dirs:
+        (root / d / "static").mkdir(parents=True)
+        (root / d / "templates").mkdir(parents=True)
+        (root / d / "templates" / "index.html").write_text("<!doctype html>")
+
+
+def test_assets_resolve_for_a_wheel_and_for_a_checkout(tmp_path):
+    pkg = tmp_path / "site" / "server"
+    _layout(tmp_path / "site", "server/_assets")
+    assert asset_dirs(pkg) == (pkg / "_assets" / "static", pkg / "_assets" / "templates")
+    repo_pkg = tmp_path / "repo" / "server"
+    repo_pkg.mkdir(parents=True)
+    _layout(tmp_path / "repo", ".")
+    static, templates = asset_dirs(repo_pkg)
+    assert static.resolve() == (tmp_path / "repo" / "static").resolve()
+    with pytest.raises(FileNotFoundError):
+        asset_dirs(tmp_path / "nowhere" / "server")
+
+
+def test_this_checkout_serves_its_own_assets():
+    static, templates = asset_dirs()
+    assert (templates / "index.html").is_file() and static.is_dir()
+
+
+@pytest.mark.parametrize(("origin", "host", "allowed", "ok"), [
+    (None, "127.0.0.1:8000", [], True),
+    ("http://127.0.0.1:8000", "127.0.0.1:8000", [], True),
+    ("http://LOCALHOST:8000", "localhost:8000", [], True),
+    ("http://localhost", "localhost:80", [], True),
+    ("http://127.0.0.1:8001", "127.0.0.1:8000", [], False),
+    ("http://evil.example", "127.0.0.1:8000", [], False),
+    ("null", "127.0.0.1:8000", [], False),
+    ("file://", "127.0.0.1:8000", [], False),
+    ("http://127.0.0.1:8000.evil.example", "127.0.0.1:8000", [], False),
+    ("https://lab.school.example", "10.0.0.5:8000", ["https://lab.school.example"], True),
+    ("https://lab.school.example:444", "10.0.0.5:8000", ["https://lab.school.example"], False),
+])
+def test_origin_check(origin, host, allowed, ok):
+    assert origin_allowed(origin, host, allowed) is ok
+
+
+def test_trusted_hosts_never_include_a_wildcard():
+    local = trusted_hosts(Settings())
+    assert {"127.0.0.1", "localhost"} <= set(local) and "*" not in local
+    lan = trusted_hosts(Settings(host="0.0.0.0", trusted_hosts=["*", "lab.local"]))
+    assert "*" not in lan and "lab.local" in lan and "0.0.0.0" not in lan
+
+
+def test_launcher_urls_and_arguments():
+    assert page_urls("127.0.0.1", 8123) == ("http://127.0.0.1:8123/", [])
+    url, lan = page_urls("0.0.0.0", 8123)
+    assert url == "http://127.0.0.1:8123/" and all(u.endswith(":8123/") for u in lan)
+    a = parse_args(["--port", "0", "--no-browser", "--allow-origin", "http://a",
+                    "--allow-origin", "http://b"])
+    assert a.port == 0 and a.no_browser and a.allow_origin == ["http://a", "http://b"]
+    assert parse_args([]).host is None  # so Settings (and BACKPROP_LAB_HOST) decide
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("BACKPROP_LAB_MAX_SESSIONS", "7")
+    monkeypatch.setenv("BACKPROP_LAB_ALLOW_ORIGINS", '["http://x.example"]')
+    s = Settings()
+    assert s.max_sessions == 7 and s.allow_origins == ["http://x.example"]
+    assert s.ws_max_size > s.max_import_bytes > s.max_message_bytes == 65536
+
+
+# outbox and bucket
+
+
+def test_outbox_keeps_replies_in_order_and_only_the_newest_frame():
+    async def scenario():
+        box = Outbox(max_replies=100)
+        box.reply("a")
+        box.frame(("f1", b"1"))
+        box.reply("b")
+        box.frame(("f2", b"2"))
+        box.frame(("f3", b"3"))
+        got = [await box.get() for _ in range(3)]
+        return got, box.replaced_frames, len(box)
+
+    got, replaced, left = asyncio.run(scenario())
+    assert got == [("a",), ("b",), ("f3", b"3")] and replaced == 2 and left == 0
+
+
+def test_outbox_memory_is_bounded_for_a_client_that_never_reads():
+    box = Outbox(max_replies=8)
+    for i in range(1000):
+        box.reply(f"r{i}")
+        box.frame((b"x" * 1000,))
+    assert len(box) <= 9 and box.dropped_replies > 900
+
+
+def test_token_bucket_allows_the_burst_then_the_rate(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr("server.client.time.monotonic", lambda: now[0])
+    b = TokenBucket(burst=3, rate=2.0)
+    assert [b.take() for _ in range(4)] == [True, True, True, False]
+    now[0] += 0.5  # one token back
+    assert [b.take(), b.take()] == [True, False]
