@@ -56,9 +56,14 @@ export class LineChart {
   draw() {
     const { width: W, height: H } = this.surface;
     const ctx = this.surface.begin("#ffffff");
-    const left = 46, right = 8, top = 18, bottom = 16;
+    const right = 8, top = 18, bottom = 16;
+    const r = this._range();
+    const log = this.opts.log;
+    const ticks = r ? (log ? logTicks(r.lo, r.hi) : linTicks(r.lo, r.hi)) : [];
+    const label = (v) => (log ? fmt(10 ** v, 2) : fmt(v, 3));
+    ctx.font = "11px system-ui, sans-serif";
+    const left = Math.max(40, ...ticks.map((v) => ctx.measureText(label(v)).width + 10));
     const pw = W - left - right, ph = H - top - bottom;
-    ctx.font = "12px system-ui, sans-serif";
     ctx.fillStyle = "#111";
     ctx.textBaseline = "alphabetic";
     ctx.font = "bold 12px system-ui, sans-serif";
@@ -68,25 +73,22 @@ export class LineChart {
     ctx.strokeStyle = "#c4c7ca";
     ctx.lineWidth = 1;
     ctx.strokeRect(left + 0.5, top + 0.5, pw, ph);
-    const r = this._range();
     if (!r) {
       ctx.fillStyle = "#555";
       ctx.fillText(this.opts.empty || "no data yet: press Step or Play", left + 8, top + ph / 2 + 4);
       this._legend(ctx, W);
       return;
     }
-    const log = this.opts.log;
     const X = (x) => left + ((x - r.xMin) / (r.xMax - r.xMin || 1)) * pw;
     const Y = (v) => top + ph - ((v - r.lo) / (r.hi - r.lo)) * ph;
     // y ticks
     ctx.fillStyle = "#444";
     ctx.font = "11px system-ui, sans-serif";
     ctx.textAlign = "right";
-    const ticks = log ? logTicks(r.lo, r.hi) : linTicks(r.lo, r.hi);
     for (const v of ticks) {
       const y = Y(v);
       if (y < top - 1 || y > top + ph + 1) continue;
-      ctx.fillText(log ? fmt(10 ** v, 2) : fmt(v, 3), left - 4, y + 4);
+      ctx.fillText(label(v), left - 4, y + 4);
       ctx.strokeStyle = "#eef0f2";
       ctx.beginPath(); ctx.moveTo(left + 1, y); ctx.lineTo(left + pw, y); ctx.stroke();
     }
