@@ -3,7 +3,7 @@
 // click adds a point of the picked class (Shift: the other class), right-click removes one.
 // Hovering a neuron in the diagram shows that neuron's map here instead.
 
-import { HiDPICanvas, Thumb, fmt } from "./canvas.js";
+import { HiDPICanvas, Thumb } from "./canvas.js";
 import {
   BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, DIVERGING_LUT, classTint, divergingCss, paintCodes,
 } from "./colors.js";
@@ -241,4 +241,3 @@ export class BoundaryView {
   }
 }
 
-export { fmt };

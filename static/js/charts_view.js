@@ -3,7 +3,6 @@
 // chart reads out the values at that step.
 
 import { HiDPICanvas, fmt } from "./canvas.js";
-import { CLASS_COLORS } from "./colors.js";
 
 const TRAIN = "#1f1f1f";
 const TEST = "#0072b2";
@@ -214,4 +213,3 @@ export class ChartsView {
   }
 }
 
-export { CLASS_COLORS };

@@ -6,13 +6,13 @@
 // resize; every other frame only restyles.
 
 import { HiDPICanvas, Thumb, fmt } from "./canvas.js";
-import { DIVERGING_LUT, CLASS_RGB, MID, diverging, divergingCss, paintCodes, rgbCss } from "./colors.js";
-import { FEATURE_LABELS, choiceLabel } from "./labels.js";
+import { DIVERGING_LUT, CLASS_RGB, MID, divergingCss, paintCodes } from "./colors.js";
+import { FEATURE_LABELS } from "./labels.js";
+import { LEFT, buildOverlay } from "./network_overlay.js";
 import { layerSizes, taskOf, field } from "./state.js";
 
 const PHASES = ["forward", "loss", "backward", "update"];
 const HEADER = 64;     // room for the per-layer controls above the columns
-const LEFT = 70;       // room for the input labels
 const RIGHT = 84;      // room for the output label
 
 function classLut(k) {
@@ -129,77 +129,8 @@ export class NetworkView {
     // Links read the active inputs only, in the weights' order.
     this.columns = this.nodes.map((col, c) => (c === 0
       ? active.map((f) => col.find((n) => n.feature === f)) : col));
-    this._buildOverlay(state, sizes, step);
+    this.actSelects = buildOverlay(this, state, sizes, step);
     this.lastMaps = null;
-  }
-
-  _buildOverlay(state, sizes, step) {
-    const ov = this.overlay;
-    ov.replaceChildren();
-    this.actSelects = [];
-    const hidden = sizes.slice(1, -1);
-    const actChoices = (field(state, "activation") || {}).choices || [];
-    const limits = field(state, "hidden") || { lo: 1, hi: 32 };
-    const colWidth = Math.max(60, Math.min(130, step - 8));
-    const mk = (tag, props, parent = ov) => {
-      const el = document.createElement(tag);
-      Object.assign(el, props);
-      parent.appendChild(el);
-      return el;
-    };
-    // Layers +/−.
-    const layerBox = this.layerBox;
-    layerBox.replaceChildren();
-    mk("button", { textContent: "+", title: "add a hidden layer", ariaLabel: "Add a hidden layer",
-      disabled: hidden.length >= (state.limits.max_hidden_layers || 8),
-      onclick: () => this.on.setHidden([...hidden, hidden.length ? hidden[hidden.length - 1] : 2]) }, layerBox);
-    mk("button", { textContent: "−", title: "remove the last hidden layer",
-      ariaLabel: "Remove a hidden layer", disabled: hidden.length === 0,
-      onclick: () => this.on.setHidden(hidden.slice(0, -1)) }, layerBox);
-    mk("span", { textContent: `${hidden.length} hidden layer${hidden.length === 1 ? "" : "s"}` }, layerBox);
-    // Column headers.
-    const head = (c, html) => {
-      const x = this.nodes[c][0].x;
-      const box = mk("div", { className: "net-col" });
-      box.style.left = `${x - colWidth / 2}px`;
-      box.style.width = `${colWidth}px`;
-      if (html) box.textContent = html;
-      return box;
-    };
-    head(0, "Features").classList.add("net-col-title");
-    hidden.forEach((w, l) => {
-      const box = head(l + 1);
-      const row = mk("div", { className: "net-col-buttons" }, box);
-      mk("button", { textContent: "+", ariaLabel: `Add a neuron to layer ${l + 1}`,
-        title: "add a neuron", disabled: w >= limits.hi,
-        onclick: () => this.on.setHidden(hidden.map((v, k) => (k === l ? v + 1 : v))) }, row);
-      mk("button", { textContent: "−", ariaLabel: `Remove a neuron from layer ${l + 1}`,
-        title: "remove a neuron", disabled: w <= limits.lo,
-        onclick: () => this.on.setHidden(hidden.map((v, k) => (k === l ? v - 1 : v))) }, row);
-      mk("span", { className: "net-count", textContent: `${w} neuron${w === 1 ? "" : "s"}` }, box);
-      const sel = mk("select", { ariaLabel: `Activation of layer ${l + 1}`, className: "net-act" }, box);
-      for (const a of actChoices) sel.appendChild(new Option(choiceLabel(a), a));
-      sel.onchange = () => this.on.setLayerActivation(l, sel.value);
-      this.actSelects.push(sel);
-    });
-    head(sizes.length - 1, "Output").classList.add("net-col-title");
-    // Feature toggles over the input nodes.
-    const s = this.size;
-    for (const node of this.nodes[0]) {
-      const label = FEATURE_LABELS[node.feature] || node.feature;
-      const b = mk("button", { className: "feature-toggle" + (node.active ? " on" : ""),
-        title: `${label}: click to ${node.active ? "remove" : "use"} this input feature` });
-      b.setAttribute("aria-pressed", String(node.active));
-      b.setAttribute("aria-label", `Input feature ${label}`);
-      b.dataset.feature = node.feature;
-      Object.assign(b.style, { left: `${node.x - s / 2 - LEFT + 6}px`, top: `${node.y - s / 2}px`,
-        width: `${s + LEFT - 6}px`, height: `${s}px` });
-      b.onclick = () => this.on.toggleFeature(node.feature);
-      if (node.active) {
-        b.onmouseenter = () => this.on.hover({ layer: 0, j: node.j });
-        b.onmouseleave = () => this.on.hover(null);
-      }
-    }
   }
 
   _thumb(key) {
@@ -475,4 +406,3 @@ export class NetworkView {
   }
 }
 
-export { rgbCss, diverging };
