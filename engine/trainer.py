@@ -115,6 +115,7 @@ class Trainer:
         self.best_test = math.inf
         self.bad_epochs = 0
         self.pending: StepRecord | None = None
+        self._traces = None  # the fast path's last traces (its reused buffers)
         self.phase: str | None = None
         self.last_record: StepRecord | None = None
         self._undo: deque = deque(maxlen=UNDO_DEPTH)
@@ -294,7 +295,7 @@ class Trainer:
             return False
         self._restore(self._undo.pop())
         self.stopped, self.stop_message = None, ""
-        self.last_record = None
+        self.last_record, self._traces = None, None
         return True
 
     @property
@@ -440,20 +441,22 @@ class Trainer:
         net, opt, tol = self.net, self.optimizer, self.config.tolerance
         params, grads = [net.params], [net.grads]
         done = 0
-        for _ in range(max(n, 0)):
-            saved = self._save()
-            idx = self._next_batch()
-            self._forward_backward(idx, self._workspace_for(len(idx)))
-            opt.step(params, grads)
-            if not math.isfinite(np.dot(net.params, net.params)):  # NaN, inf or overflow
-                self._diverged(saved)
-                break
-            self._undo.append(saved)
-            epoch_done = self._advance(len(idx))
-            done += 1
-            biggest = float(np.abs(net.params - saved[0]).max()) if tol is not None else math.inf
-            if self._check_stops(epoch_done, None, biggest):
-                break
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(max(n, 0)):
+                saved = self._save()
+                idx = self._next_batch()
+                self._traces = self._forward_backward(idx, self._workspace_for(len(idx)))[0]
+                opt.step(params, grads)
+                if not math.isfinite(np.dot(net.params, net.params)):  # NaN, inf or overflow
+                    self._diverged(saved)
+                    break
+                self._undo.append(saved)
+                epoch_done = self._advance(len(idx))
+                done += 1
+                biggest = (float(np.abs(net.params - saved[0]).max()) if tol is not None
+                           else math.inf)
+                if self._check_stops(epoch_done, None, biggest):
+                    break
         self.last_record = None
         if done and self.stopped != "diverged":
             m = self.metrics()
@@ -507,6 +510,25 @@ class Trainer:
         return False
 
     # read-outs
+
+    def last_gradients(self) -> list[dict[str, np.ndarray]] | None:
+        """Per weight layer, the last update's dW, db, the batch mean of the layer's output
+        (a_mean) and of the per-example δ = ∂L_i/∂z (delta_mean); None before any update.
+
+        Play mode's fast path keeps no record; this reads what its last update left behind.
+        """
+        rec = self.last_record
+        traces = rec.traces if rec is not None else self._traces
+        if traces is None or self.step_count == 0:
+            return None
+        grads = rec.grads if rec is not None else self.net.grads
+        out = []
+        for l, t in enumerate(traces):
+            ws, shape, bs = self.net.layout[l]
+            out.append({"dW": grads[ws].reshape(shape), "db": grads[bs],
+                        "a_mean": t.a.mean(axis=0),
+                        "delta_mean": t.dz.sum(axis=0) if t.dz is not None else None})
+        return out
 
     def _layer_norms(self, flat: np.ndarray) -> list[float]:
         with np.errstate(over="ignore", invalid="ignore"):

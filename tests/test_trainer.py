@@ -247,3 +247,17 @@ def test_custom_points():
     for bad in [(7, 0, 1), (0, 0, 2), (0, 0, 0.5)]:
         with pytest.raises(TrainerError):
             t.add_point(*bad)
+
+
+def test_last_gradients_after_the_fast_path_match_a_recorded_step():
+    a, b = Trainer(SMALL), Trainer(SMALL)
+    assert a.last_gradients() is None
+    a.run(7)
+    for _ in range(7):
+        rec = b.step()
+    ga, gb = a.last_gradients(), b.last_gradients()
+    for la, lb, t in zip(ga, gb, rec.traces):
+        np.testing.assert_array_equal(la["dW"], lb["dW"])
+        np.testing.assert_array_equal(la["db"], lb["db"])
+        np.testing.assert_allclose(la["delta_mean"], t.dz.mean(axis=0) * len(t.dz), rtol=1e-12)
+        np.testing.assert_allclose(la["a_mean"], t.a.mean(axis=0), rtol=1e-12)
