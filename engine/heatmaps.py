@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .config import FEATURES
 from .datasets import DOMAIN
 from .features import compute_features
 
@@ -27,6 +28,15 @@ def grid_inputs(n: int, features: tuple[str, ...]) -> np.ndarray:
     F = compute_features(X, features).astype(np.float32)
     F.setflags(write=False)
     return F
+
+
+@lru_cache(maxsize=4)
+def feature_maps(n: int) -> np.ndarray:
+    """(7, n, n) float32: every input feature over the grid, active or not, in FEATURES order
+    (they do not depend on the weights, so a page needs them once)."""
+    maps = np.ascontiguousarray(grid_inputs(n, FEATURES).T.reshape(len(FEATURES), n, n))
+    maps.setflags(write=False)
+    return maps
 
 
 def quantize(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
