@@ -131,10 +131,6 @@ class Connection:
     def frame(self, payloads: tuple[str | bytes, ...]) -> None:
         self.outbox.frame(payloads)
 
-    def reply_threadsafe(self, payload: str | bytes) -> None:
-        """From a pool thread: queue a reply as soon as the event loop can."""
-        self.loop.call_soon_threadsafe(self.outbox.reply, payload)
-
     async def close(self, code: int, reason: str) -> None:
         self._closing = True
         if self.ws.application_state == WebSocketState.CONNECTED:

@@ -13,18 +13,21 @@ from typing import TYPE_CHECKING
 from engine.config import FIELDS, LIVE_FIELDS, ConfigError
 from engine.trainer import TrainerError
 
-from . import frames, protocol, readouts
+from . import protocol, readouts
 from .protocol import ErrorCode, ProtocolError, encode
 
 if TYPE_CHECKING:
     from .client import Connection
 
 DATA_GROUP = frozenset(f.name for f in FIELDS if f.group == "data")
+READ_ONLY = frozenset({"inspect", "export", "gradcheck", "view"})
 Handler = Callable[["Connection", object], Awaitable[None]]
 
 
 async def dispatch(conn: Connection, msg) -> None:
     """Run the handler for `msg`; engine refusals are raised as ProtocolError."""
+    if msg.type not in READ_ONLY:
+        conn.session.pending_record = None  # a record not yet sent would be stale
     try:
         await HANDLERS[msg.type](conn, msg)
     except ConfigError as e:
@@ -73,13 +76,16 @@ async def on_step(conn: Connection, msg: protocol.Step) -> None:
         raise _out_of_range("count", f"at most {cap} for unit {msg.unit!r}", "step")
     if s.playing:
         s.pause()
-    await s.call(_step_job, conn, msg.count, msg.unit)
+    reply, rec, stopped = await s.call(_step_job, msg.count, msg.unit)
+    conn.reply(reply)
+    if stopped is not None:
+        conn.reply(stopped)
+    s.pending_record = rec  # its arrays go out with the next frame, newest wins
     s.request_render()
 
 
-def _step_job(t, conn: Connection, count: int, unit: str) -> None:
-    """Pool thread, lock held: the updates, then the `step` reply, sent at once, and only
-    then the record frame and, if training stopped, a `stopped` event."""
+def _step_job(t, count: int, unit: str):
+    """Pool thread, lock held: the updates; returns (step reply, last record, stopped event)."""
     rec = None
     if unit == "phase":
         for _ in range(count):
@@ -97,13 +103,11 @@ def _step_job(t, conn: Connection, count: int, unit: str) -> None:
             t.run(count - 1)
         if count == 1 or t.stopped is None:
             rec = t.step()
-    conn.reply_threadsafe(encode(readouts.step_message(t, rec, count, playing=False)))
-    if rec is not None:
-        meta = {"step": rec.step, "applied": rec.applied, "phase": t.phase}
-        conn.reply_threadsafe(frames.record_frame(rec, meta))
+    reply = encode(readouts.step_message(t, rec, count, playing=False))
+    stopped = None
     if t.stopped is not None:
-        conn.reply_threadsafe(encode(protocol.Stopped(reason=t.stopped,
-                                                      message=t.stop_message)))
+        stopped = encode(protocol.Stopped(reason=t.stopped, message=t.stop_message))
+    return reply, rec, stopped
 
 
 async def on_play(conn: Connection, msg: protocol.Play) -> None:

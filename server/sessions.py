@@ -5,7 +5,9 @@ Everything that touches the trainer runs through `Session.call`, in the manager'
 pool with the lock held, so one heavy session never stalls the event loop or the others.
 Play mode is one task per session: at most `frame_rate` times a second it runs
 `trainer.run(speed)`, reads the metrics and the grid, encodes ONE frame (a `metrics` text and
-a binary heatmap frame) and hands it to the attached connection's newest-wins outbox.
+a binary heatmap frame) and hands it to the attached connection's newest-wins outbox. After
+a discrete change (a `step`, a `set`...) one frame is rendered soon, at most `frame_rate`
+a second; after a `step` it carries the step's record frame before the heatmap.
 
 A detached session keeps everything, play state included (its loop is paused), for
 `session_ttl_s`; a reconnect with its id resumes it exactly.
@@ -60,6 +62,7 @@ class Session:
         self._play_task: asyncio.Task | None = None
         self._render_task: asyncio.Task | None = None
         self._render_wanted = False
+        self.pending_record = None  # the last `step` command's StepRecord, not yet sent
         self.frames_sent = 0
 
     async def call(self, fn: Callable[..., Any], *args) -> Any:
@@ -163,6 +166,14 @@ class Session:
 
     # frames after discrete changes
 
+    def _render_frame(self, trainer, view: dict, rec) -> tuple[bytes, ...]:
+        """Pool thread, lock held: the record frame of `rec` (if any), then a heatmap frame."""
+        heatmap = self._heatmap(trainer, view)
+        if rec is None:
+            return (heatmap,)
+        meta = {"step": rec.step, "applied": rec.applied, "phase": trainer.phase}
+        return frames.record_frame(rec, meta), heatmap
+
     def request_render(self) -> None:
         """Send a fresh heatmap frame soon; requests are coalesced to ≤ frame_rate a second."""
         if self.client is None or (self.playing and self._play_task is not None):
@@ -175,9 +186,10 @@ class Session:
         try:
             while self._render_wanted and self.client is not None:
                 self._render_wanted = False
-                heatmap = await self.call(self._heatmap, dict(self.view))
+                rec, self.pending_record = self.pending_record, None
+                payloads = await self.call(self._render_frame, dict(self.view), rec)
                 if self.client is not None:
-                    self.client.frame((heatmap,))
+                    self.client.frame(payloads)
                     self.frames_sent += 1
                 await asyncio.sleep(1.0 / self.settings.frame_rate)
         except asyncio.CancelledError:

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     send_queue: int = Field(256, ge=8, description="replies queued for a client before the "
                             "oldest are dropped (a client that stopped reading)")
     workers: int = Field(4, ge=1, description="threads that run training off the event loop")
+    gil_switch_interval_s: float = Field(
+        0.0005, gt=0, le=0.1, description="sys.setswitchinterval for the launched process")
 
     def limits(self) -> dict:
         """The limits a page should know, sent in `hello` and rendered into the page."""

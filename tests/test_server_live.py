@@ -365,3 +365,16 @@ def test_frame_gaps_are_even_in_play(live):
         stamps = [time.monotonic() for _ in range(40) if recv_json(ws, "metrics")]
     gaps = [b - a for a, b in zip(stamps[5:], stamps[6:], strict=False)]
     assert 1 / 40 < statistics.median(gaps) < 1 / 20  # ≈ 30 frames a second, not a burst
+
+
+def test_replies_are_not_held_back_by_nagle(live):
+    """Without TCP_NODELAY on the accepted socket a step reply waits ~40 ms for the client's
+    delayed ACK; here a round trip must take a few milliseconds at most."""
+    with open_tab(live.ws_url) as (ws, _, _):
+        times = []
+        for _ in range(30):
+            t0 = time.perf_counter()
+            ws.send('{"type": "step"}')
+            recv_json(ws, "step")
+            times.append(time.perf_counter() - t0)
+    assert statistics.median(times) < 0.015, times
