@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .client import Connection
 
 DATA_GROUP = frozenset(f.name for f in FIELDS if f.group == "data")
+HEAVY_STEPS = 20  # a `step` of more updates than this runs in the pool for long jobs
 READ_ONLY = frozenset({"inspect", "export", "gradcheck", "view"})
 Handler = Callable[["Connection", object], Awaitable[None]]
 
@@ -76,7 +77,8 @@ async def on_step(conn: Connection, msg: protocol.Step) -> None:
         raise _out_of_range("count", f"at most {cap} for unit {msg.unit!r}", "step")
     if s.playing:
         s.pause()
-    reply, rec, stopped = await s.call(_step_job, msg.count, msg.unit)
+    heavy = msg.unit == "epoch" or msg.count > HEAVY_STEPS
+    reply, rec, stopped = await s.call(_step_job, msg.count, msg.unit, heavy=heavy)
     conn.reply(reply)
     if stopped is not None:
         conn.reply(stopped)
@@ -180,7 +182,7 @@ async def on_import(conn: Connection, msg: protocol.Import) -> None:
     s = conn.session
     factory = s.trainer.__class__
     try:
-        trainer = await s.call(lambda _: factory.from_snapshot(dict(msg.snapshot)))
+        trainer = await s.call(lambda _: factory.from_snapshot(dict(msg.snapshot)), heavy=True)
     except ConfigError:
         raise
     except Exception as e:  # the snapshot is untrusted input: any failure is a refusal
@@ -197,7 +199,7 @@ async def on_import(conn: Connection, msg: protocol.Import) -> None:
 
 
 async def on_gradcheck(conn: Connection, msg: protocol.Gradcheck) -> None:
-    result = await conn.session.call(lambda t: t.gradcheck())
+    result = await conn.session.call(lambda t: t.gradcheck(), heavy=True)
     conn.reply(encode(protocol.GradcheckResult(result=result)))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,7 +41,10 @@ class Settings(BaseSettings):
     history_points: int = Field(1000, ge=2, description="history entries sent in a `state`")
     send_queue: int = Field(256, ge=8, description="replies queued for a client before the "
                             "oldest are dropped (a client that stopped reading)")
-    workers: int = Field(4, ge=1, description="threads that run training off the event loop")
+    workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1,
+                         description="threads for play frames, single steps and edits")
+    heavy_workers: int = Field(2, ge=1, description="threads for long jobs: epochs, many "
+                               "updates at once, gradient checks, imports, new sessions")
     gil_switch_interval_s: float = Field(
         0.0005, gt=0, le=0.1, description="sys.setswitchinterval for the launched process")
 

@@ -391,3 +391,30 @@ def test_accepted_connections_get_tcp_nodelay():
         return flag
 
     assert asyncio.run(scenario()) != 0
+
+
+def test_a_heavy_session_does_not_stall_another_one(live):
+    """Three epochs of 1,800 single-example updates in one tab (a few seconds of training)
+    while another tab plays: its frames keep coming."""
+    with open_tab(live.ws_url) as (heavy, _, _), open_tab(live.ws_url) as (light, _, _):
+        heavy.send(json.dumps({"type": "configure", "config": {
+            "n_points": 2000, "train_fraction": 0.9, "batch_size": 1}}))
+        recv_json(heavy, "state")
+        light.send('{"type": "play"}')
+        recv_json(light, "metrics")
+        heavy.send('{"type": "step", "unit": "epoch", "count": 3}')
+        t0 = time.monotonic()
+        stamps = []
+        while True:
+            recv_json(light, "metrics")
+            stamps.append(time.monotonic())
+            try:
+                m = heavy.recv(timeout=0)
+            except TimeoutError:
+                continue
+            if isinstance(m, str) and json.loads(m)["type"] == "step":
+                break
+        busy = time.monotonic() - t0
+        assert json.loads(m)["epoch"] == 3 and busy > 0.5, busy
+        gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+        assert len(stamps) / busy >= 15 and max(gaps) < 0.3, (len(stamps), busy, max(gaps))
