@@ -70,6 +70,13 @@ def bench_step_latency(ws_url: str, n: int) -> dict:
         recv_type(ws, "state")
         ws.send(json.dumps({"type": "configure", "config": DEEP}))
         recv_type(ws, "state")
+        base = []  # a refused message: the protocol path without the engine or a thread hop
+        for i in range(n // 2 + 100):
+            t0 = time.perf_counter()
+            ws.send('{"type":"nothing"}')
+            recv_type(ws, "error")
+            if i >= 100:
+                base.append((time.perf_counter() - t0) * 1e3)
         lat = []
         for i in range(n + 200):
             t0 = time.perf_counter()
@@ -77,7 +84,8 @@ def bench_step_latency(ws_url: str, n: int) -> dict:
             recv_type(ws, "step")
             if i >= 200:
                 lat.append((time.perf_counter() - t0) * 1e3)
-    return {"p50": statistics.median(lat), "p99": pct(lat, 99), "n": n}
+    return {"p50": statistics.median(lat), "p99": pct(lat, 99), "n": n,
+            "base_p50": statistics.median(base), "base_p99": pct(base, 99)}
 
 
 def bench_play(ws_url: str, server: psutil.Process, config: dict, seconds: float) -> dict:
@@ -173,7 +181,9 @@ def main() -> None:
     try:
         lat = bench_step_latency(ws_url, n_steps)
         print(f"step latency 7→[8×6]→1  p50 {lat['p50']:.3f} ms ({lat['p50'] / 0.6:.2f}× goal)"
-              f"  p99 {lat['p99']:.3f} ms ({lat['p99'] / 2:.2f}× goal)  n={lat['n']}")
+              f"  p99 {lat['p99']:.3f} ms ({lat['p99'] / 2:.2f}× goal)  n={lat['n']};  a refused "
+              f"message's round trip (no engine): p50 {lat['base_p50']:.3f} p99 "
+              f"{lat['base_p99']:.3f} ms")
         for name, cfg, budget in (("7→[8×6]→1", DEEP, 40_000), ("2→[4,2]→1", DEFAULT, 16_000)):
             p = bench_play(ws_url, server, cfg, play_s)
             made = in_process_frame_ms(cfg)

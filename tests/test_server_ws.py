@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -379,8 +380,6 @@ def test_idle_sessions_expire():
     with TestClient(app) as c:
         with c.websocket_connect("/ws") as ws:
             sid = Tab(ws).until("hello")["session"]
-        import time
-
         time.sleep(0.2)
         with c.websocket_connect(f"/ws?session={sid}") as ws:
             h = Tab(ws).until("hello")
