@@ -175,18 +175,15 @@ class Trainer:
     # data editing
 
     def add_point(self, x1: float, x2: float, label, split: str = "train") -> int:
-        """Add a point; returns its index in its split. Resets training like TF Playground."""
-        edit = ["add", split, float(x1), float(x2), label]
-        self._check_edit(edit)
-        self._discard_pending()
-        self._apply_edit(edit)
-        self.edits.append(edit)
-        self._refresh_features()
-        self._reset_counters_keep_weights()
+        """Add a point; returns its index in its split. Weights and counters are kept; the
+        current epoch starts over on the new data."""
+        self._edit(["add", split, float(x1), float(x2), label])
         return (len(self.X_train) if split == "train" else len(self.X_test)) - 1
 
     def remove_point(self, split: str, index: int) -> None:
-        edit = ["remove", split, int(index)]
+        self._edit(["remove", split, int(index)])
+
+    def _edit(self, edit: list) -> None:
         self._check_edit(edit)
         self._discard_pending()
         self._apply_edit(edit)

@@ -28,6 +28,20 @@ def _targets(net, loss, y):
     return y.astype(np.int64) if loss == "cross_entropy" else y.astype(float).reshape(-1, 1)
 
 
+def central_differences(net, total_loss) -> np.ndarray:
+    """∂(total_loss)/∂θ for every parameter by central differences with step H."""
+    g = np.empty(net.n_params)
+    for k in range(net.n_params):
+        w = net.params[k]
+        net.params[k] = w + H
+        up = total_loss()
+        net.params[k] = w - H
+        down = total_loss()
+        net.params[k] = w
+        g[k] = (up - down) / (2 * H)
+    return g
+
+
 def numeric_gradient(net, X, y, loss, masks):
     head = net.head(loss)
     t = _targets(net, loss, y)
@@ -38,16 +52,7 @@ def numeric_gradient(net, X, y, loss, masks):
         np.copyto(net.buffers, buffers)
         return head.per_example(traces[-1].z, yhat, t).mean()
 
-    g = np.empty(net.n_params)
-    for k in range(net.n_params):
-        w = net.params[k]
-        net.params[k] = w + H
-        up = L()
-        net.params[k] = w - H
-        down = L()
-        net.params[k] = w
-        g[k] = (up - down) / (2 * H)
-    return g
+    return central_differences(net, L)
 
 
 def make_case(act, out_act, loss, labels, options, seed=3):
@@ -150,15 +155,7 @@ def test_penalty_gradients_match_finite_differences(reg, options):
         W = net.params[w]
         return data + (0.03 * np.abs(W).sum() if reg == "l1" else 0.03 * 0.5 * W @ W)
 
-    numeric = np.empty(net.n_params)
-    for k in range(net.n_params):
-        v = net.params[k]
-        net.params[k] = v + H
-        up = total()
-        net.params[k] = v - H
-        down = total()
-        net.params[k] = v
-        numeric[k] = (up - down) / (2 * H)
+    numeric = central_differences(net, total)
     assert relative_error(numeric, rec.grads).max() <= 1e-6
     # the penalty really is in there
     assert np.abs(rec.grads[w] - numeric[w]).max() < 1e-8
