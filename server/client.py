@@ -155,6 +155,7 @@ class Connection:
                                                  "this session was resumed by another tab"))
         try:
             await handlers.send_state(self, points=True, history=True)
+            await handlers.send_features(self)
             self.session.request_render()
             await self._receive_loop()
         finally:

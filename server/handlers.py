@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from engine.config import FIELDS, LIVE_FIELDS, ConfigError
+from engine.config import FEATURES, FIELDS, LIVE_FIELDS, ConfigError
+from engine.heatmaps import feature_maps
 from engine.trainer import TrainerError
 
-from . import protocol, readouts
+from . import frames, protocol, readouts
 from .protocol import ErrorCode, ProtocolError, encode
 
 if TYPE_CHECKING:
@@ -47,6 +48,13 @@ async def send_state(conn: Connection, *, points: bool = False, history: bool = 
         history=n_history)))
     conn.sent_points = True
     conn.reply(state)
+
+
+async def send_features(conn: Connection) -> None:
+    """Queue the `features` frame: every input feature's map at the session's view."""
+    view = dict(conn.session.view)
+    conn.reply(await conn.session.call(lambda _: frames.features_frame(
+        feature_maps(view["grid"]), FEATURES, view["neuron_grid"])))
 
 
 def _out_of_range(field: str, message: str, type_: str) -> ProtocolError:
@@ -210,9 +218,11 @@ async def on_view(conn: Connection, msg: protocol.View) -> None:
         if value is not None and value > limit:
             raise _out_of_range(name, f"at most {limit} cells a side", "view")
     s = conn.session
-    s.view = {"grid": msg.grid or s.view["grid"],
-              "neuron_grid": msg.neuron_grid or s.view["neuron_grid"]}
+    old, s.view = s.view, {"grid": msg.grid or s.view["grid"],
+                           "neuron_grid": msg.neuron_grid or s.view["neuron_grid"]}
     await send_state(conn)
+    if s.view != old:
+        await send_features(conn)
     s.request_render()
 
 

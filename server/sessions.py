@@ -169,7 +169,8 @@ class Session:
     def _heatmap(self, trainer, view: dict) -> bytes:
         grid = trainer.grid(view["grid"])
         meta = {"step": trainer.step_count, "epoch": trainer.epoch}
-        return frames.heatmap_frame(grid, view["neuron_grid"], trainer.parameters(), meta)
+        return frames.heatmap_frame(grid, view["neuron_grid"], trainer.parameters(), meta,
+                                    trainer.last_gradients())
 
     # frames after discrete changes
 

@@ -87,24 +87,30 @@ def test_non_finite_floats_are_clamped_in_frames():
     assert a[0] == 0 and a[1] == a[2] == np.finfo(np.float32).max
 
 
-@pytest.mark.parametrize(("config", "budget"), [({}, 16_000), (DEEP, 40_000)])
+@pytest.mark.parametrize(("config", "budget"), [
+    ({}, 16_000), (DEEP, 40_000), ({"hidden": []}, 16_000),
+    ({"dataset": "blobs", "n_classes": 5, "hidden": [8, 8]}, 60_000)])
 def test_heatmap_frames_fit_their_budget_and_match_the_engine(config, budget):
     t = Trainer(config)
     t.run(20)
     grid = t.grid(100)
-    data = frames.heatmap_frame(grid, 20, t.parameters(), {"step": t.step_count})
+    data = frames.heatmap_frame(grid, 20, t.parameters(), {"step": t.step_count},
+                                t.last_gradients())
     assert len(data) <= budget
     header, arrays = frames.unpack(data)
     maps = {(e["name"], e.get("layer")): a for e, a in zip(header["arrays"], arrays,
                                                            strict=True)}
     q = grid.quantized()
     out_layer = len(config.get("hidden", [4, 2])) + 1
+    assert maps[("output", out_layer)].shape == (t.config.n_outputs, 100, 100)
     np.testing.assert_array_equal(maps[("output", out_layer)], q["output"])
     for l, full in enumerate(q["neurons"], start=1):  # 20×20 = every 5th cell's centre
         np.testing.assert_array_equal(maps[("neuron", l)], full[:, 2::5, 2::5])
-    np.testing.assert_array_equal(maps[("input", 0)], q["inputs"][:, 2::5, 2::5])
-    for l, W in enumerate(t.parameters()["weights"]):
+    assert ("input", 0) not in maps  # inputs go once, in the features frame
+    for l, (W, g) in enumerate(zip(t.parameters()["weights"], t.last_gradients(),
+                                   strict=True)):
         np.testing.assert_allclose(maps[("W", l)], W, rtol=1e-6)
+        np.testing.assert_allclose(maps[("dW", l)], g["dW"], rtol=1e-5, atol=1e-12)
 
 
 def test_subsampling_to_a_size_that_does_not_divide_keeps_the_nearest_cells():

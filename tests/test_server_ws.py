@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from engine.config import Config
+from engine.config import FEATURES, Config
+from engine.heatmaps import feature_maps
 from server import frames
 from server.app import create_app
 from server.protocol import PROTOCOL_VERSION, ErrorCode
@@ -64,6 +65,18 @@ class Tab:
                     return header, {(e["name"], e.get("layer")): a
                                     for e, a in zip(header["arrays"], arrays, strict=True)}
 
+    def frames_of(self, *kinds: str) -> dict[str, tuple[dict, dict]]:
+        """The next binary frame of each kind, in whatever order they come."""
+        got: dict[str, tuple[dict, dict]] = {}
+        while set(kinds) - set(got):
+            m = self.recv()
+            if isinstance(m, bytes):
+                header, arrays = frames.unpack(m)
+                got.setdefault(header["kind"], (header, {
+                    (e["name"], e.get("layer")): a
+                    for e, a in zip(header["arrays"], arrays, strict=True)}))
+        return got
+
     def ask(self, msg, type_: str) -> dict:
         self.send(msg)
         return self.until(type_)
@@ -98,11 +111,18 @@ def test_hello_state_and_first_frame(tab):
     assert s["metrics"]["step"] == 0 and s["playing"] is False
     assert len(s["points"]["train"]["x"]) == 250 and len(s["history"]) == 1
     assert [np.shape(w) for w in weights(s)] == [(2, 4), (4, 2), (2, 1)]
-    header, maps = tab.frame("frame")
+    got = tab.frames_of("frame", "features")
+    header, maps = got["frame"]
     assert maps[("output", 3)].shape == (1, 100, 100) and maps[("output", 3)].dtype == np.uint8
     assert maps[("neuron", 1)].shape == (4, 20, 20) and maps[("neuron", 2)].shape == (2, 20, 20)
-    assert maps[("input", 0)].shape == (2, 20, 20)
+    assert ("input", 0) not in maps  # the inputs' maps come once, in the features frame
     np.testing.assert_allclose(maps[("W", 0)], weights(s)[0], rtol=1e-6)
+    assert ("dW", 0) not in maps  # no update yet, so no gradients
+    header, feats = got["features"]
+    assert header["names"] == list(FEATURES)
+    all_maps = feature_maps(100)[:, 2::5, 2::5]  # every feature, on the 20×20 cell centres
+    np.testing.assert_array_equal(feats[("features", None)],
+                                  np.round((np.clip(all_maps, -1, 1) + 1) * 127.5))
 
 
 def test_bare_step_makes_exactly_one_update(tab, session):
@@ -123,6 +143,9 @@ def test_bare_step_makes_exactly_one_update(tab, session):
                                atol=1e-6)
     np.testing.assert_allclose(rec[("W", 0)], session.trainer.parameters()["weights"][0],
                                rtol=1e-6)
+    _, frame = tab.frame("frame")  # the heatmap frame after it carries the same gradients
+    np.testing.assert_array_equal(frame[("dW", 1)], rec[("dW", 1)])
+    np.testing.assert_array_equal(frame[("delta_mean", 2)], rec[("delta_mean", 2)])
 
 
 def test_step_counts_epochs_and_phases(tab, session):
@@ -174,6 +197,9 @@ def test_play_streams_the_loss_pair_until_pause(tab, session):
             isinstance(v, float) for v in m["loss"].values())
         steps.append(m["step"])
     assert steps == sorted(steps) and steps[-1] >= 10
+    header, frame = tab.frame("frame")  # play frames keep the backward view live
+    assert header["step"] >= 10 and frame[("dW", 0)].shape == (2, 4)
+    assert frame[("a_mean", 1)].shape == (2,) and frame[("delta_mean", 2)].shape == (1,)
     s = tab.ask({"type": "pause"}, "state")
     assert s["playing"] is False and not session.playing
     count = session.trainer.step_count
