@@ -28,6 +28,7 @@ import numpy as np
 MAGIC = b"BPLF"
 FORMAT_VERSION = 1
 _PREFIX = struct.Struct("<4sHHI")
+WIRE_NAMES = {"delta_mean": "dz_sum"}  # one name on the wire for the engine's batch-mean δ
 
 
 def pack(kind: str, meta: dict, arrays: list[tuple[dict, np.ndarray]]) -> bytes:
@@ -96,31 +97,30 @@ def _subsample(maps: np.ndarray, m: int) -> np.ndarray:
 def heatmap_frame(grid, neuron_grid: int, params: dict, meta: dict,
                   gradients: list[dict] | None = None) -> bytes:
     """The "frame" kind: the output maps at the grid's own size (one per output unit, K class
-    probabilities for softmax), each hidden neuron's map subsampled to neuron_grid,
+    probabilities for softmax), each input and hidden neuron's map subsampled to neuron_grid,
     every layer's W (fan_in, fan_out) and b (fan_out,) as float32, and, once there has been
-    an update, the last update's dW, db, a_mean and delta_mean per layer
-    (Trainer.last_gradients(), which play mode keeps too).
+    an update, the last update's dW, db, a_mean and dz_sum per layer (the engine's
+    last_gradients(), which play mode keeps too; its delta_mean goes out as dz_sum, the
+    record frame's name for the same numbers).
 
     `grid` is an engine Grid, neuron-major: `output` (K, n, n), `neurons[l]` (width, n, n),
-    `output_range`, `NEURON_RANGE`; `params` is Trainer.parameters().
+    `inputs` (F, n, n), `output_range`, `NEURON_RANGE`; `params` is Trainer.parameters().
     """
     lo, hi = grid.NEURON_RANGE
     m = min(neuron_grid, grid.n)
-    layers = grid.neurons  # input maps do not change: they go once, in a "features" frame
-    arrays = []
-    if layers:  # one quantize call for every hidden map
-        small = quantize(np.concatenate([_subsample(a, m) for a in layers]), lo, hi)
-        bounds = np.cumsum([0] + [len(a) for a in layers])
-        arrays = [({"name": "neuron", "layer": l + 1, "lo": lo, "hi": hi},
-                   np.ascontiguousarray(small[bounds[l] : bounds[l + 1]]))
-                  for l in range(len(layers))]
+    layers = [grid.inputs, *grid.neurons]
+    small = quantize(np.concatenate([_subsample(a, m) for a in layers]), lo, hi)  # one call
+    bounds = np.cumsum([0] + [len(a) for a in layers])
+    arrays = [({"name": "input" if l == 0 else "neuron", "layer": l, "lo": lo, "hi": hi},
+               np.ascontiguousarray(small[bounds[l] : bounds[l + 1]]))
+              for l in range(len(layers))]
     out_lo, out_hi = grid.output_range
-    arrays.append(({"name": "output", "layer": len(layers) + 1, "lo": out_lo, "hi": out_hi},
+    arrays.append(({"name": "output", "layer": len(layers), "lo": out_lo, "hi": out_hi},
                    quantize(grid.output, out_lo, out_hi)))
     arrays += _weights(params["weights"], params["biases"])
     for l, layer in enumerate(gradients or ()):
-        arrays += [({"name": name, "layer": l}, np.asarray(a, dtype=np.float64))
-                   for name, a in layer.items() if a is not None]
+        arrays += [({"name": WIRE_NAMES.get(name, name), "layer": l},
+                    np.asarray(a, dtype=np.float64)) for name, a in layer.items() if a is not None]
     return pack("frame", meta, arrays)
 
 
@@ -146,8 +146,8 @@ def record_frame(rec, meta: dict) -> bytes:
     W, b: the weights the record shows (after the update once applied, before it while a
     phase step is half-shown); dW, db: ∂L/∂W, ∂L/∂b on the batch (with the penalty);
     dW_applied, db_applied: the change the optimizer made (only once applied); a_mean: node
-    layer l + 1's mean output over the batch; delta_mean: the batch mean of the per-example
-    δ = ∂ℓ_i/∂z (= Σ over the batch of ∂L/∂z, L being the batch's mean loss). Then
+    layer l + 1's mean output over the batch; dz_sum: Σ over the batch of ∂L/∂z (L the
+    batch's mean loss), i.e. the batch mean of the per-example δ = ∂ℓ_i/∂z. Then
     per_example_loss (n,), yhat (n, K) and target. `rec` is an engine StepRecord.
     """
     shown = rec.params_after if rec.params_after is not None else rec.params_before
@@ -162,7 +162,7 @@ def record_frame(rec, meta: dict) -> bytes:
             layer += [("dW_applied", dWa), ("db_applied", dba)]
         layer.append(("a_mean", trace.a.mean(axis=0)))
         if trace.dz is not None:
-            layer.append(("delta_mean", trace.dz.sum(axis=0)))
+            layer.append(("dz_sum", trace.dz.sum(axis=0)))
         arrays += [({"name": name, "layer": l}, a) for name, a in layer]
     for name in ("per_example_loss", "yhat", "target"):
         arrays.append(({"name": name}, np.asarray(getattr(rec, name), dtype=np.float64)))

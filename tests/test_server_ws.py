@@ -115,7 +115,7 @@ def test_hello_state_and_first_frame(tab):
     header, maps = got["frame"]
     assert maps[("output", 3)].shape == (1, 100, 100) and maps[("output", 3)].dtype == np.uint8
     assert maps[("neuron", 1)].shape == (4, 20, 20) and maps[("neuron", 2)].shape == (2, 20, 20)
-    assert ("input", 0) not in maps  # the inputs' maps come once, in the features frame
+    assert maps[("input", 0)].shape == (2, 20, 20)
     np.testing.assert_allclose(maps[("W", 0)], weights(s)[0], rtol=1e-6)
     assert ("dW", 0) not in maps  # no update yet, so no gradients
     header, feats = got["features"]
@@ -145,7 +145,7 @@ def test_bare_step_makes_exactly_one_update(tab, session):
                                rtol=1e-6)
     _, frame = tab.frame("frame")  # the heatmap frame after it carries the same gradients
     np.testing.assert_array_equal(frame[("dW", 1)], rec[("dW", 1)])
-    np.testing.assert_array_equal(frame[("delta_mean", 2)], rec[("delta_mean", 2)])
+    np.testing.assert_array_equal(frame[("dz_sum", 2)], rec[("dz_sum", 2)])
 
 
 def test_step_counts_epochs_and_phases(tab, session):
@@ -199,7 +199,7 @@ def test_play_streams_the_loss_pair_until_pause(tab, session):
     assert steps == sorted(steps) and steps[-1] >= 10
     header, frame = tab.frame("frame")  # play frames keep the backward view live
     assert header["step"] >= 10 and frame[("dW", 0)].shape == (2, 4)
-    assert frame[("a_mean", 1)].shape == (2,) and frame[("delta_mean", 2)].shape == (1,)
+    assert frame[("a_mean", 1)].shape == (2,) and frame[("dz_sum", 2)].shape == (1,)
     s = tab.ask({"type": "pause"}, "state")
     assert s["playing"] is False and not session.playing
     count = session.trainer.step_count
