@@ -29,6 +29,7 @@ MAGIC = b"BPLF"
 FORMAT_VERSION = 1
 _PREFIX = struct.Struct("<4sHHI")
 WIRE_NAMES = {"delta_mean": "dz_sum"}  # one name on the wire for the engine's batch-mean δ
+FRAME_GRADIENTS = ("dW", "db", "delta_mean")  # a_mean too would push 7→[8×6]→1 past 40 KB
 
 
 def pack(kind: str, meta: dict, arrays: list[tuple[dict, np.ndarray]]) -> bytes:
@@ -99,7 +100,7 @@ def heatmap_frame(grid, neuron_grid: int, params: dict, meta: dict,
     """The "frame" kind: the output maps at the grid's own size (one per output unit, K class
     probabilities for softmax), each input and hidden neuron's map subsampled to neuron_grid,
     every layer's W (fan_in, fan_out) and b (fan_out,) as float32, and, once there has been
-    an update, the last update's dW, db, a_mean and dz_sum per layer (the engine's
+    an update, the last update's dW, db and dz_sum per layer (the engine's
     last_gradients(), which play mode keeps too; its delta_mean goes out as dz_sum, the
     record frame's name for the same numbers).
 
@@ -120,7 +121,8 @@ def heatmap_frame(grid, neuron_grid: int, params: dict, meta: dict,
     arrays += _weights(params["weights"], params["biases"])
     for l, layer in enumerate(gradients or ()):
         arrays += [({"name": WIRE_NAMES.get(name, name), "layer": l},
-                    np.asarray(a, dtype=np.float64)) for name, a in layer.items() if a is not None]
+                    np.asarray(layer[name], dtype=np.float64))
+                   for name in FRAME_GRADIENTS if layer.get(name) is not None]
     return pack("frame", meta, arrays)
 
 

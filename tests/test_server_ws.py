@@ -199,7 +199,7 @@ def test_play_streams_the_loss_pair_until_pause(tab, session):
     assert steps == sorted(steps) and steps[-1] >= 10
     header, frame = tab.frame("frame")  # play frames keep the backward view live
     assert header["step"] >= 10 and frame[("dW", 0)].shape == (2, 4)
-    assert frame[("a_mean", 1)].shape == (2,) and frame[("dz_sum", 2)].shape == (1,)
+    assert frame[("dz_sum", 1)].shape == (2,) and frame[("dz_sum", 2)].shape == (1,)
     s = tab.ask({"type": "pause"}, "state")
     assert s["playing"] is False and not session.playing
     count = session.trainer.step_count
