@@ -121,7 +121,7 @@ class Connection:
         self.hello = hello
         self.sent_points = False
         self._limited = False
-        self._closing = False
+        self._tasks: set[asyncio.Task] = set()  # fire-and-forget tasks, kept referenced
 
     # the Attached interface used by Session
 
@@ -132,7 +132,6 @@ class Connection:
         self.outbox.frame(payloads)
 
     async def close(self, code: int, reason: str) -> None:
-        self._closing = True
         if self.ws.application_state == WebSocketState.CONNECTED:
             try:
                 await asyncio.wait_for(self.ws.close(code, reason), 2.0)
@@ -151,8 +150,10 @@ class Connection:
         worker = self.loop.create_task(self._work_loop())
         previous = self.session.attach(self)
         if previous is not None:
-            self.loop.create_task(previous.close(CloseCode.REPLACED,
-                                                 "this session was resumed by another tab"))
+            task = self.loop.create_task(previous.close(
+                CloseCode.REPLACED, "this session was resumed by another tab"))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             await handlers.send_state(self, points=True, history=True)
             await handlers.send_features(self)
