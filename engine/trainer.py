@@ -22,6 +22,8 @@ from .optimizers import make_optimizer
 from .records import StepRecord
 
 UNDO_DEPTH = 1024
+HISTORY_MAX = 4000  # points kept for the charts; older ones are thinned, recent ones kept
+HISTORY_RECENT = 1000
 EARLY_STOP_MIN_DELTA = 1e-4  # an epoch counts as progress when test loss falls by 0.01 %
 SNAPSHOT_VERSION = 1
 DATA_FIELDS = {"dataset", "n_points", "noise", "train_fraction", "seed", "n_classes"}
@@ -120,7 +122,7 @@ class Trainer:
         self.last_record: StepRecord | None = None
         self._undo: deque = deque(maxlen=UNDO_DEPTH)
         self._pending_undo = None
-        self.history.append(self.metrics())
+        self._log(self.metrics())
 
     def reset(self) -> None:
         """Fresh weights drawn from the seed; counters, history and optimizer state cleared."""
@@ -195,7 +197,7 @@ class Trainer:
         self._perm, self.pos = None, 0
         self._undo.clear()
         self.last_record = None
-        self.history.append(self.metrics())
+        self._log(self.metrics())
 
     def _check_edit(self, edit) -> None:
         kind, split = edit[0], edit[1]
@@ -267,10 +269,10 @@ class Trainer:
         opt = self.optimizer
         return (self.net.params.copy(), self.net.buffers.copy(),
                 [s.copy() for s in opt.state_arrays()], opt.t, self.step_count, self.epoch,
-                self.pos, len(self.history), self.best_test, self.bad_epochs)
+                self.pos, self.best_test, self.bad_epochs)
 
     def _restore(self, saved: tuple) -> None:
-        params, buffers, state, t, self.step_count, self.epoch, pos, n_hist, \
+        params, buffers, state, t, self.step_count, self.epoch, pos, \
             self.best_test, self.bad_epochs = saved
         np.copyto(self.net.params, params)
         np.copyto(self.net.buffers, buffers)
@@ -281,7 +283,8 @@ class Trainer:
         self.optimizer.t = t
         self._perm = None
         self.pos = pos
-        del self.history[n_hist:]
+        while self.history and self.history[-1]["step"] > self.step_count:
+            self.history.pop()
 
     def step_back(self) -> bool:
         """Undo the last update (or discard a half-shown one). False when there is none."""
@@ -394,7 +397,7 @@ class Trainer:
         delta = rec.params_after - rec.params_before
         rec.update_ratios = self._ratios(delta, rec.params_before)
         rec.update_terms = {"optimizer": self.config.optimizer, **self.optimizer.hyperparameters}
-        self.history.append(rec.metrics)
+        self._log(rec.metrics)
         self._check_stops(epoch_done, rec.metrics, float(np.abs(delta).max(initial=0.0)))
         self.last_record = rec
         return rec
@@ -463,7 +466,7 @@ class Trainer:
                 m = self.metrics()
             elif self.stopped is None:
                 self._check_target(m)
-            self.history.append(m)
+            self._log(m)
         return done
 
     def run_epoch(self) -> int:
@@ -507,6 +510,13 @@ class Trainer:
         return False
 
     # read-outs
+
+    def _log(self, m: dict) -> None:
+        """Add a point to the history; past HISTORY_MAX, every other older point goes."""
+        self.history.append(m)
+        if len(self.history) > HISTORY_MAX:
+            old = self.history[:-HISTORY_RECENT]
+            self.history[:-HISTORY_RECENT] = old[:1] + old[2::2] if len(old) > 2 else old
 
     def last_gradients(self) -> list[dict[str, np.ndarray]] | None:
         """Per weight layer, the last update's dW, db, the batch mean of the layer's output
@@ -611,7 +621,7 @@ class Trainer:
         arr[index] = float(value)
         self._undo.clear()
         self.last_record = None
-        self.history.append(self.metrics())
+        self._log(self.metrics())
 
     # inspection
 
@@ -678,21 +688,22 @@ class Trainer:
     # snapshots
 
     def snapshot(self) -> dict:
-        """Everything needed to continue exactly, as a JSON-able dict."""
-        self._discard_pending()
+        """Everything needed to continue exactly, as a JSON-able dict. A half-shown phase
+        step is left out (and left alone): the snapshot is the state before it."""
+        buffers = self._pending_undo[1] if self.pending is not None else self.net.buffers
         return {
             "version": SNAPSHOT_VERSION,
             "config": self.config.to_dict(),
             "edits": [list(e) for e in self.edits],
             "params": self.net.params.tolist(),
-            "buffers": self.net.buffers.tolist(),
+            "buffers": buffers.tolist(),
             "optimizer": self.optimizer.state_dict(),
             "counters": {"step": self.step_count, "epoch": self.epoch, "pos": self.pos,
                          "best_test": None if math.isinf(self.best_test) else self.best_test,
                          "bad_epochs": self.bad_epochs},
             "stopped": self.stopped,
             "stop_message": self.stop_message,
-            "history": self.history,
+            "history": list(self.history),
         }
 
     @classmethod

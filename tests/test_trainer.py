@@ -261,3 +261,30 @@ def test_last_gradients_after_the_fast_path_match_a_recorded_step():
         np.testing.assert_array_equal(la["db"], lb["db"])
         np.testing.assert_allclose(la["delta_mean"], t.dz.mean(axis=0) * len(t.dz), rtol=1e-12)
         np.testing.assert_allclose(la["a_mean"], t.a.mean(axis=0), rtol=1e-12)
+
+
+def test_history_is_thinned_and_step_back_trims_it_by_step():
+    from engine.trainer import HISTORY_MAX
+
+    t = Trainer({**SMALL, "hidden": [2]})
+    for _ in range(HISTORY_MAX + 500):
+        t.run(1)
+    assert len(t.history) <= HISTORY_MAX
+    steps = [h["step"] for h in t.history]
+    assert steps == sorted(steps) and steps[-1] == t.step_count
+    assert steps[-200:] == list(range(t.step_count - 199, t.step_count + 1))  # recent kept
+    t.step_back()
+    assert t.history[-1]["step"] == t.step_count
+
+
+def test_snapshot_during_a_phase_step_leaves_it_alone():
+    t = Trainer({**SMALL, "batch_norm": True})
+    t.run(5)
+    before = Trainer.from_snapshot(t.snapshot())
+    t.phase_step()
+    t.phase_step()
+    snap = t.snapshot()
+    assert t.phase == "loss" and t.pending is not None
+    u = Trainer.from_snapshot(snap)
+    np.testing.assert_array_equal(u.net.buffers, before.net.buffers)
+    np.testing.assert_array_equal(u.step().params_after, t.step().params_after)
