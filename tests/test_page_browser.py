@@ -425,3 +425,16 @@ def test_screenshots_of_the_main_states(run, size):
     m.shot(f"{size}-multiclass")
     for run_ in (r, d, m):
         assert run_.errors == [], run_.errors
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_every_data_set_tile_has_a_distinct_caption_that_fits(run, size):
+    r = run(size=SIZES[size])
+    tiles = r.page.eval_on_selector_all(
+        ".datasets .dataset span",
+        "els => els.map(e => ({text: e.textContent, fits: e.scrollWidth <= e.clientWidth,"
+        " dataset: e.parentElement.dataset.dataset}))")
+    assert len(tiles) == len(r.state("s.schema.find(f => f.name === 'dataset').choices"))
+    captions = [t["text"] for t in tiles]
+    assert len(set(captions)) == len(captions), captions
+    assert [t for t in tiles if not t["fits"]] == []

@@ -7,7 +7,7 @@ import { fmt } from "./canvas.js";
 import { BINARY_CLASS_COLORS, CLASS_COLORS } from "./colors.js";
 import { datasetIcon } from "./dataset_icons.js";
 import { h } from "./inspector_view.js";
-import { GROUP_LABELS, STOP_REASONS, choiceLabel, fieldLabel } from "./labels.js";
+import { GROUP_LABELS, STOP_REASONS, choiceLabel, datasetTileLabel, fieldLabel } from "./labels.js";
 import { taskOf } from "./state.js";
 
 // Presets offered for the rates (a URL can still carry any value in range).
@@ -191,7 +191,7 @@ export class Controls {
       const b = h("button", { type: "button", role: "radio", className: "dataset", title: choiceLabel(name),
         "aria-label": `Data set ${choiceLabel(name)}`, dataset: { dataset: name },
         onclick: () => this.act.configure({ dataset: name }) }, datasetIcon(name, 38),
-      h("span", {}, choiceLabel(name).split(" ")[0]));
+      h("span", {}, datasetTileLabel(name)));
       box.appendChild(b);
       return b;
     });

@@ -21,8 +21,17 @@ export const CHOICE_LABELS = {
   leaky_relu: "leaky ReLU", relu: "ReLU", elu: "ELU", sgd: "SGD", rmsprop: "RMSprop",
   adam: "Adam", mse: "mean squared error", bce: "binary cross-entropy",
   cross_entropy: "cross-entropy", l1: "L1", l2: "L2", he: "He", xavier: "Xavier",
-  multi_gaussian: "gaussians (regression)", plane: "plane (regression)",
-  blobs: "blobs (classes)", multi_spiral: "spiral (classes)", custom: "custom (click to add)",
+  gaussian: "two gaussians", checkerboard: "checkerboard",
+  multi_gaussian: "gaussian bumps (regression)", plane: "plane (regression)",
+  blobs: "blobs (K classes)", multi_spiral: "K spirals (K classes)", custom: "custom (click to add)",
+};
+
+// The data-set picker's tile captions: short enough for a 48-px tile, one per data set
+// (the long name from CHOICE_LABELS goes in the tooltip).
+export const DATASET_TILE_LABELS = {
+  circle: "circle", xor: "xor", gaussian: "gauss", spiral: "spiral", moons: "moons",
+  checkerboard: "checker", custom: "custom", plane: "plane", multi_gaussian: "bumps",
+  blobs: "blobs", multi_spiral: "spirals K",
 };
 
 export const GROUP_LABELS = {
@@ -40,6 +49,11 @@ export const STOP_REASONS = {
 
 export function choiceLabel(v) {
   return CHOICE_LABELS[v] || String(v).replace(/_/g, " ");
+}
+
+/** A data set's caption under its tile in the picker. */
+export function datasetTileLabel(name) {
+  return DATASET_TILE_LABELS[name] || choiceLabel(name);
 }
 
 export function fieldLabel(name) {
