@@ -109,10 +109,11 @@ class Outbox:
 class Connection:
     """A connected tab: owns its outbox, token bucket, inbox and tasks; talks to a Session."""
 
-    def __init__(self, websocket: WebSocket, session: Session, settings: Settings,
-                 hello: Hello):
+    def __init__(self, websocket: WebSocket, session: Session, manager: SessionManager,
+                 settings: Settings, hello: Hello):
         self.ws = websocket
         self.session = session
+        self.manager = manager
         self.settings = settings
         self.outbox = Outbox(settings.send_queue)
         self.bucket = TokenBucket(settings.rate_burst, settings.rate_per_s)
@@ -163,6 +164,20 @@ class Connection:
             worker.cancel()
             sender.cancel()
             self.session.detach(self)
+            if self._leave_queued():  # sent just before the client hung up: still honour it
+                await self.manager.end(self.session, CloseCode.LEFT, "left")
+
+    def _leave_queued(self) -> bool:
+        """Whether a `leave` waits in the inbox, unhandled (the client closed right after)."""
+        while not self.inbox.empty():
+            item = self.inbox.get_nowait()
+            if isinstance(item, str) and len(item) < 256:
+                try:
+                    if parse_client_message(item).type == "leave":
+                        return True
+                except ProtocolError:
+                    pass
+        return False
 
     async def _receive_loop(self) -> None:
         limit = self.settings.max_message_bytes
@@ -253,4 +268,4 @@ async def serve(websocket: WebSocket, manager: SessionManager, settings: Setting
     await websocket.accept()
     hello = Hello(session=session.id, resumed=resumed, limits=settings.limits(),
                   defaults=Config().to_dict(), schema=schema())
-    await Connection(websocket, session, settings, hello).run()
+    await Connection(websocket, session, manager, settings, hello).run()

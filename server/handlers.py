@@ -226,6 +226,11 @@ async def on_view(conn: Connection, msg: protocol.View) -> None:
     s.request_render()
 
 
+async def on_leave(conn: Connection, msg: protocol.Leave) -> None:
+    await conn.manager.end(conn.session, protocol.CloseCode.LEFT,
+                           "the session ended at the client's request")
+
+
 HANDLERS: dict[str, Handler] = {
     "configure": on_configure,
     "set": on_set,
@@ -242,5 +247,6 @@ HANDLERS: dict[str, Handler] = {
     "import": on_import,
     "gradcheck": on_gradcheck,
     "view": on_view,
+    "leave": on_leave,
 }
 assert set(HANDLERS) == set(protocol.CLIENT_TYPES), "every client message needs a handler"

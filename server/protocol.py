@@ -51,6 +51,7 @@ class CloseCode(enum.IntEnum):
 
     SHUTTING_DOWN = 4000  # the server is stopping; reconnect later to resume
     REPLACED = 4001  # the same session was resumed by another connection
+    LEFT = 4002  # the client sent `leave`: the session is gone, its slot freed
     SERVER_FULL = 4003  # the cap on concurrent sessions was reached
 
 
@@ -235,14 +236,22 @@ class View(_Message):
     neuron_grid: Annotated[int, Field(ge=1, le=128)] | None = None
 
 
+class Leave(_Message):
+    """`{"type": "leave"}`: end this session now, freeing its slot; not answered. The server
+    closes the connection with 4002 and forgets the session, so a later `?session=` with its
+    id starts a new one. (A page does not send it on unload: a reload must resume.)"""
+
+    type: Literal["leave"]
+
+
 ClientMessage = Annotated[
     Configure | Set | Step | Play | Pause | Reset | StepBack | Inspect | SetWeight
-    | AddPoint | RemovePoint | Export | Import | Gradcheck | View,
+    | AddPoint | RemovePoint | Export | Import | Gradcheck | View | Leave,
     Field(discriminator="type"),
 ]
 CLIENT_TYPES = tuple(m.model_fields["type"].annotation.__args__[0] for m in (
     Configure, Set, Step, Play, Pause, Reset, StepBack, Inspect, SetWeight, AddPoint,
-    RemovePoint, Export, Import, Gradcheck, View))
+    RemovePoint, Export, Import, Gradcheck, View, Leave))
 _client_adapter: TypeAdapter = TypeAdapter(ClientMessage)
 
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal",

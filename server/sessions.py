@@ -238,6 +238,13 @@ class SessionManager:
         self.sessions[session.id] = session
         return session, False
 
+    async def end(self, session: Session, code: int, reason: str) -> None:
+        """Forget `session` now (its slot is free at once) and close its connection."""
+        if self.sessions.get(session.id) is session:
+            del self.sessions[session.id]
+        session.pause()
+        await session.close(code, reason)
+
     def expire(self) -> int:
         """Drop sessions detached for longer than the TTL; returns how many."""
         now = time.monotonic()

@@ -118,6 +118,12 @@ class PageRun:
         return path
 
     def close(self) -> None:
+        """Send `leave` (the page never does on unload) so the shared server's sessions do
+        not pile up against its cap, then close the browser context."""
+        left = self.page.evaluate("() => window.backpropLab && window.backpropLab.conn.leave()")
+        if left:
+            self.page.wait_for_function(
+                "() => window.backpropLab.store.state.connection.status === 'left'")
         self.context.close()
 
 
@@ -275,6 +281,7 @@ def test_inspector_chain_rule_equals_the_engines_gradient_read_over_the_protocol
         record_grad = float(dW[0][1, 2])
         ws.send(json.dumps({"type": "inspect", "layer": 0, "neuron": 2, "source": 1}))
         inspected = _recv_until(ws, "inspection")["result"]["weight"]
+        ws.send(json.dumps({"type": "leave"}))
     assert header["step"] == 2 and header["applied"] is True
     # batch_size=1: the chain rule on the one example is the weight's whole gradient.
     assert page_value == pytest.approx(record_grad, rel=1e-6, abs=1e-9)
@@ -317,9 +324,12 @@ def test_a_url_with_a_configuration_reproduces_it_after_a_reload(run):
 
     check(r)
     url = r.page.url
+    sid = r.state("s.connection.sessionId")
     r.page.reload()
     r.wait_ready()
     check(r)
+    # the page does not send `leave` on unload: a reload resumes its session
+    assert r.state("s.connection.sessionId") == sid and r.state("s.connection.resumed")
     # A fresh tab (a new session) given the URL gets the same setup.
     other = run(urlsplit(url).query)
     check(other)
@@ -385,6 +395,21 @@ def test_a_lost_connection_shows_the_banner_and_resumes_the_same_session(run):
     assert r.state("s.config.dataset") == "moons"
     click_step(r)
     assert r.steps() == 4
+
+
+def test_leave_ends_the_session_and_the_page_does_not_reconnect(run):
+    r = run()
+    sid = r.state("s.connection.sessionId")
+    assert r.page.evaluate("() => window.backpropLab.conn.leave()")
+    expect(r.page.locator("#banner")).to_contain_text("session has ended")
+    r.page.wait_for_timeout(600)
+    assert r.state("s.connection.status") == "left"
+    assert r.page.evaluate("() => sessionStorage.getItem('backprop-lab-session')") is None
+    r.page.get_by_role("button", name="Start a new session").click()
+    r.wait_ready()
+    assert r.state("s.connection.sessionId") != sid
+    assert r.state("s.connection.resumed") is False
+    assert r.errors == []
 
 
 @pytest.mark.parametrize("size", sorted(SIZES))

@@ -20,7 +20,7 @@ import urllib.request
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from engine.config import DATASETS, OPTIMIZERS
@@ -47,16 +47,29 @@ def recv_json(ws, type_: str | None = None, timeout: float = 5.0) -> dict:
 
 
 @contextlib.contextmanager
-def open_tab(url: str, **kw):
-    """(websocket, hello, state) of a new connection, closed when the block ends."""
+def open_tab(url: str, leave: bool = True, **kw):
+    """(websocket, hello, state) of a new connection. When the block ends the tab sends
+    `leave` (so the shared server's sessions do not pile up against the cap) unless
+    `leave` is False, which keeps the session for a resume."""
     with connect(url, max_size=None, **kw) as ws:
         hello = recv_json(ws, "hello")
         state = recv_json(ws, "state")
         yield ws, hello, state
+        if leave:
+            send_leave(ws)
+
+
+def send_leave(ws) -> None:
+    """Send `leave` and wait for the server's 4002 close."""
+    with contextlib.suppress(ConnectionClosed):
+        ws.send('{"type": "leave"}')
+        while True:
+            ws.recv(timeout=5)
+    assert ws.close_code in (4002, None), ws.close_code
 
 
 def test_a_session_resumes_after_a_reconnect(live):
-    with open_tab(live.ws_url) as (ws, hello, _):
+    with open_tab(live.ws_url, leave=False) as (ws, hello, _):
         sid = hello["session"]
         ws.send('{"type": "step", "count": 7}')
         assert recv_json(ws, "step")["step"] == 7
@@ -192,7 +205,25 @@ def test_a_stalled_client_does_not_slow_a_healthy_one(live):
         assert stalled_session.playing and stalled_session.trainer.step_count > 60
         assert outbox.replaced_frames > 10 and len(outbox) <= 3
     finally:
+        stalled.sendall(_masked_frame('{"type": "leave"}'))
         stalled.close()
+
+
+def test_leave_frees_the_slot_even_when_the_client_hangs_up_at_once(live_server_factory):
+    with live_server_factory(Settings(max_sessions=1)) as server:
+        sessions = server.app.state.sessions.sessions
+        with open_tab(server.ws_url) as (ws, hello, _):
+            sid = hello["session"]
+        assert sessions == {}
+        with open_tab(f"{server.ws_url}?session={sid}", leave=False) as (ws, hello, _):
+            assert hello["resumed"] is False
+            ws.send('{"type": "leave"}')  # and close without waiting for the reply
+        deadline = time.monotonic() + 5
+        while sessions:
+            assert time.monotonic() < deadline, "the session outlived its leave"
+            time.sleep(0.01)
+        with open_tab(server.ws_url) as (ws, hello, _):  # the one slot is free
+            assert hello["type"] == "hello"
 
 
 # the fuzz

@@ -423,6 +423,35 @@ def test_the_session_cap_closes_with_a_4xxx_code_and_reason():
         assert e.value.code == 4003 and "full" in e.value.reason
 
 
+def test_leave_ends_the_session_at_once_and_frees_its_slot():
+    app = create_app(Settings(trusted_hosts=["testserver"], max_sessions=1))
+    with TestClient(app) as c:
+        with c.websocket_connect("/ws") as ws:
+            tab = Tab(ws)
+            sid = tab.until("hello")["session"]
+            tab.ask({"type": "step", "count": 2}, "step")
+            tab.send({"type": "leave"})
+            with pytest.raises(WebSocketDisconnect) as e:
+                while True:
+                    tab.recv()
+            assert e.value.code == 4002
+        assert app.state.sessions.sessions == {}
+        # the one slot is free again, and the old id no longer resumes anything
+        with c.websocket_connect(f"/ws?session={sid}") as ws:
+            tab = Tab(ws)
+            h = tab.until("hello")
+            assert h["resumed"] is False and h["session"] != sid
+            assert tab.until("state")["metrics"]["step"] == 0
+            tab.send({"type": "leave"})
+        assert app.state.sessions.sessions == {}
+
+
+def test_leave_with_a_field_is_refused_and_the_session_stays(tab, app):
+    err = tab.ask({"type": "leave", "now": True}, "error")
+    assert err["code"] == "unknown_field" and err["field"] == "now"
+    assert tab.hello["session"] in app.state.sessions.sessions
+
+
 def test_a_second_connection_to_a_session_replaces_the_first(client):
     with client.websocket_connect("/ws") as a:
         first = Tab(a)

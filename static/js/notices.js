@@ -25,6 +25,12 @@ export class Notices {
         button.textContent = "Start a new session here";
         button.onclick = () => this.newSession();
         b.replaceChildren("This session is now open in another tab. ", button);
+      } else if (c.status === "left") {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = "Start a new session";
+        button.onclick = () => this.newSession();
+        b.replaceChildren("This session has ended. ", button);
       } else if (c.status === "full") {
         b.textContent = `The server is full (${c.reason || "too many sessions"}); retrying…`;
       } else {

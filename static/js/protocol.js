@@ -12,7 +12,7 @@ export const PROTOCOL_VERSION = 1;
 export const FRAME_VERSION = 1;
 const SESSION_KEY = "backprop-lab-session";
 
-export const CloseCode = { SHUTTING_DOWN: 4000, REPLACED: 4001, SERVER_FULL: 4003 };
+export const CloseCode = { SHUTTING_DOWN: 4000, REPLACED: 4001, LEFT: 4002, SERVER_FULL: 4003 };
 
 /** Builders for every client → server message (server/protocol.py, "client → server"). */
 export const messages = {
@@ -43,6 +43,8 @@ export const messages = {
   importState: (snapshot) => ({ type: "import", snapshot }),
   gradcheck: () => ({ type: "gradcheck" }),
   view: (grid, neuronGrid) => ({ type: "view", grid, neuron_grid: neuronGrid }),
+  /** End the session now (frees its slot). Never sent on unload: a reload must resume. */
+  leave: () => ({ type: "leave" }),
 };
 
 // Binary frames
@@ -231,6 +233,11 @@ export class Connection {
   _closed(ws, ev) {
     if (this.closed || ws !== this.ws) return;
     for (const a of this.decoder.flush()) this.dispatch(a);
+    if (ev.code === CloseCode.LEFT) {
+      sessionStorage.removeItem(SESSION_KEY);
+      this.dispatch({ type: "connection", status: "left", reason: ev.reason });
+      return;  // the session is gone by request; nothing to resume
+    }
     if (ev.code === CloseCode.REPLACED) {
       this.dispatch({ type: "connection", status: "replaced", reason: ev.reason });
       return;  // another tab took this session over; reconnecting would take it back
@@ -277,6 +284,9 @@ export class Connection {
     this.attempt = 0;
     this.open();
   }
+
+  /** Send `leave`: the server ends this session and closes with 4002 (no reconnect). */
+  leave() { return this.send(messages.leave()); }
 
   close() { this.closed = true; clearTimeout(this.timer); if (this.ws) this.ws.close(); }
 }
