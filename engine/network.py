@@ -24,7 +24,7 @@ BN_MOMENTUM = 0.1  # running ← (1 − m)·running + m·batch, torch's conventi
 INIT_BIAS_UNIFORM = 0.1  # TensorFlow Playground's initial bias
 
 
-@dataclass
+@dataclass(slots=True)
 class LayerTrace:
     """What one layer computed on a batch of n examples; backward fills the d-fields."""
 
