@@ -205,7 +205,7 @@ export class ChartsView {
     const nLayers = h.reduce((m, r) => Math.max(m, (r.grad_norms || []).length), 0);
     const gs = [];
     for (let l = 0; l < nLayers; l++) {
-      gs.push({ name: l === nLayers - 1 ? "out" : `L${l + 1}`, color: LAYER_COLORS[l % LAYER_COLORS.length],
+      gs.push({ name: l === nLayers - 1 ? "out" : `h${l + 1}`, color: LAYER_COLORS[l % LAYER_COLORS.length],
         xs, ys: pick((m) => (m.grad_norms ? m.grad_norms[l] : null)), width: 1.6 });
     }
     this.grads.update(gs, { log: true, title: "‖∂L/∂W‖ per layer (log)" });
