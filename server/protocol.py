@@ -18,7 +18,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from engine.config import MAX_CLASSES, MAX_HIDDEN_LAYERS, MAX_POINTS, MAX_WIDTH
+from engine.config import (
+    BINARY_DATASETS,
+    HEADS,
+    LIVE_FIELDS,
+    MAX_CLASSES,
+    MAX_HIDDEN_LAYERS,
+    MAX_POINTS,
+    MAX_WIDTH,
+    MULTICLASS_DATASETS,
+    REGRESSION_DATASETS,
+)
+from engine.features import FEATURE_LABELS
 
 PROTOCOL_VERSION = 1
 
@@ -321,8 +332,14 @@ class Hello(_Out):
     """The first message on every connection.
 
     `{"type": "hello", "protocol": 1, "session": "3q2…", "resumed": false,
-      "limits": {...}, "defaults": {<engine config>}, "schema": [<engine field table>]}`
+      "limits": {...}, "defaults": {<engine config>}, "schema": [<engine field table>],
+      "tasks": {"binary": ["circle", ...], "regression": [...], "multiclass": [...]},
+      "heads": {"binary": [["tanh", "mse"], ...], ...}, "live_fields": ["alpha", ...],
+      "feature_labels": {"x1": "X₁", ...}}`
     Keep `session` and reconnect with `/ws?session=<id>` to resume within `session_ttl_s`.
+    `tasks` groups the data sets by task, `heads` lists the valid (output activation, loss)
+    pairs per task, `live_fields` the config fields `set` accepts (the rest need
+    `configure`), `feature_labels` the display label of each input feature.
     """
 
     type: Literal["hello"] = "hello"
@@ -332,6 +349,13 @@ class Hello(_Out):
     limits: dict[str, Any]
     defaults: dict[str, Any]
     schema_: list[dict[str, Any]] = Field(alias="schema", serialization_alias="schema")
+    tasks: dict[str, list[str]] = Field(default_factory=lambda: {
+        "binary": list(BINARY_DATASETS), "regression": list(REGRESSION_DATASETS),
+        "multiclass": list(MULTICLASS_DATASETS)})
+    heads: dict[str, list[list[str]]] = Field(default_factory=lambda: {
+        task: [list(pair) for pair in pairs] for task, pairs in HEADS.items()})
+    live_fields: list[str] = Field(default_factory=lambda: sorted(LIVE_FIELDS))
+    feature_labels: dict[str, str] = Field(default_factory=lambda: dict(FEATURE_LABELS))
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

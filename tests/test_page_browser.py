@@ -397,6 +397,35 @@ def test_a_lost_connection_shows_the_banner_and_resumes_the_same_session(run):
     assert r.steps() == 4
 
 
+def test_the_page_uses_the_hellos_vocabulary(run):
+    """Loss choices follow the hello's heads, live fields go out as `set`, others as
+    `configure`, and feature labels come from the hello."""
+    r = run("dataset=circle&output_activation=tanh&loss=mse")
+    sent: list[dict] = []
+    r.page.on("websocket", lambda ws: ws.on(
+        "framesent", lambda payload: isinstance(payload, str) and sent.append(json.loads(payload))))
+    r.page.reload()  # so the listener sees the socket
+    r.wait_ready()
+    options = ("() => [...document.querySelectorAll('#cfg-loss option')]"
+               ".map(o => [o.value, o.hidden, o.disabled])")
+    # binary with tanh: mse only; bce greyed (it needs sigmoid); cross-entropy not offered
+    assert r.page.evaluate(options) == [["mse", False, False], ["bce", False, True],
+                                        ["cross_entropy", True, True]]
+    r.page.select_option("#cfg-learning_rate", "0.1")
+    r.page.wait_for_function("() => window.backpropLab.store.state.config.learning_rate === 0.1")
+    r.page.locator(".dataset[data-dataset='blobs']").click()
+    r.page.wait_for_function("() => window.backpropLab.store.state.config.dataset === 'blobs'")
+    r.settle()
+    assert r.page.evaluate(options) == [["mse", True, True], ["bce", True, True],
+                                        ["cross_entropy", False, False]]
+    assert {"type": "set", "config": {"learning_rate": 0.1}} in sent
+    assert {"type": "configure", "config": {"dataset": "blobs"}} in sent
+    assert r.page.locator('[data-feature="x1"]').get_attribute("aria-label") \
+        == "Input feature " + r.state("s.featureLabels.x1")
+    assert r.state("s.featureLabels.x1_sq") == "X₁²"
+    assert r.errors == []
+
+
 def test_leave_ends_the_session_and_the_page_does_not_reconnect(run):
     r = run()
     sid = r.state("s.connection.sessionId")

@@ -11,7 +11,16 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from engine.config import FEATURES, Config
+from engine.config import (
+    BINARY_DATASETS,
+    FEATURES,
+    HEADS,
+    LIVE_FIELDS,
+    MULTICLASS_DATASETS,
+    REGRESSION_DATASETS,
+    Config,
+)
+from engine.features import feature_label
 from engine.heatmaps import feature_maps
 from server import frames
 from server.app import create_app
@@ -107,6 +116,15 @@ def test_hello_state_and_first_frame(tab):
     assert h["defaults"] == Config().to_dict()
     assert {row["name"] for row in h["schema"]} == set(Config().to_dict())
     assert h["limits"]["max_message_bytes"] == 65536 and h["limits"]["grid_max"] == 128
+    assert h["tasks"] == {"binary": list(BINARY_DATASETS),
+                          "regression": list(REGRESSION_DATASETS),
+                          "multiclass": list(MULTICLASS_DATASETS)}
+    assert sum(h["tasks"].values(), []) == [row for row in h["schema"]
+                                            if row["name"] == "dataset"][0]["choices"]
+    assert {t: [tuple(p) for p in pairs] for t, pairs in h["heads"].items()} \
+        == {t: list(pairs) for t, pairs in HEADS.items()}
+    assert set(h["live_fields"]) == LIVE_FIELDS
+    assert h["feature_labels"] == {name: feature_label(name) for name in FEATURES}
     s = tab.state
     assert s["metrics"]["step"] == 0 and s["playing"] is False
     assert len(s["points"]["train"]["x"]) == 250 and len(s["history"]) == 1

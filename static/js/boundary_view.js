@@ -7,8 +7,7 @@ import { HiDPICanvas, Thumb } from "./canvas.js";
 import {
   BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, DIVERGING_LUT, classTint, divergingCss, paintCodes,
 } from "./colors.js";
-import { FEATURE_LABELS } from "./labels.js";
-import { taskOf } from "./state.js";
+import { featureLabel, taskOf } from "./state.js";
 
 export const DOMAIN = [-6, 6];  // engine/datasets.py DOMAIN; row 0 of a map is x2 = +6
 const PAD = { left: 26, right: 8, top: 8, bottom: 22 };
@@ -101,7 +100,7 @@ export class BoundaryView {
     }
     if (h && h.layer === 0 && h.j < maps.inputs.units) {
       paint(maps.inputs, h.j);
-      return `Input ${FEATURE_LABELS[state.config.features[h.j]] || ""}`;
+      return `Input ${featureLabel(state, state.config.features[h.j])}`;
     }
     const out = maps.output;
     const n = out.n, K = out.units, nn = n * n;

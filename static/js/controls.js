@@ -216,13 +216,25 @@ export class Controls {
       if (name === "regularization_rate") show = c.regularization !== "none";
       row.hidden = !show;
     }
-    const heads = state.limits.heads && state.limits.heads[task];
+    this._heads(state.heads[task], c);
+  }
+
+  /** Offer only the hello's valid (output activation, loss) pairs for the task: choices the
+   *  task never uses are left out, losses that do not pair with the current output
+   *  activation are greyed out. */
+  _heads(heads, c) {
+    if (!heads) return;
     const loss = this.inputs.get("loss");
-    if (heads && loss) {
-      for (const o of loss.el.options) o.disabled = !heads.some(([a, l]) => a === c.output_activation && l === o.value);
-    }
     const outAct = this.inputs.get("output_activation");
-    if (heads && outAct) for (const o of outAct.el.options) o.disabled = !heads.some(([a]) => a === o.value);
+    if (loss) {
+      for (const o of loss.el.options) {
+        o.hidden = !heads.some(([, l]) => l === o.value);
+        o.disabled = !heads.some(([a, l]) => a === c.output_activation && l === o.value);
+      }
+    }
+    if (outAct) {
+      for (const o of outAct.el.options) o.hidden = o.disabled = !heads.some(([a]) => a === o.value);
+    }
   }
 
   _status(state) {

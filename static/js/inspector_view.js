@@ -4,7 +4,7 @@
 // the finite-difference gradient check. Every number is the server's.
 
 import { fmt } from "./canvas.js";
-import { FEATURE_LABELS } from "./labels.js";
+import { featureLabel } from "./state.js";
 
 /** Build an element: h("div", {className: "x"}, "text", child, ...). */
 export function h(tag, attrs = {}, ...children) {
@@ -102,7 +102,7 @@ export class InspectorView {
   }
 
   _link(state, sel, r) {
-    const from = sel.layer === 0 ? FEATURE_LABELS[state.config.features[sel.i]] || `input ${sel.i + 1}` : `neuron ${sel.i + 1} of layer ${sel.layer}`;
+    const from = sel.layer === 0 ? (state.config.features[sel.i] ? featureLabel(state, state.config.features[sel.i]) : `input ${sel.i + 1}`) : `neuron ${sel.i + 1} of layer ${sel.layer}`;
     const nLayers = state.params ? state.params.weights.length : 0;
     const to = sel.layer + 1 === nLayers ? `output ${sel.j + 1}` : `neuron ${sel.j + 1} of layer ${sel.layer + 1}`;
     const w = state.params && state.params.weights[sel.layer] ? state.params.weights[sel.layer][sel.i][sel.j] : null;

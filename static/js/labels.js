@@ -1,9 +1,5 @@
 // Display names for the engine's vocabulary (text only; the names themselves come from the
-// server's schema).
-
-export const FEATURE_LABELS = {
-  x1: "X₁", x2: "X₂", x1_sq: "X₁²", x2_sq: "X₂²", x1x2: "X₁X₂", sin_x1: "sin(X₁)", sin_x2: "sin(X₂)",
-};
+// server's schema, and the input features' labels from its hello).
 
 export const FIELD_LABELS = {
   dataset: "Data set", n_points: "Points", noise: "Noise", train_fraction: "Train share",

@@ -8,7 +8,7 @@ import { Controls } from "./controls.js";
 import { InspectorView } from "./inspector_view.js";
 import { NetworkView } from "./network_view.js";
 import { Connection, messages } from "./protocol.js";
-import { Store } from "./state.js";
+import { Store, onlyLiveFields } from "./state.js";
 import { Notices } from "./notices.js";
 import { configDiff, decodeConfig, encodeConfig, urlHasConfig } from "./url.js";
 
@@ -21,7 +21,8 @@ const conn = new Connection(dispatch);
 const send = (msg) => conn.send(msg);
 
 const act = {
-  configure: (changes) => send(messages.configure(changes)),
+  // Live fields keep the weights: `set` for those, `configure` for anything else.
+  configure: (changes) => send(onlyLiveFields(state, changes) ? messages.set(changes) : messages.configure(changes)),
   play: () => send(messages.play(state.ui.speed)),
   pause: () => send(messages.pause()),
   setSpeed: (speed) => { if (state.playing) send(messages.play(speed)); },

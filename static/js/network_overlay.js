@@ -2,8 +2,8 @@
 // activation select above each hidden column, and a button over each input node that
 // toggles its feature. Real buttons, so they are reachable by keyboard and named for ARIA.
 
-import { FEATURE_LABELS, choiceLabel } from "./labels.js";
-import { field } from "./state.js";
+import { choiceLabel } from "./labels.js";
+import { featureLabel, field } from "./state.js";
 
 export const LEFT = 70;  // room for the input labels, left of the input nodes
 
@@ -61,7 +61,7 @@ export function buildOverlay(view, state, sizes, step) {
   // Feature toggles over the input nodes.
   const s = view.size;
   for (const node of view.nodes[0]) {
-    const label = FEATURE_LABELS[node.feature] || node.feature;
+    const label = featureLabel(state, node.feature);
     const b = mk("button", { className: "feature-toggle" + (node.active ? " on" : ""),
       title: `${label}: click to ${node.active ? "remove" : "use"} this input feature` });
     b.setAttribute("aria-pressed", String(node.active));

@@ -7,9 +7,8 @@
 
 import { HiDPICanvas, Thumb, fmt } from "./canvas.js";
 import { DIVERGING_LUT, CLASS_RGB, MID, divergingCss, paintCodes } from "./colors.js";
-import { FEATURE_LABELS } from "./labels.js";
 import { LEFT, buildOverlay } from "./network_overlay.js";
-import { layerSizes, taskOf, field } from "./state.js";
+import { featureLabel, layerSizes, taskOf, field } from "./state.js";
 
 const PHASES = ["forward", "loss", "backward", "update"];
 const HEADER = 64;     // room for the per-layer controls above the columns
@@ -278,7 +277,7 @@ export class NetworkView {
         if (c === 0) {
           ctx.fillStyle = node.active ? "#111" : "#888";
           ctx.textAlign = "right";
-          ctx.fillText(FEATURE_LABELS[node.feature] || node.feature, x - 6, node.y);
+          ctx.fillText(featureLabel(state, node.feature), x - 6, node.y);
         }
       }
     });

@@ -148,7 +148,8 @@ export class Decoder {
     switch (m.type) {
       case "hello":
         return [{ type: "hello", protocol: m.protocol, sessionId: m.session, resumed: m.resumed,
-          limits: m.limits || {}, defaults: m.defaults, schema: m.schema }];
+          limits: m.limits || {}, defaults: m.defaults, schema: m.schema, tasks: m.tasks,
+          heads: m.heads, liveFields: m.live_fields, featureLabels: m.feature_labels }];
       case "state":
         return [{ type: "state", config: m.config, params: m.params, metrics: m.metrics,
           playing: m.playing, speed: m.speed, phase: m.phase, stopped: stoppedOf(m.stopped, m.stop_message),

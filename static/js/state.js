@@ -15,6 +15,10 @@ export function initialState() {
     protocol: null,          // version from hello
     limits: {},
     schema: [],              // engine FIELDS rows from hello
+    tasks: {},               // data set → "binary" | "regression" | "multiclass" (hello)
+    heads: {},               // task → [[output_activation, loss], ...] valid pairs (hello)
+    liveFields: new Set(),   // config fields a `set` may change (hello); others need configure
+    featureLabels: {},       // feature → display label, e.g. x1_sq → "X₁²" (hello)
     config: null,            // current engine config (field name → value)
     params: null,            // {weights: [l][i][j], biases: [l][j]}
     points: null,            // {train: {x, y}, test: {x, y}}
@@ -56,9 +60,9 @@ export function initialState() {
 
 let toastId = 0;
 
-function sameTopology(a, b) {
+function sameTopology(a, b, tasks) {
   if (!a || !b) return false;
-  const outputs = (c) => (guessTask(c.dataset) === "multiclass" ? c.n_classes : 1);
+  const outputs = (c) => (tasks[c.dataset] === "multiclass" ? c.n_classes : 1);
   const key = (c) => JSON.stringify([c.features, c.hidden, outputs(c)]);
   return key(a) === key(b);
 }
@@ -92,6 +96,11 @@ export const REDUCERS = {
     s.limits = a.limits || {};
     s.defaults = a.defaults || null;
     if (a.schema && a.schema.length) s.schema = a.schema;
+    s.tasks = {};
+    for (const [task, names] of Object.entries(a.tasks || {})) for (const n of names) s.tasks[n] = task;
+    s.heads = a.heads || {};
+    s.liveFields = new Set(a.liveFields || []);
+    s.featureLabels = a.featureLabels || {};
     if (s.connection.sessionId && s.connection.sessionId !== a.sessionId) {
       REDUCERS.toast(s, { kind: "info", text: "The server no longer had this tab's session: a new one "
         + "started with the same configuration (weights and counters start afresh)." });
@@ -100,7 +109,7 @@ export const REDUCERS = {
     return ["banner", "controls", "status"];
   },
   state(s, a) {
-    const topologyChanged = !sameTopology(s.config, a.config);
+    const topologyChanged = !sameTopology(s.config, a.config, s.tasks);
     const dirty = ["network", "boundary", "controls", "status", "inspector", "charts"];
     if (topologyChanged) {
       dirty.push("topology");
@@ -247,21 +256,21 @@ export function field(state, name) {
   return state.schema.find((f) => f.name === name);
 }
 
-/** 'binary', 'regression' or 'multiclass' for the current data set, from the hello's task map. */
+/** 'binary', 'regression' or 'multiclass' for the current data set, from the hello's tasks. */
 export function taskOf(state) {
   const c = state.config;
-  if (!c) return "binary";
-  const tasks = state.limits.tasks;
-  if (tasks && tasks[c.dataset]) return tasks[c.dataset];
-  return state.record && state.record.target && Array.isArray(state.record.target[0])
-    && state.record.target[0].length > 1 ? "multiclass" : guessTask(c.dataset);
+  return (c && state.tasks[c.dataset]) || "binary";
 }
 
-// Used only until the server says: the engine's data set groups (engine/config.py).
-const REGRESSION = new Set(["plane", "multi_gaussian"]);
-const MULTICLASS = new Set(["blobs", "multi_spiral"]);
-function guessTask(name) {
-  return REGRESSION.has(name) ? "regression" : MULTICLASS.has(name) ? "multiclass" : "binary";
+/** The display label of input feature `name` (from the hello), e.g. "X₁²". */
+export function featureLabel(state, name) {
+  return state.featureLabels[name] || name;
+}
+
+/** Whether `changes` touches only live fields, so a `set` keeps the weights. */
+export function onlyLiveFields(state, changes) {
+  const names = Object.keys(changes);
+  return names.length > 0 && names.every((n) => state.liveFields.has(n));
 }
 
 /** Layer sizes [inputs, ...hidden, outputs] from the weights (the truth) or the config. */
