@@ -96,13 +96,15 @@ def _subsample(maps: np.ndarray, m: int) -> np.ndarray:
 
 
 def heatmap_frame(grid, neuron_grid: int, params: dict, meta: dict,
-                  gradients: list[dict] | None = None) -> bytes:
+                  gradients: list[dict] | None = None, focus: dict | None = None) -> bytes:
     """The "frame" kind: the output maps at the grid's own size (one per output unit, K class
     probabilities for softmax), each input and hidden neuron's map subsampled to neuron_grid,
     every layer's W (fan_in, fan_out) and b (fan_out,) as float32, and, once there has been
     an update, the last update's dW, db and dz_sum per layer (the engine's
     last_gradients(), which play mode keeps too; its delta_mean goes out as dz_sum, the
-    record frame's name for the same numbers).
+    record frame's name for the same numbers). With `focus` ({"layer", "neuron"}, node
+    layers 0..H), that one map also goes out whole, (1, n, n), as "focus"; a focus that no
+    longer names a map (the topology changed) is skipped.
 
     `grid` is an engine Grid, neuron-major: `output` (K, n, n), `neurons[l]` (width, n, n),
     `inputs` (F, n, n), `output_range`, `NEURON_RANGE`; `params` is Trainer.parameters().
@@ -118,6 +120,11 @@ def heatmap_frame(grid, neuron_grid: int, params: dict, meta: dict,
     out_lo, out_hi = grid.output_range
     arrays.append(({"name": "output", "layer": len(layers), "lo": out_lo, "hi": out_hi},
                    quantize(grid.output, out_lo, out_hi)))
+    if focus is not None and focus["layer"] < len(layers) \
+            and focus["neuron"] < len(layers[focus["layer"]]):
+        l, j = focus["layer"], focus["neuron"]
+        arrays.append(({"name": "focus", "layer": l, "neuron": j, "lo": lo, "hi": hi},
+                       quantize(layers[l][j : j + 1], lo, hi)))
     arrays += _weights(params["weights"], params["biases"])
     for l, layer in enumerate(gradients or ()):
         arrays += [({"name": WIRE_NAMES.get(name, name), "layer": l},

@@ -218,10 +218,22 @@ async def on_view(conn: Connection, msg: protocol.View) -> None:
         if value is not None and value > limit:
             raise _out_of_range(name, f"at most {limit} cells a side", "view")
     s = conn.session
-    old, s.view = s.view, {"grid": msg.grid or s.view["grid"],
-                           "neuron_grid": msg.neuron_grid or s.view["neuron_grid"]}
+    focus = s.view["focus"]
+    if "focus" in msg.model_fields_set:
+        focus = None if msg.focus is None else msg.focus.model_dump()
+        if focus is not None:
+            sizes = await s.call(lambda t: [len(t.config.features), *t.config.hidden])
+            if focus["layer"] >= len(sizes):
+                raise _out_of_range("focus.layer", f"node layers 0…{len(sizes) - 1} have "
+                                    "maps (the output's is in every frame)", "view")
+            if focus["neuron"] >= sizes[focus["layer"]]:
+                raise _out_of_range("focus.neuron", f"layer {focus['layer']} has "
+                                    f"{sizes[focus['layer']]} neurons", "view")
+    old = s.view
+    s.view = {"grid": msg.grid or old["grid"],
+              "neuron_grid": msg.neuron_grid or old["neuron_grid"], "focus": focus}
     await send_state(conn)
-    if s.view != old:
+    if (s.view["grid"], s.view["neuron_grid"]) != (old["grid"], old["neuron_grid"]):
         await send_features(conn)
     s.request_render()
 

@@ -238,13 +238,24 @@ class Gradcheck(_Message):
     type: Literal["gradcheck"]
 
 
+class Focus(_Message):
+    """`{"layer": 1, "neuron": 2}`: one neuron in the frame's node-layer numbering (0 = the
+    inputs the network uses, 1..H the hidden layers)."""
+
+    layer: LayerIndex
+    neuron: NeuronIndex
+
+
 class View(_Message):
-    """`{"type": "view", "grid": 100, "neuron_grid": 20}`: heatmap resolutions (cells per
-    side, ≤ 128) for this session's frames. Answered with `state`."""
+    """`{"type": "view", "grid": 100, "neuron_grid": 20, "focus": {"layer": 1, "neuron": 2}}`:
+    heatmap resolutions (cells per side, ≤ 128) for this session's frames and, while `focus`
+    is set (null clears it; absent leaves it), that neuron's map at `grid` resolution in
+    every frame. Answered with `state`."""
 
     type: Literal["view"]
     grid: Annotated[int, Field(ge=1, le=128)] | None = None
     neuron_grid: Annotated[int, Field(ge=1, le=128)] | None = None
+    focus: Focus | None = None
 
 
 class Leave(_Message):
@@ -366,7 +377,7 @@ class State(_Out):
     `{"type": "state", "config": {...}, "params": {"weights": [[[...]]], "biases": [[...]],
       "gammas": [...], "betas": [...]}, "metrics": {<as in metrics>}, "playing": false,
       "speed": 1, "phase": null, "stopped": null, "stop_message": "", "can_step_back": true,
-      "view": {"grid": 100, "neuron_grid": 20}, "points": {...} | null,
+      "view": {"grid": 100, "neuron_grid": 20, "focus": null}, "points": {...} | null,
       "history": [...] | null}`
     `points` ({"train": {"x": [[x1, x2]...], "y": [...]}, "test": {...}}) is present when
     the data changed since this connection's last `state`; `history` (≤ 1,000 metrics
@@ -383,7 +394,7 @@ class State(_Out):
     stopped: str | None
     stop_message: str
     can_step_back: bool
-    view: dict[str, int]
+    view: dict[str, Any]
     points: dict[str, Any] | None = None
     history: list[dict[str, Any]] | None = None
 

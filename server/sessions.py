@@ -59,7 +59,8 @@ class Session:
         self.lock = threading.Lock()
         self.playing = False
         self.speed = 1
-        self.view = {"grid": settings.grid_output, "neuron_grid": settings.grid_neurons}
+        self.view = {"grid": settings.grid_output, "neuron_grid": settings.grid_neurons,
+                     "focus": None}  # focus: {"layer", "neuron"} whose full map frames carry
         self.client: Attached | None = None
         self.detached_at: float | None = time.monotonic()
         self._executor = executor
@@ -170,7 +171,7 @@ class Session:
         grid = trainer.grid(view["grid"])
         meta = {"step": trainer.step_count, "epoch": trainer.epoch}
         return frames.heatmap_frame(grid, view["neuron_grid"], trainer.parameters(), meta,
-                                    trainer.last_gradients())
+                                    trainer.last_gradients(), focus=view.get("focus"))
 
     # frames after discrete changes
 

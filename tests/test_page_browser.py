@@ -426,6 +426,29 @@ def test_the_page_uses_the_hellos_vocabulary(run):
     assert r.errors == []
 
 
+def test_hovering_a_neuron_shows_its_full_resolution_map_in_the_boundary_view(run):
+    r = run("dataset=circle&hidden=4,2")
+    plot = r.page.evaluate(
+        "() => { const a = window.backpropLab.boundary.toPx(-6, 6),"
+        " b = window.backpropLab.boundary.toPx(6, -6); return [a.x, a.y, b.x - a.x, b.y - a.y]; }")
+    output = r.canvas_signature("#boundary", plot)
+    centre = r.page.evaluate("() => window.backpropLab.network.nodeCenter(1, 2)")
+    box = r.page.locator("#network").bounding_box()
+    r.page.mouse.move(box["x"] + centre["x"], box["y"] + centre["y"])
+    r.page.wait_for_function(
+        "() => { const f = window.backpropLab.store.state.heatmaps.focus;"
+        " return f && f.layer === 1 && f.j === 2 && f.n === 100; }")
+    r.settle()
+    assert r.state("s.heatmaps.neurons[0].n") == 20  # the diagram's maps stay small
+    hovered = r.canvas_signature("#boundary", plot)
+    assert hovered["sum"] != output["sum"]
+    r.page.mouse.move(box["x"] + 2, box["y"] + box["height"] - 2)  # off every neuron
+    r.page.wait_for_function(
+        "() => { const s = window.backpropLab.store.state;"
+        " return !s.ui.hover && s.heatmaps && !s.heatmaps.focus; }")
+    assert r.errors == []
+
+
 def test_leave_ends_the_session_and_the_page_does_not_reconnect(run):
     r = run()
     sid = r.state("s.connection.sessionId")

@@ -116,6 +116,27 @@ def test_heatmap_frames_fit_their_budget_and_match_the_engine(config, budget):
         np.testing.assert_allclose(maps[("dz_sum", l)], g["delta_mean"], rtol=1e-5, atol=1e-12)
 
 
+@pytest.mark.parametrize(("layer", "neuron", "which"), [(1, 2, "neurons"), (0, 1, "inputs")])
+def test_a_focus_adds_one_full_resolution_map_of_at_most_16_kb(layer, neuron, which):
+    t = Trainer(DEEP)
+    t.run(5)
+    grid = t.grid(128)
+    args = (grid, 20, t.parameters(), {"step": t.step_count}, t.last_gradients())
+    plain = frames.heatmap_frame(*args)
+    data = frames.heatmap_frame(*args, focus={"layer": layer, "neuron": neuron})
+    assert len(data) - len(plain) <= 128 * 128 + 128  # the map and its header entry
+    header, arrays = frames.unpack(data)
+    (entry, focus), = [(e, a) for e, a in zip(header["arrays"], arrays, strict=True)
+                       if e["name"] == "focus"]
+    assert (entry["layer"], entry["neuron"], focus.shape) == (layer, neuron, (1, 128, 128))
+    q = grid.quantized()
+    full = q["inputs"][neuron] if which == "inputs" else q["neurons"][layer - 1][neuron]
+    np.testing.assert_array_equal(focus[0], full)
+    # a focus the topology no longer has is skipped, not an error
+    stale = frames.heatmap_frame(*args, focus={"layer": 8, "neuron": 0})
+    assert len(stale) == len(plain)
+
+
 def test_subsampling_to_a_size_that_does_not_divide_keeps_the_nearest_cells():
     t = Trainer()
     grid = t.grid(100)

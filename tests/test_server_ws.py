@@ -294,12 +294,46 @@ def test_gradcheck(tab):
 
 def test_view_sets_the_heatmap_resolution(tab):
     s = tab.ask({"type": "view", "grid": 50, "neuron_grid": 10}, "state")
-    assert s["view"] == {"grid": 50, "neuron_grid": 10}
+    assert s["view"] == {"grid": 50, "neuron_grid": 10, "focus": None}
     while True:
         _, maps = tab.frame("frame")
         if maps[("output", 3)].shape == (1, 50, 50):
             break
     assert maps[("neuron", 1)].shape == (4, 10, 10)
+
+
+def test_view_focus_adds_the_neurons_full_map_until_cleared(tab, session):
+    s = tab.ask({"type": "view", "focus": {"layer": 1, "neuron": 2}}, "state")
+    assert s["view"] == {"grid": 100, "neuron_grid": 20, "focus": {"layer": 1, "neuron": 2}}
+    while True:
+        header, maps = tab.frame("frame")
+        if ("focus", 1) in maps:
+            break
+    entry = next(e for e in header["arrays"] if e["name"] == "focus")
+    assert entry["neuron"] == 2 and maps[("focus", 1)].shape == (1, 100, 100)
+    with session.lock:
+        full = session.trainer.grid(100).quantized()["neurons"][0][2]
+    np.testing.assert_array_equal(maps[("focus", 1)][0], full)
+    # a grid change keeps the focus; the map follows the grid
+    assert tab.ask({"type": "view", "grid": 128}, "state")["view"]["focus"] is not None
+    while (m := tab.frame("frame")[1])[("output", 3)].shape != (1, 128, 128):
+        pass
+    assert m[("focus", 1)].shape == (1, 128, 128) and m[("focus", 1)].nbytes <= 16_384
+    assert tab.ask({"type": "view", "focus": None}, "state")["view"]["focus"] is None
+    while ("focus", 1) in tab.frame("frame")[1]:
+        pass
+
+
+@pytest.mark.parametrize(("focus", "field"), [
+    ({"layer": 3, "neuron": 0}, "focus.layer"),  # the output: its map is always there
+    ({"layer": 2, "neuron": 2}, "focus.neuron"),  # layer 2 has 2 neurons
+    ({"layer": 0, "neuron": 2}, "focus.neuron"),  # 2 input features
+])
+def test_a_focus_that_names_no_map_is_refused(tab, session, hash_state, focus, field):
+    before = hash_state(session)
+    err = tab.ask({"type": "view", "focus": focus}, "error")
+    assert err["code"] == "out_of_range" and err["field"] == field
+    assert hash_state(session) == before
 
 
 INVALID = [
@@ -332,6 +366,9 @@ INVALID = [
     ('{"type": "configure", "config": {"seed": 100000000000000000000}}', "not_finite"),
     ('{"type": "view", "grid": 129}', "out_of_range"),
     ('{"type": "view", "neuron_grid": 0}', "out_of_range"),
+    ('{"type": "view", "focus": {"layer": 1}}', "missing_field"),
+    ('{"type": "view", "focus": {"layer": -1, "neuron": 0}}', "out_of_range"),
+    ('{"type": "view", "focus": [1, 0]}', "wrong_type"),
     ('{"type": "set_weight", "layer": 0, "neuron": 0, "source": 0, "value": 1000}',
      "out_of_range"),
     ('{"type": "set_weight", "layer": 5, "neuron": 0, "source": 0, "value": 1}', "rejected"),

@@ -94,12 +94,15 @@ export class BoundaryView {
       paintCodes(this.thumb.image(map.n), map.codes, j * map.n * map.n, 1, DIVERGING_LUT);
       this.thumb.commit();
     };
+    // The server's full-resolution map of the hovered neuron when it has come, else the
+    // diagram's small one.
+    const full = h && maps.focus && maps.focus.layer === h.layer && maps.focus.j === h.j ? maps.focus : null;
     if (h && h.layer > 0 && h.layer <= maps.neurons.length) {
-      paint(maps.neurons[h.layer - 1], h.j);
+      paint(full || maps.neurons[h.layer - 1], full ? 0 : h.j);
       return `Layer ${h.layer}, neuron ${h.j + 1}`;
     }
     if (h && h.layer === 0 && h.j < maps.inputs.units) {
-      paint(maps.inputs, h.j);
+      paint(full || maps.inputs, full ? 0 : h.j);
       return `Input ${featureLabel(state, state.config.features[h.j])}`;
     }
     const out = maps.output;

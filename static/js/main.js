@@ -88,6 +88,23 @@ function render(s, dirty) {
   if (dirty.has("banner")) notices.render(s);
 }
 
+// The hovered neuron's full-resolution map: frames carry it while the server's view has it
+// as `focus`. Hidden neurons and inputs only (the output's map is always full size);
+// changes are coalesced so sweeping the mouse over the diagram sends a few messages.
+let focusSent = null;
+let focusTimer = 0;
+function wantedFocus(s) {
+  const h = s.ui.hover;
+  return h && s.config && h.layer <= s.config.hidden.length ? { layer: h.layer, neuron: h.j } : null;
+}
+function syncFocus(s) {
+  clearTimeout(focusTimer);
+  focusTimer = setTimeout(() => {
+    const want = wantedFocus(s);
+    if (JSON.stringify(want) !== JSON.stringify(focusSent) && send(messages.focus(want))) focusSent = want;
+  }, 80);
+}
+
 // Side effects that follow actions: re-inspecting after a change, the URL, downloads.
 let urlConfig = null;
 let lastInspect = 0;
@@ -112,6 +129,8 @@ store.listen((a, s) => {
   if (["select", "setExample"].includes(a.type)) act.inspect();
   if (["state", "step", "metrics"].includes(a.type) && s.ui.selection) reinspect();
   if (a.type === "exported") download(a.snapshot);
+  if (a.type === "state") focusSent = a.view ? a.view.focus ?? null : focusSent;  // the server's
+  if (["hover", "state"].includes(a.type)) syncFocus(s);
 });
 
 function download(snapshot) {

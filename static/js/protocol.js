@@ -43,6 +43,8 @@ export const messages = {
   importState: (snapshot) => ({ type: "import", snapshot }),
   gradcheck: () => ({ type: "gradcheck" }),
   view: (grid, neuronGrid) => ({ type: "view", grid, neuron_grid: neuronGrid }),
+  /** Frames carry node layer `layer`'s neuron `neuron` at full resolution; null stops it. */
+  focus: (focus) => ({ type: "view", focus: focus ? { layer: focus.layer, neuron: focus.neuron } : null }),
   /** End the session now (frees its slot). Never sent on unload: a reload must resume. */
   leave: () => ({ type: "leave" }),
 };
@@ -99,9 +101,11 @@ export function decodeHeatmapFrame({ header, arrays }) {
   const output = arrays.find((a) => a.name === "output");
   if (!input || !output) throw new Error("a heatmap frame needs input and output maps");
   const neurons = arrays.filter((a) => a.name === "neuron").sort((a, b) => a.layer - b.layer).map(map);
+  const f = arrays.find((a) => a.name === "focus");  // the focused neuron, full resolution
+  const focus = f ? { ...map(f), layer: f.layer, j: f.neuron } : null;
   return {
     step: header.step, epoch: header.epoch,
-    heatmaps: { inputs: map(input), neurons, output: map(output) },
+    heatmaps: { inputs: map(input), neurons, output: map(output), focus },
     params: weightsOf(arrays),
   };
 }
