@@ -481,6 +481,10 @@ def test_screenshots_of_the_main_states(run, size):
     r.page.get_by_role("button", name="Verify this step").click()
     expect(r.page.get_by_test_id("gradcheck-result")).to_be_visible()
     r.shot(f"{size}-inspector")
+    # the whole inspection, the optimizer's update included, fits without scrolling
+    assert r.page.evaluate("() => { const e = document.getElementById('inspector');"
+                           " return e.scrollHeight - e.clientHeight; }") <= 1
+    expect(r.page.get_by_test_id("update-formula")).to_be_in_viewport(ratio=1)
     assert r.page.get_by_test_id("gradcheck-error").get_attribute("data-value") is not None
     r.page.keyboard.press("f")
 

@@ -111,12 +111,17 @@ export class InspectorView {
         this._editor("weight", w, (v) => this.on.setWeight(sel.layer, sel.i, sel.j, v)))];
     if (!r || !r.weight) { out.push(h("p", { className: "hint" }, r ? "no gradient yet" : "asking the engine…")); return out; }
     const g = r.weight;
-    out.push(this._example(r),
-      h("div", { className: "formula big", "data-testid": "chain-rule" },
-        "∂L/∂w = δ_j · a_i = (", num(g.delta_j, "chain-delta"), ") × (", num(g.a_i, "chain-a"), ") = ",
-        num(g.grad_example, "chain-value")),
-      row("∂L/∂w used", num(g.grad, "grad-batch", 6), h("span", { className: "hint" }, `(${g.batch_formula || "over the batch"})`)));
-    out.push(this._update(g));
+    // Two columns when the card is wide enough (the chain rule | the optimizer's update), so
+    // the whole story fits a 1280×720 projector without scrolling.
+    out.push(this._example(r), h("div", { className: "insp-cols" },
+      h("div", {},
+        h("h4", {}, "The chain rule on the traced example"),
+        h("div", { className: "formula big", "data-testid": "chain-rule" },
+          "∂L/∂w = δ_j · a_i = (", num(g.delta_j, "chain-delta"), ") × (", num(g.a_i, "chain-a"), ") = ",
+          num(g.grad_example, "chain-value")),
+        row("∂L/∂w used", num(g.grad, "grad-batch", 6)),
+        h("div", { className: "hint" }, `(${g.batch_formula || "over the batch"})`)),
+      this._update(g)));
     return out;
   }
 
@@ -134,7 +139,8 @@ export class InspectorView {
       }
     }
     if (g.weight_after !== undefined) {
-      box.appendChild(row("w before → after", `${fmt(g.weight, 6)} → ${fmt(g.weight_after, 6)}`,
+      // w before is the formula's first number; one line keeps the update on screen.
+      box.appendChild(row("w after", h("span", { title: `before: ${fmt(g.weight, 6)}` }, fmt(g.weight_after, 6)),
         h("span", {}, "Δw = ", num(g.delta_w, "delta-w"))));
     } else if (!u) box.appendChild(h("p", { className: "hint" }, "the update is applied at the end of the step"));
     return box;
