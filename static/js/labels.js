@@ -15,7 +15,7 @@ export const FIELD_LABELS = {
 
 export const CHOICE_LABELS = {
   leaky_relu: "leaky ReLU", relu: "ReLU", elu: "ELU", sgd: "SGD", rmsprop: "RMSprop",
-  adam: "Adam", mse: "mean squared error", bce: "binary cross-entropy",
+  adam: "Adam", mse: "MSE ½(ŷ−y)²", bce: "binary cross-ent.",
   cross_entropy: "cross-entropy", l1: "L1", l2: "L2", he: "He", xavier: "Xavier",
   gaussian: "two gaussians", checkerboard: "checkerboard",
   multi_gaussian: "gaussian bumps (regression)", plane: "plane (regression)",
