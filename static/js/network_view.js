@@ -89,6 +89,7 @@ export class NetworkView {
     const acts = state.config.activation;
     this.actSelects.forEach((sel, l) => { sel.value = Array.isArray(acts) ? acts[l] : acts; });
     if (state.heatmaps !== this.lastMaps) this._paintThumbs(state);
+    if (state.featureMaps !== this.lastFeatureMaps) this._paintFeatureThumbs(state);
     return this._draw(state, now);
   }
 
@@ -136,6 +137,18 @@ export class NetworkView {
     let t = this.thumbs.get(key);
     if (!t) { t = new Thumb(); this.thumbs.set(key, t); }
     return t;
+  }
+
+  /** Inactive input features keep a (faded) map of their own, from the `features` frame. */
+  _paintFeatureThumbs(state) {
+    const fm = state.featureMaps;
+    this.lastFeatureMaps = fm;
+    if (!fm) return;
+    fm.names.forEach((name, k) => {
+      const t = this._thumb(`feature:${name}`);
+      paintCodes(t.image(fm.maps.n), fm.maps.codes, k * fm.maps.n * fm.maps.n, 1, DIVERGING_LUT);
+      t.commit();
+    });
   }
 
   _paintThumbs(state) {
@@ -258,8 +271,9 @@ export class NetworkView {
           }
         } else {
           const key = c === 0 ? `0:${node.j}` : `${c}:${node.j}`;
-          const t = node.active ? this.thumbs.get(key) : null;
-          if (t && t.img && state.heatmaps) {
+          const t = node.active ? this.thumbs.get(key)
+            : c === 0 ? this.thumbs.get(`feature:${node.feature}`) : null;
+          if (t && t.img && (state.heatmaps || !node.active)) {
             ctx.imageSmoothingEnabled = false;
             ctx.drawImage(t.canvas, x, y, s, s);
           } else {

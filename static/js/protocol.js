@@ -3,7 +3,7 @@
 //
 // Text frames are JSON objects with a `type`. Binary frames (server → client) are
 //   0  4  magic "BPLF" | 4 2 u16 format version | 6 2 u16 reserved | 8 4 u32 H (header bytes)
-//   12 H  UTF-8 JSON header {"kind": "frame" | "record", ..., "arrays": [entry, ...]}
+//   12 H  UTF-8 JSON header {"kind": "frame" | "record" | "features", ..., "arrays": [...]}
 //   12+H  payload; entry {name, layer?, shape, dtype: "uint8" | "float32", offset, lo?, hi?}
 // All little-endian. Maps are (units, rows, cols), row 0 the top of the plane (x2 = +6);
 // a uint8 q stands for lo + q·(hi − lo)/255.
@@ -189,6 +189,13 @@ export class Decoder {
     if (frame.header.kind === "frame") {
       const f = decodeHeatmapFrame(frame);
       return [{ type: "heatmaps", heatmaps: f.heatmaps, params: f.params, step: f.step }];
+    }
+    if (frame.header.kind === "features") {
+      const a = frame.arrays.find((x) => x.name === "features");
+      if (!a) return [];
+      const [units, n] = a.shape;
+      return [{ type: "featureMaps", names: frame.header.names,
+        maps: { units, n, codes: a.data, lo: a.lo, hi: a.hi } }];
     }
     if (frame.header.kind === "record") {
       const rec = decodeRecordFrame(frame);

@@ -35,6 +35,7 @@ export function initialState() {
     paramsStep: null,
     defaults: null,
     heatmaps: null,          // {n, output, outputRange, neurons[], inputs} uint8 maps
+    featureMaps: null,       // {names, maps: {units, n, codes}}: every input feature, once
     inspect: null,           // last inspect reply
     gradcheck: null,         // last gradcheck reply
     busy: { gradcheck: false },
@@ -162,6 +163,10 @@ export const REDUCERS = {
     s.stopped = a.reason ? { reason: a.reason, message: a.message || a.reason } : null;
     if (a.reason) s.playing = false;
     return ["status", "controls", "boundary", "network"];
+  },
+  featureMaps(s, a) {
+    s.featureMaps = { names: a.names, maps: a.maps };
+    return ["network"];
   },
   heatmaps(s, a) {
     s.heatmaps = a.heatmaps;
