@@ -533,8 +533,8 @@ class Trainer:
         for l, t in enumerate(traces):
             ws, shape, bs = self.net.layout[l]
             out.append({"dW": grads[ws].reshape(shape), "db": grads[bs],
-                        "a_mean": t.a.mean(axis=0),
-                        "delta_mean": t.dz.sum(axis=0) if t.dz is not None else None})
+                        "a_mean": np.add.reduce(t.a, axis=0) * (1.0 / len(t.a)),
+                        "delta_mean": np.add.reduce(t.dz, axis=0) if t.dz is not None else None})
         return out
 
     def _layer_norms(self, flat: np.ndarray) -> list[float]:
