@@ -40,8 +40,9 @@ def feature_maps(n: int) -> np.ndarray:
 
 
 def quantize(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """uint8 codes: lo ↦ 0, hi ↦ 255, values clipped to [lo, hi]."""
-    q = np.clip(values, lo, hi)
+    """uint8 codes: lo ↦ 0, hi ↦ 255, values clipped to [lo, hi]; NaN ↦ 255."""
+    q = np.fmin(values, hi)  # fmin/fmax, unlike clip, turn NaN into a bound
+    np.fmax(q, lo, out=q)
     q -= lo
     q *= 255.0 / (hi - lo)
     q += 0.5

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import activations, datasets, explain, features, heatmaps
-from .config import Config, task_of
+from .config import Config
 from .losses import correct, make_head, targets_for
 from .network import Network
 from .optimizers import make_optimizer
@@ -741,4 +741,4 @@ class Trainer:
         return t
 
 
-__all__ = ["Trainer", "TrainerError", "task_of"]
+__all__ = ["Trainer", "TrainerError"]

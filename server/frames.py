@@ -25,6 +25,8 @@ import struct
 
 import numpy as np
 
+from engine.heatmaps import quantize
+
 MAGIC = b"BPLF"
 FORMAT_VERSION = 1
 _PREFIX = struct.Struct("<4sHHI")
@@ -70,16 +72,6 @@ def unpack(frame: bytes) -> tuple[dict, list[np.ndarray]]:
         arrays.append(np.frombuffer(frame, dtype=e["dtype"], count=count,
                                     offset=start + e["offset"]).reshape(e["shape"]))
     return header, arrays
-
-
-def quantize(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """uint8 codes of float maps: lo ↦ 0, hi ↦ 255, clipped; NaN ↦ 255."""
-    q = np.fmin(values, hi)  # fmin/fmax, unlike clip, turn NaN into a bound
-    np.fmax(q, lo, out=q)
-    q -= lo
-    q *= 255.0 / (hi - lo)
-    q += 0.5
-    return q.astype(np.uint8)
 
 
 def _subsample(maps: np.ndarray, m: int) -> np.ndarray:
