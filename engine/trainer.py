@@ -470,11 +470,15 @@ class Trainer:
         return done
 
     def run_epoch(self) -> int:
-        """Updates until the current epoch ends (or training stops)."""
-        start, done = self.epoch, 0
-        while self.epoch == start and self.stopped is None:
-            done += self.run(1)
-        return done
+        """Updates until the current epoch ends (or training stops), in one fast-path run."""
+        done = 0
+        if self.pending is not None:
+            self.step()
+            done = 1
+            if self.pos == 0:  # that update finished the epoch
+                return done
+        left = len(self.F_train) - self.pos
+        return done + self.run(-(-left // self.config.batch_size))
 
     def _check_target(self, m: dict) -> bool:
         target = self.config.target_loss

@@ -288,3 +288,12 @@ def test_snapshot_during_a_phase_step_leaves_it_alone():
     u = Trainer.from_snapshot(snap)
     np.testing.assert_array_equal(u.net.buffers, before.net.buffers)
     np.testing.assert_array_equal(u.step().params_after, t.step().params_after)
+
+
+def test_run_epoch_finishes_the_current_epoch_exactly():
+    t = Trainer({**SMALL, "batch_size": 7})
+    n_train = len(t.F_train)
+    t.step()
+    assert t.run_epoch() == math.ceil(n_train / 7) - 1 and (t.epoch, t.pos) == (1, 0)
+    t.phase_step()  # a half-shown update is finished first and counted
+    assert t.run_epoch() == math.ceil(n_train / 7) and (t.epoch, t.pos) == (2, 0)
