@@ -629,8 +629,9 @@ class Trainer:
 
     # inspection
 
-    def inspection_record(self, example: int | None = None) -> tuple[StepRecord, int]:
-        """The record the inspector explains, and the batch row of `example`.
+    def inspection_record(self, example: int | None = None) -> tuple[StepRecord, int, bool]:
+        """The record the inspector explains, the batch row of `example`, and whether that
+        example is in the update's batch.
 
         That is the last (or half-shown) update; before any, a preview of the next batch at
         the current weights. `example` is a training-set index; one outside the batch gets
@@ -640,14 +641,14 @@ class Trainer:
         if rec is None:
             rec = self._preview(self._next_batch().copy())
         if example is None:
-            return rec, 0
+            return rec, 0, True
         if isinstance(example, bool) or not isinstance(example, int) \
                 or not 0 <= example < len(self.F_train):
             raise TrainerError(f"example must be a training index in [0, {len(self.F_train) - 1}]")
         rows = np.flatnonzero(rec.batch == example)
         if len(rows):
-            return rec, int(rows[0])
-        return self._preview(np.array([example]), rec.params_before), 0
+            return rec, int(rows[0]), True
+        return self._preview(np.array([example]), rec.params_before), 0, False
 
     def _preview(self, idx: np.ndarray, params: np.ndarray | None = None) -> StepRecord:
         saved = self._save()
@@ -668,14 +669,13 @@ class Trainer:
                 example: int | None = None) -> dict:
         """Chain-rule numbers for neuron j of weight layer `layer` (0-based) or, with i, for
         the weight w_ij, on training example `example` (default: the batch's first)."""
-        rec, row = self.inspection_record(example)
+        rec, row, in_batch = self.inspection_record(example)
         net = self.net
         W = self._layer(layer, net.weights)
         if not 0 <= j < W.shape[1] or (i is not None and not 0 <= i < W.shape[0]):
             raise TrainerError(f"layer {layer} has weights of shape {W.shape[0]}×{W.shape[1]}")
         out = {"step": rec.step, "applied": rec.applied, "phase": self.phase,
-               "example": int(rec.batch[row]), "in_batch": example is None
-               or bool(np.any(rec.batch == example)) and rec is (self.pending or self.last_record),
+               "example": int(rec.batch[row]), "in_batch": in_batch,
                "neuron": explain.neuron(self, rec, layer, j, row)}
         if i is not None:
             out["weight"] = explain.weight(self, rec, layer, i, j, row)
@@ -683,7 +683,7 @@ class Trainer:
 
     def gradcheck(self) -> dict:
         """Finite-difference check of the last update's gradients (or the next one's)."""
-        rec, _ = self.inspection_record()
+        rec, _, _ = self.inspection_record()
         return explain.gradcheck(self, rec, seed=self.config.seed)
 
     def grid(self, n: int) -> heatmaps.Grid:
