@@ -399,7 +399,18 @@ class State(_Out):
     history: list[dict[str, Any]] | None = None
 
 
-class StepMsg(_Out):
+class _Progress(_Out):
+    """The counters and numbers that `step` and `metrics` both carry."""
+
+    type: str  # each message narrows it to its Literal; declared here so it is sent first
+    step: int
+    epoch: int
+    loss: Loss
+    accuracy: dict[str, float | None]
+    grad_norms: list[float | None]
+
+
+class StepMsg(_Progress):
     """The record of the last update (or phase) of a `step` command.
 
     `{"type": "step", "step": 12, "epoch": 0, "loss": {"train": 0.41, "test": 0.43},
@@ -411,11 +422,6 @@ class StepMsg(_Out):
     """
 
     type: Literal["step"] = "step"
-    step: int
-    epoch: int
-    loss: Loss
-    accuracy: dict[str, float | None]
-    grad_norms: list[float | None]
     update_ratios: list[float | None]
     count: int
     applied: bool
@@ -428,7 +434,7 @@ class StepMsg(_Out):
     stopped: str | None
 
 
-class Metrics(_Out):
+class Metrics(_Progress):
     """One play-mode frame's numbers; a heatmap frame follows it.
 
     `{"type": "metrics", "step": 1200, "epoch": 48, "loss": {"train": 0.05, "test": 0.07},
@@ -436,11 +442,6 @@ class Metrics(_Out):
     """
 
     type: Literal["metrics"] = "metrics"
-    step: int
-    epoch: int
-    loss: Loss
-    accuracy: dict[str, float | None]
-    grad_norms: list[float | None]
     updates: int
     playing: bool
 
