@@ -122,6 +122,7 @@ class Connection:
         self.hello = hello
         self.sent_points = False
         self._limited = False
+        self.leave_seen = False
         self._tasks: set[asyncio.Task] = set()  # fire-and-forget tasks, kept referenced
 
     # the Attached interface used by Session
@@ -164,20 +165,18 @@ class Connection:
             worker.cancel()
             sender.cancel()
             self.session.detach(self)
-            if self._leave_queued():  # sent just before the client hung up: still honour it
+            if self.leave_seen:  # the worker may have been cancelled before it got there
                 await self.manager.end(self.session, CloseCode.LEFT, "left")
 
-    def _leave_queued(self) -> bool:
-        """Whether a `leave` waits in the inbox, unhandled (the client closed right after)."""
-        while not self.inbox.empty():
-            item = self.inbox.get_nowait()
-            if isinstance(item, str) and len(item) < 256:
-                try:
-                    if parse_client_message(item).type == "leave":
-                        return True
-                except ProtocolError:
-                    pass
-        return False
+    def _is_leave(self, text: str) -> bool:
+        """Whether `text` is a valid `leave`, noted on arrival so that a hang-up right after
+        it (which cancels the worker) cannot lose it."""
+        if len(text) > 64 or '"leave"' not in text:
+            return False
+        try:
+            return parse_client_message(text).type == "leave"
+        except ProtocolError:
+            return False
 
     async def _receive_loop(self) -> None:
         limit = self.settings.max_message_bytes
@@ -206,6 +205,8 @@ class Connection:
                     ErrorCode.TOO_LARGE, f"message of {size} bytes is over the "
                     f"{limit}-byte limit"))
                 continue
+            if self._is_leave(text):
+                self.leave_seen = True
             self._queue(text)
 
     def _queue(self, item: str | ProtocolError) -> None:

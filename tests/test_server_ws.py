@@ -498,6 +498,9 @@ def test_leave_ends_the_session_at_once_and_frees_its_slot():
             assert h["resumed"] is False and h["session"] != sid
             assert tab.until("state")["metrics"]["step"] == 0
             tab.send({"type": "leave"})
+            with pytest.raises(WebSocketDisconnect):
+                while True:
+                    tab.recv()
         assert app.state.sessions.sessions == {}
 
 
