@@ -612,6 +612,31 @@ class Trainer:
             raise TrainerError(f"neuron index must be in [0, {len(b) - 1}]")
         self._set(b, (j,), value)
 
+    def set_parameters(self, weights: list, biases: list) -> None:
+        """Set every weight and bias at once, in the shapes of `parameters()`: all of them
+        or, if any is misshapen, non-finite or past ±100, none."""
+        net, pairs = self.net, []
+        for name, have, given in (("weights", net.weights, weights),
+                                  ("biases", net.biases, biases)):
+            if len(given) != len(have):
+                raise TrainerError(f"{name}: expected {len(have)} layers, got {len(given)}")
+            for l, (a, g) in enumerate(zip(have, given)):
+                try:
+                    g = np.asarray(g, dtype=np.float64)
+                except (ValueError, TypeError):
+                    raise TrainerError(f"{name}[{l}] is not a rectangular array") from None
+                if g.shape != a.shape:
+                    raise TrainerError(f"{name}[{l}] has shape {g.shape}, expected {a.shape}")
+                if not np.isfinite(g).all() or np.abs(g).max(initial=0.0) > 100:
+                    raise TrainerError(f"{name}[{l}]: values must be finite, in [-100, 100]")
+                pairs.append((a, g))
+        self._discard_pending()
+        for a, g in pairs:
+            a[...] = g
+        self._undo.clear()
+        self.last_record = None
+        self._log(self.metrics())
+
     def _layer(self, layer: int, arrays: list):
         if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(arrays):
             raise TrainerError(f"layer must be in [0, {len(arrays) - 1}]")

@@ -107,11 +107,15 @@ class Outbox:
 
 
 class Connection:
-    """A connected tab: owns its outbox, token bucket, inbox and tasks; talks to a Session."""
+    """A connected tab: owns its outbox, token bucket, inbox and tasks; talks to a Session.
+
+    `role` "owner" drives the session; "follower" watches a room's session read-only.
+    """
 
     def __init__(self, websocket: WebSocket, session: Session, manager: SessionManager,
-                 settings: Settings, hello: Hello):
+                 settings: Settings, hello: Hello, role: str = "owner"):
         self.ws = websocket
+        self.role = role
         self.session = session
         self.manager = manager
         self.settings = settings
@@ -147,6 +151,8 @@ class Connection:
 
     async def run(self) -> None:
         """Serve until the client goes: hello and state first, then messages."""
+        if self.role == "follower":
+            return await self._follow()
         self.reply(encode(self.hello))
         sender = self.loop.create_task(self._send_loop())
         worker = self.loop.create_task(self._work_loop())
@@ -156,8 +162,11 @@ class Connection:
                 CloseCode.REPLACED, "this session was resumed by another tab"))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        room = self.session.room
         try:
-            await handlers.send_state(self, points=True, history=True)
+            if room is not None:
+                room.presence_changed()
+            await handlers.send_state(self, points=True, history=True, share=False)
             await handlers.send_features(self)
             self.session.request_render()
             await self._receive_loop()
@@ -165,8 +174,34 @@ class Connection:
             worker.cancel()
             sender.cancel()
             self.session.detach(self)
+            if self.session.room is not None:
+                self.session.room.presence_changed()
             if self.leave_seen:  # the worker may have been cancelled before it got there
                 await self.manager.end(self.session, CloseCode.LEFT, "left")
+
+    async def _follow(self) -> None:
+        """A follower: the room's state, feature maps, current frame and presenter view at
+        once (a late joiner is current straight away), then the room's traffic."""
+        s = self.session
+        self.reply(encode(self.hello))
+        sender = self.loop.create_task(self._send_loop())
+        worker = self.loop.create_task(self._work_loop())
+        s.followers.add(self)
+        try:
+            if s.room is not None:
+                s.room.presence_changed()
+            await handlers.send_state(self, points=True, history=True, share=False)
+            await handlers.send_features(self)
+            self.frame(await s.current_frame())
+            if s.room is not None and s.room.ui:
+                self.reply(s.room.ui_message())
+            await self._receive_loop()
+        finally:
+            worker.cancel()
+            sender.cancel()
+            s.followers.discard(self)
+            if s.room is not None:
+                s.room.presence_changed()
 
     def _is_leave(self, text: str) -> bool:
         """Whether `text` is a valid `leave`, noted on arrival so that a hang-up right after
@@ -205,7 +240,7 @@ class Connection:
                     ErrorCode.TOO_LARGE, f"message of {size} bytes is over the "
                     f"{limit}-byte limit"))
                 continue
-            if self._is_leave(text):
+            if self.role == "owner" and self._is_leave(text):
                 self.leave_seen = True
             self._queue(text)
 
@@ -252,21 +287,47 @@ class Connection:
             return
 
 
+async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
+    await websocket.accept()
+    await websocket.close(code, reason)
+
+
 async def serve(websocket: WebSocket, manager: SessionManager, settings: Settings) -> None:
-    """The `/ws` endpoint: check the Origin before accepting, open or resume the session
-    named by `?session=`, then run the connection until it closes."""
-    headers = websocket.headers
+    """The `/ws` endpoint: check the Origin before accepting, then one of
+    `?session=<id>` (open or resume a session), `?room=<code>` (follow a room) or
+    `?room=<code>&token=<token>` (resume a room as its presenter); run until it closes."""
+    headers, query = websocket.headers, websocket.query_params
     if not origin_allowed(headers.get("origin"), headers.get("host"), settings.allow_origins):
         await websocket.close(code=1008)  # before accept(): the client sees HTTP 403
         return
-    try:
-        session, resumed = await manager.open(websocket.query_params.get("session"))
-    except SessionsFull:
-        await websocket.accept()
-        await websocket.close(CloseCode.SERVER_FULL, f"the server is full: "
-                              f"{settings.max_sessions} sessions are open; try again later")
-        return
+    rooms, code = manager.rooms, query.get("room")
+    role = "owner"
+    if code and query.get("token"):
+        room = rooms.presenter(code, query.get("token"))
+        if room is None:
+            return await _refuse(websocket, CloseCode.ROOM_GONE, "no room with that code and "
+                                 "presenter token: it may have closed")
+        session, resumed = room.session, True
+    elif code:
+        room = rooms.get(code)
+        if room is None:
+            return await _refuse(websocket, CloseCode.ROOM_GONE, f"no room {code[:12]!r}: "
+                                 "check the code; the room may have closed")
+        if rooms.followers >= settings.max_followers:
+            return await _refuse(websocket, CloseCode.SERVER_FULL, "the server is full: "
+                                 f"{settings.max_followers} followers are connected")
+        session, resumed, role = room.session, False, "follower"
+    else:
+        try:
+            session, resumed = await manager.open(query.get("session"))
+        except SessionsFull:
+            return await _refuse(websocket, CloseCode.SERVER_FULL, f"the server is full: "
+                                 f"{settings.max_sessions} sessions are open; try again later")
     await websocket.accept()
-    hello = Hello(session=session.id, resumed=resumed, limits=settings.limits(),
-                  defaults=Config().to_dict(), schema=schema())
-    await Connection(websocket, session, manager, settings, hello).run()
+    room = session.room
+    hello = Hello(session=None if role == "follower" else session.id, resumed=resumed,
+                  role="follower" if role == "follower" else "presenter" if room else "solo",
+                  room=room.message("follower" if role == "follower" else "presenter")
+                  .model_dump() if room else None,
+                  limits=settings.limits(), defaults=Config().to_dict(), schema=schema())
+    await Connection(websocket, session, manager, settings, hello, role).run()

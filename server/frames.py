@@ -88,7 +88,8 @@ def _subsample(maps: np.ndarray, m: int) -> np.ndarray:
 
 
 def heatmap_frame(grid, neuron_grid: int, params: dict, meta: dict,
-                  gradients: list[dict] | None = None, focus: dict | None = None) -> bytes:
+                  gradients: list[dict] | None = None, focus: dict | None = None,
+                  twin=None) -> bytes:
     """The "frame" kind: the output maps at the grid's own size (one per output unit, K class
     probabilities for softmax), each input and hidden neuron's map subsampled to neuron_grid,
     every layer's W (fan_in, fan_out) and b (fan_out,) as float32, and, once there has been
@@ -97,6 +98,8 @@ def heatmap_frame(grid, neuron_grid: int, params: dict, meta: dict,
     record frame's name for the same numbers). With `focus` ({"layer", "neuron"}, node
     layers 0..H), that one map also goes out whole, (1, n, n), as "focus"; a focus that no
     longer names a map (the topology changed) is skipped.
+
+    `twin` (compare mode) is trainer B's Grid: its output maps go out as "compare_output".
 
     `grid` is an engine Grid, neuron-major: `output` (K, n, n), `neurons[l]` (width, n, n),
     `inputs` (F, n, n), `output_range`, `NEURON_RANGE`; `params` is Trainer.parameters().
@@ -117,6 +120,10 @@ def heatmap_frame(grid, neuron_grid: int, params: dict, meta: dict,
         l, j = focus["layer"], focus["neuron"]
         arrays.append(({"name": "focus", "layer": l, "neuron": j, "lo": lo, "hi": hi},
                        quantize(layers[l][j : j + 1], lo, hi)))
+    if twin is not None:
+        t_lo, t_hi = twin.output_range
+        arrays.append(({"name": "compare_output", "layer": len(layers), "lo": t_lo,
+                        "hi": t_hi}, quantize(twin.output, t_lo, t_hi)))
     arrays += _weights(params["weights"], params["biases"])
     for l, layer in enumerate(gradients or ()):
         arrays += [({"name": WIRE_NAMES.get(name, name), "layer": l},

@@ -3,6 +3,9 @@
 A handler runs trainer work through `session.call` (thread pool, lock held) and answers
 through the connection. The engine's refusals become typed errors here: ConfigError →
 `bad_config` with its field, TrainerError → `rejected`; both leave the trainer unchanged.
+Answers that describe the session (state, steps, inspections) are shared with a room's
+followers; a follower may only export, fork or leave (anything else is `forbidden`).
+In compare mode every handler that moves the trainer moves the twin the same way.
 """
 
 from __future__ import annotations
@@ -16,18 +19,26 @@ from engine.trainer import TrainerError
 
 from . import frames, protocol, readouts
 from .protocol import ErrorCode, ProtocolError, encode
+from .sessions import SessionsFull
 
 if TYPE_CHECKING:
     from .client import Connection
 
 DATA_GROUP = frozenset(f.name for f in FIELDS if f.group == "data")
 HEAVY_STEPS = 20  # a `step` of more updates than this runs in the pool for long jobs
-READ_ONLY = frozenset({"inspect", "export", "gradcheck", "view"})
+READ_ONLY = frozenset({"inspect", "export", "gradcheck", "view", "ui", "fork", "open_room",
+                       "close_room"})
+FOLLOWER_TYPES = frozenset({"export", "fork", "leave"})
 Handler = Callable[["Connection", object], Awaitable[None]]
 
 
 async def dispatch(conn: Connection, msg) -> None:
     """Run the handler for `msg`; engine refusals are raised as ProtocolError."""
+    if conn.role == "follower" and msg.type not in FOLLOWER_TYPES:
+        room = conn.session.room
+        raise ProtocolError(ErrorCode.FORBIDDEN, f"this tab follows room "
+                            f"{room.code if room else ''}; only the presenter can change it. "
+                            "Fork to experiment on your own copy.", None, msg.type)
     if msg.type not in READ_ONLY:
         conn.session.pending_record = None  # a record not yet sent would be stale
     try:
@@ -38,16 +49,21 @@ async def dispatch(conn: Connection, msg) -> None:
         raise ProtocolError(ErrorCode.REJECTED, str(e), None, msg.type) from None
 
 
-async def send_state(conn: Connection, *, points: bool = False, history: bool = False) -> None:
-    """Queue a `state` message; points go out on a connection's first state regardless."""
+async def send_state(conn: Connection, *, points: bool = False, history: bool = False,
+                     share: bool = True) -> None:
+    """Queue a `state` message, for the room too unless not `share`; points go out on a
+    connection's first state regardless."""
     s = conn.session
     points = points or not conn.sent_points
     n_history = conn.settings.history_points if history else None
     state = await s.call(lambda t: encode(readouts.state_message(
         t, playing=s.playing, speed=s.speed, view=dict(s.view), points=points,
-        history=n_history)))
+        history=n_history, twin=s.twin, twin_changes=s.twin_changes)))
     conn.sent_points = True
-    conn.reply(state)
+    if share:
+        s.share(state)
+    else:
+        conn.reply(state)
 
 
 async def send_features(conn: Connection) -> None:
@@ -62,9 +78,34 @@ def _out_of_range(field: str, message: str, type_: str) -> ProtocolError:
 
 
 async def on_configure(conn: Connection, msg: protocol.Configure) -> None:
-    changed = await conn.session.call(lambda t: t.configure(dict(msg.config)))
+    s = conn.session
+
+    def job(t):
+        changed = t.configure(dict(msg.config))
+        if s.twin is not None and changed:
+            if changed <= LIVE_FIELDS:
+                _twin_set(s, dict(msg.config))
+            else:
+                _retwin(s, t)
+        return changed
+
+    changed = await s.call(job)
     await send_state(conn, points=bool(changed & DATA_GROUP), history=bool(changed))
-    conn.session.request_render()
+    s.request_render()
+
+
+def _twin_set(s, changes: dict) -> None:
+    """Lock held: live changes reach the twin too, except the fields it is compared on."""
+    mine = {k: v for k, v in changes.items() if k not in s.twin_changes}
+    if mine:
+        s.twin.configure(mine)
+
+
+def _retwin(s, t) -> None:
+    """Lock held: the twin starts again as a copy of `t` with its own changes."""
+    twin = t.__class__.from_snapshot(t.snapshot())
+    twin.configure(dict(s.twin_changes))
+    s.twin = twin
 
 
 async def on_set(conn: Connection, msg: protocol.Set) -> None:
@@ -72,9 +113,16 @@ async def on_set(conn: Connection, msg: protocol.Set) -> None:
         if name not in LIVE_FIELDS:
             raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name}: not a live hyperparameter "
                                 "(changing it rebuilds the network); use configure", name, "set")
-    await conn.session.call(lambda t: t.configure(dict(msg.config)))
+    s = conn.session
+
+    def job(t):
+        t.configure(dict(msg.config))
+        if s.twin is not None:
+            _twin_set(s, dict(msg.config))
+
+    await s.call(job)
     await send_state(conn)
-    conn.session.request_render()
+    s.request_render()
 
 
 async def on_step(conn: Connection, msg: protocol.Step) -> None:
@@ -86,20 +134,23 @@ async def on_step(conn: Connection, msg: protocol.Step) -> None:
     if s.playing:
         s.pause()
     heavy = msg.unit == "epoch" or msg.count > HEAVY_STEPS
-    reply, rec, stopped = await s.call(_step_job, msg.count, msg.unit, heavy=heavy)
-    conn.reply(reply)
+    reply, rec, stopped = await s.call(_step_job, msg.count, msg.unit, s, heavy=heavy)
+    s.share(reply)
     if stopped is not None:
-        conn.reply(stopped)
+        s.share(stopped)
     s.pending_record = rec  # its arrays go out with the next frame, newest wins
     s.request_render()
 
 
-def _step_job(t, count: int, unit: str):
-    """Pool thread, lock held: the updates; returns (step reply, last record, stopped event)."""
-    rec = None
+def _step_job(t, count: int, unit: str, s):
+    """Pool thread, lock held: the updates (the twin's too: the same number, or the same
+    phases); returns (step reply, last record, stopped event)."""
+    rec, before, twin = None, t.step_count, s.twin
     if unit == "phase":
         for _ in range(count):
             rec = t.phase_step()
+            if twin is not None:
+                twin.phase_step()
     elif unit == "epoch":
         for _ in range(count):
             start = t.epoch
@@ -113,7 +164,9 @@ def _step_job(t, count: int, unit: str):
             t.run(count - 1)
         if count == 1 or t.stopped is None:
             rec = t.step()
-    reply = encode(readouts.step_message(t, rec, count, playing=False))
+    if twin is not None and unit != "phase" and t.step_count > before:
+        twin.run(t.step_count - before)
+    reply = encode(readouts.step_message(t, rec, count, playing=False, twin=twin))
     stopped = None
     if t.stopped is not None:
         stopped = encode(protocol.Stopped(reason=t.stopped, message=t.stop_message))
@@ -135,16 +188,30 @@ async def on_pause(conn: Connection, msg: protocol.Pause) -> None:
 
 
 async def on_reset(conn: Connection, msg: protocol.Reset) -> None:
-    await conn.session.call(lambda t: t.reset())
+    s = conn.session
+
+    def job(t):
+        t.reset()
+        if s.twin is not None:
+            _retwin(s, t)
+
+    await s.call(job)
     await send_state(conn, history=True)
-    conn.session.request_render()
+    s.request_render()
 
 
 async def on_step_back(conn: Connection, msg: protocol.StepBack) -> None:
     s = conn.session
     if s.playing:
         s.pause()
-    if not await s.call(lambda t: t.step_back()):
+    def job(t):
+        if not t.step_back():
+            return False
+        if s.twin is not None:
+            s.twin.step_back()
+        return True
+
+    if not await s.call(job):
         raise ProtocolError(ErrorCode.REJECTED, "there is no update to step back from",
                             None, "step_back")
     await send_state(conn, history=True)
@@ -154,31 +221,46 @@ async def on_step_back(conn: Connection, msg: protocol.StepBack) -> None:
 async def on_inspect(conn: Connection, msg: protocol.Inspect) -> None:
     result = await conn.session.call(lambda t: t.explain(
         layer=msg.layer, j=msg.neuron, i=msg.source, example=msg.example))
-    conn.reply(encode(protocol.Inspection(result=result)))
+    conn.session.share(encode(protocol.Inspection(result=result)))
 
 
 async def on_set_weight(conn: Connection, msg: protocol.SetWeight) -> None:
+    s = conn.session
+
     def job(t):
         if msg.source is None:
             t.set_bias(msg.layer, msg.neuron, msg.value)
         else:
             t.set_weight(msg.layer, msg.source, msg.neuron, msg.value)
+        if s.twin is not None:
+            _retwin(s, t)
 
-    await conn.session.call(job)
+    await s.call(job)
     await send_state(conn, history=True)
     conn.session.request_render()
 
 
 async def on_add_point(conn: Connection, msg: protocol.AddPoint) -> None:
-    await conn.session.call(lambda t: t.add_point(msg.x1, msg.x2, msg.label, msg.split))
+    await conn.session.call(_then_retwin(conn.session, lambda t: t.add_point(
+        msg.x1, msg.x2, msg.label, msg.split)))
     await send_state(conn, points=True, history=True)
     conn.session.request_render()
 
 
 async def on_remove_point(conn: Connection, msg: protocol.RemovePoint) -> None:
-    await conn.session.call(lambda t: t.remove_point(msg.split, msg.index))
+    await conn.session.call(_then_retwin(conn.session, lambda t: t.remove_point(
+        msg.split, msg.index)))
     await send_state(conn, points=True, history=True)
     conn.session.request_render()
+
+
+def _then_retwin(s, edit):
+    """`edit(t)`, then (compare mode) the twin restarts from the edited trainer."""
+    def job(t):
+        edit(t)
+        if s.twin is not None:
+            _retwin(s, t)
+    return job
 
 
 async def on_export(conn: Connection, msg: protocol.Export) -> None:
@@ -200,6 +282,8 @@ async def on_import(conn: Connection, msg: protocol.Import) -> None:
 
     def swap(_):
         s.trainer = trainer
+        if s.twin is not None:
+            _retwin(s, trainer)
 
     await s.call(swap)
     await send_state(conn, points=True, history=True)
@@ -208,7 +292,7 @@ async def on_import(conn: Connection, msg: protocol.Import) -> None:
 
 async def on_gradcheck(conn: Connection, msg: protocol.Gradcheck) -> None:
     result = await conn.session.call(lambda t: t.gradcheck(), heavy=True)
-    conn.reply(encode(protocol.GradcheckResult(result=result)))
+    conn.session.share(encode(protocol.GradcheckResult(result=result)))
 
 
 async def on_view(conn: Connection, msg: protocol.View) -> None:
@@ -239,8 +323,88 @@ async def on_view(conn: Connection, msg: protocol.View) -> None:
 
 
 async def on_leave(conn: Connection, msg: protocol.Leave) -> None:
+    if conn.role == "follower":  # stops following; the room goes on
+        await conn.close(protocol.CloseCode.LEFT, "stopped following at the client's request")
+        return
     await conn.manager.end(conn.session, protocol.CloseCode.LEFT,
                            "the session ended at the client's request")
+
+
+async def on_set_params(conn: Connection, msg: protocol.SetParams) -> None:
+    await conn.session.call(_then_retwin(conn.session, lambda t: t.set_parameters(
+        msg.weights, msg.biases)))
+    await send_state(conn, history=True)
+    conn.session.request_render()
+
+
+async def on_open_room(conn: Connection, msg: protocol.OpenRoom) -> None:
+    room = conn.manager.rooms.open(conn.session)
+    conn.reply(encode(room.message("presenter")))
+
+
+async def on_close_room(conn: Connection, msg: protocol.CloseRoom) -> None:
+    room = conn.session.room
+    if room is not None:
+        await conn.manager.rooms.close(room, "the presenter closed the room")
+    conn.reply(encode(protocol.Room(code=None, role="solo")))
+
+
+async def on_ui(conn: Connection, msg: protocol.UiShare) -> None:
+    room = conn.session.room
+    if room is None:
+        raise ProtocolError(ErrorCode.REJECTED, "there is no room to share the view with; "
+                            "send open_room first", None, "ui")
+    for name in msg.model_fields_set - {"type"}:
+        value = getattr(msg, name)
+        room.ui[name] = value.model_dump(exclude_none=True) if hasattr(value, "model_dump") \
+            else value
+    text = room.ui_message()
+    for f in conn.session.followers:
+        f.reply(text)
+
+
+async def on_fork(conn: Connection, msg: protocol.Fork) -> None:
+    if conn.role != "follower":
+        raise ProtocolError(ErrorCode.REJECTED, "only a room's follower forks; this tab "
+                            "already drives its own session", None, "fork")
+    s = conn.session
+    snap, step = await s.call(lambda t: (t.snapshot(), t.step_count))
+    factory = s.trainer.__class__
+    try:
+        fork = await conn.manager.create(lambda: factory.from_snapshot(snap))
+    except SessionsFull:
+        raise ProtocolError(ErrorCode.REJECTED, "the server is full: no session is free for "
+                            "a fork; try again later", None, "fork") from None
+    fork.view = dict(s.view)
+    conn.reply(encode(protocol.Forked(session=fork.id, step=step)))
+
+
+async def on_compare(conn: Connection, msg: protocol.Compare) -> None:
+    s = conn.session
+    if msg.config is None:
+        def stop(_):
+            s.twin, s.twin_changes = None, {}
+        await s.call(stop)
+    else:
+        changes = dict(msg.config)
+        for name in changes:
+            if name not in LIVE_FIELDS:
+                raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name}: compare runs differ in "
+                                    "live hyperparameters only (the weights must match)",
+                                    name, "compare")
+        if s.playing:
+            s.pause()
+
+        def start(t):
+            t.config.replace(**changes)  # ConfigError before anything changes
+            if msg.restart:
+                t.reset()
+            s.twin_changes = changes
+            _retwin(s, t)
+
+        await s.call(start)
+    await send_state(conn, history=True)
+    s.request_render()
 
 
 HANDLERS: dict[str, Handler] = {
@@ -260,5 +424,11 @@ HANDLERS: dict[str, Handler] = {
     "gradcheck": on_gradcheck,
     "view": on_view,
     "leave": on_leave,
+    "set_params": on_set_params,
+    "open_room": on_open_room,
+    "close_room": on_close_room,
+    "ui": on_ui,
+    "fork": on_fork,
+    "compare": on_compare,
 }
 assert set(HANDLERS) == set(protocol.CLIENT_TYPES), "every client message needs a handler"

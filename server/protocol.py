@@ -31,7 +31,7 @@ from engine.config import (
 )
 from engine.features import FEATURE_LABELS
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 MAX_INDEX = 4 * MAX_POINTS  # no list the engine keeps is longer (points grow by editing)
 MAX_JSON_INT = 2**53  # larger integers lose precision in a browser's JSON.parse
@@ -54,6 +54,7 @@ class ErrorCode(str, enum.Enum):
     BAD_CONFIG = "bad_config"  # the engine refused a config value; `field` names it
     REJECTED = "rejected"  # valid, but not possible now (no points, index past the data...)
     RATE_LIMITED = "rate_limited"  # over the per-client token bucket; the message was dropped
+    FORBIDDEN = "forbidden"  # a room's follower tried to drive it; only the presenter can
     INTERNAL = "internal"  # a fault in the server; it was logged, the session goes on
 
 
@@ -63,7 +64,8 @@ class CloseCode(enum.IntEnum):
     SHUTTING_DOWN = 4000  # the server is stopping; reconnect later to resume
     REPLACED = 4001  # the same session was resumed by another connection
     LEFT = 4002  # the client sent `leave`: the session is gone, its slot freed
-    SERVER_FULL = 4003  # the cap on concurrent sessions was reached
+    SERVER_FULL = 4003  # the cap on concurrent sessions (or a room's followers) was reached
+    ROOM_GONE = 4004  # no room has this code (it closed or expired), or the token is wrong
 
 
 class ProtocolError(Exception):
@@ -266,14 +268,88 @@ class Leave(_Message):
     type: Literal["leave"]
 
 
+class SetParams(_Message):
+    """`{"type": "set_params", "weights": [[[...]]], "biases": [[...]]}`: every weight and
+    bias at once (a share URL's weights), in the shapes of `state.params`; |value| ≤ 100.
+    Answered with `state`."""
+
+    type: Literal["set_params"]
+    weights: Annotated[list[list[list[float]]], Field(max_length=MAX_HIDDEN_LAYERS + 1)]
+    biases: Annotated[list[list[float]], Field(max_length=MAX_HIDDEN_LAYERS + 1)]
+
+
+class OpenRoom(_Message):
+    """`{"type": "open_room"}`: let a class follow this session live. Answered with `room`,
+    whose `token` (kept secret) lets this browser resume as presenter; opening again
+    answers with the same room."""
+
+    type: Literal["open_room"]
+
+
+class CloseRoom(_Message):
+    """`{"type": "close_room"}`: end the room; followers are closed with 4004. The session
+    goes on, private again. Answered with `room` (`code` null)."""
+
+    type: Literal["close_room"]
+
+
+class Selection(_Message):
+    """What the presenter's inspector shows: `{"kind": "link", "layer": 0, "i": 1, "j": 2}`
+    (`i` only for links), in the page's layer numbering."""
+
+    kind: Literal["neuron", "link", "bias"]
+    layer: LayerIndex
+    j: NeuronIndex
+    i: NeuronIndex | None = None
+
+
+class UiShare(_Message):
+    """What the presenter's page shows besides the session: the followers' pages mirror it.
+
+    `{"type": "ui", "view": "backward", "selection": {...} | null, "example": 17 | null,
+      "show_test": false, "discretize": false, "loss_scale": "log"}`; fields left out keep
+    their value. Presenter only; broadcast as `room_ui`."""
+
+    type: Literal["ui"]
+    view: Literal["forward", "backward"] | None = None
+    selection: Selection | None = None
+    example: Index | None = None
+    show_test: bool | None = None
+    discretize: bool | None = None
+    loss_scale: Literal["linear", "log"] | None = None
+
+
+class Fork(_Message):
+    """`{"type": "fork"}`: a follower takes the room's current state (data, weights,
+    optimizer state, counters, history) into a private session of its own; answered with
+    `forked`, whose session id the page reconnects with (`/ws?session=<id>`)."""
+
+    type: Literal["fork"]
+
+
+class Compare(_Message):
+    """`{"type": "compare", "config": {"optimizer": "adam"}, "restart": true}`: run a second
+    trainer B beside this session's A, in lockstep: B starts as a copy of A (after a reset
+    when `restart`, so both start from the seed's weights) with `config` applied (live
+    fields only, so the weights stay the same). Every step, play frame, reset and step back
+    then moves both. `{"type": "compare", "config": null}` ends it. Answered with `state`,
+    whose `compare` holds B."""
+
+    type: Literal["compare"]
+    config: FreeConfig | None
+    restart: bool = True
+
+
 ClientMessage = Annotated[
     Configure | Set | Step | Play | Pause | Reset | StepBack | Inspect | SetWeight
-    | AddPoint | RemovePoint | Export | Import | Gradcheck | View | Leave,
+    | AddPoint | RemovePoint | Export | Import | Gradcheck | View | Leave | SetParams
+    | OpenRoom | CloseRoom | UiShare | Fork | Compare,
     Field(discriminator="type"),
 ]
 CLIENT_TYPES = tuple(m.model_fields["type"].annotation.__args__[0] for m in (
     Configure, Set, Step, Play, Pause, Reset, StepBack, Inspect, SetWeight, AddPoint,
-    RemovePoint, Export, Import, Gradcheck, View, Leave))
+    RemovePoint, Export, Import, Gradcheck, View, Leave, SetParams, OpenRoom, CloseRoom,
+    UiShare, Fork, Compare))
 _client_adapter: TypeAdapter = TypeAdapter(ClientMessage)
 
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal",
@@ -348,6 +424,8 @@ class Hello(_Out):
       "heads": {"binary": [["tanh", "mse"], ...], ...}, "live_fields": ["alpha", ...],
       "feature_labels": {"x1": "X₁", ...}}`
     Keep `session` and reconnect with `/ws?session=<id>` to resume within `session_ttl_s`.
+    `role` is "solo", "presenter" (this session is a room) or "follower" (this connection
+    watches a room read-only; `session` is then null); `room` is as in the `room` message.
     `tasks` groups the data sets by task, `heads` lists the valid (output activation, loss)
     pairs per task, `live_fields` the config fields `set` accepts (the rest need
     `configure`), `feature_labels` the display label of each input feature.
@@ -355,8 +433,10 @@ class Hello(_Out):
 
     type: Literal["hello"] = "hello"
     protocol: int = PROTOCOL_VERSION
-    session: str
+    session: str | None
     resumed: bool
+    role: Literal["solo", "presenter", "follower"] = "solo"
+    room: dict[str, Any] | None = None
     limits: dict[str, Any]
     defaults: dict[str, Any]
     schema_: list[dict[str, Any]] = Field(alias="schema", serialization_alias="schema")
@@ -382,6 +462,8 @@ class State(_Out):
     `points` ({"train": {"x": [[x1, x2]...], "y": [...]}, "test": {...}}) is present when
     the data changed since this connection's last `state`; `history` (≤ 1,000 metrics
     entries, evenly thinned, the last always kept) when it was rebuilt rather than extended.
+    `compare` is null, or the lockstep twin B of compare mode: {"config": {...},
+    "changes": {...}, "metrics": {...}, "history": [...]}.
     """
 
     type: Literal["state"] = "state"
@@ -397,6 +479,7 @@ class State(_Out):
     view: dict[str, Any]
     points: dict[str, Any] | None = None
     history: list[dict[str, Any]] | None = None
+    compare: dict[str, Any] | None = None
 
 
 class _Progress(_Out):
@@ -408,6 +491,7 @@ class _Progress(_Out):
     loss: Loss
     accuracy: dict[str, float | None]
     grad_norms: list[float | None]
+    compare: dict[str, Any] | None = None  # twin B's {step, epoch, loss, accuracy, grad_norms}
 
 
 class StepMsg(_Progress):
@@ -489,8 +573,49 @@ class GradcheckResult(_Out):
     result: dict[str, Any]
 
 
+class Room(_Out):
+    """This connection's room, sent after `open_room`, on joining, and when it changes.
+
+    `{"type": "room", "code": "K7QF2M", "role": "presenter", "followers": 31,
+      "presenter_online": true, "join_path": "/?join=K7QF2M",
+      "join_urls": ["http://192.168.1.20:8000/?join=K7QF2M"], "qr": ["1110…", …],
+      "token": "…"}`
+    `token` (presenter only) resumes the room as presenter: `/ws?room=<code>&token=<token>`.
+    `join_urls` are the LAN addresses when the server listens on every interface (else
+    empty: the page's own origin is the address), `qr` the first one's QR code, one string
+    of 0/1 per module row (presenter only). `code` null: no room (after `close_room`).
+    """
+
+    type: Literal["room"] = "room"
+    code: str | None
+    role: Literal["solo", "presenter", "follower"]
+    followers: int = 0
+    presenter_online: bool = True
+    join_path: str | None = None
+    join_urls: list[str] = Field(default_factory=list)
+    qr: list[str] | None = None
+    token: str | None = None
+
+
+class RoomUi(_Out):
+    """The presenter's page view for followers to mirror (see client `ui`), whole:
+    `{"type": "room_ui", "ui": {"view": "backward", "selection": null, ...}}`."""
+
+    type: Literal["room_ui"] = "room_ui"
+    ui: dict[str, Any]
+
+
+class Forked(_Out):
+    """`{"type": "forked", "session": "…", "step": 120}`: the fork is ready; reconnect with
+    `/ws?session=<session>` to drive it."""
+
+    type: Literal["forked"] = "forked"
+    session: str
+    step: int
+
+
 ServerMessage = (Hello | State | StepMsg | Metrics | Stopped | Error | Inspection | Snapshot
-                 | GradcheckResult)
+                 | GradcheckResult | Room | RoomUi | Forked)
 
 
 def encode(message: ServerMessage) -> str:

@@ -15,9 +15,28 @@ def thin(history: list[dict], n: int) -> list[dict]:
     return [history[round(i * last / (n - 1))] for i in range(n)]
 
 
+def progress(trainer, fresh: bool = False) -> dict:
+    """Compare mode's twin B: counters and numbers, from the last history entry when it is
+    this step's (play, steps) unless `fresh` asks for a new evaluation."""
+    h = trainer.history
+    m = h[-1] if h and not fresh and h[-1]["step"] == trainer.step_count else trainer.metrics()
+    return {"step": trainer.step_count, "epoch": trainer.epoch, "loss": m["loss"],
+            "accuracy": m["accuracy"], "grad_norms": m["grad_norms"],
+            "stopped": trainer.stopped}
+
+
+def compare_readout(twin, changes: dict, history: int | None) -> dict:
+    """Compare mode's twin B for a `state`: its config, what differs, numbers, history."""
+    return {"config": twin.config.to_dict(), "changes": dict(changes),
+            "metrics": progress(twin, fresh=True), "stop_message": twin.stop_message,
+            "history": thin(twin.history, history) if history else None}
+
+
 def state_message(trainer, *, playing: bool, speed: int, view: dict[str, int],
-                  points: bool, history: int | None) -> State:
-    """`points` includes the data; `history` (a count) includes that many history entries."""
+                  points: bool, history: int | None, twin=None,
+                  twin_changes: dict | None = None) -> State:
+    """`points` includes the data; `history` (a count) includes that many history entries;
+    `twin` is compare mode's trainer B, if any."""
     return State(
         config=trainer.config.to_dict(),
         params=trainer.parameters(),
@@ -31,12 +50,18 @@ def state_message(trainer, *, playing: bool, speed: int, view: dict[str, int],
         view=view,
         points=trainer.points() if points else None,
         history=thin(trainer.history, history) if history else None,
+        compare=None if twin is None else compare_readout(twin, twin_changes or {}, history),
     )
 
 
-def step_message(trainer, rec, count: int, playing: bool) -> StepMsg:
+def step_message(trainer, rec, count: int, playing: bool, twin=None) -> StepMsg:
     """The `step` reply for record `rec` (None when training stopped before the last update
     of a multi-update step), after `count` updates or phases."""
+    msg = _step_message(trainer, rec, count, playing)
+    return msg if twin is None else msg.model_copy(update={"compare": progress(twin)})
+
+
+def _step_message(trainer, rec, count: int, playing: bool) -> StepMsg:
     if rec is None:
         m = trainer.metrics()
         return StepMsg(step=trainer.step_count, epoch=trainer.epoch, loss=Loss(**m["loss"]),
@@ -64,13 +89,13 @@ def step_message(trainer, rec, count: int, playing: bool) -> StepMsg:
     )
 
 
-def metrics_message(trainer, updates: int, playing: bool) -> Metrics:
+def metrics_message(trainer, updates: int, playing: bool, twin=None) -> Metrics:
     """One play frame's numbers; reuses the history entry `run` just appended."""
     fresh = updates > 0 and trainer.history and trainer.history[-1]["step"] == trainer.step_count
     m = trainer.history[-1] if fresh else trainer.metrics()
     return Metrics(step=trainer.step_count, epoch=trainer.epoch, loss=Loss(**m["loss"]),
                    accuracy=m["accuracy"], grad_norms=m["grad_norms"], updates=updates,
-                   playing=playing)
+                   playing=playing, compare=None if twin is None else progress(twin))
 
 
 def _finite(x: float) -> float | None:

@@ -13,7 +13,13 @@ a discrete change (a `step`, a `set`...) one frame is rendered soon, at most `fr
 a second; after a `step` it carries the step's record frame before the heatmap.
 
 A detached session keeps everything, play state included (its loop is paused), for
-`session_ttl_s`; a reconnect with its id resumes it exactly.
+`session_ttl_s` (`room_ttl_s` once it is a room); a reconnect with its id resumes it exactly.
+
+A session presented as a room (`session.room`, see rooms.py) also has followers: read-only
+connections that get every frame and every shared reply. A frame is encoded once and
+handed to each follower's own newest-wins outbox, so a slow follower only skips frames.
+In compare mode a second trainer, `twin`, moves in lockstep with the first under the same
+lock: the same number of updates in every step and play frame.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any, Protocol
 
 from . import frames, readouts
 from .protocol import CloseCode, Stopped, encode
+from .rooms import Rooms
 from .settings import Settings
 
 log = logging.getLogger("backprop_lab.sessions")
@@ -70,6 +77,10 @@ class Session:
         self._render_wanted = False
         self.pending_record = None  # the last `step` command's StepRecord, not yet sent
         self.frames_sent = 0
+        self.followers: set[Attached] = set()
+        self.room = None  # rooms.Room while a class follows this session
+        self.twin = None  # compare mode: trainer B, stepped with `trainer` (lock held)
+        self.twin_changes: dict[str, Any] = {}
 
     async def call(self, fn: Callable[..., Any], *args, heavy: bool = False) -> Any:
         """fn(trainer, *args) in a pool thread with the trainer lock held; `heavy` jobs (that
@@ -101,7 +112,23 @@ class Session:
         self._play_task = self._render_task = None
 
     def expired(self, now: float) -> bool:
-        return self.detached_at is not None and now - self.detached_at > self.settings.session_ttl_s
+        ttl = self.settings.room_ttl_s if self.room is not None else self.settings.session_ttl_s
+        return self.detached_at is not None and now - self.detached_at > ttl
+
+    def share(self, payload: str | bytes) -> None:
+        """A reply for the session's connection and every follower (state, steps...)."""
+        if self.client is not None:
+            self.client.reply(payload)
+        for f in self.followers:
+            f.reply(payload)
+
+    def _fan(self, payloads: tuple[str | bytes, ...]) -> None:
+        """One frame, encoded once, into every connection's newest-wins outbox."""
+        if self.client is not None:
+            self.client.frame(payloads)
+        for f in self.followers:
+            f.frame(payloads)
+        self.frames_sent += 1
 
     async def close(self, code: int, reason: str) -> None:
         client = self.client
@@ -137,14 +164,12 @@ class Session:
         try:
             while self.playing and self.client is not None:
                 payloads, stopped = await self.call(self._play_frame, self.speed, dict(self.view))
-                client = self.client
-                if client is None:
+                if self.client is None:
                     return
-                client.frame(payloads)
-                self.frames_sent += 1
+                self._fan(payloads)
                 if stopped is not None:
                     self.playing = False
-                    client.reply(stopped)
+                    self.share(stopped)
                     return
                 tick += period
                 delay = tick - loop.time()
@@ -160,7 +185,10 @@ class Session:
     def _play_frame(self, trainer, speed: int, view: dict) -> tuple[tuple, str | None]:
         """Runs in the pool with the lock held: `speed` updates, then one frame."""
         updates = trainer.run(speed)
-        metrics = encode(readouts.metrics_message(trainer, updates, playing=True))
+        twin = self.twin
+        if twin is not None and updates:
+            twin.run(updates)
+        metrics = encode(readouts.metrics_message(trainer, updates, playing=True, twin=twin))
         heatmap = self._heatmap(trainer, view)
         stopped = None
         if trainer.stopped is not None:
@@ -170,8 +198,10 @@ class Session:
     def _heatmap(self, trainer, view: dict) -> bytes:
         grid = trainer.grid(view["grid"])
         meta = {"step": trainer.step_count, "epoch": trainer.epoch}
+        twin = self.twin.grid(view["grid"]) if self.twin is not None else None
         return frames.heatmap_frame(grid, view["neuron_grid"], trainer.parameters(), meta,
-                                    trainer.last_gradients(), focus=view.get("focus"))
+                                    trainer.last_gradients(), focus=view.get("focus"),
+                                    twin=twin)
 
     # frames after discrete changes
 
@@ -182,6 +212,10 @@ class Session:
             return (heatmap,)
         meta = {"step": rec.step, "applied": rec.applied, "phase": trainer.phase}
         return frames.record_frame(rec, meta), heatmap
+
+    async def current_frame(self) -> tuple[bytes, ...]:
+        """A heatmap frame of the session as it is now (for a follower who just joined)."""
+        return await self.call(self._render_frame, dict(self.view), None)
 
     def request_render(self) -> None:
         """Send a fresh heatmap frame soon; requests are coalesced to ≤ frame_rate a second."""
@@ -198,8 +232,7 @@ class Session:
                 rec, self.pending_record = self.pending_record, None
                 payloads = await self.call(self._render_frame, dict(self.view), rec)
                 if self.client is not None:
-                    self.client.frame(payloads)
-                    self.frames_sent += 1
+                    self._fan(payloads)
                 await asyncio.sleep(1.0 / self.settings.frame_rate)
         except asyncio.CancelledError:
             raise
@@ -218,6 +251,7 @@ class SessionManager:
 
             trainer_factory = Trainer
         self.trainer_factory = trainer_factory
+        self.rooms = Rooms(settings)
         self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="trainer")
         self.heavy_executor = ThreadPoolExecutor(settings.heavy_workers,
                                                  thread_name_prefix="trainer-long")
@@ -228,22 +262,28 @@ class SessionManager:
         self.expire()
         if sid and SESSION_ID.fullmatch(sid) and sid in self.sessions:
             return self.sessions[sid], True
+        return await self.create(self.trainer_factory), False
+
+    async def create(self, make: Callable[[], Any]) -> Session:
+        """A new session whose trainer is `make()` (run in the pool for long jobs)."""
         if len(self.sessions) >= self.settings.max_sessions:
             raise SessionsFull
         loop = asyncio.get_running_loop()
-        trainer = await loop.run_in_executor(self.heavy_executor, self.trainer_factory)
+        trainer = await loop.run_in_executor(self.heavy_executor, make)
         if len(self.sessions) >= self.settings.max_sessions:  # others got in meanwhile
             raise SessionsFull
         session = Session(secrets.token_urlsafe(24), trainer, self.settings, self.executor,
                           self.heavy_executor)
         self.sessions[session.id] = session
-        return session, False
+        return session
 
     async def end(self, session: Session, code: int, reason: str) -> None:
         """Forget `session` now (its slot is free at once) and close its connection."""
         if self.sessions.get(session.id) is session:
             del self.sessions[session.id]
         session.pause()
+        if session.room is not None:
+            await self.rooms.close(session.room, "the presenter ended the session")
         await session.close(code, reason)
 
     def expire(self) -> int:
@@ -251,7 +291,11 @@ class SessionManager:
         now = time.monotonic()
         gone = [sid for sid, s in self.sessions.items() if s.expired(now)]
         for sid in gone:
-            self.sessions.pop(sid).pause()
+            session = self.sessions.pop(sid)
+            session.pause()
+            if session.room is not None:
+                asyncio.get_running_loop().create_task(self.rooms.close(
+                    session.room, "the presenter has been away too long; the room closed"))
         return len(gone)
 
     def start(self) -> None:

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
 
     max_sessions: int = Field(64, ge=1)
     session_ttl_s: float = Field(600.0, gt=0, description="a detached session is kept this long")
+    room_ttl_s: float = Field(3600.0, gt=0, description="a room whose presenter is away is "
+                              "kept this long")
+    max_followers: int = Field(400, ge=0, description="follower connections, all rooms together")
     max_message_bytes: int = Field(65536, ge=1024)
     max_import_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="cap for an `import` message carrying a snapshot")
@@ -64,6 +67,7 @@ class Settings(BaseSettings):
             "max_speed": self.max_speed,
             "history_points": self.history_points,
             "session_ttl_s": self.session_ttl_s,
+            "room_ttl_s": self.room_ttl_s,
         }
 
     @property

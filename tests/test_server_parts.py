@@ -28,7 +28,7 @@ DEEP = dict(features=list(FEATURES), hidden=[8] * 6)
 
 def test_every_client_type_has_a_model_and_a_handler():
     assert set(HANDLERS) == set(protocol.CLIENT_TYPES)
-    assert len(protocol.CLIENT_TYPES) == 16
+    assert len(protocol.CLIENT_TYPES) == 22
 
 
 def test_bare_step_parses_to_one_update():

@@ -8,7 +8,7 @@
 // All little-endian. Maps are (units, rows, cols), row 0 the top of the plane (x2 = +6);
 // a uint8 q stands for lo + q·(hi − lo)/255.
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const FRAME_VERSION = 1;
 const SESSION_KEY = "backprop-lab-session";
 

@@ -1,0 +1,124 @@
+"""Rooms: a presenter's session that a class follows live and read-only.
+
+A room is a session plus a short join code, a secret presenter token and the presenter's
+shared page view (`ui`). Followers attach to the session (`Session.followers`) and get its
+frames and shared replies; only the session's own connection drives it, and the token lets
+the presenter's browser take that connection back after losing its session id. Presence
+(followers, presenter online) is broadcast at most twice a second, however many join.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import TYPE_CHECKING
+
+from .protocol import CloseCode, RoomUi, encode
+from .protocol import Room as RoomMsg
+from .security import WILDCARD_HOSTS, lan_addresses
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .sessions import Session
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread off a projector
+CODE_LENGTH = 6
+PRESENCE_PERIOD_S = 0.5
+
+
+def qr_rows(text: str) -> list[str]:
+    """`text` as a QR code (error correction M), one string of 0/1 per module row."""
+    import segno  # a QR encoder is a standard, fiddly algorithm: the library beats hand code
+
+    return ["".join("1" if m else "0" for m in row)
+            for row in segno.make(text, error="m", micro=False).matrix]
+
+
+class Room:
+    """One presented session: its code, the presenter's secret and shared view."""
+
+    def __init__(self, code: str, session: Session, settings: Settings):
+        self.code = code
+        self.token = secrets.token_urlsafe(24)
+        self.session = session
+        self.ui: dict = {}
+        self.join_path = f"/?join={code}"
+        self.join_urls = self._join_urls(settings)
+        self.qr = qr_rows(self.join_urls[0]) if self.join_urls else None
+        self._presence: asyncio.Task | None = None
+
+    def _join_urls(self, settings: Settings) -> list[str]:
+        if settings.host not in WILDCARD_HOSTS:
+            return []  # the page's own origin is the address followers use
+        return [f"http://{ip}:{settings.port}{self.join_path}" for ip in lan_addresses()]
+
+    def message(self, role: str) -> RoomMsg:
+        presenter = role == "presenter"
+        return RoomMsg(code=self.code, role=role, followers=len(self.session.followers),
+                       presenter_online=self.session.client is not None,
+                       join_path=self.join_path, join_urls=self.join_urls,
+                       qr=self.qr if presenter else None, token=self.token if presenter else None)
+
+    def ui_message(self) -> str:
+        return encode(RoomUi(ui=self.ui))
+
+    def presence_changed(self) -> None:
+        """Tell everyone the follower count and presenter presence, coalesced."""
+        if self._presence is None or self._presence.done():
+            self._presence = asyncio.get_running_loop().create_task(self._announce())
+
+    async def _announce(self) -> None:
+        await asyncio.sleep(PRESENCE_PERIOD_S)
+        s = self.session
+        if s.room is not self:
+            return
+        if s.client is not None:
+            s.client.reply(encode(self.message("presenter")))
+        text = encode(self.message("follower"))
+        for f in s.followers:
+            f.reply(text)
+
+
+class Rooms:
+    """Every open room, by join code."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.by_code: dict[str, Room] = {}
+
+    def open(self, session: Session) -> Room:
+        """The session's room, made now if it has none."""
+        if session.room is None:
+            code = _new_code(self.by_code)
+            session.room = self.by_code[code] = Room(code, session, self.settings)
+        return session.room
+
+    def get(self, code: str | None) -> Room | None:
+        return self.by_code.get(code.upper()) if code else None
+
+    def presenter(self, code: str | None, token: str | None) -> Room | None:
+        """The room whose presenter token is `token`, if `code` names it."""
+        room = self.get(code)
+        if room is None or not token or not secrets.compare_digest(token, room.token):
+            return None
+        return room
+
+    @property
+    def followers(self) -> int:
+        return sum(len(r.session.followers) for r in self.by_code.values())
+
+    async def close(self, room: Room, reason: str) -> None:
+        """End `room`: its followers are closed with 4004; the session goes on alone."""
+        self.by_code.pop(room.code, None)
+        if room.session.room is room:
+            room.session.room = None
+        followers, room.session.followers = list(room.session.followers), set()
+        await asyncio.gather(*(f.close(CloseCode.ROOM_GONE, reason) for f in followers),
+                             return_exceptions=True)
+
+
+def _new_code(taken) -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if code not in taken:
+            return code

@@ -1,0 +1,246 @@
+"""Rooms, forks, compare mode and bulk weights over a real server (websockets sync client).
+
+Oracles: the engine itself (a Trainer restored from the same snapshot and stepped the same
+way), the presenter's own messages (a follower must see the same bytes), and the protocol's
+typed errors.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from engine.trainer import Trainer
+from server import frames
+from server.rooms import CODE_ALPHABET, qr_rows
+from server.settings import Settings
+from tests.test_server_live import open_tab, recv_json
+
+
+@pytest.fixture(scope="module")
+def live(live_server_factory):
+    with live_server_factory(Settings()) as server:
+        yield server
+
+
+def recv_until(ws, pred, timeout: float = 5.0):
+    """The first message (JSON dict, or frame header for binary) for which pred is true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+        d = json.loads(m) if isinstance(m, str) else {"binary": frames.unpack(m)}
+        if pred(d):
+            return d
+
+
+def open_room(ws) -> dict:
+    ws.send('{"type": "open_room"}')
+    return recv_json(ws, "room")
+
+
+def follow(live, code: str, **kw):
+    ws = connect(f"{live.ws_url}?room={code}", max_size=None, **kw)
+    hello = recv_json(ws, "hello")
+    state = recv_json(ws, "state")
+    return ws, hello, state
+
+
+def test_a_room_has_a_code_a_secret_and_followers_see_the_presenters_steps(live):
+    with open_tab(live.ws_url) as (teacher, hello, _):
+        room = open_room(teacher)
+        assert len(room["code"]) == 6 and set(room["code"]) <= set(CODE_ALPHABET)
+        assert room["role"] == "presenter" and len(room["token"]) >= 24
+        assert room["join_path"] == f"/?join={room['code']}"
+        assert open_room(teacher)["code"] == room["code"]  # opening again: the same room
+        student, shello, sstate = follow(live, room["code"])
+        with student:
+            assert shello["role"] == "follower" and shello["session"] is None
+            assert shello["room"]["token"] is None and shello["room"]["qr"] is None
+            assert hello["session"] not in json.dumps(shello)
+            assert sstate["points"] is not None and sstate["history"]
+            teacher.send('{"type": "step", "count": 3}')
+            mine = recv_json(teacher, "step")
+            theirs = recv_json(student, "step")
+            assert theirs == mine and theirs["step"] == 3
+            # the presenter's selection, and its inspection, reach the follower
+            teacher.send('{"type": "ui", "view": "backward", "selection": '
+                         '{"kind": "link", "layer": 0, "i": 1, "j": 2}}')
+            ui = recv_json(student, "room_ui")["ui"]
+            assert ui == {"view": "backward", "selection": {"kind": "link", "layer": 0, "i": 1,
+                                                            "j": 2}}
+            teacher.send('{"type": "inspect", "layer": 0, "neuron": 2, "source": 1}')
+            assert recv_json(student, "inspection") == recv_json(teacher, "inspection")
+            # presence: the presenter hears the follower count
+            assert recv_until(teacher, lambda d: d.get("type") == "room"
+                              and d["followers"] == 1)["presenter_online"]
+
+
+def test_a_follower_cannot_drive_and_nothing_changes(live, hash_state):
+    with open_tab(live.ws_url) as (teacher, hello, _):
+        room = open_room(teacher)
+        session = live.app.state.sessions.sessions[hello["session"]]
+        student, _, _ = follow(live, room["code"])
+        with student:
+            before = hash_state(session)
+            for msg in ('{"type": "step"}', '{"type": "play"}', '{"type": "reset"}',
+                        '{"type": "configure", "config": {"dataset": "xor"}}',
+                        '{"type": "set", "config": {"learning_rate": 1}}',
+                        '{"type": "set_weight", "layer": 0, "neuron": 0, "value": 1}',
+                        '{"type": "ui", "view": "backward"}', '{"type": "open_room"}',
+                        '{"type": "close_room"}', '{"type": "view", "grid": 10}',
+                        '{"type": "compare", "config": {"optimizer": "adam"}}'):
+                student.send(msg)
+                err = recv_json(student, "error")
+                assert err["code"] == "forbidden" and err["re"] == json.loads(msg)["type"]
+            assert hash_state(session) == before
+            student.send('{"type": "leave"}')  # stops following only
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    student.recv(timeout=5)
+            assert student.close_code == 4002
+        teacher.send('{"type": "step"}')
+        assert recv_json(teacher, "step")["step"] == 1  # the room goes on
+
+
+def test_a_fork_continues_exactly_and_diverges_from_the_room(live):
+    with open_tab(live.ws_url) as (teacher, _, _):
+        room = open_room(teacher)
+        teacher.send('{"type": "set", "config": {"optimizer": "adam"}}')
+        recv_json(teacher, "state")
+        teacher.send('{"type": "step", "count": 25}')
+        recv_json(teacher, "step")
+        teacher.send('{"type": "export"}')
+        snap = recv_json(teacher, "snapshot")["snapshot"]
+        student, _, _ = follow(live, room["code"])
+        with student:
+            student.send('{"type": "fork"}')
+            forked = recv_json(student, "forked")
+            assert forked["step"] == 25
+        with open_tab(f"{live.ws_url}?session={forked['session']}") as (mine, h, state):
+            assert h["resumed"] and h["role"] == "solo" and state["metrics"]["step"] == 25
+            oracle = Trainer.from_snapshot(snap)
+            oracle.run(4)
+            mine.send('{"type": "step", "count": 4}')
+            step = recv_json(mine, "step")
+            assert step["loss"]["train"] == oracle.metrics()["loss"]["train"]  # bit for bit
+            mine.send('{"type": "set", "config": {"learning_rate": 3}}')
+            recv_json(mine, "state")
+            mine.send('{"type": "step", "count": 5}')
+            recv_json(mine, "step")
+            teacher.send('{"type": "export"}')  # the room did not move
+            assert recv_json(teacher, "snapshot")["snapshot"]["counters"]["step"] == 25
+
+
+def test_a_late_joiner_gets_the_current_state_and_a_frame_at_once(live):
+    with open_tab(live.ws_url) as (teacher, _, _):
+        room = open_room(teacher)
+        teacher.send('{"type": "configure", "config": {"dataset": "xor", "hidden": [3]}}')
+        recv_json(teacher, "state")
+        teacher.send('{"type": "step", "count": 40}')
+        recv_json(teacher, "step")
+        teacher.send('{"type": "ui", "discretize": true}')
+        student, _, state = follow(live, room["code"])
+        with student:
+            assert state["metrics"]["step"] == 40 and state["config"]["dataset"] == "xor"
+            assert state["config"]["hidden"] == [3]
+            head = recv_until(student, lambda d: "binary" in d
+                              and d["binary"][0]["kind"] == "frame")["binary"][0]
+            assert head["step"] == 40
+            assert recv_json(student, "room_ui")["ui"] == {"discretize": True}
+
+
+def test_the_presenter_resumes_with_the_token_and_the_room_survives(live):
+    with open_tab(live.ws_url, leave=False) as (teacher, _, _):
+        room = open_room(teacher)
+        teacher.send('{"type": "step", "count": 2}')
+        recv_json(teacher, "step")
+    student, _, _ = follow(live, room["code"])
+    with student:
+        assert recv_until(student, lambda d: d.get("type") == "room"
+                          and not d["presenter_online"])
+        with connect(f"{live.ws_url}?room={room['code']}&token=nope") as bad:
+            with pytest.raises(ConnectionClosed):
+                bad.recv(timeout=5)
+        assert bad.close_code == 4004
+        with open_tab(f"{live.ws_url}?room={room['code']}&token={room['token']}") as (
+                teacher, hello, state):
+            assert hello["role"] == "presenter" and hello["resumed"]
+            assert hello["room"]["token"] == room["token"] and state["metrics"]["step"] == 2
+            assert recv_until(student, lambda d: d.get("type") == "room"
+                              and d["presenter_online"])
+            teacher.send('{"type": "step"}')
+            assert recv_json(student, "step")["step"] == 3
+        # the presenter's `leave` ends the session and so the room
+        with pytest.raises(ConnectionClosed):
+            while True:
+                student.recv(timeout=5)
+        assert student.close_code == 4004
+
+
+def test_an_unknown_room_is_refused_with_4004(live):
+    with connect(f"{live.ws_url}?room=ZZZZZZ") as ws:
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
+    assert ws.close_code == 4004
+
+
+def test_compare_mode_steps_both_runs_in_lockstep_from_the_same_start(live):
+    with open_tab(live.ws_url) as (ws, _, _):
+        ws.send('{"type": "configure", "config": {"dataset": "spiral", "seed": 3}}')
+        recv_json(ws, "state")
+        ws.send('{"type": "compare", "config": {"optimizer": "adam"}}')
+        state = recv_json(ws, "state")
+        b = state["compare"]
+        assert b["changes"] == {"optimizer": "adam"} and b["config"]["optimizer"] == "adam"
+        assert state["metrics"]["step"] == 0 and b["metrics"]["step"] == 0
+        a_oracle = Trainer(state["config"])
+        b_oracle = Trainer({**state["config"], "optimizer": "adam"})
+        assert b_oracle.parameters() == a_oracle.parameters()  # the same initial weights
+        ws.send('{"type": "step", "count": 12}')
+        step = recv_json(ws, "step")
+        a_oracle.run(12)
+        b_oracle.run(12)
+        assert step["compare"]["step"] == step["step"] == 12
+        assert step["loss"]["train"] == a_oracle.metrics()["loss"]["train"]
+        assert step["compare"]["loss"]["train"] == b_oracle.metrics()["loss"]["train"]
+        ws.send('{"type": "play", "speed": 3}')
+        for _ in range(5):
+            m = recv_json(ws, "metrics")
+            assert m["compare"]["step"] == m["step"]
+        ws.send('{"type": "pause"}')
+        head = recv_until(ws, lambda d: "binary" in d and d["binary"][0]["kind"] == "frame")
+        names = [e["name"] for e in head["binary"][0]["arrays"]]
+        assert "compare_output" in names
+        # a shared live change reaches both; the compared field stays different
+        ws.send('{"type": "set", "config": {"learning_rate": 0.1, "optimizer": "momentum"}}')
+        s2 = recv_until(ws, lambda d: d.get("type") == "state"
+                        and d["config"]["optimizer"] == "momentum")
+        assert s2["compare"]["config"]["learning_rate"] == 0.1
+        assert s2["compare"]["config"]["optimizer"] == "adam"
+        ws.send('{"type": "compare", "config": {"hidden": [2]}}')
+        assert recv_json(ws, "error")["code"] == "bad_config"
+        ws.send('{"type": "compare", "config": null}')
+        assert recv_json(ws, "state")["compare"] is None
+
+
+def test_set_params_sets_every_weight_or_none(live):
+    with open_tab(live.ws_url) as (ws, _, state):
+        other = Trainer({**state["config"], "seed": 99}).parameters()
+        ws.send(json.dumps({"type": "set_params", "weights": other["weights"],
+                            "biases": other["biases"]}))
+        got = recv_json(ws, "state")["params"]
+        assert got["weights"] == other["weights"] and got["biases"] == other["biases"]
+        bad = [row[:-1] for row in other["weights"][0]]
+        ws.send(json.dumps({"type": "set_params", "weights": [bad, *other["weights"][1:]],
+                            "biases": other["biases"]}))
+        assert recv_json(ws, "error")["code"] == "rejected"
+
+
+def test_qr_rows_are_a_square_qr_matrix():
+    rows = qr_rows("http://192.168.1.20:8000/?join=K7QF2M")
+    assert len(rows) in (25, 29, 33) and all(len(r) == len(rows) for r in rows)
+    assert rows[0].startswith("1111111")  # a finder pattern in the corner
