@@ -3,12 +3,18 @@
 // chart reads out the values at that step.
 
 import { HiDPICanvas, fmt } from "./canvas.js";
+import { drawScale } from "./projector.js";
+
+const ONE = { line: 1, font: 1 };
+const font = (px, k, bold = false) => `${bold ? "bold " : ""}${px * k.font}px system-ui, sans-serif`;
 
 const TRAIN = "#1f1f1f";
 const TEST = "#0072b2";
+export const COMPARE_B = "#cc79a7";  // run B in compare mode (Okabe–Ito reddish purple)
 const LAYER_COLORS = ["#e69f00", "#0072b2", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#7f7f7f", "#000000", "#b8860b"];
 
-/** One line chart on a canvas: `update(series, {log, yMin, yMax, title})` then `draw()`. */
+/** One line chart on a canvas: `update(series, {log, yMin, yMax, title, scale})` then
+ *  `draw()`; `scale` ({line, font} factors) thickens lines and enlarges labels. */
 export class LineChart {
   constructor(canvas, onResize) {
     this.surface = new HiDPICanvas(canvas, onResize);
@@ -55,20 +61,21 @@ export class LineChart {
   draw() {
     const { width: W, height: H } = this.surface;
     const ctx = this.surface.begin("#ffffff");
-    const right = 8, top = 18, bottom = 16;
+    const k = this.opts.scale || ONE;
+    const right = 8, top = 6 + 12 * k.font, bottom = 4 + 12 * k.font;
     const r = this._range();
     const log = this.opts.log;
     const ticks = r ? (log ? logTicks(r.lo, r.hi) : linTicks(r.lo, r.hi)) : [];
     const label = (v) => (log ? fmt(10 ** v, 2) : fmt(v, 3));
-    ctx.font = "11px system-ui, sans-serif";
+    ctx.font = font(11, k);
     const left = Math.max(40, ...ticks.map((v) => ctx.measureText(label(v)).width + 10));
     const pw = W - left - right, ph = H - top - bottom;
     ctx.fillStyle = "#111";
     ctx.textBaseline = "alphabetic";
-    ctx.font = "bold 12px system-ui, sans-serif";
-    ctx.fillText(this.opts.title || "", 6, 13);
+    ctx.font = font(12, k, true);
+    ctx.fillText(this.opts.title || "", 6, 1 + 12 * k.font);
     this.titleEnd = 6 + ctx.measureText(this.opts.title || "").width + 10;
-    ctx.font = "12px system-ui, sans-serif";
+    ctx.font = font(12, k);
     ctx.strokeStyle = "#c4c7ca";
     ctx.lineWidth = 1;
     ctx.strokeRect(left + 0.5, top + 0.5, pw, ph);
@@ -82,23 +89,26 @@ export class LineChart {
     const Y = (v) => top + ph - ((v - r.lo) / (r.hi - r.lo)) * ph;
     // y ticks
     ctx.fillStyle = "#444";
-    ctx.font = "11px system-ui, sans-serif";
+    ctx.font = font(11, k);
     ctx.textAlign = "right";
+    let lastY = Infinity;
     for (const v of ticks) {
       const y = Y(v);
       if (y < top - 1 || y > top + ph + 1) continue;
+      if (Math.abs(lastY - y) < 11 * k.font) continue;  // labels would overlap in a short chart
+      lastY = y;
       ctx.fillText(label(v), left - 4, y + 4);
       ctx.strokeStyle = "#eef0f2";
       ctx.beginPath(); ctx.moveTo(left + 1, y); ctx.lineTo(left + pw, y); ctx.stroke();
     }
     ctx.textAlign = "left";
-    ctx.fillText(`step ${fmt(r.xMax, 6)}`, left + pw - 70, H - 3);
+    ctx.fillText(`step ${fmt(r.xMax, 6)}`, left + pw - 70 * k.font, H - 3);
     // lines
     ctx.save();
     ctx.beginPath(); ctx.rect(left, top, pw, ph); ctx.clip();
     for (const s of this.series) {
       ctx.strokeStyle = s.color;
-      ctx.lineWidth = s.width || 2;
+      ctx.lineWidth = (s.width || 2) * k.line;
       ctx.setLineDash(s.dash || []);
       ctx.beginPath();
       let pen = false;
@@ -117,16 +127,17 @@ export class LineChart {
   }
 
   _legend(ctx, W) {
-    ctx.font = "11px system-ui, sans-serif";
+    const k = this.opts.scale || ONE;
+    ctx.font = font(11, k);
     ctx.textAlign = "right";
     let x = W - 8;
     for (const s of [...this.series].reverse()) {
       const w = ctx.measureText(s.name).width;
       if (x - w - 14 < this.titleEnd) break;
       ctx.fillStyle = "#222";
-      ctx.fillText(s.name, x, 13);
+      ctx.fillText(s.name, x, 1 + 12 * k.font);
       ctx.fillStyle = s.color;
-      ctx.fillRect(x - w - 14, 7, 10, 4);
+      ctx.fillRect(x - w - 14, 12 * k.font - 5, 10, 4 * k.line);
       x -= w + 22;
     }
     ctx.textAlign = "left";
@@ -190,17 +201,30 @@ export class ChartsView {
 
   render(state) {
     const h = state.history;
+    const scale = drawScale(state);
     const xs = h.map((m) => m.step);
     const pick = (f) => h.map((m) => { const v = f(m); return v === undefined ? null : v; });
-    this.loss.update([
-      { name: "train", color: TRAIN, xs, ys: pick((m) => m.loss.train) },
-      { name: "test", color: TEST, xs, ys: pick((m) => m.loss.test), dash: [5, 3] },
-    ], { log: state.ui.lossScale === "log", title: `Loss (${state.ui.lossScale})`, zeroBased: true });
+    // Compare mode: run B's curves over A's (B's train solid, test dashed, in B's colour).
+    const B = state.compare ? state.compare.history : null;
+    const bxs = B ? B.map((m) => m.step) : [];
+    const bpick = (f) => B.map((m) => { const v = f(m); return v === undefined ? null : v; });
+    const named = (a) => (B ? `A ${a}` : a);
+    const lossSeries = [
+      { name: named("train"), color: TRAIN, xs, ys: pick((m) => m.loss.train) },
+      { name: named("test"), color: TEST, xs, ys: pick((m) => m.loss.test), dash: [5, 3] },
+    ];
+    if (B) {
+      lossSeries.push({ name: "B train", color: COMPARE_B, xs: bxs, ys: bpick((m) => m.loss.train), width: 2 },
+        { name: "B test", color: COMPARE_B, xs: bxs, ys: bpick((m) => m.loss.test), dash: [2, 3] });
+    }
+    this.loss.update(lossSeries, { log: state.ui.lossScale === "log", title: `Loss (${state.ui.lossScale})`, zeroBased: true, scale });
     const acc = h.some((m) => m.accuracy && m.accuracy.train !== null);
-    this.accuracy.update(acc ? [
-      { name: "train", color: TRAIN, xs, ys: pick((m) => m.accuracy.train) },
-      { name: "test", color: TEST, xs, ys: pick((m) => m.accuracy.test), dash: [5, 3] },
-    ] : [], { title: "Accuracy", yMin: 0, yMax: 1,
+    const accSeries = [
+      { name: named("train"), color: TRAIN, xs, ys: pick((m) => m.accuracy.train) },
+      { name: named("test"), color: TEST, xs, ys: pick((m) => m.accuracy.test), dash: [5, 3] },
+    ];
+    if (B) accSeries.push({ name: "B train", color: COMPARE_B, xs: bxs, ys: bpick((m) => (m.accuracy ? m.accuracy.train : null)), width: 2 });
+    this.accuracy.update(acc ? accSeries : [], { title: "Accuracy", yMin: 0, yMax: 1, scale,
       empty: state.history.length ? "no accuracy for regression" : undefined });
     const nLayers = h.reduce((m, r) => Math.max(m, (r.grad_norms || []).length), 0);
     const gs = [];
@@ -208,7 +232,7 @@ export class ChartsView {
       gs.push({ name: l === nLayers - 1 ? "out" : `h${l + 1}`, color: LAYER_COLORS[l % LAYER_COLORS.length],
         xs, ys: pick((m) => (m.grad_norms ? m.grad_norms[l] : null)), width: 1.6 });
     }
-    this.grads.update(gs, { log: true, title: "‖∂L/∂W‖ per layer (log)" });
+    this.grads.update(gs, { log: true, title: "‖∂L/∂W‖ per layer (log)", scale });
     for (const c of this.charts) c.draw();
   }
 }

@@ -1,16 +1,26 @@
 // Wires the store, the connection, the views and the controls. No logic of its own beyond
 // routing: what to draw lives in the views, what to send in protocol.js.
 
-import { savePng } from "./canvas.js";
+import { savePng, stackCanvases } from "./canvas.js";
 import { BoundaryView } from "./boundary_view.js";
 import { ChartsView } from "./charts_view.js";
 import { Controls } from "./controls.js";
 import { InspectorView } from "./inspector_view.js";
 import { NetworkView } from "./network_view.js";
-import { Connection, messages } from "./protocol.js";
+import { Connection, messages, presenterTokens } from "./protocol.js";
+import { CompareView } from "./compare_view.js";
+import { RoomView } from "./room_view.js";
+import { SharePanel, decodeWeights, encodeWeights, shapeWeights } from "./share.js";
 import { Store, onlyLiveFields } from "./state.js";
 import { Notices } from "./notices.js";
-import { configDiff, decodeConfig, encodeConfig, urlHasConfig } from "./url.js";
+import { RecordPanel } from "./record_panel.js";
+import { Recorder } from "./recorder.js";
+import { readPageLayout } from "./snapshots.js";
+import {
+  configDiff, decodeConfig, encodeConfig, readPageParams, readRoomParams, urlHasConfig, withPageParams, withRoomParams,
+} from "./url.js";
+import { LessonsView, lessonChanges, readLessons } from "./lessons.js";
+import { renderProjector } from "./projector.js";
 
 const $ = (id) => document.getElementById(id);
 const store = new Store(render);
@@ -18,7 +28,20 @@ const dispatch = (a) => store.dispatch(a);
 const state = store.state;
 
 const conn = new Connection(dispatch);
-const send = (msg) => conn.send(msg);
+// A room's follower watches read-only: commands are not sent (the server would refuse them
+// as `forbidden`); one a person asked for gets a hint, automatic ones are dropped quietly.
+const FOLLOWER_SENDS = new Set(["export", "fork", "leave"]);
+const AUTOMATIC = new Set(["inspect", "view", "ui"]);
+const send = (msg) => {
+  if (state.role === "follower" && !FOLLOWER_SENDS.has(msg.type)) {
+    if (!AUTOMATIC.has(msg.type)) {
+      dispatch({ type: "toast", kind: "info", text: "You are following the presenter: the controls are read-only. "
+        + "Fork to experiment on your own copy." });
+    }
+    return false;
+  }
+  return conn.send(msg);
+};
 
 const act = {
   // Live fields keep the weights: `set` for those, `configure` for anything else.
@@ -31,6 +54,34 @@ const act = {
   reset: () => send(messages.reset()),
   exportState: () => send(messages.exportState()),
   importState: (snapshot) => send(messages.importState(snapshot)),
+  // A lesson runs from its full config (engine defaults under the lesson's fields under
+  // `overrides`) and fresh weights; `onlyIfChanged` leaves a session that is already there.
+  openLesson: (id, { overrides = {}, onlyIfChanged = false } = {}) => {
+    const lesson = lessons.byId(id);
+    if (!lesson) {
+      dispatch({ type: "setUi", patch: { lesson: null } });
+      return dispatch({ type: "toast", text: `There is no lesson called “${id}”.`, kind: "info" });
+    }
+    dispatch({ type: "setUi", patch: { lesson: id } });
+    const changes = lessonChanges(lesson, state.defaults, state.config, overrides);
+    if (onlyIfChanged && !Object.keys(changes).length) return;
+    if (Object.keys(changes).length) act.configure(changes);
+    act.reset();
+    if (typeof act.compare === "function" && (lesson.compare || state.compare)) act.compare(lesson.compare || null);
+  },
+  closeLesson: () => dispatch({ type: "setUi", patch: { lesson: null } }),
+  openRoom: () => { send(messages.openRoom()); dispatch({ type: "setUi", patch: { roomPanel: true } }); },
+  closeRoom: () => { send(messages.closeRoom()); dispatch({ type: "setUi", patch: { roomPanel: false } }); },
+  fork: () => send(messages.fork()),
+  // Back to the room: the fork ends (its slot freed) and the tab follows again.
+  followAgain: () => {
+    const code = state.forkOf;
+    if (!code) return;
+    conn.send(messages.leave());
+    dispatch({ type: "unfork" });
+    conn.follow(code);
+  },
+  compare: (changes) => { send(messages.compare(changes)); dispatch({ type: "setUi", patch: { comparePanel: false } }); },
   inspect: () => {
     const sel = state.ui.selection;
     if (!sel || !state.config) return;
@@ -73,6 +124,27 @@ const inspector = new InspectorView($("inspector"), {
   clear: () => dispatch({ type: "select", selection: null }),
 });
 const controls = new Controls(act, dispatch);
+const lessons = new LessonsView($("lesson-select"), $("lesson-card"), readLessons(), {
+  open: (id) => act.openLesson(id), close: () => act.closeLesson() });
+const boundaryB = new BoundaryView($("boundary-b"), {
+  resized: onResize,
+  addPoint: () => dispatch({ type: "toast", kind: "info", text: "Edit the data on run A (the left plot); B follows." }),
+  removePoint: () => {},
+  trace: () => {},
+});
+const roomView = new RoomView($("btn-room"), $("room-panel"), $("room-bar"), {
+  open: () => act.openRoom(), close: () => act.closeRoom(), fork: () => act.fork(),
+  followAgain: () => act.followAgain(),
+  togglePanel: (open) => dispatch({ type: "setUi", patch: { roomPanel: open } }),
+});
+const compareView = new CompareView($("btn-compare"), $("compare-panel"), $("compare-card"), boundaryB, {
+  start: (changes) => act.compare(changes), stop: () => act.compare(null), resized: onResize,
+  togglePanel: (open) => dispatch({ type: "setUi", patch: { comparePanel: open } }),
+});
+const share = new SharePanel($("btn-share"), $("share-panel"), {
+  link: (withWeights) => shareLink(state, withWeights),
+  refresh: () => send({ type: "view" }),  // answered with a state: the exact float64 weights
+});
 const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession());
 
 function render(s, dirty) {
@@ -85,7 +157,41 @@ function render(s, dirty) {
   if (dirty.has("charts")) charts.render(s);
   if (dirty.has("inspector")) inspector.render(s);
   if (dirty.has("controls") || dirty.has("status")) controls.render(s);
+  if (dirty.has("controls")) { lessons.render(s); renderProjector(s, $("btn-projector")); }
   if (dirty.has("banner")) notices.render(s);
+  if (dirty.has("room") || dirty.has("controls")) roomView.render(s);
+  if (["boundary", "controls", "status", "charts"].some((d) => dirty.has(d))) compareView.render(s);
+}
+
+/** The share link: config (and lesson), and with `withWeights` the exact weights, or null
+ *  while the page holds only a frame's float32 copy of them. */
+function shareLink(s, withWeights) {
+  if (!s.config) return "";
+  let q = withPageParams(encodeConfig(s.config, s.schema), { lesson: s.ui.lesson, projector: false });
+  if (withWeights) {
+    if (s.paramsStep !== s.counters.step || !s.params) return null;
+    q += `&w=${encodeWeights(s.params)}`;
+  }
+  return `${location.origin}${location.pathname}?${q}`;
+}
+
+// Rooms: this tab's part comes from the URL (?join=, ?present=, ?forked=) and goes back into it.
+const roomParams = readRoomParams(location.search);
+conn.join = roomParams.join;
+conn.present = roomParams.present;
+if (roomParams.forked) dispatch({ type: "forked", code: roomParams.forked });
+let urlWeights = new URLSearchParams(location.search).get("w");
+let uiTimer = 0;
+function shareUi(s) {  // the presenter's view, for the followers (coalesced)
+  clearTimeout(uiTimer);
+  uiTimer = setTimeout(() => send(messages.ui({ view: s.ui.view, selection: s.ui.selection, example: s.ui.example,
+    show_test: s.ui.showTest, discretize: s.ui.discretize, loss_scale: s.ui.lossScale })), 30);
+}
+function pageQuery(s) {
+  const room = { join: s.role === "follower" && s.room ? s.room.code : null,
+    present: s.role === "presenter" && s.room ? s.room.code : null, forked: s.role === "solo" ? s.forkOf : null };
+  if (room.join) return withRoomParams(withPageParams("", { ...s.ui, lesson: null }), room);
+  return withRoomParams(withPageParams(encodeConfig(s.config, s.schema), s.ui), room);
 }
 
 // The hovered neuron's full-resolution map: frames carry it while the server's view has it
@@ -115,20 +221,41 @@ function reinspect() {
   inspectTimer = setTimeout(() => { lastInspect = performance.now(); act.inspect(); }, Math.max(0, wait));
 }
 store.listen((a, s) => {
-  if (a.type === "hello") urlConfig = urlHasConfig(location.search, s.schema) ? decodeConfig(location.search, s.schema) : null;
+  if (a.type === "hello" && s.role === "follower") urlConfig = urlWeights = null;  // the room's config rules
+  else if (a.type === "hello") {
+    const { lesson } = readPageParams(location.search);
+    urlConfig = urlHasConfig(location.search, s.schema) || lesson
+      ? { ...decodeConfig(location.search, s.schema), lesson } : null;
+  }
   if (a.type === "state" && urlConfig) {
-    const diff = configDiff(urlConfig.config, s.config);
-    if (urlConfig.bad.length) dispatch({ type: "toast", text: `Ignored unreadable URL values: ${urlConfig.bad.join(", ")}` });
+    const { config, bad, lesson } = urlConfig;
     urlConfig = null;
+    if (bad.length) dispatch({ type: "toast", text: `Ignored unreadable URL values: ${bad.join(", ")}` });
+    // A lesson in the URL takes the URL's config fields as overrides, so the two never fight.
+    if (lesson) { act.openLesson(lesson, { overrides: config, onlyIfChanged: true }); return; }
+    const diff = configDiff(config, s.config);
     if (Object.keys(diff).length) { act.configure(diff); return; }
   }
-  if (a.type === "state" && s.config && s.schema.length) {
-    const q = encodeConfig(s.config, s.schema);
+  if (a.type === "state" && urlWeights && !urlConfig) {  // a share link's weights, once its config is in
+    const shaped = shapeWeights(decodeWeights(urlWeights), s.params);
+    urlWeights = null;
+    if (shaped) send(messages.setParams(shaped.weights, shaped.biases));
+    else dispatch({ type: "toast", text: "The link's weights do not fit its network; they were ignored." });
+  }
+  if (["state", "setUi", "room", "hello"].includes(a.type) && s.config && s.schema.length) {
+    const q = pageQuery(s);
     if (location.search.slice(1) !== q) history.replaceState(null, "", `${location.pathname}?${q}`);
   }
+  if (a.type === "setUi" && "projector" in a.patch) onResize();
   if (["select", "setExample"].includes(a.type)) act.inspect();
   if (["state", "step", "metrics"].includes(a.type) && s.ui.selection) reinspect();
   if (a.type === "exported") download(a.snapshot);
+  if (a.type === "room" && a.room && a.room.token) { presenterTokens.set(a.room.code, a.room.token); conn.present = a.room.code; }
+  if (a.type === "room" && a.room && s.role === "presenter") shareUi(s);
+  if (s.role === "presenter" && (["setView", "select", "setExample"].includes(a.type)
+    || (a.type === "setUi" && ["showTest", "discretize", "lossScale"].some((k) => k in a.patch)))) shareUi(s);
+  if (a.type === "forked" && a.session) conn.drive(a.session);
+  if (a.type === "state") share.update();
   if (a.type === "state") focusSent = a.view ? a.view.focus ?? null : focusSent;  // the server's
   if (["hover", "state"].includes(a.type)) syncFocus(s);
 });
@@ -144,16 +271,33 @@ function download(snapshot) {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
+// Exports for slides: each view redrawn at 2× for its PNG button; the recorder keeps the last
+// steps of every view (and where they sit on the page) for the Record popover.
+const exportViews = {
+  network: [{ surface: network.surface, draw: () => network.render(state, new Set(), performance.now()) }],
+  boundary: [{ surface: boundary.surface, draw: () => boundary.render(state) }],
+  charts: charts.charts.map((c) => ({ surface: c.surface, draw: () => c.draw() })),
+};
 for (const b of document.querySelectorAll("button.png")) {
   b.addEventListener("click", () => {
     const which = b.dataset.png;
-    if (which === "charts") charts.charts.forEach((c, k) => savePng(c.canvas, `backprop-lab-chart${k + 1}.png`));
-    else savePng((which === "network" ? network : boundary).canvas, `backprop-lab-${which}.png`);
+    const images = exportViews[which].map((v) => v.surface.renderAt(2, v.draw));
+    savePng(stackCanvases(images), `backprop-lab-${which}-step${state.counters.step}.png`);
   });
 }
+const recorded = { network: network.surface, boundary: boundary.surface,
+  loss: charts.loss.surface, accuracy: charts.accuracy.surface, grads: charts.grads.surface };
+const recorder = new Recorder(recorded, {
+  settled: () => !store.frame && !state.ui.anim,
+  layout: () => readPageLayout(Object.fromEntries(Object.entries(recorded).map(([k, v]) => [k, v.canvas]))),
+  onChange: (n) => recordPanel.showCount(n),
+});
+const recordPanel = new RecordPanel($("btn-record"), $("record-panel"), recorder, dispatch);
+store.listen((a, s) => recorder.note(a, s));
 
 window.addEventListener("beforeunload", () => conn.close());
 // For the browser tests and the console: read-only handles, never used by the page itself.
-window.backpropLab = { store, network, boundary, charts, conn };
+window.backpropLab = { store, network, boundary, boundaryB, charts, conn };
+dispatch({ type: "setUi", patch: readPageParams(location.search) });
 store.invalidate(...["topology", "network", "boundary", "charts", "inspector", "controls", "banner"]);
 conn.open();

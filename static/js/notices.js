@@ -31,6 +31,12 @@ export class Notices {
         button.textContent = "Start a new session";
         button.onclick = () => this.newSession();
         b.replaceChildren("This session has ended. ", button);
+      } else if (c.status === "room_gone") {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = "Start a session of my own";
+        button.onclick = () => this.newSession();
+        b.replaceChildren(`The room has ended (${c.reason || "it closed"}). `, button);
       } else if (c.status === "full") {
         b.textContent = `The server is full (${c.reason || "too many sessions"}); retrying…`;
       } else {

@@ -1,4 +1,4 @@
-// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 1) and
+// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 2) and
 // server/frames.py (binary frame format 1). The only module that builds or parses messages.
 //
 // Text frames are JSON objects with a `type`. Binary frames (server → client) are
@@ -11,8 +11,10 @@
 export const PROTOCOL_VERSION = 2;
 export const FRAME_VERSION = 1;
 const SESSION_KEY = "backprop-lab-session";
+const ROOM_KEY = "backprop-lab-rooms";  // localStorage: {code: presenter token} of this browser
 
-export const CloseCode = { SHUTTING_DOWN: 4000, REPLACED: 4001, LEFT: 4002, SERVER_FULL: 4003 };
+export const CloseCode = { SHUTTING_DOWN: 4000, REPLACED: 4001, LEFT: 4002, SERVER_FULL: 4003,
+  ROOM_GONE: 4004 };
 
 /** Builders for every client → server message (server/protocol.py, "client → server"). */
 export const messages = {
@@ -47,6 +49,15 @@ export const messages = {
   focus: (focus) => ({ type: "view", focus: focus ? { layer: focus.layer, neuron: focus.neuron } : null }),
   /** End the session now (frees its slot). Never sent on unload: a reload must resume. */
   leave: () => ({ type: "leave" }),
+  /** Every weight and bias at once, in the shapes of state.params (a share URL's weights). */
+  setParams: (weights, biases) => ({ type: "set_params", weights, biases }),
+  openRoom: () => ({ type: "open_room" }),
+  closeRoom: () => ({ type: "close_room" }),
+  /** The presenter's view for followers: {view, selection, example, show_test, discretize, loss_scale}. */
+  ui: (fields) => ({ type: "ui", ...fields }),
+  fork: () => ({ type: "fork" }),
+  /** Compare mode: run B = this session with `changes` (live fields) in lockstep; null ends it. */
+  compare: (changes, restart = true) => ({ type: "compare", config: changes, restart }),
 };
 
 // Binary frames
@@ -103,9 +114,10 @@ export function decodeHeatmapFrame({ header, arrays }) {
   const neurons = arrays.filter((a) => a.name === "neuron").sort((a, b) => a.layer - b.layer).map(map);
   const f = arrays.find((a) => a.name === "focus");  // the focused neuron, full resolution
   const focus = f ? { ...map(f), layer: f.layer, j: f.neuron } : null;
+  const b = arrays.find((a) => a.name === "compare_output");  // compare mode's run B
   return {
     step: header.step, epoch: header.epoch,
-    heatmaps: { inputs: map(input), neurons, output: map(output), focus },
+    heatmaps: { inputs: map(input), neurons, output: map(output), focus, compareOutput: b ? map(b) : null },
     params: weightsOf(arrays),
   };
 }
@@ -133,7 +145,15 @@ export function decodeRecordFrame({ header, arrays }) {
 // Server → client, as store actions
 
 function metricsOf(m) {
-  return { step: m.step, epoch: m.epoch, loss: m.loss, accuracy: m.accuracy, grad_norms: m.grad_norms };
+  return { step: m.step, epoch: m.epoch, loss: m.loss, accuracy: m.accuracy, grad_norms: m.grad_norms,
+    compare: m.compare ?? null };
+}
+
+/** A `room` message (or hello.room) → the store's room. */
+function roomOf(r) {
+  if (!r || !r.code) return null;
+  return { code: r.code, role: r.role, followers: r.followers, presenterOnline: r.presenter_online,
+    joinPath: r.join_path, joinUrls: r.join_urls || [], qr: r.qr || null, token: r.token || null };
 }
 
 function stoppedOf(reason, message) {
@@ -153,11 +173,13 @@ export class Decoder {
       case "hello":
         return [{ type: "hello", protocol: m.protocol, sessionId: m.session, resumed: m.resumed,
           limits: m.limits || {}, defaults: m.defaults, schema: m.schema, tasks: m.tasks,
-          heads: m.heads, liveFields: m.live_fields, featureLabels: m.feature_labels }];
+          heads: m.heads, liveFields: m.live_fields, featureLabels: m.feature_labels,
+          role: m.role || "solo", room: roomOf(m.room) }];
       case "state":
         return [{ type: "state", config: m.config, params: m.params, metrics: m.metrics,
           playing: m.playing, speed: m.speed, phase: m.phase, stopped: stoppedOf(m.stopped, m.stop_message),
-          canStepBack: m.can_step_back, view: m.view, points: m.points ?? null, history: m.history ?? null }];
+          canStepBack: m.can_step_back, view: m.view, points: m.points ?? null, history: m.history ?? null,
+          compare: m.compare ?? null }];
       case "step": {
         const head = { record_step: m.record_step, applied: m.applied, phase: m.phase, batch: m.batch,
           batch_loss: m.batch_loss, penalty: m.penalty, update_ratios: m.update_ratios };
@@ -178,6 +200,12 @@ export class Decoder {
         return [{ type: "exported", snapshot: m.snapshot }];
       case "gradcheck":
         return [{ type: "gradcheck", result: m.result }];
+      case "room":
+        return [{ type: "room", room: roomOf(m), role: m.role }];
+      case "room_ui":
+        return [{ type: "roomUi", ui: m.ui }];
+      case "forked":
+        return [{ type: "forked", session: m.session, step: m.step }];
       default:
         return [];
     }
@@ -216,7 +244,19 @@ export class Decoder {
   }
 }
 
-/** The WebSocket to /ws: reconnects with backoff and resumes the session kept in sessionStorage. */
+/** This browser's presenter tokens, by room code (a presenter resumes with one). */
+export const presenterTokens = {
+  all() { try { return JSON.parse(localStorage.getItem(ROOM_KEY) || "{}"); } catch { return {}; } },
+  get(code) { return code ? this.all()[code] || null : null; },
+  set(code, token) { const t = this.all(); t[code] = token; localStorage.setItem(ROOM_KEY, JSON.stringify(t)); },
+  drop(code) { const t = this.all(); delete t[code]; localStorage.setItem(ROOM_KEY, JSON.stringify(t)); },
+};
+
+/**
+ * The WebSocket to /ws: reconnects with backoff and resumes the session kept in
+ * sessionStorage. With `follow(code)` it follows a room instead (`/ws?room=`); a tab that
+ * lost its session but presents a room resumes it with this browser's presenter token.
+ */
 export class Connection {
   constructor(dispatch) {
     this.dispatch = dispatch;
@@ -225,15 +265,47 @@ export class Connection {
     this.attempt = 0;
     this.closed = false;
     this.timer = 0;
+    this.join = null;     // the room code this tab follows
+    this.present = null;  // the room code this tab presents (for the token)
   }
 
   get sessionId() { return sessionStorage.getItem(SESSION_KEY); }
 
+  _query() {
+    const sid = this.sessionId;
+    const token = presenterTokens.get(this.present);
+    if (this.join) return `?room=${encodeURIComponent(this.join)}`;
+    if (sid) return `?session=${encodeURIComponent(sid)}`;
+    if (token) return `?room=${encodeURIComponent(this.present)}&token=${encodeURIComponent(token)}`;
+    return "";
+  }
+
+  /** Follow room `code` (null: drive this tab's own session again), reconnecting now. */
+  follow(code) {
+    this.join = code;
+    if (code) sessionStorage.removeItem(SESSION_KEY);
+    this.reconnect();
+  }
+
+  /** Drive session `sid` (a fork), reconnecting now. */
+  drive(sid) {
+    this.join = null;
+    sessionStorage.setItem(SESSION_KEY, sid);
+    this.reconnect();
+  }
+
+  reconnect() {
+    const old = this.ws;
+    this.ws = null;  // its close event is ignored
+    if (old) old.close();
+    this.attempt = 0;
+    this.open();
+  }
+
   open() {
     clearTimeout(this.timer);
-    const sid = this.sessionId;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${proto}//${location.host}/ws${sid ? `?session=${encodeURIComponent(sid)}` : ""}`;
+    const url = `${proto}//${location.host}/ws${this._query()}`;
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
@@ -254,6 +326,11 @@ export class Connection {
       this.dispatch({ type: "connection", status: "replaced", reason: ev.reason });
       return;  // another tab took this session over; reconnecting would take it back
     }
+    if (ev.code === CloseCode.ROOM_GONE) {
+      if (this.present && !this.join) presenterTokens.drop(this.present);
+      this.dispatch({ type: "connection", status: "room_gone", reason: ev.reason });
+      return;  // the room ended; the page offers a session of one's own
+    }
     this.attempt += 1;
     const full = ev.code === CloseCode.SERVER_FULL;
     this.dispatch({ type: "connection", status: full ? "full" : "closed", attempt: this.attempt, reason: ev.reason });
@@ -268,7 +345,7 @@ export class Connection {
       else {
         const m = JSON.parse(data);
         if (m.type === "hello") {
-          sessionStorage.setItem(SESSION_KEY, m.session);
+          if (m.session) sessionStorage.setItem(SESSION_KEY, m.session);
           this.attempt = 0;
           if (m.protocol !== PROTOCOL_VERSION) {
             this.dispatch({ type: "toast", text: `The server speaks protocol ${m.protocol}; this page expects ${PROTOCOL_VERSION}. Reload the page.` });
@@ -290,11 +367,11 @@ export class Connection {
     return true;
   }
 
-  /** Forget the stored session and start a new one (after another tab took it over). */
+  /** Forget the stored session (and any room) and start a new one. */
   startNewSession() {
     sessionStorage.removeItem(SESSION_KEY);
-    this.attempt = 0;
-    this.open();
+    this.join = this.present = null;
+    this.reconnect();
   }
 
   /** Send `leave`: the server ends this session and closes with 4002 (no reconnect). */

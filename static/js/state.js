@@ -5,13 +5,17 @@
 // redraw per animation frame. Reducers hold no training maths: numbers come from the server.
 
 export const VIEWS = ["topology", "network", "boundary", "charts", "inspector", "status",
-  "controls", "banner"];
+  "controls", "banner", "room"];
 
 export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are thinned)
 
 export function initialState() {
   return {
     connection: { status: "connecting", attempt: 0, sessionId: null, resumed: false },
+    role: "solo",            // solo | presenter (a class follows this session) | follower
+    room: null,              // {code, role, followers, presenterOnline, joinPath, joinUrls, qr, token}
+    compare: null,           // compare mode's run B: {config, changes, metrics, history, stopMessage}
+    forkOf: null,            // the room code this tab's session was forked from
     protocol: null,          // version from hello
     limits: {},
     schema: [],              // engine FIELDS rows from hello
@@ -55,6 +59,8 @@ export function initialState() {
       clickMode: "add",      // add | trace
       anim: null,            // {phase, start, duration} of the phase animation
       animate: true,
+      lesson: null,          // id of the open guided lesson (lessons.js), kept in the URL
+      projector: false,      // projector mode: large type, thick lines (projector.js), in the URL
     },
   };
 }
@@ -83,6 +89,29 @@ function mergeMetrics(s, m) {
   if (h.length > HISTORY_CAP) s.history = h.filter((_, i) => i % 2 === 0 || i === h.length - 1);
 }
 
+/** Compare mode: B's numbers from a state (`whole`: it replaces B) or a step/metrics. */
+function mergeCompare(s, c, whole) {
+  if (whole) {
+    if (!c) { s.compare = null; return; }
+    const history = c.history ? c.history.map((m) => ({ step: m.step, loss: m.loss, accuracy: m.accuracy }))
+      : s.compare ? s.compare.history : [];
+    s.compare = { config: c.config, changes: c.changes, metrics: c.metrics, stopMessage: c.stop_message, history };
+    pushCompare(s.compare, c.metrics);
+    return;
+  }
+  if (!c || !s.compare) return;
+  s.compare.metrics = c;
+  pushCompare(s.compare, c);
+}
+
+function pushCompare(b, m) {
+  if (!m || typeof m.step !== "number") return;
+  const h = b.history;
+  while (h.length && h[h.length - 1].step >= m.step) h.pop();
+  h.push({ step: m.step, loss: m.loss, accuracy: m.accuracy });
+  if (h.length > HISTORY_CAP) b.history = h.filter((_, i) => i % 2 === 0 || i === h.length - 1);
+}
+
 const QUIET_ERRORS = new Set(["rate_limited"]);
 
 export const REDUCERS = {
@@ -102,12 +131,14 @@ export const REDUCERS = {
     s.heads = a.heads || {};
     s.liveFields = new Set(a.liveFields || []);
     s.featureLabels = a.featureLabels || {};
-    if (s.connection.sessionId && s.connection.sessionId !== a.sessionId) {
+    if (s.connection.sessionId && a.sessionId && s.connection.sessionId !== a.sessionId) {
       REDUCERS.toast(s, { kind: "info", text: "The server no longer had this tab's session: a new one "
         + "started with the same configuration (weights and counters start afresh)." });
     }
     Object.assign(s.connection, { sessionId: a.sessionId, resumed: !!a.resumed, status: "open", attempt: 0 });
-    return ["banner", "controls", "status"];
+    s.role = a.role || "solo";
+    s.room = a.room || null;
+    return ["banner", "controls", "status", "room"];
   },
   state(s, a) {
     const topologyChanged = !sameTopology(s.config, a.config, s.tasks);
@@ -129,6 +160,7 @@ export const REDUCERS = {
     s.stopped = a.stopped;
     s.phase = a.phase;
     s.canStepBack = a.canStepBack;
+    mergeCompare(s, a.compare, true);
     // The last record stays on screen only while it still describes these weights' step.
     const r = s.record;
     if (r && (topologyChanged || dataChanged || (r.applied ? r.step !== s.counters.step : r.step !== s.counters.step + 1))) {
@@ -144,7 +176,7 @@ export const REDUCERS = {
       s.paramsStep = null;
     }
     s.phase = a.phase ?? null;
-    if (a.metrics) mergeMetrics(s, a.metrics);
+    if (a.metrics) { mergeMetrics(s, a.metrics); mergeCompare(s, a.metrics.compare, false); }
     if (a.stopped !== undefined) s.stopped = a.stopped;
     s.playing = false;
     if (a.record && a.animate && s.ui.animate) {
@@ -154,6 +186,7 @@ export const REDUCERS = {
   },
   metrics(s, a) {
     mergeMetrics(s, a.metrics);
+    mergeCompare(s, a.metrics.compare, false);
     if (typeof a.playing === "boolean") s.playing = a.playing;
     // A record from an earlier update would show stale gradients: drop it.
     if (s.record && s.record.step !== s.counters.step) { s.record = null; s.ui.anim = null; }
@@ -217,6 +250,32 @@ export const REDUCERS = {
     return ["boundary", "charts", "controls", "status", "network"];
   },
   animDone(s) { s.ui.anim = null; return ["network"]; },
+  room(s, a) {
+    s.room = a.room;
+    s.role = a.role === "follower" ? "follower" : a.room ? "presenter" : "solo";
+    return ["room", "controls", "status"];
+  },
+  /** The presenter's view, mirrored on a follower's page. */
+  roomUi(s, a) {
+    const u = a.ui || {};
+    if (u.view) s.ui.view = u.view;
+    if ("selection" in u && JSON.stringify(u.selection ?? null) !== JSON.stringify(s.ui.selection)) {
+      s.ui.selection = u.selection ?? null;
+      s.inspect = null;
+    }
+    if ("example" in u) s.ui.example = u.example ?? null;
+    if ("show_test" in u) s.ui.showTest = !!u.show_test;
+    if ("discretize" in u) s.ui.discretize = !!u.discretize;
+    if ("loss_scale" in u) s.ui.lossScale = u.loss_scale;
+    return ["network", "boundary", "charts", "inspector", "controls"];
+  },
+  /** A follower's fork is ready: the page drives it from now on (main.js reconnects). */
+  forked(s, a) {
+    s.forkOf = a.code || (s.room ? s.room.code : s.forkOf);
+    return ["room"];
+  },
+  /** Back to following the room this tab forked from. */
+  unfork(s) { s.forkOf = null; return ["room"]; },
   exported() { return []; },
 };
 

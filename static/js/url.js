@@ -58,3 +58,39 @@ export function urlHasConfig(search, schema) {
   const q = new URLSearchParams(search);
   return schema.some((f) => q.has(f.name));
 }
+
+// Page settings that ride along with the config: the open lesson and projector mode.
+//   ?lesson=xor&projector=1&dataset=xor&...
+
+/** {lesson: id or null, projector: bool} from a query string. */
+export function readPageParams(search) {
+  const q = new URLSearchParams(search);
+  return { lesson: q.get("lesson") || null, projector: q.get("projector") === "1" };
+}
+
+// A room rides along too: ?join=CODE (this tab follows it), ?present=CODE (this tab
+// presents it), ?forked=CODE (this tab drives a fork of it).
+const ROOM_PARAMS = ["join", "present", "forked"];
+
+/** {join, present, forked}: room codes from a query string (null when absent). */
+export function readRoomParams(search) {
+  const q = new URLSearchParams(search);
+  return Object.fromEntries(ROOM_PARAMS.map((k) => [k, (q.get(k) || "").toUpperCase().replace(/[^A-Z0-9]/g, "") || null]));
+}
+
+/** `query` with the room codes of `room` ({join, present, forked}) in front. */
+export function withRoomParams(query, room) {
+  const q = new URLSearchParams();
+  for (const k of ROOM_PARAMS) if (room[k]) q.set(k, room[k]);
+  const head = q.toString();
+  return head && query ? `${head}&${query}` : head || query;
+}
+
+/** `configQuery` with the page settings in `ui` ({lesson, projector}) in front. */
+export function withPageParams(configQuery, ui) {
+  const q = new URLSearchParams();
+  if (ui.lesson) q.set("lesson", ui.lesson);
+  if (ui.projector) q.set("projector", "1");
+  const page = q.toString();
+  return page && configQuery ? `${page}&${configQuery}` : page || configQuery;
+}
