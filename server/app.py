@@ -12,6 +12,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .assets import asset_dirs
 from .client import serve
+from .lessons import lessons_script_json
 from .protocol import PROTOCOL_VERSION
 from .security import trusted_hosts
 from .sessions import SessionManager
@@ -41,7 +42,8 @@ def create_app(settings: Settings | None = None, trainer_factory=None) -> FastAP
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request):
         return templates.TemplateResponse(request, "index.html", {
-            "protocol_version": PROTOCOL_VERSION, "limits": settings.limits()})
+            "protocol_version": PROTOCOL_VERSION, "limits": settings.limits(),
+            "lessons_json": lessons_script_json()})
 
     @app.get("/healthz")
     async def healthz():

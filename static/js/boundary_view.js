@@ -8,6 +8,7 @@ import {
   BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, DIVERGING_LUT, classTint, divergingCss, paintCodes,
 } from "./colors.js";
 import { featureLabel, taskOf } from "./state.js";
+import { drawScale } from "./projector.js";
 
 export const DOMAIN = [-6, 6];  // engine/datasets.py DOMAIN; row 0 of a map is x2 = +6
 const PAD = { left: 26, right: 8, top: 8, bottom: 22 };
@@ -46,6 +47,7 @@ export class BoundaryView {
 
   render(state) {
     this.state = state;
+    const k = this.scale = drawScale(state);
     const ctx = this.surface.begin("#ffffff");
     const p = this._plot();
     const caption = this._paintMap(state);
@@ -57,28 +59,28 @@ export class BoundaryView {
       ctx.fillRect(p.x, p.y, p.side, p.side);
     }
     ctx.strokeStyle = "#9aa0a6";
-    ctx.lineWidth = 1;
+    ctx.lineWidth = k.line;
     ctx.strokeRect(p.x, p.y, p.side, p.side);
     this._axes(ctx, p);
     this._points(ctx, state);
     if (caption) {
-      ctx.font = "bold 13px system-ui, sans-serif";
+      ctx.font = `bold ${13 * k.font}px system-ui, sans-serif`;
       const w = ctx.measureText(caption).width;
       ctx.fillStyle = "rgba(255,255,255,0.85)";
-      ctx.fillRect(p.x + 4, p.y + 4, w + 10, 20);
+      ctx.fillRect(p.x + 4, p.y + 4, w + 10, 20 * k.font);
       ctx.fillStyle = "#111";
       ctx.textBaseline = "middle";
-      ctx.fillText(caption, p.x + 9, p.y + 14);
+      ctx.fillText(caption, p.x + 9, p.y + 4 + 10 * k.font);
     }
     if (state.stopped && state.stopped.reason === "diverged") {
       ctx.fillStyle = "rgba(255,255,255,0.8)";
       ctx.fillRect(p.x, p.y + p.side / 2 - 24, p.side, 48);
       ctx.fillStyle = "#a40000";
-      ctx.font = "bold 14px system-ui, sans-serif";
+      ctx.font = `bold ${14 * k.font}px system-ui, sans-serif`;
       ctx.textAlign = "center";
       ctx.textBaseline = "middle";
       ctx.fillText("Diverged: the loss became infinite", p.x + p.side / 2, p.y + p.side / 2 - 8, p.side - 8);
-      ctx.font = "13px system-ui, sans-serif";
+      ctx.font = `${13 * k.font}px system-ui, sans-serif`;
       ctx.fillText("lower the learning rate, then Reset", p.x + p.side / 2, p.y + p.side / 2 + 11, p.side - 8);
       ctx.textAlign = "left";
     }
@@ -126,7 +128,7 @@ export class BoundaryView {
 
   _axes(ctx, p) {
     ctx.fillStyle = "#444";
-    ctx.font = "11px system-ui, sans-serif";
+    ctx.font = `${11 * this.scale.font}px system-ui, sans-serif`;
     ctx.textBaseline = "top";
     ctx.textAlign = "center";
     for (const v of [-6, -3, 0, 3, 6]) {
@@ -152,7 +154,8 @@ export class BoundaryView {
   _points(ctx, state) {
     const pts = state.points;
     if (!pts) return;
-    const r = Math.max(2.5, Math.min(5, this._plot().side / 110));
+    const k = this.scale;
+    const r = Math.max(2.5, Math.min(5, this._plot().side / 110)) * (k.line > 1 ? 1.3 : 1);
     const draw = (set, stroke, lw) => {
       const xs = set.x, ys = set.y;
       for (let k = 0; k < xs.length; k++) {
@@ -162,7 +165,7 @@ export class BoundaryView {
         ctx.fillStyle = this._pointColor(state, ys[k]);
         ctx.fill();
         ctx.strokeStyle = stroke;
-        ctx.lineWidth = lw;
+        ctx.lineWidth = lw * k.line;
         ctx.stroke();
       }
     };
@@ -172,7 +175,7 @@ export class BoundaryView {
     const rec = state.record;
     if (rec && rec.batch) {
       ctx.strokeStyle = "#111";
-      ctx.lineWidth = 2;
+      ctx.lineWidth = 2 * k.line;
       for (const idx of rec.batch) {
         const x = pts.train.x[idx];
         if (!x) continue;
@@ -186,7 +189,7 @@ export class BoundaryView {
     if (ex !== null && ex !== undefined && pts.train.x[ex]) {
       const q = this.toPx(pts.train.x[ex][0], pts.train.x[ex][1]);
       ctx.strokeStyle = "#d00000";
-      ctx.lineWidth = 2.5;
+      ctx.lineWidth = 2.5 * k.line;
       ctx.setLineDash([3, 2]);
       ctx.beginPath();
       ctx.arc(q.x, q.y, r + 7, 0, 2 * Math.PI);

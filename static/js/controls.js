@@ -22,6 +22,9 @@ const OPTIMIZER_FIELDS = {
 const OPTIMIZER_HYPER = new Set(["momentum", "beta1", "beta2", "eps", "alpha"]);
 // Drawn elsewhere: features are the diagram's input nodes, hidden widths its +/− buttons.
 const IN_DIAGRAM = new Set(["features", "hidden"]);
+// The fields projector mode keeps in the panel; the rest are marked advanced and hidden.
+const PROJECTOR_FIELDS = new Set(["dataset", "noise", "n_classes", "activation", "learning_rate",
+  "optimizer", "batch_size", "batch_norm", "residual", "dropout"]);
 
 const $ = (id) => document.getElementById(id);
 
@@ -63,6 +66,7 @@ export class Controls {
         this.dispatch({ type: "toast", text: `That file is not a Backprop Lab export (${err.message}).` });
       }
     });
+    $("btn-projector").addEventListener("click", () => this._toggleProjector());
     $("btn-help").addEventListener("click", (e) => {
       const help = $("help");
       help.hidden = !help.hidden;
@@ -89,11 +93,15 @@ export class Controls {
     else if (e.key === "ArrowLeft" && !(t instanceof HTMLInputElement)) { e.preventDefault(); this.act.stepBack(); }
     else if (e.key === "f") this.dispatch({ type: "setView", view: "forward" });
     else if (e.key === "b") this.dispatch({ type: "setView", view: "backward" });
+    else if (e.key === "p") this._toggleProjector();
     else if (e.key === "Escape") this.dispatch({ type: "select", selection: null });
   }
 
+  _toggleProjector() { this.dispatch({ type: "setUi", patch: { projector: !this.projector } }); }
+
   render(state) {
     this.playing = state.playing;
+    this.projector = state.ui.projector;
     const key = state.schema.map((f) => f.name).join();
     if (key && key !== this.schemaKey) { this.schemaKey = key; this._build(state); }
     if (state.config) this._sync(state);
@@ -116,13 +124,18 @@ export class Controls {
       const body = h("div", { className: "group-body" });
       for (const f of fields) {
         const row = this._control(f, state);
-        if (row) { body.appendChild(row); this.rows.set(f.name, row); }
+        if (row) {
+          body.appendChild(row);
+          this.rows.set(f.name, row);
+          if (!PROJECTOR_FIELDS.has(f.name)) row.dataset.advanced = "";
+        }
       }
       if (group === "data") {
         body.appendChild(h("button", { type: "button", className: "wide", "aria-label": "Regenerate the data with a new seed",
           onclick: () => this.act.configure({ seed: ((this.config && this.config.seed) || 0) + 1 }) }, "Regenerate data"));
       }
-      sections.push(h("details", { open: true, className: "group" },
+      const advanced = fields.every((f) => !PROJECTOR_FIELDS.has(f.name));
+      sections.push(h("details", { open: true, className: "group", dataset: advanced ? { advanced: "" } : {} },
         h("summary", {}, GROUP_LABELS[group] || group), body));
     }
     this.panel.replaceChildren(...sections);

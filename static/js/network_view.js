@@ -9,6 +9,7 @@ import { HiDPICanvas, Thumb, fmt } from "./canvas.js";
 import { DIVERGING_LUT, CLASS_RGB, MID, divergingCss, paintCodes } from "./colors.js";
 import { LEFT, buildOverlay } from "./network_overlay.js";
 import { featureLabel, layerSizes, taskOf, field } from "./state.js";
+import { drawScale } from "./projector.js";
 
 const PHASES = ["forward", "loss", "backward", "update"];
 const HEADER = 64;     // room for the per-layer controls above the columns
@@ -70,6 +71,7 @@ export class NetworkView {
     this.needLayout = true;
     this.topologyKey = "";
     this.actSelects = [];
+    this.scale = { line: 1, font: 1 };  // line width and label size factors (projector mode)
     canvas.addEventListener("mousemove", (ev) => this._hover(ev));
     canvas.addEventListener("mouseleave", () => this.on.hover(null));
     canvas.addEventListener("click", (ev) => this._click(ev));
@@ -197,6 +199,7 @@ export class NetworkView {
     const cols = this.columns;
     const nCols = cols.length;
     const sel = state.ui.selection;
+    const k = this.scale = drawScale(state);
 
     // Column reveal for the animation.
     let litUpTo = nCols, gradFrom = 0;
@@ -219,14 +222,14 @@ export class NetworkView {
           let v, width;
           if (showGrad && L && (l + 1) > gradFrom - 0.001) {
             v = L.dW[i][j] / gMax;
-            width = 1 + 7 * Math.min(1, Math.abs(v));
+            width = (1 + 7 * Math.min(1, Math.abs(v))) * k.line;
           } else {
             let w = W[i] ? W[i][j] : 0;
             if (phase && phase.phase === "update" && L && L.W && L.dW_applied) {
               w = L.W[i][j] - L.dW_applied[i][j] * (1 - phase.t);  // slide from before to after
             }
             v = Math.sign(w) * (0.22 + 0.78 * Math.min(1, Math.abs(w)));
-            width = 1 + Math.min(9, Math.abs(w) * 1.8);
+            width = (1 + Math.min(9, Math.abs(w) * 1.8)) * k.line;
           }
           const a = from[i], b = to[j];
           const picked = sel && sel.kind === "link" && sel.layer === l && sel.i === i && sel.j === j;
@@ -251,7 +254,7 @@ export class NetworkView {
     // Nodes.
     const dMax = showGrad ? maxAbs(rec.layers.map((L) => L.dz_mean || [])) || 1 : 1;
     this.deltaScale = dMax;
-    ctx.font = `${Math.max(10, Math.min(14, s * 0.32))}px system-ui, sans-serif`;
+    ctx.font = `${Math.max(10, Math.min(14, s * 0.32)) * k.font}px system-ui, sans-serif`;
     ctx.textBaseline = "middle";
     this.nodes.forEach((col, c) => {
       const dim = phase && phase.phase === "forward" && c + 1 > litUpTo + 0.001;
@@ -285,7 +288,7 @@ export class NetworkView {
         const picked = sel && sel.kind === "neuron" && sel.layer === c && sel.j === node.j;
         const hovered = state.ui.hover && state.ui.hover.layer === c && state.ui.hover.j === node.j;
         ctx.strokeStyle = picked ? "#111" : hovered ? "#444" : "#9aa0a6";
-        ctx.lineWidth = picked ? 3 : hovered ? 2 : 1;
+        ctx.lineWidth = (picked ? 3 : hovered ? 2 : 1) * k.line;
         ctx.strokeRect(x, y, s, s);
         if (c > 0) this._bias(ctx, state, node, c, showGrad && c > gradFrom - 0.001);
         if (c === 0) {
@@ -304,10 +307,10 @@ export class NetworkView {
       const pulse = 0.5 + 0.5 * Math.sin(phase.t * Math.PI);
       for (const node of out) {
         ctx.strokeStyle = `rgba(200,40,40,${0.4 + 0.6 * pulse})`;
-        ctx.lineWidth = 4;
+        ctx.lineWidth = 4 * k.line;
         ctx.strokeRect(node.x - s / 2 - 4, node.y - s / 2 - 4, s + 8, s + 8);
       }
-      ctx.font = "bold 14px system-ui, sans-serif";
+      ctx.font = `bold ${14 * k.font}px system-ui, sans-serif`;
       ctx.fillText(`L = ${fmt(rec.batch_loss)}`, out[0].x - s / 2, out[0].y - s / 2 - 14);
     }
     this._legend(ctx, state, showGrad, phase);
@@ -326,14 +329,14 @@ export class NetworkView {
     const sel = state.ui.selection;
     const picked = sel && sel.kind === "bias" && sel.layer === c - 1 && sel.j === node.j;
     ctx.strokeStyle = picked ? "#111" : "#777";
-    ctx.lineWidth = picked ? 2 : 1;
+    ctx.lineWidth = (picked ? 2 : 1) * this.scale.line;
     ctx.strokeRect(x, y, bs, bs);
     node.bias = { x, y, s: bs };
   }
 
   _legend(ctx, state, showGrad, phase) {
     const H = this.surface.height, W = this.surface.width;
-    ctx.font = "13px system-ui, sans-serif";
+    ctx.font = `${13 * this.scale.font}px system-ui, sans-serif`;
     ctx.textAlign = "left";
     ctx.textBaseline = "alphabetic";
     const y = H - 8;

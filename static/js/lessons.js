@@ -1,0 +1,72 @@
+// Guided lessons: the Lessons menu in the top bar and the lesson card above the
+// configuration panel. The lessons themselves come from the server (server/lessons.py),
+// rendered into the page as JSON; which one is open is `state.ui.lesson`.
+
+import { h } from "./inspector_view.js";
+import { configDiff } from "./url.js";
+
+/** The lessons embedded in the page: [{id, title, config, explanation, watch, try, compare?}]. */
+export function readLessons(doc = document) {
+  const el = doc.getElementById("lessons-data");
+  if (!el) return [];
+  try {
+    const list = JSON.parse(el.textContent);
+    return Array.isArray(list) ? list : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The config fields to send so the session runs `lesson` exactly: the engine defaults, under
+ *  the lesson's config, under `overrides` (e.g. from the URL), minus what `current` already
+ *  has. Empty when the session is already there. */
+export function lessonChanges(lesson, defaults, current, overrides = {}) {
+  return configDiff({ ...(defaults || {}), ...lesson.config, ...overrides }, current);
+}
+
+export class LessonsView {
+  /** select: the top bar's menu; card: the lesson card's element; on: {open(id), close()}. */
+  constructor(select, card, lessons, on) {
+    this.select = select;
+    this.card = card;
+    this.lessons = lessons;
+    this.on = on;
+    this.shown = undefined;
+    for (const l of lessons) select.appendChild(new Option(l.title, l.id));
+    select.addEventListener("change", () => { if (select.value) on.open(select.value); });
+  }
+
+  byId(id) { return this.lessons.find((l) => l.id === id) || null; }
+
+  render(state) {
+    const id = state.ui.lesson;
+    this.select.value = id && this.byId(id) ? id : "";
+    if (id === this.shown) return;
+    this.shown = id;
+    const lesson = this.byId(id);
+    this.card.hidden = !lesson;
+    this.card.replaceChildren(...(lesson ? this._card(lesson) : []));
+  }
+
+  _card(lesson) {
+    const body = h("div", { className: "lesson-body", id: "lesson-body" },
+      h("p", { className: "lesson-text" }, lesson.explanation),
+      h("h3", {}, "Watch"), h("ul", { "data-testid": "lesson-watch" }, lesson.watch.map((t) => h("li", {}, t))),
+      h("h3", {}, "Try this"), h("ul", { "data-testid": "lesson-try" }, lesson.try.map((t) => h("li", {}, t))),
+      h("button", { type: "button", className: "restart", title: "Start the lesson again: its configuration and fresh weights",
+        onclick: () => this.on.open(lesson.id) }, "Restart the lesson"));
+    const fold = h("button", { type: "button", className: "ghost fold", "aria-expanded": "true",
+      "aria-controls": "lesson-body", title: "Fold the lesson card", "aria-label": "Fold the lesson card" }, "▾");
+    fold.addEventListener("click", () => {
+      body.hidden = !body.hidden;
+      fold.setAttribute("aria-expanded", String(!body.hidden));
+      fold.textContent = body.hidden ? "▸" : "▾";
+    });
+    const head = h("div", { className: "lesson-head" },
+      fold,
+      h("h2", { "data-testid": "lesson-title" }, lesson.title),
+      h("button", { type: "button", className: "ghost", "aria-label": "Close the lesson", title: "Close the lesson",
+        onclick: () => this.on.close() }, "×"));
+    return [head, body];
+  }
+}
