@@ -16,9 +16,6 @@ import { Notices } from "./notices.js";
 import { RecordPanel } from "./record_panel.js";
 import { Recorder } from "./recorder.js";
 import { readPageLayout } from "./snapshots.js";
-import { RecordPanel } from "./record_panel.js";
-import { Recorder } from "./recorder.js";
-import { readPageLayout } from "./snapshots.js";
 import {
   configDiff, decodeConfig, encodeConfig, readPageParams, readRoomParams, urlHasConfig, withPageParams, withRoomParams,
 } from "./url.js";
@@ -281,13 +278,6 @@ const exportViews = {
   boundary: [{ surface: boundary.surface, draw: () => boundary.render(state) }],
   charts: charts.charts.map((c) => ({ surface: c.surface, draw: () => c.draw() })),
 };
-// Exports for slides: each view redrawn at 2× for its PNG button; the recorder keeps the last
-// steps of every view (and where they sit on the page) for the Record popover.
-const exportViews = {
-  network: [{ surface: network.surface, draw: () => network.render(state, new Set(), performance.now()) }],
-  boundary: [{ surface: boundary.surface, draw: () => boundary.render(state) }],
-  charts: charts.charts.map((c) => ({ surface: c.surface, draw: () => c.draw() })),
-};
 for (const b of document.querySelectorAll("button.png")) {
   b.addEventListener("click", () => {
     const which = b.dataset.png;
@@ -295,15 +285,6 @@ for (const b of document.querySelectorAll("button.png")) {
     savePng(stackCanvases(images), `backprop-lab-${which}-step${state.counters.step}.png`);
   });
 }
-const recorded = { network: network.surface, boundary: boundary.surface,
-  loss: charts.loss.surface, accuracy: charts.accuracy.surface, grads: charts.grads.surface };
-const recorder = new Recorder(recorded, {
-  settled: () => !store.frame && !state.ui.anim,
-  layout: () => readPageLayout(Object.fromEntries(Object.entries(recorded).map(([k, v]) => [k, v.canvas]))),
-  onChange: (n) => recordPanel.showCount(n),
-});
-const recordPanel = new RecordPanel($("btn-record"), $("record-panel"), recorder, dispatch);
-store.listen((a, s) => recorder.note(a, s));
 const recorded = { network: network.surface, boundary: boundary.surface,
   loss: charts.loss.surface, accuracy: charts.accuracy.surface, grads: charts.grads.surface };
 const recorder = new Recorder(recorded, {
