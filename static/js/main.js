@@ -181,11 +181,9 @@ conn.join = roomParams.join;
 conn.present = roomParams.present;
 if (roomParams.forked) dispatch({ type: "forked", code: roomParams.forked });
 let urlWeights = new URLSearchParams(location.search).get("w");
-let uiTimer = 0;
-function shareUi(s) {  // the presenter's view, for the followers (coalesced)
-  clearTimeout(uiTimer);
-  uiTimer = setTimeout(() => send(messages.ui({ view: s.ui.view, selection: s.ui.selection, example: s.ui.example,
-    show_test: s.ui.showTest, discretize: s.ui.discretize, loss_scale: s.ui.lossScale })), 30);
+function shareUi(s) {  // the presenter's view, for the followers; sent before any inspect it causes
+  send(messages.ui({ view: s.ui.view, selection: s.ui.selection, example: s.ui.example,
+    show_test: s.ui.showTest, discretize: s.ui.discretize, loss_scale: s.ui.lossScale }));
 }
 function pageQuery(s) {
   const room = { join: s.role === "follower" && s.room ? s.room.code : null,
@@ -247,13 +245,13 @@ store.listen((a, s) => {
     if (location.search.slice(1) !== q) history.replaceState(null, "", `${location.pathname}?${q}`);
   }
   if (a.type === "setUi" && "projector" in a.patch) onResize();
-  if (["select", "setExample"].includes(a.type)) act.inspect();
-  if (["state", "step", "metrics"].includes(a.type) && s.ui.selection) reinspect();
-  if (a.type === "exported") download(a.snapshot);
   if (a.type === "room" && a.room && a.room.token) { presenterTokens.set(a.room.code, a.room.token); conn.present = a.room.code; }
   if (a.type === "room" && a.room && s.role === "presenter") shareUi(s);
   if (s.role === "presenter" && (["setView", "select", "setExample"].includes(a.type)
     || (a.type === "setUi" && ["showTest", "discretize", "lossScale"].some((k) => k in a.patch)))) shareUi(s);
+  if (["select", "setExample"].includes(a.type)) act.inspect();
+  if (["state", "step", "metrics"].includes(a.type) && s.ui.selection) reinspect();
+  if (a.type === "exported") download(a.snapshot);
   if (a.type === "forked" && a.session) conn.drive(a.session);
   if (a.type === "state") share.update();
   if (a.type === "state") focusSent = a.view ? a.view.focus ?? null : focusSent;  // the server's

@@ -50,10 +50,11 @@ export class RoomView {
     const open = state.connection.status === "open";
     const b = this.button;
     b.disabled = !open || state.role === "follower";
-    b.textContent = state.role === "presenter" && room ? `Room ${room.code} · ${room.followers} following`
+    b.textContent = state.role === "presenter" && room ? `Room ${room.code} · ${room.followers}`
       : state.role === "follower" && room ? `Following ${room.code}` : "Present";
     b.title = state.role === "solo" ? "Let a class follow this session live (opens a room with a join code)"
-      : state.role === "presenter" ? "Show the join code, link and QR code" : "This tab follows a room";
+      : state.role === "presenter" ? `${room ? room.followers : 0} following: show the join code, link and QR code`
+        : "This tab follows a room";
     b.setAttribute("aria-expanded", String(!this.panel.hidden));
     b.classList.toggle("live", state.role === "presenter");
     const key = JSON.stringify([state.role, room, state.forkOf, state.ui.roomPanel, open]);
