@@ -41,7 +41,8 @@ def stamp_step_changes(page) -> None:
         const el = document.querySelector('[data-testid="step-count"]');
         new MutationObserver(() => {
             const n = el.textContent;
-            if (!(n in window.__seen)) window.__seen[n] = performance.timeOrigin + performance.now();
+            const t = performance.timeOrigin + performance.now();
+            if (!(n in window.__seen)) window.__seen[n] = t;
         }).observe(el, {childList: true, characterData: true, subtree: true});
     }""")
 
@@ -86,7 +87,8 @@ def test_the_follower_cannot_drive(run):  # noqa: F811
     student.page.keyboard.press(" ")           # and play
     expect(student.page.locator(".toast").first).to_contain_text("read-only")
     # a hand-made message over the follower's socket is refused with a typed error
-    student.page.evaluate("() => window.backpropLab.conn.ws.send(JSON.stringify({type: 'step', count: 5}))")
+    student.page.evaluate(
+        "() => window.backpropLab.conn.ws.send(JSON.stringify({type: 'step', count: 5}))")
     student.page.wait_for_function(f"() => {STATE}.toasts.some(t => t.code === 'forbidden')")
     time.sleep(0.3)
     assert teacher.steps() == 1 and student.steps() == 1
@@ -160,7 +162,8 @@ def test_compare_mode_runs_both_in_lockstep_and_matches_the_engine(run):  # noqa
     page.page.select_option("#compare-field", "optimizer")
     page.page.select_option("#compare-value", "adam")
     page.page.get_by_test_id("compare-start").click()
-    page.page.wait_for_function(f"() => {STATE}.compare && {STATE}.compare.changes.optimizer === 'adam'")
+    page.page.wait_for_function(
+        f"() => {STATE}.compare && {STATE}.compare.changes.optimizer === 'adam'")
     expect(page.page.get_by_test_id("compare-card")).to_be_visible()
     page.page.click("#btn-play")
     time.sleep(1.5)
