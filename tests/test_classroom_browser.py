@@ -243,3 +243,24 @@ def test_a_share_link_carries_the_config_and_the_exact_weights(run):  # noqa: F8
     assert other.state("s.config.dataset") == "spiral"
     got = exact_params(other)
     assert got["weights"] == weights["weights"] and got["biases"] == weights["biases"]
+
+
+def test_the_room_survives_the_teacher_dropping_and_the_same_browser_takes_it_back(run):  # noqa: F811
+    teacher = run()
+    code = present(teacher)
+    for _ in range(2):
+        teacher.page.click("#btn-step")
+    teacher.wait_steps(2)
+    student = follow(run, code)
+    assert f"present={code}" in teacher.page.url
+    teacher.page.close()  # the tab is gone; its sessionStorage with it
+    student.page.wait_for_function(f"() => {STATE}.room && !{STATE}.room.presenterOnline")
+    expect(student.page.get_by_test_id("room-bar")).to_contain_text("offline")
+    again = teacher.context.new_page()  # same browser: localStorage holds the token
+    again.goto(f"{teacher.base}/?present={code}")
+    again.wait_for_function(f"() => {STATE}.role === 'presenter' && {STATE}.room"
+                            f" && {STATE}.room.code === '{code}' && {STATE}.counters.step === 2")
+    student.page.wait_for_function(f"() => {STATE}.room.presenterOnline")
+    again.click("#btn-step")
+    student.wait_steps(3)
+    teacher.page = again  # so the fixture's clean-up leaves from the live page
