@@ -147,7 +147,16 @@ def test_choosing_a_lesson_from_the_menu_switches_config_url_and_card(run):
     stop = r.page.get_by_test_id("stop-reason")
     expect(stop).to_have_attribute("data-reason", "diverged", timeout=30_000)
     expect(stop).to_contain_text("learning rate")
-    # the optimizers lesson (compare mode where the page has it) loads without errors
+    # the optimizers lesson runs in compare mode: B is the same start with Adam
+    r.page.select_option("#lesson-select", "optimizers")
+    wait_lesson(r, "optimizers")
+    r.page.wait_for_function("() => { const c = window.backpropLab.store.state.compare;"
+                             " return c && c.config.optimizer === 'adam'; }")
+    assert r.state("s.config.optimizer") == "sgd"
+    # a lesson without a comparison ends it
+    r.page.select_option("#lesson-select", "xor")
+    wait_lesson(r, "xor")
+    r.page.wait_for_function("() => window.backpropLab.store.state.compare === null")
     r.page.select_option("#lesson-select", "optimizers")
     wait_lesson(r, "optimizers")
     # closing the card leaves the config but drops the lesson from the URL

@@ -351,10 +351,10 @@ export class NetworkView {
     } else {
       text = "Forward view: neuron maps show each output over the plane; links show weights";
     }
-    ctx.fillStyle = "#333";
-    ctx.fillText(text, 8, y, W - 180);
-    // colour key
+    // colour key on the right; the text gets the rest
     const kx = W - 160, kw = 110;
+    ctx.fillStyle = "#333";
+    ctx.fillText(text, 8, y, kx - 16 - 12 * this.scale.font);
     for (let k = 0; k < kw; k++) {
       ctx.fillStyle = divergingCss((k / (kw - 1)) * 2 - 1);
       ctx.fillRect(kx + k, y - 10, 1, 10);
