@@ -110,7 +110,7 @@ LESSONS: tuple[Lesson, ...] = (
             "activation's slope on its way back. The sigmoid's slope is at most ¼, so after six "
             "layers the gradient reaching the first layer is thousands of times smaller than at "
             "the output. The first layers barely learn."),
-        watch=("The gradient-norm chart: one line per layer, h1 far below out (use its log axis).",
+        watch=("The gradient-norm chart (log scale): one line per layer, h1 far below out.",
                "The Backward view: links near the output are coloured, links near the inputs "
                "are almost grey.",
                "The loss chart: it hardly moves."),
