@@ -88,16 +88,26 @@ export async function encodeRecording(frames, target, format, progress = () => {
     }
     blob = gif.finish();
   } else if (format === "zip") {
+    // toBlob copies the canvas at once and encodes elsewhere: a few encodings run while the
+    // next frames are composed; members are still added in order.
     const zip = new ZipWriter();
     const digits = String(frames.length).length;
+    const inFlight = [];
+    const addOldest = async () => {
+      const { k, png } = inFlight.shift();
+      zip.add(`frame-${String(k + 1).padStart(digits, "0")}-step-${frames[k].step}.png`,
+        new Uint8Array(await (await png).arrayBuffer()));
+      progress(k + 1, frames.length);
+    };
     for (let k = 0; k < frames.length; k++) {
       const f = frames[k];
       const own = frameSize(f, target);
       const single = TARGETS[target].length === 1 && own.width === size.width && own.height === size.height;
-      const png = single ? f.images[TARGETS[target][0]].blob : await compose(ctx, f, target, size).then(() => canvasToPng(canvas));
-      zip.add(`frame-${String(k + 1).padStart(digits, "0")}-step-${f.step}.png`, new Uint8Array(await png.arrayBuffer()));
-      progress(k + 1, frames.length);
+      if (single) inFlight.push({ k, png: f.images[TARGETS[target][0]].blob });
+      else { await compose(ctx, f, target, size); inFlight.push({ k, png: canvasToPng(canvas) }); }
+      if (inFlight.length >= 4) await addOldest();
     }
+    while (inFlight.length) await addOldest();
     blob = zip.blob();
   } else {
     throw new Error(`unknown format ${format}`);
