@@ -160,7 +160,8 @@ def click_step(r: PageRun, times: int = 1) -> None:
 
 def test_page_loads_without_console_errors_and_every_canvas_is_painted(run):
     r = run()
-    canvases = r.page.eval_on_selector_all("canvas[id]", "els => els.map(e => '#' + e.id)")
+    canvases = r.page.eval_on_selector_all(  # the shown ones (compare mode's B is hidden)
+        "canvas[id]", "els => els.filter(e => !e.hidden).map(e => '#' + e.id)")
     views = {"#network", "#boundary", "#chart-loss", "#chart-accuracy", "#chart-grads"}
     assert views <= set(canvases)
     for sel in canvases:
