@@ -52,16 +52,16 @@ export class RecordPanel {
     const target = this.target.value, format = this.format.value;
     const what = format === "gif" ? "an animated GIF" : "a ZIP of PNGs";
     this.save.disabled = true;
-    this.dispatch({ type: "toast", text: `Encoding ${frames.length} frames of the ${NAMES[target]} as ${what}…`, kind: "info" });
+    this.dispatch({ type: "toast", key: "recording", text: `Encoding ${frames.length} frames of the ${NAMES[target]} as ${what}…`, kind: "info" });
     try {
       const { blob, width, height } = await encodeRecording(frames, target, format);
       const first = frames[0].step, last = frames[frames.length - 1].step;
       const name = `backprop-lab-${target}-steps${first}-${last}.${format}`;
       saveBlob(blob, name);
-      this.dispatch({ type: "toast", kind: "info",
+      this.dispatch({ type: "toast", kind: "info", key: "recording",
         text: `Saved ${name}: ${frames.length} frames, ${width}×${height}, ${(blob.size / 1e6).toFixed(1)} MB.` });
     } catch (err) {
-      this.dispatch({ type: "toast", text: `Could not save the recording: ${err.message}`, kind: "error" });
+      this.dispatch({ type: "toast", key: "recording", text: `Could not save the recording: ${err.message}`, kind: "error" });
     } finally {
       this.save.disabled = false;
     }

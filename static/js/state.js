@@ -224,8 +224,10 @@ export const REDUCERS = {
     return [...REDUCERS.toast(s, { text: a.message, kind: a.code === "rejected" ? "info" : "error", code: a.code }),
       "controls"];
   },
+  /** A toast; one with a `key` replaces the earlier toast with that key ("encoding…" → "saved"). */
   toast(s, a) {
-    s.toasts.push({ id: ++toastId, text: a.text, kind: a.kind || "error", code: a.code || null });
+    if (a.key) s.toasts = s.toasts.filter((t) => t.key !== a.key);
+    s.toasts.push({ id: ++toastId, text: a.text, kind: a.kind || "error", code: a.code || null, key: a.key || null });
     if (s.toasts.length > 4) s.toasts.shift();
     return ["banner"];
   },
