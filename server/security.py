@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from urllib.parse import urlsplit
 
@@ -13,17 +14,17 @@ DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 
 def lan_addresses() -> list[str]:
-    """This machine's non-loopback IPv4 addresses, from its own host name (no traffic)."""
+    """This machine's non-loopback IPv4 addresses, without sending anything: the address
+    the routing table would send from (a UDP socket's `connect` only picks a route), then
+    those of its own host name (often only 127.0.1.1, hence the first)."""
     found: list[str] = []
-    try:
-        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
-    except OSError:
-        return found
-    for info in infos:
-        ip = str(info[4][0])
-        if not ip.startswith("127.") and ip not in found:
-            found.append(ip)
-    return found
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("10.254.254.254", 9))  # any non-local address; no packet leaves
+        found.append(s.getsockname()[0])
+    with contextlib.suppress(OSError):
+        found += [str(info[4][0]) for info in
+                  socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
+    return list(dict.fromkeys(ip for ip in found if not ip.startswith(("127.", "0."))))
 
 
 def trusted_hosts(settings: Settings) -> list[str]:

@@ -244,3 +244,22 @@ def test_qr_rows_are_a_square_qr_matrix():
     rows = qr_rows("http://192.168.1.20:8000/?join=K7QF2M")
     assert len(rows) in (25, 29, 33) and all(len(r) == len(rows) for r in rows)
     assert rows[0].startswith("1111111")  # a finder pattern in the corner
+
+
+def test_on_a_lan_the_room_offers_the_lan_join_url_and_its_qr_code():
+    from types import SimpleNamespace
+
+    from server.rooms import Room
+    from server.security import lan_addresses, trusted_hosts
+
+    lan = Settings(host="0.0.0.0", port=8123)
+    ips = lan_addresses()
+    room = Room("K7QF2M", SimpleNamespace(followers=set(), client=None), lan)
+    assert room.join_urls == [f"http://{ip}:8123/?join=K7QF2M" for ip in ips]
+    assert set(ips) <= set(trusted_hosts(lan))  # a student's browser may use them
+    if ips:  # a machine with a route has one; the QR then encodes the first URL
+        assert room.qr == qr_rows(room.join_urls[0])
+    local = Room("K7QF2M", SimpleNamespace(followers=set(), client=None), Settings())
+    assert local.join_urls == [] and local.qr is None
+    msg = room.message("follower")
+    assert msg.token is None and msg.qr is None and room.message("presenter").token
