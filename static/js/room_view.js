@@ -57,7 +57,7 @@ export class RoomView {
         : "This tab follows a room";
     b.setAttribute("aria-expanded", String(!this.panel.hidden));
     b.classList.toggle("live", state.role === "presenter");
-    const key = JSON.stringify([state.role, room, state.forkOf, state.ui.roomPanel, open]);
+    const key = JSON.stringify([state.role, room, state.forkOf, state.ui.roomPanel, state.ui.projector, open]);
     if (key === this.key) return;
     this.key = key;
     this._panel(state);
@@ -77,14 +77,14 @@ export class RoomView {
     ];
     if (room.qr) {
       const canvas = h("canvas", { className: "room-qr", role: "img", "aria-label": `QR code for ${url}` });
-      drawQr(canvas, room.qr, 180);
+      drawQr(canvas, room.qr, state.ui.projector ? 280 : 180);  // scannable from the back rows
       children.push(canvas);
     }
     children.push(
       h("div", { className: "room-people" },
         `${room.followers} following`, room.presenterOnline ? "" : " · you are offline"),
-      h("p", { className: "hint" }, "Students open the link (or type the code after /?join=) and see every step, "
-        + "phase and selection live. They can fork a private copy to experiment."),
+      h("p", { className: "hint" }, `Students ${room.qr ? "scan the code or " : ""}open the link and see every step, `
+        + "phase and selection live, read-only. Each can fork a private copy to experiment."),
       h("div", { className: "room-actions" },
         h("button", { type: "button", onclick: () => navigator.clipboard && navigator.clipboard.writeText(url) }, "Copy link"),
         h("button", { type: "button", onclick: () => this.on.togglePanel(false) }, "Hide"),
