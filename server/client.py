@@ -65,13 +65,16 @@ class _Frame:
 class Outbox:
     """Replies in order plus at most one pending frame, which a newer frame replaces.
 
-    Past `max_replies` waiting replies (a client that stopped reading) the oldest are dropped.
+    Past `max_replies` waiting replies, or `max_bytes` of them (a client that stopped
+    reading: a stalled phone in a room of 200 must not hold megabytes of `state`s), the
+    oldest are dropped.
     """
 
-    def __init__(self, max_replies: int):
+    def __init__(self, max_replies: int, max_bytes: int = 8 << 20):
         self._items: deque[str | bytes | _Frame] = deque()
         self._frame: _Frame | None = None
-        self._max = max_replies
+        self._max, self._max_bytes = max_replies, max_bytes
+        self._bytes = 0  # of the replies waiting (frames are bounded by being one)
         self._ready = asyncio.Event()
         self.dropped_replies = 0
         self.replaced_frames = 0
@@ -80,11 +83,16 @@ class Outbox:
         return len(self._items)
 
     def reply(self, payload: str | bytes) -> None:
-        if len(self._items) >= self._max:
-            if self._items.popleft() is self._frame:
-                self._frame = None
-            self.dropped_replies += 1
         self._items.append(payload)
+        self._bytes += len(payload)
+        while len(self._items) > self._max + (self._frame is not None) \
+                or (self._bytes > self._max_bytes and len(self._items) > 1):
+            dropped = self._items.popleft()
+            if dropped is self._frame:
+                self._frame = None
+                continue
+            self._bytes -= len(dropped)
+            self.dropped_replies += 1
         self._ready.set()
 
     def frame(self, payloads: tuple[str | bytes, ...]) -> None:
@@ -103,6 +111,7 @@ class Outbox:
         if isinstance(item, _Frame):
             self._frame = None if item is self._frame else self._frame
             return item.payloads
+        self._bytes -= len(item)
         return (item,)
 
 
@@ -119,7 +128,7 @@ class Connection:
         self.session = session
         self.manager = manager
         self.settings = settings
-        self.outbox = Outbox(settings.send_queue)
+        self.outbox = Outbox(settings.send_queue, settings.send_queue_bytes)
         self.bucket = TokenBucket(settings.rate_burst, settings.rate_per_s)
         self.inbox: asyncio.Queue[str | ProtocolError] = asyncio.Queue(settings.rate_burst + 14)
         self.loop = asyncio.get_running_loop()

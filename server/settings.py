@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     history_points: int = Field(1000, ge=2, description="history entries sent in a `state`")
     send_queue: int = Field(256, ge=8, description="replies queued for a client before the "
                             "oldest are dropped (a client that stopped reading)")
+    send_queue_bytes: int = Field(8 << 20, ge=1 << 16, description="bytes of replies queued "
+                                  "for a client before the oldest are dropped")
     workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1,
                          description="threads for play frames, single steps and edits")
     heavy_workers: int = Field(2, ge=1, description="threads for long jobs: epochs, many "

@@ -263,3 +263,46 @@ def test_on_a_lan_the_room_offers_the_lan_join_url_and_its_qr_code():
     assert local.join_urls == [] and local.qr is None
     msg = room.message("follower")
     assert msg.token is None and msg.qr is None and room.message("presenter").token
+
+
+def stalled_follower(port: int, code: str):
+    """A follower with a tiny receive buffer that never reads."""
+    import base64
+    import os
+    import socket
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET /ws?room={code} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+               "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    assert s.recv(12) == b"HTTP/1.1 101"
+    return s
+
+
+def test_a_stalled_follower_never_slows_the_room(live):
+    with open_tab(live.ws_url) as (teacher, hello, _):
+        room = open_room(teacher)
+        session = live.app.state.sessions.sessions[hello["session"]]
+        stalled = [stalled_follower(live.port, room["code"]) for _ in range(3)]
+        try:
+            student, _, _ = follow(live, room["code"])
+            with student:
+                teacher.send('{"type": "view", "grid": 128, "neuron_grid": 64}')  # big frames
+                teacher.send('{"type": "play"}')
+                time.sleep(1.5)  # the stalled sockets' buffers fill
+                recv_json(student, "metrics")
+                stamps, t_end = [], time.monotonic() + 3.0
+                while time.monotonic() < t_end:
+                    recv_json(student, "metrics")
+                    stamps.append(time.monotonic())
+                fps = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+                assert fps >= 20, fps
+                slow = [f for f in session.followers if f.outbox.replaced_frames > 10]
+                assert len(slow) == 3 and all(len(f.outbox) <= 3 for f in slow)
+                teacher.send('{"type": "pause"}')
+        finally:
+            for s in stalled:
+                s.close()

@@ -257,6 +257,22 @@ def test_outbox_memory_is_bounded_for_a_client_that_never_reads():
     assert len(box) <= 9 and box.dropped_replies > 900
 
 
+def test_outbox_bytes_are_bounded_too_and_the_newest_reply_kept():
+    async def scenario():
+        box = Outbox(max_replies=1000, max_bytes=10_000)
+        for i in range(100):
+            box.reply(f"{i:04d}" + "x" * 996)  # 1 kB each
+            box.frame((b"f",))
+        size = sum(len(x) for x in box._items if isinstance(x, str))
+        got = [await box.get() for _ in range(len(box))]
+        return size, got, box.dropped_replies
+
+    size, got, dropped = asyncio.run(scenario())
+    assert size <= 10_000 and dropped == 90
+    replies = [g[0][:4] for g in got if isinstance(g[0], str)]
+    assert replies == [f"{i:04d}" for i in range(90, 100)] and got[-1] == (b"f",)
+
+
 def test_token_bucket_allows_the_burst_then_the_rate(monkeypatch):
     now = [100.0]
     monkeypatch.setattr("server.client.time.monotonic", lambda: now[0])
