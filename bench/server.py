@@ -17,40 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import psutil
+from live_server import DEEP, DEFAULT, pct, start_server
 from websockets.asyncio.client import connect as aconnect
 from websockets.sync.client import connect
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[0] = str(ROOT)  # not bench/: this file's own name would shadow the server package
-
-from engine.config import FEATURES  # noqa: E402
-
-DEEP = {"features": list(FEATURES), "hidden": [8] * 6, "activation": "tanh"}
-DEFAULT: dict = {}
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "BACKPROP_LAB_RATE_BURST": "1000000",
-           "BACKPROP_LAB_RATE_PER_S": "1000000", "BACKPROP_LAB_MAX_SESSIONS": "64"}
-    proc = subprocess.Popen([sys.executable, "-m", "server", "--port", "0", "--no-browser"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    url = proc.stdout.readline().split()[-1]
-    for _ in range(200):
-        try:
-            with connect(url.replace("http", "ws") + "ws"):
-                break
-        except OSError:
-            time.sleep(0.05)
-    return proc, url.replace("http", "ws") + "ws"
 
 
 def recv_type(ws, type_: str):
@@ -58,11 +31,6 @@ def recv_type(ws, type_: str):
         m = ws.recv(timeout=10)
         if isinstance(m, str) and json.loads(m)["type"] == type_:
             return m
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
 
 def bench_step_latency(ws_url: str, n: int) -> dict:

@@ -1,0 +1,370 @@
+"""Classroom capacity on loopback: one teacher's room, a class following it, forks playing.
+
+    python bench/classroom.py   # --followers 200 --forks 30 --seconds 10 --warmup 3 --processes 2
+
+A real `python -m server` runs in its own process. The teacher (a real client, in this
+process) configures 7→[8×6]→1, opens a room and plays at speed 1 (≤ 30 frames/s). Then:
+
+A. `--followers` clients follow the room (`/ws?room=CODE`); after `--warmup` s, a window of
+   `--seconds` s is measured.
+B. `--forks` more clients follow, fork (`fork` → `forked`), reconnect to their own session
+   (`/ws?session=SID`) and play it at speed 1, while the followers stay; after the warm-up
+   another window is measured.
+
+In each window: frames/s per follower (binary frames of kind "frame"; min, p5, median;
+goal ≥ 20), the lag behind the teacher (a follower's receive time minus the teacher's for
+the frame with the same step, over all followers' frames; goal p99 ≤ 250 ms), frames/s per
+fork (goal ≥ 15), the server's RSS (max over the whole run; goal ≤ 1 GiB), its CPU per frame
+the sessions made and per frame delivered, bytes per follower per second, and the CPU of
+the client processes, so that a client-bound figure can be told from a server-bound one.
+
+The clients are asyncio `websockets` connections spread over `--processes` processes; a
+message is never decoded beyond the 12-byte prefix and the start of a binary frame's header.
+Timestamps are time.monotonic(), one clock for every process on Linux.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import re
+import statistics
+import sys
+import time
+from array import array
+from dataclasses import dataclass, field
+
+import psutil
+from live_server import DEEP, pct, start_server
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from server.frames import MAGIC  # noqa: E402  (live_server puts the repository on the path)
+
+WS_OPTIONS = {"max_size": None, "compression": None, "ping_interval": None}
+FRAME_HEAD = re.compile(rb'\{"kind":"frame","step":(\d+)')
+CONNECT_AT_ONCE = 25  # connections opening at a time: each gets a state with history
+GOALS = {"follower_fps": 20.0, "lag_p99_ms": 250.0, "rss_mib": 1024.0, "fork_fps": 15.0}
+
+
+@dataclass
+class Log:
+    """What one connection received: per message its time, its size and, for a play
+    frame, its step (-1 for anything else)."""
+
+    t: array = field(default_factory=lambda: array("d"))
+    size: array = field(default_factory=lambda: array("q"))
+    step: array = field(default_factory=lambda: array("q"))
+
+
+def frame_step(m: bytes) -> int:
+    """The step of a binary play frame, -1 for text or other frames; reads ~40 bytes."""
+    if m[:4] != MAGIC:
+        return -1
+    hit = FRAME_HEAD.match(m, 12, 60)
+    return int(hit.group(1)) if hit else -1
+
+
+async def record(ws, log: Log) -> None:
+    """Log every message on `ws` until it closes."""
+    t, size, step = log.t.append, log.size.append, log.step.append
+    clock = time.monotonic
+    try:
+        while True:
+            m = await ws.recv(decode=False)
+            t(clock())
+            size(len(m))
+            step(frame_step(m))
+    except ConnectionClosed:
+        pass
+
+
+async def recv_json(ws, type_: str) -> dict:
+    prefix = f'{{"type":"{type_}"'.encode()
+    while True:
+        m = await ws.recv(decode=False)
+        if m.startswith(prefix):
+            return json.loads(m)
+
+
+async def follow(url: str, gate: asyncio.Semaphore, log: Log, ready: asyncio.Event,
+                 conns: list) -> None:
+    async with gate:
+        ws = await connect(url, **WS_OPTIONS)
+        await recv_json(ws, "state")
+    conns.append(ws)
+    ready.set()
+    await record(ws, log)
+
+
+async def fork_and_play(url: str, gate: asyncio.Semaphore, log: Log, ready: asyncio.Event,
+                        conns: list) -> None:
+    """Follow the room, fork it, drive the fork: play at speed 1 and log its frames."""
+    async with gate:
+        async with connect(url, **WS_OPTIONS) as student:
+            await recv_json(student, "state")
+            await student.send('{"type":"fork"}')
+            sid = (await recv_json(student, "forked"))["session"]
+        ws = await connect(f"{url.split('?')[0]}?session={sid}", **WS_OPTIONS)
+        await recv_json(ws, "state")
+        await ws.send('{"type":"play","speed":1}')
+        await recv_json(ws, "metrics")
+    conns.append(ws)
+    ready.set()
+    await record(ws, log)
+
+
+async def start_clients(kind, n: int, url: str, conns: list, tasks: list) -> list[Log]:
+    """`n` clients of `kind` (follow or fork_and_play), returned once all are going."""
+    gate = asyncio.Semaphore(CONNECT_AT_ONCE)
+    logs, readies = [Log() for _ in range(n)], [asyncio.Event() for _ in range(n)]
+    tasks += [asyncio.create_task(kind(url, gate, log, ready, conns))
+              for log, ready in zip(logs, readies)]
+    await asyncio.gather(*(r.wait() for r in readies))
+    return logs
+
+
+async def client_process(pipe) -> None:
+    """A client process: obey ("follow" | "fork", url, n) and ("stop",) from the pipe."""
+    conns, tasks, logs = [], [], {"follow": [], "fork": []}
+    kinds = {"follow": follow, "fork": fork_and_play}
+    while True:
+        cmd = await asyncio.to_thread(pipe.recv)
+        if cmd[0] == "stop":
+            break
+        kind, url, n = cmd
+        logs[kind] += await start_clients(kinds[kind], n, url, conns, tasks)
+        pipe.send("ready")
+    await asyncio.gather(*(asyncio.wait_for(ws.close(), 5) for ws in conns),
+                         return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    pipe.send(logs)
+
+
+def client_main(pipe) -> None:
+    asyncio.run(client_process(pipe))
+
+
+@dataclass
+class Window:
+    """A measured interval: its bounds and the CPU seconds each process used in it."""
+
+    t0: float
+    t1: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    teacher_cpu: float = 0.0
+    machine_cpu: float = 0.0  # every process on the machine, ours included
+
+
+def cpu_seconds(p: psutil.Process) -> float:
+    c = p.cpu_times()
+    return c.user + c.system
+
+
+def machine_cpu_seconds() -> float:
+    c = psutil.cpu_times()
+    return c.user + c.nice + c.system + c.irq + c.softirq + c.steal
+
+
+class Run:
+    """The teacher, the client processes and the server, with the figures of one run."""
+
+    def __init__(self, args, proc, ws_url: str):
+        self.args, self.ws_url = args, ws_url
+        self.server = psutil.Process(proc.pid)
+        self.me = psutil.Process()
+        self.rss_max = 0
+        ctx = mp.get_context("fork")  # before any event loop or thread exists
+        self.pipes, self.workers = [], []
+        for _ in range(args.processes):
+            ours, theirs = ctx.Pipe()
+            w = ctx.Process(target=client_main, args=(theirs,), daemon=True)
+            w.start()
+            self.pipes.append(ours)
+            self.workers.append(psutil.Process(w.pid))
+        self.teacher = Log()
+
+    def cpu(self) -> tuple[float, float, float, float]:
+        return (cpu_seconds(self.server), sum(cpu_seconds(w) for w in self.workers),
+                cpu_seconds(self.me), machine_cpu_seconds())
+
+    async def sample_rss(self) -> None:
+        while True:
+            self.rss_max = max(self.rss_max, self.server.memory_info().rss)
+            await asyncio.sleep(0.2)
+
+    async def command(self, kind: str, url: str, n: int) -> None:
+        """Spread `n` clients of `kind` over the client processes; return once all go."""
+        k = len(self.pipes)
+        for i, pipe in enumerate(self.pipes):
+            pipe.send((kind, url, n // k + (i < n % k)))
+        for pipe in self.pipes:
+            assert await asyncio.to_thread(pipe.recv) == "ready"
+
+    async def window(self, profile: str | None = None) -> Window:
+        """Wait out the warm-up, then measure `--seconds`; `profile`: py-spy the server
+        meanwhile into that file (collapsed stacks, idle threads left out)."""
+        await asyncio.sleep(self.args.warmup)
+        if profile:
+            await asyncio.create_subprocess_exec(
+                "py-spy", "record", "--pid", str(self.server.pid), "--nonblocking", "--rate",
+                "200", "--duration", str(round(self.args.seconds)), "--format", "raw",
+                "--output", profile, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL)
+        cpu0 = self.cpu()
+        w = Window(time.monotonic())
+        await asyncio.sleep(self.args.seconds)
+        w.t1 = time.monotonic()
+        w.server_cpu, w.client_cpu, w.teacher_cpu, w.machine_cpu = (
+            b - a for a, b in zip(cpu0, self.cpu()))
+        return w
+
+    async def main(self) -> tuple[Window, Window, list[Log], list[Log]]:
+        rss = asyncio.create_task(self.sample_rss())
+        async with connect(self.ws_url, **WS_OPTIONS) as ws:
+            await recv_json(ws, "state")
+            await ws.send(json.dumps({"type": "configure", "config": DEEP}))
+            await recv_json(ws, "state")
+            await ws.send('{"type":"open_room"}')
+            code = (await recv_json(ws, "room"))["code"]
+            await ws.send('{"type":"play","speed":1}')
+            await recv_json(ws, "metrics")
+            teacher = asyncio.create_task(record(ws, self.teacher))
+            room_url = f"{self.ws_url}?room={code}"
+            await self.command("follow", room_url, self.args.followers)
+            alone = await self.window(self.args.profile and f"{self.args.profile}.A.txt")
+            await self.command("fork", room_url, self.args.forks)
+            forked = await self.window(self.args.profile and f"{self.args.profile}.B.txt")
+            for pipe in self.pipes:
+                pipe.send(("stop",))
+            results = [await asyncio.to_thread(pipe.recv) for pipe in self.pipes]
+            await ws.send('{"type":"pause"}')
+        await teacher
+        rss.cancel()
+        return (alone, forked, [lg for r in results for lg in r["follow"]],
+                [lg for r in results for lg in r["fork"]])
+
+
+def in_window(log: Log, w: Window):
+    """(time, size, step) of every message `log` holds from inside `w`."""
+    return [(t, s, k) for t, s, k in zip(log.t, log.size, log.step) if w.t0 <= t < w.t1]
+
+
+def figures(w: Window, teacher: Log, followers: list[Log], forks: list[Log]) -> dict:
+    span = w.t1 - w.t0
+    at_teacher = {k: t for t, k in zip(teacher.t, teacher.step) if k >= 0}
+    fps, lags, volume, delivered = [], [], [], 0
+    for log in followers:
+        msgs = in_window(log, w)
+        frames = [(t, k) for t, _, k in msgs if k >= 0]
+        fps.append(len(frames) / span)
+        volume.append(sum(s for _, s, _ in msgs) / span)
+        lags += [(t - at_teacher[k]) * 1e3 for t, k in frames if k in at_teacher]
+        delivered += len(frames)
+    fork_fps = [sum(k >= 0 for _, _, k in in_window(log, w)) / span for log in forks]
+    made = sum(k >= 0 for _, _, k in in_window(teacher, w))
+    delivered += made + round(sum(fork_fps) * span)
+    made += round(sum(fork_fps) * span)  # a fork's frames go to its one connection
+    return {
+        "teacher_fps": sum(k >= 0 for _, _, k in in_window(teacher, w)) / span,
+        "fps_min": min(fps), "fps_p5": pct(fps, 5), "fps_median": statistics.median(fps),
+        "lag_p50": pct(lags, 50), "lag_p99": pct(lags, 99), "lag_max": max(lags),
+        "fork_min": min(fork_fps) if forks else None,
+        "fork_p5": pct(fork_fps, 5) if forks else None,
+        "fork_median": statistics.median(fork_fps) if forks else None,
+        "cpu_per_made": w.server_cpu / made * 1e3, "cpu_per_delivered":
+        w.server_cpu / delivered * 1e3, "server_cores": w.server_cpu / span,
+        "kb_per_follower_s": statistics.median(volume) / 1e3,
+        "client_cores": w.client_cpu / span, "teacher_cores": w.teacher_cpu / span,
+        "other_cores": (w.machine_cpu - w.server_cpu - w.client_cpu - w.teacher_cpu) / span,
+    }
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def print_table(args, a: dict, b: dict, rss_mib: float) -> None:
+    na = "—"
+
+    def f(x, spec=".1f"):
+        return na if x is None else format(x, spec)
+
+    rows = [  # (measure, goal, A, B, verdict over both windows or None)
+        ("teacher frames/s (made by the room)", "", f(a["teacher_fps"]), f(b["teacher_fps"]),
+         None),
+        ("follower frames/s, min", "≥ 20", f(a["fps_min"]), f(b["fps_min"]),
+         min(a["fps_min"], b["fps_min"]) >= GOALS["follower_fps"]),
+        ("follower frames/s, p5", "", f(a["fps_p5"]), f(b["fps_p5"]), None),
+        ("follower frames/s, median", "", f(a["fps_median"]), f(b["fps_median"]), None),
+        ("lag behind teacher p50, ms", "", f(a["lag_p50"]), f(b["lag_p50"]), None),
+        ("lag behind teacher p99, ms", "≤ 250", f(a["lag_p99"]), f(b["lag_p99"]),
+         max(a["lag_p99"], b["lag_p99"]) <= GOALS["lag_p99_ms"]),
+        ("lag behind teacher max, ms", "", f(a["lag_max"]), f(b["lag_max"]), None),
+        ("fork frames/s, min", "≥ 15", na, f(b["fork_min"]),
+         b["fork_min"] is None or b["fork_min"] >= GOALS["fork_fps"]),
+        ("fork frames/s, p5", "", na, f(b["fork_p5"]), None),
+        ("fork frames/s, median", "", na, f(b["fork_median"]), None),
+        ("server RSS max over the run, MiB", "≤ 1024", f(rss_mib), "", rss_mib <=
+         GOALS["rss_mib"]),
+        ("server CPU per frame made, ms", "", f(a["cpu_per_made"], ".2f"),
+         f(b["cpu_per_made"], ".2f"), None),
+        ("server CPU per frame delivered, ms", "", f(a["cpu_per_delivered"], ".3f"),
+         f(b["cpu_per_delivered"], ".3f"), None),
+        ("server CPU, cores", "", f(a["server_cores"], ".2f"), f(b["server_cores"], ".2f"),
+         None),
+        ("KB per follower per second (median)", "", f(a["kb_per_follower_s"], ".0f"),
+         f(b["kb_per_follower_s"], ".0f"), None),
+        (f"client CPU, cores ({args.processes} processes)", "", f(a["client_cores"], ".2f"),
+         f(b["client_cores"], ".2f"), None),
+        ("teacher process CPU, cores", "", f(a["teacher_cores"], ".2f"),
+         f(b["teacher_cores"], ".2f"), None),
+        ("anything else on the machine, cores", "", f(a["other_cores"], ".2f"),
+         f(b["other_cores"], ".2f"), None),
+    ]
+    head = ("measure", "goal", f"A: {args.followers} followers",
+            f"B: + {args.forks} forks", "verdict")
+    widths = (38, 7, 17, 15, 7)
+    line = "  ".join(h.ljust(w) for h, w in zip(head, widths))
+    print(line, "-" * len(line), sep="\n")
+    for name, goal, xa, xb, ok in rows:
+        cells = (name, goal, xa, xb, "" if ok is None else verdict(ok))
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--followers", type=int, default=200)
+    ap.add_argument("--forks", type=int, default=30)
+    ap.add_argument("--seconds", type=float, default=10.0, help="each measured window")
+    ap.add_argument("--warmup", type=float, default=3.0, help="before each window")
+    ap.add_argument("--processes", type=int, default=2, help="client processes")
+    ap.add_argument("--profile", metavar="PREFIX", help="py-spy the server in each window "
+                    "into PREFIX.A.txt and PREFIX.B.txt (collapsed stacks, for a flame graph)")
+    args = ap.parse_args()
+    command = (f"python bench/classroom.py --followers {args.followers} --forks {args.forks} "
+               f"--seconds {args.seconds:g} --warmup {args.warmup:g} "
+               f"--processes {args.processes}")
+    proc, ws_url = start_server(
+        BACKPROP_LAB_MAX_SESSIONS=str(max(64, args.forks + 8)),
+        BACKPROP_LAB_MAX_FOLLOWERS=str(max(400, args.followers + args.forks + 8)))
+    started = time.monotonic()
+    try:
+        run = Run(args, proc, ws_url)
+        alone, forked, followers, forks = asyncio.run(run.main())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    a = figures(alone, run.teacher, followers, [])
+    b = figures(forked, run.teacher, followers, forks)
+    print(f"{command}\n1 teacher playing 7→[8×6]→1 at speed 1; windows of {args.seconds:g} s "
+          f"after {args.warmup:g} s warm-up; {psutil.cpu_count()} cores; run took "
+          f"{time.monotonic() - started:.0f} s\n")
+    print_table(args, a, b, run.rss_max / 2**20)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
