@@ -593,6 +593,11 @@ class Trainer:
             "betas": [None if b is None else b.tolist() for b in net.betas],
         }
 
+    def weight_arrays(self) -> dict:
+        """`parameters()`'s weights and biases as the network's own float64 views, for a frame
+        encoded at once (no lists in between); read them under the lock, copy to keep."""
+        return {"weights": self.net.weights, "biases": self.net.biases}
+
     def points(self) -> dict:
         return {
             "train": {"x": self.X_train.tolist(), "y": self.y_train.tolist()},

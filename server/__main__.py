@@ -13,6 +13,7 @@ import webbrowser
 
 import uvicorn
 
+from . import single_threaded_blas  # noqa: F401  (before anything imports NumPy)
 from .app import create_app
 from .security import WILDCARD_HOSTS, lan_addresses
 from .settings import Settings

@@ -38,25 +38,42 @@ def pack(kind: str, meta: dict, arrays: list[tuple[dict, np.ndarray]]) -> bytes:
     """One frame: `meta` goes into the header; each (entry, array) gets shape, dtype, offset.
 
     Float arrays are converted to float32 in one block (NaN ↦ 0, ±inf ↦ ±float32 max) and
-    come first; uint8 arrays follow.
+    come first; uint8 arrays follow. The header's "arrays" text depends only on the entries,
+    shapes and dtypes, which repeat frame after frame: it is encoded once per layout.
     """
     floats = [(e, a) for e, a in arrays if a.dtype.kind == "f"]
-    others = [(e, a) for e, a in arrays if a.dtype.kind != "f"]
-    entries, chunks, offset = [], [], 0
+    ordered = floats + [(e, a) for e, a in arrays if a.dtype.kind != "f"]
+    chunks = []
     if floats:
-        with np.errstate(over="ignore"):
-            block = np.concatenate([a.ravel() for _, a in floats]).astype(np.float32)
-        np.nan_to_num(block, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            block = np.concatenate([a.ravel() for _, a in floats], dtype=np.float32)
+        if not np.isfinite(block).all():
+            np.nan_to_num(block, copy=False)
         chunks.append(block.tobytes())
-    for entry, arr in floats + others:
+    chunks += [np.ascontiguousarray(a).tobytes() for _, a in ordered[len(floats):]]
+    key = tuple((*e.items(), a.shape, a.dtype.char) for e, a in ordered)
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        layout = _layout(ordered)
+        if len(_LAYOUTS) < 512:
+            _LAYOUTS[key] = layout
+    head = json.dumps({"kind": kind, **meta}, allow_nan=False, separators=(",", ":"))
+    header = f'{head[:-1]},"arrays":{layout}}}'.encode()
+    header += b" " * (-(_PREFIX.size + len(header)) % 8)
+    return b"".join([_PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(header)), header, *chunks])
+
+
+_LAYOUTS: dict[tuple, str] = {}
+
+
+def _layout(ordered: list[tuple[dict, np.ndarray]]) -> str:
+    """The header's "arrays" JSON for arrays in payload order."""
+    entries, offset = [], 0
+    for entry, arr in ordered:
         dtype = "float32" if arr.dtype.kind == "f" else arr.dtype.name
         entries.append({**entry, "shape": list(arr.shape), "dtype": dtype, "offset": offset})
         offset += arr.size * (4 if arr.dtype.kind == "f" else arr.itemsize)
-    chunks += [np.ascontiguousarray(a).tobytes() for _, a in others]
-    header = json.dumps({"kind": kind, **meta, "arrays": entries}, allow_nan=False,
-                        separators=(",", ":")).encode()
-    header += b" " * (-(_PREFIX.size + len(header)) % 8)
-    return b"".join([_PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(header)), header, *chunks])
+    return json.dumps(entries, allow_nan=False, separators=(",", ":"))
 
 
 def unpack(frame: bytes) -> tuple[dict, list[np.ndarray]]:
@@ -102,7 +119,8 @@ def heatmap_frame(grid, neuron_grid: int, params: dict, meta: dict,
     `twin` (compare mode) is trainer B's Grid: its output maps go out as "compare_output".
 
     `grid` is an engine Grid, neuron-major: `output` (K, n, n), `neurons[l]` (width, n, n),
-    `inputs` (F, n, n), `output_range`, `NEURON_RANGE`; `params` is Trainer.parameters().
+    `inputs` (F, n, n), `output_range`, `NEURON_RANGE`; `params` is
+    Trainer.weight_arrays() (or parameters()).
     """
     lo, hi = grid.NEURON_RANGE
     m = min(neuron_grid, grid.n)

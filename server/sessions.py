@@ -1,11 +1,18 @@
-"""Sessions: one trainer per browser tab, kept across reconnects, trained off the event loop.
+"""Sessions: one trainer per browser tab, kept across reconnects, behind a lock.
 
 A `Session` owns a trainer, the lock that guards it, the play state and the heatmap view.
-Everything that touches the trainer runs through `Session.call`, in a thread pool with the
-lock held, so training never stalls the event loop. Long jobs (an epoch or many updates in
-one `step`, a gradient check, an import) go to a pool of their own, so one heavy session
-never stalls the frames and steps of the others; the everyday pool has one thread per core,
-which measured faster than more (fewer GIL hand-overs, warmer caches).
+Everything that touches the trainer runs through `Session.call` with the lock held. Long
+jobs (an epoch or many updates in one `step`, a gradient check, an import) go to a pool of
+their own, so one heavy session never stalls the others; commands go to the everyday pool
+(one thread per core), where a room's jobs go first (pool.py).
+
+Frames, the hot path, are made on the event loop's own thread when they are cheap (the last
+one took under INLINE_FRAME_S of CPU; a frame at speed 1 takes about 1 ms). Threads do not
+pay here: every NumPy call that releases the GIL (a 100×100 heatmap is a dozen of them) hands
+it to a busy thread and waits up to the 5 ms switch interval to get it back. Measured with
+bench/classroom.py (200 followers and 30 forks playing): frames made in pool threads cost
+2.7 ms of CPU each and forks got 13.5 frames/s; made inline, 1.4 ms and 23 frames/s.
+
 Play mode is one task per session: at most `frame_rate` times a second it runs
 `trainer.run(speed)`, reads the metrics and the grid, encodes ONE frame (a `metrics` text and
 a binary heatmap frame) and hands it to the attached connection's newest-wins outbox. After
@@ -31,15 +38,16 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from . import frames, readouts
+from .pool import NORMAL, URGENT, PriorityPool
 from .protocol import CloseCode, Stopped, encode
 from .rooms import Rooms
 from .settings import Settings
 
 log = logging.getLogger("backprop_lab.sessions")
+INLINE_FRAME_S = 0.005  # frames cheaper than this are made on the event loop's thread
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -58,8 +66,8 @@ class SessionsFull(Exception):
 class Session:
     """One tab's trainer and play state. Touch the trainer only through `call`."""
 
-    def __init__(self, sid: str, trainer, settings: Settings, executor: ThreadPoolExecutor,
-                 heavy_executor: ThreadPoolExecutor | None = None):
+    def __init__(self, sid: str, trainer, settings: Settings, executor: PriorityPool,
+                 heavy_executor: PriorityPool | None = None):
         self.id = sid
         self.trainer = trainer
         self.settings = settings
@@ -81,17 +89,39 @@ class Session:
         self.room = None  # rooms.Room while a class follows this session
         self.twin = None  # compare mode: trainer B, stepped with `trainer` (lock held)
         self.twin_changes: dict[str, Any] = {}
+        self._frame_cpu = 0.0  # CPU seconds the last frame took to make
 
-    async def call(self, fn: Callable[..., Any], *args, heavy: bool = False) -> Any:
-        """fn(trainer, *args) in a pool thread with the trainer lock held; `heavy` jobs (that
-        may take a second) use the pool kept for them."""
-        loop = asyncio.get_running_loop()
+    async def call(self, fn: Callable[..., Any], *args, heavy: bool = False,
+                   frame: bool = False) -> Any:
+        """fn(trainer, *args) with the trainer lock held: in a pool thread (`heavy` jobs, that
+        may take a second, in the pool kept for them; a room's jobs first), or, for a `frame`
+        (play and render frames, the hot path) whose last one took under INLINE_FRAME_S of
+        CPU, right here on the event loop's thread if the lock is free."""
+        if frame and self._frame_cpu < INLINE_FRAME_S and self.lock.acquire(blocking=False):
+            try:
+                return self._timed(fn, args)
+            finally:
+                self.lock.release()
         pool = self._heavy_executor if heavy else self._executor
-        return await loop.run_in_executor(pool, self._locked, fn, args)
+        priority = URGENT if self.room is not None else NORMAL
+        job = self._locked_timed if frame else self._locked
+        return await asyncio.wrap_future(pool.submit(job, fn, args, priority=priority))
 
     def _locked(self, fn, args):
         with self.lock:
             return fn(self.trainer, *args)
+
+    def _locked_timed(self, fn, args):
+        with self.lock:
+            return self._timed(fn, args)
+
+    def _timed(self, fn, args):
+        """fn(trainer, *args), noting its CPU time (not its wall time, which waits on the GIL)."""
+        start = time.thread_time()
+        try:
+            return fn(self.trainer, *args)
+        finally:
+            self._frame_cpu = time.thread_time() - start
 
     # connections
 
@@ -163,7 +193,8 @@ class Session:
         tick = loop.time()
         try:
             while self.playing and self.client is not None:
-                payloads, stopped = await self.call(self._play_frame, self.speed, dict(self.view))
+                payloads, stopped = await self.call(self._play_frame, self.speed, dict(self.view),
+                                                    frame=True)
                 if self.client is None:
                     return
                 self._fan(payloads)
@@ -199,7 +230,7 @@ class Session:
         grid = trainer.grid(view["grid"])
         meta = {"step": trainer.step_count, "epoch": trainer.epoch}
         twin = self.twin.grid(view["grid"]) if self.twin is not None else None
-        return frames.heatmap_frame(grid, view["neuron_grid"], trainer.parameters(), meta,
+        return frames.heatmap_frame(grid, view["neuron_grid"], trainer.weight_arrays(), meta,
                                     trainer.last_gradients(), focus=view.get("focus"),
                                     twin=twin)
 
@@ -215,7 +246,7 @@ class Session:
 
     async def current_frame(self) -> tuple[bytes, ...]:
         """A heatmap frame of the session as it is now (for a follower who just joined)."""
-        return await self.call(self._render_frame, dict(self.view), None)
+        return await self.call(self._render_frame, dict(self.view), None, frame=True)
 
     def request_render(self) -> None:
         """Send a fresh heatmap frame soon; requests are coalesced to ≤ frame_rate a second."""
@@ -230,7 +261,7 @@ class Session:
             while self._render_wanted and self.client is not None:
                 self._render_wanted = False
                 rec, self.pending_record = self.pending_record, None
-                payloads = await self.call(self._render_frame, dict(self.view), rec)
+                payloads = await self.call(self._render_frame, dict(self.view), rec, frame=True)
                 if self.client is not None:
                     self._fan(payloads)
                 await asyncio.sleep(1.0 / self.settings.frame_rate)
@@ -252,9 +283,8 @@ class SessionManager:
             trainer_factory = Trainer
         self.trainer_factory = trainer_factory
         self.rooms = Rooms(settings)
-        self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="trainer")
-        self.heavy_executor = ThreadPoolExecutor(settings.heavy_workers,
-                                                 thread_name_prefix="trainer-long")
+        self.executor = PriorityPool(settings.workers, "trainer")
+        self.heavy_executor = PriorityPool(settings.heavy_workers, "trainer-long")
         self._reaper: asyncio.Task | None = None
 
     async def open(self, sid: str | None) -> tuple[Session, bool]:
@@ -268,8 +298,7 @@ class SessionManager:
         """A new session whose trainer is `make()` (run in the pool for long jobs)."""
         if len(self.sessions) >= self.settings.max_sessions:
             raise SessionsFull
-        loop = asyncio.get_running_loop()
-        trainer = await loop.run_in_executor(self.heavy_executor, make)
+        trainer = await asyncio.wrap_future(self.heavy_executor.submit(make))
         if len(self.sessions) >= self.settings.max_sessions:  # others got in meanwhile
             raise SessionsFull
         session = Session(secrets.token_urlsafe(24), trainer, self.settings, self.executor,
