@@ -1,0 +1,69 @@
+"""Where a session's work runs: cheap frames on the event loop's thread, the rest in pools."""
+
+import asyncio
+import threading
+import time
+
+from server.pool import PriorityPool
+from server.sessions import INLINE_FRAME_S, Session
+from server.settings import Settings
+
+
+def where(trainer):
+    return threading.current_thread()
+
+
+def costly(trainer):
+    start = time.thread_time()
+    while time.thread_time() - start < 2 * INLINE_FRAME_S:
+        pass
+    return threading.current_thread()
+
+
+def session():
+    return Session("s" * 16, object(), Settings(), PriorityPool(1, "t"), PriorityPool(1, "h"))
+
+
+def test_cheap_frames_run_on_the_loop_and_costly_ones_in_the_pool():
+    s = session()
+
+    async def main():
+        loop_thread = threading.current_thread()
+        assert await s.call(where, frame=True) is loop_thread
+        assert await s.call(costly, frame=True) is loop_thread  # not known to be costly yet
+        assert await s.call(where, frame=True) is not loop_thread  # the last one was
+        assert await s.call(where, frame=True) is loop_thread  # ...and this one was cheap
+        assert await s.call(where) is not loop_thread  # commands always go to a pool
+        assert await s.call(where, heavy=True) is not loop_thread
+
+    asyncio.run(main())
+
+
+def test_a_frame_never_blocks_the_loop_on_a_lock_a_long_job_holds():
+    s = session()
+
+    async def main():
+        loop_thread, ticks = threading.current_thread(), []
+        holding = threading.Event()
+
+        def long_job():
+            with s.lock:
+                holding.set()
+                time.sleep(0.3)
+
+        threading.Thread(target=long_job).start()
+        holding.wait(5)
+
+        async def ticker():
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        tick_task = asyncio.create_task(ticker())
+        t0 = time.monotonic()
+        ran_on = await s.call(where, frame=True)  # waits for the lock in a pool thread
+        tick_task.cancel()
+        assert ran_on is not loop_thread and time.monotonic() - t0 > 0.2
+        assert len(ticks) >= 10  # the loop went on meanwhile
+
+    asyncio.run(main())
