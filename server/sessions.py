@@ -9,7 +9,7 @@ their own, so one heavy session never stalls the others; commands go to the ever
 Frames, the hot path, are made on the event loop's own thread when they are cheap (the last
 one took under INLINE_FRAME_S of CPU; a frame at speed 1 takes about 1 ms). Threads do not
 pay here: every NumPy call that releases the GIL (a 100×100 heatmap is a dozen of them) hands
-it to a busy thread and waits up to the 5 ms switch interval to get it back. Measured with
+it to a busy thread and waits for a switch interval to get it back. Measured with
 bench/classroom.py (200 followers and 30 forks playing): frames made in pool threads cost
 2.7 ms of CPU each and forks got 13.5 frames/s; made inline, 1.4 ms and 23 frames/s.
 
