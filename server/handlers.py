@@ -134,7 +134,8 @@ async def on_step(conn: Connection, msg: protocol.Step) -> None:
     if s.playing:
         s.pause()
     heavy = msg.unit == "epoch" or msg.count > HEAVY_STEPS
-    reply, rec, stopped = await s.call(_step_job, msg.count, msg.unit, s, heavy=heavy)
+    reply, rec, stopped = await s.call(_step_job, msg.count, msg.unit, s, heavy=heavy,
+                                       quick=not heavy)
     s.share(reply)
     if stopped is not None:
         s.share(stopped)

@@ -6,10 +6,10 @@ jobs (an epoch or many updates in one `step`, a gradient check, an import) go to
 their own, so one heavy session never stalls the others; commands go to the everyday pool
 (one thread per core), where a room's jobs go first (pool.py).
 
-Frames, the hot path, are made on the event loop's own thread when they are cheap (the last
-one took under INLINE_FRAME_S of CPU; a frame at speed 1 takes about 1 ms). Threads do not
-pay here: every NumPy call that releases the GIL (a 100×100 heatmap is a dozen of them) hands
-it to a busy thread and waits for a switch interval to get it back. Measured with
+Frames and single steps, the hot path, run on the event loop's own thread when they are
+cheap (the last one took under INLINE_QUICK_S of CPU; a frame at speed 1 takes about 1 ms).
+Threads do not pay here: every NumPy call that releases the GIL (a 100×100 heatmap makes a
+dozen) hands it to a busy thread and waits for a switch interval to get it back. Measured with
 bench/classroom.py (200 followers and 30 forks playing): frames made in pool threads cost
 2.7 ms of CPU each and forks got 13.5 frames/s; made inline, 1.4 ms and 23 frames/s.
 
@@ -47,7 +47,7 @@ from .rooms import Rooms
 from .settings import Settings
 
 log = logging.getLogger("backprop_lab.sessions")
-INLINE_FRAME_S = 0.005  # frames cheaper than this are made on the event loop's thread
+INLINE_QUICK_S = 0.005  # quick jobs cheaper than this run on the event loop's thread
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -89,22 +89,22 @@ class Session:
         self.room = None  # rooms.Room while a class follows this session
         self.twin = None  # compare mode: trainer B, stepped with `trainer` (lock held)
         self.twin_changes: dict[str, Any] = {}
-        self._frame_cpu = 0.0  # CPU seconds the last frame took to make
+        self._quick_cpu = 0.0  # CPU seconds the last quick job took
 
     async def call(self, fn: Callable[..., Any], *args, heavy: bool = False,
-                   frame: bool = False) -> Any:
+                   quick: bool = False) -> Any:
         """fn(trainer, *args) with the trainer lock held: in a pool thread (`heavy` jobs, that
-        may take a second, in the pool kept for them; a room's jobs first), or, for a `frame`
-        (play and render frames, the hot path) whose last one took under INLINE_FRAME_S of
-        CPU, right here on the event loop's thread if the lock is free."""
-        if frame and self._frame_cpu < INLINE_FRAME_S and self.lock.acquire(blocking=False):
+        may take a second, in the pool kept for them; a room's jobs first), or, for a `quick`
+        job (the hot path: frames and single steps) when the last one took under
+        INLINE_QUICK_S of CPU, right here on the event loop's thread if the lock is free."""
+        if quick and self._quick_cpu < INLINE_QUICK_S and self.lock.acquire(blocking=False):
             try:
                 return self._timed(fn, args)
             finally:
                 self.lock.release()
         pool = self._heavy_executor if heavy else self._executor
         priority = URGENT if self.room is not None else NORMAL
-        job = self._locked_timed if frame else self._locked
+        job = self._locked_timed if quick else self._locked
         return await asyncio.wrap_future(pool.submit(job, fn, args, priority=priority))
 
     def _locked(self, fn, args):
@@ -121,7 +121,7 @@ class Session:
         try:
             return fn(self.trainer, *args)
         finally:
-            self._frame_cpu = time.thread_time() - start
+            self._quick_cpu = time.thread_time() - start
 
     # connections
 
@@ -194,7 +194,7 @@ class Session:
         try:
             while self.playing and self.client is not None:
                 payloads, stopped = await self.call(self._play_frame, self.speed, dict(self.view),
-                                                    frame=True)
+                                                    quick=True)
                 if self.client is None:
                     return
                 self._fan(payloads)
@@ -246,7 +246,7 @@ class Session:
 
     async def current_frame(self) -> tuple[bytes, ...]:
         """A heatmap frame of the session as it is now (for a follower who just joined)."""
-        return await self.call(self._render_frame, dict(self.view), None, frame=True)
+        return await self.call(self._render_frame, dict(self.view), None, quick=True)
 
     def request_render(self) -> None:
         """Send a fresh heatmap frame soon; requests are coalesced to ≤ frame_rate a second."""
@@ -261,7 +261,7 @@ class Session:
             while self._render_wanted and self.client is not None:
                 self._render_wanted = False
                 rec, self.pending_record = self.pending_record, None
-                payloads = await self.call(self._render_frame, dict(self.view), rec, frame=True)
+                payloads = await self.call(self._render_frame, dict(self.view), rec, quick=True)
                 if self.client is not None:
                     self._fan(payloads)
                 await asyncio.sleep(1.0 / self.settings.frame_rate)

@@ -5,7 +5,7 @@ import threading
 import time
 
 from server.pool import PriorityPool
-from server.sessions import INLINE_FRAME_S, Session
+from server.sessions import INLINE_QUICK_S, Session
 from server.settings import Settings
 
 
@@ -15,7 +15,7 @@ def where(trainer):
 
 def costly(trainer):
     start = time.thread_time()
-    while time.thread_time() - start < 2 * INLINE_FRAME_S:
+    while time.thread_time() - start < 2 * INLINE_QUICK_S:
         pass
     return threading.current_thread()
 
@@ -29,10 +29,10 @@ def test_cheap_frames_run_on_the_loop_and_costly_ones_in_the_pool():
 
     async def main():
         loop_thread = threading.current_thread()
-        assert await s.call(where, frame=True) is loop_thread
-        assert await s.call(costly, frame=True) is loop_thread  # not known to be costly yet
-        assert await s.call(where, frame=True) is not loop_thread  # the last one was
-        assert await s.call(where, frame=True) is loop_thread  # ...and this one was cheap
+        assert await s.call(where, quick=True) is loop_thread
+        assert await s.call(costly, quick=True) is loop_thread  # not known to be costly yet
+        assert await s.call(where, quick=True) is not loop_thread  # the last one was
+        assert await s.call(where, quick=True) is loop_thread  # ...and this one was cheap
         assert await s.call(where) is not loop_thread  # commands always go to a pool
         assert await s.call(where, heavy=True) is not loop_thread
 
@@ -61,7 +61,7 @@ def test_a_frame_never_blocks_the_loop_on_a_lock_a_long_job_holds():
 
         tick_task = asyncio.create_task(ticker())
         t0 = time.monotonic()
-        ran_on = await s.call(where, frame=True)  # waits for the lock in a pool thread
+        ran_on = await s.call(where, quick=True)  # waits for the lock in a pool thread
         tick_task.cancel()
         assert ran_on is not loop_thread and time.monotonic() - t0 > 0.2
         assert len(ticks) >= 10  # the loop went on meanwhile
