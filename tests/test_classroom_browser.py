@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
+import pytest
 from playwright.sync_api import expect
 
 from engine.trainer import Trainer
@@ -154,6 +156,32 @@ def test_a_late_joiner_sees_the_current_state_at_once(run):  # noqa: F811
     assert student.state("s.heatmaps.output.n") == 100
     sig = student.canvas_signature("#boundary")
     assert sig["colours"] > 20
+    # ...and so are the backward view's gradients (the last update's, from the engine)
+    oracle = Trainer(teacher.state("s.config"))
+    oracle.run_epoch()
+    dW = [g["dW"] for g in oracle.last_gradients()]
+    student.page.wait_for_function(f"() => {STATE}.frameGrads !== null")
+    shown = student.page.evaluate("() => window.backpropLab.network.gradScale")
+    assert shown == pytest.approx(max(abs(g).max() for g in dW), rel=1e-6)  # float32 frames
+    shown_dW = student.state("s.frameGrads.layers[0].dW")
+    assert np.allclose(shown_dW, dW[0], rtol=1e-6, atol=1e-9)
+
+
+def test_the_backward_view_shows_gradients_while_playing(run):  # noqa: F811
+    page = run()
+    page.page.click("#view-backward")
+    page.page.click("#btn-play")
+    page.page.wait_for_function(f"() => {STATE}.frameGrads && {STATE}.counters.step > 5")
+    page.page.click("#btn-play")
+    page.page.wait_for_function(f"() => !{STATE}.playing")
+    page.settle()
+    n = page.steps()
+    oracle = Trainer(page.state("s.config"))
+    oracle.run(n)
+    dW = [g["dW"] for g in oracle.last_gradients()]
+    assert page.state("s.frameGrads.step") == n
+    assert page.page.evaluate("() => window.backpropLab.network.gradScale") \
+        == pytest.approx(max(abs(g).max() for g in dW), rel=1e-6)
 
 
 def test_compare_mode_runs_both_in_lockstep_and_matches_the_engine(run):  # noqa: F811

@@ -94,7 +94,10 @@ export class Controls {
     else if (e.key === "f") this.dispatch({ type: "setView", view: "forward" });
     else if (e.key === "b") this.dispatch({ type: "setView", view: "backward" });
     else if (e.key === "p") this._toggleProjector();
-    else if (e.key === "Escape") this.dispatch({ type: "select", selection: null });
+    else if (e.key === "Escape") {  // closes the popovers and clears the selection
+      this.dispatch({ type: "setUi", patch: { roomPanel: false, comparePanel: false } });
+      this.dispatch({ type: "select", selection: null });
+    }
   }
 
   _toggleProjector() { this.dispatch({ type: "setUi", patch: { projector: !this.projector } }); }

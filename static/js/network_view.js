@@ -194,7 +194,11 @@ export class NetworkView {
     const params = state.params;
     const phase = this._phase(state, now);
     const backward = phase ? phase.phase === "backward" : state.ui.view === "backward";
-    const showGrad = backward && rec && rec.layers;
+    // A step's record, else the last frame's gradients (play mode, a late joiner) if current.
+    const fg = state.frameGrads;
+    const grads = rec && rec.layers ? rec.layers
+      : fg && fg.step === state.counters.step ? fg.layers : null;
+    const showGrad = backward && !!grads;
     const s = this.size;
     const cols = this.columns;
     const nCols = cols.length;
@@ -208,12 +212,12 @@ export class NetworkView {
 
     // Links.
     const weightsNow = params ? params.weights : null;
-    const gMax = showGrad ? maxAbs(rec.layers.map((L) => L.dW)) || 1 : 1;
+    const gMax = showGrad ? maxAbs(grads.map((L) => L.dW)) || 1 : 1;
     this.gradScale = gMax;
     for (let l = 0; l < nCols - 1; l++) {
       const from = cols[l], to = cols[l + 1];
       const W = weightsNow && weightsNow[l];
-      const L = rec && rec.layers && rec.layers[l];
+      const L = grads && grads[l];
       if (!W || !from.length) continue;
       const dim = phase && phase.phase === "forward" && l + 1 > litUpTo;
       const partial = phase && phase.phase === "forward" ? Math.max(0, Math.min(1, litUpTo - 1 - l)) : 1;
@@ -252,7 +256,7 @@ export class NetworkView {
     }
 
     // Nodes.
-    const dMax = showGrad ? maxAbs(rec.layers.map((L) => L.dz_mean || [])) || 1 : 1;
+    const dMax = showGrad ? maxAbs(grads.map((L) => L.dz_mean || [])) || 1 : 1;
     this.deltaScale = dMax;
     ctx.font = `${Math.max(10, Math.min(14, s * 0.32)) * k.font}px system-ui, sans-serif`;
     ctx.textBaseline = "middle";
@@ -261,7 +265,7 @@ export class NetworkView {
       for (const node of col) {
         const x = node.x - s / 2, y = node.y - s / 2;
         ctx.globalAlpha = dim ? 0.3 : node.active ? 1 : 0.35;
-        const L = c > 0 && rec && rec.layers ? rec.layers[c - 1] : null;
+        const L = c > 0 && grads ? grads[c - 1] : null;
         if (showGrad && c > 0 && L && L.dz_mean && c > gradFrom - 0.001) {
           const d = L.dz_mean[node.j];
           ctx.fillStyle = divergingCss(d / dMax);
@@ -290,7 +294,7 @@ export class NetworkView {
         ctx.strokeStyle = picked ? "#111" : hovered ? "#444" : "#9aa0a6";
         ctx.lineWidth = (picked ? 3 : hovered ? 2 : 1) * k.line;
         ctx.strokeRect(x, y, s, s);
-        if (c > 0) this._bias(ctx, state, node, c, showGrad && c > gradFrom - 0.001);
+        if (c > 0) this._bias(ctx, state, node, c, showGrad && c > gradFrom - 0.001 ? grads : null);
         if (c === 0) {
           ctx.fillStyle = node.active ? "#111" : "#888";
           ctx.textAlign = "right";
@@ -317,12 +321,11 @@ export class NetworkView {
     return !!(phase && phase.running);
   }
 
-  _bias(ctx, state, node, c, grad) {
-    const rec = state.record;
+  _bias(ctx, state, node, c, grads) {  // grads: per-layer gradients to show, or null
     const bs = Math.max(5, this.size / 4);
     const x = node.x - this.size / 2 - bs / 2 - 1, y = node.y + this.size / 2 - bs / 2;
     let v = 0;
-    if (grad && rec.layers[c - 1].db) v = rec.layers[c - 1].db[node.j] / this.gradScale;
+    if (grads && grads[c - 1].db) v = grads[c - 1].db[node.j] / this.gradScale;
     else if (state.params && state.params.biases[c - 1]) v = state.params.biases[c - 1][node.j];
     ctx.fillStyle = divergingCss(Math.sign(v) * (0.2 + 0.8 * Math.min(1, Math.abs(v))));
     ctx.fillRect(x, y, bs, bs);

@@ -101,7 +101,17 @@ function weightsOf(arrays) {
   return { weights: W.map((a) => nest(a.data, a.shape)), biases: b.map((a) => nest(a.data, a.shape)) };
 }
 
-/** A "frame" (heatmaps + weights) → {step, epoch, heatmaps, params}. */
+/** A frame's last-update gradients per weight layer, [{dW, db, dz_mean}], or null before any. */
+function gradientsOf(arrays) {
+  const layers = [];
+  for (const a of arrays) {
+    const name = { dW: "dW", db: "db", dz_sum: "dz_mean" }[a.name];  // dz_sum: the batch-mean δ
+    if (name) (layers[a.layer] || (layers[a.layer] = {}))[name] = nest(a.data, a.shape);
+  }
+  return layers.length ? layers : null;
+}
+
+/** A "frame" (heatmaps + weights) → {step, epoch, heatmaps, params, grads}. */
 export function decodeHeatmapFrame({ header, arrays }) {
   const map = (a) => {
     const [units, rows, cols] = a.shape;
@@ -119,6 +129,7 @@ export function decodeHeatmapFrame({ header, arrays }) {
     step: header.step, epoch: header.epoch,
     heatmaps: { inputs: map(input), neurons, output: map(output), focus, compareOutput: b ? map(b) : null },
     params: weightsOf(arrays),
+    grads: gradientsOf(arrays),
   };
 }
 
@@ -216,7 +227,7 @@ export class Decoder {
     const frame = unpackFrame(buf);
     if (frame.header.kind === "frame") {
       const f = decodeHeatmapFrame(frame);
-      return [{ type: "heatmaps", heatmaps: f.heatmaps, params: f.params, step: f.step }];
+      return [{ type: "heatmaps", heatmaps: f.heatmaps, params: f.params, grads: f.grads, step: f.step }];
     }
     if (frame.header.kind === "features") {
       const a = frame.arrays.find((x) => x.name === "features");

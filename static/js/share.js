@@ -59,6 +59,7 @@ export class SharePanel {
         h("button", { type: "button", onclick: () => navigator.clipboard && navigator.clipboard.writeText(this.input.value) }, "Copy"),
         h("button", { type: "button", onclick: () => this.toggle(false) }, "Close")));
     button.addEventListener("click", () => this.toggle(panel.hidden));
+    document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !panel.hidden) this.toggle(false); });
   }
 
   toggle(open) {

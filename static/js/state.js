@@ -32,6 +32,7 @@ export function initialState() {
     gradNorms: [],
     history: [],             // [{step, epoch, loss:{train,test}, accuracy:{...}, grad_norms}]
     record: null,            // last step record (StepRecord.to_dict) or null
+    frameGrads: null,        // {step, layers: [{dW, db, dz_mean}]}: the last frame's gradients
     phase: null,             // trainer phase last shown (phase stepping)
     stopped: null,           // {reason, message} or null
     playing: false,
@@ -205,6 +206,8 @@ export const REDUCERS = {
     s.heatmaps = a.heatmaps;
     // Frames carry float32 weights: newer than a state's exact ones only at another step.
     if (a.params && a.step !== s.paramsStep) { s.params = a.params; s.paramsStep = null; }
+    // ...and the last update's gradients, for the backward view while playing or joining late.
+    s.frameGrads = a.grads ? { step: a.step, layers: a.grads } : null;
     return ["network", "boundary"];
   },
   inspect(s, a) {
