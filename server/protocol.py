@@ -31,6 +31,8 @@ from engine.config import (
 )
 from engine.features import FEATURE_LABELS
 
+from .lessons import LESSONS
+
 PROTOCOL_VERSION = 2
 
 MAX_INDEX = 4 * MAX_POINTS  # no list the engine keeps is longer (points grow by editing)
@@ -307,8 +309,8 @@ class UiShare(_Message):
     """What the presenter's page shows besides the session: the followers' pages mirror it.
 
     `{"type": "ui", "view": "backward", "selection": {...} | null, "example": 17 | null,
-      "show_test": false, "discretize": false, "loss_scale": "log"}`; fields left out keep
-    their value. Presenter only; broadcast as `room_ui`."""
+      "show_test": false, "discretize": false, "loss_scale": "log", "lesson": "xor" | null}`;
+    fields left out keep their value. Presenter only; broadcast as `room_ui`."""
 
     type: Literal["ui"]
     view: Literal["forward", "backward"] | None = None
@@ -317,6 +319,7 @@ class UiShare(_Message):
     show_test: bool | None = None
     discretize: bool | None = None
     loss_scale: Literal["linear", "log"] | None = None
+    lesson: Literal[tuple(lesson.id for lesson in LESSONS)] | None = None  # type: ignore[valid-type]
 
 
 class Fork(_Message):

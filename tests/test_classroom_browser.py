@@ -167,6 +167,19 @@ def test_a_late_joiner_sees_the_current_state_at_once(run):  # noqa: F811
     assert np.allclose(shown_dW, dW[0], rtol=1e-6, atol=1e-9)
 
 
+def test_followers_read_the_presenters_lesson_card(run):  # noqa: F811
+    teacher = run("lesson=xor")
+    expect(teacher.page.get_by_test_id("lesson-title")).to_have_text("XOR needs a hidden layer")
+    student = follow(run, present(teacher))
+    expect(student.page.get_by_test_id("lesson-title")).to_have_text("XOR needs a hidden layer")
+    assert student.page.get_by_test_id("lesson-try").inner_text() \
+        == teacher.page.get_by_test_id("lesson-try").inner_text()
+    expect(student.page.locator("#lesson-card .restart")).to_be_hidden()  # read-only
+    teacher.page.keyboard.press("Escape")  # closes the room panel
+    teacher.page.click("#lesson-card [aria-label='Close the lesson']")
+    expect(student.page.get_by_test_id("lesson-card")).to_be_hidden()
+
+
 def test_the_backward_view_shows_gradients_while_playing(run):  # noqa: F811
     page = run()
     page.page.click("#view-backward")

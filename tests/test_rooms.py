@@ -74,6 +74,13 @@ def test_a_room_has_a_code_a_secret_and_followers_see_the_presenters_steps(live)
                                                             "j": 2}}
             teacher.send('{"type": "inspect", "layer": 0, "neuron": 2, "source": 1}')
             assert recv_json(student, "inspection") == recv_json(teacher, "inspection")
+            # the open lesson too; an unknown one is refused and changes nothing
+            teacher.send('{"type": "ui", "lesson": "xor"}')
+            assert recv_json(student, "room_ui")["ui"]["lesson"] == "xor"
+            teacher.send('{"type": "ui", "lesson": "no-such-lesson"}')
+            assert recv_json(teacher, "error")["code"] == "out_of_range"
+            teacher.send('{"type": "ui", "lesson": null}')
+            assert recv_json(student, "room_ui")["ui"]["lesson"] is None
             # presence: the presenter hears the follower count
             assert recv_until(teacher, lambda d: d.get("type") == "room"
                               and d["followers"] == 1)["presenter_online"]

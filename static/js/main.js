@@ -183,7 +183,7 @@ if (roomParams.forked) dispatch({ type: "forked", code: roomParams.forked });
 let urlWeights = new URLSearchParams(location.search).get("w");
 function shareUi(s) {  // the presenter's view, for the followers; sent before any inspect it causes
   send(messages.ui({ view: s.ui.view, selection: s.ui.selection, example: s.ui.example,
-    show_test: s.ui.showTest, discretize: s.ui.discretize, loss_scale: s.ui.lossScale }));
+    show_test: s.ui.showTest, discretize: s.ui.discretize, loss_scale: s.ui.lossScale, lesson: s.ui.lesson }));
 }
 function pageQuery(s) {
   const room = { join: s.role === "follower" && s.room ? s.room.code : null,
@@ -248,7 +248,7 @@ store.listen((a, s) => {
   if (a.type === "room" && a.room && a.room.token) { presenterTokens.set(a.room.code, a.room.token); conn.present = a.room.code; }
   if (a.type === "room" && a.room && s.role === "presenter") shareUi(s);
   if (s.role === "presenter" && (["setView", "select", "setExample"].includes(a.type)
-    || (a.type === "setUi" && ["showTest", "discretize", "lossScale"].some((k) => k in a.patch)))) shareUi(s);
+    || (a.type === "setUi" && ["showTest", "discretize", "lossScale", "lesson"].some((k) => k in a.patch)))) shareUi(s);
   if (["select", "setExample"].includes(a.type)) act.inspect();
   if (["state", "step", "metrics"].includes(a.type) && s.ui.selection) reinspect();
   if (a.type === "exported") download(a.snapshot);

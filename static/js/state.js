@@ -272,6 +272,7 @@ export const REDUCERS = {
     if ("show_test" in u) s.ui.showTest = !!u.show_test;
     if ("discretize" in u) s.ui.discretize = !!u.discretize;
     if ("loss_scale" in u) s.ui.lossScale = u.loss_scale;
+    if ("lesson" in u) s.ui.lesson = u.lesson ?? null;  // the lesson card, to read along
     return ["network", "boundary", "charts", "inspector", "controls"];
   },
   /** A follower's fork is ready: the page drives it from now on (main.js reconnects). */
