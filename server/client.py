@@ -177,6 +177,7 @@ class Connection:
                 room.presence_changed()
             await handlers.send_state(self, points=True, history=True, share=False)
             await handlers.send_features(self)
+            self.session.resume()
             self.session.request_render()
             await self._receive_loop()
         finally:

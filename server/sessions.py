@@ -126,11 +126,17 @@ class Session:
     # connections
 
     def attach(self, client: Attached) -> Attached | None:
-        """Make `client` the session's connection; returns the one it replaces, if any."""
+        """Make `client` the session's connection; returns the one it replaces, if any.
+        Play mode waits for `resume`, so that the client's state comes before any frame."""
         previous, self.client, self.detached_at = self.client, client, None
-        if self.playing:
-            self._start_play_loop()
+        self._cancel(self._play_task)
+        self._play_task = None
         return previous
+
+    def resume(self) -> None:
+        """Play on, if the session was playing, now that its connection has the state."""
+        if self.playing and self.client is not None:
+            self._start_play_loop()
 
     def detach(self, client: Attached) -> None:
         """Forget `client` if it is still the session's; play state is kept but paused."""

@@ -29,7 +29,7 @@ def present(teacher: PageRun) -> str:
     return code
 
 
-def follow(run, code: str) -> PageRun:  # noqa: F811
+def follow(run, code: str) -> PageRun:
     f = run(f"join={code}")
     f.page.wait_for_function(f"() => {STATE}.role === 'follower'")
     return f
@@ -49,7 +49,7 @@ def stamp_step_changes(page) -> None:
     }""")
 
 
-def test_the_follower_sees_each_teacher_step_within_500_ms(run):  # noqa: F811
+def test_the_follower_sees_each_teacher_step_within_500_ms(run):
     teacher = run()
     code = present(teacher)
     student = follow(run, code)
@@ -78,7 +78,7 @@ def test_the_follower_sees_each_teacher_step_within_500_ms(run):  # noqa: F811
     teacher.shot("classroom-teacher-1280x720")
 
 
-def test_the_follower_cannot_drive(run):  # noqa: F811
+def test_the_follower_cannot_drive(run):
     teacher = run()
     code = present(teacher)
     teacher.page.click("#btn-step")
@@ -100,7 +100,7 @@ def test_the_follower_cannot_drive(run):  # noqa: F811
     expect(student.page.get_by_test_id("room-button")).to_be_disabled()
 
 
-def test_a_fork_diverges_from_the_room_and_following_again_works(run):  # noqa: F811
+def test_a_fork_diverges_from_the_room_and_following_again_works(run):
     teacher = run()
     code = present(teacher)
     for _ in range(3):
@@ -134,7 +134,7 @@ def test_a_fork_diverges_from_the_room_and_following_again_works(run):  # noqa: 
     student.wait_steps(5)
 
 
-def test_a_late_joiner_sees_the_current_state_at_once(run):  # noqa: F811
+def test_a_late_joiner_sees_the_current_state_at_once(run):
     teacher = run()
     teacher.page.click("[data-dataset='xor']")
     teacher.page.wait_for_function(f"() => {STATE}.config.dataset === 'xor'")
@@ -167,7 +167,7 @@ def test_a_late_joiner_sees_the_current_state_at_once(run):  # noqa: F811
     assert np.allclose(shown_dW, dW[0], rtol=1e-6, atol=1e-9)
 
 
-def test_followers_read_the_presenters_lesson_card(run):  # noqa: F811
+def test_followers_read_the_presenters_lesson_card(run):
     teacher = run("lesson=xor")
     expect(teacher.page.get_by_test_id("lesson-title")).to_have_text("XOR needs a hidden layer")
     student = follow(run, present(teacher))
@@ -180,7 +180,7 @@ def test_followers_read_the_presenters_lesson_card(run):  # noqa: F811
     expect(student.page.get_by_test_id("lesson-card")).to_be_hidden()
 
 
-def test_the_backward_view_shows_gradients_while_playing(run):  # noqa: F811
+def test_the_backward_view_shows_gradients_while_playing(run):
     page = run()
     page.page.click("#view-backward")
     page.page.click("#btn-play")
@@ -197,7 +197,7 @@ def test_the_backward_view_shows_gradients_while_playing(run):  # noqa: F811
         == pytest.approx(max(abs(g).max() for g in dW), rel=1e-6)
 
 
-def test_compare_mode_runs_both_in_lockstep_and_matches_the_engine(run):  # noqa: F811
+def test_compare_mode_runs_both_in_lockstep_and_matches_the_engine(run):
     page = run()
     page.page.click("#btn-compare")
     page.page.select_option("#compare-field", "optimizer")
@@ -239,7 +239,7 @@ def exact_params(page: PageRun):
     return page.state("s.params")
 
 
-def test_an_exported_json_imported_reproduces_the_next_step_to_the_last_bit(run, tmp_path):  # noqa: F811
+def test_an_exported_json_imported_reproduces_the_next_step_to_the_last_bit(run, tmp_path):
     page = run()
     page.page.select_option("#cfg-optimizer", "adam")
     page.page.wait_for_function(f"() => {STATE}.config.optimizer === 'adam'")
@@ -264,7 +264,7 @@ def test_an_exported_json_imported_reproduces_the_next_step_to_the_last_bit(run,
     assert again == first
 
 
-def test_a_share_link_carries_the_config_and_the_exact_weights(run):  # noqa: F811
+def test_a_share_link_carries_the_config_and_the_exact_weights(run):
     page = run()
     page.page.click("[data-dataset='spiral']")
     page.page.wait_for_function(f"() => {STATE}.config.dataset === 'spiral'")
@@ -286,7 +286,7 @@ def test_a_share_link_carries_the_config_and_the_exact_weights(run):  # noqa: F8
     assert got["weights"] == weights["weights"] and got["biases"] == weights["biases"]
 
 
-def test_the_room_survives_the_teacher_dropping_and_the_same_browser_takes_it_back(run):  # noqa: F811
+def test_the_room_survives_the_teacher_dropping_and_the_same_browser_takes_it_back(run):
     teacher = run()
     code = present(teacher)
     for _ in range(2):

@@ -92,7 +92,7 @@ class ExportRun(PageRun):
 
 
 @pytest.fixture
-def export_run(browser, base_url):  # noqa: F811
+def export_run(browser, base_url):
     runs = []
 
     def make(size=(1280, 720), dpr: float = 1.0) -> ExportRun:

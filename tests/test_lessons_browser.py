@@ -6,43 +6,20 @@ off the real page: the store's state, the visible controls, the URL and the canv
 
 from __future__ import annotations
 
-import os
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-from test_page_browser import CHROMIUM, CHROMIUM_ARGS, SIZES, PageRun
+from playwright.sync_api import expect
+from test_page_browser import (  # noqa: F401  (browser, base_url and run are fixtures)
+    SIZES,
+    PageRun,
+    base_url,
+    browser,
+    run,
+)
 
 from engine.config import Config
 from server.lessons import LESSON_BY_ID
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def base_url(live_server) -> str:
-    return str(live_server).rstrip("/")
-
-
-@pytest.fixture
-def run(browser, base_url):
-    runs = []
-
-    def make(query: str = "", size=(1280, 720)) -> PageRun:
-        r = PageRun(browser, base_url, query, size)
-        runs.append(r)
-        return r
-
-    yield make
-    for r in runs:
-        r.close()
 
 
 def lesson_config(lesson_id: str) -> dict:
