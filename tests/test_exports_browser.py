@@ -322,3 +322,37 @@ def test_the_record_popover_fits_the_top_bar(export_run, size):
     r.page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     assert r.errors == [], r.errors
+
+
+def test_the_whole_page_frame_draws_the_panels_words_and_controls(export_run):
+    """A whole-page frame is drawn from the page's layout: the inspector's chain rule, the
+    status line and each control's shown value are in it, where the page shows them."""
+    r = export_run()
+    r.page.evaluate("() => window.backpropLab.store.dispatch({type: 'select', selection: "
+                    "{kind: 'link', layer: 0, i: 1, j: 0}})")
+    expect(r.page.locator("#inspector")).to_contain_text("∂L/∂w")
+    click_step(r)
+    r.still()
+    layout, dark, unit = r.page.evaluate("""async () => {
+        const { readPageLayout, drawPage } = await import('/static/js/snapshots.js');
+        const L = readPageLayout({});
+        const c = document.createElement('canvas');
+        c.width = L.width; c.height = L.height;
+        const ctx = c.getContext('2d');
+        drawPage(ctx, L, {}, 1);
+        const b = document.getElementById('inspector').getBoundingClientRect();
+        const px = ctx.getImageData(b.left, b.top, b.width, b.height).data;
+        let dark = 0;
+        for (let i = 0; i < px.length; i += 4) if (px[i] + px[i + 1] + px[i + 2] < 300) dark++;
+        const unit = document.getElementById('step-unit');  // a select in the top bar
+        return [L, dark, unit.selectedOptions[0].text];
+    }""")
+    texts = [t["text"] for t in layout["texts"]]
+    page_lines = [line.strip() for line in r.page.locator("#inspector").inner_text().splitlines()]
+    formula = next(line for line in page_lines if line.startswith("∂L/∂w ="))
+    # drawn a line and a styled run at a time: all its characters are there, in order
+    assert "".join(formula.split()) in "".join("".join(texts).split())
+    assert r.text("step-count") in texts and r.text("loss-train") in texts
+    assert f"{unit} ▾" in texts
+    assert dark > 300  # the inspector's box is not empty in the frame
+    assert r.errors == [], r.errors
