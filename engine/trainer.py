@@ -124,8 +124,12 @@ class Trainer:
         self._pending_undo = None
         self._log(self.metrics())
 
-    def reset(self) -> None:
-        """Fresh weights drawn from the seed; counters, history and optimizer state cleared."""
+    def reset(self, data: bool = False) -> None:
+        """Fresh weights drawn from the seed; counters, history and optimizer state cleared.
+        With `data`, the points added or removed by hand go too: the data is the seed's."""
+        if data and self.edits:
+            self.edits = []
+            self._build_data()
         self._build_model()
 
     # configuration

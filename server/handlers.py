@@ -192,12 +192,12 @@ async def on_reset(conn: Connection, msg: protocol.Reset) -> None:
     s = conn.session
 
     def job(t):
-        t.reset()
+        t.reset(data=msg.data)
         if s.twin is not None:
             _retwin(s, t)
 
     await s.call(job)
-    await send_state(conn, history=True)
+    await send_state(conn, history=True, points=msg.data)
     s.request_render()
 
 

@@ -164,9 +164,11 @@ class Pause(_Message):
 
 
 class Reset(_Message):
-    """`{"type": "reset"}`: fresh weights from the seed, counters and history cleared."""
+    """`{"type": "reset", "data": false}`: fresh weights from the seed, counters and history
+    cleared; with `data`, the points added or removed by hand are dropped too."""
 
     type: Literal["reset"]
+    data: bool = False
 
 
 class StepBack(_Message):

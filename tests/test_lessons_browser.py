@@ -94,6 +94,22 @@ def test_a_lesson_url_runs_the_lessons_full_config_and_shows_its_card(run):
     assert r.errors == [], r.errors
 
 
+def test_restarting_a_lesson_brings_back_its_own_data_and_weights(run):
+    r = run("lesson=xor")
+    wait_lesson(r, "xor")
+    points = r.state("s.points.train.x.length")
+    weights = r.state("s.params.weights")
+    lab = "window.backpropLab"
+    r.page.evaluate(f"() => {lab}.conn.send({{type: 'add_point', x1: 1, x2: 2, label: 1}})")
+    r.page.wait_for_function(f"() => {lab}.store.state.points.train.x.length === {points + 1}")
+    r.page.get_by_role("button", name="Step", exact=True).click()
+    r.page.wait_for_function(f"() => {lab}.store.state.counters.step === 1")
+    r.page.locator("#lesson-card .restart").click()
+    r.page.wait_for_function(f"() => {lab}.store.state.points.train.x.length === {points}"
+                             f" && {lab}.store.state.counters.step === 0")
+    assert r.state("s.params.weights") == weights
+
+
 def test_a_lesson_url_overrides_a_different_running_config_and_resets(run):
     r = run("dataset=spiral&hidden=3&learning_rate=1&seed=9")
     r.page.get_by_role("button", name="Step", exact=True).click()

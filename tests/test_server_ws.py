@@ -243,6 +243,16 @@ def test_reset_restores_the_seeded_weights(tab):
     assert len(s["history"]) == 1
 
 
+def test_reset_with_data_drops_the_points_added_by_hand(tab):
+    n = len(tab.state["points"]["train"]["x"])
+    tab.ask({"type": "add_point", "x1": 1.0, "x2": 2.0, "label": 1}, "state")
+    s = tab.ask({"type": "reset"}, "state")  # weights only: the added point stays
+    assert s.get("points") is None or len(s["points"]["train"]["x"]) == n + 1
+    s = tab.ask({"type": "reset", "data": True}, "state")
+    assert len(s["points"]["train"]["x"]) == n and s["points"] == tab.state["points"]
+    assert weights(s) == weights(tab.state)
+
+
 def test_step_back_undoes_one_update(tab):
     tab.ask({"type": "step"}, "step")
     after_one = tab.ask({"type": "export"}, "snapshot")["snapshot"]["params"]

@@ -297,3 +297,14 @@ def test_run_epoch_finishes_the_current_epoch_exactly():
     assert t.run_epoch() == math.ceil(n_train / 7) - 1 and (t.epoch, t.pos) == (1, 0)
     t.phase_step()  # a half-shown update is finished first and counted
     assert t.run_epoch() == math.ceil(n_train / 7) and (t.epoch, t.pos) == (2, 0)
+
+
+def test_reset_keeps_hand_added_points_unless_asked_to_drop_them():
+    t, fresh = Trainer(), Trainer()
+    t.add_point(1.5, -2.0, 1)
+    t.run(3)
+    t.reset()
+    assert len(t.X_train) == len(fresh.X_train) + 1 and t.step_count == 0
+    t.reset(data=True)
+    assert np.array_equal(t.X_train, fresh.X_train) and np.array_equal(t.y_test, fresh.y_test)
+    assert np.array_equal(t.net.params, fresh.net.params) and t.edits == []

@@ -51,7 +51,7 @@ const act = {
   setSpeed: (speed) => { if (state.playing) send(messages.play(speed)); },
   step: () => send(messages.step(state.ui.stepUnit)),
   stepBack: () => send(messages.stepBack()),
-  reset: () => send(messages.reset()),
+  reset: (data = false) => send(messages.reset(data)),
   exportState: () => send(messages.exportState()),
   importState: (snapshot) => send(messages.importState(snapshot)),
   // A lesson runs from its full config (engine defaults under the lesson's fields under
@@ -66,7 +66,7 @@ const act = {
     const changes = lessonChanges(lesson, state.defaults, state.config, overrides);
     if (onlyIfChanged && !Object.keys(changes).length) return;
     if (Object.keys(changes).length) act.configure(changes);
-    act.reset();
+    act.reset(true);  // the lesson's own data: points added by hand go
     if (typeof act.compare === "function" && (lesson.compare || state.compare)) act.compare(lesson.compare || null);
   },
   closeLesson: () => dispatch({ type: "setUi", patch: { lesson: null } }),

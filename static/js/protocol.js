@@ -25,7 +25,7 @@ export const messages = {
     ? { type: "step" } : { type: "step", unit, count }),
   play: (speed) => ({ type: "play", speed }),
   pause: () => ({ type: "pause" }),
-  reset: () => ({ type: "reset" }),
+  reset: (data = false) => (data ? { type: "reset", data: true } : { type: "reset" }),
   stepBack: () => ({ type: "step_back" }),
   /**
    * The page's selection → Inspect. Page layers: a neuron sits in node layer `layer`
