@@ -305,3 +305,27 @@ def test_the_room_survives_the_teacher_dropping_and_the_same_browser_takes_it_ba
     again.click("#btn-step")
     student.wait_steps(3)
     teacher.page = again  # so the fixture's clean-up leaves from the live page
+
+
+def test_a_follower_on_a_phone_gets_one_column_with_the_views_first(run):
+    teacher = run()
+    code = present(teacher)
+    teacher.page.click("#btn-step")
+    student = run(f"join={code}", size=(390, 844))
+    student.page.wait_for_function(f"() => {STATE}.role === 'follower'")
+    student.wait_steps(1)
+    student.settle()
+    page = student.page
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # no sideways scroll
+    boxes = {sel: page.locator(sel).bounding_box()
+             for sel in ("#network", "#boundary", "#chart-loss", "#inspector", "#config-panel")}
+    for sel, box in boxes.items():
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 391, (sel, box)
+    order = [boxes[s]["y"] for s in ("#network", "#boundary", "#chart-loss", "#inspector",
+                                     "#config-panel")]
+    assert order == sorted(order), boxes  # the views first, the settings last
+    assert boxes["#network"]["height"] >= 250 and boxes["#boundary"]["height"] >= 250
+    for sel in ("#network", "#boundary"):
+        assert student.canvas_signature(sel)["colours"] > 20, sel
+    expect(page.get_by_test_id("fork")).to_be_in_viewport()
+    student.shot("classroom-follower-phone-390x844")
