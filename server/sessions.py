@@ -180,6 +180,8 @@ class Session:
     # play mode
 
     def play(self, speed: int) -> None:
+        if speed > self.speed:  # a frame's cost is not known at this speed: measure it in the pool
+            self._quick_cpu = INLINE_QUICK_S
         self.playing, self.speed = True, speed
         if self.client is not None:
             self._start_play_loop()

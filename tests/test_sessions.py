@@ -67,3 +67,18 @@ def test_a_frame_never_blocks_the_loop_on_a_lock_a_long_job_holds():
         assert len(ticks) >= 10  # the loop went on meanwhile
 
     asyncio.run(main())
+
+
+def test_a_faster_play_speed_makes_its_first_frame_in_the_pool():
+    s = session()
+
+    async def main():
+        loop_thread = threading.current_thread()
+        assert await s.call(where, quick=True) is loop_thread
+        s.play(50)  # no client attached: only the speed and the estimate change
+        assert await s.call(where, quick=True) is not loop_thread
+        assert await s.call(where, quick=True) is loop_thread  # measured cheap after all
+        s.play(10)  # slower: the estimate stands
+        assert await s.call(where, quick=True) is loop_thread
+
+    asyncio.run(main())
