@@ -98,6 +98,9 @@ def test_the_follower_cannot_drive(run):
     # the controls look it: greyed and not clickable
     assert student.page.evaluate("() => document.body.classList.contains('following')")
     expect(student.page.get_by_test_id("room-button")).to_be_disabled()
+    for sel in ("#btn-play", "[data-testid=gradcheck]", "#lesson-select"):
+        assert student.page.locator(sel).evaluate("e => getComputedStyle(e).pointerEvents") \
+            == "none", sel
 
 
 def test_a_fork_diverges_from_the_room_and_following_again_works(run):
