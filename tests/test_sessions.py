@@ -1,6 +1,7 @@
 """Where a session's work runs: cheap frames on the event loop's thread, the rest in pools."""
 
 import asyncio
+import math
 import threading
 import time
 
@@ -80,5 +81,38 @@ def test_a_faster_play_speed_makes_its_first_frame_in_the_pool():
         assert await s.call(where, quick=True) is loop_thread  # measured cheap after all
         s.play(10)  # slower: the estimate stands
         assert await s.call(where, quick=True) is loop_thread
+
+    asyncio.run(main())
+
+
+def test_a_private_session_gives_way_to_a_room_whose_frame_is_due():
+    ticks: dict = {}
+    fork = Session("f" * 16, object(), Settings(), PriorityPool(1, "t"), room_ticks=ticks)
+    room = object()  # stands for a room's session
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        order = []
+
+        async def room_frame():
+            order.append("room")
+            ticks[room] = math.inf  # made; the next one is not due yet
+
+        ticks[room] = loop.time()  # due now, its task not started yet
+        loop.create_task(room_frame())
+        await fork._give_way(loop)
+        order.append("fork")
+        assert order == ["room", "fork"]
+        # a room that never gets to run holds a fork up for a few turns only
+        ticks[room] = loop.time()
+        t0 = time.monotonic()
+        await fork._give_way(loop)
+        assert time.monotonic() - t0 < 0.05
+        # and nothing due holds nobody
+        ticks[room] = loop.time() + 10
+        ran = []
+        loop.call_soon(ran.append, 1)
+        await fork._give_way(loop)
+        assert ran == []  # returned without yielding
 
     asyncio.run(main())
