@@ -1,9 +1,10 @@
-"""A thread pool whose queue has priorities: a room's frames go before private sessions'.
+"""A thread pool whose queue has priorities: a room's jobs go before private sessions'.
 
 With the GIL, the trainer threads are a shared, scarce resource. A plain ThreadPoolExecutor
-serves jobs first come, first served, so with 30 private sessions playing, the room a whole
-class watches got a thirty-first of the pool like any of them. Here each job has a priority
-(lower first; FIFO within one), so the room's frames are never queued behind the others.
+serves jobs first come, first served, so the room a whole class watches waited behind every
+private session's commands and costly frames. Here each job has a priority (lower first;
+FIFO within one), so a room's jobs are never queued behind the others. (Cheap frames do not
+come here at all: sessions.py makes them on the event loop's thread.)
 """
 
 from __future__ import annotations

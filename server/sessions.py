@@ -110,16 +110,12 @@ class Session:
                 self.lock.release()
         pool = self._heavy_executor if heavy else self._executor
         priority = URGENT if self.room is not None else NORMAL
-        job = self._locked_timed if quick else self._locked
-        return await asyncio.wrap_future(pool.submit(job, fn, args, priority=priority))
+        return await asyncio.wrap_future(
+            pool.submit(self._locked, fn, args, quick, priority=priority))
 
-    def _locked(self, fn, args):
+    def _locked(self, fn, args, timed: bool = False):
         with self.lock:
-            return fn(self.trainer, *args)
-
-    def _locked_timed(self, fn, args):
-        with self.lock:
-            return self._timed(fn, args)
+            return self._timed(fn, args) if timed else fn(self.trainer, *args)
 
     def _timed(self, fn, args):
         """fn(trainer, *args), noting its CPU time (not its wall time, which waits on the GIL)."""
