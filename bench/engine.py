@@ -9,11 +9,16 @@ and (c), the fast path ≤ 0.12×, and the 100×100 all-neuron grid ≤ 0.5× Py
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
+# one BLAS thread, as in the server (server/single_threaded_blas.py) and as torch is set
+# below: with the default, the grid figures swung from 3.5 ms to 60 ms between runs
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.config import FEATURES  # noqa: E402
@@ -88,23 +93,33 @@ def torch_figures(cfg: dict) -> dict | None:
     return {"step": median_us(step, 200), "grid": median_us(forward_all, 20)}
 
 
+COLUMNS = [("net", 4), ("record µs", 10), ("of which eval", 14), ("fast µs", 9),
+           ("torch µs", 9), ("rec/torch", 10), ("(rec-eval)/torch", 17), ("fast/torch", 11),
+           ("grid µs", 9), ("torch grid", 11), ("grid ratio", 11)]
+
+
+def row(cells: list[str]) -> str:
+    return " ".join(c.rjust(w) if i else c.ljust(w) for i, (c, (_, w)) in
+                    enumerate(zip(cells, COLUMNS, strict=True)))
+
+
 def main() -> None:
     print("record: step() with its full record, which includes evaluating the train and test")
     print("loss after the update over all points ('of which eval'); fast: run(), no records.")
-    print(f"{'net':4} {'record µs':>10} {'of which eval':>14} {'fast µs':>9} {'torch µs':>9} "
-          f"{'rec/torch':>10} {'(rec-eval)/torch':>17} {'fast/torch':>11} {'grid µs':>9} "
-          f"{'torch grid':>11} {'grid ratio':>11}")
+    print(f"BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']}; torch columns need torch "
+          "(pip install torch==2.13.0), '-' without it.")
+    print(row([name for name, _ in COLUMNS]))
     for name, cfg in CASES.items():
         e = engine_figures(cfg)
         p = torch_figures(cfg)
+        ours = [f"({name})", f"{e['record']:.1f}", f"{e['eval']:.1f}", f"{e['fast']:.1f}"]
         if p is None:
-            print(f"({name}) {e['record']:10.1f} {e['fast']:9.1f}  (torch not installed) "
-                  f"grid {e['grid']:9.0f}")
+            print(row([*ours, "-", "-", "-", "-", f"{e['grid']:.0f}", "-", "-"]))
             continue
-        print(f"({name}) {e['record']:10.1f} {e['eval']:14.1f} {e['fast']:9.1f} {p['step']:9.1f} "
-              f"{e['record'] / p['step']:10.3f} {(e['record'] - e['eval']) / p['step']:17.3f} "
-              f"{e['fast'] / p['step']:11.3f} {e['grid']:9.0f} {p['grid']:11.0f} "
-              f"{e['grid'] / p['grid']:11.3f}")
+        print(row([*ours, f"{p['step']:.1f}", f"{e['record'] / p['step']:.3f}",
+                   f"{(e['record'] - e['eval']) / p['step']:.3f}",
+                   f"{e['fast'] / p['step']:.3f}", f"{e['grid']:.0f}", f"{p['grid']:.0f}",
+                   f"{e['grid'] / p['grid']:.3f}"]))
 
 
 if __name__ == "__main__":

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import socket
 import sys
+import textwrap
 import threading
 import time
 import urllib.request
 import webbrowser
 
 import uvicorn
+from pydantic import ValidationError
 
 from . import single_threaded_blas  # noqa: F401  (before anything imports NumPy)
 from .app import create_app
@@ -19,9 +22,27 @@ from .security import WILDCARD_HOSTS, lan_addresses
 from .settings import Settings
 
 
+class StartupError(Exception):
+    """Bad start-up input: one line for the person at the terminal, not a traceback."""
+
+
+def environment_help() -> str:
+    """Every setting as the BACKPROP_LAB_* variable that sets it, for `--help`."""
+    lines = ["environment variables (a list takes JSON or comma-separated values):"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        about = f"{field.description}; " if field.description else ""
+        lines.append(f"  {Settings.model_config['env_prefix']}{name.upper()}")
+        lines += textwrap.wrap(f"{about}default {default!r}", 76, initial_indent=" " * 6,
+                               subsequent_indent=" " * 6)
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="backprop-lab", description="Backprop Lab: watch a "
-                                "neural network learn, one mini-batch at a time.")
+                                "neural network learn, one mini-batch at a time.",
+                                epilog=environment_help(),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1; "
                    "0.0.0.0 serves a classroom on the LAN)")
     p.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
@@ -29,6 +50,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="another page origin allowed to open the WebSocket (repeatable)")
     return p.parse_args(argv)
+
+
+def _field_names(name: str) -> str:
+    option = {"host": "--host", "port": "--port", "allow_origins": "--allow-origin"}.get(name)
+    variable = f"{Settings.model_config['env_prefix']}{name.upper()}"
+    return f"{option} / {variable}" if option else variable
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The environment's settings with the command line's on top, checked by the same rules."""
+    try:
+        env = Settings()
+        given = {"host": args.host, "port": args.port}
+        return Settings(**{**env.model_dump(), **{k: v for k, v in given.items() if v is not None},
+                           "allow_origins": [*env.allow_origins, *args.allow_origin]})
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        value = f" {first['input']!r}" if not isinstance(first["input"], dict) else ""
+        raise StartupError(f"{_field_names(field)}{value}: {first['msg']}") from None
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """bind_socket, with the reasons it fails said for people."""
+    try:
+        return bind_socket(host, port)
+    except socket.gaierror:
+        raise StartupError(f"cannot resolve the host {host!r}; give an address such as "
+                           "127.0.0.1 or 0.0.0.0") from None
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} on {host} is already in use; choose another "
+                               "with --port, or --port 0 to pick a free one") from None
+        if e.errno == errno.EACCES:
+            raise StartupError(f"not allowed to listen on port {port} (ports below 1024 need "
+                               "root); try --port 8000 or --port 0") from None
+        if e.errno == errno.EADDRNOTAVAIL:
+            raise StartupError(f"{host} is not an address of this machine; try 127.0.0.1 "
+                               "or 0.0.0.0") from None
+        raise StartupError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -61,10 +122,17 @@ def open_when_ready(url: str, timeout_s: float = 30.0) -> None:
         try:
             with urllib.request.urlopen(url + "healthz", timeout=1.0) as r:
                 if r.status == 200:
-                    webbrowser.open(url)
-                    return
+                    break
         except OSError:
             time.sleep(0.1)
+    else:
+        return
+    try:
+        opened = webbrowser.open(url)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        print(f"Could not open a browser; open {url} yourself.", flush=True)
 
 
 def uvicorn_config(app, settings: Settings, **extra) -> uvicorn.Config:
@@ -74,17 +142,18 @@ def uvicorn_config(app, settings: Settings, **extra) -> uvicorn.Config:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    env = Settings()
-    settings = env.model_copy(update={
-        "host": args.host if args.host is not None else env.host,
-        "port": args.port if args.port is not None else env.port,
-        "allow_origins": [*env.allow_origins, *args.allow_origin],
-    })
+    try:
+        serve(parse_args(argv))
+    except StartupError as e:
+        raise SystemExit(f"backprop-lab: {e}") from None
+
+
+def serve(args: argparse.Namespace) -> None:
+    settings = settings_from(args)
     # Training threads and the event loop share the GIL: hand it over every 0.5 ms rather
     # than every 5 ms so that a reply waits less behind another session's numpy work.
     sys.setswitchinterval(settings.gil_switch_interval_s)
-    sock = bind_socket(settings.host, settings.port)
+    sock = listen(settings.host, settings.port)
     settings = settings.model_copy(update={"port": sock.getsockname()[1]})
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     server = uvicorn.Server(uvicorn_config(create_app(settings), settings, log_level="info"))

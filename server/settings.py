@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _names(value):
+    """A list setting from the environment: JSON (`["a", "b"]`) or plain `a, b`."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        return json.loads(value)
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+# a list of names that BACKPROP_LAB_* may give as JSON or comma-separated
+NameList = Annotated[list[str], NoDecode, BeforeValidator(_names)]
 
 
 class Settings(BaseSettings):
@@ -13,11 +28,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BACKPROP_LAB_", extra="forbid")
 
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    allow_origins: list[str] = Field(
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8000, ge=0, le=65535, description="port to listen on (0 picks a free one)")
+    allow_origins: NameList = Field(
         default_factory=list, description="extra Origins allowed to open the WebSocket")
-    trusted_hosts: list[str] = Field(
+    trusted_hosts: NameList = Field(
         default_factory=list, description="extra Host names accepted besides loopback names, "
         "the bound host and (bound to 0.0.0.0) this machine's LAN address")
 

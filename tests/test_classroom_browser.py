@@ -147,14 +147,11 @@ def test_a_late_joiner_sees_the_current_state_at_once(run):
     teacher.page.wait_for_function(f"() => {STATE}.counters.epoch === 1")
     teacher.page.click("#view-backward")
     steps = teacher.steps()
-    t0 = time.monotonic()
     student = follow(run, code)
     student.page.wait_for_function(f"() => {STATE}.ui.view === 'backward'")
-    took = time.monotonic() - t0
     assert student.steps() == steps and student.text("epoch") == "1"
     assert student.state("s.config.dataset") == "xor"
     assert student.text("loss-train") == teacher.text("loss-train")
-    assert took < 5, took
     # the decision boundary is drawn from the room's current frame, not an empty plot
     assert student.state("s.heatmaps.output.n") == 100
     sig = student.canvas_signature("#boundary")

@@ -3,6 +3,7 @@ editable install (`pip install -e .`) points at."""
 
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -40,11 +41,24 @@ def test_wheel_holds_the_page(wheel):
     assert not any(n.startswith(("tests/", "bench/")) for n in names)
 
 
+def venv_with_our_dependencies(path: Path) -> Path:
+    """A new venv that sees the packages of the interpreter running the tests (fastapi and
+    the rest), but not its editable install of this checkout. `--system-site-packages`
+    would not do: inside a venv it shows the base interpreter's packages, not the venv's."""
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    py = path / "bin" / "python"
+    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    ours = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
+    # a .pth line adds a directory only: the .pth files inside it (the editable install's
+    # path to this checkout) are not read
+    (Path(site) / "outer_dependencies.pth").write_text("\n".join(ours) + "\n")
+    return py
+
+
 def test_installed_wheel_serves_the_page(wheel, tmp_path):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-                   check=True)
-    py = venv / "bin" / "python"
+    py = venv_with_our_dependencies(venv)
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
                     str(wheel)], check=True)
     run = subprocess.run([str(py), "-c", SERVE_CHECK], cwd=tmp_path, capture_output=True,

@@ -1,6 +1,8 @@
 """The README's promises: its Python example runs, and .ci/run runs its test command."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,3 +26,10 @@ def test_python_example_runs(capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "after 200 Adam steps" in out and "∂L/∂w = δ_j · a_i" in out
+
+
+def test_ruff_finds_nothing():
+    """The linter is part of the test command: a finding fails the suite."""
+    run = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -7,6 +7,7 @@ typed errors.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -42,11 +43,11 @@ def open_room(ws) -> dict:
     return recv_json(ws, "room")
 
 
+@contextlib.contextmanager
 def follow(live, code: str, **kw):
-    ws = connect(f"{live.ws_url}?room={code}", max_size=None, **kw)
-    hello = recv_json(ws, "hello")
-    state = recv_json(ws, "state")
-    return ws, hello, state
+    """(websocket, hello, state) of a follower of room `code`, closed when the block ends."""
+    with connect(f"{live.ws_url}?room={code}", max_size=None, **kw) as ws:
+        yield ws, recv_json(ws, "hello"), recv_json(ws, "state")
 
 
 def test_a_room_has_a_code_a_secret_and_followers_see_the_presenters_steps(live):
@@ -56,8 +57,7 @@ def test_a_room_has_a_code_a_secret_and_followers_see_the_presenters_steps(live)
         assert room["role"] == "presenter" and len(room["token"]) >= 24
         assert room["join_path"] == f"/?join={room['code']}"
         assert open_room(teacher)["code"] == room["code"]  # opening again: the same room
-        student, shello, sstate = follow(live, room["code"])
-        with student:
+        with follow(live, room["code"]) as (student, shello, sstate):
             assert shello["role"] == "follower" and shello["session"] is None
             assert shello["room"]["token"] is None and shello["room"]["qr"] is None
             assert hello["session"] not in json.dumps(shello)
@@ -90,8 +90,7 @@ def test_a_follower_cannot_drive_and_nothing_changes(live, hash_state):
     with open_tab(live.ws_url) as (teacher, hello, _):
         room = open_room(teacher)
         session = live.app.state.sessions.sessions[hello["session"]]
-        student, _, _ = follow(live, room["code"])
-        with student:
+        with follow(live, room["code"]) as (student, _, _):
             before = hash_state(session)
             for msg in ('{"type": "step"}', '{"type": "play"}', '{"type": "reset"}',
                         '{"type": "configure", "config": {"dataset": "xor"}}',
@@ -122,8 +121,7 @@ def test_a_fork_continues_exactly_and_diverges_from_the_room(live):
         recv_json(teacher, "step")
         teacher.send('{"type": "export"}')
         snap = recv_json(teacher, "snapshot")["snapshot"]
-        student, _, _ = follow(live, room["code"])
-        with student:
+        with follow(live, room["code"]) as (student, _, _):
             student.send('{"type": "fork"}')
             forked = recv_json(student, "forked")
             assert forked["step"] == 25
@@ -150,8 +148,7 @@ def test_a_late_joiner_gets_the_current_state_and_a_frame_at_once(live):
         teacher.send('{"type": "step", "count": 40}')
         recv_json(teacher, "step")
         teacher.send('{"type": "ui", "discretize": true}')
-        student, _, state = follow(live, room["code"])
-        with student:
+        with follow(live, room["code"]) as (student, _, state):
             assert state["metrics"]["step"] == 40 and state["config"]["dataset"] == "xor"
             assert state["config"]["hidden"] == [3]
             head = recv_until(student, lambda d: "binary" in d
@@ -165,8 +162,7 @@ def test_the_presenter_resumes_with_the_token_and_the_room_survives(live):
         room = open_room(teacher)
         teacher.send('{"type": "step", "count": 2}')
         recv_json(teacher, "step")
-    student, _, _ = follow(live, room["code"])
-    with student:
+    with follow(live, room["code"]) as (student, _, _):
         assert recv_until(student, lambda d: d.get("type") == "room"
                           and not d["presenter_online"])
         with connect(f"{live.ws_url}?room={room['code']}&token=nope") as bad:
@@ -295,18 +291,19 @@ def test_a_stalled_follower_never_slows_the_room(live):
         session = live.app.state.sessions.sessions[hello["session"]]
         stalled = [stalled_follower(live.port, room["code"]) for _ in range(3)]
         try:
-            student, _, _ = follow(live, room["code"])
-            with student:
+            with follow(live, room["code"]) as (student, _, _):
                 teacher.send('{"type": "view", "grid": 128, "neuron_grid": 64}')  # big frames
-                teacher.send('{"type": "play"}')
+                teacher.send('{"type": "play", "speed": 1}')
                 time.sleep(1.5)  # the stalled sockets' buffers fill
                 recv_json(student, "metrics")
-                stamps, t_end = [], time.monotonic() + 3.0
-                while time.monotonic() < t_end:
+                steps = [recv_json(student, "metrics")["step"] for _ in range(60)]
+                # one update a frame: the healthy follower got most of the frames the room
+                # made, never waiting behind the stalled ones
+                assert len(set(steps)) >= 0.5 * (steps[-1] - steps[0]), steps
+                for _ in range(900):  # until the stalled ones have skipped frames
+                    if sum(f.outbox.replaced_frames > 10 for f in session.followers) == 3:
+                        break
                     recv_json(student, "metrics")
-                    stamps.append(time.monotonic())
-                fps = (len(stamps) - 1) / (stamps[-1] - stamps[0])
-                assert fps >= 20, fps
                 slow = [f for f in session.followers if f.outbox.replaced_frames > 10]
                 assert len(slow) == 3 and all(len(f.outbox) <= 3 for f in slow)
                 teacher.send('{"type": "pause"}')
