@@ -6,9 +6,11 @@
     trainer = engine.Trainer({"dataset": "xor"}); trainer.step()
 """
 
+from . import graph
 from .config import Config, ConfigError
 from .network import Network
 from .optimizers import make_optimizer
 from .trainer import Trainer, TrainerError
 
-__all__ = ["Config", "ConfigError", "Network", "Trainer", "TrainerError", "make_optimizer"]
+__all__ = ["Config", "ConfigError", "Network", "Trainer", "TrainerError", "graph",
+           "make_optimizer"]

@@ -226,6 +226,11 @@ class Config:
         if isinstance(acts, tuple) and len(acts) != len(self.hidden):
             raise ConfigError(
                 "activation", f"a list needs one entry per hidden layer ({len(self.hidden)})")
+        if self.batch_norm and self.hidden and self.batch_size < 2:
+            raise ConfigError(
+                "batch_size", "batch norm needs at least 2 examples per batch: it normalizes "
+                "each neuron over the batch, and one example alone becomes β with no gradient "
+                "below it (PyTorch refuses it too)")
         task = self.task
         if (self.output_activation, self.loss) not in HEADS[task]:
             pairs = "; ".join(f"{a} with {lo}" for a, lo in HEADS[task])

@@ -6,11 +6,15 @@ so what the page prints is exactly what produced the update it just showed.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
 
-from .records import StepRecord
+from . import activations
+from .graph import Chain
+from .losses import make_head
+from .records import PHASES, StepRecord
 
 GRADCHECK_H = 1e-5  # relative to max(1, |w|), so large weights still move by a visible step
 GRADCHECK_FLOOR = 1e-4  # |a − b| / max(|a| + |b|, floor): below it, an absolute test
@@ -30,100 +34,89 @@ def _masks(rec: StepRecord):
     return masks if any(m is not None for m in masks) else None
 
 
-def neuron(trainer, rec: StepRecord, layer: int, j: int, row: int) -> dict:
-    """δ_j = ∂L_i/∂z_j for neuron j of weight layer `layer` (0-based) on batch row `row`.
+def passes_shown(rec: StepRecord, phase: str | None) -> set[str]:
+    """What may be shown of a record: in phase stepping, no gradient before the backward
+    phase and no update before it is applied."""
+    show = {"forward"}
+    if phase != "forward":
+        show.add("loss")
+    if phase not in ("forward", "loss"):
+        show.add("backward")
+    if rec.applied:
+        show.add("update")
+    return show
 
-    Per-example δ is n·dz, because the record's dz is the gradient of the batch mean.
-    """
-    net = trainer.net
+
+def explain(trainer, rec: StepRecord, layer: int, j: int, i: int | None, row: int,
+            phase: str | None) -> dict:
+    """The inspector's numbers for neuron j of weight layer `layer` (and weight w_ij when i is
+    given) on batch row `row`: the graph and its equations (graph.py), the neuron's values
+    on the example and over the batch, and the weight's gradient and update."""
+    show = passes_shown(rec, phase)
     t = rec.traces[layer]
     n = len(t.z)
-    last = layer == net.n_layers - 1
-    out = {
+    out = {"graph": Chain(trainer, rec, layer, j, i, row, show).build(),
+           "shows": [p for p in PHASES if p in show],
+           "settings_changed": rec.settings.changes_from(trainer._step_settings())}
+    backward = "backward" in show
+    out["neuron"] = {
         "layer": layer, "neuron": j, "row": row,
         "z": _f(t.z[row, j]), "a": _f(t.a[row, j]),
-        "delta": _f(t.dz[row, j] * n),
         "z_mean": _f(t.z[:, j].mean()), "a_mean": _f(t.a[:, j].mean()),
-        "delta_mean": _f(t.dz[:, j].mean() * n),
+        "delta": _f(t.dz[row, j] * n) if backward else None,
+        "delta_mean": _f(t.dz[:, j].sum()) if backward else None,
     }
-    if last:
-        head = trainer.head
-        yhat, target = rec.yhat[row], rec.target[row]
-        out["yhat"] = _f(yhat[j])
-        out["target"] = _f(target) if np.ndim(target) == 0 else _f(target[0])
-        out["loss"] = _f(rec.per_example_loss[row])
-        if head.name == "mse":
-            dL_dyhat = _f(head.dyhat(rec.yhat[row : row + 1], rec.target[row : row + 1])[0, j])
-            fprime = _f(head.act.derivative(t.z[row : row + 1], rec.yhat[row : row + 1])[0, j])
-            out.update(rule="δ = ∂L/∂ŷ · g′(z) = (ŷ − y) · g′(z)", dL_dyhat=dL_dyhat,
-                       fprime=fprime,
-                       formula=f"δ = ({dL_dyhat:.4g}) × {fprime:.4g} = {out['delta']:.4g}")
-        else:
-            out.update(rule="δ = ŷ − y (sigmoid or softmax with cross-entropy)",
-                       formula=f"δ = {out['yhat']:.4g} − {out['target'] if head.name == 'bce' else float(j == int(target))} = {out['delta']:.4g}")  # noqa: E501
+    if layer == len(rec.traces) - 1 and "loss" in show:
+        target = rec.target[row]
+        out["neuron"].update(
+            yhat=_f(rec.yhat[row, j]), loss=_f(rec.per_example_loss[row]),
+            target=_f(target) if np.ndim(target) == 0 else _f(target[0]))
+    if i is None:
         return out
-    nxt = rec.traces[layer + 1]
-    W_next, _ = rec.layer_arrays(rec.params_before, layer + 1)
-    deltas = nxt.dz[row] * n
-    terms = [{"k": k, "w": _f(W_next[j, k]), "delta": _f(deltas[k]),
-              "product": _f(W_next[j, k] * deltas[k])} for k in range(W_next.shape[1])]
-    upstream = _f(t.da[row, j] * n)
-    u = t.u if t.u is not None else t.z
-    fprime = _f(net.acts[layer].derivative(u[row : row + 1], t.f_out[row : row + 1])[0, j])
-    out.update(
-        rule="δ_j = f′(z_j) · Σ_k w_jk δ_k", terms=terms, sum=_f(sum(x["product"] for x in terms)),
-        upstream=upstream, fprime=fprime, activation=net.activation_names[layer],
-        residual=bool(net.skip[layer + 1]) if layer + 1 < len(net.skip) else False,
-        dropout_kept=None if t.mask is None else bool(t.mask[row, j]),
-        batch_norm=t.u is not None,
-    )
-    parts = " + ".join(f"({x['w']:.3g})({x['delta']:.3g})" for x in terms[:6])
-    more = " + …" if len(terms) > 6 else ""
-    out["formula"] = f"δ = {fprime:.4g} × [{parts}{more}] = {out['delta']:.4g}"
-    if out["residual"] or t.mask is not None or t.u is not None:
-        out["note"] = ("the sum also passes through "
-                       + ", ".join(n for n, on in (("the skip connection", out["residual"]),
-                                                   ("dropout", t.mask is not None),
-                                                   ("batch norm", t.u is not None)) if on))
-    return out
-
-
-def weight(trainer, rec: StepRecord, layer: int, i: int, j: int, row: int) -> dict:
-    """∂L/∂w_ij = δ_j · a_i for one example and over the batch, plus the update applied."""
-    t = rec.traces[layer]
-    n = len(t.z)
     W_before, _ = rec.layer_arrays(rec.params_before, layer)
-    dW, _ = rec.layer_arrays(rec.grads, layer)
-    a_i = _f(t.input[row, i])
-    delta_j = _f(t.dz[row, j] * n)
-    per_example = a_i * delta_j
-    data_grad = _f((t.input[:, i] * t.dz[:, j]).sum())
-    grad = _f(dW[i, j])
-    out = {
-        "layer": layer, "i": i, "j": j, "row": row,
-        "weight": _f(W_before[i, j]), "a_i": a_i, "delta_j": delta_j,
-        "grad_example": per_example, "grad_batch": data_grad, "grad": grad,
-        "penalty_grad": grad - data_grad,
-        "formula": f"∂L/∂w = δ_j · a_i = ({delta_j:.4g}) × ({a_i:.4g}) = {per_example:.4g}",
-        "batch_formula": f"mean over {n} examples = {data_grad:.6g}"
-        + (f", plus the penalty's {grad - data_grad:.4g} = {grad:.6g}"
-           if trainer.config.regularization != "none" and trainer.config.regularization_rate
-           else ""),
-    }
-    if rec.applied:
-        flat = rec.layout[layer][0].start + i * W_before.shape[1] + j
+    w = {"layer": layer, "i": i, "j": j, "row": row, "weight": _f(W_before[i, j])}
+    if backward:
+        dW, _ = rec.layer_arrays(rec.grads, layer)
+        w["grad"] = _f(dW[i, j])
+    if "update" in show:
         W_after, _ = rec.layer_arrays(rec.params_after, layer)
-        if trainer.last_record is rec:
-            out["update"] = trainer.optimizer.update_terms(0, flat, grad, _f(W_before[i, j]))
-        out["weight_after"] = _f(W_after[i, j])
-        out["delta_w"] = _f(W_after[i, j] - W_before[i, j])
+        flat = rec.layout[layer][0].start + i * W_before.shape[1] + j
+        if rec.optimizer is not None:
+            w["update"] = rec.optimizer.update_terms(0, flat, w["grad"], w["weight"])
+        w["weight_after"] = _f(W_after[i, j])
+        w["delta_w"] = _f(W_after[i, j] - W_before[i, j])
+    out["weight"] = w
     return out
+
+
+GRADCHECK_TOL = 1e-6  # largest relative error that passes
+# rounding in the loss, amplified by the stencil: |numeric − exact| ≲ NOISE·ε·max(1, |L|)/h
+GRADCHECK_NOISE = 50.0
+
+
+def replay_net(trainer, rec: StepRecord):
+    """(network, head) as they were when `rec` was made: its activations, dropout rate and
+    output head, over the trainer's own parameter arrays."""
+    s = rec.settings
+    net = copy.copy(trainer.net)
+    net.activation_names = list(s.activations)
+    net.acts = [activations.get(name) for name in s.activations]
+    net.dropout, net.output_activation = s.dropout, s.output_activation
+    return net, make_head(s.output_activation, s.loss)
 
 
 def gradcheck(trainer, rec: StepRecord, seed: int = 0) -> dict:
-    """Central differences in float64 (five-point stencil) on the record's batch, weights and
-    masks, against the record's backprop gradient (data loss plus penalty)."""
-    net, head = trainer.net, trainer.head
+    """Central differences in float64 (five-point stencil) on the record's batch, weights,
+    masks and settings, against the record's backprop gradient (data loss plus penalty).
+
+    A parameter passes when the relative error is at most 1e-6, or when the difference is
+    within the rounding noise of finite differences ("below the noise floor": a gradient
+    that batch norm cancels, say). Where the loss has a kink at the parameter's value (a
+    ReLU input exactly at 0), it is not differentiable: the one-sided slopes differ at every
+    step size, finite differences cannot judge backprop's value (f′(0) = 0 by convention),
+    and the parameter is reported as "not differentiable here" instead.
+    """
+    net, head = replay_net(trainer, rec)
     X = trainer.F_train[rec.batch]
     target = rec.target
     masks = _masks(rec)
@@ -134,21 +127,37 @@ def gradcheck(trainer, rec: StepRecord, seed: int = 0) -> dict:
         traces, yhat = net.forward(X, head, train=True, masks=masks)
         np.copyto(net.buffers, saved_buffers)
         return float(head.per_example(traces[-1].z, yhat, target).mean()) \
-            + trainer._penalty(net.params)
+            + trainer._penalty(net.params, rec.settings)
+
+    def at(k: int, value: float) -> float:
+        net.params[k] = value
+        return total_loss()
 
     def stencil(k: int, w: float, h: float) -> float:
         """Five-point central differences in parameter k at value w: truncation O(h⁴)."""
-        f = []
-        for step in (-2.0, -1.0, 1.0, 2.0):
-            net.params[k] = w + step * h
-            f.append(total_loss())
+        f = [at(k, w + step * h) for step in (-2.0, -1.0, 1.0, 2.0)]
         net.params[k] = w
         return (f[0] - 8.0 * f[1] + 8.0 * f[2] - f[3]) / (12.0 * h)
+
+    def kink(k: int, w: float, h: float) -> bool:
+        """One-sided slopes that keep apart as the step shrinks: not differentiable at w.
+        (At a smooth point their gap shrinks with the step, so a wrong gradient there is
+        never excused.)"""
+        f0, jumps, scale = at(k, w), [], GRADCHECK_FLOOR
+        for hh in (h / 100, h / 1000):
+            right, left = (at(k, w + hh) - f0) / hh, (f0 - at(k, w - hh)) / hh
+            jumps.append(abs(right - left))
+            scale = max(scale, abs(right), abs(left))
+        net.params[k] = w
+        return jumps[1] > 0.5 * jumps[0] and jumps[1] > 1e-2 * scale
 
     idx = np.arange(net.n_params)
     if len(idx) > GRADCHECK_MAX_PARAMS:
         idx = np.sort(np.random.default_rng(seed).choice(idx, GRADCHECK_MAX_PARAMS, replace=False))
-    numeric = np.empty(len(idx))
+    numeric, steps = np.empty(len(idx)), np.empty(len(idx))
+    analytic = rec.grads[idx]
+    status = np.zeros(len(idx), dtype=np.int8)  # 0 checked, 1 below the noise floor, 2 kink
+    loss = abs(rec.loss + rec.penalty)
     try:
         np.copyto(net.params, rec.params_before)
         for n, k in enumerate(idx):
@@ -158,26 +167,47 @@ def gradcheck(trainer, rec: StepRecord, seed: int = 0) -> dict:
             # say), h is too coarse: the estimates at h and h/10 disagree, and the pair
             # h/10, h/100 that agrees better is used instead.
             e0, e1 = stencil(k, w, h), stencil(k, w, h / 10)
-            numeric[n] = e0
+            numeric[n], steps[n] = e0, h
             if abs(e0 - e1) > 1e-7 * max(abs(e0), GRADCHECK_FLOOR):
                 e2 = stencil(k, w, h / 100)
                 if abs(e1 - e2) < abs(e0 - e1):
-                    numeric[n] = e2
+                    numeric[n], steps[n] = e2, h / 100
+            if relative_error(numeric[n], analytic[n]) <= GRADCHECK_TOL:
+                continue
+            noise = GRADCHECK_NOISE * np.finfo(float).eps * max(1.0, loss) / steps[n]
+            if abs(numeric[n] - analytic[n]) <= noise:
+                status[n] = 1
+            elif kink(k, w, h):
+                status[n] = 2
     finally:
         np.copyto(net.params, saved_params)
         np.copyto(net.buffers, saved_buffers)
-    analytic = rec.grads[idx]
     err = relative_error(numeric, analytic)
-    worst = int(np.argmax(err)) if len(err) else 0
-    layer = int(np.searchsorted(net.layer_offsets, idx[worst], side="right") - 1) if len(err) else 0
-    max_err = float(err.max()) if len(err) else 0.0
+    checked = np.flatnonzero(status == 0)
+    worst = int(checked[np.argmax(err[checked])]) if len(checked) else None
+    max_err = float(err[worst]) if worst is not None else 0.0
+    layer = (int(np.searchsorted(net.layer_offsets, idx[worst], side="right") - 1)
+             if worst is not None else None)
+    n_noise, n_kink = int((status == 1).sum()), int((status == 2).sum())
+    notes = []
+    if n_noise:
+        notes.append(f"{n_noise} gradient{'s are' if n_noise > 1 else ' is'} below the noise "
+                     "floor of finite differences: backprop and the differences agree to "
+                     "within rounding (a gradient near 0, e.g. a bias that batch norm cancels)")
+    if n_kink:
+        notes.append(f"{n_kink} parameter{'s sit' if n_kink > 1 else ' sits'} where the loss "
+                     "is not differentiable (a ReLU input exactly at its kink): the slopes "
+                     "left and right differ, so finite differences cannot judge backprop's "
+                     "value there (it takes f′(0) = 0)")
     return {
         "max_rel_error": max_err if math.isfinite(max_err) else None,
         "n_checked": int(len(idx)), "n_params": int(net.n_params),
-        "h": GRADCHECK_H, "floor": GRADCHECK_FLOOR, "step": rec.step,
+        "n_noise": n_noise, "n_kink": n_kink, "notes": notes,
+        "h": GRADCHECK_H, "floor": GRADCHECK_FLOOR, "tolerance": GRADCHECK_TOL,
+        "step": rec.step,
         "loss": _f(rec.loss + rec.penalty),  # rounding in the differences grows with it
-        "worst": {"index": int(idx[worst]) if len(idx) else None, "layer": layer,
-                  "numeric": _f(numeric[worst]) if len(err) else None,
-                  "backprop": _f(analytic[worst]) if len(err) else None},
-        "passed": bool(max_err <= 1e-6),
+        "worst": {"index": int(idx[worst]) if worst is not None else None, "layer": layer,
+                  "numeric": _f(numeric[worst]) if worst is not None else None,
+                  "backprop": _f(analytic[worst]) if worst is not None else None},
+        "passed": bool(max_err <= GRADCHECK_TOL),
     }

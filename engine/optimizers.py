@@ -9,11 +9,31 @@ Symbols in the rules: α learning rate, μ momentum, ρ RMSprop's `alpha`, β1, 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 HYPERPARAMETERS = ("lr", "momentum", "alpha", "beta1", "beta2", "eps")
+
+
+@dataclass(frozen=True)
+class UpdateSnapshot:
+    """An optimizer right after a step: enough to explain that step's update of any element
+    later, whatever the optimizer has done or been replaced by since."""
+
+    name: str
+    t: int
+    hyperparameters: dict[str, float]  # the values the step used
+    state: tuple[tuple[np.ndarray, ...], ...]  # per parameter, one copy per state name
+
+    def update_terms(self, param_index: int, flat_index: int, grad: float,
+                     weight_before: float) -> dict:
+        """`Optimizer.update_terms` as of this snapshot."""
+        opt = REGISTRY[self.name](**self.hyperparameters)
+        opt.t, opt._used = self.t, dict(self.hyperparameters)
+        opt._state = [list(arrays) for arrays in self.state]
+        return opt.update_terms(param_index, flat_index, grad, weight_before)
 
 
 class Optimizer:
@@ -50,6 +70,13 @@ class Optimizer:
         self._shapes: list[tuple[int, ...]] = []
         self._state: list[list[np.ndarray]] = []  # per parameter, one array per state name
         self._scratch: list[np.ndarray] = []
+
+    def snapshot(self) -> UpdateSnapshot:
+        """A copy of what the last step used and left, for explaining it later."""
+        if self.t == 0:
+            raise RuntimeError("no step has been taken yet")
+        return UpdateSnapshot(self.name, self.t, dict(self._used),
+                              tuple(tuple(a.copy() for a in arrays) for arrays in self._state))
 
     def state_arrays(self) -> list[np.ndarray]:
         """The live state arrays (references), parameter by parameter in `state_names` order;
@@ -249,5 +276,5 @@ def make_optimizer(name: str, *, lr: float | None = None, momentum: float | None
                           eps=eps)
 
 
-__all__ = ["HYPERPARAMETERS", "REGISTRY", "Optimizer", "SGD", "Momentum", "Nesterov", "RMSprop",
-           "Adam", "make_optimizer"]
+__all__ = ["HYPERPARAMETERS", "REGISTRY", "UpdateSnapshot", "Optimizer", "SGD", "Momentum",
+           "Nesterov", "RMSprop", "Adam", "make_optimizer"]

@@ -13,12 +13,38 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .network import LayerTrace
+from .optimizers import UpdateSnapshot
 
 PHASES = ("forward", "loss", "backward", "update")
 
 
 def _list(x):
     return None if x is None else np.asarray(x, dtype=float).tolist()
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """The settings an update was made with, so that it is explained and checked with them
+    even after a live change (another activation, loss, dropout rate or penalty)."""
+
+    activations: tuple[str, ...]  # per hidden layer
+    output_activation: str
+    loss: str
+    dropout: float
+    batch_norm: bool
+    skip: tuple[bool, ...]  # per weight layer: a residual connection around it
+    regularization: str  # "none", "l1" or "l2"
+    regularization_rate: float
+
+    def changes_from(self, other: StepSettings) -> list[str]:
+        """'name: then → now' for each setting that differs in `other` (the current ones)."""
+        return [f"{name}: {_show(getattr(self, name))} → {_show(getattr(other, name))}"
+                for name in self.__dataclass_fields__
+                if getattr(self, name) != getattr(other, name)]
+
+
+def _show(v) -> str:
+    return ", ".join(map(str, v)) if isinstance(v, tuple) else str(v)
 
 
 @dataclass
@@ -40,6 +66,8 @@ class StepRecord:
     update_ratios: list[float] = field(default_factory=list)
     metrics: dict | None = None  # train/test loss and accuracy after the update
     update_terms: dict | None = None  # optimizer name and hyperparameters used
+    settings: StepSettings | None = None  # what the update was made with
+    optimizer: UpdateSnapshot | None = None  # the optimizer's state right after the update
 
     @property
     def applied(self) -> bool:

@@ -19,7 +19,7 @@ from .config import Config
 from .losses import correct, make_head, targets_for
 from .network import Network
 from .optimizers import make_optimizer
-from .records import StepRecord
+from .records import StepRecord, StepSettings
 
 UNDO_DEPTH = 1024
 HISTORY_MAX = 4000  # points kept for the charts; older ones are thinned, recent ones kept
@@ -251,8 +251,27 @@ class Trainer:
             raise TrainerError("there are no training points: add some first")
         if self._perm is None or len(self._perm) != n:
             self._perm = np.random.default_rng([self.config.seed, 2, self.epoch]).permutation(n)
-        idx = self._perm[self.pos : self.pos + self.config.batch_size]
-        return idx
+        end = self.pos + self.config.batch_size
+        if self._batch_norm:
+            if n == 1:
+                raise TrainerError("batch norm needs at least two training points: add one, "
+                                   "or turn batch norm off")
+            if n - end == 1:
+                end = n  # never a last batch of one: it joins this one
+        return self._perm[self.pos : end]
+
+    @property
+    def _batch_norm(self) -> bool:
+        """Whether any layer normalizes over the batch."""
+        return any(g is not None for g in self.net.gammas)
+
+    def _step_settings(self) -> StepSettings:
+        c, net = self.config, self.net
+        return StepSettings(
+            activations=tuple(net.activation_names), output_activation=c.output_activation,
+            loss=c.loss, dropout=net.dropout, batch_norm=self._batch_norm,
+            skip=tuple(net.skip), regularization=c.regularization,
+            regularization_rate=c.regularization_rate)
 
     def _advance(self, n_used: int) -> bool:
         """Move the epoch cursor; returns True when this update finished an epoch."""
@@ -308,14 +327,17 @@ class Trainer:
 
     # the update
 
-    def _penalty(self, params: np.ndarray) -> float:
-        c = self.config
-        if c.regularization == "none" or c.regularization_rate == 0.0:
+    def _penalty(self, params: np.ndarray, settings: StepSettings | None = None) -> float:
+        """The L1/L2 penalty on the weights (not biases, γ or β), with the current settings
+        or, given, with a recorded step's."""
+        kind, rate = ((settings.regularization, settings.regularization_rate) if settings
+                      else (self.config.regularization, self.config.regularization_rate))
+        if kind == "none" or rate == 0.0:
             return 0.0
         w = params * self.net.weight_mask
-        if c.regularization == "l1":
-            return c.regularization_rate * float(np.abs(w).sum())
-        return c.regularization_rate * 0.5 * float(w @ w)
+        if kind == "l1":
+            return rate * float(np.abs(w).sum())
+        return rate * 0.5 * float(w @ w)
 
     def _add_penalty_grad(self) -> None:
         c = self.config
@@ -373,7 +395,7 @@ class Trainer:
             yhat=yhat, target=t, per_example_loss=per, loss=float(per.mean()),
             penalty=self._penalty(net.params), grads=net.grads.copy(),
             params_before=net.params.copy(), layout=net.layout,
-            grad_norms=self._layer_norms(net.grads),
+            grad_norms=self._layer_norms(net.grads), settings=self._step_settings(),
         )
         self._pending_undo = saved
         return rec
@@ -401,6 +423,7 @@ class Trainer:
         delta = rec.params_after - rec.params_before
         rec.update_ratios = self._ratios(delta, rec.params_before)
         rec.update_terms = {"optimizer": self.config.optimizer, **self.optimizer.hyperparameters}
+        rec.optimizer = self.optimizer.snapshot()
         self._log(rec.metrics)
         self._check_stops(epoch_done, rec.metrics, float(np.abs(delta).max(initial=0.0)))
         self.last_record = rec
@@ -546,8 +569,11 @@ class Trainer:
         return out
 
     def _layer_norms(self, flat: np.ndarray) -> list[float]:
+        """‖∂L/∂W_l‖ per weight layer: the weights' gradient only (not b, γ or β), as the
+        optimizer used it (with the penalty's part when there is one)."""
         with np.errstate(over="ignore", invalid="ignore"):
-            norms = np.sqrt(np.add.reduceat(flat * flat, self.net.layer_offsets[:-1])).tolist()
+            squares = flat * flat * self.net.weight_mask
+            norms = np.sqrt(np.add.reduceat(squares, self.net.layer_offsets[:-1])).tolist()
         return norms if math.isfinite(sum(norms)) else [_float(v) for v in norms]
 
     def _ratios(self, delta: np.ndarray, before: np.ndarray) -> list[float]:
@@ -685,35 +711,38 @@ class Trainer:
         return self._preview(np.array([example]), rec.params_before), 0, False
 
     def _preview(self, idx: np.ndarray, params: np.ndarray | None = None) -> StepRecord:
-        saved = self._save()
-        if params is not None:
-            np.copyto(self.net.params, params)
-        traces, yhat, t = self._forward_backward(idx)
-        per = self.head.per_example(traces[-1].z, yhat, t)
-        rec = StepRecord(
-            step=self.step_count + 1, epoch=self.epoch, batch=idx, traces=traces, yhat=yhat,
-            target=t, per_example_loss=per, loss=float(per.mean()),
-            penalty=self._penalty(self.net.params), grads=self.net.grads.copy(),
-            params_before=self.net.params.copy(), layout=self.net.layout,
-            grad_norms=self._layer_norms(self.net.grads))
-        self._restore(saved)
-        return rec
+        """Forward and backward on `idx` at `params` (default: the current ones) for the
+        inspector, leaving no trace: weights, batch-norm statistics and the last update's
+        gradients (which the backward view and the gradient-norm chart show) are kept."""
+        saved, grads = self._save(), self.net.grads.copy()
+        try:
+            if params is not None:
+                np.copyto(self.net.params, params)
+            traces, yhat, t = self._forward_backward(idx)
+            per = self.head.per_example(traces[-1].z, yhat, t)
+            return StepRecord(
+                step=self.step_count + 1, epoch=self.epoch, batch=idx, traces=traces,
+                yhat=yhat, target=t, per_example_loss=per, loss=float(per.mean()),
+                penalty=self._penalty(self.net.params), grads=self.net.grads.copy(),
+                params_before=self.net.params.copy(), layout=self.net.layout,
+                grad_norms=self._layer_norms(self.net.grads), settings=self._step_settings())
+        finally:
+            self._restore(saved)
+            np.copyto(self.net.grads, grads)
 
     def explain(self, layer: int, j: int, i: int | None = None,
                 example: int | None = None) -> dict:
         """Chain-rule numbers for neuron j of weight layer `layer` (0-based) or, with i, for
-        the weight w_ij, on training example `example` (default: the batch's first)."""
+        the weight w_ij, on training example `example` (default: the batch's first), read
+        off the step with the settings it was made with (explain.py, graph.py)."""
         rec, row, in_batch = self.inspection_record(example)
-        net = self.net
-        W = self._layer(layer, net.weights)
+        W = self._layer(layer, self.net.weights)
         if not 0 <= j < W.shape[1] or (i is not None and not 0 <= i < W.shape[0]):
             raise TrainerError(f"layer {layer} has weights of shape {W.shape[0]}×{W.shape[1]}")
-        out = {"step": rec.step, "applied": rec.applied, "phase": self.phase,
-               "example": int(rec.batch[row]), "in_batch": in_batch,
-               "neuron": explain.neuron(self, rec, layer, j, row)}
-        if i is not None:
-            out["weight"] = explain.weight(self, rec, layer, i, j, row)
-        return out
+        phase = self.phase if rec is self.pending else None
+        return {"step": rec.step, "applied": rec.applied, "phase": phase,
+                "example": int(rec.batch[row]), "in_batch": in_batch,
+                **explain.explain(self, rec, layer, j, i, row, phase)}
 
     def gradcheck(self) -> dict:
         """Finite-difference check of the last update's gradients (or the next one's)."""

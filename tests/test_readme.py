@@ -25,7 +25,7 @@ def test_python_example_runs(capsys):
     code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
-    assert "after 200 Adam steps" in out and "∂L/∂w = δ_j · a_i" in out
+    assert "after 200 Adam steps" in out and "g = ∂L/∂w = " in out and "δ₁ = " in out
 
 
 def test_ruff_finds_nothing():

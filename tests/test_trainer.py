@@ -183,24 +183,6 @@ def test_phase_steps_walk_forward_loss_backward_update():
     assert t.step_back() and t.phase is None and t.step_count == 1
 
 
-def test_explain_matches_the_record():
-    t = Trainer({**SMALL, "optimizer": "adam"})
-    rec = t.step()
-    ex = t.explain(layer=1, j=2, i=3)
-    w = ex["weight"]
-    dW = rec.layer_arrays(rec.grads, 1)[0]
-    assert w["grad"] == pytest.approx(dW[3, 2], rel=1e-12)
-    n = len(rec.batch)
-    per_example = [t.explain(layer=1, j=2, i=3, example=int(k))["weight"]["grad_example"]
-                   for k in rec.batch]
-    assert np.mean(per_example) == pytest.approx(dW[3, 2], rel=1e-9)
-    assert n == 10
-    neuron = ex["neuron"]
-    assert neuron["delta"] == pytest.approx(neuron["fprime"] * neuron["sum"], rel=1e-9)
-    upd = w["update"]
-    assert upd["step"] == pytest.approx(w["delta_w"], rel=1e-9, abs=1e-15)
-
-
 def test_gradcheck_passes_and_fails_when_it_should():
     t = Trainer({**SMALL, "regularization": "l1", "regularization_rate": 0.01,
                  "batch_norm": True})

@@ -28,6 +28,7 @@ def configs(draw):
                          st.lists(st.sampled_from(ACTIVATIONS), min_size=len(hidden),
                                   max_size=len(hidden)).filter(bool)))
     out_act, loss = draw(st.sampled_from(HEADS[task_of(dataset)]))
+    batch_norm = draw(st.booleans())
     return {
         "dataset": dataset, "n_points": draw(st.integers(10, 80)),
         "noise": draw(st.floats(0, 0.5)), "train_fraction": draw(st.floats(0.1, 0.9)),
@@ -35,12 +36,13 @@ def configs(draw):
         "features": draw(st.lists(st.sampled_from(FEATURES), min_size=1, unique=True)),
         "hidden": hidden, "activation": act if hidden or isinstance(act, str) else "tanh",
         "output_activation": out_act, "loss": loss, "init": draw(st.sampled_from(INITS)),
-        "batch_norm": draw(st.booleans()), "dropout": draw(st.sampled_from([0.0, 0.3])),
+        "batch_norm": batch_norm, "dropout": draw(st.sampled_from([0.0, 0.3])),
         "residual": draw(st.booleans()), "optimizer": draw(st.sampled_from(OPTIMIZERS)),
         "learning_rate": draw(st.sampled_from([0.001, 0.03, 0.3])),
         "regularization": draw(st.sampled_from(REGULARIZATIONS)),
         "regularization_rate": draw(st.sampled_from([0.0, 0.001, 0.01])),
-        "batch_size": draw(st.integers(1, 30)),
+        # batch norm refuses batches of one
+        "batch_size": draw(st.integers(2 if batch_norm and hidden else 1, 30)),
     }
 
 
@@ -60,15 +62,10 @@ def test_every_operation_on_a_random_config(cfg):
     m = t.metrics()
     assert finite_or_none(m["loss"]["train"]) and finite_or_none(m["loss"]["test"])
     check = t.gradcheck()
-    # rounding in the differences is ~1e-16·loss/h: past a loss of 10 it nears 1e-5 at the floor
-    if t.stopped != "diverged" and check["loss"] < 10 and not (
-            set(t.net.activation_names) & {"relu", "leaky_relu", "elu"}
-            or cfg["regularization"] == "l1"  # kinks can fall inside ±h
-            or cfg["batch_norm"] and cfg["batch_size"] <= 4):  # σ of ~3 near-equal z: the
-        # loss turns so sharply that no step size gives differences good to 1e-5
-        # 1e-5, not the 1e-6 of tests/test_gradients.py: with features up to x² = 36 and
-        # gradients near the 1e-4 floor, rounding in the differences alone reaches ~1e-6
-        assert check["max_rel_error"] <= 1e-5, check
+    # rounding in the differences is ~1e-16·loss/h: past a loss of 10 it nears the tolerance;
+    # kinks and noise are named by the check, not excused here
+    if t.stopped != "diverged" and check["loss"] < 10:
+        assert check["passed"], check
     last = len(t.net.weights) - 1
     ex = t.explain(layer=last, j=0, i=0)
     json.dumps(ex, allow_nan=False)

@@ -232,7 +232,7 @@ export class ChartsView {
       gs.push({ name: l === nLayers - 1 ? "out" : `h${l + 1}`, color: LAYER_COLORS[l % LAYER_COLORS.length],
         xs, ys: pick((m) => (m.grad_norms ? m.grad_norms[l] : null)), width: 1.6 });
     }
-    this.grads.update(gs, { log: true, title: "‖∂L/∂W‖ per layer (log)", scale });
+    this.grads.update(gs, { log: true, title: "‖∂L/∂W‖ per layer: weights only, penalty included (log)", scale });
     for (const c of this.charts) c.draw();
   }
 }
