@@ -739,7 +739,9 @@ class Trainer:
         W = self._layer(layer, self.net.weights)
         if not 0 <= j < W.shape[1] or (i is not None and not 0 <= i < W.shape[0]):
             raise TrainerError(f"layer {layer} has weights of shape {W.shape[0]}×{W.shape[1]}")
-        phase = self.phase if rec is self.pending else None
+        # a phase step's record, held at its phase (the update phase once applied)
+        phase = self.phase if rec is self.pending or (
+            rec is self.last_record and self.phase == "update") else None
         return {"step": rec.step, "applied": rec.applied, "phase": phase,
                 "example": int(rec.batch[row]), "in_batch": in_batch,
                 **explain.explain(self, rec, layer, j, i, row, phase)}

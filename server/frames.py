@@ -173,7 +173,8 @@ def record_frame(rec, meta: dict) -> bytes:
     phase step is half-shown); dW, db: ∂L/∂W, ∂L/∂b on the batch (with the penalty);
     dW_applied, db_applied: the change the optimizer made (only once applied); a_mean: node
     layer l + 1's mean output over the batch; dz_sum: Σ over the batch of ∂L/∂z (L the
-    batch's mean loss), i.e. the batch mean of the per-example δ = ∂ℓ_i/∂z. Then
+    batch's mean loss), i.e. the batch mean of δ = B·∂L/∂z (each example's own ∂ℓ_i/∂z
+    without batch norm; with it, its share of the batch gradient, times B). Then
     per_example_loss (n,), yhat (n, K) and target. `rec` is an engine StepRecord.
     """
     shown = rec.params_after if rec.params_after is not None else rec.params_before

@@ -281,13 +281,14 @@ def test_inspector_chain_rule_equals_the_engines_gradient_read_over_the_protocol
               if e["name"] == "dW"}
         record_grad = float(dW[0][1, 2])
         ws.send(json.dumps({"type": "inspect", "layer": 0, "neuron": 2, "source": 1}))
-        inspected = _recv_until(ws, "inspection")["result"]["weight"]
+        inspected = _recv_until(ws, "inspection")["result"]
         ws.send(json.dumps({"type": "leave"}))
     assert header["step"] == 2 and header["applied"] is True
     # batch_size=1: the chain rule on the one example is the weight's whole gradient.
     assert page_value == pytest.approx(record_grad, rel=1e-6, abs=1e-9)
     assert page_grad == pytest.approx(record_grad, rel=1e-6, abs=1e-9)
-    assert page_value == inspected["grad"] == inspected["grad_example"]
+    assert page_value == inspected["weight"]["grad"] == next(
+        e["value"] for e in inspected["graph"]["equations"] if e["id"] == "grad_w_example")
 
 
 def test_play_then_pause_advances_the_counters(run):
@@ -482,9 +483,9 @@ def test_screenshots_of_the_main_states(run, size):
     r.page.get_by_role("button", name="Verify this step").click()
     expect(r.page.get_by_test_id("gradcheck-result")).to_be_visible()
     r.shot(f"{size}-inspector")
-    # the whole inspection, the optimizer's update included, fits without scrolling
-    assert r.page.evaluate("() => { const e = document.getElementById('inspector');"
-                           " return e.scrollHeight - e.clientHeight; }") <= 1
+    # the chain rule and the gradient used are in view at once; the update a scroll away
+    expect(r.page.get_by_test_id("chain-rule")).to_be_in_viewport(ratio=1)
+    r.page.get_by_test_id("update-formula").scroll_into_view_if_needed()
     expect(r.page.get_by_test_id("update-formula")).to_be_in_viewport(ratio=1)
     assert r.page.get_by_test_id("gradcheck-error").get_attribute("data-value") is not None
     r.page.keyboard.press("f")

@@ -217,7 +217,7 @@ export class ChartsView {
       lossSeries.push({ name: "B train", color: COMPARE_B, xs: bxs, ys: bpick((m) => m.loss.train), width: 2 },
         { name: "B test", color: COMPARE_B, xs: bxs, ys: bpick((m) => m.loss.test), dash: [2, 3] });
     }
-    this.loss.update(lossSeries, { log: state.ui.lossScale === "log", title: `Loss (${state.ui.lossScale})`, zeroBased: true, scale });
+    this.loss.update(lossSeries, { log: state.ui.lossScale === "log", title: `Loss: mean ℓ, data only (${state.ui.lossScale})`, zeroBased: true, scale });
     const acc = h.some((m) => m.accuracy && m.accuracy.train !== null);
     const accSeries = [
       { name: named("train"), color: TRAIN, xs, ys: pick((m) => m.accuracy.train) },

@@ -260,6 +260,10 @@ export class Controls {
     q("epoch").textContent = String(state.counters.epoch);
     q("loss-train").textContent = fmt(state.loss.train, 4);
     q("loss-test").textContent = fmt(state.loss.test, 4);
+    // the optimizer minimises the data loss plus the L1/L2 penalty; these read-outs are the
+    // data loss alone, which the page says whenever a penalty is on
+    q("loss-penalty").hidden = !(state.config && state.config.regularization !== "none"
+      && state.config.regularization_rate > 0);
     const acc = state.accuracy.train;
     q("accuracy").textContent = acc === null || acc === undefined ? "—"
       : `${(acc * 100).toFixed(1)}% / ${state.accuracy.test === null ? "—" : (state.accuracy.test * 100).toFixed(1) + "%"}`;

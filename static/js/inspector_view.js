@@ -1,7 +1,9 @@
-// The inspector: for a neuron, z, a and δ on the traced example and their batch means; for a
-// link, its weight, its gradient and the chain rule with the engine's numbers, then the
-// optimizer's update; for a bias, its value and ∂L/∂b = δ. A "Verify this step" button runs
-// the finite-difference gradient check. Every number is the server's.
+// The inspector: the computation graph of the selected neuron or weight on the traced example
+// (each operation's value and gradient), every equation read off it with the engine's
+// numbers (engine/graph.py builds them as expression trees, so each is true by construction),
+// then for a weight the batch's terms, the penalty, the gradient the optimizer used and its
+// update. In phase stepping it shows only what the phase has computed. A "Verify this step"
+// button runs the finite-difference gradient check. Every number is the server's.
 
 import { fmt } from "./canvas.js";
 import { featureLabel } from "./state.js";
@@ -62,6 +64,8 @@ export class InspectorView {
       else if (sel.kind === "bias") body.push(...this._bias(state, sel, pending ? null : r));
     }
     this.root.replaceChildren(...body.filter(Boolean));
+    const centre = this.root.closest(".centre");
+    if (centre) centre.classList.toggle("inspecting", Boolean(sel && sel.layer !== undefined));
   }
 
   _gradcheck(state) {
@@ -72,14 +76,51 @@ export class InspectorView {
       ok ? "✓ " : "✗ ", `Gradient check of step ${g.step ?? "?"}: largest relative error `,
       num(g.max_rel_error, "gradcheck-error", 3),
       ` over ${g.n_checked ?? "?"}/${g.n_params ?? "?"} parameters: `,
-      ok ? "backprop matches finite differences" : "backprop and finite differences disagree");
+      ok ? "backprop matches finite differences" : "backprop and finite differences disagree",
+      (g.notes || []).map((n) => h("div", { className: "hint", "data-testid": "gradcheck-note" }, n)));
   }
 
   _example(r) {
     if (!r) return null;
-    return h("p", { className: "hint" }, `Step ${r.step}${r.applied ? "" : " (not applied yet)"}, traced example #${r.example}`,
-      r.in_batch === false ? " (outside the batch: a one-example pass at the same weights)" : "",
-      r.phase ? `, phase: ${r.phase}` : "");
+    const phase = r.phase ? `, phase: ${r.phase}` : "";
+    return [h("p", { className: "hint" }, `Step ${r.step}${r.applied ? "" : " (not applied yet)"}, traced example #${r.example}`,
+      r.in_batch === false ? " (outside the batch: a one-example pass at the same weights)" : "", phase),
+    r.settings_changed && r.settings_changed.length ? h("p", { className: "warn", "data-testid": "settings-changed" },
+      `The settings changed since this step (${r.settings_changed.join("; ")}): it is explained as it was made.`) : null,
+    r.shows && !r.shows.includes("backward") ? h("p", { className: "hint", "data-testid": "phase-hint" },
+      r.shows.includes("loss") ? "Loss phase: the forward pass and the loss are known; gradients come in the backward phase."
+        : "Forward phase: only values so far; the loss and the gradients come in the next phases.") : null];
+  }
+
+  /** The operations the engine ran for this neuron on the traced example, left to right. */
+  _graph(r) {
+    const g = r.graph;
+    const chips = [];
+    g.nodes.forEach((n, k) => {
+      if (k) chips.push(h("span", { className: "garrow", "aria-hidden": "true" }, n.id === "w" ? "" : "→"));
+      const grad = n.grad === null ? null
+        : h("span", { className: "ggrad" }, n.id === "w" ? "δ·a " : "∂ ", fmt(n.grad));
+      chips.push(h("span", { className: "gnode", title: `${n.what}${n.grad === null ? "" : `; gradient ${n.id === "w" ? "δ·a, this example's term" : `${g.grad_symbol}${n.label}`}`}`,
+        "data-testid": `graph-${n.id}`, dataset: { value: String(n.value), grad: n.grad === null ? "" : String(n.grad) } },
+      h("b", {}, n.label), " ", fmt(n.value), grad));
+    });
+    const legend = g.grad_symbol.startsWith("B")
+      ? `∂: B·∂L/∂(node), B = ${g.batch_size} (with batch norm, this example's share of the batch's gradient, × B)`
+      : "∂: ∂ℓ/∂(node), this example's loss ℓ";
+    return h("div", { className: "graph" }, h("h4", {}, `The computation on example #${r.example} `,
+      h("span", { className: "hint" }, r.shows.includes("backward") ? legend : "values of the forward pass")),
+    h("div", { className: "gchain" }, chips));
+  }
+
+  /** One equation: its symbols, then its numbers and value (data-values for tests). */
+  _equation(eq, big = false) {
+    return h("div", { className: `formula eq${big ? " big" : ""}`, "data-testid": `eq-${eq.id}` },
+      h("span", { className: "lhs" }, eq.lhs), " = ", numbers(eq.expr), " = ", num(eq.value, `eq-${eq.id}-value`));
+  }
+
+  _equations(r, ids) {
+    const eqs = r.graph.equations.filter((e) => ids.includes(e.id));
+    return eqs.map((e) => h("div", { title: e.title }, this._equation(e)));
   }
 
   _neuron(state, sel, r) {
@@ -93,12 +134,15 @@ export class InspectorView {
         h("tr", {}, h("th", {}, ""), h("th", {}, "example"), h("th", {}, "batch mean")),
         h("tr", {}, h("td", {}, "z"), h("td", {}, num(n.z, "neuron-z")), h("td", {}, num(n.z_mean, "neuron-z-mean"))),
         h("tr", {}, h("td", {}, "a"), h("td", {}, num(n.a, "neuron-a")), h("td", {}, num(n.a_mean, "neuron-a-mean"))),
-        h("tr", {}, h("td", {}, "δ = ∂L/∂z"), h("td", {}, num(n.delta, "neuron-delta")), h("td", {}, num(n.delta_mean, "neuron-delta-mean"))))];
-    if (n.yhat !== undefined) out.push(row("ŷ, target, loss", `${fmt(n.yhat)}, ${fmt(n.target)}, ${fmt(n.loss)}`));
-    if (n.rule) out.push(h("div", { className: "formula" }, n.rule));
-    if (n.formula) out.push(h("div", { className: "formula big" }, n.formula));
-    if (n.note) out.push(h("p", { className: "hint" }, n.note));
+        h("tr", {}, h("td", {}, "δ"), h("td", {}, num(n.delta, "neuron-delta")), h("td", {}, num(n.delta_mean, "neuron-delta-mean"))))];
+    if (n.yhat !== undefined) out.push(row("ŷ, target, ℓ", `${fmt(n.yhat)}, ${fmt(n.target)}, ${fmt(n.loss)}`));
+    out.push(this._graph(r), ...this._equations(r, BACKWARD_IDS), this._forwardDetails(r));
     return out;
+  }
+
+  _forwardDetails(r) {
+    const eqs = this._equations(r, FORWARD_IDS);
+    return eqs.length ? h("details", { className: "fwd" }, h("summary", {}, "The forward equations"), eqs) : null;
   }
 
   _link(state, sel, r) {
@@ -109,20 +153,44 @@ export class InspectorView {
     const out = [h("h3", {}, `Weight from ${from} to ${to}`),
       row("w (now)", num(w, "link-weight"),
         this._editor("weight", w, (v) => this.on.setWeight(sel.layer, sel.i, sel.j, v)))];
-    if (!r || !r.weight) { out.push(h("p", { className: "hint" }, r ? "no gradient yet" : "asking the engine…")); return out; }
+    if (!r || !r.weight) { out.push(h("p", { className: "hint" }, "asking the engine…")); return out; }
     const g = r.weight;
-    // Two columns when the card is wide enough (the chain rule | the optimizer's update), so
-    // the whole story fits a 1280×720 projector without scrolling.
-    out.push(this._example(r), h("div", { className: "insp-cols" },
+    const eq = Object.fromEntries(r.graph.equations.map((e) => [e.id, e]));
+    out.push(...this._example(r), this._graph(r));
+    if (!eq.grad_w) { out.push(this._forwardDetails(r)); return out; }
+    const ex = eq.grad_w_example;
+    // Two columns when the card is wide enough (how δ came about | from the example to the
+    // batch to the update), so the whole story fits a 1280×720 projector.
+    out.push(h("div", { className: "insp-cols" },
+      h("div", {},
+        h("h4", {}, "Backward: δ of the neuron this weight feeds"),
+        ...this._equations(r, BACKWARD_IDS), this._forwardDetails(r)),
       h("div", {},
         h("h4", {}, "The chain rule on the traced example"),
         h("div", { className: "formula big", "data-testid": "chain-rule" },
-          "∂L/∂w = δ_j · a_i = (", num(g.delta_j, "chain-delta"), ") × (", num(g.a_i, "chain-a"), ") = ",
-          num(g.grad_example, "chain-value")),
-        row("∂L/∂w used", num(g.grad, "grad-batch", 6)),
-        h("div", { className: "hint" }, `(${g.batch_formula || "over the batch"})`)),
-      this._update(g)));
+          h("span", { className: "lhs" }, ex.lhs), " = (", num(ex.expr.args[0].value, "chain-delta"), ") × (",
+          num(ex.expr.args[1].value, "chain-a"), ") = ", num(ex.value, "chain-value")),
+        this._batchTable(eq.grad_w_data, r),
+        eq.grad_w_penalty ? h("div", {}, h("div", { className: "eq-title" }, eq.grad_w_penalty.title), this._equation(eq.grad_w_penalty)) : null,
+        h("div", { className: "formula big", "data-testid": "eq-grad_w" }, h("span", { className: "lhs" }, eq.grad_w.lhs), " = ",
+          numbers(eq.grad_w.expr), " = ", num(g.grad, "grad-batch", 6)),
+        this._update(g))));
     return out;
+  }
+
+  /** ∂L_data/∂w = (1/B)·Σ δ·a: the batch's terms in a table, the traced row marked. */
+  _batchTable(eq, r) {
+    const rows = eq.expr.args;
+    const body = rows.map((t) => t.op === "num"
+      ? h("tr", {}, h("td", { colspan: "3" }, t.label), h("td", {}, num(t.value)))
+      : h("tr", { className: t.label === `#${r.example}` ? "traced" : null },
+        h("td", {}, t.label), h("td", {}, num(t.args[0].value)), h("td", {}, num(t.args[1].value)), h("td", {}, num(t.value))));
+    const [d, a] = rows.find((t) => t.op === "mul").args.map((x) => x.label);
+    return h("div", { "data-testid": "batch-terms" },
+      h("div", { className: "eq-title" }, `${eq.title}: ∂L_data/∂w is the mean of ${d}·${a} over the batch`),
+      h("div", { className: "terms-scroll" }, h("table", { className: "nums batch-terms" },
+        h("tr", {}, h("th", {}, "example"), h("th", {}, d), h("th", {}, a), h("th", {}, `${d}·${a}`)), body)),
+      h("div", { className: "formula" }, `∂L_data/∂w = (1/${eq.expr.count}) × Σ = `, num(eq.value, "grad-data", 6)));
   }
 
   _update(g) {
@@ -135,27 +203,31 @@ export class InspectorView {
       const terms = Object.entries(u).filter(([k, v]) => !shown.has(k) && (typeof v === "number" || typeof v === "string"));
       if (terms.length) {
         box.appendChild(h("div", { className: "terms" }, terms.map(([k, v]) => h("span", { className: "term" },
-          `${k} = `, typeof v === "number" ? fmt(v) : v))));
+          `${SYMBOLS[k] || k} = `, typeof v === "number" ? fmt(v) : v))));
       }
     }
     if (g.weight_after !== undefined) {
       // w before is the formula's first number; one line keeps the update on screen.
       box.appendChild(row("w after", h("span", { title: `before: ${fmt(g.weight, 6)}` }, fmt(g.weight_after, 6)),
         h("span", {}, "Δw = ", num(g.delta_w, "delta-w"))));
-    } else if (!u) box.appendChild(h("p", { className: "hint" }, "the update is applied at the end of the step"));
+    } else box.appendChild(h("p", { className: "hint" }, "the update is applied at the end of the step"));
     return box;
   }
 
   _bias(state, sel, r) {
     const b = state.params && state.params.biases[sel.layer] ? state.params.biases[sel.layer][sel.j] : null;
     const rec = state.record;
-    const db = rec && rec.layers && rec.layers[sel.layer] ? rec.layers[sel.layer].db[sel.j] : null;
+    const backward = r && r.shows ? r.shows.includes("backward") : true;
+    const db = backward && rec && rec.layers && rec.layers[sel.layer] ? rec.layers[sel.layer].db[sel.j] : null;
     const out = [h("h3", {}, `Bias of neuron ${sel.j + 1} in layer ${sel.layer + 1}`),
       row("b (now)", num(b, "bias-value"), this._editor("bias", b, (v) => this.on.setBias(sel.layer, sel.j, v))),
       row("∂L/∂b (batch)", num(db, "bias-grad"))];
     if (r && r.neuron) {
-      out.push(this._example(r), h("div", { className: "formula big" },
-        `∂L/∂b = δ_j · 1 = ${fmt(r.neuron.delta)} on the traced example; batch mean δ = ${fmt(r.neuron.delta_mean)}`));
+      out.push(...this._example(r));
+      if (r.neuron.delta !== null) {
+        out.push(h("div", { className: "formula big" },
+          `∂L/∂b = (1/B)·Σ δ·1: δ = ${fmt(r.neuron.delta)} on the traced example; the batch mean of δ = ${fmt(r.neuron.delta_mean)} (biases carry no penalty)`));
+      }
     }
     return out;
   }
@@ -168,6 +240,27 @@ export class InspectorView {
     return h("span", { className: "editor" }, h("label", {}, `set to `, input),
       h("button", { type: "button", onclick: go }, "Set"));
   }
+}
+
+const FORWARD_IDS = ["z", "z_hat", "u", "drop", "skip"];
+const BACKWARD_IDS = ["grad_a", "grad_h", "grad_u", "delta"];
+// the optimizer's terms by the symbols of its rule (engine/optimizers.py)
+const SYMBOLS = { lr: "α", momentum: "μ", alpha: "ρ", beta1: "β1", beta2: "β2", eps: "ε", velocity: "b",
+  lookahead: "g + μ·b", m_hat: "m̂", v_hat: "v̂", step: "Δw" };
+
+/** An expression's numbers, as engine/graph.py's `numbers` prints them. */
+function numbers(e) {
+  if (e.op === "num") {
+    const v = h("span", { className: "num", title: e.label, dataset: { value: String(e.value) } }, fmt(e.value));
+    return e.value < 0 ? h("span", {}, "(", v, ")") : v;
+  }
+  const parts = e.args.map((a) => {
+    const p = numbers(a);
+    return ["add", "sub", "mean"].includes(a.op) && e.op !== "add" ? h("span", {}, "[", p, "]") : p;
+  });
+  const joined = [];
+  parts.forEach((p, k) => { if (k) joined.push({ mul: " × ", add: " + ", sub: " − ", mean: " + " }[e.op]); joined.push(p); });
+  return e.op === "mean" ? h("span", {}, "(", ...joined, `)/${e.count}`) : h("span", {}, ...joined);
 }
 
 /** Does an inspect reply belong to the current selection? */

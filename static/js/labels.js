@@ -6,7 +6,7 @@ export const FIELD_LABELS = {
   seed: "Seed", n_classes: "Classes", features: "Features", hidden: "Hidden layers",
   activation: "Activation", output_activation: "Output activation", loss: "Loss",
   init: "Initialisation", batch_norm: "Batch norm", dropout: "Dropout", residual: "Residual",
-  optimizer: "Optimizer", learning_rate: "Learning rate α", momentum: "Momentum β",
+  optimizer: "Optimizer", learning_rate: "Learning rate α", momentum: "Momentum μ",
   beta1: "β₁", beta2: "β₂", eps: "ε", alpha: "RMSprop ρ", regularization: "Regularization",
   regularization_rate: "Regularization rate λ", batch_size: "Batch size",
   max_epochs: "Max epochs", target_loss: "Target loss", patience: "Patience (epochs)",
