@@ -311,8 +311,10 @@ class UiShare(_Message):
     """What the presenter's page shows besides the session: the followers' pages mirror it.
 
     `{"type": "ui", "view": "backward", "selection": {...} | null, "example": 17 | null,
-      "show_test": false, "discretize": false, "loss_scale": "log", "lesson": "xor" | null}`;
-    fields left out keep their value. Presenter only; broadcast as `room_ui`."""
+      "show_test": false, "discretize": false, "loss_scale": "log", "lesson": "xor" | null,
+      "reveal": 2 | null}`; fields left out keep their value. `reveal` is how many steps of
+    the inspector's backward walk are shown (null: all). Presenter only; broadcast as
+    `room_ui`."""
 
     type: Literal["ui"]
     view: Literal["forward", "backward"] | None = None
@@ -322,6 +324,7 @@ class UiShare(_Message):
     discretize: bool | None = None
     loss_scale: Literal["linear", "log"] | None = None
     lesson: Literal[tuple(lesson.id for lesson in LESSONS)] | None = None  # type: ignore[valid-type]
+    reveal: Annotated[int, Field(ge=0, le=64)] | None = None
 
 
 class Fork(_Message):

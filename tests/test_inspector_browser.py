@@ -122,6 +122,8 @@ def test_phase_by_phase_the_page_shows_gradients_only_from_the_backward_phase(ru
             f" return i && i.step === 1 && i.shows.length === "
             f"{('forward', 'loss', 'backward', 'update').index(phase) + 1}; }}")
         r.settle()
+        if phase == "backward":
+            walk_back(r)
         grads = r.page.evaluate("() => [...document.querySelectorAll('#inspector .gnode')]"
                                 ".filter(n => n.dataset.grad !== '').length")
         seen[phase] = grads
@@ -134,3 +136,22 @@ def test_phase_by_phase_the_page_shows_gradients_only_from_the_backward_phase(ru
         assert has_update == (phase == "update")
         r.shot(f"inspector-phase-{phase}")
     assert r.errors == [], r.errors
+
+
+def walk_back(r) -> None:
+    """In the backward phase each press of Step shows one more equation, from ℓ back to w,
+    and the gradients it gives; the update waits until the walk reaches the weight."""
+    shown, grads = [], []
+    while r.page.get_by_test_id("walk-hint").count():
+        shown.append(r.page.locator("#inspector .eq").count())
+        grads.append(r.page.evaluate("() => [...document.querySelectorAll('#inspector .gnode')]"
+                                     ".filter(n => n.dataset.grad !== '').length"))
+        assert r.page.get_by_test_id("update-formula").count() == 0
+        if len(shown) == 3:
+            r.shot("inspector-walk-3")
+        r.page.get_by_role("button", name="Step", exact=True).click()
+        r.settle()
+        assert len(shown) < 20
+    assert r.state("s.phase") == "backward" and len(shown) >= 5
+    assert grads[0] == 2 and grads == sorted(grads) and grads[-1] < 8  # a and d first, w last
+    assert shown == sorted(shown)

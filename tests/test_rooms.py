@@ -72,6 +72,11 @@ def test_a_room_has_a_code_a_secret_and_followers_see_the_presenters_steps(live)
             ui = recv_json(student, "room_ui")["ui"]
             assert ui == {"view": "backward", "selection": {"kind": "link", "layer": 0, "i": 1,
                                                             "j": 2}}
+            # the inspector's walk back through the graph, one equation per press of Step
+            teacher.send('{"type": "ui", "reveal": 2}')
+            assert recv_json(student, "room_ui")["ui"]["reveal"] == 2
+            teacher.send('{"type": "ui", "reveal": null}')
+            assert recv_json(student, "room_ui")["ui"]["reveal"] is None
             teacher.send('{"type": "inspect", "layer": 0, "neuron": 2, "source": 1}')
             assert recv_json(student, "inspection") == recv_json(teacher, "inspection")
             # the open lesson too; an unknown one is refused and changes nothing

@@ -41,6 +41,8 @@ def test_bare_step_parses_to_one_update():
     ('{"type": "add_point", "x1": 0, "x2": 0, "label": true}', "wrong_type", "label"),
     ('{"type": "set_weight", "layer": 0, "neuron": 0, "value": -Infinity}', "not_finite", None),
     ('{"type": "inspect", "layer": 0}', "missing_field", "neuron"),
+    ('{"type": "ui", "reveal": 65}', "out_of_range", "reveal"),
+    ('{"type": "ui", "reveal": 1.5}', "wrong_type", "reveal"),
     ('{"type": "import", "snapshot": {"a": [1, 99999999999999999999]}}', "not_finite",
      "snapshot.a.1"),
 ])

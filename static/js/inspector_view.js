@@ -5,6 +5,7 @@
 // update. In phase stepping it shows only what the phase has computed. A "Verify this step"
 // button runs the finite-difference gradient check. Every number is the server's.
 
+import { revealed } from "./backward_walk.js";
 import { fmt } from "./canvas.js";
 import { featureLabel } from "./state.js";
 
@@ -44,6 +45,7 @@ export class InspectorView {
   render(state) {
     const sel = state.ui.selection;
     const body = [];
+    this.walk = null;
     body.push(h("div", { className: "insp-head" },
       h("h2", {}, "Inspector"),
       h("button", { type: "button", "data-testid": "gradcheck", onclick: () => this.on.gradcheck(),
@@ -59,6 +61,7 @@ export class InspectorView {
     } else {
       const r = state.inspect;
       const pending = !r || !matches(r, sel);
+      this.walk = pending ? null : revealed(r, state.ui.reveal);
       if (sel.kind === "neuron") body.push(...this._neuron(state, sel, pending ? null : r));
       else if (sel.kind === "link") body.push(...this._link(state, sel, pending ? null : r));
       else if (sel.kind === "bias") body.push(...this._bias(state, sel, pending ? null : r));
@@ -87,6 +90,8 @@ export class InspectorView {
       r.in_batch === false ? " (outside the batch: a one-example pass at the same weights)" : "", phase),
     r.settings_changed && r.settings_changed.length ? h("p", { className: "warn", "data-testid": "settings-changed" },
       `The settings changed since this step (${r.settings_changed.join("; ")}): it is explained as it was made.`) : null,
+    this.walk ? h("p", { className: "hint", "data-testid": "walk-hint" },
+      `Backward pass, step ${this.walk.step} of ${this.walk.of}: press Step to go on back toward ${r.weight ? "the weight" : "this neuron's z"}, one equation at a time.`) : null,
     r.shows && !r.shows.includes("backward") ? h("p", { className: "hint", "data-testid": "phase-hint" },
       r.shows.includes("loss") ? "Loss phase: the forward pass and the loss are known; gradients come in the backward phase."
         : "Forward phase: only values so far; the loss and the gradients come in the next phases.") : null];
@@ -96,7 +101,8 @@ export class InspectorView {
   _graph(r) {
     const g = r.graph;
     const chips = [];
-    g.nodes.forEach((n, k) => {
+    const hidden = (n) => this.walk && !this.walk.nodes.has(n.id);
+    g.nodes.map((n) => (n.grad !== null && hidden(n) ? { ...n, grad: null } : n)).forEach((n, k) => {
       if (k) chips.push(h("span", { className: "garrow", "aria-hidden": "true" }, n.id === "w" ? "" : "→"));
       const grad = n.grad === null ? null
         : h("span", { className: "ggrad" }, n.id === "w" ? "δ·a " : "∂ ", fmt(n.grad));
@@ -119,9 +125,12 @@ export class InspectorView {
   }
 
   _equations(r, ids) {
-    const eqs = r.graph.equations.filter((e) => ids.includes(e.id));
+    const eqs = r.graph.equations.filter((e) => ids.includes(e.id) && this._shown(e.id));
     return eqs.map((e) => h("div", { title: e.title }, this._equation(e)));
   }
+
+  /** Whether the backward walk has reached equation `id` (always, outside the walk). */
+  _shown(id) { return !this.walk || !BACKWARD_IDS.concat(WEIGHT_IDS).includes(id) || this.walk.equations.has(id); }
 
   _neuron(state, sel, r) {
     const isOut = sel.layer === (state.params ? state.params.weights.length : 0);
@@ -155,9 +164,12 @@ export class InspectorView {
         this._editor("weight", w, (v) => this.on.setWeight(sel.layer, sel.i, sel.j, v)))];
     if (!r || !r.weight) { out.push(h("p", { className: "hint" }, "asking the engine…")); return out; }
     const g = r.weight;
-    const eq = Object.fromEntries(r.graph.equations.map((e) => [e.id, e]));
+    const eq = Object.fromEntries(r.graph.equations.filter((e) => this._shown(e.id)).map((e) => [e.id, e]));
     out.push(...this._example(r), this._graph(r));
-    if (!eq.grad_w) { out.push(this._forwardDetails(r)); return out; }
+    if (!eq.grad_w_example) {
+      out.push(...this._equations(r, BACKWARD_IDS), this._forwardDetails(r));
+      return out;
+    }
     const ex = eq.grad_w_example;
     // Two columns when the card is wide enough (how δ came about | from the example to the
     // batch to the update), so the whole story fits a 1280×720 projector.
@@ -170,11 +182,11 @@ export class InspectorView {
         h("div", { className: "formula big", "data-testid": "chain-rule" },
           h("span", { className: "lhs" }, ex.lhs), " = (", num(ex.expr.args[0].value, "chain-delta"), ") × (",
           num(ex.expr.args[1].value, "chain-a"), ") = ", num(ex.value, "chain-value")),
-        this._batchTable(eq.grad_w_data, r),
+        eq.grad_w_data ? this._batchTable(eq.grad_w_data, r) : null,
         eq.grad_w_penalty ? h("div", {}, h("div", { className: "eq-title" }, eq.grad_w_penalty.title), this._equation(eq.grad_w_penalty)) : null,
-        h("div", { className: "formula big", "data-testid": "eq-grad_w" }, h("span", { className: "lhs" }, eq.grad_w.lhs), " = ",
-          numbers(eq.grad_w.expr), " = ", num(g.grad, "grad-batch", 6)),
-        this._update(g))));
+        eq.grad_w ? h("div", { className: "formula big", "data-testid": "eq-grad_w" }, h("span", { className: "lhs" }, eq.grad_w.lhs), " = ",
+          numbers(eq.grad_w.expr), " = ", num(g.grad, "grad-batch", 6)) : null,
+        eq.grad_w ? this._update(g) : null)));
     return out;
   }
 
@@ -244,6 +256,7 @@ export class InspectorView {
 
 const FORWARD_IDS = ["z", "z_hat", "u", "drop", "skip"];
 const BACKWARD_IDS = ["grad_a", "grad_h", "grad_u", "delta"];
+const WEIGHT_IDS = ["grad_w_example", "grad_w_data", "grad_w_penalty", "grad_w"];
 // the optimizer's terms by the symbols of its rule (engine/optimizers.py)
 const SYMBOLS = { lr: "α", momentum: "μ", alpha: "ρ", beta1: "β1", beta2: "β2", eps: "ε", velocity: "b",
   lookahead: "g + μ·b", m_hat: "m̂", v_hat: "v̂", step: "Δw" };

@@ -3,6 +3,7 @@
 
 import { savePng, stackCanvases } from "./canvas.js";
 import { BoundaryView } from "./boundary_view.js";
+import { walkGoesOn } from "./backward_walk.js";
 import { ChartsView } from "./charts_view.js";
 import { Controls } from "./controls.js";
 import { InspectorView } from "./inspector_view.js";
@@ -49,7 +50,7 @@ const act = {
   play: () => send(messages.play(state.ui.speed)),
   pause: () => send(messages.pause()),
   setSpeed: (speed) => { if (state.playing) send(messages.play(speed)); },
-  step: () => send(messages.step(state.ui.stepUnit)),
+  step: () => (walkGoesOn(state) ? dispatch({ type: "reveal" }) : send(messages.step(state.ui.stepUnit))),
   stepBack: () => send(messages.stepBack()),
   reset: (data = false) => send(messages.reset(data)),
   exportState: () => send(messages.exportState()),
@@ -183,7 +184,8 @@ if (roomParams.forked) dispatch({ type: "forked", code: roomParams.forked });
 let urlWeights = new URLSearchParams(location.search).get("w");
 function shareUi(s) {  // the presenter's view, for the followers; sent before any inspect it causes
   send(messages.ui({ view: s.ui.view, selection: s.ui.selection, example: s.ui.example,
-    show_test: s.ui.showTest, discretize: s.ui.discretize, loss_scale: s.ui.lossScale, lesson: s.ui.lesson }));
+    show_test: s.ui.showTest, discretize: s.ui.discretize, loss_scale: s.ui.lossScale, lesson: s.ui.lesson,
+    reveal: s.ui.reveal }));
 }
 function pageQuery(s) {
   const room = { join: s.role === "follower" && s.room ? s.room.code : null,
@@ -247,7 +249,7 @@ store.listen((a, s) => {
   if (a.type === "setUi" && "projector" in a.patch) onResize();
   if (a.type === "room" && a.room && a.room.token) { presenterTokens.set(a.room.code, a.room.token); conn.present = a.room.code; }
   if (a.type === "room" && a.room && s.role === "presenter") shareUi(s);
-  if (s.role === "presenter" && (["setView", "select", "setExample"].includes(a.type)
+  if (s.role === "presenter" && (["setView", "select", "setExample", "reveal"].includes(a.type)
     || (a.type === "setUi" && ["showTest", "discretize", "lossScale", "lesson"].some((k) => k in a.patch)))) shareUi(s);
   if (["select", "setExample"].includes(a.type)) act.inspect();
   if (["state", "step", "metrics"].includes(a.type) && s.ui.selection) reinspect();

@@ -62,6 +62,7 @@ export function initialState() {
       animate: true,
       lesson: null,          // id of the open guided lesson (lessons.js), kept in the URL
       projector: false,      // projector mode: large type, thick lines (projector.js), in the URL
+      reveal: null,          // backward phase: how many steps of the inspector's walk back are shown (null: all)
     },
   };
 }
@@ -177,6 +178,9 @@ export const REDUCERS = {
       s.paramsStep = null;
     }
     s.phase = a.phase ?? null;
+    // The backward phase with something selected: the inspector walks back from ℓ one
+    // step per press of Step (backward_walk.js), starting with the first.
+    s.ui.reveal = s.phase === "backward" && s.ui.selection ? 1 : null;
     if (a.metrics) { mergeMetrics(s, a.metrics); mergeCompare(s, a.metrics.compare, false); }
     if (a.stopped !== undefined) s.stopped = a.stopped;
     s.playing = false;
@@ -212,6 +216,11 @@ export const REDUCERS = {
   },
   inspect(s, a) {
     s.inspect = a.result;
+    return ["inspector"];
+  },
+  /** One more step of the inspector's walk back through the graph (backward phase). */
+  reveal(s) {
+    if (s.ui.reveal !== null) s.ui.reveal += 1;
     return ["inspector"];
   },
   gradcheck(s, a) {
@@ -273,6 +282,7 @@ export const REDUCERS = {
     if ("discretize" in u) s.ui.discretize = !!u.discretize;
     if ("loss_scale" in u) s.ui.lossScale = u.loss_scale;
     if ("lesson" in u) s.ui.lesson = u.lesson ?? null;  // the lesson card, to read along
+    if ("reveal" in u) s.ui.reveal = u.reveal ?? null;
     return ["network", "boundary", "charts", "inspector", "controls"];
   },
   /** A follower's fork is ready: the page drives it from now on (main.js reconnects). */
