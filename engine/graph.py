@@ -127,10 +127,17 @@ class Chain:
         return {"nodes": self.nodes, "equations": self.equations,
                 "grad_symbol": self.G, "batch_size": self.B, "row": self.r}
 
-    def _node(self, key: str, label: str, value, what: str, grad=None) -> dict:
-        node = {"id": key, "label": label, "value": float(value), "what": what, "grad": None}
-        if grad is not None and "backward" in self.show:
-            node["grad"] = float(grad)
+    def _node(self, key: str, label: str, value, what: str, grad=None,
+              local: tuple[str, float] | None = None) -> dict:
+        """A node; `local` is (name, value) of its derivative with respect to the node before
+        it in the chain, where that edge is one example's own (not batch norm's)."""
+        node = {"id": key, "label": label, "value": float(value), "what": what, "grad": None,
+                "local": None}
+        if "backward" in self.show:
+            if grad is not None:
+                node["grad"] = float(grad)
+            if local is not None:
+                node["local"] = {"label": local[0], "value": float(local[1])}
         self.nodes.append(node)
         return node
 
@@ -148,7 +155,8 @@ class Chain:
                        grad=B * t.dz[r, j] * t.input[r, self.i])
         products = [op("mul", [a, w], a["value"] * w["value"]) for a, w in zip(ins, ws)]
         z = t.z[r, j]
-        self._node("z", f"z{sub(j + 1)}", z, "Σ a·w + b", grad=B * t.dz[r, j])
+        self._node("z", f"z{sub(j + 1)}", z, "Σ a·w + b", grad=B * t.dz[r, j],
+                   local=None if self.i is None else ("∂z/∂w = a", t.input[r, self.i]))
         self.equations.append(equation(
             "z", "Weighted sum",
             f"z{sub(j + 1)} = Σᵢ aᵢ{sup(self.layer)}·wᵢ{sub(j + 1)} + b{sub(j + 1)}",
@@ -178,15 +186,20 @@ class Chain:
         h = t.f_out[r, j]
         arg = "u" if t.u is not None else "z"
         self.h = "h" if t.mask is not None or self.settings.skip[self.layer] else "a"
+        x = t.u if t.u is not None else t.z
+        self.fprime = float(self.act.derivative(x[r : r + 1, j : j + 1],
+                                                t.f_out[r : r + 1, j : j + 1])[0, 0])
+        slope = (f"{f_name}′({arg})", self.fprime)
         if self.h == "h":  # else the activation's output is the neuron's output, node "a"
-            self._node("h", f"h{sub(j + 1)}", h, f"{f_name}({arg})")
+            self._node("h", f"h{sub(j + 1)}", h, f"{f_name}({arg})", local=slope)
         a = h
         p = self.settings.dropout
         if t.mask is not None:
             keep = float(t.mask[r, j]) / (1.0 - p)
             a = h * keep
             self._node("drop", f"d{sub(j + 1)}", a,
-                       f"dropout: kept, × 1/(1−{p:g})" if t.mask[r, j] else "dropout: dropped, × 0")
+                       f"dropout: kept, × 1/(1−{p:g})" if t.mask[r, j] else "dropout: dropped, × 0",
+                       local=("m/(1−p)", keep))
             self.equations.append(equation(
                 "drop", "Dropout", f"d{sub(j + 1)} = h{sub(j + 1)} · m/(1−p)",
                 op("mul", [num(h, f"h{sub(j + 1)}"), num(keep, "m/(1−p)")], a)))
@@ -198,7 +211,9 @@ class Chain:
                 "skip", "Residual connection", f"{self.a_out} = {d} + {self.a_in(j)}",
                 op("add", [num(before, d), num(t.input[r, j], self.a_in(j))], a)))
         self._node("a", self.a_out, t.a[r, j],
-                   "this neuron's output" if self.h == "h" else f"{f_name}({arg}), the output")
+                   "this neuron's output" if self.h == "h" else f"{f_name}({arg}), the output",
+                   local=slope if self.h == "a" else
+                   ("∂a/∂d = 1 (+ skip)", 1.0) if self.settings.skip[self.layer] else None)
 
     def _output(self) -> None:
         """ŷ and ℓ of the traced example (forward values, shown from the loss phase on)."""
@@ -255,9 +270,7 @@ class Chain:
         self._grad(self.h, g)
         h_label = f"h{dj}" if self.h == "h" else a_out
         arg = "u" if t.u is not None else "z"
-        x = t.u if t.u is not None else t.z
-        fprime = float(self.act.derivative(x[r : r + 1, j : j + 1],
-                                           t.f_out[r : r + 1, j : j + 1])[0, 0])
+        fprime = self.fprime
         u_grad = B * t.du[r, j]
         self.equations.append(equation(
             "grad_u" if t.u is not None else "delta",

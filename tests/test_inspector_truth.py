@@ -99,6 +99,12 @@ def check_explanation(t: Trainer, ex: dict, layer: int, kink_free: bool) -> None
     graph = ex["graph"]
     for eq in graph["equations"]:
         check_tree(eq["expr"])
+    # each edge's local derivative carries the gradient back to the node before it
+    nodes = graph["nodes"]
+    for prev, node in zip(nodes, nodes[1:]):
+        if node["local"] and node["grad"] is not None and prev["grad"] is not None:
+            assert prev["grad"] == pytest.approx(node["local"]["value"] * node["grad"],
+                                                 rel=1e-9, abs=1e-12), (prev, node)
     if not kink_free:
         return
     for node in graph["nodes"]:

@@ -103,7 +103,10 @@ export class InspectorView {
     const chips = [];
     const hidden = (n) => this.walk && !this.walk.nodes.has(n.id);
     g.nodes.map((n) => (n.grad !== null && hidden(n) ? { ...n, grad: null } : n)).forEach((n, k) => {
-      if (k) chips.push(h("span", { className: "garrow", "aria-hidden": "true" }, n.id === "w" ? "" : "→"));
+      // the edge into this node, labelled with its local derivative once the backward pass shows it
+      const local = n.local && n.grad !== null ? h("span", { className: "glocal", title: n.local.label,
+        dataset: { value: String(n.local.value) } }, `×${fmt(n.local.value, 3)}`) : null;
+      if (k) chips.push(h("span", { className: "garrow", "aria-hidden": local ? null : "true" }, local, n.id === "w" ? "" : "→"));
       const grad = n.grad === null ? null
         : h("span", { className: "ggrad" }, n.id === "w" ? "δ·a " : "∂ ", fmt(n.grad));
       chips.push(h("span", { className: "gnode", title: `${n.what}${n.grad === null ? "" : `; gradient ${n.id === "w" ? "δ·a, this example's term" : `${g.grad_symbol}${n.label}`}`}`,
