@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, datasets, explain, features, heatmaps
+from . import activations, datasets, explain, features, heatmaps, snapshots
 from .config import Config
+from .errors import SnapshotError, TrainerError
 from .losses import correct, make_head, targets_for
 from .network import Network
 from .optimizers import make_optimizer
@@ -25,7 +26,7 @@ UNDO_DEPTH = 1024
 HISTORY_MAX = 4000  # points kept for the charts; older ones are thinned, recent ones kept
 HISTORY_RECENT = 1000
 EARLY_STOP_MIN_DELTA = 1e-4  # an epoch counts as progress when test loss falls by 0.01 %
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = snapshots.SNAPSHOT_VERSION
 DATA_FIELDS = {"dataset", "n_points", "noise", "train_fraction", "seed", "n_classes"}
 NETWORK_FIELDS = {"features", "hidden", "init", "batch_norm", "residual"}
 STOP_MESSAGES = {
@@ -36,10 +37,6 @@ STOP_MESSAGES = {
     "diverged": "The loss became infinite at step {step}: the learning rate is probably too "
     "large. Training stopped and the weights from before that step are kept.",
 }
-
-
-class TrainerError(ValueError):
-    """A request the trainer cannot carry out (no training points, bad index...)."""
 
 
 def _opt_kwargs(c: Config) -> dict[str, float]:
@@ -777,37 +774,34 @@ class Trainer:
 
     @classmethod
     def from_snapshot(cls, snap: dict) -> Trainer:
-        """Rebuild a trainer from `snapshot()`; raises TrainerError or ConfigError if malformed."""
-        if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
-            raise TrainerError(f"not a version {SNAPSHOT_VERSION} Backprop Lab snapshot")
-        try:
-            t = cls(Config.from_dict(snap["config"]))
-            for edit in snap.get("edits", []):
+        """Rebuild a trainer from `snapshot()`, all or nothing: a malformed or out-of-range
+        part raises SnapshotError naming it (snapshots.py), a bad config ConfigError."""
+        snapshots.check_top(snap)
+        t = cls(Config.from_dict(snap["config"]))
+        for k, edit in enumerate(snap.get("edits", [])):
+            try:
                 t._check_edit(list(edit))
-                t._apply_edit(list(edit))
-                t.edits.append(list(edit))
-            t._refresh_features()
-            params = np.asarray(snap["params"], dtype=np.float64)
-            buffers = np.asarray(snap["buffers"], dtype=np.float64)
-            if params.shape != t.net.params.shape or buffers.shape != t.net.buffers.shape:
-                raise TrainerError("the snapshot's weights do not fit its network")
-            if not (np.isfinite(params).all() and np.isfinite(buffers).all()):
-                raise TrainerError("the snapshot holds non-finite weights")
-            np.copyto(t.net.params, params)
-            np.copyto(t.net.buffers, buffers)
-            t.optimizer.load_state_dict(snap["optimizer"])
-            cnt = snap["counters"]
-            t.step_count, t.epoch, t.pos = int(cnt["step"]), int(cnt["epoch"]), int(cnt["pos"])
-            best = cnt.get("best_test")
-            t.best_test = math.inf if best is None else float(best)
-            t.bad_epochs = int(cnt.get("bad_epochs", 0))
-            t.stopped, t.stop_message = snap.get("stopped"), snap.get("stop_message", "")
-            t.history = list(snap.get("history", []))
-        except (KeyError, TypeError, ValueError) as e:
-            if isinstance(e, TrainerError) or type(e).__name__ == "ConfigError":
-                raise
-            raise TrainerError(f"malformed snapshot: {e}") from None
+            except TrainerError as e:
+                raise SnapshotError(f"edits.{k}", str(e)) from None
+            t._apply_edit(list(edit))
+            t.edits.append(list(edit))
+        t._refresh_features()
+        s = snapshots.check_state(snap, t, tuple(STOP_MESSAGES))
+        np.copyto(t.net.params, s["params"])
+        np.copyto(t.net.buffers, s["buffers"])
+        opt = t.optimizer
+        if s["t"]:
+            opt.load_state_dict({"optimizer": opt.name, "t": s["t"], "shapes": s["shapes"],
+                                 "hyperparameters": opt.hyperparameters,
+                                 "state": [[a.tolist() for a in s["state"]]]})
+        opt.set_hyperparameters(**_opt_kwargs(t.config))  # the config's, not the file's
+        cnt = s["counters"]
+        t.step_count, t.epoch, t.pos = cnt["step"], cnt["epoch"], cnt["pos"]
+        t.best_test = math.inf if cnt["best_test"] is None else cnt["best_test"]
+        t.bad_epochs = cnt["bad_epochs"]
+        t.stopped, t.stop_message = s["stopped"], s["stop_message"]
+        t.history = s["history"] or [t.metrics()]
         return t
 
 
-__all__ = ["Trainer", "TrainerError"]
+__all__ = ["SnapshotError", "Trainer", "TrainerError"]

@@ -14,7 +14,7 @@ from .assets import asset_dirs
 from .client import serve
 from .lessons import lessons_script_json
 from .protocol import PROTOCOL_VERSION
-from .security import trusted_hosts
+from .security import SecurityHeaders, trusted_hosts
 from .sessions import SessionManager
 from .settings import Settings
 
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, trainer_factory=None) -> FastAP
     app.state.settings = settings
     app.state.sessions = sessions
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=trusted_hosts(settings))
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
 
     @app.get("/", response_class=HTMLResponse)

@@ -35,7 +35,6 @@ from .sessions import Session, SessionManager, SessionsFull
 from .settings import Settings
 
 log = logging.getLogger("backprop_lab.client")
-IMPORT_PREFIX = '{"type":"import"'
 
 
 class TokenBucket:
@@ -45,12 +44,12 @@ class TokenBucket:
         self.capacity, self.rate = float(burst), rate
         self.tokens, self.stamp = float(burst), time.monotonic()
 
-    def take(self) -> bool:
+    def take(self, cost: float = 1.0) -> bool:
         now = time.monotonic()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= cost:
+            self.tokens -= cost
             return True
         return False
 
@@ -135,6 +134,7 @@ class Connection:
         self.hello = hello
         self.sent_points = False
         self._limited = False
+        self._large_waiting = False  # a message over max_message_bytes is queued or parsing
         self.leave_seen = False
         self._tasks: set[asyncio.Task] = set()  # fire-and-forget tasks, kept referenced
 
@@ -244,12 +244,18 @@ class Connection:
                                           "binary frames are not accepted; send JSON text"))
                 continue
             size = len(text) if len(text) * 4 <= limit else len(text.encode("utf-8"))
-            if size > limit and not (text.startswith(IMPORT_PREFIX)
-                                     and size <= self.settings.max_import_bytes):
+            if size > self.settings.max_import_bytes:
                 self._queue(ProtocolError(
                     ErrorCode.TOO_LARGE, f"message of {size} bytes is over the "
-                    f"{limit}-byte limit"))
+                    f"{self.settings.max_import_bytes}-byte limit of an import"))
                 continue
+            if size > limit:  # parsed off the loop; only a parsed `import` may be that big
+                if self._large_waiting or not self.bucket.take(size / limit):
+                    self._queue(ProtocolError(
+                        ErrorCode.RATE_LIMITED, "one large message at a time, and at most "
+                        f"{self.settings.rate_per_s * limit / 1024:.0f} KiB a second of them"))
+                    continue
+                self._large_waiting = True
             if self.role == "owner" and self._is_leave(text):
                 self.leave_seen = True
             self._queue(text)
@@ -268,8 +274,15 @@ class Connection:
                 self.error(item)
                 continue
             try:
-                if len(item) > self.settings.max_message_bytes:  # a big import: parse off-loop
-                    msg = await self.loop.run_in_executor(None, parse_client_message, item)
+                limit = self.settings.max_message_bytes
+                if len(item) > limit or (len(item) * 4 > limit
+                                         and len(item.encode("utf-8")) > limit):
+                    # over the cap: an import, or refused once parsed; off the loop
+                    try:
+                        msg = await self.loop.run_in_executor(None, parse_client_message, item,
+                                                              limit)
+                    finally:
+                        self._large_waiting = False
                 else:
                     msg = parse_client_message(item)
                 await handlers.dispatch(self, msg)

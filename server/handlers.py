@@ -10,16 +10,19 @@ In compare mode every handler that moves the trainer moves the twin the same way
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from engine.config import FEATURES, FIELDS, LIVE_FIELDS, ConfigError
 from engine.heatmaps import feature_maps
-from engine.trainer import TrainerError
+from engine.trainer import SnapshotError, TrainerError
 
 from . import frames, protocol, readouts
 from .protocol import ErrorCode, ProtocolError, encode
 from .sessions import SessionsFull
+
+log = logging.getLogger("backprop_lab.handlers")
 
 if TYPE_CHECKING:
     from .client import Connection
@@ -272,11 +275,24 @@ async def on_export(conn: Connection, msg: protocol.Export) -> None:
 async def on_import(conn: Connection, msg: protocol.Import) -> None:
     s = conn.session
     factory = s.trainer.__class__
+
+    def load(_):
+        # built and read in full before it replaces anything: a refusal changes nothing
+        trainer = factory.from_snapshot(dict(msg.snapshot))
+        readouts.state_message(trainer, playing=False, speed=1, view=dict(s.view),
+                               points=True, history=conn.settings.history_points)
+        return trainer
+
     try:
-        trainer = await s.call(lambda _: factory.from_snapshot(dict(msg.snapshot)), heavy=True)
-    except ConfigError:
-        raise
+        trainer = await s.call(load, heavy=True)
+    except ConfigError as e:
+        raise ProtocolError(ErrorCode.BAD_CONFIG, f"the snapshot's config: {e}"[:300],
+                            f"snapshot.config.{e.field}", "import") from None
+    except SnapshotError as e:
+        raise ProtocolError(ErrorCode.REJECTED, f"not a usable snapshot: {e}"[:300],
+                            f"snapshot.{e.field}", "import") from None
     except Exception as e:  # the snapshot is untrusted input: any failure is a refusal
+        log.warning("an import was refused by an unexpected error", exc_info=True)
         raise ProtocolError(ErrorCode.REJECTED, f"not a usable snapshot: {e}"[:300],
                             "snapshot", "import") from None
     s.pause()

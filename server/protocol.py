@@ -387,12 +387,34 @@ def _from_validation_error(e: ValidationError, type_: str | None) -> ProtocolErr
     return ProtocolError(code, f"{what}{err['msg']}", field, type_)
 
 
-def parse_client_message(text: str) -> BaseModel:
-    """The model for one text frame; raises ProtocolError (code, message, field)."""
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object whose keys are all different: `{"type": "import", "type": "configure"}`
+    must not pass as whichever the parser happens to keep."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(f"the key {key[:40]!r} appears twice in one object")
+            seen.add(key)
+    return out
+
+
+def parse_client_message(text: str, max_bytes: int | None = None) -> BaseModel:
+    """The model for one text frame; raises ProtocolError (code, message, field). With
+    `max_bytes`, a message over it is refused unless its parsed type is `import` (whose cap
+    the receive loop has already applied)."""
     try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                          object_pairs_hook=_unique_keys)
     except _NotFinite as e:
         raise ProtocolError(ErrorCode.NOT_FINITE, str(e)) from None
+    except _DuplicateKey as e:
+        raise ProtocolError(ErrorCode.MALFORMED, str(e)) from None
     except (ValueError, RecursionError) as e:
         raise ProtocolError(ErrorCode.MALFORMED, f"not valid JSON: {str(e)[:120]}") from None
     if not isinstance(data, dict):
@@ -400,6 +422,11 @@ def parse_client_message(text: str) -> BaseModel:
     type_ = data.get("type")
     if "type" in data and not isinstance(type_, str):
         raise ProtocolError(ErrorCode.WRONG_TYPE, "`type` must be a string", "type")
+    if max_bytes is not None and type_ != "import":
+        size = len(text.encode("utf-8"))
+        if size > max_bytes:
+            raise ProtocolError(ErrorCode.TOO_LARGE, f"message of {size} bytes is over the "
+                                f"{max_bytes}-byte limit (only `import` may be larger)")
     for key in ("config", "snapshot"):
         if key in data:
             _check_json_numbers(data[key], key)

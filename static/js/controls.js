@@ -313,10 +313,12 @@ export class Controls {
     const buttons = [];
     for (let c = 0; c < k; c++) {
       const on = Math.min(state.ui.classPick, k - 1) === c;
-      buttons.push(h("button", { type: "button", role: "radio", className: `swatch${on ? " on" : ""}`,
+      const swatch = h("button", { type: "button", role: "radio", className: `swatch${on ? " on" : ""}`,
         "aria-checked": String(on), "aria-label": `Add points of class ${c}`, title: `class ${c}`,
-        style: `background:${colors[c]}`, dataset: { cls: String(c) },
-        onclick: () => this.dispatch({ type: "setUi", patch: { classPick: c } }) }, String(c)));
+        dataset: { cls: String(c) },
+        onclick: () => this.dispatch({ type: "setUi", patch: { classPick: c } }) }, String(c));
+      swatch.style.background = colors[c];  // CSSOM, which the page's style-src 'self' allows
+      buttons.push(swatch);
     }
     box.replaceChildren(h("span", {}, "class "), ...buttons);
   }

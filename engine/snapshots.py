@@ -1,0 +1,160 @@
+"""Checking a snapshot (an exported session) before anything of it is used.
+
+A snapshot file is untrusted input: it may come from another machine, an older version or a
+student's editor. `check` refuses it whole, naming the field, unless every part holds to the
+rules a live session keeps: the config as `configure` checks it, weights as bounded as
+`set_params` allows (wider, since training may go past a hand edit's ±100), counters that fit
+the data, an optimizer state of the right shape and sign, and the config's own
+hyperparameters (the file's are ignored, so the page and the engine agree).
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+
+from .errors import SnapshotError
+
+SNAPSHOT_VERSION = 1
+KEYS = {"version", "config", "edits", "params", "buffers", "optimizer", "counters", "stopped",
+        "stop_message", "history"}
+MAX_EDITS = 4000  # point edits a session may carry (each is replayed on import and compare)
+MAX_PARAM = 1e6  # |weight| an import accepts; the hand editor allows ±100
+MAX_COUNTER = 10**9
+
+
+def integer(value, field: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise SnapshotError(field, f"must be an integer in [{lo}, {hi}]")
+    return value
+
+
+def number(value, field: str, lo: float = -math.inf, hi: float = math.inf,
+           none: bool = False) -> float | None:
+    if value is None and none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) \
+            or not lo <= value <= hi:
+        raise SnapshotError(field, f"must be a finite number in [{lo:g}, {hi:g}]"
+                            + (" or null" if none else ""))
+    return float(value)
+
+
+def array(value, field: str, size: int, bound: float, lo: float | None = None) -> np.ndarray:
+    """A flat list of `size` finite numbers within ±bound (and ≥ lo)."""
+    if not isinstance(value, list) or len(value) != size:
+        raise SnapshotError(field, f"must be a list of {size} numbers")
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SnapshotError(field, "must hold numbers only") from None
+    if a.shape != (size,) or not np.isfinite(a).all() or np.abs(a).max(initial=0.0) > bound:
+        raise SnapshotError(field, f"must hold finite numbers in [−{bound:g}, {bound:g}]")
+    if lo is not None and a.min(initial=lo) < lo:
+        raise SnapshotError(field, f"must hold numbers ≥ {lo:g}")
+    return a
+
+
+def check_top(snap) -> dict:
+    if not isinstance(snap, dict):
+        raise SnapshotError("snapshot", "must be a JSON object")
+    if snap.get("version") != SNAPSHOT_VERSION:
+        raise SnapshotError("version", f"not a version {SNAPSHOT_VERSION} Backprop Lab snapshot")
+    unknown = sorted(set(snap) - KEYS)
+    if unknown:
+        raise SnapshotError(unknown[0], "is not a snapshot field")
+    missing = sorted({"config", "params", "buffers", "optimizer", "counters"} - set(snap))
+    if missing:
+        raise SnapshotError(missing[0], "is missing")
+    edits = snap.get("edits", [])
+    if not isinstance(edits, list) or len(edits) > MAX_EDITS:
+        raise SnapshotError("edits", f"must be a list of at most {MAX_EDITS} point edits")
+    for k, e in enumerate(edits):
+        if not isinstance(e, list) or not e or e[0] not in ("add", "remove") \
+                or len(e) != (5 if e[0] == "add" else 3):
+            raise SnapshotError(f"edits.{k}", 'must be ["add", split, x1, x2, label] or '
+                                '["remove", split, index]')
+        if e[0] == "add":
+            number(e[2], f"edits.{k}.2")
+            number(e[3], f"edits.{k}.3")
+        else:
+            integer(e[2], f"edits.{k}.2", 0, MAX_COUNTER)
+    return snap
+
+
+def check_state(snap: dict, trainer, stop_reasons) -> dict:
+    """The parts that must fit `trainer`, a fresh one built from the snapshot's config and
+    edits: returns them as arrays and numbers, ready to load."""
+    net = trainer.net
+    params = array(snap["params"], "params", net.n_params, MAX_PARAM)
+    n_buf = len(net.buffers)
+    buffers = array(snap["buffers"], "buffers", n_buf, MAX_PARAM ** 2)
+    if n_buf and buffers[n_buf // 2 :].min() < 0:
+        raise SnapshotError("buffers", "running variances must be ≥ 0")
+    opt = snap["optimizer"]
+    if not isinstance(opt, dict) or opt.get("optimizer") != trainer.config.optimizer:
+        raise SnapshotError("optimizer.optimizer",
+                            f"must be the config's optimizer, {trainer.config.optimizer!r}")
+    t = integer(opt.get("t"), "optimizer.t", 0, MAX_COUNTER)
+    names = trainer.optimizer.state_names
+    shapes, state = opt.get("shapes"), opt.get("state")
+    if t == 0 and not state:
+        shapes, state = [], []
+    elif shapes != [[net.n_params]] or not isinstance(state, list) or len(state) != 1 \
+            or not isinstance(state[0], list) or len(state[0]) != len(names):
+        raise SnapshotError("optimizer.state", f"must be {len(names)} array(s) of "
+                            f"{net.n_params} numbers ({', '.join(names) or 'none'})")
+    arrays = [array(a, f"optimizer.state.{name}", net.n_params, MAX_PARAM ** 2,
+                    lo=0.0 if name == "v" else None)
+              for a, name in zip(state[0] if state else [], names)]
+    cnt = snap["counters"]
+    if not isinstance(cnt, dict):
+        raise SnapshotError("counters", "must be an object")
+    n_train = len(trainer.F_train)
+    counters = {
+        "step": integer(cnt.get("step"), "counters.step", 0, MAX_COUNTER),
+        "epoch": integer(cnt.get("epoch"), "counters.epoch", 0, MAX_COUNTER),
+        "pos": integer(cnt.get("pos"), "counters.pos", 0, max(n_train - 1, 0)),
+        "best_test": number(cnt.get("best_test"), "counters.best_test", 0.0, none=True),
+        "bad_epochs": integer(cnt.get("bad_epochs", 0), "counters.bad_epochs", 0, MAX_COUNTER),
+    }
+    stopped = snap.get("stopped")
+    if stopped is not None and stopped not in stop_reasons:
+        raise SnapshotError("stopped", f"must be null or one of {', '.join(stop_reasons)}")
+    message = snap.get("stop_message", "")
+    if not isinstance(message, str) or len(message) > 1000:
+        raise SnapshotError("stop_message", "must be a text of at most 1000 characters")
+    history = check_history(snap.get("history", []), net.n_layers, trainer)
+    return {"params": params, "buffers": buffers, "t": t, "shapes": shapes, "state": arrays,
+            "counters": counters, "stopped": stopped, "stop_message": message,
+            "history": history}
+
+
+def check_history(history, n_layers: int, trainer) -> list[dict]:
+    from .trainer import HISTORY_MAX
+
+    if not isinstance(history, list) or len(history) > HISTORY_MAX:
+        raise SnapshotError("history", f"must be a list of at most {HISTORY_MAX} entries")
+    out = []
+    for k, h in enumerate(history):
+        f = f"history.{k}"
+        if not isinstance(h, dict) or set(h) != {"step", "epoch", "loss", "accuracy",
+                                                 "grad_norms"}:
+            raise SnapshotError(f, "must be {step, epoch, loss, accuracy, grad_norms}")
+        entry = {"step": integer(h["step"], f"{f}.step", 0, MAX_COUNTER),
+                 "epoch": integer(h["epoch"], f"{f}.epoch", 0, MAX_COUNTER)}
+        for part, hi in (("loss", math.inf), ("accuracy", 1.0)):
+            v = h[part]
+            if not isinstance(v, dict) or set(v) != {"train", "test"}:
+                raise SnapshotError(f"{f}.{part}", "must be {train, test}")
+            entry[part] = {s: number(v[s], f"{f}.{part}.{s}", 0.0, hi, none=True)
+                           for s in ("train", "test")}
+        norms = h["grad_norms"]
+        if not isinstance(norms, list) or len(norms) != n_layers:
+            raise SnapshotError(f"{f}.grad_norms", f"must be a list of {n_layers} numbers")
+        entry["grad_norms"] = [number(v, f"{f}.grad_norms.{i}", 0.0, none=True)
+                               for i, v in enumerate(norms)]
+        out.append(entry)
+    return out
