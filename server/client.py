@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 
@@ -123,6 +124,7 @@ class Connection:
     def __init__(self, websocket: WebSocket, session: Session, manager: SessionManager,
                  settings: Settings, hello: Hello, role: str = "owner"):
         self.ws = websocket
+        self.address = client_address(websocket)
         self.role = role
         self.session = session
         self.manager = manager
@@ -310,6 +312,11 @@ class Connection:
             return
 
 
+def client_address(websocket: WebSocket) -> str | None:
+    """The peer's network address, which the per-address caps count by."""
+    return websocket.client.host if websocket.client else None
+
+
 async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
     await websocket.accept()
     await websocket.close(code, reason)
@@ -323,29 +330,41 @@ async def serve(websocket: WebSocket, manager: SessionManager, settings: Setting
     if not origin_allowed(headers.get("origin"), headers.get("host"), settings.allow_origins):
         await websocket.close(code=1008)  # before accept(): the client sees HTTP 403
         return
-    rooms, code = manager.rooms, query.get("room")
+    rooms, budgets, code = manager.rooms, manager.budgets, query.get("room")
+    address = client_address(websocket)
     role = "owner"
+    if code and (wait := budgets.join_wait(address)):
+        return await _refuse(websocket, CloseCode.SLOW_DOWN, f"too many wrong room codes "
+                             f"from your address: try again in {math.ceil(wait)} s")
     if code and query.get("token"):
         room = rooms.presenter(code, query.get("token"))
         if room is None:
+            budgets.join_failed(address)
             return await _refuse(websocket, CloseCode.ROOM_GONE, "no room with that code and "
                                  "presenter token: it may have closed")
+        budgets.join_succeeded(address)
         session, resumed = room.session, True
     elif code:
         room = rooms.get(code)
         if room is None:
+            budgets.join_failed(address)
             return await _refuse(websocket, CloseCode.ROOM_GONE, f"no room {code[:12]!r}: "
                                  "check the code; the room may have closed")
+        budgets.join_succeeded(address)
         if rooms.followers >= settings.max_followers:
             return await _refuse(websocket, CloseCode.SERVER_FULL, "the server is full: "
                                  f"{settings.max_followers} followers are connected")
+        mine = sum(f.address == address for r in rooms.by_code.values()
+                   for f in r.session.followers)
+        if budgets.over(address, mine, settings.max_followers_per_address):
+            return await _refuse(websocket, CloseCode.SERVER_FULL, f"your address already "
+                                 f"follows with {mine} connections, the limit")
         session, resumed, role = room.session, False, "follower"
     else:
         try:
-            session, resumed = await manager.open(query.get("session"))
-        except SessionsFull:
-            return await _refuse(websocket, CloseCode.SERVER_FULL, f"the server is full: "
-                                 f"{settings.max_sessions} sessions are open; try again later")
+            session, resumed = await manager.open(query.get("session"), address)
+        except SessionsFull as e:
+            return await _refuse(websocket, CloseCode.SERVER_FULL, str(e))
     await websocket.accept()
     room = session.room
     hello = Hello(session=None if role == "follower" else session.id, resumed=resumed,

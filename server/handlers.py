@@ -355,7 +355,13 @@ async def on_set_params(conn: Connection, msg: protocol.SetParams) -> None:
 
 
 async def on_open_room(conn: Connection, msg: protocol.OpenRoom) -> None:
-    room = conn.manager.rooms.open(conn.session)
+    manager = conn.manager
+    if conn.session.room is None:
+        held = sum(r.session.address == conn.address for r in manager.rooms.by_code.values())
+        if manager.budgets.over(conn.address, held, conn.settings.max_rooms_per_address):
+            raise ProtocolError(ErrorCode.REJECTED, f"your address already presents {held} "
+                                "room(s), the limit; close one first", None, "open_room")
+    room = manager.rooms.open(conn.session)
     conn.reply(encode(room.message("presenter")))
 
 
@@ -388,10 +394,9 @@ async def on_fork(conn: Connection, msg: protocol.Fork) -> None:
     snap, step = await s.call(lambda t: (t.snapshot(), t.step_count))
     factory = s.trainer.__class__
     try:
-        fork = await conn.manager.create(lambda: factory.from_snapshot(snap))
-    except SessionsFull:
-        raise ProtocolError(ErrorCode.REJECTED, "the server is full: no session is free for "
-                            "a fork; try again later", None, "fork") from None
+        fork = await conn.manager.create(lambda: factory.from_snapshot(snap), conn.address)
+    except SessionsFull as e:
+        raise ProtocolError(ErrorCode.REJECTED, f"no fork: {e}", None, "fork") from None
     fork.view = dict(s.view)
     conn.reply(encode(protocol.Forked(session=fork.id, step=step)))
 

@@ -66,8 +66,9 @@ class CloseCode(enum.IntEnum):
     SHUTTING_DOWN = 4000  # the server is stopping; reconnect later to resume
     REPLACED = 4001  # the same session was resumed by another connection
     LEFT = 4002  # the client sent `leave`: the session is gone, its slot freed
-    SERVER_FULL = 4003  # the cap on concurrent sessions (or a room's followers) was reached
+    SERVER_FULL = 4003  # a cap on sessions or followers (the server's or the address's)
     ROOM_GONE = 4004  # no room has this code (it closed or expired), or the token is wrong
+    SLOW_DOWN = 4005  # too many wrong room codes from this address: wait, then try again
 
 
 class ProtocolError(Exception):

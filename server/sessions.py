@@ -43,6 +43,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from . import frames, readouts
+from .budgets import Budgets, oldest_first
 from .pool import NORMAL, URGENT, PriorityPool
 from .protocol import CloseCode, Stopped, encode
 from .rooms import Rooms
@@ -63,7 +64,8 @@ class Attached(Protocol):
 
 
 class SessionsFull(Exception):
-    """The cap on concurrent sessions is reached."""
+    """No session can be opened: the server's cap or the address's is reached (the message
+    says which, for the close reason)."""
 
 
 class Session:
@@ -71,8 +73,9 @@ class Session:
 
     def __init__(self, sid: str, trainer, settings: Settings, executor: PriorityPool,
                  heavy_executor: PriorityPool | None = None,
-                 room_ticks: dict[Session, float] | None = None):
+                 room_ticks: dict[Session, float] | None = None, address: str | None = None):
         self.id = sid
+        self.address = address  # of the client that opened it, for the per-address caps
         self.trainer = trainer
         self.settings = settings
         self.lock = threading.Lock()
@@ -150,7 +153,10 @@ class Session:
         self._play_task = self._render_task = None
 
     def expired(self, now: float) -> bool:
-        ttl = self.settings.room_ttl_s if self.room is not None else self.settings.session_ttl_s
+        """Detached for longer than its TTL: a room's (an hour) while a class follows it,
+        else a session's, so that an empty room cannot hold a slot for an hour."""
+        room = self.room is not None and bool(self.followers)
+        ttl = self.settings.room_ttl_s if room else self.settings.session_ttl_s
         return self.detached_at is not None and now - self.detached_at > ttl
 
     def share(self, payload: str | bytes) -> None:
@@ -311,29 +317,66 @@ class SessionManager:
             trainer_factory = Trainer
         self.trainer_factory = trainer_factory
         self.rooms = Rooms(settings)
+        self.budgets = Budgets(settings)
         self.executor = PriorityPool(settings.workers, "trainer")
         self.heavy_executor = PriorityPool(settings.heavy_workers, "trainer-long")
+        self.open_executor = PriorityPool(1, "trainer-new")  # new sessions and forks
         self.room_ticks: dict[Session, float] = {}  # see Session._give_way
         self._reaper: asyncio.Task | None = None
 
-    async def open(self, sid: str | None) -> tuple[Session, bool]:
-        """(session, resumed): the live session with id `sid`, or a new one."""
+    async def open(self, sid: str | None, address: str | None = None) -> tuple[Session, bool]:
+        """(session, resumed): the live session with id `sid`, or a new one for `address`."""
         self.expire()
         if sid and SESSION_ID.fullmatch(sid) and sid in self.sessions:
             return self.sessions[sid], True
-        return await self.create(self.trainer_factory), False
+        return await self.create(self.trainer_factory, address), False
 
-    async def create(self, make: Callable[[], Any]) -> Session:
-        """A new session whose trainer is `make()` (run in the pool for long jobs)."""
-        if len(self.sessions) >= self.settings.max_sessions:
-            raise SessionsFull
-        trainer = await asyncio.wrap_future(self.heavy_executor.submit(make))
-        if len(self.sessions) >= self.settings.max_sessions:  # others got in meanwhile
-            raise SessionsFull
+    async def create(self, make: Callable[[], Any], address: str | None = None) -> Session:
+        """A new session whose trainer is `make()` (made in the pool kept for it, so that
+        opening a session never waits behind someone's training), within the caps."""
+        self._make_room_for(address)
+        trainer = await asyncio.wrap_future(self.open_executor.submit(make))
+        self._make_room_for(address)  # others may have got in meanwhile
         session = Session(secrets.token_urlsafe(24), trainer, self.settings, self.executor,
-                          self.heavy_executor, self.room_ticks)
+                          self.heavy_executor, self.room_ticks, address=address)
         self.sessions[session.id] = session
         return session
+
+    def _make_room_for(self, address: str | None) -> None:
+        """Free a slot for one more session of `address`, evicting detached sessions (an
+        address's own first, oldest first; then the biggest holder's), or raise SessionsFull."""
+        settings = self.settings
+        mine = [s for s in self.sessions.values() if s.address == address]
+        if self.budgets.over(address, len(mine), settings.max_sessions_per_address):
+            idle = oldest_first(mine, grace_s=settings.evict_grace_s)
+            if not idle:
+                raise SessionsFull(f"your address already holds {len(mine)} sessions (the "
+                                   "limit); close a tab or leave a fork first")
+            self._evict(idle[0])
+        if len(self.sessions) < settings.max_sessions:
+            return
+        idle = oldest_first(self.sessions.values(), address, settings.evict_grace_s)
+        if not idle:
+            held: dict[str | None, int] = {}
+            for s in self.sessions.values():
+                if not self.budgets.exempt(s.address):
+                    held[s.address] = held.get(s.address, 0) + 1
+            for hog in sorted(held, key=held.get, reverse=True):
+                idle = oldest_first(self.sessions.values(), hog, settings.evict_grace_s)
+                if idle:
+                    break
+        if not idle:
+            raise SessionsFull(f"the server is full: {settings.max_sessions} sessions are "
+                               "open; try again later")
+        self._evict(idle[0])
+
+    def _evict(self, session: Session) -> None:
+        """Forget a detached session to make room (it has no connection to tell)."""
+        if self.sessions.get(session.id) is session:
+            del self.sessions[session.id]
+            session.pause()
+            log.info("evicted detached session %s of %s to make room", session.id[:6],
+                     session.address)
 
     async def end(self, session: Session, code: int, reason: str) -> None:
         """Forget `session` now (its slot is free at once) and close its connection."""
@@ -375,5 +418,5 @@ class SessionManager:
                     s.close(CloseCode.SHUTTING_DOWN, "the server is shutting down"), 1.0)
             except (asyncio.TimeoutError, RuntimeError):
                 pass
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        self.heavy_executor.shutdown(wait=False, cancel_futures=True)
+        for pool in (self.executor, self.heavy_executor, self.open_executor):
+            pool.shutdown(wait=False, cancel_futures=True)

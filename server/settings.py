@@ -41,6 +41,17 @@ class Settings(BaseSettings):
     room_ttl_s: float = Field(3600.0, gt=0, description="a room whose presenter is away is "
                               "kept this long")
     max_followers: int = Field(400, ge=0, description="follower connections, all rooms together")
+    max_sessions_per_address: int = Field(
+        8, ge=1, description="sessions (forks included) one network address may hold")
+    max_followers_per_address: int = Field(
+        8, ge=1, description="follower connections from one network address")
+    max_rooms_per_address: int = Field(2, ge=1, description="rooms one network address may open")
+    evict_grace_s: float = Field(2.0, ge=0, description="a session detached this recently is "
+                                 "not evicted to make room (its tab may still be connecting)")
+    exempt_addresses: NameList = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"], description="addresses the per-address "
+        "caps leave alone: the teacher's own machine (behind a proxy on the same machine, "
+        "set it empty)")
     max_message_bytes: int = Field(65536, ge=1024)
     max_import_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="cap for an `import` message carrying a snapshot")

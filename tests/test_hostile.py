@@ -4,13 +4,19 @@ able to get in; memory stays bounded. (The timing figures are in bench/hostile.p
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import socket
 
 import numpy as np
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from engine.trainer import Trainer
+from server.settings import Settings
+from tests.test_server_live import recv_json, send_leave
 from tests.test_server_ws import Tab, tab  # noqa: F401  (fixtures)
 
 
@@ -117,3 +123,122 @@ def test_every_page_response_carries_the_security_headers(client):
         for name, value in SECURITY_HEADERS.items():
             assert r.headers.get(name) == value, (path, name)
     assert "frame-ancestors 'none'" in SECURITY_HEADERS["Content-Security-Policy"]
+
+
+# caps per address, against a real server; 127.0.0.2 plays the student's machine and
+# 127.0.0.1 (exempt, as by default) the teacher's
+
+STUDENT = "127.0.0.2"
+
+
+@contextlib.contextmanager
+def tab_from(address: str, url: str, leave: bool = False):
+    """(websocket, hello) of a tab opened from `address`; closed (without `leave`, so its
+    session stays, detached) when the block ends."""
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    sock = socket.create_connection((host, int(port)), source_address=(address, 0))
+    with connect(url, sock=sock, max_size=None, open_timeout=10) as ws:
+        yield ws, recv_json(ws, "hello")
+        if leave:
+            send_leave(ws)
+
+
+def refused(address: str, url: str) -> tuple[int, str]:
+    """The close code and reason of a connection the server refuses."""
+    with tab_from(address, url) as (ws, hello):
+        raise AssertionError(f"not refused: {hello}")
+
+
+def close_of(address: str, url: str) -> tuple[int, str]:
+    try:
+        with tab_from(address, url) as (ws, _):
+            ws.recv(timeout=10)
+            ws.recv(timeout=10)
+    except ConnectionClosed as e:
+        return e.rcvd.code, e.rcvd.reason
+    raise AssertionError("the server did not close the connection")
+
+
+@pytest.fixture
+def strict(live_server_factory):
+    with live_server_factory(Settings(max_sessions=6, max_sessions_per_address=3,
+                                      max_followers_per_address=3, max_rooms_per_address=1,
+                                      evict_grace_s=0.0, exempt_addresses=["127.0.0.1"])) as s:
+        yield s
+
+
+def test_abandoned_sessions_cannot_lock_the_class_or_the_teacher_out(strict):
+    sessions = strict.app.state.sessions.sessions
+    for _ in range(10):  # a script opens sessions and abandons them
+        with tab_from(STUDENT, strict.ws_url):
+            pass
+    mine = [s for s in sessions.values() if s.address == STUDENT]
+    assert len(mine) == 3  # its own oldest went first
+    with contextlib.ExitStack() as stack:  # the rest of the server fills with live tabs
+        for _ in range(3):
+            stack.enter_context(tab_from("127.0.0.1", strict.ws_url))
+        assert len(sessions) == 6
+        with tab_from("127.0.0.1", strict.ws_url) as (ws, hello):  # full: a student's goes
+            assert hello["type"] == "hello"
+        assert sum(s.address == STUDENT for s in sessions.values()) == 2
+        assert len(sessions) == 6
+    # and a full server evicts an address's own abandoned sessions first
+    with tab_from(STUDENT, strict.ws_url):
+        pass
+    assert sum(s.address == STUDENT for s in sessions.values()) == 2
+
+
+def test_an_address_holding_its_share_of_live_tabs_is_told_so(strict):
+    with contextlib.ExitStack() as stack:
+        for _ in range(3):
+            stack.enter_context(tab_from(STUDENT, strict.ws_url))
+        code, reason = close_of(STUDENT, strict.ws_url)
+        assert code == 4003 and "your address" in reason, reason
+        with tab_from("127.0.0.1", strict.ws_url) as (ws, hello):  # the teacher is not capped
+            assert hello["type"] == "hello"
+
+
+def test_follower_sockets_and_rooms_are_capped_per_address(strict):
+    with tab_from("127.0.0.1", strict.ws_url) as (teacher, _):
+        recv_json(teacher, "state")
+        teacher.send('{"type": "open_room"}')
+        code = recv_json(teacher, "room")["code"]
+        room_url = f"{strict.ws_url}?room={code}"
+        with contextlib.ExitStack() as stack:
+            for _ in range(3):
+                stack.enter_context(tab_from(STUDENT, room_url))
+            got, reason = close_of(STUDENT, room_url)
+            assert got == 4003 and "follows with 3" in reason, reason
+            with tab_from("127.0.0.1", room_url) as (ws, hello):  # another tab of the teacher's
+                assert hello["role"] == "follower"
+    with tab_from(STUDENT, strict.ws_url) as (a, _):
+        recv_json(a, "state")
+        a.send('{"type": "open_room"}')
+        recv_json(a, "room")
+        with tab_from(STUDENT, strict.ws_url) as (b, _):
+            recv_json(b, "state")
+            b.send('{"type": "open_room"}')
+            err = recv_json(b, "error")
+            assert err["code"] == "rejected" and "room" in err["message"]
+
+
+def test_wrong_room_codes_back_off(strict):
+    for k in range(6):
+        got, _ = close_of(STUDENT, f"{strict.ws_url}?room=ZZZZZ{k}")
+        assert got == 4004
+    got, reason = close_of(STUDENT, f"{strict.ws_url}?room=ZZZZZZ")
+    assert got == 4005 and "try again in" in reason, reason
+    got, _ = close_of("127.0.0.1", f"{strict.ws_url}?room=ZZZZZZ")  # the teacher is not
+    assert got == 4004
+
+
+def test_an_empty_room_whose_presenter_left_keeps_only_a_sessions_ttl():
+    from server.pool import PriorityPool
+    from server.sessions import Session
+
+    settings = Settings(session_ttl_s=10, room_ttl_s=1000)
+    s = Session("r" * 16, object(), settings, PriorityPool(1, "t"))
+    s.room, s.detached_at = object(), 0.0
+    assert s.expired(11.0)  # no one follows: the session's TTL
+    s.followers = {object()}
+    assert not s.expired(11.0) and s.expired(1001.0)  # a class follows: the room's

@@ -14,7 +14,7 @@ const SESSION_KEY = "backprop-lab-session";
 const ROOM_KEY = "backprop-lab-rooms";  // localStorage: {code: presenter token} of this browser
 
 export const CloseCode = { SHUTTING_DOWN: 4000, REPLACED: 4001, LEFT: 4002, SERVER_FULL: 4003,
-  ROOM_GONE: 4004 };
+  ROOM_GONE: 4004, SLOW_DOWN: 4005 };
 
 /** Builders for every client → server message (server/protocol.py, "client → server"). */
 export const messages = {
@@ -343,7 +343,7 @@ export class Connection {
       return;  // the room ended; the page offers a session of one's own
     }
     this.attempt += 1;
-    const full = ev.code === CloseCode.SERVER_FULL;
+    const full = ev.code === CloseCode.SERVER_FULL || ev.code === CloseCode.SLOW_DOWN;
     this.dispatch({ type: "connection", status: full ? "full" : "closed", attempt: this.attempt, reason: ev.reason });
     const delay = full ? 5000 : Math.min(5000, 250 * 2 ** Math.min(this.attempt, 5));
     this.timer = setTimeout(() => this.open(), delay);
