@@ -22,6 +22,8 @@ from .losses import make_head
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1  # running ← (1 − m)·running + m·batch, torch's convention
 INIT_BIAS_UNIFORM = 0.1  # TensorFlow Playground's initial bias
+EVAL_CACHE_ENTRIES = 2  # evaluation buffers kept between calls, by batch size and dtype...
+EVAL_CACHE_ENTRY_BYTES = 4 << 20  # ...each at most this big; larger ones are made per call
 
 
 @dataclass(slots=True)
@@ -332,7 +334,8 @@ class Network:
         matrix product (a row of ones under the inputs) and every map is one reshape away.
         With `keep_z` the output layer's z comes before ŷ at the end of the list. The hidden
         layers' arrays are buffers reused by the next call with the same n and dtype (fresh
-        large arrays cost page faults that tripled the time of a 100×100 grid): copy to keep.
+        large arrays cost page faults that tripled the time of a 100×100 grid; up to
+        EVAL_CACHE_ENTRY_BYTES, two sizes): copy to keep.
         """
         n = len(X)
         bufs = self._eval_buffers(n, np.dtype(dtype))
@@ -369,13 +372,16 @@ class Network:
         key = (n, dtype.str)
         bufs = self._eval_cache.get(key)
         if bufs is None:
-            if len(self._eval_cache) >= 4:
-                self._eval_cache.pop(next(iter(self._eval_cache)))
-            bufs = self._eval_cache[key] = []
+            bufs = []
             for fi in self.sizes[:-1]:
                 b = np.empty((fi + 1, n), dtype)
                 b[fi] = 1.0
                 bufs.append(b)
+            # kept for the next call when small enough: a session's memory stays bounded
+            if sum(b.nbytes for b in bufs) <= EVAL_CACHE_ENTRY_BYTES:
+                if len(self._eval_cache) >= EVAL_CACHE_ENTRIES:
+                    self._eval_cache.pop(next(iter(self._eval_cache)))
+                self._eval_cache[key] = bufs
         return bufs
 
     def layer_slices(self) -> list[slice]:

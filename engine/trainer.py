@@ -22,7 +22,8 @@ from .network import Network
 from .optimizers import make_optimizer
 from .records import StepRecord, StepSettings
 
-UNDO_DEPTH = 1024
+UNDO_DEPTH = 1024  # updates that step_back can undo, at least
+UNDO_BUDGET_BYTES = 4 << 20  # the checkpoints' memory: a full one every k updates to fit it
 HISTORY_MAX = 4000  # points kept for the charts; older ones are thinned, recent ones kept
 HISTORY_RECENT = 1000
 EARLY_STOP_MIN_DELTA = 1e-4  # an epoch counts as progress when test loss falls by 0.01 %
@@ -117,7 +118,8 @@ class Trainer:
         self._traces = None  # the fast path's last traces (its reused buffers)
         self.phase: str | None = None
         self.last_record: StepRecord | None = None
-        self._undo: deque = deque(maxlen=UNDO_DEPTH)
+        # (step, state at that step, the config of the updates after it), oldest first
+        self._checkpoints: deque[tuple[int, tuple, Config]] = deque()
         self._pending_undo = None
         self._log(self.metrics())
 
@@ -154,6 +156,7 @@ class Trainer:
             self._build_model()
         else:
             self._configure_live(old, changed)
+            self._config_point()
         return changed
 
     def _configure_live(self, old: Config, changed: set[str]) -> None:
@@ -168,11 +171,11 @@ class Trainer:
         net.dropout = c.dropout
         if "optimizer" in changed:
             self.optimizer = make_optimizer(c.optimizer, **_opt_kwargs(c))
-            self._undo.clear()  # the old optimizer's state has another shape
+            self._checkpoints.clear()  # the old optimizer's state has another shape
         else:
             self.optimizer.set_hyperparameters(**_opt_kwargs(c))
         if changed & {"activation", "output_activation", "loss"}:
-            self._undo.clear()
+            self._checkpoints.clear()
         self.stopped, self.stop_message = None, ""
 
     # data editing
@@ -196,7 +199,7 @@ class Trainer:
 
     def _reset_counters_keep_weights(self) -> None:
         self._perm, self.pos = None, 0
-        self._undo.clear()
+        self._checkpoints.clear()
         self.last_record = None
         self._log(self.metrics())
 
@@ -292,6 +295,7 @@ class Trainer:
                 self.pos, self.best_test, self.bad_epochs)
 
     def _restore(self, saved: tuple) -> None:
+        """Put back a `_save()` (the history is the caller's to trim)."""
         params, buffers, state, t, self.step_count, self.epoch, pos, \
             self.best_test, self.bad_epochs = saved
         np.copyto(self.net.params, params)
@@ -303,24 +307,92 @@ class Trainer:
         self.optimizer.t = t
         self._perm = None
         self.pos = pos
+
+    def _trim_history(self) -> None:
         while self.history and self.history[-1]["step"] > self.step_count:
             self.history.pop()
+
+    # undo: a full checkpoint every k updates, the updates between replayed bit for bit
+    # (batches come from the seed and the epoch, dropout masks from the seed and the step)
+
+    @property
+    def _undo_every(self) -> int:
+        """k: checkpoints every k updates keep UNDO_DEPTH updates within UNDO_BUDGET_BYTES
+        (1 for small networks; 48 for the largest with Adam)."""
+        per_state = 1 + len(self.optimizer.state_names)
+        size = 8 * (self.net.n_params * per_state + len(self.net.buffers))
+        return max(1, math.ceil(UNDO_DEPTH * size / UNDO_BUDGET_BYTES))
+
+    def _undo_point(self, saved: tuple | None = None) -> None:
+        """Before an update: keep the state as a checkpoint if one is due. `saved`, the state
+        already copied, saves copying it again."""
+        cps = self._checkpoints
+        if cps and self.step_count - cps[-1][0] < self._undo_every:
+            return
+        cps.append((self.step_count, saved if saved is not None else self._save(), self.config))
+        while len(cps) > 1 and cps[1][0] <= self.step_count - UNDO_DEPTH:
+            cps.popleft()
+
+    def _config_point(self) -> None:
+        """After a live change: updates from here on are replayed with the new settings."""
+        cps = self._checkpoints
+        if cps and cps[-1][0] == self.step_count:
+            cps[-1] = (self.step_count, cps[-1][1], self.config)
+        elif cps:
+            cps.append((self.step_count, self._save(), self.config))
+
+    def _back_to(self, target: int) -> bool:
+        """The exact state after `target` updates: the last checkpoint at or before it, then
+        the updates in between replayed with the settings they were made with."""
+        cps = self._checkpoints
+        while cps and cps[-1][0] > target:
+            cps.pop()
+        if not cps or target < 0:
+            return False
+        step, saved, config = cps[-1]
+        self._restore(saved)
+        self._replay(target - step, config)
+        self._trim_history()
+        return True
+
+    def _replay(self, n: int, config: Config) -> None:
+        live = self.config
+        self._use_settings(config)
+        try:
+            net, opt = self.net, self.optimizer
+            with np.errstate(over="ignore", invalid="ignore"):
+                for _ in range(n):
+                    idx = self._next_batch()
+                    self._forward_backward(idx, self._workspace_for(len(idx)))
+                    opt.step([net.params], [net.grads])
+                    if self._advance(len(idx)):  # patience counts as it did
+                        self._check_stops(True, None, math.inf)
+        finally:
+            self._use_settings(live)
+            self.stopped, self.stop_message = None, ""
+            self._traces = None
+
+    def _use_settings(self, config: Config) -> None:
+        """The settings an update reads that a live change keeps the undo across."""
+        self.config = config
+        self.optimizer.set_hyperparameters(**_opt_kwargs(config))
+        self.net.dropout = config.dropout
 
     def step_back(self) -> bool:
         """Undo the last update (or discard a half-shown one). False when there is none."""
         if self.pending is not None:
             self._discard_pending()
             return True
-        if not self._undo:
+        if not self.can_step_back or not self._back_to(self.step_count - 1):
             return False
-        self._restore(self._undo.pop())
         self.stopped, self.stop_message = None, ""
         self.last_record, self._traces = None, None
         return True
 
     @property
     def can_step_back(self) -> bool:
-        return self.pending is not None or bool(self._undo)
+        cps = self._checkpoints
+        return self.pending is not None or bool(cps and cps[0][0] <= self.step_count - 1)
 
     # the update
 
@@ -366,13 +438,17 @@ class Trainer:
             ws = self._fast_ws[n] = self.net.workspace(n)
         return ws
 
-    def _diverged(self, saved) -> None:
-        """Restore the weights from before the bad update, walking further back while the
-        loss there is not finite either, and stop with the reason 'diverged'."""
-        bad_step = self.step_count + 1
-        self._restore(saved)
-        while self.evaluate()["loss"]["train"] is None and self._undo:
-            self._restore(self._undo.pop())
+    def _diverged(self, bad_step: int, saved: tuple | None = None) -> None:
+        """Go back to the weights from before update `bad_step` (`saved`, if given, is that
+        state), further while the loss there is not finite either, and stop with the
+        reason 'diverged'."""
+        if saved is not None:
+            self._restore(saved)
+            self._trim_history()
+        else:
+            self._back_to(bad_step - 1)
+        while self.evaluate()["loss"]["train"] is None and self._back_to(self.step_count - 1):
+            pass
         self._stop("diverged", step=bad_step)
 
     def _stop(self, reason: str, **extra) -> None:
@@ -404,18 +480,18 @@ class Trainer:
         self.pending, self.phase = None, None
         net = self.net
         np.copyto(net.grads, rec.grads)
+        self._undo_point(saved)
         self.optimizer.step([net.params], [net.grads])
         if not (math.isfinite(rec.loss) and np.isfinite(net.params).all()):
-            self._diverged(saved)
+            self._diverged(self.step_count + 1, saved)
             rec.metrics = self.metrics()
             return rec
         epoch_done = self._advance(len(rec.batch))
         rec.metrics = self.metrics(rec.grad_norms)
         if rec.metrics["loss"]["train"] is None:
-            self._diverged(saved)
+            self._diverged(self.step_count, saved)
             rec.metrics = self.metrics()
             return rec
-        self._undo.append(saved)
         rec.params_after = net.params.copy()
         delta = rec.params_after - rec.params_before
         rec.update_ratios = self._ratios(delta, rec.params_before)
@@ -453,6 +529,7 @@ class Trainer:
     def _discard_pending(self) -> None:
         if self.pending is not None:
             self._restore(self._pending_undo)
+            self._trim_history()
             self.pending, self.phase, self._pending_undo = None, None, None
             self.last_record = None
 
@@ -467,17 +544,17 @@ class Trainer:
         done = 0
         with np.errstate(over="ignore", invalid="ignore"):
             for _ in range(max(n, 0)):
-                saved = self._save()
+                self._undo_point()
+                before = net.params.copy() if tol is not None else None
                 idx = self._next_batch()
                 self._traces = self._forward_backward(idx, self._workspace_for(len(idx)))[0]
                 opt.step(params, grads)
                 if not math.isfinite(np.dot(net.params, net.params)):  # NaN, inf or overflow
-                    self._diverged(saved)
+                    self._diverged(self.step_count + 1)
                     break
-                self._undo.append(saved)
                 epoch_done = self._advance(len(idx))
                 done += 1
-                biggest = (float(np.abs(net.params - saved[0]).max()) if tol is not None
+                biggest = (float(np.abs(net.params - before).max()) if tol is not None
                            else math.inf)
                 if self._check_stops(epoch_done, None, biggest):
                     break
@@ -485,8 +562,7 @@ class Trainer:
         if done and self.stopped != "diverged":
             m = self.metrics()
             if m["loss"]["train"] is None:
-                self.step_count -= 1  # so the message names the update that overflowed
-                self._diverged(self._undo.pop())
+                self._diverged(self.step_count)  # the last update overflowed the loss
                 m = self.metrics()
             elif self.stopped is None:
                 self._check_target(m)
@@ -665,7 +741,7 @@ class Trainer:
         self._discard_pending()
         for a, g in pairs:
             a[...] = g
-        self._undo.clear()
+        self._checkpoints.clear()
         self.last_record = None
         self._log(self.metrics())
 
@@ -680,7 +756,7 @@ class Trainer:
             raise TrainerError("value must be a finite number in [-100, 100]")
         self._discard_pending()
         arr[index] = float(value)
-        self._undo.clear()
+        self._checkpoints.clear()
         self.last_record = None
         self._log(self.metrics())
 

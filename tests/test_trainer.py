@@ -290,3 +290,53 @@ def test_reset_keeps_hand_added_points_unless_asked_to_drop_them():
     t.reset(data=True)
     assert np.array_equal(t.X_train, fresh.X_train) and np.array_equal(t.y_test, fresh.y_test)
     assert np.array_equal(t.net.params, fresh.net.params) and t.edits == []
+
+
+def test_undo_at_the_largest_network_keeps_a_thousand_steps_in_bounded_memory():
+    """Checkpoints every k updates (k = 50 here) and the updates between replayed: 1,024
+    steps back in under 5 MiB, each state bit for bit the one the forward run had."""
+    from engine.config import FEATURES, MAX_HIDDEN_LAYERS, MAX_WIDTH
+    from engine.trainer import UNDO_BUDGET_BYTES
+
+    t = Trainer({"features": list(FEATURES), "hidden": [MAX_WIDTH] * MAX_HIDDEN_LAYERS,
+                 "optimizer": "adam", "batch_norm": True, "dropout": 0.2, "n_points": 120,
+                 "batch_size": 7, "patience": 3})
+    seen = {}
+    for _ in range(1100):
+        t.run(1)
+        if t.step_count % 97 == 0 or t.step_count > 1090 or t.step_count == 77:
+            seen[t.step_count] = (t.net.params.copy(), t.optimizer.state_arrays()[1].copy(),
+                                  t.net.buffers.copy(), t.epoch, t.pos, t.bad_epochs)
+    assert t._undo_every > 1
+    kept = sum(sum(a.nbytes for a in c[1][:2]) + sum(a.nbytes for a in c[1][2])
+               for c in t._checkpoints)
+    assert kept <= UNDO_BUDGET_BYTES * 1.2
+    for _ in range(1024):
+        assert t.step_back()
+        if t.step_count in seen:
+            params, v, buffers, epoch, pos, bad = seen[t.step_count]
+            np.testing.assert_array_equal(t.net.params, params)
+            np.testing.assert_array_equal(t.optimizer.state_arrays()[1], v)
+            np.testing.assert_array_equal(t.net.buffers, buffers)
+            assert (t.epoch, t.pos, t.bad_epochs) == (epoch, pos, bad)
+    assert t.step_count == 1100 - 1024
+
+
+def test_undo_replays_across_live_changes_with_the_settings_each_update_had(monkeypatch):
+    import engine.trainer
+
+    monkeypatch.setattr(engine.trainer, "UNDO_BUDGET_BYTES", 100_000)  # sparse checkpoints
+    t = Trainer({**SMALL, "optimizer": "momentum", "dropout": 0.1})
+    assert t._undo_every >= 5
+    seen = [t.net.params.copy()]
+    for change in ({}, {"learning_rate": 0.3}, {"dropout": 0.4, "batch_size": 3},
+                   {"regularization": "l2", "regularization_rate": 0.01}):
+        t.configure(change) if change else None
+        for _ in range(7):
+            t.step()
+            seen.append(t.net.params.copy())
+    live = t.config
+    for k in range(len(seen) - 2, -1, -1):
+        assert t.step_back()
+        np.testing.assert_array_equal(t.net.params, seen[k], err_msg=f"step {k}")
+    assert t.config == live  # stepping back keeps today's settings
