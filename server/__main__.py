@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from . import single_threaded_blas  # noqa: F401  (before anything imports NumPy)
 from .app import create_app
+from .connections import DeadlineH11, install_repeat_filter, raise_open_file_limit
 from .security import WILDCARD_HOSTS, lan_addresses
 from .settings import Settings
 
@@ -136,9 +137,15 @@ def open_when_ready(url: str, timeout_s: float = 30.0) -> None:
 
 
 def uvicorn_config(app, settings: Settings, **extra) -> uvicorn.Config:
-    """uvicorn as this server needs it: no per-message deflate, a frame cap above ours."""
+    """uvicorn as this server needs it: no per-message deflate, a frame cap above ours, a
+    deadline for request headers, a cap on connections (503 past it), a short keep-alive,
+    and repeated log lines rate-limited (connections.py)."""
+    raise_open_file_limit(settings.max_connections + 256)
+    install_repeat_filter("asyncio", "uvicorn.error", "backprop_lab")
     return uvicorn.Config(app, ws_per_message_deflate=False, ws_max_size=settings.ws_max_size,
-                          lifespan="on", **extra)
+                          lifespan="on", http=DeadlineH11,
+                          limit_concurrency=settings.max_connections, timeout_keep_alive=5,
+                          **extra)
 
 
 def main(argv: list[str] | None = None) -> None:

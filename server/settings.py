@@ -52,6 +52,8 @@ class Settings(BaseSettings):
         default_factory=lambda: ["127.0.0.1", "::1"], description="addresses the per-address "
         "caps leave alone: the teacher's own machine (behind a proxy on the same machine, "
         "set it empty)")
+    max_connections: int = Field(1000, ge=16, description="open HTTP and WebSocket "
+                                 "connections; past it the server answers 503")
     max_message_bytes: int = Field(65536, ge=1024)
     max_import_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="cap for an `import` message carrying a snapshot")

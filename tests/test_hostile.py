@@ -242,3 +242,66 @@ def test_an_empty_room_whose_presenter_left_keeps_only_a_sessions_ttl():
     assert s.expired(11.0)  # no one follows: the session's TTL
     s.followers = {object()}
     assert not s.expired(11.0) and s.expired(1001.0)  # a class follows: the room's
+
+
+# sockets that never finish a request
+
+def test_idle_and_dripping_sockets_are_closed_at_the_header_deadline(live_server_factory,
+                                                                     monkeypatch):
+    from server.connections import DeadlineH11
+
+    monkeypatch.setattr(DeadlineH11, "header_timeout_s", 0.5)
+    with live_server_factory(Settings()) as server:
+        idle = socket.create_connection(("127.0.0.1", server.port))
+        drip = socket.create_connection(("127.0.0.1", server.port))
+        drip.settimeout(0.1)
+        drip.sendall(b"GET / HTTP/1.1\r\n")
+        closed = False
+        for _ in range(300):  # a byte every 0.1 s, which restarts uvicorn's own timer
+            try:
+                if drip.recv(1) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                pass
+            try:
+                drip.sendall(b"X")
+            except OSError:
+                closed = True
+                break
+        assert closed, "a dripping socket was never closed"
+        idle.settimeout(30)
+        assert idle.recv(1) == b""  # closed by the server
+        # a real request still gets its page
+        with socket.create_connection(("127.0.0.1", server.port)) as ok:
+            ok.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n"
+                       .encode())
+            ok.settimeout(30)
+            assert ok.recv(12) == b"HTTP/1.1 200"
+        idle.close()
+        drip.close()
+
+
+def test_past_the_connection_cap_the_server_answers_503(live_server_factory):
+    with live_server_factory(Settings(max_connections=16)) as server:
+        held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(16)]
+        try:
+            with socket.create_connection(("127.0.0.1", server.port)) as extra:
+                extra.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n"
+                              .encode())
+                extra.settimeout(30)
+                assert extra.recv(12) == b"HTTP/1.1 503"
+        finally:
+            for s in held:
+                s.close()
+
+
+def test_a_repeated_log_line_is_let_through_once_a_period():
+    import logging
+
+    from server.connections import RepeatFilter
+
+    f = RepeatFilter(period_s=3600)
+    records = [logging.LogRecord("asyncio", logging.ERROR, "x", 1, "socket.accept() out of "
+                                 "system resource", None, None) for _ in range(1000)]
+    assert sum(f.filter(r) for r in records) == 1
