@@ -104,6 +104,25 @@ def _subsample(maps: np.ndarray, m: int) -> np.ndarray:
 
 
 
+def fit_view(view: dict, sizes: tuple[int, ...], compare: bool, max_bytes: int) -> dict:
+    """`view` with its grids shrunk until a frame's maps fit `max_bytes`: the neuron maps
+    first (down to 8×8), then the output's. A view is capped by the bytes it makes, not by
+    side length alone (128×128 maps of 263 neurons were 4.2 MiB a frame)."""
+    g, m = view["grid"], view["neuron_grid"]
+    small_maps = sum(sizes[:-1])  # the inputs and every hidden neuron
+    big_maps = sizes[-1] * (2 if compare else 1) + (1 if view.get("focus") else 0)
+
+    def size(g: int, m: int) -> int:
+        return small_maps * min(m, g) ** 2 + big_maps * g * g
+
+    while size(g, m) > max_bytes and min(m, g) > 8:
+        m = min(m, g) - 1
+    while size(g, m) > max_bytes and g > 8:
+        g -= 1
+    return view if (g, m) == (view["grid"], view["neuron_grid"]) else \
+        {**view, "grid": g, "neuron_grid": m}
+
+
 def heatmap_frame(grid, neuron_grid: int, params: dict, meta: dict,
                   gradients: list[dict] | None = None, focus: dict | None = None,
                   twin=None) -> bytes:

@@ -261,6 +261,8 @@ class Session:
         return (metrics, heatmap), stopped
 
     def _heatmap(self, trainer, view: dict) -> bytes:
+        view = frames.fit_view(view, trainer.config.layer_sizes, self.twin is not None,
+                               self.settings.max_frame_map_bytes)
         grid = trainer.grid(view["grid"])
         meta = {"step": trainer.step_count, "epoch": trainer.epoch}
         twin = self.twin.grid(view["grid"]) if self.twin is not None else None

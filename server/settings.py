@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     rate_per_s: float = Field(20.0, gt=0, description="token bucket: sustained messages per second")
 
     grid_max: int = Field(128, ge=1, le=128)
+    max_frame_map_bytes: int = Field(
+        192 * 1024, ge=16 * 1024, description="a frame's heatmaps at most: larger grids "
+        "are shrunk (the neuron maps first) to fit")
     grid_output: int = Field(100, ge=1, le=128, description="default output heatmap size")
     grid_neurons: int = Field(20, ge=1, le=128, description="default neuron heatmap size")
 

@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from engine.trainer import Trainer
+from server import frames
 from server.settings import Settings
 from tests.test_server_live import recv_json, send_leave
 from tests.test_server_ws import Tab, tab  # noqa: F401  (fixtures)
@@ -305,3 +306,28 @@ def test_a_repeated_log_line_is_let_through_once_a_period():
     records = [logging.LogRecord("asyncio", logging.ERROR, "x", 1, "socket.accept() out of "
                                  "system resource", None, None) for _ in range(1000)]
     assert sum(f.filter(r) for r in records) == 1
+
+
+def test_a_frame_is_capped_by_the_bytes_its_grids_make(tab):  # noqa: F811
+    from server.frames import fit_view
+
+    sizes = (7, *[32] * 8, 1)
+    view = {"grid": 128, "neuron_grid": 128, "focus": {"layer": 1, "neuron": 0}}
+    fitted = fit_view(view, sizes, compare=True, max_bytes=192 * 1024)
+    maps = sum(sizes[:-1]) * fitted["neuron_grid"] ** 2 + 3 * fitted["grid"] ** 2
+    assert maps <= 192 * 1024 and fitted["grid"] >= 100 and fitted["neuron_grid"] >= 8
+    small = (2, 4, 2, 1)  # the default network keeps what it asked for
+    assert fit_view({**view, "focus": None}, small, False, 192 * 1024)["neuron_grid"] == 128
+    # over the wire: the largest network asking for 128×128 maps of every neuron
+    tab.ask({"type": "configure", "config": {"features": ["x1", "x2", "x1_sq", "x2_sq",
+             "x1x2", "sin_x1", "sin_x2"], "hidden": [32] * 8}}, "state")
+    tab.ask({"type": "view", "grid": 128, "neuron_grid": 128}, "state")
+    tab.ask({"type": "step"}, "step")  # a frame made after the view, whatever came before
+    while True:
+        m = tab.recv()
+        if isinstance(m, bytes) and frames.unpack(m)[0]["kind"] == "frame":
+            header, arrays = frames.unpack(m)
+            break
+    maps = sum(a.nbytes for e, a in zip(header["arrays"], arrays, strict=True)
+               if e["name"] in ("input", "neuron", "output", "focus"))
+    assert maps <= 192 * 1024 and len(m) < 192 * 1024 + 64 * 1024, (maps, len(m))
