@@ -28,12 +28,49 @@ class _Failures:
     blocked_until: float = 0.0
 
 
+@dataclass
+class _Cpu:
+    """CPU-seconds an address may still spend: refilled at its share, spent by its jobs."""
+
+    credit: float
+    stamp: float
+
+
 class Budgets:
-    """Per-address caps and the wrong-code back-off; counts come from the live objects."""
+    """Per-address caps, CPU shares and the wrong-code back-off; counts come from the live
+    objects."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self._failures: dict[str, _Failures] = {}
+        self._cpu: dict[str, _Cpu] = {}
+
+    # CPU: every job's CPU time is charged to the address it was done for (the session's
+    # owner, or a follower asking for an export); an address in debt waits before its next
+    # frame or command, so no address takes more than `cpu_share` while others want frames
+
+    def _credit(self, address: str | None, now: float) -> _Cpu:
+        key = address or ""
+        c = self._cpu.get(key)
+        burst, rate = self.settings.cpu_burst_s, self.settings.cpu_share
+        if c is None:
+            if len(self._cpu) > 10_000:
+                self._cpu.clear()
+            c = self._cpu[key] = _Cpu(burst, now)
+        c.credit = min(burst, c.credit + (now - c.stamp) * rate)
+        c.stamp = now
+        return c
+
+    def charge_cpu(self, address: str | None, seconds: float) -> None:
+        if not self.exempt(address):
+            self._credit(address, time.monotonic()).credit -= seconds
+
+    def cpu_wait(self, address: str | None) -> float:
+        """Seconds until `address` is out of CPU debt (0 if it is not)."""
+        if self.exempt(address):
+            return 0.0
+        c = self._credit(address, time.monotonic())
+        return max(0.0, -c.credit / self.settings.cpu_share)
 
     def exempt(self, address: str | None) -> bool:
         return address in self.settings.exempt_addresses

@@ -32,7 +32,7 @@ from .protocol import (
     parse_client_message,
 )
 from .security import origin_allowed
-from .sessions import Session, SessionManager, SessionsFull
+from .sessions import PAYER, Session, SessionManager, SessionsFull
 from .settings import Settings
 
 log = logging.getLogger("backprop_lab.client")
@@ -270,6 +270,8 @@ class Connection:
                                      "too many messages waiting; this one was dropped"))
 
     async def _work_loop(self) -> None:
+        PAYER.set(self.address)  # what this connection asks for is charged to its address
+        budgets = self.manager.budgets
         while True:
             item = await self.inbox.get()
             if isinstance(item, ProtocolError):
@@ -287,6 +289,8 @@ class Connection:
                         self._large_waiting = False
                 else:
                     msg = parse_client_message(item)
+                if msg.type not in handlers.UNCHARGED and (wait := budgets.cpu_wait(self.address)):
+                    await asyncio.sleep(wait)  # over its address's CPU share: it waits its turn
                 await handlers.dispatch(self, msg)
             except ProtocolError as e:
                 self.error(e)

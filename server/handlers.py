@@ -10,6 +10,7 @@ In compare mode every handler that moves the trainer moves the twin the same way
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ HEAVY_STEPS = 20  # a `step` of more updates than this runs in the pool for long
 READ_ONLY = frozenset({"inspect", "export", "gradcheck", "view", "ui", "fork", "open_room",
                        "close_room"})
 FOLLOWER_TYPES = frozenset({"export", "fork", "leave"})
+UNCHARGED = frozenset({"leave", "pause", "ui"})  # never wait for the address's CPU share
 Handler = Callable[["Connection", object], Awaitable[None]]
 
 
@@ -268,7 +270,25 @@ def _then_retwin(s, edit):
 
 
 async def on_export(conn: Connection, msg: protocol.Export) -> None:
-    text = await conn.session.call(lambda t: encode(protocol.Snapshot(snapshot=t.snapshot())))
+    """The session as JSON. Encoded once per state (a class asking for it costs one encode),
+    and charged to the asker by its size: a big snapshot uses many messages' tokens."""
+    s = conn.session
+
+    def job(t):
+        key = (id(t), t.step_count, t.epoch, t.pos, len(t.history), len(t.edits), t.config,
+               t.stopped, hashlib.blake2b(t.net.params.tobytes(), digest_size=16).digest(),
+               hashlib.blake2b(t.net.buffers.tobytes(), digest_size=16).digest())
+        cached = s.export_cache
+        if cached is None or cached[0] != key:
+            cached = s.export_cache = (key, encode(protocol.Snapshot(snapshot=t.snapshot())))
+        return cached[1]
+
+    text = await s.call(job)
+    cost = len(text) / conn.settings.max_message_bytes
+    if cost > 1 and not conn.bucket.take(cost - 1):
+        raise ProtocolError(ErrorCode.RATE_LIMITED, f"an export of {len(text) // 1024} KiB "
+                            "counts as many messages; wait a moment before the next", None,
+                            "export")
     conn.reply(text)
 
 

@@ -33,6 +33,7 @@ lock: the same number of updates in every step and play frame.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
 import re
@@ -53,6 +54,9 @@ log = logging.getLogger("backprop_lab.sessions")
 GIVE_WAY_TURNS = 4  # loop turns a room's due frame needs to start (its timer, then its task)
 INLINE_QUICK_S = 0.005  # quick jobs cheaper than this run on the event loop's thread
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# whose address a job's CPU time is charged to, when not the session's owner's (a follower's
+# export); set by the connection that asks
+PAYER: contextvars.ContextVar[str | None] = contextvars.ContextVar("payer", default=None)
 
 
 class Attached(Protocol):
@@ -73,9 +77,11 @@ class Session:
 
     def __init__(self, sid: str, trainer, settings: Settings, executor: PriorityPool,
                  heavy_executor: PriorityPool | None = None,
-                 room_ticks: dict[Session, float] | None = None, address: str | None = None):
+                 room_ticks: dict[Session, float] | None = None, address: str | None = None,
+                 budgets: Budgets | None = None):
         self.id = sid
         self.address = address  # of the client that opened it, for the per-address caps
+        self.budgets = budgets  # charged with every job's CPU time
         self.trainer = trainer
         self.settings = settings
         self.lock = threading.Lock()
@@ -91,6 +97,7 @@ class Session:
         self._render_task: asyncio.Task | None = None
         self._render_wanted = False
         self.pending_record = None  # the last `step` command's StepRecord, not yet sent
+        self.export_cache: tuple | None = None  # (state key, encoded snapshot), handlers.py
         self.frames_sent = 0
         self.followers: set[Attached] = set()
         self.room = None  # rooms.Room while a class follows this session
@@ -106,27 +113,33 @@ class Session:
         may take a second, in the pool kept for them; a room's jobs first), or, for a `quick`
         job (the hot path: frames and single steps) when the last one took under
         INLINE_QUICK_S of CPU, right here on the event loop's thread if the lock is free."""
+        payer = PAYER.get() or self.address
         if quick and self._quick_cpu < INLINE_QUICK_S and self.lock.acquire(blocking=False):
             try:
-                return self._timed(fn, args)
+                return self._timed(fn, args, True, payer)
             finally:
                 self.lock.release()
         pool = self._heavy_executor if heavy else self._executor
         priority = URGENT if self.room is not None else NORMAL
         return await asyncio.wrap_future(
-            pool.submit(self._locked, fn, args, quick, priority=priority))
+            pool.submit(self._locked, fn, args, quick, payer, priority=priority))
 
-    def _locked(self, fn, args, timed: bool = False):
+    def _locked(self, fn, args, quick: bool, payer: str | None):
         with self.lock:
-            return self._timed(fn, args) if timed else fn(self.trainer, *args)
+            return self._timed(fn, args, quick, payer)
 
-    def _timed(self, fn, args):
-        """fn(trainer, *args), noting its CPU time (not its wall time, which waits on the GIL)."""
+    def _timed(self, fn, args, quick: bool, payer: str | None):
+        """fn(trainer, *args), charging its CPU time (not its wall time, which waits on the
+        GIL) to `payer`'s address; a quick job's time also decides where the next one runs."""
         start = time.thread_time()
         try:
             return fn(self.trainer, *args)
         finally:
-            self._quick_cpu = time.thread_time() - start
+            cpu = time.thread_time() - start
+            if quick:
+                self._quick_cpu = cpu
+            if self.budgets is not None:
+                self.budgets.charge_cpu(payer, cpu)
 
     # connections
 
@@ -209,6 +222,9 @@ class Session:
         tick = loop.time()
         try:
             while self.playing and self.client is not None:
+                if self.budgets is not None and (wait := self.budgets.cpu_wait(self.address)):
+                    await asyncio.sleep(wait)  # over its address's CPU share: fewer frames
+                    tick = loop.time()
                 if self.room is None:
                     await self._give_way(loop)
                 else:
@@ -340,7 +356,8 @@ class SessionManager:
         trainer = await asyncio.wrap_future(self.open_executor.submit(make))
         self._make_room_for(address)  # others may have got in meanwhile
         session = Session(secrets.token_urlsafe(24), trainer, self.settings, self.executor,
-                          self.heavy_executor, self.room_ticks, address=address)
+                          self.heavy_executor, self.room_ticks, address=address,
+                          budgets=self.budgets)
         self.sessions[session.id] = session
         return session
 

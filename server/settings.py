@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     max_followers_per_address: int = Field(
         8, ge=1, description="follower connections from one network address")
     max_rooms_per_address: int = Field(2, ge=1, description="rooms one network address may open")
+    cpu_share: float = Field(0.5, gt=0, description="CPU-seconds a second one network "
+                             "address may use while in debt; past it, its frames and commands "
+                             "wait (the teacher's machine is exempt)")
+    cpu_burst_s: float = Field(3.0, gt=0, description="CPU-seconds an address may spend at "
+                               "once before its share applies")
     evict_grace_s: float = Field(2.0, ge=0, description="a session detached this recently is "
                                  "not evicted to make room (its tab may still be connecting)")
     exempt_addresses: NameList = Field(
