@@ -577,8 +577,25 @@ class Trainer:
             done = 1
             if self.pos == 0:  # that update finished the epoch
                 return done
-        left = len(self.F_train) - self.pos
-        return done + self.run(-(-left // self.config.batch_size))
+        return done + self.run(self.updates_left_in_epoch())
+
+    def updates_left_in_epoch(self, pos: int | None = None) -> int:
+        """The updates from `pos` (default: now) to the end of the epoch (with batch norm, a
+        last batch of one joins the one before)."""
+        n, size = len(self.F_train), self.config.batch_size
+        pos, k = self.pos if pos is None else pos, 0
+        while pos < n:
+            end = pos + size
+            if self._batch_norm and n - end == 1:
+                end = n
+            pos, k = end, k + 1
+        return k
+
+    def updates_for(self, count: int, unit: str) -> int:
+        """How many updates a `step` of `count` updates or epochs makes, if nothing stops it."""
+        if unit == "epoch":
+            return self.updates_left_in_epoch() + (count - 1) * self.updates_left_in_epoch(0)
+        return count
 
     def _check_target(self, m: dict) -> bool:
         target = self.config.target_loss

@@ -10,8 +10,10 @@ In compare mode every handler that moves the trainer moves the twin the same way
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
     from .client import Connection
 
 DATA_GROUP = frozenset(f.name for f in FIELDS if f.group == "data")
-HEAVY_STEPS = 20  # a `step` of more updates than this runs in the pool for long jobs
+HEAVY_STEPS = 20  # a `step` of more updates than this runs as a series of short jobs
+LONG_STEP_CHUNK_S = 0.03  # CPU seconds of each of those jobs
 READ_ONLY = frozenset({"inspect", "export", "gradcheck", "view", "ui", "fork", "open_room",
                        "close_room"})
 FOLLOWER_TYPES = frozenset({"export", "fork", "leave"})
@@ -138,14 +141,55 @@ async def on_step(conn: Connection, msg: protocol.Step) -> None:
         raise _out_of_range("count", f"at most {cap} for unit {msg.unit!r}", "step")
     if s.playing:
         s.pause()
-    heavy = msg.unit == "epoch" or msg.count > HEAVY_STEPS
-    reply, rec, stopped = await s.call(_step_job, msg.count, msg.unit, s, heavy=heavy,
-                                       quick=not heavy)
+    if msg.unit == "phase" or (msg.unit == "update" and msg.count <= HEAVY_STEPS):
+        reply, rec, stopped = await s.call(_step_job, msg.count, msg.unit, s, quick=True)
+    else:
+        reply, rec, stopped = await _long_step(conn, msg.count, msg.unit)
     s.share(reply)
     if stopped is not None:
         s.share(stopped)
     s.pending_record = rec  # its arrays go out with the next frame, newest wins
     s.request_render()
+
+
+async def _long_step(conn: Connection, count: int, unit: str):
+    """Many updates (or epochs) as a series of short jobs on the fast path, each about
+    LONG_STEP_CHUNK_S of CPU, then one recorded update: between them the lock is free, frames
+    and other sessions' jobs go on, and an address over its CPU share waits its turn."""
+    s, budgets = conn.session, conn.manager.budgets
+    left = await s.call(lambda t: t.updates_for(count, unit))
+    before = await s.call(lambda t: t.step_count)
+    chunk = 16
+    while left > 1:
+        n = min(chunk, left - 1)
+        done, cpu, stopped = await s.call(_run_chunk, n, s, heavy=True)
+        left -= done
+        if stopped or done < n:
+            break
+        chunk = max(1, min(4096, int(n * LONG_STEP_CHUNK_S / max(cpu, 1e-6))))
+        if wait := budgets.cpu_wait(conn.address):
+            await asyncio.sleep(wait)
+    return await s.call(_finish_step, count, before, s, heavy=True)
+
+
+def _run_chunk(t, n: int, s) -> tuple[int, float, bool]:
+    start = time.thread_time()
+    done = t.run(n)
+    if s.twin is not None and done:
+        s.twin.run(done)
+    return done, time.thread_time() - start, t.stopped is not None
+
+
+def _finish_step(t, count: int, before: int, s):
+    """The last update of a long step, recorded, unless training stopped on the way."""
+    rec = t.step() if t.stopped is None else None
+    if s.twin is not None and rec is not None:
+        s.twin.run(1)
+    reply = encode(readouts.step_message(t, rec, count, playing=False, twin=s.twin))
+    stopped = None
+    if t.stopped is not None:
+        stopped = encode(protocol.Stopped(reason=t.stopped, message=t.stop_message))
+    return reply, rec, stopped
 
 
 def _step_job(t, count: int, unit: str, s):
