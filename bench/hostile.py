@@ -139,7 +139,9 @@ async def followers(url: str, stop: asyncio.Event) -> str:
     held, refused = [], 0
     for _ in range(400):
         try:
-            held.append(await open_tab(f"{url}?room={code}", ATTACKER))
+            ws = await open_tab(f"{url}?room={code}", ATTACKER)
+            await recv_type(ws, "hello", timeout=5)
+            held.append(ws)
         except Exception:
             refused += 1
     await stop.wait()
@@ -157,7 +159,7 @@ async def memory(url: str, stop: asyncio.Event) -> str:
             ws = await open_tab(url, ATTACKER)
             await recv_type(ws, "state")
             await ws.send(json.dumps({"type": "configure", "config": LARGEST}))
-            await ws.send('{"type": "compare", "changes": {"optimizer": "sgd"}}')
+            await ws.send('{"type": "compare", "config": {"optimizer": "sgd"}}')
             await ws.send('{"type": "play", "speed": 200}')
             tabs.append(ws)
         except Exception:
@@ -297,8 +299,10 @@ async def run_attack(url: str, name: str, server: psutil.Process, seconds: float
                 note = await task
         except Exception as e:
             note = f"(the attack ended with {type(e).__name__})"
-    await asyncio.sleep(1.0)
-    return {**result, "room": room, "rss_mb": max(rss) / 2**20, "note": note}
+    await asyncio.sleep(3.0)  # the script has gone: does the memory come back?
+    after = server.memory_info().rss
+    return {**result, "room": room, "rss_mb": max(rss) / 2**20, "after_mb": after / 2**20,
+            "note": note}
 
 
 async def main() -> None:
@@ -310,7 +314,7 @@ async def main() -> None:
     print(f"cores {psutil.cpu_count()}; the student plays the default network for "
           f"{args.seconds:g} s under each attack; a fresh server for each")
     print(f"{'attack':10} {'frames/s':>9} {'pause ms':>9} {'connect s':>10} {'room':>5} "
-          f"{'RSS MB':>7}  what the script did")
+          f"{'RSS MB':>7} {'after':>6}  what the script did")
     for name in names:
         proc, url = start_server(BACKPROP_LAB_RATE_BURST="50", BACKPROP_LAB_RATE_PER_S="20",
                                  OPENBLAS_NUM_THREADS="1")
@@ -323,7 +327,8 @@ async def main() -> None:
         c = "—" if r["connect_s"] is None else f"{r['connect_s']:.2f}"
         pm = "—" if r["pause_ms"] is None else f"{r['pause_ms']:.0f}"
         print(f"{name:10} {r['fps']:9.1f} {pm:>9} {c:>10} {'yes' if r['room'] else 'NO':>5} "
-              f"{r['rss_mb']:7.0f}  {r['note']}{r.get('error', '')}", flush=True)
+              f"{r['rss_mb']:7.0f} {r['after_mb']:6.0f}  {r['note']}{r.get('error', '')}",
+              flush=True)
 
 
 if __name__ == "__main__":

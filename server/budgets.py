@@ -9,6 +9,7 @@ sessions go first, then those of the address that holds the most. The teacher's 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -119,3 +120,18 @@ def oldest_first(sessions: Iterable, address: str | None = None, grace_s: float 
             and now - s.detached_at >= grace_s
             and (address is None or s.address == address)]
     return sorted(idle, key=lambda s: s.detached_at)
+
+
+def process_rss() -> int | None:
+    """This process's resident memory in bytes (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def over_memory(settings: Settings) -> int | None:
+    """The RSS in MiB when it is past the server's memory budget, else None."""
+    rss = process_rss()
+    return None if rss is None or rss <= settings.max_memory_mb << 20 else rss >> 20

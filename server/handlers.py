@@ -22,6 +22,7 @@ from engine.heatmaps import feature_maps
 from engine.trainer import SnapshotError, TrainerError
 
 from . import frames, protocol, readouts
+from .budgets import over_memory
 from .protocol import ErrorCode, ProtocolError, encode
 from .sessions import SessionsFull
 
@@ -478,6 +479,9 @@ async def on_compare(conn: Connection, msg: protocol.Compare) -> None:
                 raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name}: compare runs differ in "
                                     "live hyperparameters only (the weights must match)",
                                     name, "compare")
+        if s.twin is None and (used := over_memory(conn.settings)):
+            raise ProtocolError(ErrorCode.REJECTED, f"the server is at its memory budget "
+                                f"({used} MiB); compare later", None, "compare")
         if s.playing:
             s.pause()
 

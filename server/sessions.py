@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import logging
 import math
 import re
@@ -44,7 +45,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from . import frames, readouts
-from .budgets import Budgets, oldest_first
+from .budgets import Budgets, oldest_first, over_memory
 from .pool import NORMAL, URGENT, PriorityPool
 from .protocol import CloseCode, Stopped, encode
 from .rooms import Rooms
@@ -365,6 +366,14 @@ class SessionManager:
         """Free a slot for one more session of `address`, evicting detached sessions (an
         address's own first, oldest first; then the biggest holder's), or raise SessionsFull."""
         settings = self.settings
+        if over_memory(settings):
+            idle = oldest_first(self.sessions.values(), grace_s=settings.evict_grace_s)
+            if idle:
+                self._evict(idle[0])
+                gc.collect()
+            if used := over_memory(settings):
+                raise SessionsFull(f"the server is at its memory budget ({used} MiB of "
+                                   f"{settings.max_memory_mb}); try again later")
         mine = [s for s in self.sessions.values() if s.address == address]
         if self.budgets.over(address, len(mine), settings.max_sessions_per_address):
             idle = oldest_first(mine, grace_s=settings.evict_grace_s)

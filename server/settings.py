@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_followers_per_address: int = Field(
         8, ge=1, description="follower connections from one network address")
     max_rooms_per_address: int = Field(2, ge=1, description="rooms one network address may open")
+    max_memory_mb: int = Field(1536, ge=64, description="resident memory past which no new "
+                               "session or compare run starts (idle sessions are evicted first)")
     cpu_share: float = Field(0.5, gt=0, description="CPU-seconds a second one network "
                              "address may use while in debt; past it, its frames and commands "
                              "wait (the teacher's machine is exempt)")

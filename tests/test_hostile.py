@@ -331,3 +331,21 @@ def test_a_frame_is_capped_by_the_bytes_its_grids_make(tab):  # noqa: F811
     maps = sum(a.nbytes for e, a in zip(header["arrays"], arrays, strict=True)
                if e["name"] in ("input", "neuron", "output", "focus"))
     assert maps <= 192 * 1024 and len(m) < 192 * 1024 + 64 * 1024, (maps, len(m))
+
+
+def test_past_the_memory_budget_no_session_or_compare_run_starts(live_server_factory,
+                                                                 monkeypatch):
+    import server.budgets
+
+    with live_server_factory(Settings()) as server_:
+        with tab_from("127.0.0.1", server_.ws_url) as (ws, _):
+            recv_json(ws, "state")
+            monkeypatch.setattr(server.budgets, "process_rss", lambda: 10 << 30)  # 10 GiB
+            code, reason = close_of("127.0.0.1", server_.ws_url)
+            assert code == 4003 and "memory budget" in reason, reason
+            ws.send('{"type": "compare", "config": {"learning_rate": 0.3}}')
+            err = recv_json(ws, "error")
+            assert err["code"] == "rejected" and "memory" in err["message"]
+            monkeypatch.setattr(server.budgets, "process_rss", lambda: 1 << 20)
+            ws.send('{"type": "compare", "config": {"learning_rate": 0.3}}')
+            assert recv_json(ws, "state")["compare"] is not None
