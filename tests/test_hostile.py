@@ -8,6 +8,7 @@ import contextlib
 import copy
 import json
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -349,3 +350,60 @@ def test_past_the_memory_budget_no_session_or_compare_run_starts(live_server_fac
             monkeypatch.setattr(server.budgets, "process_rss", lambda: 1 << 20)
             ws.send('{"type": "compare", "config": {"learning_rate": 0.3}}')
             assert recv_json(ws, "state")["compare"] is not None
+
+
+def test_cpu_time_is_charged_per_address_and_debt_makes_it_wait():
+    from server.budgets import Budgets
+
+    b = Budgets(Settings(cpu_share=0.5, cpu_burst_s=3.0, exempt_addresses=["127.0.0.1"]))
+    assert b.cpu_wait(STUDENT) == 0.0
+    b.charge_cpu(STUDENT, 2.0)  # within the burst
+    assert b.cpu_wait(STUDENT) == 0.0
+    b.charge_cpu(STUDENT, 3.0)  # 2 s in debt at 0.5 CPU-s a second: about 4 s to wait
+    assert 3.5 < b.cpu_wait(STUDENT) <= 4.0
+    assert b.cpu_wait("127.0.0.4") == 0.0  # another student is not held up
+    b.charge_cpu("127.0.0.1", 100.0)
+    assert b.cpu_wait("127.0.0.1") == 0.0  # nor the teacher
+
+
+def test_a_follower_asking_for_exports_gets_one_encode_and_pays_by_size(strict):
+    with tab_from("127.0.0.1", strict.ws_url) as (teacher, hello):
+        recv_json(teacher, "state")
+        teacher.send(json.dumps({"type": "configure", "config": {
+            "n_points": 2000, "features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1",
+                                           "sin_x2"], "hidden": [32] * 8}}))
+        recv_json(teacher, "state")
+        teacher.send('{"type": "open_room"}')
+        code = recv_json(teacher, "room")["code"]
+        session = strict.app.state.sessions.sessions[hello["session"]]
+        with tab_from(STUDENT, f"{strict.ws_url}?room={code}") as (follower, _):
+            answers = []
+            while "rate_limited" not in answers and len(answers) < 60:
+                follower.send('{"type": "export"}')
+                while True:
+                    d = json.loads(m) if isinstance(m := follower.recv(timeout=30), str) else {}
+                    if d.get("type") in ("snapshot", "error"):
+                        answers.append(d.get("code", d["type"]))
+                        break
+            first = session.export_cache
+            assert answers[0] == "snapshot" and "rate_limited" in answers, answers
+            time.sleep(3)  # the bucket refills
+            follower.send('{"type": "export"}')
+            assert recv_json(follower, "snapshot")
+            assert session.export_cache is first  # the same state: not encoded again
+
+
+def test_forks_from_one_address_stay_within_its_share(strict):
+    sessions = strict.app.state.sessions.sessions
+    with tab_from("127.0.0.1", strict.ws_url) as (teacher, _):
+        recv_json(teacher, "state")
+        teacher.send('{"type": "open_room"}')
+        code = recv_json(teacher, "room")["code"]
+        with tab_from(STUDENT, f"{strict.ws_url}?room={code}") as (follower, _):
+            for _ in range(6):
+                follower.send('{"type": "fork"}')
+                while True:
+                    m = follower.recv(timeout=30)
+                    if isinstance(m, str) and json.loads(m)["type"] in ("forked", "error"):
+                        break
+            assert sum(s.address == STUDENT for s in sessions.values()) <= 3
