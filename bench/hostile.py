@@ -93,6 +93,16 @@ async def teacher_opens_room(url: str) -> bool:
         return False
 
 
+async def teachers_room(url: str, config: dict | None = None):
+    """(the teacher's websocket, the join code) of a room the teacher opens."""
+    teacher = await open_tab(url, TEACHER)
+    await recv_type(teacher, "state")
+    if config:
+        await teacher.send(json.dumps({"type": "configure", "config": config}))
+    await teacher.send('{"type": "open_room"}')
+    return teacher, (await recv_type(teacher, "room"))["code"]
+
+
 # the attacks: each runs until `stop` is set
 
 async def lockout(url: str, stop: asyncio.Event) -> str:
@@ -109,10 +119,7 @@ async def lockout(url: str, stop: asyncio.Event) -> str:
 
 
 async def forks(url: str, stop: asyncio.Event) -> str:
-    teacher = await open_tab(url, TEACHER)
-    await recv_type(teacher, "state")
-    await teacher.send('{"type": "open_room"}')
-    code = (await recv_type(teacher, "room"))["code"]
+    teacher, code = await teachers_room(url)
     follower = await open_tab(f"{url}?room={code}", ATTACKER)
     made = 0
     while not stop.is_set():
@@ -132,10 +139,7 @@ async def forks(url: str, stop: asyncio.Event) -> str:
 
 
 async def followers(url: str, stop: asyncio.Event) -> str:
-    teacher = await open_tab(url, TEACHER)
-    await recv_type(teacher, "state")
-    await teacher.send('{"type": "open_room"}')
-    code = (await recv_type(teacher, "room"))["code"]
+    teacher, code = await teachers_room(url)
     held, refused = [], 0
     for _ in range(400):
         try:
@@ -171,11 +175,7 @@ async def memory(url: str, stop: asyncio.Event) -> str:
 
 
 async def exports(url: str, stop: asyncio.Event) -> str:
-    teacher = await open_tab(url, TEACHER)
-    await recv_type(teacher, "state")
-    await teacher.send(json.dumps({"type": "configure", "config": LARGEST}))
-    await teacher.send('{"type": "open_room"}')
-    code = (await recv_type(teacher, "room"))["code"]
+    teacher, code = await teachers_room(url, LARGEST)
     flock = [await open_tab(f"{url}?room={code}", ATTACKER) for _ in range(8)]
     sent = 0
 
