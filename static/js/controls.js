@@ -82,8 +82,11 @@ export class Controls {
   _key(e) {
     const t = e.target;
     const typing = t instanceof HTMLInputElement && !["checkbox", "radio", "range", "button"].includes(t.type)
-      || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement;
+      || t instanceof HTMLTextAreaElement;
     if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+    // A focused select keeps its own keys (↑ ↓, letters), but ← and → are the step
+    // shortcuts there too: they must not quietly change a setting the user only chose.
+    if (t instanceof HTMLSelectElement && e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
     // Space plays/pauses everywhere except on buttons outside the play toolbar, which it
     // activates as usual (after clicking Step, space must not step again).
     const onOtherButton = (t instanceof HTMLButtonElement || (t instanceof HTMLElement && t.getAttribute("role") === "button"))

@@ -12,6 +12,8 @@ import { featureLabel, layerSizes, taskOf, field } from "./state.js";
 import { drawScale } from "./projector.js";
 
 const PHASES = ["forward", "loss", "backward", "update"];
+/** The view a held phase is drawn in: the backward pass backward, the others forward. */
+export const phaseView = (phase) => (phase === "backward" ? "backward" : "forward");
 const HEADER = 64;     // room for the per-layer controls above the columns
 const RIGHT = 84;      // room for the output label
 
@@ -176,8 +178,10 @@ export class NetworkView {
   _phase(state, now) {
     const anim = state.ui.anim;
     if (!anim) {
-      const p = state.phase;  // phase stepping holds the last phase on screen
-      if (p && p !== "update" && state.record) return { phase: p, t: 1, running: false };
+      // phase stepping holds the last phase on screen, in its own view: switching the view
+      // (f / b, or the toggle) shows that view of the same step instead
+      const p = state.phase;
+      if (p && p !== "update" && state.record && state.ui.view === phaseView(p)) return { phase: p, t: 1, running: false };
       return null;
     }
     const t = Math.min(1, (now - anim.start) / anim.duration);
@@ -198,7 +202,9 @@ export class NetworkView {
     const fg = state.frameGrads;
     const grads = rec && rec.layers ? rec.layers
       : fg && fg.step === state.counters.step ? fg.layers : null;
-    const showGrad = backward && !!grads;
+    // before the backward phase of a held step, its gradients are not shown (not yet computed, as far as the class knows)
+    const early = state.phase === "forward" || state.phase === "loss";
+    const showGrad = backward && !!grads && !early;
     const s = this.size;
     const cols = this.columns;
     const nCols = cols.length;
@@ -347,6 +353,8 @@ export class NetworkView {
     if (phase) {
       const names = { forward: "1 forward pass", loss: "2 loss", backward: "3 backward pass (δ flows right to left)", update: "4 update w ← w + Δw" };
       text = `Phase: ${names[phase.phase]}`;
+    } else if (state.ui.view === "backward" && (state.phase === "forward" || state.phase === "loss")) {
+      text = "Backward view: the gradients come in phase 3, the backward pass";
     } else if (state.ui.view === "backward") {
       text = showGrad
         ? `Backward view: links ∂L/∂w (max |∂L/∂w| = ${fmt(this.gradScale, 3)}), neurons δ = ∂L/∂z (batch mean)`
@@ -354,6 +362,7 @@ export class NetworkView {
     } else {
       text = "Forward view: neuron maps show each output over the plane; links show weights";
     }
+    this.legendText = text;  // what the diagram says it shows (read by tests)
     // colour key on the right; the text gets the rest
     const kx = W - 160, kw = 110;
     ctx.fillStyle = "#333";

@@ -178,6 +178,8 @@ export const REDUCERS = {
       s.paramsStep = null;
     }
     s.phase = a.phase ?? null;
+    // a phase step shows its phase in its own view (the toggle can switch it afterwards)
+    if (s.phase && s.phase !== "update") s.ui.view = s.phase === "backward" ? "backward" : "forward";
     // The backward phase with something selected: the inspector walks back from ℓ one
     // step per press of Step (backward_walk.js), starting with the first.
     s.ui.reveal = s.phase === "backward" && s.ui.selection ? 1 : null;

@@ -1,0 +1,55 @@
+"""Keyboard shortcuts and the view toggle while a phase is held (issue 12's bugs), on the
+real page."""
+
+from __future__ import annotations
+
+from tests.test_page_browser import base_url, browser, run  # noqa: F401
+
+LEGEND = "window.backpropLab.network.legendText"
+
+
+def test_arrow_keys_on_a_focused_select_step_and_never_change_it(run):  # noqa: F811
+    r = run("dataset=xor&learning_rate=0.03")
+    r.page.select_option("#step-unit", "phase")
+    r.page.focus("#step-unit")
+    r.page.keyboard.press("ArrowRight")
+    r.page.wait_for_function("() => window.backpropLab.store.state.phase === 'forward'")
+    assert r.page.eval_on_selector("#step-unit", "e => e.value") == "phase"
+    r.page.keyboard.press("ArrowRight")
+    r.page.wait_for_function("() => window.backpropLab.store.state.phase === 'loss'")
+    assert r.page.eval_on_selector("#step-unit", "e => e.value") == "phase"
+    r.page.focus("#cfg-learning_rate")
+    r.page.keyboard.press("ArrowLeft")  # a step back (the half-shown step), not α 0.03 → 0.01
+    r.page.wait_for_function("() => window.backpropLab.store.state.phase === null")
+    r.settle()
+    assert r.state("s.config.learning_rate") == 0.03
+    assert r.page.eval_on_selector("#cfg-learning_rate", "e => e.value") == "0.03"
+    assert r.errors == [], r.errors
+
+
+def test_the_view_toggle_works_while_a_phase_is_held(run):  # noqa: F811
+    r = run("dataset=xor")
+    r.page.select_option("#step-unit", "phase")
+    r.page.get_by_role("button", name="Step", exact=True).click()
+    r.page.wait_for_function("() => window.backpropLab.store.state.phase === 'forward'")
+    r.settle()
+    assert r.page.evaluate(f"() => {LEGEND}").startswith("Phase: 1 forward pass")
+    r.page.click("#view-backward")
+    r.settle()
+    # the backward view of a step in its forward phase: no gradient given away yet
+    assert "come in phase 3" in r.page.evaluate(f"() => {LEGEND}")
+    r.page.click("#view-forward")
+    r.settle()
+    assert r.page.evaluate(f"() => {LEGEND}").startswith("Phase: 1 forward pass")
+    for _ in range(2):
+        r.page.get_by_role("button", name="Step", exact=True).click()
+        r.page.wait_for_function("() => window.backpropLab.store.state.phase === 'loss'"
+                                 " || window.backpropLab.store.state.phase === 'backward'")
+    r.page.wait_for_function("() => window.backpropLab.store.state.phase === 'backward'")
+    r.settle()
+    assert r.state("s.ui.view") == "backward"  # the backward phase shows itself backward
+    assert r.page.evaluate(f"() => {LEGEND}").startswith("Phase: 3 backward pass")
+    r.page.click("#view-forward")
+    r.settle()
+    assert r.page.evaluate(f"() => {LEGEND}").startswith("Forward view")
+    assert r.errors == [], r.errors
