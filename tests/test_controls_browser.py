@@ -53,3 +53,15 @@ def test_the_view_toggle_works_while_a_phase_is_held(run):  # noqa: F811
     r.settle()
     assert r.page.evaluate(f"() => {LEGEND}").startswith("Forward view")
     assert r.errors == [], r.errors
+
+
+def test_the_gradient_chart_names_every_layer_of_a_deep_network(run):  # noqa: F811
+    r = run("dataset=circle&hidden=8,8,8,8,8,8&activation=sigmoid", size=(1280, 720))
+    r.page.get_by_role("button", name="Play", exact=True).click()
+    r.page.wait_for_function("() => window.backpropLab.store.state.history.length > 40")
+    r.page.get_by_role("button", name="Pause", exact=True).click()
+    r.settle()
+    shown = r.page.evaluate("() => window.backpropLab.charts.grads.legendShown")
+    assert shown == ["h1", "h2", "h3", "h4", "h5", "h6", "out"], shown
+    r.shot("1280x720-deep-gradient-norms")
+    assert r.errors == [], r.errors

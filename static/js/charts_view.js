@@ -62,7 +62,12 @@ export class LineChart {
     const { width: W, height: H } = this.surface;
     const ctx = this.surface.begin("#ffffff");
     const k = this.opts.scale || ONE;
-    const right = 8, top = 6 + 12 * k.font, bottom = 4 + 12 * k.font;
+    ctx.font = font(12, k, true);
+    this.titleEnd = 6 + ctx.measureText(this.opts.title || "").width + 10;
+    // the legend beside the title when it fits, else on rows of its own under it
+    const rows = this._legendRows(ctx, W);
+    const right = 8, top = 6 + 12 * k.font * (rows.length > 1 || (rows.length && rows[0].below) ? rows.length + 1 : 1),
+      bottom = 4 + 12 * k.font;
     const r = this._range();
     const log = this.opts.log;
     const ticks = r ? (log ? logTicks(r.lo, r.hi) : linTicks(r.lo, r.hi)) : [];
@@ -74,7 +79,6 @@ export class LineChart {
     ctx.textBaseline = "alphabetic";
     ctx.font = font(12, k, true);
     ctx.fillText(this.opts.title || "", 6, 1 + 12 * k.font);
-    this.titleEnd = 6 + ctx.measureText(this.opts.title || "").width + 10;
     ctx.font = font(12, k);
     ctx.strokeStyle = "#c4c7ca";
     ctx.lineWidth = 1;
@@ -82,7 +86,7 @@ export class LineChart {
     if (!r) {
       ctx.fillStyle = "#555";
       ctx.fillText(this.opts.empty || "no data yet: press Step or Play", left + 8, top + ph / 2 + 4);
-      this._legend(ctx, W);
+      this._legend(ctx, rows);
       return;
     }
     const X = (x) => left + ((x - r.xMin) / (r.xMax - r.xMin || 1)) * pw;
@@ -106,40 +110,72 @@ export class LineChart {
     // lines
     ctx.save();
     ctx.beginPath(); ctx.rect(left, top, pw, ph); ctx.clip();
-    for (const s of this.series) {
+    const line = (s, ys, width, alpha) => {
       ctx.strokeStyle = s.color;
-      ctx.lineWidth = (s.width || 2) * k.line;
+      ctx.globalAlpha = alpha;
+      ctx.lineWidth = width * k.line;
       ctx.setLineDash(s.dash || []);
       ctx.beginPath();
       let pen = false;
-      s.ys.forEach((y, k) => {
+      ys.forEach((y, i) => {
         if (y === null || !Number.isFinite(y) || (log && y <= 0)) { pen = false; return; }
-        const px = X(s.xs[k]), py = Y(log ? Math.log10(y) : y);
+        const px = X(s.xs[i]), py = Y(log ? Math.log10(y) : y);
         if (pen) ctx.lineTo(px, py); else ctx.moveTo(px, py);
         pen = true;
       });
       ctx.stroke();
+      ctx.globalAlpha = 1;
+    };
+    for (const s of this.series) {
+      if (s.smooth && s.ys.length > 20) {  // every update faint, a moving average over it
+        line(s, s.ys, 1, 0.25);
+        line(s, smoothed(s.ys, log), (s.width || 2) * 1.25, 1);
+      } else line(s, s.ys, s.width || 2, 1);
     }
     ctx.restore();
     ctx.setLineDash([]);
-    this._legend(ctx, W);
+    this._legend(ctx, rows);
     this._readout(ctx, X, r, left, top, pw, ph);
   }
 
-  _legend(ctx, W) {
+  /** Every series' legend entry placed: [{below, items: [{s, x, w}]}], right-aligned rows;
+   *  the first row beside the title if all fit there. */
+  _legendRows(ctx, W) {
+    const k = this.opts.scale || ONE;
+    ctx.font = font(11, k);
+    const items = this.series.map((s) => ({ s, w: ctx.measureText(s.name).width + 22 }));
+    const total = items.reduce((a, it) => a + it.w, 0);
+    const rows = [];
+    if (!items.length) return rows;
+    if (W - 8 - total >= this.titleEnd) rows.push({ below: false, items });
+    else {
+      let row = [], width = 0;
+      for (const it of items) {
+        if (row.length && width + it.w > W - 14) { rows.push({ below: true, items: row }); row = []; width = 0; }
+        row.push(it); width += it.w;
+      }
+      rows.push({ below: true, items: row });
+    }
+    this.legendShown = rows.flatMap((r) => r.items.map((it) => it.s.name));  // read by tests
+    return rows;
+  }
+
+  _legend(ctx, rows) {
     const k = this.opts.scale || ONE;
     ctx.font = font(11, k);
     ctx.textAlign = "right";
-    let x = W - 8;
-    for (const s of [...this.series].reverse()) {
-      const w = ctx.measureText(s.name).width;
-      if (x - w - 14 < this.titleEnd) break;
-      ctx.fillStyle = "#222";
-      ctx.fillText(s.name, x, 1 + 12 * k.font);
-      ctx.fillStyle = s.color;
-      ctx.fillRect(x - w - 14, 12 * k.font - 5, 10, 4 * k.line);
-      x -= w + 22;
-    }
+    const W = this.surface.width;
+    rows.forEach((row, i) => {
+      const y = 1 + 12 * k.font * (row.below ? i + 2 : 1);
+      let x = W - 8;
+      for (const { s, w } of [...row.items].reverse()) {
+        ctx.fillStyle = "#222";
+        ctx.fillText(s.name, x, y);
+        ctx.fillStyle = s.color;
+        ctx.fillRect(x - w + 8, y - 6, 10, 4 * k.line);
+        x -= w;
+      }
+    });
     ctx.textAlign = "left";
   }
 
@@ -171,6 +207,19 @@ export class LineChart {
     ctx.strokeRect(bx, top + 2, w, lines.length * 15 + 4);
     lines.forEach(([c, t], i) => { ctx.fillStyle = c; ctx.fillText(t, bx + 6, top + 16 + i * 15); });
   }
+}
+
+/** An exponential moving average that follows a trend through per-update noise (in log
+ *  space on a log chart); its window is about a fiftieth of the series. */
+function smoothed(ys, log) {
+  const a = 2 / (Math.max(2, ys.length / 50) + 1);
+  let m = null;
+  return ys.map((y) => {
+    if (y === null || !Number.isFinite(y) || (log && y <= 0)) return null;
+    const v = log ? Math.log10(y) : y;
+    m = m === null ? v : m + a * (v - m);
+    return log ? 10 ** m : m;
+  });
 }
 
 function linTicks(lo, hi) {
@@ -230,9 +279,9 @@ export class ChartsView {
     const gs = [];
     for (let l = 0; l < nLayers; l++) {
       gs.push({ name: l === nLayers - 1 ? "out" : `h${l + 1}`, color: LAYER_COLORS[l % LAYER_COLORS.length],
-        xs, ys: pick((m) => (m.grad_norms ? m.grad_norms[l] : null)), width: 1.6 });
+        xs, ys: pick((m) => (m.grad_norms ? m.grad_norms[l] : null)), width: 1.6, smooth: true });
     }
-    this.grads.update(gs, { log: true, title: "‖∂L/∂W‖ per layer: weights only, penalty included (log)", scale });
+    this.grads.update(gs, { log: true, title: "‖∂L/∂W‖ per layer, weights only (log)", scale });
     for (const c of this.charts) c.draw();
   }
 }
