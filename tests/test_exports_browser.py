@@ -227,6 +227,22 @@ def test_the_png_button_saves_the_view_at_exactly_twice_its_css_size(export_run,
     assert r.errors == [], r.errors
 
 
+def test_in_compare_mode_the_output_png_holds_run_a_and_run_b(export_run):
+    r = export_run()
+    r.page.evaluate("() => window.backpropLab.conn.send("
+                    "{type: 'compare', config: {learning_rate: 0.3}, restart: false})")
+    r.page.wait_for_function("() => window.backpropLab.store.state.compare"
+                             " && !document.querySelector('#boundary-b').hidden")
+    click_step(r)
+    r.still()
+    (wa, ha), (wb, hb) = r.css_size("#boundary"), r.css_size("#boundary-b")
+    assert r.canvas_signature("#boundary-b")["colours"] > 20  # B's plot is drawn on screen
+    with r.page.expect_download() as info:
+        r.page.locator("button.png[data-png=boundary]").click()
+    assert png_size(info.value.path().read_bytes()) == (2 * max(wa, wb), 2 * (ha + hb))
+    assert r.errors == [], r.errors
+
+
 # ----- recordings
 
 

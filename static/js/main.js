@@ -274,18 +274,20 @@ function download(snapshot) {
 // Exports for slides: each view redrawn at 2× for its PNG button; the recorder keeps the last
 // steps of every view (and where they sit on the page) for the Record popover.
 const exportViews = {
-  network: [{ surface: network.surface, draw: () => network.render(state, new Set(), performance.now()) }],
-  boundary: [{ surface: boundary.surface, draw: () => boundary.render(state) }],
-  charts: charts.charts.map((c) => ({ surface: c.surface, draw: () => c.draw() })),
+  network: () => [{ surface: network.surface, draw: () => network.render(state, new Set(), performance.now()) }],
+  // in compare mode the Output card holds run A's plot and run B's under it: both go out
+  boundary: () => [{ surface: boundary.surface, draw: () => boundary.render(state) },
+    ...(state.compare ? [{ surface: boundaryB.surface, draw: () => compareView.render(state) }] : [])],
+  charts: () => charts.charts.map((c) => ({ surface: c.surface, draw: () => c.draw() })),
 };
 for (const b of document.querySelectorAll("button.png")) {
   b.addEventListener("click", () => {
     const which = b.dataset.png;
-    const images = exportViews[which].map((v) => v.surface.renderAt(2, v.draw));
+    const images = exportViews[which]().map((v) => v.surface.renderAt(2, v.draw));
     savePng(stackCanvases(images), `backprop-lab-${which}-step${state.counters.step}.png`);
   });
 }
-const recorded = { network: network.surface, boundary: boundary.surface,
+const recorded = { network: network.surface, boundary: boundary.surface, boundaryB: boundaryB.surface,
   loss: charts.loss.surface, accuracy: charts.accuracy.surface, grads: charts.grads.surface };
 const recorder = new Recorder(recorded, {
   settled: () => !store.frame && !state.ui.anim,

@@ -85,7 +85,9 @@ export class Recorder {
     const frame = { time: this.lastCapture, step: state.counters.step, epoch: state.counters.epoch,
       layout: this.layout ? this.layout() : null, images: {} };
     try {
-      const jobs = Object.entries(this.surfaces).map(([name, surface]) => {
+      // a hidden canvas (run B's plot outside compare mode) is not in the frame
+      const shown = Object.entries(this.surfaces).filter(([, surface]) => !surface.canvas.hidden);
+      const jobs = shown.map(([name, surface]) => {
         const image = this._copy(surface);
         return canvasToPng(this.scratch).then((blob) => { frame.images[name] = { blob, ...image }; });
       });

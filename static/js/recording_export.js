@@ -9,7 +9,7 @@ import { ZipWriter } from "./zip.js";
 
 /** Which recorded images make each target; charts are stacked top to bottom. */
 export const TARGETS = {
-  page: ["network", "boundary", "loss", "accuracy", "grads"],
+  page: ["network", "boundary", "boundaryB", "loss", "accuracy", "grads"],
   network: ["network"],
   boundary: ["boundary"],
   charts: ["loss", "accuracy", "grads"],
@@ -26,13 +26,13 @@ export function frameSize(frame, target) {
     const scale = Math.min(1, PAGE_MAX_WIDTH / L.width);
     return { width: Math.round(L.width * scale), height: Math.round(L.height * scale) };
   }
-  const ims = TARGETS[target].map((n) => frame.images[n]);
+  const ims = TARGETS[target].map((n) => frame.images[n]).filter(Boolean);
   return { width: Math.max(...ims.map((im) => im.width)), height: ims.reduce((h, im) => h + im.height, 0) };
 }
 
 /** Draws `frame` for `target` on `ctx`, whose canvas is `size` (the recording's size). */
 async function compose(ctx, frame, target, size) {
-  const names = TARGETS[target];
+  const names = TARGETS[target].filter((n) => frame.images[n]);  // boundaryB: compare mode only
   const bitmaps = {};
   await Promise.all(names.map(async (n) => { bitmaps[n] = await createImageBitmap(frame.images[n].blob); }));
   ctx.setTransform(1, 0, 0, 1, 0, 0);
