@@ -87,7 +87,7 @@ def test_the_follower_cannot_drive(run):
     student.wait_steps(1)
     student.page.keyboard.press("ArrowRight")  # the keyboard's step
     student.page.keyboard.press(" ")           # and play
-    expect(student.page.locator(".toast").first).to_contain_text("read-only")
+    expect(student.page.locator(".toast", has_text="read-only").first).to_be_visible()
     # a hand-made message over the follower's socket is refused with a typed error
     student.page.evaluate(
         "() => window.backpropLab.conn.ws.send(JSON.stringify({type: 'step', count: 5}))")
