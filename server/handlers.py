@@ -66,7 +66,7 @@ async def send_state(conn: Connection, *, points: bool = False, history: bool = 
     points = points or not conn.sent_points
     n_history = conn.settings.history_points if history else None
     state = await s.call(lambda t: encode(readouts.state_message(
-        t, playing=s.playing, speed=s.speed, view=dict(s.view), points=points,
+        t, playing=s.playing, speed=s.speed, rate=s.rate, view=dict(s.view), points=points,
         history=n_history, twin=s.twin, twin_changes=s.twin_changes)))
     conn.sent_points = True
     if share:
@@ -225,10 +225,21 @@ def _step_job(t, count: int, unit: str, s):
 
 
 async def on_play(conn: Connection, msg: protocol.Play) -> None:
-    if msg.speed > conn.settings.max_speed:
-        raise _out_of_range("speed", f"at most {conn.settings.max_speed} updates a frame",
-                            "play")
-    conn.session.play(msg.speed)
+    settings = conn.settings
+    if msg.rate is not None:
+        top = settings.max_speed * settings.frame_rate
+        if msg.rate > top:
+            raise _out_of_range("rate", f"at most {top:g} updates a second", "play")
+        if msg.rate >= settings.frame_rate:  # several updates a frame, frames at full rate
+            speed, period = round(msg.rate / settings.frame_rate), 1.0 / settings.frame_rate
+        else:  # one update a frame, fewer frames: each update is seen
+            speed, period = 1, 1.0 / msg.rate
+    else:
+        if msg.speed > settings.max_speed:
+            raise _out_of_range("speed", f"at most {settings.max_speed} updates a frame",
+                                "play")
+        speed, period = msg.speed, 1.0 / settings.frame_rate
+    conn.session.play(speed, period)
     await send_state(conn)
 
 

@@ -151,11 +151,14 @@ class Step(_Message):
 
 
 class Play(_Message):
-    """`{"type": "play", "speed": 1}`: train continuously, `speed` updates per frame; the
+    """`{"type": "play", "rate": 750}` or `{"type": "play", "speed": 1}`: train
+    continuously, `rate` updates a second (below the frame rate, one update a frame, each
+    shown; above it, rate/frame_rate updates a frame), or `speed` updates a frame; the
     server streams `metrics` and heatmap frames until `pause`. Answered with `state`."""
 
     type: Literal["play"]
     speed: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    rate: Annotated[float, Field(gt=0, le=1_000_000)] | None = None
 
 
 class Pause(_Message):
@@ -508,6 +511,7 @@ class State(_Out):
     metrics: dict[str, Any]
     playing: bool
     speed: int
+    rate: float  # updates a second while playing
     phase: str | None
     stopped: str | None
     stop_message: str

@@ -32,7 +32,7 @@ def compare_readout(twin, changes: dict, history: int | None) -> dict:
             "history": thin(twin.history, history) if history else None}
 
 
-def state_message(trainer, *, playing: bool, speed: int, view: dict[str, int],
+def state_message(trainer, *, playing: bool, speed: int, view: dict[str, int], rate: float = 30.0,
                   points: bool, history: int | None, twin=None,
                   twin_changes: dict | None = None) -> State:
     """`points` includes the data; `history` (a count) includes that many history entries;
@@ -43,6 +43,7 @@ def state_message(trainer, *, playing: bool, speed: int, view: dict[str, int],
         metrics=trainer.metrics(),
         playing=playing,
         speed=speed,
+        rate=rate,
         phase=trainer.phase,
         stopped=trainer.stopped,
         stop_message=trainer.stop_message,

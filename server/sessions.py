@@ -88,6 +88,7 @@ class Session:
         self.lock = threading.Lock()
         self.playing = False
         self.speed = 1
+        self.period = 1.0 / settings.frame_rate  # seconds between play frames
         self.view = {"grid": settings.grid_output, "neuron_grid": settings.grid_neurons,
                      "focus": None}  # focus: {"layer", "neuron"} whose full map frames carry
         self.client: Attached | None = None
@@ -201,10 +202,17 @@ class Session:
 
     # play mode
 
-    def play(self, speed: int) -> None:
+    @property
+    def rate(self) -> float:
+        """Updates a second while playing."""
+        return self.speed / self.period
+
+    def play(self, speed: int, period: float | None = None) -> None:
+        """Play `speed` updates a frame, a frame every `period` seconds (1/frame_rate)."""
         if speed > self.speed:  # a frame's cost is not known at this speed: measure it in the pool
             self._quick_cpu = INLINE_QUICK_S
         self.playing, self.speed = True, speed
+        self.period = period or 1.0 / self.settings.frame_rate
         if self.client is not None:
             self._start_play_loop()
 
@@ -219,7 +227,6 @@ class Session:
 
     async def _play_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        period = 1.0 / self.settings.frame_rate
         tick = loop.time()
         try:
             while self.playing and self.client is not None:
@@ -239,7 +246,7 @@ class Session:
                     self.playing = False
                     self.share(stopped)
                     return
-                tick += period
+                tick += self.period
                 delay = tick - loop.time()
                 if delay < 0:  # late: start a fresh schedule rather than burst to catch up
                     tick, delay = loop.time(), 0.0

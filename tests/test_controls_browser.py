@@ -65,3 +65,32 @@ def test_the_gradient_chart_names_every_layer_of_a_deep_network(run):  # noqa: F
     assert shown == ["h1", "h2", "h3", "h4", "h5", "h6", "out"], shown
     r.shot("1280x720-deep-gradient-norms")
     assert r.errors == [], r.errors
+
+
+def test_play_at_the_defaults_learns_circle_and_xor(run):  # noqa: F811
+    for dataset in ("circle", "xor"):
+        r = run(f"dataset={dataset}")
+        assert r.page.eval_on_selector("#speed-out", "e => e.textContent") == "750/s"
+        r.page.get_by_role("button", name="Play", exact=True).click()
+        r.page.wait_for_function(  # no clock: it learns, however long the machine takes
+            "() => { const s = window.backpropLab.store.state;"
+            " return s.loss.test !== null && s.loss.test < 0.05; }", timeout=120_000)
+        r.page.get_by_role("button", name="Pause", exact=True).click()
+        assert r.state("s.counters.step") > 100
+        assert r.errors == [], r.errors
+
+
+def test_the_speed_control_spans_one_update_a_second_to_full_speed(run):  # noqa: F811
+    r = run("dataset=circle")
+    slider = r.page.locator("#speed")
+    slider.fill("0")  # one update a second: each one drawn
+    r.page.get_by_role("button", name="Play", exact=True).click()
+    r.page.wait_for_function("() => window.backpropLab.store.state.playing")
+    assert r.page.eval_on_selector("#speed-out", "e => e.textContent") == "1/s"
+    r.page.wait_for_function("() => window.backpropLab.store.state.counters.step >= 1")
+    r.page.get_by_role("button", name="Pause", exact=True).click()
+    r.page.wait_for_function("() => !window.backpropLab.store.state.playing")
+    slider.fill(slider.get_attribute("max"))
+    assert r.page.eval_on_selector("#speed-out", "e => e.textContent") == "6000/s"
+    assert "epochs a second" in r.page.eval_on_selector("#speed-out", "e => e.title")
+    assert r.errors == [], r.errors

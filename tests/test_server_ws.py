@@ -530,3 +530,16 @@ def test_a_second_connection_to_a_session_replaces_the_first(client):
                 while True:
                     first.recv()
             assert e.value.code == 4001
+
+
+def test_play_takes_a_rate_in_updates_a_second(tab, session):
+    s = tab.ask({"type": "play", "rate": 750}, "state")
+    assert s["playing"] and s["rate"] == 750 and s["speed"] == 25
+    s = tab.ask({"type": "play", "rate": 2}, "state")  # slower than the frames: one a frame
+    assert s["rate"] == 2 and s["speed"] == 1 and session.period == 0.5
+    tab.send({"type": "play", "rate": 10**5})
+    err = tab.json()
+    while err["type"] != "error":
+        err = tab.json()
+    assert err["code"] == "out_of_range" and err["field"] == "rate"
+    tab.ask({"type": "pause"}, "state")

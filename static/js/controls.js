@@ -8,7 +8,7 @@ import { BINARY_CLASS_COLORS, CLASS_COLORS } from "./colors.js";
 import { datasetIcon } from "./dataset_icons.js";
 import { h } from "./inspector_view.js";
 import { GROUP_LABELS, STOP_REASONS, choiceLabel, datasetTileLabel, fieldLabel } from "./labels.js";
-import { taskOf } from "./state.js";
+import { PLAY_RATES, taskOf } from "./state.js";
 
 // Presets offered for the rates (a URL can still carry any value in range).
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
@@ -50,8 +50,8 @@ export class Controls {
     $("btn-step-back").addEventListener("click", () => act.stepBack());
     $("btn-reset").addEventListener("click", () => act.reset());
     $("step-unit").addEventListener("change", (e) => this.dispatch({ type: "setUi", patch: { stepUnit: e.target.value } }));
-    $("speed").addEventListener("input", (e) => this.dispatch({ type: "setUi", patch: { speed: Number(e.target.value) } }));
-    $("speed").addEventListener("change", (e) => act.setSpeed(Number(e.target.value)));
+    $("speed").addEventListener("input", (e) => this.dispatch({ type: "setUi", patch: { rate: PLAY_RATES[Number(e.target.value)] } }));
+    $("speed").addEventListener("change", (e) => act.setSpeed(PLAY_RATES[Number(e.target.value)]));
     $("view-forward").addEventListener("click", () => this.dispatch({ type: "setView", view: "forward" }));
     $("view-backward").addEventListener("click", () => this.dispatch({ type: "setView", view: "backward" }));
     $("btn-export").addEventListener("click", () => act.exportState());
@@ -289,10 +289,16 @@ export class Controls {
     const open = state.connection.status === "open" && !!state.config;
     for (const id of ["btn-play", "btn-step", "btn-step-back", "btn-reset", "btn-export"]) $(id).disabled = !open;
     $("step-unit").value = state.ui.stepUnit;
-    const maxSpeed = Math.min(state.limits.max_speed || 50, 100);
-    if ($("speed").max !== String(maxSpeed)) $("speed").max = String(maxSpeed);
-    $("speed").value = String(state.ui.speed);
-    $("speed-out").textContent = String(state.ui.speed);
+    const top = (state.limits.max_speed || 200) * (state.limits.frame_rate || 30);
+    const rates = PLAY_RATES.filter((r) => r <= top);
+    if ($("speed").max !== String(rates.length - 1)) $("speed").max = String(rates.length - 1);
+    const k = rates.reduce((best, r, i) => (Math.abs(Math.log(r / state.ui.rate)) < Math.abs(Math.log(rates[best] / state.ui.rate)) ? i : best), 0);
+    $("speed").value = String(k);
+    const n = state.points ? state.points.train.x.length : 0;
+    const perEpoch = state.config && n ? Math.max(1, Math.ceil(n / state.config.batch_size)) : null;
+    const rate = state.ui.rate >= 1 ? String(Math.round(state.ui.rate)) : fmt(state.ui.rate, 2);
+    $("speed-out").textContent = `${rate}/s`;
+    $("speed-out").title = perEpoch ? `${rate} updates a second: about ${fmt(state.ui.rate / perEpoch, 2)} epochs a second (an epoch is ${perEpoch} updates)` : "updates a second";
     const fwd = state.ui.view === "forward";
     $("view-forward").setAttribute("aria-checked", String(fwd));
     $("view-backward").setAttribute("aria-checked", String(!fwd));

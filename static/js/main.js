@@ -47,9 +47,9 @@ const send = (msg) => {
 const act = {
   // Live fields keep the weights: `set` for those, `configure` for anything else.
   configure: (changes) => send(onlyLiveFields(state, changes) ? messages.set(changes) : messages.configure(changes)),
-  play: () => send(messages.play(state.ui.speed)),
+  play: () => send(messages.play(state.ui.rate)),
   pause: () => send(messages.pause()),
-  setSpeed: (speed) => { if (state.playing) send(messages.play(speed)); },
+  setSpeed: (rate) => { if (state.playing) send(messages.play(rate)); },
   step: () => (walkGoesOn(state) ? dispatch({ type: "reveal" }) : send(messages.step(state.ui.stepUnit))),
   stepBack: () => send(messages.stepBack()),
   reset: (data = false) => send(messages.reset(data)),

@@ -23,7 +23,7 @@ export const messages = {
   /** A bare {"type": "step"} is exactly one update. */
   step: (unit = "update", count = 1) => (unit === "update" && count === 1
     ? { type: "step" } : { type: "step", unit, count }),
-  play: (speed) => ({ type: "play", speed }),
+  play: (rate) => ({ type: "play", rate }),  // updates a second
   pause: () => ({ type: "pause" }),
   reset: (data = false) => (data ? { type: "reset", data: true } : { type: "reset" }),
   stepBack: () => ({ type: "step_back" }),
@@ -188,7 +188,7 @@ export class Decoder {
           role: m.role || "solo", room: roomOf(m.room) }];
       case "state":
         return [{ type: "state", config: m.config, params: m.params, metrics: m.metrics,
-          playing: m.playing, speed: m.speed, phase: m.phase, stopped: stoppedOf(m.stopped, m.stop_message),
+          playing: m.playing, speed: m.speed, rate: m.rate, phase: m.phase, stopped: stoppedOf(m.stopped, m.stop_message),
           canStepBack: m.can_step_back, view: m.view, points: m.points ?? null, history: m.history ?? null,
           compare: m.compare ?? null }];
       case "step": {

@@ -54,7 +54,7 @@ export function initialState() {
       showTest: false,
       lossScale: "linear",
       stepUnit: "update",    // phase | update | epoch
-      speed: 1,              // updates per frame while playing
+      rate: DEFAULT_PLAY_RATE,  // updates a second while playing
       classPick: 1,          // class of the next added point
       regressionValue: 1,
       clickMode: "add",      // add | trace
@@ -66,6 +66,12 @@ export function initialState() {
     },
   };
 }
+
+// Play speeds in updates a second, a log scale from one update at a time (each one drawn) to
+// as fast as the server goes; 750 (25 updates a frame) is an epoch a frame of the default
+// data, Playground's pace.
+export const PLAY_RATES = [1, 2, 5, 10, 30, 75, 150, 300, 750, 1500, 3000, 6000];
+export const DEFAULT_PLAY_RATE = 750;
 
 let toastId = 0;
 
@@ -158,7 +164,7 @@ export const REDUCERS = {
     if (a.history) { s.history = []; for (const m of a.history) mergeMetrics(s, m); }
     mergeMetrics(s, a.metrics);
     s.playing = a.playing;
-    s.ui.speed = a.speed ?? s.ui.speed;
+    if (a.playing && a.rate) s.ui.rate = a.rate;  // the session's pace (a room's, for its class)
     s.stopped = a.stopped;
     s.phase = a.phase;
     s.canStepBack = a.canStepBack;
