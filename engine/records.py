@@ -65,7 +65,6 @@ class StepRecord:
     grad_norms: list[float] = field(default_factory=list)
     update_ratios: list[float] = field(default_factory=list)
     metrics: dict | None = None  # train/test loss and accuracy after the update
-    update_terms: dict | None = None  # optimizer name and hyperparameters used
     settings: StepSettings | None = None  # what the update was made with
     optimizer: UpdateSnapshot | None = None  # the optimizer's state right after the update
 

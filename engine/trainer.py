@@ -495,7 +495,6 @@ class Trainer:
         rec.params_after = net.params.copy()
         delta = rec.params_after - rec.params_before
         rec.update_ratios = self._ratios(delta, rec.params_before)
-        rec.update_terms = {"optimizer": self.config.optimizer, **self.optimizer.hyperparameters}
         rec.optimizer = self.optimizer.snapshot()
         self._log(rec.metrics)
         self._check_stops(epoch_done, rec.metrics, float(np.abs(delta).max(initial=0.0)))

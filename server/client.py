@@ -245,7 +245,7 @@ class Connection:
                 self._queue(ProtocolError(ErrorCode.BINARY_FRAME,
                                           "binary frames are not accepted; send JSON text"))
                 continue
-            size = len(text) if len(text) * 4 <= limit else len(text.encode("utf-8"))
+            size = utf8_size(text, limit)
             if size > self.settings.max_import_bytes:
                 self._queue(ProtocolError(
                     ErrorCode.TOO_LARGE, f"message of {size} bytes is over the "
@@ -279,9 +279,7 @@ class Connection:
                 continue
             try:
                 limit = self.settings.max_message_bytes
-                if len(item) > limit or (len(item) * 4 > limit
-                                         and len(item.encode("utf-8")) > limit):
-                    # over the cap: an import, or refused once parsed; off the loop
+                if utf8_size(item, limit) > limit:  # an import, or refused once parsed
                     try:
                         msg = await self.loop.run_in_executor(None, parse_client_message, item,
                                                               limit)
@@ -314,6 +312,12 @@ class Connection:
                         await ws.send_bytes(payload)
         except (WebSocketDisconnect, RuntimeError, OSError):
             return
+
+
+def utf8_size(text: str, limit: int) -> int:
+    """`text`'s size in UTF-8 bytes, exact wherever it could be over `limit` (a text of n
+    characters takes at most 4n bytes, so a short one is not encoded to count them)."""
+    return len(text) if len(text) * 4 <= limit else len(text.encode("utf-8"))
 
 
 def client_address(websocket: WebSocket) -> str | None:

@@ -159,7 +159,6 @@ async def _long_step(conn: Connection, count: int, unit: str):
     and other sessions' jobs go on, and an address over its CPU share waits its turn."""
     s, budgets = conn.session, conn.manager.budgets
     left = await s.call(lambda t: t.updates_for(count, unit))
-    before = await s.call(lambda t: t.step_count)
     chunk = 16
     while left > 1:
         n = min(chunk, left - 1)
@@ -170,7 +169,7 @@ async def _long_step(conn: Connection, count: int, unit: str):
         chunk = max(1, min(4096, int(n * LONG_STEP_CHUNK_S / max(cpu, 1e-6))))
         if wait := budgets.cpu_wait(conn.address):
             await asyncio.sleep(wait)
-    return await s.call(_finish_step, count, before, s, heavy=True)
+    return await s.call(_finish_step, count, s, heavy=True)
 
 
 def _run_chunk(t, n: int, s) -> tuple[int, float, bool]:
@@ -181,42 +180,35 @@ def _run_chunk(t, n: int, s) -> tuple[int, float, bool]:
     return done, time.thread_time() - start, t.stopped is not None
 
 
-def _finish_step(t, count: int, before: int, s):
+def _finish_step(t, count: int, s):
     """The last update of a long step, recorded, unless training stopped on the way."""
     rec = t.step() if t.stopped is None else None
     if s.twin is not None and rec is not None:
         s.twin.run(1)
-    reply = encode(readouts.step_message(t, rec, count, playing=False, twin=s.twin))
-    stopped = None
-    if t.stopped is not None:
-        stopped = encode(protocol.Stopped(reason=t.stopped, message=t.stop_message))
-    return reply, rec, stopped
+    return _step_reply(t, rec, count, s.twin)
 
 
 def _step_job(t, count: int, unit: str, s):
-    """Pool thread, lock held: the updates (the twin's too: the same number, or the same
-    phases); returns (step reply, last record, stopped event)."""
+    """Pool thread, lock held: a few updates (the last recorded) or phases, the twin's too
+    (the same number, or the same phases)."""
     rec, before, twin = None, t.step_count, s.twin
     if unit == "phase":
         for _ in range(count):
             rec = t.phase_step()
             if twin is not None:
                 twin.phase_step()
-    elif unit == "epoch":
-        for _ in range(count):
-            start = t.epoch
-            rec = t.step()
-            while t.epoch == start and t.stopped is None:
-                rec = t.step()
-            if t.stopped is not None:
-                break
     else:
         if count > 1:
             t.run(count - 1)
         if count == 1 or t.stopped is None:
             rec = t.step()
-    if twin is not None and unit != "phase" and t.step_count > before:
-        twin.run(t.step_count - before)
+        if twin is not None and t.step_count > before:
+            twin.run(t.step_count - before)
+    return _step_reply(t, rec, count, twin)
+
+
+def _step_reply(t, rec, count: int, twin):
+    """(step reply, last record, stopped event or None) after a step command."""
     reply = encode(readouts.step_message(t, rec, count, playing=False, twin=twin))
     stopped = None
     if t.stopped is not None:
