@@ -15,7 +15,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Lesson:
-    """One lesson. `compare` (optional) is the second run's changes in compare mode."""
+    """One lesson. `rate` is its Play pace in updates a second (one of the page's speeds,
+    static/js/state.js PLAY_RATES): slow where each update should be watched, fast where the
+    idea needs thousands. `charts` is the chart it is about (the page's chart tabs: "all",
+    "loss", "accuracy", "grads"), shown alone where three charts do not fit. `compare`
+    (optional) is the second run's changes in compare mode."""
 
     id: str
     title: str
@@ -23,16 +27,21 @@ class Lesson:
     explanation: str
     watch: tuple[str, ...]
     try_: tuple[str, ...]
+    rate: float
+    charts: str = "loss"
     compare: dict[str, Any] | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"id": self.id, "title": self.title, "config": dict(self.config),
                "explanation": self.explanation, "watch": list(self.watch),
-               "try": list(self.try_)}
+               "try": list(self.try_), "rate": self.rate, "charts": self.charts}
         if self.compare is not None:
             out["compare"] = dict(self.compare)
         return out
 
+
+# The page's chart tabs (static/js/charts_view.js CHART_TABS): all three charts, or one.
+CHARTS = ("all", "loss", "accuracy", "grads")
 
 # Shared by every lesson unless it says otherwise: the engine defaults it relies on, spelled
 # out so that a change of default cannot change a lesson.
@@ -51,6 +60,8 @@ def _config(**fields: Any) -> dict[str, Any]:
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
         id="one-neuron",
+        rate=30,
+        charts="loss",
         title="One neuron draws a line",
         config=_config(dataset="gaussian", noise=0.1, seed=1, hidden=[], activation="tanh",
                        learning_rate=0.03),
@@ -66,6 +77,8 @@ LESSONS: tuple[Lesson, ...] = (
     ),
     Lesson(
         id="xor",
+        rate=150,
+        charts="loss",
         title="XOR needs a hidden layer",
         config=_config(dataset="xor", seed=1, hidden=[4], activation="tanh",
                        learning_rate=0.1),
@@ -75,13 +88,15 @@ LESSONS: tuple[Lesson, ...] = (
             "neuron combines those lines into a shape that fits the corners."),
         watch=("Each hidden neuron's small map: every one of them is a line.",
                "The Output plot: the boundary bends into a cross once the lines are combined.",
-               "The accuracy in the top bar: it climbs well above 90 %."),
+               "The accuracy above the Output plot: it climbs well above 90 %."),
         try_=("Press Play and watch the hidden neurons' lines turn into place.",
               "Remove the hidden layer with the − button above it: accuracy stalls near 50 %.",
               "Step by phase and watch the error flow back from the output to the hidden layer."),
     ),
     Lesson(
         id="diverge",
+        rate=10,
+        charts="loss",
         title="A learning rate too large diverges",
         config=_config(dataset="gaussian", seed=1, hidden=[4, 2], activation="tanh",
                        output_activation="linear", loss="mse", learning_rate=3.0),
@@ -101,6 +116,8 @@ LESSONS: tuple[Lesson, ...] = (
     ),
     Lesson(
         id="vanishing",
+        rate=750,
+        charts="grads",
         title="Vanishing gradients in a deep sigmoid network",
         config=_config(dataset="circle", seed=1, hidden=[6, 6, 6, 6, 6, 6],
                        activation="sigmoid", output_activation="sigmoid", loss="bce",
@@ -121,6 +138,8 @@ LESSONS: tuple[Lesson, ...] = (
     ),
     Lesson(
         id="symmetry",
+        rate=75,
+        charts="loss",
         title="Zero initialisation keeps neurons identical",
         config=_config(dataset="circle", seed=1, hidden=[4], activation="sigmoid",
                        init="zeros", learning_rate=0.3),
@@ -139,6 +158,8 @@ LESSONS: tuple[Lesson, ...] = (
     ),
     Lesson(
         id="optimizers",
+        rate=150,
+        charts="loss",
         title="Momentum and Adam against plain SGD",
         config=_config(dataset="circle", seed=1, hidden=[8, 8], activation="tanh",
                        learning_rate=0.01, optimizer="sgd"),
@@ -156,6 +177,8 @@ LESSONS: tuple[Lesson, ...] = (
     ),
     Lesson(
         id="overfitting",
+        rate=750,
+        charts="loss",
         title="Overfitting, and how L2 and dropout help",
         config=_config(dataset="circle", n_points=150, noise=0.3, train_fraction=0.2, seed=0,
                        hidden=[16, 16], activation="tanh", optimizer="sgd",
@@ -175,6 +198,8 @@ LESSONS: tuple[Lesson, ...] = (
     ),
     Lesson(
         id="batch-size",
+        rate=30,
+        charts="loss",
         title="Batch size: one example, a mini-batch, or all of them",
         config=_config(dataset="moons", n_points=200, noise=0.1, seed=1, hidden=[4, 2],
                        activation="tanh", learning_rate=0.1, batch_size=1),
@@ -192,6 +217,8 @@ LESSONS: tuple[Lesson, ...] = (
     ),
     Lesson(
         id="deep-rescue",
+        rate=750,
+        charts="grads",
         title="Batch norm and residual connections rescue a deep network",
         config=_config(dataset="circle", seed=1, hidden=[6, 6, 6, 6, 6, 6],
                        activation="sigmoid", output_activation="sigmoid", loss="bce",
@@ -201,7 +228,7 @@ LESSONS: tuple[Lesson, ...] = (
             "Batch normalization re-centres and re-scales each layer's sums so the sigmoids work "
             "in their steep middle; residual connections add a shortcut around each layer, so "
             "the gradient has a path back that is not multiplied down."),
-        watch=("The accuracy in the top bar: stuck near 50 % without help.",
+        watch=("The test accuracy above the Output plot: stuck near 50 % without help.",
                "The gradient-norm chart: the first layers' lines lie far below the output's."),
         try_=("Press Play: the boundary never forms.",
               "Tick batch norm and Play again: the circle appears.",

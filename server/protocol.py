@@ -31,7 +31,7 @@ from engine.config import (
 )
 from engine.features import FEATURE_LABELS
 
-from .lessons import LESSONS
+from .lessons import CHARTS, LESSONS
 
 PROTOCOL_VERSION = 2
 
@@ -315,8 +315,10 @@ class UiShare(_Message):
     """What the presenter's page shows besides the session: the followers' pages mirror it.
 
     `{"type": "ui", "view": "backward", "selection": {...} | null, "example": 17 | null,
-      "show_test": false, "discretize": false, "loss_scale": "log", "lesson": "xor" | null,
-      "reveal": 2 | null}`; fields left out keep their value. `reveal` is how many steps of
+      "show_test": false, "discretize": false, "loss_scale": "log", "charts": "grads" | null,
+      "chart_focus": "loss", "lesson": "xor" | null, "reveal": 2 | null}`; fields left out keep
+    their value. `charts` is the chart tab picked (null: all where they fit, else
+    `chart_focus`). `reveal` is how many steps of
     the inspector's backward walk are shown (null: all). Presenter only; broadcast as
     `room_ui`."""
 
@@ -327,6 +329,8 @@ class UiShare(_Message):
     show_test: bool | None = None
     discretize: bool | None = None
     loss_scale: Literal["linear", "log"] | None = None
+    charts: Literal[CHARTS] | None = None  # type: ignore[valid-type]
+    chart_focus: Literal[CHARTS] | None = None  # type: ignore[valid-type]
     lesson: Literal[tuple(lesson.id for lesson in LESSONS)] | None = None  # type: ignore[valid-type]
     reveal: Annotated[int, Field(ge=0, le=64)] | None = None
 

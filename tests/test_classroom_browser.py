@@ -64,7 +64,7 @@ def test_the_follower_sees_each_teacher_step_within_500_ms(run):
         teacher.wait_steps(n)
     assert max(lags) < 500, lags
     # the follower's numbers are the teacher's, read off both pages
-    for testid in ("loss-train", "loss-test", "accuracy", "epoch"):
+    for testid in ("loss-train", "loss-test", "accuracy-train", "accuracy-test", "epoch"):
         assert student.text(testid) == teacher.text(testid)
     # so is the view: the teacher's backward view and selected link show on the follower
     teacher.page.click("#view-backward")
@@ -98,7 +98,7 @@ def test_the_follower_cannot_drive(run):
     # the controls look it: greyed and not clickable
     assert student.page.evaluate("() => document.body.classList.contains('following')")
     expect(student.page.get_by_test_id("room-button")).to_be_disabled()
-    for sel in ("#btn-play", "[data-testid=gradcheck]", "#lesson-select"):
+    for sel in ("#btn-play", "[data-testid=gradcheck]", "#btn-lessons"):
         assert student.page.locator(sel).evaluate("e => getComputedStyle(e).pointerEvents") \
             == "none", sel
 

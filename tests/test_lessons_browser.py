@@ -31,6 +31,12 @@ def query(r: PageRun) -> dict[str, list[str]]:
     return parse_qs(urlsplit(r.page.url).query, keep_blank_values=True)
 
 
+def open_from_menu(r: PageRun, lesson_id: str) -> None:
+    """Open a lesson as a teacher does: the Lessons button, then its title."""
+    r.page.click("#btn-lessons")
+    r.page.locator(f"#lessons-menu [data-lesson='{lesson_id}']").click()
+
+
 def wait_lesson(r: PageRun, lesson_id: str) -> None:
     """Until the session runs the lesson's config from fresh weights (step 0)."""
     want = lesson_config(lesson_id)
@@ -85,7 +91,8 @@ def test_a_lesson_url_runs_the_lessons_full_config_and_shows_its_card(run):
     expect(card).to_contain_text(lesson.explanation[:40])
     assert r.page.get_by_test_id("lesson-watch").locator("li").count() == len(lesson.watch)
     assert r.page.get_by_test_id("lesson-try").locator("li").count() == len(lesson.try_)
-    expect(r.page.locator("#lesson-select")).to_have_value("xor")
+    expect(r.page.locator("#lessons-menu [data-lesson=xor]")).to_have_attribute(
+        "aria-checked", "true")
     # the URL keeps the lesson next to the config it rewrites
     q = query(r)
     assert q["lesson"] == ["xor"] and q["dataset"] == ["xor"] and q["hidden"] == ["4"]
@@ -129,7 +136,7 @@ def test_choosing_a_lesson_from_the_menu_switches_config_url_and_card(run):
     for _ in range(3):
         r.page.keyboard.press("ArrowRight")
     r.wait_steps(3)
-    r.page.select_option("#lesson-select", "diverge")
+    open_from_menu(r, "diverge")
     wait_lesson(r, "diverge")  # config and step 0: a reset, not just a reconfigure
     assert r.state("s.config") == lesson_config("diverge")
     expect(r.page.locator("#cfg-learning_rate")).to_have_value("3")
@@ -141,16 +148,16 @@ def test_choosing_a_lesson_from_the_menu_switches_config_url_and_card(run):
     expect(stop).to_have_attribute("data-reason", "diverged", timeout=30_000)
     expect(stop).to_contain_text("learning rate")
     # the optimizers lesson runs in compare mode: B is the same start with Adam
-    r.page.select_option("#lesson-select", "optimizers")
+    open_from_menu(r, "optimizers")
     wait_lesson(r, "optimizers")
     r.page.wait_for_function("() => { const c = window.backpropLab.store.state.compare;"
                              " return c && c.config.optimizer === 'adam'; }")
     assert r.state("s.config.optimizer") == "sgd"
     # a lesson without a comparison ends it
-    r.page.select_option("#lesson-select", "xor")
+    open_from_menu(r, "xor")
     wait_lesson(r, "xor")
     r.page.wait_for_function("() => window.backpropLab.store.state.compare === null")
-    r.page.select_option("#lesson-select", "optimizers")
+    open_from_menu(r, "optimizers")
     wait_lesson(r, "optimizers")
     # closing the card leaves the config but drops the lesson from the URL
     r.page.get_by_role("button", name="Close the lesson").click()
@@ -182,7 +189,7 @@ def test_projector_mode_toggles_with_p_and_the_button_and_survives_a_reload(run)
     assert r.page.evaluate("() => window.backpropLab.boundary.scale.line") >= 1.6
     lines_after = link_ink(r)
     assert lines_after > 1.4 * lines_before, (lines_before, lines_after)
-    # large type, advanced controls hidden, the essentials kept
+    # large type
     size = lambda sel: r.page.evaluate(  # noqa: E731
         f"() => parseFloat(getComputedStyle(document.querySelector('{sel}')).fontSize)")
     assert size("[data-testid=step-count]") >= 20
@@ -190,8 +197,11 @@ def test_projector_mode_toggles_with_p_and_the_button_and_survives_a_reload(run)
     expect(r.page.locator("#cfg-activation")).to_be_visible()
     expect(r.page.locator("button.dataset.on")).to_be_visible()
     expect(r.page.locator("#btn-play")).to_be_visible()
-    for hidden in ("#cfg-seed", "#cfg-init", "#cfg-regularization", "#cfg-n_points", "#step-unit",
-                   "#btn-export"):
+    # everything a lecture uses stays (issue 12); only preparation tools go
+    for kept in ("#cfg-seed", "#cfg-init", "#cfg-regularization", "#cfg-n_points", "#step-unit",
+                 "#btn-export", "#btn-record"):
+        expect(r.page.locator(kept)).to_be_visible()
+    for hidden in ("#btn-import-label", "button.png >> nth=0"):
         expect(r.page.locator(hidden)).to_be_hidden()
     # the page still fits 1280×720: nothing scrolls, the card stays off the diagram
     assert r.page.evaluate("() => document.documentElement.scrollHeight") <= 720

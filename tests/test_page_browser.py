@@ -159,7 +159,7 @@ def click_step(r: PageRun, times: int = 1) -> None:
 
 
 def test_page_loads_without_console_errors_and_every_canvas_is_painted(run):
-    r = run()
+    r = run(size=(1920, 1080))  # where all three charts fit
     canvases = r.page.eval_on_selector_all(  # the shown ones (compare mode's B is hidden)
         "canvas[id]", "els => els.filter(e => !e.hidden).map(e => '#' + e.id)")
     views = {"#network", "#boundary", "#chart-loss", "#chart-accuracy", "#chart-grads"}

@@ -5,7 +5,7 @@
 
 import { HiDPICanvas, Thumb } from "./canvas.js";
 import {
-  BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, DIVERGING_LUT, classTint, divergingCss, paintCodes,
+  BACKGROUND_LUT, BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, classTint, divergingCss, paintCodes,
 } from "./colors.js";
 import { featureLabel, taskOf } from "./state.js";
 import { drawScale } from "./projector.js";
@@ -93,7 +93,7 @@ export class BoundaryView {
     const h = state.ui.hover;
     const task = taskOf(state);
     const paint = (map, j) => {
-      paintCodes(this.thumb.image(map.n), map.codes, j * map.n * map.n, 1, DIVERGING_LUT);
+      paintCodes(this.thumb.image(map.n), map.codes, j * map.n * map.n, 1, BACKGROUND_LUT);
       this.thumb.commit();
     };
     // The server's full-resolution map of the hovered neuron when it has come, else the
@@ -115,11 +115,11 @@ export class BoundaryView {
       for (let p = 0; p < nn; p++) {
         let best = 0, bv = -1;
         for (let k = 0; k < K; k++) { const v = codes[k * nn + p]; if (v > bv) { bv = v; best = k; } }
-        const rgb = classTint(best, state.ui.discretize ? 0.6 : (bv / 255) * 0.9);
+        const rgb = classTint(best, state.ui.discretize ? 1 : bv / 255);
         d[p * 4] = rgb[0]; d[p * 4 + 1] = rgb[1]; d[p * 4 + 2] = rgb[2]; d[p * 4 + 3] = 255;
       }
     } else {
-      const lut = state.ui.discretize && task !== "regression" ? DISCRETE_LUT : DIVERGING_LUT;
+      const lut = state.ui.discretize && task !== "regression" ? DISCRETE_LUT : BACKGROUND_LUT;
       paintCodes(img, out.codes, 0, 1, lut);
     }
     this.thumb.commit();
@@ -155,14 +155,14 @@ export class BoundaryView {
     const pts = state.points;
     if (!pts) return;
     const k = this.scale;
-    const r = Math.max(2.5, Math.min(5, this._plot().side / 110)) * (k.line > 1 ? 1.3 : 1);
+    const r = Math.max(3.5, Math.min(6, this._plot().side / 80)) * (k.line > 1 ? 1.3 : 1);
     const draw = (set, stroke, lw) => {
       const xs = set.x, ys = set.y;
-      for (let k = 0; k < xs.length; k++) {
-        const q = this.toPx(xs[k][0], xs[k][1]);
+      for (let i = 0; i < xs.length; i++) {
+        const q = this.toPx(xs[i][0], xs[i][1]);
         ctx.beginPath();
         ctx.arc(q.x, q.y, r, 0, 2 * Math.PI);
-        ctx.fillStyle = this._pointColor(state, ys[k]);
+        ctx.fillStyle = this._pointColor(state, ys[i]);
         ctx.fill();
         ctx.strokeStyle = stroke;
         ctx.lineWidth = lw * k.line;

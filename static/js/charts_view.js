@@ -55,7 +55,7 @@ export class LineChart {
     const pad = (hi - lo) * 0.06;
     hi += pad;
     if (!(this.opts.zeroBased && lo === 0) && this.opts.yMin === undefined) lo -= pad;
-    return { lo, hi, xMin: Math.min(xMin, 0), xMax: Math.max(xMax, 1) };
+    return { lo, hi, xMin: Math.min(xMin, 0), xMax: Math.max(xMax, 1), dataXMax: xMax };
   }
 
   draw() {
@@ -75,6 +75,8 @@ export class LineChart {
     ctx.font = font(11, k);
     const left = Math.max(40, ...ticks.map((v) => ctx.measureText(label(v)).width + 10));
     const pw = W - left - right, ph = H - top - bottom;
+    this.yTicksDrawn = [];  // [{text, y}], read by tests
+    this.xTicksDrawn = [];
     ctx.fillStyle = "#111";
     ctx.textBaseline = "alphabetic";
     ctx.font = font(12, k, true);
@@ -102,11 +104,11 @@ export class LineChart {
       if (Math.abs(lastY - y) < 11 * k.font) continue;  // labels would overlap in a short chart
       lastY = y;
       ctx.fillText(label(v), left - 4, y + 4);
+      this.yTicksDrawn.push({ text: label(v), y });
       ctx.strokeStyle = "#eef0f2";
       ctx.beginPath(); ctx.moveTo(left + 1, y); ctx.lineTo(left + pw, y); ctx.stroke();
     }
-    ctx.textAlign = "left";
-    ctx.fillText(`step ${fmt(r.xMax, 6)}`, left + pw - 70 * k.font, H - 3);
+    this._xTicks(ctx, X, r, left, pw, H);
     // lines
     ctx.save();
     ctx.beginPath(); ctx.rect(left, top, pw, ph); ctx.clip();
@@ -136,6 +138,28 @@ export class LineChart {
     ctx.setLineDash([]);
     this._legend(ctx, rows);
     this._readout(ctx, X, r, left, top, pw, ph);
+  }
+
+  /** Whole-step ticks under the plot, up to the last step drawn, and "step" in the margin. */
+  _xTicks(ctx, X, r, left, pw, H) {
+    const k = this.opts.scale || ONE;
+    ctx.font = font(11, k);
+    ctx.fillStyle = "#444";
+    ctx.textAlign = "right";
+    ctx.fillText("step", left - 4, H - 3);
+    ctx.textAlign = "center";
+    const wide = ctx.measureText(fmt(r.dataXMax, 6)).width + 14 * k.font;
+    const most = Math.max(1, Math.floor(pw / wide));
+    const stride = niceStride((r.dataXMax - r.xMin) / most);
+    for (let v = Math.ceil(r.xMin / stride) * stride; v <= r.dataXMax; v += stride) {
+      const x = X(v);
+      const text = fmt(v, 6);
+      const half = ctx.measureText(text).width / 2;
+      const at = Math.min(Math.max(x, left + half), left + pw - half);
+      ctx.fillText(text, at, H - 3);
+      this.xTicksDrawn.push({ text, x: at });
+    }
+    ctx.textAlign = "left";
   }
 
   /** Every series' legend entry placed: [{below, items: [{s, x, w}]}], right-aligned rows;
@@ -222,6 +246,13 @@ function smoothed(ys, log) {
   });
 }
 
+/** The smallest of 1, 2, 5, 10, 20, 50 … that is at least `min` (≥ 1: whole steps). */
+function niceStride(min) {
+  for (let e = 1; ; e *= 10) {
+    for (const m of [1, 2, 5]) if (m * e >= min) return m * e;
+  }
+}
+
 function linTicks(lo, hi) {
   const span = hi - lo, mag = 10 ** Math.floor(Math.log10(span / 3));
   const stepSize = [1, 2, 5, 10].map((m) => m * mag).find((st) => span / st <= 4) || mag * 10;
@@ -238,17 +269,59 @@ function logTicks(lo, hi) {
   return out;
 }
 
-/** The three charts, fed from `state.history`. */
+// The chart tabs (server/lessons.py CHARTS names them too): all three charts, or one.
+export const CHART_TABS = [["all", "All"], ["loss", "Loss"], ["accuracy", "Accuracy"], ["grads", "‖∂L/∂W‖"]];
+// Below this height a chart's axis labels crowd each other: "All" is offered only where
+// each of the three gets at least this much, else one chart fills the card.
+export const MIN_CHART_PX = 110;
+
+/** The charts, fed from `state.history`, with their tabs. Which are shown: the user's pick
+ *  (`ui.charts`), else all three where they fit, else the open lesson's (`ui.chartFocus`). */
 export class ChartsView {
-  constructor(canvases, onResize) {
+  /** tabs: the card head's radiogroup; on: {choose(name)}. */
+  constructor(canvases, tabs, onResize, on) {
     this.loss = new LineChart(canvases.loss, onResize);
     this.accuracy = new LineChart(canvases.accuracy, onResize);
     this.grads = new LineChart(canvases.grads, onResize);
+    this.tabs = tabs;
+    this.buttons = CHART_TABS.map(([name, text]) => {
+      const b = document.createElement("button");
+      Object.assign(b, { type: "button", textContent: text });
+      b.setAttribute("role", "radio");
+      b.dataset.chart = name;
+      b.addEventListener("click", () => on.choose(name));
+      return b;
+    });
+    tabs.replaceChildren(...this.buttons);
+    this.shown = "all";
   }
 
   get charts() { return [this.loss, this.accuracy, this.grads]; }
 
+  /** Whether the card holds three charts of at least MIN_CHART_PX each. */
+  _allFit() {
+    const card = this.loss.canvas.parentElement;
+    const head = card.querySelector(".card-head");
+    return (card.clientHeight - (head ? head.offsetHeight : 0)) / 3 >= MIN_CHART_PX;
+  }
+
+  _choose(state) {
+    const fit = this._allFit();
+    const pick = state.ui.charts;
+    if (pick && (pick !== "all" || fit)) return pick;
+    return fit ? "all" : state.ui.chartFocus || "loss";
+  }
+
   render(state) {
+    this.shown = this._choose(state);
+    const fit = this._allFit();
+    for (const b of this.buttons) {
+      b.hidden = b.dataset.chart === "all" && !fit;
+      b.setAttribute("aria-checked", String(b.dataset.chart === this.shown));
+    }
+    for (const [name, chart] of Object.entries({ loss: this.loss, accuracy: this.accuracy, grads: this.grads })) {
+      chart.canvas.hidden = this.shown !== "all" && this.shown !== name;
+    }
     const h = state.history;
     const scale = drawScale(state);
     const xs = h.map((m) => m.step);
@@ -282,7 +355,7 @@ export class ChartsView {
         xs, ys: pick((m) => (m.grad_norms ? m.grad_norms[l] : null)), width: 1.6, smooth: true });
     }
     this.grads.update(gs, { log: true, title: "‖∂L/∂W‖ per layer, weights only (log)", scale });
-    for (const c of this.charts) c.draw();
+    for (const c of this.charts) if (!c.canvas.hidden) c.draw();
   }
 }
 

@@ -44,17 +44,31 @@ export const DIVERGING_LUT = (() => {
   return lut;
 })();
 
+// How far the Output plot's background goes towards a full colour: pale, as in Playground,
+// so that the data points drawn over it in full colour stay visible once the net is sure.
+export const BACKGROUND_STRENGTH = 0.55;
+
+/** The diverging scale at BACKGROUND_STRENGTH, for maps drawn under the data points. */
+export const BACKGROUND_LUT = (() => {
+  const lut = new Uint8ClampedArray(256 * 4);
+  for (let q = 0; q < 256; q++) {
+    const rgb = diverging(((q / 255) * 2 - 1) * BACKGROUND_STRENGTH);
+    lut.set([rgb[0], rgb[1], rgb[2], 255], q * 4);
+  }
+  return lut;
+})();
+
 /** Same, but two colours only (discretized boundary): below the middle orange, else blue. */
 export const DISCRETE_LUT = (() => {
   const lut = new Uint8ClampedArray(256 * 4);
-  const lo = mix(MID, NEG, 0.55), hi = mix(MID, POS, 0.55);
+  const lo = mix(MID, NEG, BACKGROUND_STRENGTH), hi = mix(MID, POS, BACKGROUND_STRENGTH);
   for (let q = 0; q < 256; q++) lut.set([...(q < 128 ? lo : hi), 255], q * 4);
   return lut;
 })();
 
 /** Light tint of a class colour for a heatmap cell whose winning probability is p in [0, 1]. */
 export function classTint(k, p) {
-  return mix(MID, CLASS_RGB[k % CLASS_RGB.length], Math.max(0, Math.min(1, p)) * 0.85);
+  return mix(MID, CLASS_RGB[k % CLASS_RGB.length], Math.max(0, Math.min(1, p)) * BACKGROUND_STRENGTH);
 }
 
 /** Fill `img` (ImageData n×n) from uint8 codes `codes` sampled at `offset + idx*stride`. */

@@ -22,9 +22,9 @@ const OPTIMIZER_FIELDS = {
 const OPTIMIZER_HYPER = new Set(["momentum", "beta1", "beta2", "eps", "alpha"]);
 // Drawn elsewhere: features are the diagram's input nodes, hidden widths its +/− buttons.
 const IN_DIAGRAM = new Set(["features", "hidden"]);
-// The fields projector mode keeps in the panel; the rest are marked advanced and hidden.
-const PROJECTOR_FIELDS = new Set(["dataset", "noise", "n_classes", "activation", "learning_rate",
-  "optimizer", "batch_size", "batch_norm", "residual", "dropout"]);
+// The hyperparameters a lecture changes most, in the bar under the top bar as in
+// Playground (in view at every size); the rest stay in the panel, by group.
+export const BAR_FIELDS = ["learning_rate", "activation", "regularization", "regularization_rate", "batch_size"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -37,6 +37,7 @@ export class Controls {
     this.act = act;
     this.dispatch = dispatch;
     this.panel = $("config-panel");
+    this.bar = $("hyper-bar");
     this.inputs = new Map();   // field name → {el, set(value)}
     this.rows = new Map();     // field name → row element
     this.schemaKey = "";
@@ -120,8 +121,10 @@ export class Controls {
     this.inputs.clear();
     this.rows.clear();
     const groups = new Map();
+    const bar = [];
     for (const f of state.schema) {
       if (IN_DIAGRAM.has(f.name)) continue;
+      if (BAR_FIELDS.includes(f.name)) { bar.push(f); continue; }
       if (!groups.has(f.group)) groups.set(f.group, []);
       groups.get(f.group).push(f);
     }
@@ -133,18 +136,23 @@ export class Controls {
         if (row) {
           body.appendChild(row);
           this.rows.set(f.name, row);
-          if (!PROJECTOR_FIELDS.has(f.name)) row.dataset.advanced = "";
         }
       }
       if (group === "data") {
         body.appendChild(h("button", { type: "button", className: "wide", "aria-label": "Regenerate the data with a new seed",
           onclick: () => this.act.configure({ seed: ((this.config && this.config.seed) || 0) + 1 }) }, "Regenerate data"));
       }
-      const advanced = fields.every((f) => !PROJECTOR_FIELDS.has(f.name));
-      sections.push(h("details", { open: true, className: "group", dataset: advanced ? { advanced: "" } : {} },
+      sections.push(h("details", { open: true, className: "group" },
         h("summary", {}, GROUP_LABELS[group] || group), body));
     }
     this.panel.replaceChildren(...sections);
+    const order = (f) => BAR_FIELDS.indexOf(f.name);
+    this.bar.replaceChildren(...bar.sort((a, b) => order(a) - order(b)).map((f) => {
+      const row = this._control(f, state);
+      row.classList.add("bar-field");
+      this.rows.set(f.name, row);
+      return row;
+    }));
   }
 
   _control(f, state) {
@@ -164,7 +172,7 @@ export class Controls {
     }
     if (f.kind === "choice" || f.kind === "per_layer") {
       el = h("select", { id });
-      if (f.kind === "per_layer") el.appendChild(new Option("per layer (set in the diagram)", "__per_layer", false, false));
+      if (f.kind === "per_layer") el.appendChild(new Option("per layer", "__per_layer", false, false));
       for (const c of f.choices) el.appendChild(new Option(choiceLabel(c), c));
       el.addEventListener("change", () => { if (el.value !== "__per_layer") send(el.value); });
       set = (v) => { el.value = Array.isArray(v) ? (new Set(v).size === 1 ? v[0] : "__per_layer") : v; };
@@ -257,7 +265,6 @@ export class Controls {
   }
 
   _status(state) {
-    $("step-count") && ($("step-count").textContent = String(state.counters.step));
     const q = (sel) => document.querySelector(`[data-testid="${sel}"]`);
     q("step-count").textContent = String(state.counters.step);
     q("epoch").textContent = String(state.counters.epoch);
@@ -267,9 +274,9 @@ export class Controls {
     // data loss alone, which the page says whenever a penalty is on
     q("loss-penalty").hidden = !(state.config && state.config.regularization !== "none"
       && state.config.regularization_rate > 0);
-    const acc = state.accuracy.train;
-    q("accuracy").textContent = acc === null || acc === undefined ? "—"
-      : `${(acc * 100).toFixed(1)}% / ${state.accuracy.test === null ? "—" : (state.accuracy.test * 100).toFixed(1) + "%"}`;
+    const pct = (a) => (a === null || a === undefined ? "—" : `${(a * 100).toFixed(1)}%`);
+    q("accuracy-train").textContent = pct(state.accuracy.train);
+    q("accuracy-test").textContent = pct(state.accuracy.test);
     const line = $("stop-line");
     const st = state.stopped;
     line.hidden = !st;

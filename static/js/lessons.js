@@ -5,7 +5,8 @@
 import { h } from "./inspector_view.js";
 import { configDiff } from "./url.js";
 
-/** The lessons embedded in the page: [{id, title, config, explanation, watch, try, compare?}]. */
+/** The lessons embedded in the page: [{id, title, config, explanation, watch, try, rate,
+ *  charts, compare?}]. */
 export function readLessons(doc = document) {
   const el = doc.getElementById("lessons-data");
   if (!el) return [];
@@ -25,25 +26,50 @@ export function lessonChanges(lesson, defaults, current, overrides = {}) {
 }
 
 export class LessonsView {
-  /** select: the top bar's menu; card: the lesson card's element; on: {open(id), close()}. */
-  constructor(select, card, lessons, on) {
-    this.select = select;
+  /** button opens `menu` (the top bar's list of lessons, full titles); card: the lesson
+   *  card's element; on: {open(id), close()}. */
+  constructor(button, menu, card, lessons, on) {
+    this.button = button;
+    this.menu = menu;
     this.card = card;
     this.lessons = lessons;
     this.on = on;
     this.shown = undefined;
-    for (const l of lessons) select.appendChild(new Option(l.title, l.id));
-    select.addEventListener("change", () => { if (select.value) on.open(select.value); });
+    this.items = lessons.map((l, k) => h("button", { type: "button", role: "menuitemradio", "aria-checked": "false",
+      dataset: { lesson: l.id }, onclick: () => { this.toggle(false); on.open(l.id); } },
+    h("span", { className: "lesson-n" }, `${k + 1}.`), h("span", { className: "lesson-name" }, l.title)));
+    menu.replaceChildren(...this.items);
+    button.addEventListener("click", () => this.toggle(menu.hidden));
+    menu.addEventListener("keydown", (ev) => {
+      const at = this.items.indexOf(document.activeElement);
+      if (ev.key === "Escape") { this.toggle(false); button.focus(); }
+      else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        ev.preventDefault();
+        ev.stopPropagation();  // not the step shortcuts
+        const n = this.items.length;
+        this.items[(at + (ev.key === "ArrowDown" ? 1 : n - 1)) % n].focus();
+      }
+    });
+    document.addEventListener("pointerdown", (ev) => {
+      if (!menu.hidden && !menu.contains(ev.target) && !button.contains(ev.target)) this.toggle(false);
+    });
   }
 
   byId(id) { return this.lessons.find((l) => l.id === id) || null; }
 
+  toggle(open) {
+    this.menu.hidden = !open;
+    this.button.setAttribute("aria-expanded", String(open));
+    if (open) (this.items.find((b) => b.getAttribute("aria-checked") === "true") || this.items[0])?.focus();
+  }
+
   render(state) {
     const id = state.ui.lesson;
-    this.select.value = id && this.byId(id) ? id : "";
+    for (const b of this.items) b.setAttribute("aria-checked", String(b.dataset.lesson === id));
+    const lesson = this.byId(id);
+    this.button.textContent = lesson ? `Lesson ${this.lessons.indexOf(lesson) + 1} ▾` : "Lessons ▾";
     if (id === this.shown) return;
     this.shown = id;
-    const lesson = this.byId(id);
     this.card.hidden = !lesson;
     this.card.replaceChildren(...(lesson ? this._card(lesson) : []));
   }

@@ -63,7 +63,9 @@ const act = {
       dispatch({ type: "setUi", patch: { lesson: null } });
       return dispatch({ type: "toast", text: `There is no lesson called “${id}”.`, kind: "info" });
     }
-    dispatch({ type: "setUi", patch: { lesson: id } });
+    // the lesson's pace and the chart it is about
+    dispatch({ type: "setUi", patch: { lesson: id, rate: lesson.rate, charts: null, chartFocus: lesson.charts } });
+    act.setSpeed(lesson.rate);
     const changes = lessonChanges(lesson, state.defaults, state.config, overrides);
     if (onlyIfChanged && !Object.keys(changes).length) return;
     if (Object.keys(changes).length) act.configure(changes);
@@ -117,7 +119,8 @@ const boundary = new BoundaryView($("boundary"), {
   removePoint: (split, index) => send(messages.removePoint(split, index)),
   trace: (index) => dispatch({ type: "setExample", example: index }),
 });
-const charts = new ChartsView({ loss: $("chart-loss"), accuracy: $("chart-accuracy"), grads: $("chart-grads") }, onResize);
+const charts = new ChartsView({ loss: $("chart-loss"), accuracy: $("chart-accuracy"), grads: $("chart-grads") },
+  $("chart-tabs"), onResize, { choose: (name) => dispatch({ type: "setUi", patch: { charts: name } }) });
 const inspector = new InspectorView($("inspector"), {
   gradcheck: () => { dispatch({ type: "gradcheckStarted" }); send(messages.gradcheck()); },
   setWeight: (layer, i, j, value) => send(messages.setWeight(layer, i, j, value)),
@@ -125,7 +128,7 @@ const inspector = new InspectorView($("inspector"), {
   clear: () => dispatch({ type: "select", selection: null }),
 });
 const controls = new Controls(act, dispatch);
-const lessons = new LessonsView($("lesson-select"), $("lesson-card"), readLessons(), {
+const lessons = new LessonsView($("btn-lessons"), $("lessons-menu"), $("lesson-card"), readLessons(), {
   open: (id) => act.openLesson(id), close: () => act.closeLesson() });
 const boundaryB = new BoundaryView($("boundary-b"), {
   resized: onResize,
@@ -184,7 +187,8 @@ if (roomParams.forked) dispatch({ type: "forked", code: roomParams.forked });
 let urlWeights = new URLSearchParams(location.search).get("w");
 function shareUi(s) {  // the presenter's view, for the followers; sent before any inspect it causes
   send(messages.ui({ view: s.ui.view, selection: s.ui.selection, example: s.ui.example,
-    show_test: s.ui.showTest, discretize: s.ui.discretize, loss_scale: s.ui.lossScale, lesson: s.ui.lesson,
+    show_test: s.ui.showTest, discretize: s.ui.discretize, loss_scale: s.ui.lossScale, charts: s.ui.charts,
+    chart_focus: s.ui.chartFocus, lesson: s.ui.lesson,
     reveal: s.ui.reveal }));
 }
 function pageQuery(s) {
@@ -278,7 +282,7 @@ const exportViews = {
   // in compare mode the Output card holds run A's plot and run B's under it: both go out
   boundary: () => [{ surface: boundary.surface, draw: () => boundary.render(state) },
     ...(state.compare ? [{ surface: boundaryB.surface, draw: () => compareView.render(state) }] : [])],
-  charts: () => charts.charts.map((c) => ({ surface: c.surface, draw: () => c.draw() })),
+  charts: () => charts.charts.filter((c) => !c.canvas.hidden).map((c) => ({ surface: c.surface, draw: () => c.draw() })),
 };
 for (const b of document.querySelectorAll("button.png")) {
   b.addEventListener("click", () => {
@@ -291,6 +295,8 @@ const recorded = { network: network.surface, boundary: boundary.surface, boundar
   loss: charts.loss.surface, accuracy: charts.accuracy.surface, grads: charts.grads.surface };
 const recorder = new Recorder(recorded, {
   settled: () => !store.frame && !state.ui.anim,
+  drawn: () => [...store.dirty].every((d) => d === "network"),  // only the animation's next frame waits
+  finish: () => network.render({ ...state, ui: { ...state.ui, anim: null } }, new Set(), performance.now()),
   layout: () => readPageLayout(Object.fromEntries(Object.entries(recorded).map(([k, v]) => [k, v.canvas]))),
   onChange: (n) => recordPanel.showCount(n),
 });
@@ -299,7 +305,7 @@ store.listen((a, s) => recorder.note(a, s));
 
 window.addEventListener("beforeunload", () => conn.close());
 // For the browser tests and the console: read-only handles, never used by the page itself.
-window.backpropLab = { store, network, boundary, boundaryB, charts, conn };
+window.backpropLab = { store, network, boundary, boundaryB, charts, conn, recorder };
 dispatch({ type: "setUi", patch: readPageParams(location.search) });
 store.invalidate(...["topology", "network", "boundary", "charts", "inspector", "controls", "banner"]);
 conn.open();

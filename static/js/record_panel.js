@@ -1,5 +1,6 @@
-// The "Record" popover in the top bar: pick a target, a format and how many of the buffered
-// steps to save, then encode them (recording_export.js) and download the file.
+// The "Record" popover in the top bar: pick a target, a format, which frames to keep (at
+// most 10 a second, or one per update when stepping) and how many of the buffered frames to
+// save, then encode them (recording_export.js) and download the file.
 
 import { saveBlob } from "./canvas.js";
 import { MAX_FRAMES } from "./recorder.js";
@@ -19,6 +20,12 @@ export class RecordPanel {
     this.format = field("format");
     this.count = field("count");
     this.buffered = field("buffered");
+    this.span = field("span");
+    this.every = field("every");
+    this.every.addEventListener("change", () => {
+      recorder.every = this.every.value;
+      recorder.clear();  // a recording of one pace, not a mix
+    });
     this.save = field("save");
     this.count.max = String(MAX_FRAMES);
     button.addEventListener("click", () => this.toggle());
@@ -39,6 +46,9 @@ export class RecordPanel {
   /** Called by the recorder when the number of buffered frames changed. */
   showCount(n) {
     this.buffered.textContent = String(n);
+    const frames = this.recorder.frames(n);
+    this.span.textContent = frames.length
+      ? `, steps ${frames[0].step}–${frames[frames.length - 1].step}` : "";
   }
 
   async run() {

@@ -1,11 +1,13 @@
 // Keeps the last MAX_FRAMES training changes as small PNGs, for GIF and ZIP exports.
 //
 // A capture happens once per change of the counters (or of the trainer's phase), after the
-// page has drawn it: the heatmaps of that step have arrived, no phase animation is running
-// and nothing is waiting for the next animation frame. Captures are at most 10 a second (the
-// newest change wins) and never overlap. Each view's canvas is copied at its on-screen
-// resolution, at most MAX_WIDTH pixels wide, and PNG-encoded by canvas.toBlob (off the main
-// thread in browsers); memory is bounded by MAX_FRAMES frames and MAX_BYTES of PNG data.
+// page has drawn it: the heatmaps of that step have arrived and nothing is waiting for the
+// next animation frame; the newest change wins. `every` chooses the pace: "time" keeps at
+// most 10 frames a second and waits for a step's animation to end (Play), "update" keeps
+// every change, drawn as it stands once its animation is over (one frame per Step press,
+// however quickly they come). Each view's canvas is copied at its on-screen resolution, at
+// most MAX_WIDTH pixels wide, and PNG-encoded by canvas.toBlob (off the main thread in
+// browsers), in order; memory is bounded by MAX_FRAMES frames and MAX_BYTES of PNG data.
 
 import { canvasToPng } from "./canvas.js";
 
@@ -23,26 +25,40 @@ const CHANGES = new Set(["step", "metrics", "state"]);
 export class Recorder {
   /**
    * surfaces: {name: HiDPICanvas} to capture; settled(): true when nothing waits to be drawn;
-   * layout(): where things are on the page (for the whole-page export); onChange(count) after
-   * the number of buffered frames changed.
+   * drawn(): true when the newest change is drawn, its animation perhaps still running;
+   * finish(): draws the views as they stand once the animation is over (a frame per update
+   * cannot wait for it: the next Step may come first); layout(): where things are on the
+   * page (for the whole-page export); onChange(count) after the number of buffered frames
+   * changed.
    */
-  constructor(surfaces, { settled, layout, onChange }) {
+  constructor(surfaces, { settled, drawn, finish, layout, onChange }) {
     this.surfaces = surfaces;
     this.settled = settled;
+    this.drawn = drawn;
+    this.finish = finish;
     this.layout = layout;
     this.onChange = onChange || (() => {});
     this.buffer = [];
     this.bytes = 0;
+    this.every = "time";      // "time" or "update": the Record panel's "keep" select
+    this.missed = 0;          // changes replaced by a newer one before their capture
     this.key = null;          // counters of the last change seen
     this.pending = null;      // {since, state} a change not captured yet
     this.mapsStep = null;     // step of the newest heatmaps
     this.lastCapture = -Infinity;
-    this.busy = false;
     this.raf = 0;
     this.scratch = document.createElement("canvas");
   }
 
   get count() { return this.buffer.length; }
+
+  /** Start again: no frames, no missed changes (the Record panel's pace changed). */
+  clear() {
+    this.buffer = [];
+    this.bytes = 0;
+    this.missed = 0;
+    this.onChange(0);
+  }
 
   /** The last `n` frames, oldest first. */
   frames(n) { return this.buffer.slice(Math.max(0, this.buffer.length - n)); }
@@ -55,6 +71,7 @@ export class Recorder {
     const key = `${c.step}/${c.epoch}/${state.phase ?? ""}`;
     if (key === this.key) return;
     this.key = key;
+    if (this.pending) this.missed += 1;
     this.pending = { since: performance.now(), state };
     this._poll();
   }
@@ -69,36 +86,41 @@ export class Recorder {
     const now = performance.now();
     const s = p.state;
     const maps = this.mapsStep === s.counters.step || now - p.since > MAPS_WAIT_MS;
-    if (this.busy || !maps || now - this.lastCapture < MIN_INTERVAL_MS) { this._poll(); return; }
+    const gap = this.every === "update" ? 0 : MIN_INTERVAL_MS;
+    if (!maps || now - this.lastCapture < gap) { this._poll(); return; }
     // After this frame's callbacks, where the store draws: capture if nothing is left to draw.
     setTimeout(() => {
-      if (this.pending !== p || this.busy) return;
-      if (!this.settled()) { this._poll(); return; }
+      if (this.pending !== p) return;
+      const perUpdate = this.every === "update";
+      if (!(perUpdate ? this.drawn() : this.settled())) { this._poll(); return; }
+      if (perUpdate) this.finish();
       this.pending = null;
       this._capture(s);
     }, 0);
   }
 
-  async _capture(state) {
-    this.busy = true;
+  /** Copies every shown canvas now (toBlob snapshots the scratch canvas when called); the
+   *  PNG encoding runs on, in order, while the next change may be captured already. */
+  _capture(state) {
     this.lastCapture = performance.now();
     const frame = { time: this.lastCapture, step: state.counters.step, epoch: state.counters.epoch,
       layout: this.layout ? this.layout() : null, images: {} };
+    let jobs;
     try {
       // a hidden canvas (run B's plot outside compare mode) is not in the frame
       const shown = Object.entries(this.surfaces).filter(([, surface]) => !surface.canvas.hidden);
-      const jobs = shown.map(([name, surface]) => {
+      jobs = shown.map(([name, surface]) => {
         const image = this._copy(surface);
         return canvasToPng(this.scratch).then((blob) => { frame.images[name] = { blob, ...image }; });
       });
-      await Promise.all(jobs);
-      this._push(frame);
     } catch (err) {
       console.warn("recorder: a capture failed", err);
-    } finally {
-      this.busy = false;
-      if (this.pending) this._poll();
+      return;
     }
+    this.encoding = (this.encoding || Promise.resolve())
+      .then(() => Promise.all(jobs))
+      .then(() => this._push(frame), (err) => console.warn("recorder: a capture failed", err));
+    if (this.pending) this._poll();
   }
 
   /** Draws `surface` into the scratch canvas at the frame's scale; returns {width, height}. */

@@ -53,6 +53,8 @@ export function initialState() {
       discretize: false,
       showTest: false,
       lossScale: "linear",
+      charts: null,          // the chart tab picked (charts_view.js CHART_TABS), null: all where they fit
+      chartFocus: "loss",    // the chart shown alone where three do not fit (a lesson's choice)
       stepUnit: "update",    // phase | update | epoch
       rate: DEFAULT_PLAY_RATE,  // updates a second while playing
       classPick: 1,          // class of the next added point
@@ -289,6 +291,8 @@ export const REDUCERS = {
     if ("show_test" in u) s.ui.showTest = !!u.show_test;
     if ("discretize" in u) s.ui.discretize = !!u.discretize;
     if ("loss_scale" in u) s.ui.lossScale = u.loss_scale;
+    if ("charts" in u) s.ui.charts = u.charts ?? null;
+    if ("chart_focus" in u) s.ui.chartFocus = u.chart_focus || "loss";
     if ("lesson" in u) s.ui.lesson = u.lesson ?? null;  // the lesson card, to read along
     if ("reveal" in u) s.ui.reveal = u.reveal ?? null;
     return ["network", "boundary", "charts", "inspector", "controls"];
