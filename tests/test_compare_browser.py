@@ -118,3 +118,17 @@ def test_a_live_comparison_still_says_it_keeps_the_weights(run):
     step_both(page, 2)
     assert_b_matches(page, {"learning_rate": 0.3})
     assert page.errors == []
+
+
+def test_the_deep_rescue_lesson_compares_a_with_batch_norm_beside_it(run):
+    page = run("lesson=deep-rescue")
+    page.page.wait_for_function(f"() => {{ const c = {STATE}.compare;"
+                                " return c && c.changes.batch_norm === true; }")
+    page.settle()
+    expect(page.page.locator(".compare-what")).to_have_text(
+        "A (left) vs B (right): Batch norm: off → on")
+    assert page.state("s.config.hidden") == [6, 6, 6, 6, 6, 6]
+    assert page.state("s.compare.config.hidden") == [6, 6, 6, 6, 6, 6]
+    step_both(page, 3)
+    assert_b_matches(page, {"batch_norm": True})
+    assert page.errors == []
