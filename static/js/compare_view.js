@@ -25,7 +25,11 @@ const SUGGESTED = {
   init: (a) => ["he", "xavier", "uniform"].find((s) => s !== a.init),
   batch_norm: (a) => !a.batch_norm,
   residual: (a) => !a.residual,
-  hidden: (a) => (a.hidden.length ? a.hidden.map((w) => Math.min(32, 2 * w)) : [4]),
+  hidden: (a) => {  // twice as wide, or half as wide when A's layers are at the limit
+    const wider = a.hidden.map((w) => Math.min(32, 2 * w));
+    if (!a.hidden.length) return [4];
+    return wider.join() !== a.hidden.join() ? wider : a.hidden.map((w) => Math.max(1, w >> 1));
+  },
   features: (a) => (a.features.includes("x1_sq") ? ["x1", "x2"] : [...a.features, "x1_sq", "x2_sq"]),
 };
 const GROUPS = [
