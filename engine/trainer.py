@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import activations, datasets, explain, features, heatmaps, snapshots
-from .config import Config
+from .config import Config, ConfigError
 from .errors import SnapshotError, TrainerError
 from .losses import correct, make_head, targets_for
 from .network import Network
@@ -122,6 +122,19 @@ class Trainer:
         self._checkpoints: deque[tuple[int, tuple, Config]] = deque()
         self._pending_undo = None
         self._log(self.metrics())
+
+    def variant(self, changes: dict[str, Any]) -> Trainer:
+        """A new trainer on this one's very points (hand edits included) with `changes` applied
+        to its config, at step 0 with the weights its seed draws. Raises ConfigError, naming
+        the field, for an invalid change or for a data field (DATA_FIELDS: other points)."""
+        if same := sorted(changes.keys() & DATA_FIELDS):
+            raise ConfigError(same[0], "a variant keeps the data and the seed")
+        t = self.__class__(self.config.replace(**changes))
+        if self.edits:  # the seed's points, then the same edits
+            t.edits = [list(e) for e in self.edits]
+            t._build_data()
+            t._build_model()
+        return t
 
     def reset(self, data: bool = False) -> None:
         """Fresh weights drawn from the seed; counters, history and optimizer state cleared.

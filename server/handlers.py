@@ -5,7 +5,8 @@ through the connection. The engine's refusals become typed errors here: ConfigEr
 `bad_config` with its field, TrainerError → `rejected`; both leave the trainer unchanged.
 Answers that describe the session (state, steps, inspections) are shared with a room's
 followers; a follower may only export, fork or leave (anything else is `forbidden`).
-In compare mode every handler that moves the trainer moves the twin the same way.
+In compare mode every handler that moves the trainer moves the twin the same way, and
+every edit reaches it as compare.py says.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from engine.config import FEATURES, FIELDS, LIVE_FIELDS, ConfigError
 from engine.heatmaps import feature_maps
 from engine.trainer import SnapshotError, TrainerError
 
-from . import frames, protocol, readouts
+from . import compare, frames, protocol, readouts
 from .budgets import over_memory
 from .protocol import ErrorCode, ProtocolError, encode
 from .sessions import SessionsFull
@@ -89,32 +90,9 @@ def _out_of_range(field: str, message: str, type_: str) -> ProtocolError:
 async def on_configure(conn: Connection, msg: protocol.Configure) -> None:
     s = conn.session
 
-    def job(t):
-        changed = t.configure(dict(msg.config))
-        if s.twin is not None and changed:
-            if changed <= LIVE_FIELDS:
-                _twin_set(s, dict(msg.config))
-            else:
-                _retwin(s, t)
-        return changed
-
-    changed = await s.call(job)
+    changed = await s.call(lambda t: compare.configure(s, t, dict(msg.config)))
     await send_state(conn, points=bool(changed & DATA_GROUP), history=bool(changed))
     s.request_render()
-
-
-def _twin_set(s, changes: dict) -> None:
-    """Lock held: live changes reach the twin too, except the fields it is compared on."""
-    mine = {k: v for k, v in changes.items() if k not in s.twin_changes}
-    if mine:
-        s.twin.configure(mine)
-
-
-def _retwin(s, t) -> None:
-    """Lock held: the twin starts again as a copy of `t` with its own changes."""
-    twin = t.__class__.from_snapshot(t.snapshot())
-    twin.configure(dict(s.twin_changes))
-    s.twin = twin
 
 
 async def on_set(conn: Connection, msg: protocol.Set) -> None:
@@ -123,13 +101,7 @@ async def on_set(conn: Connection, msg: protocol.Set) -> None:
             raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name}: not a live hyperparameter "
                                 "(changing it rebuilds the network); use configure", name, "set")
     s = conn.session
-
-    def job(t):
-        t.configure(dict(msg.config))
-        if s.twin is not None:
-            _twin_set(s, dict(msg.config))
-
-    await s.call(job)
+    await s.call(lambda t: compare.configure(s, t, dict(msg.config)))
     await send_state(conn)
     s.request_render()
 
@@ -246,8 +218,7 @@ async def on_reset(conn: Connection, msg: protocol.Reset) -> None:
 
     def job(t):
         t.reset(data=msg.data)
-        if s.twin is not None:
-            _retwin(s, t)
+        compare.rebuild(s, t)
 
     await s.call(job)
     await send_state(conn, history=True, points=msg.data)
@@ -258,14 +229,7 @@ async def on_step_back(conn: Connection, msg: protocol.StepBack) -> None:
     s = conn.session
     if s.playing:
         s.pause()
-    def job(t):
-        if not t.step_back():
-            return False
-        if s.twin is not None:
-            s.twin.step_back()
-        return True
-
-    if not await s.call(job):
+    if not await s.call(lambda t: compare.step_back(s, t)):
         raise ProtocolError(ErrorCode.REJECTED, "there is no update to step back from",
                             None, "step_back")
     await send_state(conn, history=True)
@@ -286,35 +250,26 @@ async def on_set_weight(conn: Connection, msg: protocol.SetWeight) -> None:
             t.set_bias(msg.layer, msg.neuron, msg.value)
         else:
             t.set_weight(msg.layer, msg.source, msg.neuron, msg.value)
-        if s.twin is not None:
-            _retwin(s, t)
 
-    await s.call(job)
+    await s.call(lambda t: compare.edit_weights(s, t, job))
     await send_state(conn, history=True)
     conn.session.request_render()
 
 
 async def on_add_point(conn: Connection, msg: protocol.AddPoint) -> None:
-    await conn.session.call(_then_retwin(conn.session, lambda t: t.add_point(
+    s = conn.session
+    await s.call(lambda t: compare.edit_points(s, t, lambda u: u.add_point(
         msg.x1, msg.x2, msg.label, msg.split)))
     await send_state(conn, points=True, history=True)
     conn.session.request_render()
 
 
 async def on_remove_point(conn: Connection, msg: protocol.RemovePoint) -> None:
-    await conn.session.call(_then_retwin(conn.session, lambda t: t.remove_point(
+    s = conn.session
+    await s.call(lambda t: compare.edit_points(s, t, lambda u: u.remove_point(
         msg.split, msg.index)))
     await send_state(conn, points=True, history=True)
     conn.session.request_render()
-
-
-def _then_retwin(s, edit):
-    """`edit(t)`, then (compare mode) the twin restarts from the edited trainer."""
-    def job(t):
-        edit(t)
-        if s.twin is not None:
-            _retwin(s, t)
-    return job
 
 
 async def on_export(conn: Connection, msg: protocol.Export) -> None:
@@ -366,9 +321,8 @@ async def on_import(conn: Connection, msg: protocol.Import) -> None:
     s.pause()
 
     def swap(_):
+        compare.rebuild(s, trainer)
         s.trainer = trainer
-        if s.twin is not None:
-            _retwin(s, trainer)
 
     await s.call(swap)
     await send_state(conn, points=True, history=True)
@@ -416,7 +370,8 @@ async def on_leave(conn: Connection, msg: protocol.Leave) -> None:
 
 
 async def on_set_params(conn: Connection, msg: protocol.SetParams) -> None:
-    await conn.session.call(_then_retwin(conn.session, lambda t: t.set_parameters(
+    s = conn.session
+    await s.call(lambda t: compare.edit_weights(s, t, lambda u: u.set_parameters(
         msg.weights, msg.biases)))
     await send_state(conn, history=True)
     conn.session.request_render()
@@ -472,30 +427,14 @@ async def on_fork(conn: Connection, msg: protocol.Fork) -> None:
 async def on_compare(conn: Connection, msg: protocol.Compare) -> None:
     s = conn.session
     if msg.config is None:
-        def stop(_):
-            s.twin, s.twin_changes = None, {}
-        await s.call(stop)
+        await s.call(lambda _: compare.stop(s))
     else:
-        changes = dict(msg.config)
-        for name in changes:
-            if name not in LIVE_FIELDS:
-                raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name}: compare runs differ in "
-                                    "live hyperparameters only (the weights must match)",
-                                    name, "compare")
         if s.twin is None and (used := over_memory(conn.settings)):
             raise ProtocolError(ErrorCode.REJECTED, f"the server is at its memory budget "
                                 f"({used} MiB); compare later", None, "compare")
         if s.playing:
             s.pause()
-
-        def start(t):
-            t.config.replace(**changes)  # ConfigError before anything changes
-            if msg.restart:
-                t.reset()
-            s.twin_changes = changes
-            _retwin(s, t)
-
-        await s.call(start)
+        await s.call(lambda t: compare.start(s, t, dict(msg.config), msg.restart))
     await send_state(conn, history=True)
     s.request_render()
 

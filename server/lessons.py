@@ -143,6 +143,7 @@ LESSONS: tuple[Lesson, ...] = (
         title="Zero initialisation keeps neurons identical",
         config=_config(dataset="circle", seed=1, hidden=[4], activation="sigmoid",
                        init="zeros", learning_rate=0.3),
+        compare={"init": "uniform"},
         explanation=(
             "If every weight starts at zero, every hidden neuron computes the same thing and "
             "receives exactly the same gradient, so every update changes them in the same way. "
@@ -150,10 +151,10 @@ LESSONS: tuple[Lesson, ...] = (
             "Random initial weights break this symmetry."),
         watch=("The hidden neurons' maps: all four always look the same.",
                "The links: links from the same input carry the same weight.",
-               "The Output plot: a single straight line, like one neuron."),
+               "The Output plots: A draws a single straight line, like one neuron; B, the same "
+               "network started from random (uniform) weights, closes around the circle."),
         try_=("Press Play for a while and compare the hidden neurons.",
-              "Change init to uniform (or xavier) and Reset: the neurons differ and the circle "
-              "is learned.",
+              "Compare A's boundary and loss curve with B's, from the same data and seed.",
               "Click two hidden neurons in turn and compare their gradients in the inspector."),
     ),
     Lesson(
@@ -223,16 +224,18 @@ LESSONS: tuple[Lesson, ...] = (
         config=_config(dataset="circle", seed=1, hidden=[6, 6, 6, 6, 6, 6],
                        activation="sigmoid", output_activation="sigmoid", loss="bce",
                        learning_rate=0.3),
+        compare={"batch_norm": True},
         explanation=(
             "This six-layer sigmoid network hardly learns: its gradients fade on the way back. "
             "Batch normalization re-centres and re-scales each layer's sums so the sigmoids work "
             "in their steep middle; residual connections add a shortcut around each layer, so "
             "the gradient has a path back that is not multiplied down."),
         watch=("The test accuracy above the Output plot: stuck near 50 % without help.",
-               "The gradient-norm chart: the first layers' lines lie far below the output's."),
-        try_=("Press Play: the boundary never forms.",
-              "Tick batch norm and Play again: the circle appears.",
-              "Untick batch norm, tick residual instead and Play."),
+               "The gradient-norm chart: the first layers' lines lie far below the output's.",
+               "Run B, the same network with batch norm: its boundary closes around the circle."),
+        try_=("Press Play: A's boundary never forms while B's does.",
+              "Open Compare and let B change residual instead of batch norm, then Play.",
+              "Tick batch norm on A too: A now learns like B."),
     ),
 )
 

@@ -345,11 +345,16 @@ class Fork(_Message):
 
 class Compare(_Message):
     """`{"type": "compare", "config": {"optimizer": "adam"}, "restart": true}`: run a second
-    trainer B beside this session's A, in lockstep: B starts as a copy of A (after a reset
-    when `restart`, so both start from the seed's weights) with `config` applied (live
-    fields only, so the weights stay the same). Every step, play frame, reset and step back
-    then moves both. `{"type": "compare", "config": null}` ends it. Answered with `state`,
-    whose `compare` holds B."""
+    trainer B beside this session's A, in lockstep, on A's points and seed: B's config is
+    A's with `config` on top. Live fields only: B is a copy of A (after A's reset when
+    `restart`) with them. Structural fields (features, hidden, init, batch_norm, residual):
+    B is a new network from the seed and A restarts too, both at step 0 (`restart` false is
+    rejected). Data fields (dataset, n_points, noise, train_fraction, seed, n_classes) are
+    bad_config. Every step, play frame and step back then moves both; A's edits reach B as
+    server/compare.py tabulates (live settings except the compared ones; data or structure
+    edits rebuild B with its changes; point edits are made on both; weight edits recopy a
+    live-only B and leave a structural one alone). `{"type": "compare", "config": null}`
+    ends it. Answered with `state`, whose `compare` holds B."""
 
     type: Literal["compare"]
     config: FreeConfig | None

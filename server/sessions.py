@@ -27,7 +27,8 @@ A session presented as a room (`session.room`, see rooms.py) also has followers:
 connections that get every frame and every shared reply. A frame is encoded once and
 handed to each follower's own newest-wins outbox, so a slow follower only skips frames.
 In compare mode a second trainer, `twin`, moves in lockstep with the first under the same
-lock: the same number of updates in every step and play frame.
+lock: the same number of updates in every step and play frame (compare.py builds it and
+keeps it following the first's edits; its network may differ).
 """
 
 from __future__ import annotations

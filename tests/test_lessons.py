@@ -139,7 +139,8 @@ def test_zero_init_keeps_the_hidden_neurons_identical():
         np.testing.assert_array_equal(W_out[j], W_out[0])
         assert b_hidden[j] == b_hidden[0]
     assert accuracy(t) <= 0.65  # measured 0.59: four copies of one neuron, one line
-    random = trained("symmetry", 1000, init="uniform")
+    assert LESSON_BY_ID["symmetry"].compare == {"init": "uniform"}  # run B, beside it
+    random = trained("symmetry", 1000, **LESSON_BY_ID["symmetry"].compare)
     assert np.abs(random.net.weights[0][:, 0] - random.net.weights[0][:, 1]).max() > 0.1
     assert accuracy(random) >= 0.9  # measured 0.996
 
@@ -203,6 +204,7 @@ def test_batch_norm_and_residual_rescue_the_deep_network():
     assert accuracy(plain) <= 0.6  # measured 0.51: stuck
     norms = plain.metrics()["grad_norms"]
     assert norms[0] < 1e-2 * norms[-1]
+    assert LESSON_BY_ID["deep-rescue"].compare == {"batch_norm": True}  # run B, beside it
     for fix in ({"batch_norm": True}, {"residual": True}):
         t = trained("deep-rescue", 600, **fix)
         assert accuracy(t) >= 0.9, fix  # measured 1.0 (batch norm) and 0.96 (residual)

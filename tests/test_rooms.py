@@ -229,8 +229,9 @@ def test_compare_mode_steps_both_runs_in_lockstep_from_the_same_start(live):
                         and d["config"]["optimizer"] == "momentum")
         assert s2["compare"]["config"]["learning_rate"] == 0.1
         assert s2["compare"]["config"]["optimizer"] == "adam"
-        ws.send('{"type": "compare", "config": {"hidden": [2]}}')
-        assert recv_json(ws, "error")["code"] == "bad_config"
+        ws.send('{"type": "compare", "config": {"seed": 4}}')  # B keeps A's data and seed
+        error = recv_json(ws, "error")
+        assert (error["code"], error["field"]) == ("bad_config", "seed")
         ws.send('{"type": "compare", "config": null}')
         assert recv_json(ws, "state")["compare"] is None
 

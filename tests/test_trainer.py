@@ -340,3 +340,35 @@ def test_undo_replays_across_live_changes_with_the_settings_each_update_had(monk
         assert t.step_back()
         np.testing.assert_array_equal(t.net.params, seen[k], err_msg=f"step {k}")
     assert t.config == live  # stepping back keeps today's settings
+
+
+@pytest.mark.parametrize("changes", [{"batch_norm": True}, {"init": "he"}, {"hidden": [7]},
+                                     {"features": ["x1", "x2", "sin_x1"]},
+                                     {"optimizer": "adam", "learning_rate": 0.01}])
+def test_a_variant_trains_on_the_same_points_from_the_seed(changes):
+    t = Trainer(SMALL)
+    t.add_point(0.25, -0.5, 1)
+    t.remove_point("test", 2)
+    t.run(9)
+    v = t.variant(changes)
+    oracle = Trainer({**SMALL, **changes})  # built apart, edited the same way
+    oracle.add_point(0.25, -0.5, 1)
+    oracle.remove_point("test", 2)
+    np.testing.assert_array_equal(v.X_train, t.X_train)
+    np.testing.assert_array_equal(v.y_test, t.y_test)
+    assert v.step_count == 0 and v.edits == t.edits and v.history == oracle.history[-1:]
+    v.run(11)
+    oracle.run(11)
+    np.testing.assert_array_equal(v.net.params, oracle.net.params)
+    assert t.step_count == 9  # the original is left alone
+
+
+@pytest.mark.parametrize("field", ["dataset", "n_points", "noise", "train_fraction", "seed",
+                                   "n_classes"])
+def test_a_variant_keeps_the_data(field):
+    t = Trainer(SMALL)
+    other = {"dataset": "xor", "n_points": 60, "noise": 0.3, "train_fraction": 0.3,
+             "seed": 4, "n_classes": 4}[field]
+    with pytest.raises(ConfigError) as e:
+        t.variant({"init": "he", field: other})
+    assert e.value.field == field

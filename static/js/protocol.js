@@ -56,7 +56,8 @@ export const messages = {
   /** The presenter's view for followers: {view, selection, example, show_test, discretize, loss_scale}. */
   ui: (fields) => ({ type: "ui", ...fields }),
   fork: () => ({ type: "fork" }),
-  /** Compare mode: run B = this session with `changes` (live fields) in lockstep; null ends it. */
+  /** Compare mode: run B = this session with `changes` (live or network fields; network ones
+   *  restart both runs) in lockstep; null ends it. */
   compare: (changes, restart = true) => ({ type: "compare", config: changes, restart }),
 };
 

@@ -1,0 +1,268 @@
+"""Compare mode with a run B whose network differs from A's (server/compare.py), over a real
+server (websockets sync client).
+
+Oracle: independent engine trainers built from A's config plus B's changes, on the same
+points (the same hand edits), stepped the same way; the server's numbers must equal theirs
+bit for bit (float64 through JSON), and its maps within one quantisation step.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.config import Config
+from engine.trainer import Trainer
+from server.compare import SAME_FIELDS, STRUCTURE_FIELDS
+from server.settings import Settings
+from tests.test_rooms import recv_until
+from tests.test_server_live import open_tab, recv_json
+
+POINT = {"x1": 0.5, "x2": -1.0, "label": 1, "split": "train"}
+STRUCTURAL = [
+    {"batch_norm": True},
+    {"init": "he"},
+    {"hidden": [8, 8]},
+    {"features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2"]},
+    {"residual": True, "hidden": [4, 4], "init": "xavier"},
+]
+
+
+@pytest.fixture(scope="module")
+def live(live_server_factory):
+    with live_server_factory(Settings()) as server:
+        yield server
+
+
+def send(ws, type_: str, **fields) -> None:
+    ws.send(json.dumps({"type": type_, **fields}))
+
+
+def quiet_state(ws) -> dict:
+    """The session's state as it is, asked for with `pause` (which changes nothing)."""
+    send(ws, "pause")
+    return recv_json(ws, "state")
+
+
+def assert_same_numbers(readout: dict, oracle: Trainer) -> None:
+    """B's `progress` (in a step, metrics or state) against an engine trainer, exactly."""
+    m = oracle.metrics()
+    assert readout["step"] == oracle.step_count and readout["epoch"] == oracle.epoch
+    assert readout["loss"] == m["loss"] and readout["accuracy"] == m["accuracy"]
+    assert readout["grad_norms"] == m["grad_norms"]
+
+
+def frame_maps(ws, step: int) -> dict:
+    """The first heatmap frame at A's `step`: {name: (entry, array)} of its output maps."""
+    def wanted(d):
+        return "binary" in d and d["binary"][0]["kind"] == "frame" \
+            and d["binary"][0]["step"] == step
+
+    header, arrays = recv_until(ws, wanted)["binary"]
+    return {e["name"]: (e, a) for e, a in zip(header["arrays"], arrays, strict=True)
+            if e["name"] in ("output", "compare_output")}
+
+
+@pytest.mark.parametrize("changes", STRUCTURAL, ids=lambda c: "+".join(c))
+def test_a_structural_comparison_restarts_both_runs_and_b_is_a_network_of_its_own(live,
+                                                                                  changes):
+    with open_tab(live.ws_url) as (ws, _, _):
+        send(ws, "configure", config={"dataset": "spiral", "seed": 3, "noise": 0.1})
+        recv_json(ws, "state")
+        send(ws, "add_point", **POINT)  # a hand edit B must train on too
+        recv_json(ws, "state")
+        send(ws, "step", count=7)
+        recv_json(ws, "step")
+        send(ws, "compare", config=changes)
+        state = recv_json(ws, "state")
+        b = state["compare"]
+        a_config = state["config"]
+        b_config = Config.from_dict(a_config).replace(**changes).to_dict()
+        assert a_config["dataset"] == "spiral" and a_config["hidden"] == [4, 2]
+        assert b["config"] == b_config and b["changes"] == {k: b_config[k] for k in changes}
+        assert all(b["config"][k] != a_config[k] for k in changes)
+        assert state["metrics"]["step"] == b["metrics"]["step"] == 0  # both restarted
+        a_oracle, b_oracle = Trainer(a_config), Trainer(b_config)
+        for t in (a_oracle, b_oracle):
+            t.add_point(POINT["x1"], POINT["x2"], POINT["label"], POINT["split"])
+        assert state["params"] == a_oracle.parameters()  # A from the seed again
+        assert_same_numbers(b["metrics"], b_oracle)
+        sizes = (len(b_config["features"]), *b_config["hidden"], 1)
+        assert b_oracle.config.layer_sizes == sizes
+        assert len(b["metrics"]["grad_norms"]) == len(sizes) - 1  # one per layer of B's own
+
+        send(ws, "step", count=12)
+        step = recv_json(ws, "step")
+        a_oracle.run(12)
+        b_oracle.run(12)
+        assert step["loss"] == a_oracle.metrics()["loss"]
+        assert_same_numbers(step["compare"], b_oracle)
+        assert step["compare"]["loss"] != step["loss"]
+        # B's output map is B's network's, not A's
+        maps = frame_maps(ws, 12)
+        entry, q = maps["compare_output"]
+        n = q.shape[-1]
+        lo, hi = entry["lo"], entry["hi"]
+        shown = lo + q.astype(np.float64) * (hi - lo) / 255
+        quantum = (hi - lo) / 255
+        np.testing.assert_allclose(shown, b_oracle.grid(n).output, rtol=0, atol=quantum)
+        assert np.abs(shown - a_oracle.grid(n).output).max() > 2 * quantum
+
+
+def test_edits_of_a_keep_b_structurally_different(live):
+    changes = {"batch_norm": True, "hidden": [6]}
+    with open_tab(live.ws_url) as (ws, _, _):
+        send(ws, "configure", config={"dataset": "circle", "seed": 5, "noise": 0.1,
+                                      "batch_size": 8, "hidden": [4, 4]})
+        a_config = recv_json(ws, "state")["config"]
+        send(ws, "compare", config=changes)
+        recv_json(ws, "state")
+        a = Trainer(a_config)
+        b = Trainer({**a_config, **changes})
+
+        def check(progress: dict, state: dict | None = None) -> None:
+            assert_same_numbers(progress, b)
+            if state is not None:
+                assert state["params"] == a.parameters()
+                assert state["compare"]["config"]["batch_norm"] is True
+                assert state["compare"]["config"]["hidden"] == [6]
+
+        def stepped(count: int) -> None:
+            send(ws, "step", count=count)
+            step = recv_json(ws, "step")
+            a.run(count)
+            b.run(count)
+            assert step["loss"] == a.metrics()["loss"]
+            check(step["compare"])
+
+        stepped(10)
+        # a point added, one removed: the same edits on both; each keeps its weights and step
+        send(ws, "add_point", x1=1.0, x2=1.0, label=0, split="train")
+        state = recv_json(ws, "state")
+        for t in (a, b):
+            t.add_point(1.0, 1.0, 0, "train")
+        assert state["compare"]["metrics"]["step"] == 10
+        check(state["compare"]["metrics"], state)
+        send(ws, "remove_point", split="train", index=3)
+        recv_json(ws, "state")
+        for t in (a, b):
+            t.remove_point("train", 3)
+        stepped(5)
+        # a live setting reaches both
+        send(ws, "set", config={"learning_rate": 0.1})
+        state = recv_json(ws, "state")
+        assert state["compare"]["config"]["learning_rate"] == 0.1
+        for t in (a, b):
+            t.configure({"learning_rate": 0.1})
+        stepped(3)
+        # A's weights set by hand: B keeps its own network and weights
+        weights = [(0.5 * np.asarray(w)).tolist() for w in state["params"]["weights"]]
+        send(ws, "set_params", weights=weights, biases=state["params"]["biases"])
+        state = recv_json(ws, "state")
+        a.set_parameters(weights, state["params"]["biases"])
+        check(state["compare"]["metrics"], state)
+        stepped(2)
+        # a data change: both restart from the seed on the new points, B keeps its structure
+        send(ws, "configure", config={"noise": 0.2})
+        state = recv_json(ws, "state")
+        a = Trainer({**a_config, "learning_rate": 0.1, "noise": 0.2})
+        b = Trainer({**a.config.to_dict(), **changes})
+        assert state["metrics"]["step"] == state["compare"]["metrics"]["step"] == 0
+        check(state["compare"]["metrics"], state)
+        stepped(4)
+        # A's structure changes: B follows but in its compared fields, both restart
+        send(ws, "configure", config={"hidden": [3, 3], "init": "xavier"})
+        state = recv_json(ws, "state")
+        a = Trainer(state["config"])
+        b = Trainer({**state["config"], **changes})
+        assert state["config"]["hidden"] == [3, 3]
+        assert state["compare"]["config"]["init"] == "xavier"
+        check(state["compare"]["metrics"], state)
+        stepped(6)
+        # step back undoes both
+        send(ws, "step_back")
+        state = recv_json(ws, "state")
+        assert state["metrics"]["step"] == state["compare"]["metrics"]["step"] == 5
+        # an import: the snapshot's run, both restarted, B still its own network
+        send(ws, "export")
+        snap = recv_json(ws, "snapshot")["snapshot"]
+        snap["edits"] = [["add", "test", -2.0, 2.0, 1]]
+        send(ws, "import", snapshot=snap)
+        state = recv_until(ws, lambda d: d.get("type") == "state")
+        a = Trainer(state["config"])
+        b = Trainer({**state["config"], **changes})
+        for t in (a, b):
+            t.add_point(-2.0, 2.0, 1, "test")
+        assert state["metrics"]["step"] == 0
+        check(state["compare"]["metrics"], state)
+        stepped(7)
+
+
+@pytest.mark.parametrize(("changes", "code", "field"), [
+    ({"seed": 4}, "bad_config", "seed"),
+    ({"dataset": "xor"}, "bad_config", "dataset"),
+    ({"init": "he", "n_points": 100}, "bad_config", "n_points"),
+    ({"noise": 0.2}, "bad_config", "noise"),
+    ({"no_such_field": 1}, "bad_config", "no_such_field"),
+    ({"hidden": [99]}, "bad_config", "hidden"),
+    ({"init": "glorot"}, "bad_config", "init"),
+    ({"batch_norm": True}, "bad_config", "batch_size"),  # A's batch size is 1
+    ({"output_activation": "softmax"}, "bad_config", "loss"),  # no head for a binary task
+])
+@pytest.mark.parametrize("running", [None, {"optimizer": "adam"}, {"init": "xavier"}])
+def test_a_refused_comparison_leaves_the_session_as_it_was(live, changes, code, field,
+                                                           running):
+    with open_tab(live.ws_url) as (ws, _, _):
+        send(ws, "configure", config={"dataset": "xor", "seed": 2, "batch_size": 1})
+        recv_json(ws, "state")
+        if running is not None:
+            send(ws, "compare", config=running)
+            recv_json(ws, "state")
+        send(ws, "step", count=4)
+        recv_json(ws, "step")
+        before = quiet_state(ws)
+        send(ws, "compare", config=changes)
+        error = recv_json(ws, "error")
+        assert (error["code"], error["field"]) == (code, field), error
+        assert quiet_state(ws) == before
+
+
+def test_a_structural_comparison_cannot_keep_a_weights(live):
+    with open_tab(live.ws_url) as (ws, _, _):
+        send(ws, "step", count=3)
+        recv_json(ws, "step")
+        before = quiet_state(ws)
+        send(ws, "compare", config={"init": "he"}, restart=False)
+        assert recv_json(ws, "error")["code"] == "rejected"
+        assert quiet_state(ws) == before
+        # a live-only comparison may keep them: B is a copy of A at step 3
+        send(ws, "compare", config={"learning_rate": 0.3}, restart=False)
+        state = recv_json(ws, "state")
+        assert state["metrics"]["step"] == state["compare"]["metrics"]["step"] == 3
+
+
+def test_an_edit_b_cannot_follow_is_refused_and_changes_neither_run(live):
+    with open_tab(live.ws_url) as (ws, _, _):
+        send(ws, "compare", config={"batch_norm": True})
+        recv_json(ws, "state")
+        send(ws, "step", count=5)
+        recv_json(ws, "step")
+        before = quiet_state(ws)
+        send(ws, "set", config={"batch_size": 1})  # fine for A, not beside B's batch norm
+        error = recv_json(ws, "error")
+        assert (error["code"], error["field"]) == ("bad_config", "batch_size")
+        assert "run B" in error["message"]
+        assert quiet_state(ws) == before
+
+
+def test_every_config_field_is_live_structural_or_shared_with_a(live):
+    with open_tab(live.ws_url) as (_, hello, _):
+        names = {row["name"] for row in hello["schema"]}
+        live_fields = set(hello["live_fields"])
+    assert STRUCTURE_FIELDS == {"features", "hidden", "init", "batch_norm", "residual"}
+    assert SAME_FIELDS == {"dataset", "n_points", "noise", "train_fraction", "seed",
+                           "n_classes"}
+    assert live_fields | STRUCTURE_FIELDS | SAME_FIELDS == names
+    assert len(live_fields) + len(STRUCTURE_FIELDS) + len(SAME_FIELDS) == len(names)
