@@ -1,6 +1,8 @@
 // The network diagram: inputs on the left, hidden layers, the output; every neuron a live
 // heatmap of its output over the input plane, every link coloured by sign and sized by
-// magnitude. The backward view colours links by ∂L/∂w and neurons by δ = ∂L/∂z.
+// magnitude. The backward view colours links by ∂L/∂w and neurons by δ = ∂L/∂z, with δ
+// printed under each neuron (neuron_labels.js); a phase step's update phase colours links
+// and biases by the change Δw the optimizer applied.
 //
 // Layout (node positions, DOM header controls) is rebuilt only on a topology change or a
 // resize; every other frame only restyles.
@@ -10,12 +12,12 @@ import { DIVERGING_LUT, CLASS_RGB, MID, divergingCss, paintCodes } from "./color
 import { LEFT, buildOverlay } from "./network_overlay.js";
 import { featureLabel, layerSizes, taskOf, field } from "./state.js";
 import { drawScale } from "./projector.js";
+import { PHASE_NAMES, shownPhase } from "./phases.js";
+import { WIDEST_LABELS, compactNumber, labelBox, labelFont, labelRoom } from "./neuron_labels.js";
 
-const PHASES = ["forward", "loss", "backward", "update"];
-/** The view a held phase is drawn in: the backward pass backward, the others forward. */
-export const phaseView = (phase) => (phase === "backward" ? "backward" : "forward");
 const HEADER = 64;     // room for the per-layer controls above the columns
-const RIGHT = 84;      // room for the output label
+const RIGHT = 84;      // room for the output column's header and the loss label (less when narrow)
+const biasSize = (s) => Math.max(5, s / 4);  // the bias square at a neuron's bottom left
 
 function classLut(k) {
   const lut = new Uint8ClampedArray(256 * 4);
@@ -74,6 +76,8 @@ export class NetworkView {
     this.topologyKey = "";
     this.actSelects = [];
     this.scale = { line: 1, font: 1 };  // line width and label size factors (projector mode)
+    this.labelsFit = true;  // whether the layout has room for a label under every neuron
+    this.drawn = null;      // what the last frame drew (read by tests; see _draw)
     canvas.addEventListener("mousemove", (ev) => this._hover(ev));
     canvas.addEventListener("mouseleave", () => this.on.hover(null));
     canvas.addEventListener("click", (ev) => this._click(ev));
@@ -109,15 +113,27 @@ export class NetworkView {
     const allFeatures = (field(state, "features") || {}).choices || state.config.features;
     const active = state.config.features;
     const cols = [allFeatures.length, ...sizes.slice(1)];
-    const biggest = Math.max(...cols);
     const avail = H - HEADER - 26;
-    this.size = Math.max(8, Math.min(56, avail / (biggest * 1.28)));
+    // A neuron's slot holds the neuron and, under it, its bias square's overhang and its
+    // label (inputs have neither): the neurons shrink, to 8 px at least, until every column fits.
+    const font = drawScale(state).font;
+    const under = (s, c) => (c === 0 ? 0 : labelRoom(s, font, biasSize(s) / 2));
+    const pitch = (s, c) => Math.max(s * 1.28, s + under(s, c));
+    const fits = (s) => cols.every((count, c) => count * pitch(s, c) <= avail + 1e-6);
+    let size = Math.min(56, avail / (Math.max(...cols) * 1.28));
+    while (size > 8 && !fits(size)) size -= 0.25;
+    this.size = Math.max(8, size);
     const s = this.size;
-    const x0 = LEFT + s / 2, x1 = W - RIGHT - s / 2;
+    const x0 = LEFT + s / 2, x1 = W - Math.max(44, Math.min(RIGHT, W * 0.12)) - s / 2;
     const step = cols.length > 1 ? (x1 - x0) / (cols.length - 1) : 0;
+    // Labels fit when the slots hold them and the widest one clears the next column's biases.
+    const ctx = this.surface.ctx;
+    ctx.font = `${labelFont(s, font)}px system-ui, sans-serif`;
+    const widest = Math.max(...WIDEST_LABELS.map((t) => labelBox(0, 0, s, font, 0, ctx.measureText(t).width).w));
+    this.labelsFit = fits(s) && (cols.length < 2 || widest / 2 <= step - s / 2 - biasSize(s) / 2 - 2);
     this.nodes = cols.map((count, c) => {
-      const gap = Math.min(s * 1.28, avail / count);
-      const top = HEADER + (avail - gap * count) / 2 + gap / 2;
+      const gap = Math.min(pitch(s, c), avail / count);
+      const top = HEADER + (avail - gap * count) / 2 + gap / 2 - Math.max(0, Math.min(under(s, c), gap - s)) / 2;
       const out = [];
       for (let r = 0; r < count; r++) {
         const node = { x: x0 + c * step, y: top + r * gap, col: c };
@@ -175,28 +191,11 @@ export class NetworkView {
     }
   }
 
-  _phase(state, now) {
-    const anim = state.ui.anim;
-    if (!anim) {
-      // phase stepping holds the last phase on screen, in its own view: switching the view
-      // (f / b, or the toggle) shows that view of the same step instead
-      const p = state.phase;
-      if (p && p !== "update" && state.record && state.ui.view === phaseView(p)) return { phase: p, t: 1, running: false };
-      return null;
-    }
-    const t = Math.min(1, (now - anim.start) / anim.duration);
-    if (anim.phase === "all") {
-      const k = Math.min(3, Math.floor(t * 4));
-      return { phase: PHASES[k], t: Math.min(1, t * 4 - k), running: t < 1 };
-    }
-    return { phase: anim.phase, t, running: t < 1 };
-  }
-
   _draw(state, now) {
     const ctx = this.surface.begin("#ffffff");
     const rec = state.record;
     const params = state.params;
-    const phase = this._phase(state, now);
+    const phase = shownPhase(state, now);
     const backward = phase ? phase.phase === "backward" : state.ui.view === "backward";
     // A step's record, else the last frame's gradients (play mode, a late joiner) if current.
     const fg = state.frameGrads;
@@ -205,11 +204,16 @@ export class NetworkView {
     // before the backward phase of a held step, its gradients are not shown (not yet computed, as far as the class knows)
     const early = state.phase === "forward" || state.phase === "loss";
     const showGrad = backward && !!grads && !early;
+    // A phase step's update phase shows what the optimizer changed: Δw = w_after − w_before.
+    const updates = phase && phase.stepped && phase.phase === "update" && rec && rec.applied
+      && rec.layers.every((L) => L.dW_applied && L.db_applied) ? rec.layers : null;
     const s = this.size;
     const cols = this.columns;
     const nCols = cols.length;
     const sel = state.ui.selection;
     const k = this.scale = drawScale(state);
+    const drawn = { phase: phase && phase.phase, view: state.ui.view,
+      links: updates ? "Δw" : showGrad ? "∂L/∂w" : "w", linkValues: [], biasValues: [], labels: [], neurons: [] };
 
     // Column reveal for the animation.
     let litUpTo = nCols, gradFrom = 0;
@@ -220,27 +224,38 @@ export class NetworkView {
     const weightsNow = params ? params.weights : null;
     const gMax = showGrad ? maxAbs(grads.map((L) => L.dW)) || 1 : 1;
     this.gradScale = gMax;
+    const uMax = updates ? maxAbs(updates.map((L) => L.dW_applied)) || 1 : 1;  // biases clip at it, as with ∂L/∂w
+    this.updateScale = uMax;
     for (let l = 0; l < nCols - 1; l++) {
       const from = cols[l], to = cols[l + 1];
       const W = weightsNow && weightsNow[l];
       const L = grads && grads[l];
+      const values = drawn.linkValues[l] = [];
       if (!W || !from.length) continue;
       const dim = phase && phase.phase === "forward" && l + 1 > litUpTo;
       const partial = phase && phase.phase === "forward" ? Math.max(0, Math.min(1, litUpTo - 1 - l)) : 1;
       for (let i = 0; i < from.length; i++) {
+        const row = values[i] = [];
         for (let j = 0; j < to.length; j++) {
-          let v, width;
-          if (showGrad && L && (l + 1) > gradFrom - 0.001) {
-            v = L.dW[i][j] / gMax;
+          let v, width, value;
+          if (updates) {
+            value = updates[l].dW_applied[i][j];
+            v = value / uMax;
+            width = (1 + 7 * Math.min(1, Math.abs(v))) * k.line;
+          } else if (showGrad && L && (l + 1) > gradFrom - 0.001) {
+            value = L.dW[i][j];
+            v = value / gMax;
             width = (1 + 7 * Math.min(1, Math.abs(v))) * k.line;
           } else {
             let w = W[i] ? W[i][j] : 0;
             if (phase && phase.phase === "update" && L && L.W && L.dW_applied) {
               w = L.W[i][j] - L.dW_applied[i][j] * (1 - phase.t);  // slide from before to after
             }
+            value = w;
             v = Math.sign(w) * (0.22 + 0.78 * Math.min(1, Math.abs(w)));
             width = (1 + Math.min(9, Math.abs(w) * 1.8)) * k.line;
           }
+          row.push(value);
           const a = from[i], b = to[j];
           const picked = sel && sel.kind === "link" && sel.layer === l && sel.i === i && sel.j === j;
           ctx.beginPath();
@@ -264,8 +279,9 @@ export class NetworkView {
     // Nodes.
     const dMax = showGrad ? maxAbs(grads.map((L) => L.dz_mean || [])) || 1 : 1;
     this.deltaScale = dMax;
-    ctx.font = `${Math.max(10, Math.min(14, s * 0.32)) * k.font}px system-ui, sans-serif`;
+    ctx.font = `${labelFont(s, k.font)}px system-ui, sans-serif`;
     ctx.textBaseline = "middle";
+    const deltas = [];  // {node, c, d}: the δ labels, drawn last
     this.nodes.forEach((col, c) => {
       const dim = phase && phase.phase === "forward" && c + 1 > litUpTo + 0.001;
       for (const node of col) {
@@ -276,12 +292,7 @@ export class NetworkView {
           const d = L.dz_mean[node.j];
           ctx.fillStyle = divergingCss(d / dMax);
           ctx.fillRect(x, y, s, s);
-          const label = fmt(d, 2);
-          if (ctx.measureText(label).width <= s + 2) {
-            ctx.fillStyle = Math.abs(d / dMax) > 0.55 ? "#fff" : "#111";
-            ctx.textAlign = "center";
-            ctx.fillText(label, node.x, node.y);
-          }
+          deltas.push({ node, c, d });
         } else {
           const key = c === 0 ? `0:${node.j}` : `${c}:${node.j}`;
           const t = node.active ? this.thumbs.get(key)
@@ -300,7 +311,13 @@ export class NetworkView {
         ctx.strokeStyle = picked ? "#111" : hovered ? "#444" : "#9aa0a6";
         ctx.lineWidth = (picked ? 3 : hovered ? 2 : 1) * k.line;
         ctx.strokeRect(x, y, s, s);
-        if (c > 0) this._bias(ctx, state, node, c, showGrad && c > gradFrom - 0.001 ? grads : null);
+        drawn.neurons.push({ layer: c, j: node.j, box: { x, y, w: s, h: s } });
+        if (c > 0) {
+          const shown = updates ? { values: updates.map((U) => U.db_applied), scale: uMax }
+            : showGrad && c > gradFrom - 0.001 ? { values: grads.map((G) => G.db), scale: gMax } : null;
+          const b = this._bias(ctx, state, node, c, shown);
+          drawn.biasValues.push({ layer: c - 1, j: node.j, value: b });
+        }
         if (c === 0) {
           ctx.fillStyle = node.active ? "#111" : "#888";
           ctx.textAlign = "right";
@@ -308,6 +325,7 @@ export class NetworkView {
         }
       }
     });
+    if (this.labelsFit) for (const { node, c, d } of deltas) drawn.labels.push({ layer: c, j: node.j, value: d, ...this._label(ctx, node, d) });
 
     // The output's label and, in the loss phase, the batch loss.
     const out = this.nodes[nCols - 1];
@@ -321,18 +339,41 @@ export class NetworkView {
         ctx.strokeRect(node.x - s / 2 - 4, node.y - s / 2 - 4, s + 8, s + 8);
       }
       ctx.font = `bold ${14 * k.font}px system-ui, sans-serif`;
-      ctx.fillText(`L = ${fmt(rec.batch_loss)}`, out[0].x - s / 2, out[0].y - s / 2 - 14);
+      const text = `L = ${fmt(rec.batch_loss)}`;
+      const lx = Math.min(out[0].x - s / 2, this.surface.width - ctx.measureText(text).width - 4);
+      ctx.fillText(text, lx, out[0].y - s / 2 - 14);
     }
-    this._legend(ctx, state, showGrad, phase);
+    drawn.legend = this._legend(ctx, state, showGrad, phase, updates);
+    this.legendText = drawn.legend.text;  // what the diagram says it shows (read by tests)
+    this.drawn = drawn;
     return !!(phase && phase.running);
   }
 
-  _bias(ctx, state, node, c, grads) {  // grads: per-layer gradients to show, or null
-    const bs = Math.max(5, this.size / 4);
+  /** δ under its neuron, on a white box; returns {text, font, box} as drawn. */
+  _label(ctx, node, d) {
+    const s = this.size, font = labelFont(s, this.scale.font);
+    const text = compactNumber(d);
+    ctx.font = `${font}px system-ui, sans-serif`;
+    const box = labelBox(node.x, node.y, s, this.scale.font, biasSize(s) / 2, ctx.measureText(text).width);
+    ctx.fillStyle = "rgba(255,255,255,0.88)";
+    ctx.fillRect(box.x, box.y, box.w, box.h);
+    ctx.fillStyle = "#111";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.fillText(text, node.x, box.y + box.h / 2 + 0.5);
+    return { text, font, box };
+  }
+
+  /** The bias square; `shown` {values: per layer, scale}: the gradients or updates to show
+   *  instead of the bias itself. Returns the value it shows. */
+  _bias(ctx, state, node, c, shown) {
+    const bs = biasSize(this.size);
     const x = node.x - this.size / 2 - bs / 2 - 1, y = node.y + this.size / 2 - bs / 2;
-    let v = 0;
-    if (grads && grads[c - 1].db) v = grads[c - 1].db[node.j] / this.gradScale;
-    else if (state.params && state.params.biases[c - 1]) v = state.params.biases[c - 1][node.j];
+    let value = 0, v = 0;
+    if (shown && shown.values[c - 1]) {
+      value = shown.values[c - 1][node.j];
+      v = value / shown.scale;
+    } else if (state.params && state.params.biases[c - 1]) v = value = state.params.biases[c - 1][node.j];
     ctx.fillStyle = divergingCss(Math.sign(v) * (0.2 + 0.8 * Math.min(1, Math.abs(v))));
     ctx.fillRect(x, y, bs, bs);
     const sel = state.ui.selection;
@@ -341,39 +382,55 @@ export class NetworkView {
     ctx.lineWidth = (picked ? 2 : 1) * this.scale.line;
     ctx.strokeRect(x, y, bs, bs);
     node.bias = { x, y, s: bs };
+    return value;
   }
 
-  _legend(ctx, state, showGrad, phase) {
+  /** The legend line and the colour key; returns {text, key: [low end, high end]}. */
+  _legend(ctx, state, showGrad, phase, updates) {
     const H = this.surface.height, W = this.surface.width;
-    ctx.font = `${13 * this.scale.font}px system-ui, sans-serif`;
+    const font = 13 * this.scale.font;
+    ctx.font = `${font}px system-ui, sans-serif`;
     ctx.textAlign = "left";
     ctx.textBaseline = "alphabetic";
     const y = H - 8;
-    let text;
-    if (phase) {
-      const names = { forward: "1 forward pass", loss: "2 loss", backward: "3 backward pass (δ flows right to left)", update: "4 update w ← w + Δw" };
-      text = `Phase: ${names[phase.phase]}`;
+    const noLabels = this.labelsFit ? "" : "; too many neurons for δ labels: select one to read its δ";
+    // the legend's wordings, longest first: the longest that fits is drawn
+    let texts, ends = ["−", "+"];
+    if (updates) {
+      const base = `Phase: ${PHASE_NAMES.update}`;
+      texts = [`${base} · links Δw, biases Δb (max |Δw| = ${fmt(this.updateScale, 3)})`, `${base} · links Δw, biases Δb`, base];
+      ends = [`−${compactNumber(this.updateScale)}`, `+${compactNumber(this.updateScale)}`];
+    } else if (phase) {
+      texts = [`Phase: ${PHASE_NAMES[phase.phase]}${phase.phase === "backward" ? noLabels : ""}`,
+        `Phase: ${PHASE_NAMES[phase.phase]}`];
     } else if (state.ui.view === "backward" && (state.phase === "forward" || state.phase === "loss")) {
-      text = "Backward view: the gradients come in phase 3, the backward pass";
+      texts = ["Backward view: the gradients come in phase 3, the backward pass", "Backward view: gradients come in phase 3"];
     } else if (state.ui.view === "backward") {
-      text = showGrad
-        ? `Backward view: links ∂L/∂w (max |∂L/∂w| = ${fmt(this.gradScale, 3)}), neurons δ = ∂L/∂z (batch mean)`
-        : "Backward view: take a step to see the gradients";
+      texts = showGrad
+        ? [`Backward view: links ∂L/∂w (max |∂L/∂w| = ${fmt(this.gradScale, 3)}), neurons δ = ∂L/∂z (batch mean)${noLabels}`,
+          "Backward view: links ∂L/∂w, neurons δ = ∂L/∂z", "Backward view: ∂L/∂w and δ"]
+        : ["Backward view: take a step to see the gradients"];
     } else {
-      text = "Forward view: neuron maps show each output over the plane; links show weights";
+      texts = ["Forward view: neuron maps show each output over the plane; links show weights",
+        "Forward view: neuron outputs and weights"];
     }
-    this.legendText = text;  // what the diagram says it shows (read by tests)
-    // colour key on the right; the text gets the rest
-    const kx = W - 160, kw = 110;
+    // colour key on the right, its ends labelled; the text gets the rest
+    const kw = Math.min(110, W * 0.2);
+    const endW = ends.map((e) => ctx.measureText(e).width);
+    const kx = W - 8 - endW[1] - 4 - kw;
+    const left = kx - 4 - endW[0];
+    const room = Math.max(40, left - 16);
+    const text = texts.find((t) => ctx.measureText(t).width * 0.85 <= room) || texts[texts.length - 1];
     ctx.fillStyle = "#333";
-    ctx.fillText(text, 8, y, kx - 16 - 12 * this.scale.font);
-    for (let k = 0; k < kw; k++) {
-      ctx.fillStyle = divergingCss((k / (kw - 1)) * 2 - 1);
-      ctx.fillRect(kx + k, y - 10, 1, 10);
+    ctx.fillText(text, 8, y, room);
+    for (let q = 0; q < kw; q++) {
+      ctx.fillStyle = divergingCss((q / (kw - 1)) * 2 - 1);
+      ctx.fillRect(kx + q, y - 10, 1, 10);
     }
     ctx.fillStyle = "#333";
-    ctx.fillText("−", kx - 10, y);
-    ctx.fillText("+", kx + kw + 4, y);
+    ctx.fillText(ends[0], left, y);
+    ctx.fillText(ends[1], kx + kw + 4, y);
+    return { text, key: ends };
   }
 
   _hit(ev) {

@@ -4,6 +4,8 @@
 // state and returns the names of the views it made dirty; the store coalesces those into one
 // redraw per animation frame. Reducers hold no training maths: numbers come from the server.
 
+import { phaseView } from "./phases.js";
+
 export const VIEWS = ["topology", "network", "boundary", "charts", "inspector", "status",
   "controls", "banner", "room"];
 
@@ -187,7 +189,7 @@ export const REDUCERS = {
     }
     s.phase = a.phase ?? null;
     // a phase step shows its phase in its own view (the toggle can switch it afterwards)
-    if (s.phase && s.phase !== "update") s.ui.view = s.phase === "backward" ? "backward" : "forward";
+    if (s.phase) s.ui.view = phaseView(s.phase);
     // The backward phase with something selected: the inspector walks back from ℓ one
     // step per press of Step (backward_walk.js), starting with the first.
     s.ui.reveal = s.phase === "backward" && s.ui.selection ? 1 : null;
