@@ -200,6 +200,7 @@ def test_the_charts_stay_legible_at_projector_size(run, projector):  # noqa: F81
         .map(c => ({h: c.canvas.getBoundingClientRect().height, y: c.yTicksDrawn, x: c.xTicksDrawn,
                     font: parseFloat(getComputedStyle(document.documentElement).fontSize)}))""")
     mini = r.page.evaluate("async () => (await import('/static/js/charts_view.js')).MIN_CHART_PX")
+    mini *= r.page.evaluate("() => window.backpropLab.charts.loss.opts.scale.font")
     assert shown
     for c in shown:
         assert c["h"] >= mini, c
@@ -256,4 +257,20 @@ def test_on_a_phone_the_network_shows_early(run):  # noqa: F811
     for sel in ("#btn-play", "#cfg-learning_rate", "#btn-room", "#btn-record"):
         expect(r.page.locator(sel)).to_be_attached()
     r.shot("390x844-phone-top")
+    assert r.errors == [], r.errors
+
+
+def test_the_loss_phase_says_its_loss_is_the_batchs(run):  # noqa: F811
+    r = run("dataset=xor")
+    r.page.select_option("#step-unit", "phase")
+    for phase in ("forward", "loss"):
+        r.page.locator("#btn-step").click()
+        r.page.wait_for_function(f"() => {STATE}.phase === '{phase}'")
+    r.page.wait_for_function(f"() => !{STATE}.ui.anim")
+    r.settle()
+    label = r.page.evaluate("() => window.backpropLab.network.drawn.lossLabel")
+    assert label.startswith("batch loss L = "), label
+    shown = float(label.rsplit("= ", 1)[1].replace("−", "-"))
+    loss = r.state("s.record.batch_loss")
+    assert abs(shown - loss) <= 0.5e-3 * max(1, abs(loss)) + 1e-4, (label, loss)
     assert r.errors == [], r.errors

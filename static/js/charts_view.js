@@ -298,15 +298,16 @@ export class ChartsView {
 
   get charts() { return [this.loss, this.accuracy, this.grads]; }
 
-  /** Whether the card holds three charts of at least MIN_CHART_PX each. */
-  _allFit() {
+  /** Whether the card holds three charts of at least MIN_CHART_PX each (more in projector
+   *  mode, whose labels are larger). */
+  _allFit(state) {
     const card = this.loss.canvas.parentElement;
     const head = card.querySelector(".card-head");
-    return (card.clientHeight - (head ? head.offsetHeight : 0)) / 3 >= MIN_CHART_PX;
+    return (card.clientHeight - (head ? head.offsetHeight : 0)) / 3 >= MIN_CHART_PX * drawScale(state).font;
   }
 
   _choose(state) {
-    const fit = this._allFit();
+    const fit = this._allFit(state);
     const pick = state.ui.charts;
     if (pick && (pick !== "all" || fit)) return pick;
     return fit ? "all" : state.ui.chartFocus || "loss";
@@ -314,7 +315,7 @@ export class ChartsView {
 
   render(state) {
     this.shown = this._choose(state);
-    const fit = this._allFit();
+    const fit = this._allFit(state);
     for (const b of this.buttons) {
       b.hidden = b.dataset.chart === "all" && !fit;
       b.setAttribute("aria-checked", String(b.dataset.chart === this.shown));

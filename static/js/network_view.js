@@ -339,7 +339,9 @@ export class NetworkView {
         ctx.strokeRect(node.x - s / 2 - 4, node.y - s / 2 - 4, s + 8, s + 8);
       }
       ctx.font = `bold ${14 * k.font}px system-ui, sans-serif`;
-      const text = `L = ${fmt(rec.batch_loss)}`;
+      // the mini-batch's loss, which the update follows (not the data sets' losses shown elsewhere)
+      const text = `batch loss L = ${fmt(rec.batch_loss)}`;
+      drawn.lossLabel = text;
       const lx = Math.min(out[0].x - s / 2, this.surface.width - ctx.measureText(text).width - 4);
       ctx.fillText(text, lx, out[0].y - s / 2 - 14);
     }
