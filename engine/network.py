@@ -384,6 +384,30 @@ class Network:
                 self._eval_cache[key] = bufs
         return bufs
 
+    def describe(self) -> dict:
+        """What a page needs to run `activations_on` itself: the layer sizes, each hidden
+        layer's activation, the output's, which layers have batch norm and which a skip
+        connection, and the activations' constants. With `eval_arrays()`, the weights."""
+        return {"sizes": list(self.sizes), "activations": list(self.activation_names),
+                "output_activation": self.output_activation, "batch_norm": self.batch_norm,
+                "skip": list(self.skip),
+                "constants": {"leaky_slope": activations.LEAKY_SLOPE,
+                              "elu_alpha": activations.ELU_ALPHA}}
+
+    def eval_arrays(self) -> list[tuple[np.ndarray, ...]]:
+        """Per weight layer (W, b) or, under batch norm, (W, b, scale, shift): evaluation
+        mode's u = z·scale + shift, batch norm folded from the running statistics, γ and β
+        (`activations_on` computes (z − mean)·γ/√(var + ε) + β, equal up to rounding)."""
+        out = []
+        for l in range(self.n_layers):
+            W, b = self.weights[l], self.biases[l]
+            if self.gammas[l] is None:
+                out.append((W, b))
+                continue
+            scale = self.gammas[l] / np.sqrt(self.running_var[l] + BN_EPS)
+            out.append((W, b, scale, self.betas[l] - self.running_mean[l] * scale))
+        return out
+
     def layer_slices(self) -> list[slice]:
         """The flat-vector slice holding each layer's parameters (W, b, γ, β)."""
         o = self.layer_offsets

@@ -725,6 +725,15 @@ class Trainer:
             "betas": [None if b is None else b.tolist() for b in net.betas],
         }
 
+    def model(self) -> dict:
+        """The network as a page evaluates it (Network.describe) with its input features."""
+        return {**self.net.describe(), "features": list(self.config.features)}
+
+    def eval_arrays(self) -> list[tuple[np.ndarray, ...]]:
+        """Network.eval_arrays(): per weight layer W, b and batch norm's evaluation scale and
+        shift, the network's own float64 (read under the lock, copy to keep)."""
+        return self.net.eval_arrays()
+
     def weight_arrays(self) -> dict:
         """`parameters()`'s weights and biases as the network's own float64 views, for a frame
         encoded at once (no lists in between); read them under the lock, copy to keep."""

@@ -22,6 +22,7 @@ from engine.config import Config, schema
 
 from . import handlers
 from .protocol import (
+    PROTOCOL_VERSION,
     CloseCode,
     Error,
     ErrorCode,
@@ -178,7 +179,6 @@ class Connection:
             if room is not None:
                 room.presence_changed()
             await handlers.send_state(self, points=True, history=True, share=False)
-            await handlers.send_features(self)
             self.session.resume()
             self.session.request_render()
             await self._receive_loop()
@@ -192,7 +192,7 @@ class Connection:
                 await self.manager.end(self.session, CloseCode.LEFT, "left")
 
     async def _follow(self) -> None:
-        """A follower: the room's state, feature maps, current frame and presenter view at
+        """A follower: the room's state, current frame and presenter view at
         once (a late joiner is current straight away), then the room's traffic."""
         s = self.session
         self.reply(encode(self.hello))
@@ -203,7 +203,6 @@ class Connection:
             if s.room is not None:
                 s.room.presence_changed()
             await handlers.send_state(self, points=True, history=True, share=False)
-            await handlers.send_features(self)
             self.frame(await s.current_frame())
             if s.room is not None and s.room.ui:
                 self.reply(s.room.ui_message())
@@ -333,11 +332,18 @@ async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
 async def serve(websocket: WebSocket, manager: SessionManager, settings: Settings) -> None:
     """The `/ws` endpoint: check the Origin before accepting, then one of
     `?session=<id>` (open or resume a session), `?room=<code>` (follow a room) or
-    `?room=<code>&token=<token>` (resume a room as its presenter); run until it closes."""
+    `?room=<code>&token=<token>` (resume a room as its presenter); run until it closes.
+    A client may say which protocol it speaks (`&protocol=3`): another version is closed
+    with 4006 and a reason that says so, before any message it could misread."""
     headers, query = websocket.headers, websocket.query_params
     if not origin_allowed(headers.get("origin"), headers.get("host"), settings.allow_origins):
         await websocket.close(code=1008)  # before accept(): the client sees HTTP 403
         return
+    spoken = query.get("protocol")
+    if spoken is not None and spoken != str(PROTOCOL_VERSION):
+        return await _refuse(websocket, CloseCode.WRONG_PROTOCOL,
+                             f"this server speaks protocol {PROTOCOL_VERSION}, not "
+                             f"{spoken[:12]!r}: reload the page (or update the client)")
     rooms, budgets, code = manager.rooms, manager.budgets, query.get("room")
     address = client_address(websocket)
     role = "owner"

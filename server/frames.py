@@ -1,4 +1,4 @@
-"""Binary frames: bulk arrays (heatmaps, weights, a step's gradients) in one WebSocket message.
+"""Binary frames: bulk arrays (weights, a step's gradients, a record) in one WebSocket message.
 
 Byte layout (all integers little-endian; documented in docs/protocol.md):
 
@@ -11,11 +11,9 @@ Byte layout (all integers little-endian; documented in docs/protocol.md):
            every offset a multiple of 4 so a Float32Array can view it without copying
 
 The header is `{"kind": "frame" | "record", ..., "arrays": [entry, ...]}` where an entry is
-`{"name", "layer"?, "shape", "dtype": "uint8" | "float32", "offset", "lo"?, "hi"?}`; maps
-come as one (units, rows, cols) entry per layer, unit k being neuron k (or class k).
-Layers count node layers for maps (0 = inputs, 1..H hidden, H + 1 = output) and weight
-layers for W, b and gradients (weight layer l feeds node layer l + 1). A uint8 map value q
-stands for lo + q·(hi − lo)/255; row 0 is the top of the plane (x2 = +6), column 0 its left.
+`{"name", "layer"?, "shape", "dtype": "float32" | "float16", "offset"}`; float arrays come
+first, as one block padded to 4 bytes. Weight layer l feeds node layer l + 1. Format 2
+carries no heatmaps: the page computes them from the weights (format 1 sent uint8 maps).
 """
 
 from __future__ import annotations
@@ -25,36 +23,34 @@ import struct
 
 import numpy as np
 
-from engine.heatmaps import quantize
-
 MAGIC = b"BPLF"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<4sHHI")
-WIRE_NAMES = {"delta_mean": "dz_sum"}  # one name on the wire for the engine's batch-mean δ
-FRAME_GRADIENTS = ("dW", "db", "delta_mean")  # a_mean too would push 7→[8×6]→1 past 40 KB
 
 
-def pack(kind: str, meta: dict, arrays: list[tuple[dict, np.ndarray]]) -> bytes:
+def pack(kind: str, meta: dict, arrays: list[tuple[dict, np.ndarray]],
+         floats_as=np.float32) -> bytes:
     """One frame: `meta` goes into the header; each (entry, array) gets shape, dtype, offset.
 
-    Float arrays are converted to float32 in one block (NaN ↦ 0, ±inf ↦ ±float32 max) and
-    come first; uint8 arrays follow. The header's "arrays" text depends only on the entries,
-    shapes and dtypes, which repeat frame after frame: it is encoded once per layout.
+    Float arrays are converted to `floats_as` (float32, or float16 for a room's followers) in
+    one block (NaN ↦ 0, ±inf ↦ ± its max) and come first, padded to 4 bytes; uint8 arrays
+    follow. The header's "arrays" text depends only on the entries, shapes and dtypes, which
+    repeat frame after frame: it is encoded once per layout.
     """
     floats = [(e, a) for e, a in arrays if a.dtype.kind == "f"]
     ordered = floats + [(e, a) for e, a in arrays if a.dtype.kind != "f"]
     chunks = []
     if floats:
         with np.errstate(over="ignore", invalid="ignore"):
-            block = np.concatenate([a.ravel() for _, a in floats], dtype=np.float32)
+            block = np.concatenate([a.ravel() for _, a in floats], dtype=floats_as)
         if not np.isfinite(block).all():
             np.nan_to_num(block, copy=False)
-        chunks.append(block.tobytes())
+        chunks.append(block.tobytes() + b"\0" * (-block.nbytes % 4))
     chunks += [np.ascontiguousarray(a).tobytes() for _, a in ordered[len(floats):]]
-    key = tuple((*e.items(), a.shape, a.dtype.char) for e, a in ordered)
+    key = (np.dtype(floats_as).char, *((*e.items(), a.shape, a.dtype.char) for e, a in ordered))
     layout = _LAYOUTS.get(key)
     if layout is None:
-        layout = _layout(ordered)
+        layout = _layout(ordered, np.dtype(floats_as))
         if len(_LAYOUTS) < 512:
             _LAYOUTS[key] = layout
     head = json.dumps({"kind": kind, **meta}, allow_nan=False, separators=(",", ":"))
@@ -66,13 +62,16 @@ def pack(kind: str, meta: dict, arrays: list[tuple[dict, np.ndarray]]) -> bytes:
 _LAYOUTS: dict[tuple, str] = {}
 
 
-def _layout(ordered: list[tuple[dict, np.ndarray]]) -> str:
+def _layout(ordered: list[tuple[dict, np.ndarray]], floats_as: np.dtype) -> str:
     """The header's "arrays" JSON for arrays in payload order."""
-    entries, offset = [], 0
+    entries, offset, in_floats = [], 0, True
     for entry, arr in ordered:
-        dtype = "float32" if arr.dtype.kind == "f" else arr.dtype.name
-        entries.append({**entry, "shape": list(arr.shape), "dtype": dtype, "offset": offset})
-        offset += arr.size * (4 if arr.dtype.kind == "f" else arr.itemsize)
+        if arr.dtype.kind != "f" and in_floats:  # the float block is padded to 4 bytes
+            offset += -offset % 4
+            in_floats = False
+        dtype = floats_as if arr.dtype.kind == "f" else arr.dtype
+        entries.append({**entry, "shape": list(arr.shape), "dtype": dtype.name, "offset": offset})
+        offset += arr.size * dtype.itemsize
     return json.dumps(entries, allow_nan=False, separators=(",", ":"))
 
 
@@ -91,98 +90,42 @@ def unpack(frame: bytes) -> tuple[dict, list[np.ndarray]]:
     return header, arrays
 
 
-def _subsample(maps: np.ndarray, m: int) -> np.ndarray:
-    """(C, n, n) → (C, m, m): the cells whose centres are nearest the m×m grid's centres
-    (exact when m divides n)."""
-    n = maps.shape[-1]
-    if n % m == 0:
-        k = n // m
-        return maps[:, k // 2 :: k, k // 2 :: k]
-    idx = ((np.arange(m) + 0.5) * n / m).astype(np.intp)
-    return maps[:, idx[:, None], idx]
+def _flat(layers: list[tuple[np.ndarray, ...]]) -> np.ndarray:
+    """Network.eval_arrays() as one vector: per weight layer W (row-major), b, [scale, shift]."""
+    return np.concatenate([a.ravel() for layer in layers for a in layer])
 
 
+def _flat_gradients(gradients: list[dict]) -> np.ndarray:
+    """Per weight layer dW (row-major), db and dz, the batch mean of δ = B·∂L/∂z (zeros where
+    a step left none)."""
+    parts = []
+    for g in gradients:
+        dz = g.get("delta_mean")
+        parts += [g["dW"].ravel(), g["db"].ravel(), np.zeros_like(g["db"]) if dz is None else dz]
+    return np.concatenate(parts)
 
 
-def fit_view(view: dict, sizes: tuple[int, ...], compare: bool, max_bytes: int) -> dict:
-    """`view` with its grids shrunk until a frame's maps fit `max_bytes`: the neuron maps
-    first (down to 8×8), then the output's. A view is capped by the bytes it makes, not by
-    side length alone (128×128 maps of 263 neurons were 4.2 MiB a frame)."""
-    g, m = view["grid"], view["neuron_grid"]
-    small_maps = sum(sizes[:-1])  # the inputs and every hidden neuron
-    big_maps = sizes[-1] * (2 if compare else 1) + (1 if view.get("focus") else 0)
+def weights_frame(layers: list[tuple[np.ndarray, ...]], meta: dict,
+                  gradients: list[dict] | None = None,
+                  twin_layers: list[tuple[np.ndarray, ...]] | None = None,
+                  floats_as=np.float32) -> bytes:
+    """The "frame" kind: what only the engine knows, for the page to draw the rest (every
+    heatmap is computed in the page from these, static/js/heatmaps.js, with the `model` of
+    the session's last `state`).
 
-    def size(g: int, m: int) -> int:
-        return small_maps * min(m, g) ** 2 + big_maps * g * g
-
-    while size(g, m) > max_bytes and min(m, g) > 8:
-        m = min(m, g) - 1
-    while size(g, m) > max_bytes and g > 8:
-        g -= 1
-    return view if (g, m) == (view["grid"], view["neuron_grid"]) else \
-        {**view, "grid": g, "neuron_grid": m}
-
-
-def heatmap_frame(grid, neuron_grid: int, params: dict, meta: dict,
-                  gradients: list[dict] | None = None, focus: dict | None = None,
-                  twin=None) -> bytes:
-    """The "frame" kind: the output maps at the grid's own size (one per output unit, K class
-    probabilities for softmax), each input and hidden neuron's map subsampled to neuron_grid,
-    every layer's W (fan_in, fan_out) and b (fan_out,) as float32, and, once there has been
-    an update, the last update's dW, db and dz_sum per layer (the engine's
-    last_gradients(), which play mode keeps too; its delta_mean goes out as dz_sum, the
-    record frame's name for the same numbers). With `focus` ({"layer", "neuron"}, node
-    layers 0..H), that one map also goes out whole, (1, n, n), as "focus"; a focus that no
-    longer names a map (the topology changed) is skipped.
-
-    `twin` (compare mode) is trainer B's Grid: its output maps go out as "compare_output".
-
-    `grid` is an engine Grid, neuron-major: `output` (K, n, n), `neurons[l]` (width, n, n),
-    `inputs` (F, n, n), `output_range`, `NEURON_RANGE`; `params` is
-    Trainer.weight_arrays() (or parameters()).
+    `params`: per weight layer W (fan_in, fan_out) row-major, then b, then under batch norm
+    the evaluation-mode scale and shift (Network.eval_arrays), all layers in one vector.
+    `grads`, once there has been an update (the engine's last_gradients(), which play mode
+    keeps too): per weight layer dW, db and dz, the batch mean of δ. `compare_params`
+    (compare mode): run B's params, laid out by B's model. Floats are float32, or float16
+    (`floats_as`) for a room's followers, whose bytes a classroom's Wi-Fi shares.
     """
-    lo, hi = grid.NEURON_RANGE
-    m = min(neuron_grid, grid.n)
-    layers = [grid.inputs, *grid.neurons]
-    small = quantize(np.concatenate([_subsample(a, m) for a in layers]), lo, hi)  # one call
-    bounds = np.cumsum([0] + [len(a) for a in layers])
-    arrays = [({"name": "input" if l == 0 else "neuron", "layer": l, "lo": lo, "hi": hi},
-               np.ascontiguousarray(small[bounds[l] : bounds[l + 1]]))
-              for l in range(len(layers))]
-    out_lo, out_hi = grid.output_range
-    arrays.append(({"name": "output", "layer": len(layers), "lo": out_lo, "hi": out_hi},
-                   quantize(grid.output, out_lo, out_hi)))
-    if focus is not None and focus["layer"] < len(layers) \
-            and focus["neuron"] < len(layers[focus["layer"]]):
-        l, j = focus["layer"], focus["neuron"]
-        arrays.append(({"name": "focus", "layer": l, "neuron": j, "lo": lo, "hi": hi},
-                       quantize(layers[l][j : j + 1], lo, hi)))
-    if twin is not None:
-        t_lo, t_hi = twin.output_range
-        arrays.append(({"name": "compare_output", "layer": len(layers), "lo": t_lo,
-                        "hi": t_hi}, quantize(twin.output, t_lo, t_hi)))
-    arrays += _weights(params["weights"], params["biases"])
-    for l, layer in enumerate(gradients or ()):
-        arrays += [({"name": WIRE_NAMES.get(name, name), "layer": l},
-                    np.asarray(layer[name], dtype=np.float64))
-                   for name in FRAME_GRADIENTS if layer.get(name) is not None]
-    return pack("frame", meta, arrays)
-
-
-def features_frame(maps: np.ndarray, names: tuple[str, ...], m: int) -> bytes:
-    """The "features" kind: every input feature's map (the page's feature pickers), whether
-    the network uses it or not, subsampled to m×m; `maps` is (F, n, n) float32."""
-    q = quantize(_subsample(maps, min(m, maps.shape[-1])), -1.0, 1.0)
-    return pack("features", {"names": list(names)},
-                [({"name": "features", "lo": -1.0, "hi": 1.0}, q)])
-
-
-def _weights(weights: list, biases: list):
-    out = []
-    for l, (W, b) in enumerate(zip(weights, biases, strict=True)):
-        out.append(({"name": "W", "layer": l}, np.asarray(W, dtype=np.float64)))
-        out.append(({"name": "b", "layer": l}, np.asarray(b, dtype=np.float64)))
-    return out
+    arrays = [({"name": "params"}, _flat(layers))]
+    if gradients:
+        arrays.append(({"name": "grads"}, _flat_gradients(gradients)))
+    if twin_layers is not None:
+        arrays.append(({"name": "compare_params"}, _flat(twin_layers)))
+    return pack("frame", meta, arrays, floats_as)
 
 
 def record_frame(rec, meta: dict) -> bytes:

@@ -18,11 +18,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from engine.config import FEATURES, FIELDS, LIVE_FIELDS, ConfigError
-from engine.heatmaps import feature_maps
+from engine.config import FIELDS, LIVE_FIELDS, ConfigError
 from engine.trainer import SnapshotError, TrainerError
 
-from . import compare, frames, protocol, readouts
+from . import compare, protocol, readouts
 from .budgets import over_memory
 from .protocol import ErrorCode, ProtocolError, encode
 from .sessions import SessionsFull
@@ -67,20 +66,13 @@ async def send_state(conn: Connection, *, points: bool = False, history: bool = 
     points = points or not conn.sent_points
     n_history = conn.settings.history_points if history else None
     state = await s.call(lambda t: encode(readouts.state_message(
-        t, playing=s.playing, speed=s.speed, rate=s.rate, view=dict(s.view), points=points,
+        t, playing=s.playing, speed=s.speed, rate=s.rate, points=points,
         history=n_history, twin=s.twin, twin_changes=s.twin_changes)))
     conn.sent_points = True
     if share:
         s.share(state)
     else:
         conn.reply(state)
-
-
-async def send_features(conn: Connection) -> None:
-    """Queue the `features` frame: every input feature's map at the session's view."""
-    view = dict(conn.session.view)
-    conn.reply(await conn.session.call(lambda _: frames.features_frame(
-        feature_maps(view["grid"]), FEATURES, view["neuron_grid"])))
 
 
 def _out_of_range(field: str, message: str, type_: str) -> ProtocolError:
@@ -302,7 +294,7 @@ async def on_import(conn: Connection, msg: protocol.Import) -> None:
     def load(_):
         # built and read in full before it replaces anything: a refusal changes nothing
         trainer = factory.from_snapshot(dict(msg.snapshot))
-        readouts.state_message(trainer, playing=False, speed=1, view=dict(s.view),
+        readouts.state_message(trainer, playing=False, speed=1,
                                points=True, history=conn.settings.history_points)
         return trainer
 
@@ -335,30 +327,7 @@ async def on_gradcheck(conn: Connection, msg: protocol.Gradcheck) -> None:
 
 
 async def on_view(conn: Connection, msg: protocol.View) -> None:
-    limit = conn.settings.grid_max
-    for name in ("grid", "neuron_grid"):
-        value = getattr(msg, name)
-        if value is not None and value > limit:
-            raise _out_of_range(name, f"at most {limit} cells a side", "view")
-    s = conn.session
-    focus = s.view["focus"]
-    if "focus" in msg.model_fields_set:
-        focus = None if msg.focus is None else msg.focus.model_dump()
-        if focus is not None:
-            sizes = await s.call(lambda t: [len(t.config.features), *t.config.hidden])
-            if focus["layer"] >= len(sizes):
-                raise _out_of_range("focus.layer", f"node layers 0…{len(sizes) - 1} have "
-                                    "maps (the output's is in every frame)", "view")
-            if focus["neuron"] >= sizes[focus["layer"]]:
-                raise _out_of_range("focus.neuron", f"layer {focus['layer']} has "
-                                    f"{sizes[focus['layer']]} neurons", "view")
-    old = s.view
-    s.view = {"grid": msg.grid or old["grid"],
-              "neuron_grid": msg.neuron_grid or old["neuron_grid"], "focus": focus}
-    await send_state(conn)
-    if (s.view["grid"], s.view["neuron_grid"]) != (old["grid"], old["neuron_grid"]):
-        await send_features(conn)
-    s.request_render()
+    await send_state(conn, share=False)
 
 
 async def on_leave(conn: Connection, msg: protocol.Leave) -> None:
@@ -420,7 +389,6 @@ async def on_fork(conn: Connection, msg: protocol.Fork) -> None:
         fork = await conn.manager.create(lambda: factory.from_snapshot(snap), conn.address)
     except SessionsFull as e:
         raise ProtocolError(ErrorCode.REJECTED, f"no fork: {e}", None, "fork") from None
-    fork.view = dict(s.view)
     conn.reply(encode(protocol.Forked(session=fork.id, step=step)))
 
 

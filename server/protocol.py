@@ -33,7 +33,7 @@ from engine.features import FEATURE_LABELS
 
 from .lessons import CHARTS, LESSONS
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 MAX_INDEX = 4 * MAX_POINTS  # no list the engine keeps is longer (points grow by editing)
 MAX_JSON_INT = 2**53  # larger integers lose precision in a browser's JSON.parse
@@ -69,6 +69,7 @@ class CloseCode(enum.IntEnum):
     SERVER_FULL = 4003  # a cap on sessions or followers (the server's or the address's)
     ROOM_GONE = 4004  # no room has this code (it closed or expired), or the token is wrong
     SLOW_DOWN = 4005  # too many wrong room codes from this address: wait, then try again
+    WRONG_PROTOCOL = 4006  # the client's `?protocol=` is not PROTOCOL_VERSION: reload the page
 
 
 class ProtocolError(Exception):
@@ -248,24 +249,12 @@ class Gradcheck(_Message):
     type: Literal["gradcheck"]
 
 
-class Focus(_Message):
-    """`{"layer": 1, "neuron": 2}`: one neuron in the frame's node-layer numbering (0 = the
-    inputs the network uses, 1..H the hidden layers)."""
-
-    layer: LayerIndex
-    neuron: NeuronIndex
-
-
 class View(_Message):
-    """`{"type": "view", "grid": 100, "neuron_grid": 20, "focus": {"layer": 1, "neuron": 2}}`:
-    heatmap resolutions (cells per side, ≤ 128) for this session's frames and, while `focus`
-    is set (null clears it; absent leaves it), that neuron's map at `grid` resolution in
-    every frame. Answered with `state`."""
+    """`{"type": "view"}`: send me a `state` now (the session's exact float64 weights, for a
+    share link). Since protocol 3 the page computes every heatmap itself, at the resolution
+    it likes: there is no grid or focus to ask for."""
 
     type: Literal["view"]
-    grid: Annotated[int, Field(ge=1, le=128)] | None = None
-    neuron_grid: Annotated[int, Field(ge=1, le=128)] | None = None
-    focus: Focus | None = None
 
 
 class Leave(_Message):
@@ -505,17 +494,22 @@ class State(_Out):
     `{"type": "state", "config": {...}, "params": {"weights": [[[...]]], "biases": [[...]],
       "gammas": [...], "betas": [...]}, "metrics": {<as in metrics>}, "playing": false,
       "speed": 1, "phase": null, "stopped": null, "stop_message": "", "can_step_back": true,
-      "view": {"grid": 100, "neuron_grid": 20, "focus": null}, "points": {...} | null,
-      "history": [...] | null}`
+      "model": {...}, "points": {...} | null, "history": [...] | null}`
+    `model` is what the page needs to evaluate the network for its heatmaps, whose weights
+    come in frames: {"sizes": [2, 4, 2, 1], "activations": ["tanh", "tanh"],
+    "output_activation": "tanh", "batch_norm": false, "skip": [false, false, false],
+    "constants": {"leaky_slope": 0.01, "elu_alpha": 1.0}, "features": ["x1", "x2"]}
+    (engine.network.Network.describe; `skip[l]`: weight layer l adds its input to its output).
     `points` ({"train": {"x": [[x1, x2]...], "y": [...]}, "test": {...}}) is present when
     the data changed since this connection's last `state`; `history` (≤ 1,000 metrics
     entries, evenly thinned, the last always kept) when it was rebuilt rather than extended.
     `compare` is null, or the lockstep twin B of compare mode: {"config": {...},
-    "changes": {...}, "metrics": {...}, "history": [...]}.
+    "model": {...}, "changes": {...}, "metrics": {...}, "history": [...]}.
     """
 
     type: Literal["state"] = "state"
     config: dict[str, Any]
+    model: dict[str, Any]
     params: dict[str, Any]
     metrics: dict[str, Any]
     playing: bool
@@ -525,7 +519,6 @@ class State(_Out):
     stopped: str | None
     stop_message: str
     can_step_back: bool
-    view: dict[str, Any]
     points: dict[str, Any] | None = None
     history: list[dict[str, Any]] | None = None
     compare: dict[str, Any] | None = None

@@ -27,18 +27,19 @@ def progress(trainer, fresh: bool = False) -> dict:
 
 def compare_readout(twin, changes: dict, history: int | None) -> dict:
     """Compare mode's twin B for a `state`: its config, what differs, numbers, history."""
-    return {"config": twin.config.to_dict(), "changes": dict(changes),
+    return {"config": twin.config.to_dict(), "model": twin.model(), "changes": dict(changes),
             "metrics": progress(twin, fresh=True), "stop_message": twin.stop_message,
             "history": thin(twin.history, history) if history else None}
 
 
-def state_message(trainer, *, playing: bool, speed: int, view: dict[str, int], rate: float = 30.0,
+def state_message(trainer, *, playing: bool, speed: int, rate: float = 30.0,
                   points: bool, history: int | None, twin=None,
                   twin_changes: dict | None = None) -> State:
     """`points` includes the data; `history` (a count) includes that many history entries;
     `twin` is compare mode's trainer B, if any."""
     return State(
         config=trainer.config.to_dict(),
+        model=trainer.model(),
         params=trainer.parameters(),
         metrics=trainer.metrics(),
         playing=playing,
@@ -48,7 +49,6 @@ def state_message(trainer, *, playing: bool, speed: int, view: dict[str, int], r
         stopped=trainer.stopped,
         stop_message=trainer.stop_message,
         can_step_back=trainer.can_step_back,
-        view=view,
         points=trainer.points() if points else None,
         history=thin(trainer.history, history) if history else None,
         compare=None if twin is None else compare_readout(twin, twin_changes or {}, history),

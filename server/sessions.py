@@ -1,6 +1,6 @@
 """Sessions: one trainer per browser tab, kept across reconnects, behind a lock.
 
-A `Session` owns a trainer, the lock that guards it, the play state and the heatmap view.
+A `Session` owns a trainer, the lock that guards it and the play state.
 Everything that touches the trainer runs through `Session.call` with the lock held. Long
 jobs (an epoch or many updates in one `step`, a gradient check, an import) go to a pool of
 their own, so one heavy session never stalls the others; commands go to the everyday pool
@@ -90,8 +90,6 @@ class Session:
         self.playing = False
         self.speed = 1
         self.period = 1.0 / settings.frame_rate  # seconds between play frames
-        self.view = {"grid": settings.grid_output, "neuron_grid": settings.grid_neurons,
-                     "focus": None}  # focus: {"layer", "neuron"} whose full map frames carry
         self.client: Attached | None = None
         self.detached_at: float | None = time.monotonic()
         self._executor = executor
@@ -182,12 +180,14 @@ class Session:
         for f in self.followers:
             f.reply(payload)
 
-    def _fan(self, payloads: tuple[str | bytes, ...]) -> None:
-        """One frame, encoded once, into every connection's newest-wins outbox."""
+    def _fan(self, payloads: tuple[str | bytes, ...],
+             room_payloads: tuple[str | bytes, ...] | None = None) -> None:
+        """One frame into every connection's newest-wins outbox: `payloads` for the session's
+        page, `room_payloads` (encoded once) for each follower."""
         if self.client is not None:
             self.client.frame(payloads)
         for f in self.followers:
-            f.frame(payloads)
+            f.frame(room_payloads or payloads)
         self.frames_sent += 1
 
     async def close(self, code: int, reason: str) -> None:
@@ -238,11 +238,10 @@ class Session:
                     await self._give_way(loop)
                 else:
                     self._room_ticks[self] = math.inf  # making it now
-                payloads, stopped = await self.call(self._play_frame, self.speed, dict(self.view),
-                                                    quick=True)
+                payloads, stopped = await self.call(self._play_frame, self.speed, quick=True)
                 if self.client is None:
                     return
-                self._fan(payloads)
+                self._fan(*payloads)
                 if stopped is not None:
                     self.playing = False
                     self.share(stopped)
@@ -272,42 +271,48 @@ class Session:
                 return
             await asyncio.sleep(0)
 
-    def _play_frame(self, trainer, speed: int, view: dict) -> tuple[tuple, str | None]:
-        """Runs in the pool with the lock held: `speed` updates, then one frame."""
+    def _play_frame(self, trainer, speed: int) -> tuple[tuple, str | None]:
+        """Runs in the pool with the lock held: `speed` updates, then one frame (the page's,
+        and the followers' when a room follows)."""
         updates = trainer.run(speed)
         twin = self.twin
         if twin is not None and updates:
             twin.run(updates)
         metrics = encode(readouts.metrics_message(trainer, updates, playing=True, twin=twin))
-        heatmap = self._heatmap(trainer, view)
+        own, room = self._weights(trainer)
         stopped = None
         if trainer.stopped is not None:
             stopped = encode(Stopped(reason=trainer.stopped, message=trainer.stop_message))
-        return (metrics, heatmap), stopped
+        return ((metrics, own), (metrics, room) if room is not None else None), stopped
 
-    def _heatmap(self, trainer, view: dict) -> bytes:
-        view = frames.fit_view(view, trainer.config.layer_sizes, self.twin is not None,
-                               self.settings.max_frame_map_bytes)
-        grid = trainer.grid(view["grid"])
+    def _weights(self, trainer, for_room: bool | None = None) -> tuple[bytes, bytes | None]:
+        """Lock held: the weights frame for the session's own page (float32) and, when a room
+        follows (or `for_room`), its followers' (float16: a classroom's Wi-Fi is shared)."""
         meta = {"step": trainer.step_count, "epoch": trainer.epoch}
-        twin = self.twin.grid(view["grid"]) if self.twin is not None else None
-        return frames.heatmap_frame(grid, view["neuron_grid"], trainer.weight_arrays(), meta,
-                                    trainer.last_gradients(), focus=view.get("focus"),
-                                    twin=twin)
+        layers = trainer.eval_arrays()
+        grads = trainer.last_gradients()
+        twin = self.twin.eval_arrays() if self.twin is not None else None
+        own = frames.weights_frame(layers, meta, grads, twin)
+        room = None
+        if self.followers if for_room is None else for_room:
+            room = frames.weights_frame(layers, meta, grads, twin, floats_as="float16")
+        return own, room
 
     # frames after discrete changes
 
-    def _render_frame(self, trainer, view: dict, rec) -> tuple[bytes, ...]:
-        """Pool thread, lock held: the record frame of `rec` (if any), then a heatmap frame."""
-        heatmap = self._heatmap(trainer, view)
+    def _render_frame(self, trainer, rec) -> tuple[tuple[bytes, ...], tuple[bytes, ...] | None]:
+        """Pool thread, lock held: the record frame of `rec` (if any), then a weights frame;
+        for the session's page and for its room's followers."""
+        own, room = self._weights(trainer)
         if rec is None:
-            return (heatmap,)
+            return (own,), (room,) if room is not None else None
         meta = {"step": rec.step, "applied": rec.applied, "phase": trainer.phase}
-        return frames.record_frame(rec, meta), heatmap
+        record = frames.record_frame(rec, meta)
+        return (record, own), (record, room) if room is not None else None
 
     async def current_frame(self) -> tuple[bytes, ...]:
-        """A heatmap frame of the session as it is now (for a follower who just joined)."""
-        return await self.call(self._render_frame, dict(self.view), None, quick=True)
+        """A followers' weights frame of the session as it is now (for one who just joined)."""
+        return await self.call(lambda t: (self._weights(t, for_room=True)[1],), quick=True)
 
     def request_render(self) -> None:
         """Send a fresh heatmap frame soon; requests are coalesced to ≤ frame_rate a second."""
@@ -322,9 +327,9 @@ class Session:
             while self._render_wanted and self.client is not None:
                 self._render_wanted = False
                 rec, self.pending_record = self.pending_record, None
-                payloads = await self.call(self._render_frame, dict(self.view), rec, quick=True)
+                payloads = await self.call(self._render_frame, rec, quick=True)
                 if self.client is not None:
-                    self._fan(payloads)
+                    self._fan(*payloads)
                 await asyncio.sleep(1.0 / self.settings.frame_rate)
         except asyncio.CancelledError:
             raise

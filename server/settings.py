@@ -69,13 +69,6 @@ class Settings(BaseSettings):
     rate_burst: int = Field(50, ge=1, description="token bucket: messages allowed at once")
     rate_per_s: float = Field(20.0, gt=0, description="token bucket: sustained messages per second")
 
-    grid_max: int = Field(128, ge=1, le=128)
-    max_frame_map_bytes: int = Field(
-        192 * 1024, ge=16 * 1024, description="a frame's heatmaps at most: larger grids "
-        "are shrunk (the neuron maps first) to fit")
-    grid_output: int = Field(100, ge=1, le=128, description="default output heatmap size")
-    grid_neurons: int = Field(20, ge=1, le=128, description="default neuron heatmap size")
-
     max_step_count: int = Field(1000, ge=1, description="updates one `step` message may ask for")
     max_step_epochs: int = Field(10, ge=1, description="epochs one `step` message may ask for")
     max_speed: int = Field(200, ge=1, description="updates per frame in play mode")
@@ -99,9 +92,6 @@ class Settings(BaseSettings):
             "rate_burst": self.rate_burst,
             "rate_per_s": self.rate_per_s,
             "frame_rate": self.frame_rate,
-            "grid_max": self.grid_max,
-            "grid": self.grid_output,
-            "neuron_grid": self.grid_neurons,
             "max_step_count": self.max_step_count,
             "max_step_epochs": self.max_step_epochs,
             "max_speed": self.max_speed,

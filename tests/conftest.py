@@ -94,6 +94,5 @@ def _state_hash(session) -> str:
             "params": t.parameters(), "config": t.config.to_dict(), "points": t.points(),
             "step": t.step_count, "epoch": t.epoch, "history": len(t.history),
             "phase": t.phase, "playing": session.playing, "speed": session.speed,
-            "view": session.view,
         }, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
