@@ -8,6 +8,8 @@ dropout masks are drawn from generators seeded by (seed, epoch) and (seed, step)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections import deque
 from typing import Any
@@ -726,8 +728,11 @@ class Trainer:
         }
 
     def model(self) -> dict:
-        """The network as a page evaluates it (Network.describe) with its input features."""
-        return {**self.net.describe(), "features": list(self.config.features)}
+        """The network as a page evaluates it (Network.describe) with its input features, and
+        `key`, a short digest of all that: frames name the model their weights are for."""
+        model = {**self.net.describe(), "features": list(self.config.features)}
+        text = json.dumps(model, sort_keys=True, separators=(",", ":"))
+        return {**model, "key": hashlib.blake2s(text.encode(), digest_size=4).hexdigest()}
 
     def eval_arrays(self) -> list[tuple[np.ndarray, ...]]:
         """Network.eval_arrays(): per weight layer W, b and batch norm's evaluation scale and

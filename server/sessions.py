@@ -288,10 +288,13 @@ class Session:
     def _weights(self, trainer, for_room: bool | None = None) -> tuple[bytes, bytes | None]:
         """Lock held: the weights frame for the session's own page (float32) and, when a room
         follows (or `for_room`), its followers' (float16: a classroom's Wi-Fi is shared)."""
-        meta = {"step": trainer.step_count, "epoch": trainer.epoch}
+        meta = {"step": trainer.step_count, "epoch": trainer.epoch, "model": trainer.model()["key"]}
         layers = trainer.eval_arrays()
         grads = trainer.last_gradients()
-        twin = self.twin.eval_arrays() if self.twin is not None else None
+        twin = None
+        if self.twin is not None:
+            twin = self.twin.eval_arrays()
+            meta["compare_model"] = self.twin.model()["key"]
         own = frames.weights_frame(layers, meta, grads, twin)
         room = None
         if self.followers if for_room is None else for_room:

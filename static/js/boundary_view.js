@@ -9,8 +9,8 @@ import {
 } from "./colors.js";
 import { featureLabel, taskOf } from "./state.js";
 import { drawScale } from "./projector.js";
+import { DOMAIN, focusMap } from "./heatmaps.js";
 
-export const DOMAIN = [-6, 6];  // engine/datasets.py DOMAIN; row 0 of a map is x2 = +6
 const PAD = { left: 26, right: 8, top: 8, bottom: 22 };
 
 export class BoundaryView {
@@ -96,9 +96,8 @@ export class BoundaryView {
       paintCodes(this.thumb.image(map.n), map.codes, j * map.n * map.n, 1, BACKGROUND_LUT);
       this.thumb.commit();
     };
-    // The server's full-resolution map of the hovered neuron when it has come, else the
-    // diagram's small one.
-    const full = h && maps.focus && maps.focus.layer === h.layer && maps.focus.j === h.j ? maps.focus : null;
+    // The hovered neuron's full-resolution map, from the pass that made the output's.
+    const full = h ? focusMap(maps, h.layer, h.j) : null;
     if (h && h.layer > 0 && h.layer <= maps.neurons.length) {
       paint(full || maps.neurons[h.layer - 1], full ? 0 : h.j);
       return `Layer ${h.layer}, neuron ${h.j + 1}`;

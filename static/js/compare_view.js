@@ -171,7 +171,7 @@ export class CompareView {
       ...(m.stopped ? [h("span", { className: "warn" }, ` · stopped: ${m.stopped}`)] : []));
     const maps = state.heatmaps;
     this.boundaryB.render({ ...state,
-      heatmaps: maps && maps.compareOutput ? { ...maps, output: maps.compareOutput, focus: null } : null,
+      heatmaps: maps && maps.compareOutput ? { ...maps, output: maps.compareOutput, full: null } : null,
       ui: { ...state.ui, hover: null },
       stopped: m.stopped ? { reason: m.stopped, message: c.stopMessage } : null,
       record: null });

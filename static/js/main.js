@@ -22,6 +22,7 @@ import {
 } from "./url.js";
 import { LessonsView, lessonChanges, readLessons } from "./lessons.js";
 import { renderProjector } from "./projector.js";
+import { MapMaker, NEURON_GRID, NEURON_RANGE, featureGrid, mapOf } from "./heatmaps.js";
 
 const $ = (id) => document.getElementById(id);
 const store = new Store(render);
@@ -198,21 +199,13 @@ function pageQuery(s) {
   return withRoomParams(withPageParams(encodeConfig(s.config, s.schema), s.ui), room);
 }
 
-// The hovered neuron's full-resolution map: frames carry it while the server's view has it
-// as `focus`. Hidden neurons and inputs only (the output's map is always full size);
-// changes are coalesced so sweeping the mouse over the diagram sends a few messages.
-let focusSent = null;
-let focusTimer = 0;
-function wantedFocus(s) {
-  const h = s.ui.hover;
-  return h && s.config && h.layer <= s.config.hidden.length ? { layer: h.layer, neuron: h.j } : null;
-}
-function syncFocus(s) {
-  clearTimeout(focusTimer);
-  focusTimer = setTimeout(() => {
-    const want = wantedFocus(s);
-    if (JSON.stringify(want) !== JSON.stringify(focusSent) && send(messages.focus(want))) focusSent = want;
-  }, 80);
+// Every heatmap is made here from the newest frame's weights (heatmaps.js), at most once an
+// animation frame; the hovered neuron's full map comes from the same pass (no round trip).
+const maps = new MapMaker((heatmaps, step) => dispatch({ type: "heatmaps", heatmaps, step }));
+function featureMapsOf(s) {  // every input feature's map, for the diagram's feature pickers
+  const field = s.schema.find((f) => f.name === "features");
+  const names = field && field.choices ? field.choices : [];
+  return { names, maps: mapOf(featureGrid(names, NEURON_GRID), NEURON_GRID, NEURON_RANGE) };
 }
 
 // Side effects that follow actions: re-inspecting after a change, the URL, downloads.
@@ -260,8 +253,10 @@ store.listen((a, s) => {
   if (a.type === "exported") download(a.snapshot);
   if (a.type === "forked" && a.session) conn.drive(a.session);
   if (a.type === "state") share.update();
-  if (a.type === "state") focusSent = a.view ? a.view.focus ?? null : focusSent;  // the server's
-  if (["hover", "state"].includes(a.type)) syncFocus(s);
+  if ((a.type === "weights" || a.type === "state") && s.wire && s.model) {
+    maps.want({ model: s.model, params: s.wire.params, compare: s.wire.compare, step: s.wire.step });
+  }
+  if (a.type === "hello" && s.schema.length) dispatch({ type: "featureMaps", ...featureMapsOf(s) });
 });
 
 function download(snapshot) {
@@ -305,7 +300,7 @@ store.listen((a, s) => recorder.note(a, s));
 
 window.addEventListener("beforeunload", () => conn.close());
 // For the browser tests and the console: read-only handles, never used by the page itself.
-window.backpropLab = { store, network, boundary, boundaryB, charts, conn, recorder };
+window.backpropLab = { store, network, boundary, boundaryB, charts, conn, recorder, maps };
 dispatch({ type: "setUi", patch: readPageParams(location.search) });
 store.invalidate(...["topology", "network", "boundary", "charts", "inspector", "controls", "banner"]);
 conn.open();

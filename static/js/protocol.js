@@ -1,15 +1,16 @@
-// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 2) and
-// server/frames.py (binary frame format 1). The only module that builds or parses messages.
+// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 3) and
+// server/frames.py (binary frame format 2). The only module that builds or parses messages.
 //
 // Text frames are JSON objects with a `type`. Binary frames (server → client) are
 //   0  4  magic "BPLF" | 4 2 u16 format version | 6 2 u16 reserved | 8 4 u32 H (header bytes)
-//   12 H  UTF-8 JSON header {"kind": "frame" | "record" | "features", ..., "arrays": [...]}
-//   12+H  payload; entry {name, layer?, shape, dtype: "uint8" | "float32", offset, lo?, hi?}
-// All little-endian. Maps are (units, rows, cols), row 0 the top of the plane (x2 = +6);
-// a uint8 q stands for lo + q·(hi − lo)/255.
+//   12 H  UTF-8 JSON header {"kind": "frame" | "record", ..., "arrays": [...]}
+//   12+H  payload; entry {name, layer?, shape, dtype: "float32" | "float16", offset}
+// All little-endian. A "frame" carries the weights (`params`, laid out by paramLayout), the
+// last update's gradients (`grads`) and compare mode's B (`compare_params`); the page makes
+// every heatmap from them (heatmaps.js).
 
-export const PROTOCOL_VERSION = 2;
-export const FRAME_VERSION = 1;
+export const PROTOCOL_VERSION = 3;
+export const FRAME_VERSION = 2;
 const SESSION_KEY = "backprop-lab-session";
 const ROOM_KEY = "backprop-lab-rooms";  // localStorage: {code: presenter token} of this browser
 
@@ -44,9 +45,8 @@ export const messages = {
   exportState: () => ({ type: "export" }),
   importState: (snapshot) => ({ type: "import", snapshot }),
   gradcheck: () => ({ type: "gradcheck" }),
-  view: (grid, neuronGrid) => ({ type: "view", grid, neuron_grid: neuronGrid }),
-  /** Frames carry node layer `layer`'s neuron `neuron` at full resolution; null stops it. */
-  focus: (focus) => ({ type: "view", focus: focus ? { layer: focus.layer, neuron: focus.neuron } : null }),
+  /** Asks for a `state` now (the exact float64 weights, for a share link). */
+  view: () => ({ type: "view" }),
   /** End the session now (frees its slot). Never sent on unload: a reload must resume. */
   leave: () => ({ type: "leave" }),
   /** Every weight and bias at once, in the shapes of state.params (a share URL's weights). */
@@ -79,6 +79,7 @@ export function unpackFrame(buf) {
     let data;
     if (e.dtype === "uint8") data = new Uint8Array(buf, start + e.offset, count);
     else if (e.dtype === "float32") data = new Float32Array(buf, start + e.offset, count);
+    else if (e.dtype === "float16") data = fromFloat16(new Uint16Array(buf, start + e.offset, count));
     else throw new Error(`unknown dtype ${e.dtype}`);
     return { ...e, data };
   });
@@ -95,43 +96,77 @@ function nest(data, shape) {
   return out;
 }
 
-function weightsOf(arrays) {
-  const W = arrays.filter((a) => a.name === "W").sort((a, b) => a.layer - b.layer);
-  const b = arrays.filter((a) => a.name === "b").sort((a, b2) => a.layer - b2.layer);
-  if (!W.length || W.length !== b.length) return null;
-  return { weights: W.map((a) => nest(a.data, a.shape)), biases: b.map((a) => nest(a.data, a.shape)) };
-}
-
-/** A frame's last-update gradients per weight layer, [{dW, db, dz_mean}], or null before any. */
-function gradientsOf(arrays) {
-  const layers = [];
-  for (const a of arrays) {
-    const name = { dW: "dW", db: "db", dz_sum: "dz_mean" }[a.name];  // dz_sum: the batch-mean δ
-    if (name) (layers[a.layer] || (layers[a.layer] = {}))[name] = nest(a.data, a.shape);
+// float16 bits → float32, through a table of all 65,536 values (a room's frames are float16)
+let HALF = null;
+function fromFloat16(bits) {
+  if (!HALF) {
+    HALF = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) {
+      const sign = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, f = h & 1023;
+      HALF[h] = sign * (e === 0 ? f * 2 ** -24 : e === 31 ? (f ? NaN : Infinity) : (1 + f / 1024) * 2 ** (e - 15));
+    }
   }
-  return layers.length ? layers : null;
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = HALF[bits[i]];
+  return out;
 }
 
-/** A "frame" (heatmaps + weights) → {step, epoch, heatmaps, params, grads}. */
-export function decodeHeatmapFrame({ header, arrays }) {
-  const map = (a) => {
-    const [units, rows, cols] = a.shape;
-    if (rows !== cols) throw new Error(`map ${a.name} is not square: ${a.shape}`);
-    return { units, n: rows, codes: a.data, lo: a.lo, hi: a.hi };
-  };
-  const input = arrays.find((a) => a.name === "input");
-  const output = arrays.find((a) => a.name === "output");
-  if (!input || !output) throw new Error("a heatmap frame needs input and output maps");
-  const neurons = arrays.filter((a) => a.name === "neuron").sort((a, b) => a.layer - b.layer).map(map);
-  const f = arrays.find((a) => a.name === "focus");  // the focused neuron, full resolution
-  const focus = f ? { ...map(f), layer: f.layer, j: f.neuron } : null;
-  const b = arrays.find((a) => a.name === "compare_output");  // compare mode's run B
-  return {
-    step: header.step, epoch: header.epoch,
-    heatmaps: { inputs: map(input), neurons, output: map(output), focus, compareOutput: b ? map(b) : null },
-    params: weightsOf(arrays),
-    grads: gradientsOf(arrays),
-  };
+/**
+ * Where each weight layer's arrays sit in a frame's `params` (server/frames.py): per layer
+ * W (fan_in × fan_out, row-major), b, and under batch norm (hidden layers) the evaluation
+ * scale and shift. {layers: [{fi, fo, W, b, scale?, shift?}], size} of offsets.
+ */
+export function paramLayout(model) {
+  const layers = [];
+  let o = 0;
+  const n = model.sizes.length - 1;
+  for (let l = 0; l < n; l++) {
+    const fi = model.sizes[l], fo = model.sizes[l + 1];
+    const L = { fi, fo, W: o, b: o + fi * fo };
+    o += fi * fo + fo;
+    if (model.batch_norm && l < n - 1) { L.scale = o; L.shift = o + fo; o += 2 * fo; }
+    layers.push(L);
+  }
+  return { layers, size: o };
+}
+
+const rows = (data, at, r, c) => Array.from({ length: r }, (_, i) => Array.from(data.subarray(at + i * c, at + (i + 1) * c)));
+
+/** A frame's `params` as the state's nested {weights, biases}. */
+function weightsOf(model, flat) {
+  const { layers } = paramLayout(model);
+  return { weights: layers.map((L) => rows(flat, L.W, L.fi, L.fo)),
+    biases: layers.map((L) => Array.from(flat.subarray(L.b, L.b + L.fo))) };
+}
+
+/** A frame's `grads` per weight layer, [{dW, db, dz_mean}] (dz: the batch mean of δ). */
+function gradientsOf(model, flat) {
+  const out = [];
+  let o = 0;
+  for (let l = 0; l < model.sizes.length - 1; l++) {
+    const fi = model.sizes[l], fo = model.sizes[l + 1];
+    out.push({ dW: rows(flat, o, fi, fo), db: Array.from(flat.subarray(o + fi * fo, o + fi * fo + fo)),
+      dz_mean: Array.from(flat.subarray(o + fi * fo + fo, o + fi * fo + 2 * fo)) });
+    o += fi * fo + 2 * fo;
+  }
+  return o === flat.length ? out : null;
+}
+
+/**
+ * A "frame" → {step, epoch, params (flat), weights {weights, biases}, grads, compare}, read
+ * with the state's `model` (and compare mode's B's); null when the frame's weights are for
+ * another model than the page has (a frame and a state crossing after a change).
+ */
+export function decodeWeightsFrame({ header, arrays }, model, compareModel = null) {
+  const get = (name) => { const a = arrays.find((x) => x.name === name); return a ? a.data : null; };
+  const params = get("params");
+  if (!model || header.model !== model.key || !params || params.length !== paramLayout(model).size) return null;
+  const grads = get("grads");
+  const b = get("compare_params");
+  const compare = b && compareModel && header.compare_model === compareModel.key
+    && b.length === paramLayout(compareModel).size ? { model: compareModel, params: b } : null;
+  return { step: header.step, epoch: header.epoch, params, weights: weightsOf(model, params),
+    grads: grads ? gradientsOf(model, grads) : null, compare };
 }
 
 /** A "record" frame → per-weight-layer arrays as nested JS arrays. */
@@ -190,7 +225,7 @@ export class Decoder {
       case "state":
         return [{ type: "state", config: m.config, params: m.params, metrics: m.metrics,
           playing: m.playing, speed: m.speed, rate: m.rate, phase: m.phase, stopped: stoppedOf(m.stopped, m.stop_message),
-          canStepBack: m.can_step_back, view: m.view, points: m.points ?? null, history: m.history ?? null,
+          canStepBack: m.can_step_back, model: m.model, points: m.points ?? null, history: m.history ?? null,
           compare: m.compare ?? null }];
       case "step": {
         const head = { record_step: m.record_step, applied: m.applied, phase: m.phase, batch: m.batch,
@@ -226,17 +261,7 @@ export class Decoder {
   /** Actions for one binary frame. */
   binary(buf) {
     const frame = unpackFrame(buf);
-    if (frame.header.kind === "frame") {
-      const f = decodeHeatmapFrame(frame);
-      return [{ type: "heatmaps", heatmaps: f.heatmaps, params: f.params, grads: f.grads, step: f.step }];
-    }
-    if (frame.header.kind === "features") {
-      const a = frame.arrays.find((x) => x.name === "features");
-      if (!a) return [];
-      const [units, n] = a.shape;
-      return [{ type: "featureMaps", names: frame.header.names,
-        maps: { units, n, codes: a.data, lo: a.lo, hi: a.hi } }];
-    }
+    if (frame.header.kind === "frame") return [{ type: "weights", frame }];
     if (frame.header.kind === "record") {
       const rec = decodeRecordFrame(frame);
       const action = this.pendingStep || { type: "step", metrics: null, phase: rec.phase, head: {} };
@@ -317,7 +342,8 @@ export class Connection {
   open() {
     clearTimeout(this.timer);
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${proto}//${location.host}/ws${this._query()}`;
+    const q = this._query();
+    const url = `${proto}//${location.host}/ws${q}${q ? "&" : "?"}protocol=${PROTOCOL_VERSION}`;
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
     this.ws = ws;

@@ -5,6 +5,7 @@
 // redraw per animation frame. Reducers hold no training maths: numbers come from the server.
 
 import { phaseView } from "./phases.js";
+import { decodeWeightsFrame } from "./protocol.js";
 
 export const VIEWS = ["topology", "network", "boundary", "charts", "inspector", "status",
   "controls", "banner", "room"];
@@ -43,6 +44,9 @@ export function initialState() {
     defaults: null,
     heatmaps: null,          // {n, output, outputRange, neurons[], inputs} uint8 maps
     featureMaps: null,       // {names, maps: {units, n, codes}}: every input feature, once
+    model: null,             // the network as the page evaluates it (state.model)
+    wire: null,              // the newest frame's {step, params, compare}: what the maps come from
+    unreadFrame: null,       // a frame for a model the page does not have yet
     inspect: null,           // last inspect reply
     gradcheck: null,         // last gradcheck reply
     busy: { gradcheck: false },
@@ -102,12 +106,27 @@ function mergeMetrics(s, m) {
 }
 
 /** Compare mode: B's numbers from a state (`whole`: it replaces B) or a step/metrics. */
+/** Take a weights frame in, if it is for the model the page has (else keep it for the state
+ *  that brings its model); true when taken. */
+function readFrame(s, frame) {
+  const f = decodeWeightsFrame(frame, s.model, s.compare ? s.compare.model : null);
+  s.unreadFrame = f ? null : frame;
+  if (!f) return false;
+  // Frames carry float32 weights: newer than a state's exact ones only at another step.
+  if (f.step !== s.paramsStep) { s.params = f.weights; s.paramsStep = null; }
+  // ...and the last update's gradients, for the backward view while playing or joining late.
+  s.frameGrads = f.grads ? { step: f.step, layers: f.grads } : null;
+  s.wire = { step: f.step, params: f.params, compare: f.compare };  // what the maps are made from
+  return true;
+}
+
 function mergeCompare(s, c, whole) {
   if (whole) {
     if (!c) { s.compare = null; return; }
     const history = c.history ? c.history.map((m) => ({ step: m.step, loss: m.loss, accuracy: m.accuracy }))
       : s.compare ? s.compare.history : [];
-    s.compare = { config: c.config, changes: c.changes, metrics: c.metrics, stopMessage: c.stop_message, history };
+    s.compare = { config: c.config, model: c.model, changes: c.changes, metrics: c.metrics,
+      stopMessage: c.stop_message, history };
     pushCompare(s.compare, c.metrics);
     return;
   }
@@ -162,6 +181,8 @@ export const REDUCERS = {
     }
     const dataChanged = !!a.points && !!s.points;
     s.config = a.config;
+    if (!s.model || !a.model || s.model.key !== a.model.key) s.wire = null;  // weights of another model
+    s.model = a.model;
     s.params = a.params;
     s.paramsStep = a.metrics ? a.metrics.step : null;  // exact (float64) weights of this step
     if (a.points) s.points = a.points;
@@ -173,6 +194,7 @@ export const REDUCERS = {
     s.phase = a.phase;
     s.canStepBack = a.canStepBack;
     mergeCompare(s, a.compare, true);
+    if (s.unreadFrame) readFrame(s, s.unreadFrame);  // it came before this state's model
     // The last record stays on screen only while it still describes these weights' step.
     const r = s.record;
     if (r && (topologyChanged || dataChanged || (r.applied ? r.step !== s.counters.step : r.step !== s.counters.step + 1))) {
@@ -218,12 +240,10 @@ export const REDUCERS = {
     s.featureMaps = { names: a.names, maps: a.maps };
     return ["network"];
   },
+  /** A weights frame: the weights and gradients now, the maps once heatmaps.js made them. */
+  weights(s, a) { return readFrame(s, a.frame) ? ["network"] : []; },
   heatmaps(s, a) {
     s.heatmaps = a.heatmaps;
-    // Frames carry float32 weights: newer than a state's exact ones only at another step.
-    if (a.params && a.step !== s.paramsStep) { s.params = a.params; s.paramsStep = null; }
-    // ...and the last update's gradients, for the backward view while playing or joining late.
-    s.frameGrads = a.grads ? { step: a.step, layers: a.grads } : null;
     return ["network", "boundary"];
   },
   inspect(s, a) {
