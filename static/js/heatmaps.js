@@ -194,7 +194,7 @@ export class MapMaker {
     const job = this.pending;
     this.pending = null;
     const t0 = performance.now();
-    const maps = heatmapsOf(job.model, job.params, job.compare);
+    const maps = { ...heatmapsOf(job.model, job.params, job.compare), step: job.step };
     const ms = performance.now() - t0;
     this.lastMs = ms;
     this.cost = this.computed ? 0.8 * this.cost + 0.2 * ms : ms;
