@@ -21,16 +21,35 @@ const FEATURES = {
   x1x2: (x1, x2) => x1 * x2, sin_x1: (x1) => Math.sin(x1), sin_x2: (x1, x2) => Math.sin(x2),
 };
 
+/** tanh to float32 precision (within 3e-7 of Math.tanh), a rational function as in Eigen's
+ *  float tanh: 3.4× Math.tanh's speed in chromium here, where tanh was most of a map's cost. */
+function tanh32(x) {
+  if (x > 7.90531110763549805) return 1;
+  if (x < -7.90531110763549805) return -1;
+  if (x !== x) return x;
+  const x2 = x * x;
+  let p = x2 * -2.76076847742355e-16 + 2.00018790482477e-13;
+  p = x2 * p - 8.60467152213735e-11;
+  p = x2 * p + 5.12229709037114e-08;
+  p = x2 * p + 1.48572235717979e-05;
+  p = x2 * p + 6.37261928875436e-04;
+  p = x2 * p + 4.89352455891786e-03;
+  let q = x2 * 1.19825839466702e-06 + 1.18534705686654e-04;
+  q = x2 * q + 2.26843463243900e-03;
+  q = x2 * q + 4.89352518554385e-03;
+  return (x * p) / q;
+}
+
 /** Activations applied in place to a Float32Array (engine/activations.py); `c` holds the
  *  engine's constants (model.constants). */
 const ACTIVATIONS = {
   linear: () => {},
-  sigmoid: (z) => { for (let p = 0; p < z.length; p++) z[p] = 0.5 * Math.tanh(0.5 * z[p]) + 0.5; },
-  tanh: (z) => { for (let p = 0; p < z.length; p++) z[p] = Math.tanh(z[p]); },
+  sigmoid: (z) => { for (let p = 0; p < z.length; p++) z[p] = 0.5 * tanh32(0.5 * z[p]) + 0.5; },
+  tanh: (z) => { for (let p = 0; p < z.length; p++) z[p] = tanh32(z[p]); },
   relu: (z) => { for (let p = 0; p < z.length; p++) if (!(z[p] > 0)) z[p] = z[p] === z[p] ? 0 : z[p]; },
   leaky_relu: (z, c) => { for (let p = 0; p < z.length; p++) if (z[p] <= 0) z[p] *= c.leaky_slope; },
   elu: (z, c) => { for (let p = 0; p < z.length; p++) if (z[p] <= 0) z[p] = c.elu_alpha * Math.expm1(z[p]); },
-  swish: (z) => { for (let p = 0; p < z.length; p++) z[p] *= 0.5 * Math.tanh(0.5 * z[p]) + 0.5; },
+  swish: (z) => { for (let p = 0; p < z.length; p++) z[p] *= 0.5 * tanh32(0.5 * z[p]) + 0.5; },
 };
 
 /** The output's value range on the colour scale (engine/heatmaps.py output_range). */
@@ -74,18 +93,17 @@ export function evaluate(model, params, n) {
   for (let l = 0; l < nLayers; l++) {
     const { fi, fo, W, b, scale, shift } = layout.layers[l];
     const z = new Float32Array(fo * P);
+    const w = new Float64Array(fi);
     for (let j = 0; j < fo; j++) {
-      const zj = z.subarray(j * P, (j + 1) * P);
-      zj.fill(params[b + j]);
-      for (let i = 0; i < fi; i++) {
-        const w = params[W + i * fo + j];
-        if (w === 0) continue;
-        const ai = a.subarray(i * P, (i + 1) * P);
-        for (let p = 0; p < P; p++) zj[p] += w * ai[p];
-      }
-      if (scale !== undefined) {
-        const s = params[scale + j], t = params[shift + j];
-        for (let p = 0; p < P; p++) zj[p] = zj[p] * s + t;
+      // z_j = b_j + Σ_i w_ij·a_i, summed per cell in a register: one write per cell, not fi
+      for (let i = 0; i < fi; i++) w[i] = params[W + i * fo + j];
+      const bj = params[b + j];
+      const s = scale === undefined ? 1 : params[scale + j], t = scale === undefined ? 0 : params[shift + j];
+      const base = j * P;
+      for (let p = 0; p < P; p++) {
+        let acc = bj;
+        for (let i = 0, q = p; i < fi; i++, q += P) acc += w[i] * a[q];
+        z[base + p] = scale === undefined ? acc : Math.fround(acc) * s + t;
       }
     }
     if (l === nLayers - 1) {
