@@ -3,7 +3,8 @@ server (websockets sync client).
 
 Oracle: independent engine trainers built from A's config plus B's changes, on the same
 points (the same hand edits), stepped the same way; the server's numbers must equal theirs
-bit for bit (float64 through JSON), and its maps within one quantisation step.
+bit for bit (float64 through JSON); frames carry B's weights laid out by B's model, equal to
+the oracle's rounded to float32, and the maps made from them are B's network's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from engine.config import Config
 from engine.trainer import Trainer
 from server.compare import SAME_FIELDS, STRUCTURE_FIELDS
 from server.settings import Settings
+from tests.helpers import maps
 from tests.test_rooms import recv_until
 from tests.test_server_live import open_tab, recv_json
 
@@ -54,15 +56,14 @@ def assert_same_numbers(readout: dict, oracle: Trainer) -> None:
     assert readout["grad_norms"] == m["grad_norms"]
 
 
-def frame_maps(ws, step: int) -> dict:
-    """The first heatmap frame at A's `step`: {name: (entry, array)} of its output maps."""
+def weights_frame(ws, step: int) -> tuple[dict, dict]:
+    """The first weights frame at A's `step`: (header, {name: flat array})."""
     def wanted(d):
         return "binary" in d and d["binary"][0]["kind"] == "frame" \
             and d["binary"][0]["step"] == step
 
     header, arrays = recv_until(ws, wanted)["binary"]
-    return {e["name"]: (e, a) for e, a in zip(header["arrays"], arrays, strict=True)
-            if e["name"] in ("output", "compare_output")}
+    return header, maps.frame_arrays(header, arrays)
 
 
 @pytest.mark.parametrize("changes", STRUCTURAL, ids=lambda c: "+".join(c))
@@ -100,15 +101,22 @@ def test_a_structural_comparison_restarts_both_runs_and_b_is_a_network_of_its_ow
         assert step["loss"] == a_oracle.metrics()["loss"]
         assert_same_numbers(step["compare"], b_oracle)
         assert step["compare"]["loss"] != step["loss"]
-        # B's output map is B's network's, not A's
-        maps = frame_maps(ws, 12)
-        entry, q = maps["compare_output"]
-        n = q.shape[-1]
-        lo, hi = entry["lo"], entry["hi"]
-        shown = lo + q.astype(np.float64) * (hi - lo) / 255
-        quantum = (hi - lo) / 255
-        np.testing.assert_allclose(shown, b_oracle.grid(n).output, rtol=0, atol=quantum)
-        assert np.abs(shown - a_oracle.grid(n).output).max() > 2 * quantum
+        # the frame carries both runs' weights, B's laid out by B's own model
+        a_model, b_model = state["model"], b["model"]
+        assert b_model == b_oracle.model() and a_model == a_oracle.model()
+        assert (b_model["key"] == a_model["key"]) == (changes == {"init": "he"})  # weights only
+        header, got = weights_frame(ws, 12)
+        assert (header["model"], header["compare_model"]) == (a_model["key"], b_model["key"])
+        a_params = maps.params_of(got["params"], a_model)
+        b_params = maps.params_of(got["compare_params"], b_model)
+        maps.assert_arrays_are(a_params, maps.engine_params(a_oracle.eval_arrays()), np.float32)
+        maps.assert_arrays_are(b_params, maps.engine_params(b_oracle.eval_arrays()), np.float32)
+        maps.assert_arrays_are(maps.grads_of(got["grads"], a_model),
+                               maps.engine_grads(a_oracle.last_gradients()), np.float32)
+        # B's maps, made from them, are B's network's, not A's
+        b_maps = maps.assert_maps_match(b_params, b_model, b_oracle)
+        maps.assert_maps_match(a_params, a_model, a_oracle)
+        assert np.abs(b_maps["output"] - a_oracle.grid(40).output).max() > 1e-3
 
 
 def test_edits_of_a_keep_b_structurally_different(live):

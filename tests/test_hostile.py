@@ -8,6 +8,7 @@ import contextlib
 import copy
 import json
 import socket
+import struct
 import time
 
 import numpy as np
@@ -309,29 +310,29 @@ def test_a_repeated_log_line_is_let_through_once_a_period():
     assert sum(f.filter(r) for r in records) == 1
 
 
-def test_a_frame_is_capped_by_the_bytes_its_grids_make(tab):  # noqa: F811
-    from server.frames import fit_view
-
-    sizes = (7, *[32] * 8, 1)
-    view = {"grid": 128, "neuron_grid": 128, "focus": {"layer": 1, "neuron": 0}}
-    fitted = fit_view(view, sizes, compare=True, max_bytes=192 * 1024)
-    maps = sum(sizes[:-1]) * fitted["neuron_grid"] ** 2 + 3 * fitted["grid"] ** 2
-    assert maps <= 192 * 1024 and fitted["grid"] >= 100 and fitted["neuron_grid"] >= 8
-    small = (2, 4, 2, 1)  # the default network keeps what it asked for
-    assert fit_view({**view, "focus": None}, small, False, 192 * 1024)["neuron_grid"] == 128
-    # over the wire: the largest network asking for 128×128 maps of every neuron
+def test_the_largest_frame_is_the_weights_and_nothing_a_client_asks_for(tab):  # noqa: F811
+    # a page computes its heatmaps itself, so no message can make frames bigger: the old
+    # attack (128×128 maps of every neuron, 4.2 MiB a frame) is an unknown field now
+    err = tab.ask({"type": "view", "grid": 128, "neuron_grid": 128}, "error")
+    assert err["code"] == "unknown_field"
+    # the largest network, compared with a run B as large, after an update: three vectors
+    # of float32 (A's weights, A's gradients, B's weights) and the header, nothing else
     tab.ask({"type": "configure", "config": {"features": ["x1", "x2", "x1_sq", "x2_sq",
-             "x1x2", "sin_x1", "sin_x2"], "hidden": [32] * 8}}, "state")
-    tab.ask({"type": "view", "grid": 128, "neuron_grid": 128}, "state")
-    tab.ask({"type": "step"}, "step")  # a frame made after the view, whatever came before
+             "x1x2", "sin_x1", "sin_x2"], "hidden": [32] * 8, "batch_norm": True}}, "state")
+    state = tab.ask({"type": "compare", "config": {"optimizer": "adam"}}, "state")
+    tab.ask({"type": "step"}, "step")
     while True:
         m = tab.recv()
         if isinstance(m, bytes) and frames.unpack(m)[0]["kind"] == "frame":
             header, arrays = frames.unpack(m)
-            break
-    maps = sum(a.nbytes for e, a in zip(header["arrays"], arrays, strict=True)
-               if e["name"] in ("input", "neuron", "output", "focus"))
-    assert maps <= 192 * 1024 and len(m) < 192 * 1024 + 64 * 1024, (maps, len(m))
+            if header["step"] == 1:
+                break
+    n_params = sum(a.size for layer in Trainer(state["config"]).eval_arrays() for a in layer)
+    sizes = state["model"]["sizes"]
+    n_grads = sum(fi * fo + 2 * fo for fi, fo in zip(sizes[:-1], sizes[1:], strict=False))
+    assert [a.size for a in arrays] == [n_params, n_grads, n_params]
+    head = struct.unpack_from("<I", m, 8)[0]
+    assert len(m) == 12 + head + 4 * (2 * n_params + n_grads) < 100 * 1024, len(m)
 
 
 def test_past_the_memory_budget_no_session_or_compare_run_starts(live_server_factory,

@@ -1,8 +1,8 @@
 """Rooms, forks, compare mode and bulk weights over a real server (websockets sync client).
 
 Oracles: the engine itself (a Trainer restored from the same snapshot and stepped the same
-way), the presenter's own messages (a follower must see the same bytes), and the protocol's
-typed errors.
+way), the presenter's own messages (a follower must see the same bytes; its frames the same
+weights in float16), and the protocol's typed errors.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import contextlib
 import json
 import time
 
+import numpy as np
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -19,6 +20,7 @@ from engine.trainer import Trainer
 from server import frames
 from server.rooms import CODE_ALPHABET, qr_rows
 from server.settings import Settings
+from tests.helpers import maps
 from tests.test_server_live import open_tab, recv_json
 
 
@@ -102,7 +104,7 @@ def test_a_follower_cannot_drive_and_nothing_changes(live, hash_state):
                         '{"type": "set", "config": {"learning_rate": 1}}',
                         '{"type": "set_weight", "layer": 0, "neuron": 0, "value": 1}',
                         '{"type": "ui", "view": "backward"}', '{"type": "open_room"}',
-                        '{"type": "close_room"}', '{"type": "view", "grid": 10}',
+                        '{"type": "close_room"}', '{"type": "view"}',
                         '{"type": "compare", "config": {"optimizer": "adam"}}'):
                 student.send(msg)
                 err = recv_json(student, "error")
@@ -156,10 +158,47 @@ def test_a_late_joiner_gets_the_current_state_and_a_frame_at_once(live):
         with follow(live, room["code"]) as (student, _, state):
             assert state["metrics"]["step"] == 40 and state["config"]["dataset"] == "xor"
             assert state["config"]["hidden"] == [3]
-            head = recv_until(student, lambda d: "binary" in d
-                              and d["binary"][0]["kind"] == "frame")["binary"][0]
-            assert head["step"] == 40
+            head, arrays = recv_until(student, lambda d: "binary" in d
+                                      and d["binary"][0]["kind"] == "frame")["binary"]
+            assert head["step"] == 40 and head["model"] == state["model"]["key"]
+            # the weights as they are now, in a follower's float16
+            params = maps.params_of(maps.frame_arrays(head, arrays)["params"], state["model"])
+            want = [{"W": w, "b": b} for w, b in zip(state["params"]["weights"],
+                                                     state["params"]["biases"], strict=True)]
+            maps.assert_arrays_are(params, want, np.float16)
             assert recv_json(student, "room_ui")["ui"] == {"discretize": True}
+
+
+def frame_at(ws, step: int) -> dict[str, np.ndarray]:
+    """The arrays of the first weights frame at `step`."""
+    header, arrays = recv_until(ws, lambda d: "binary" in d and d["binary"][0]["kind"] ==
+                                "frame" and d["binary"][0]["step"] == step)["binary"]
+    return maps.frame_arrays(header, arrays)
+
+
+def test_followers_get_float16_frames_and_the_presenter_float32_of_the_same_weights(live):
+    with open_tab(live.ws_url) as (teacher, _, _):
+        room = open_room(teacher)
+        teacher.send('{"type": "configure", "config": {"hidden": [5, 3], "batch_norm": true}}')
+        state = recv_json(teacher, "state")
+        with follow(live, room["code"]) as (student, _, _), \
+                follow(live, room["code"]) as (other, _, _):
+            teacher.send('{"type": "step", "count": 6}')
+            recv_json(teacher, "step")
+            mine, theirs, others = (frame_at(ws, 6) for ws in (teacher, student, other))
+            teacher.send('{"type": "export"}')
+            oracle = Trainer.from_snapshot(recv_json(teacher, "snapshot")["snapshot"])
+            model = state["model"]
+            for got, dtype in ((mine, np.float32), (theirs, np.float16), (others, np.float16)):
+                assert list(got) == ["params", "grads"]
+                maps.assert_arrays_are(maps.params_of(got["params"], model),
+                                       maps.engine_params(oracle.eval_arrays()), dtype)
+            # the same values to float16 precision: half the bytes for a classroom's Wi-Fi
+            for name in ("params", "grads"):
+                np.testing.assert_allclose(theirs[name], mine[name], rtol=2**-11, atol=6e-8)
+                assert theirs[name].nbytes * 2 == mine[name].nbytes
+            np.testing.assert_array_equal(theirs["params"], others["params"])
+            maps.assert_maps_match(maps.params_of(mine["params"], model), model, oracle)
 
 
 def test_the_presenter_resumes_with_the_token_and_the_room_survives(live):
@@ -221,8 +260,11 @@ def test_compare_mode_steps_both_runs_in_lockstep_from_the_same_start(live):
             assert m["compare"]["step"] == m["step"]
         ws.send('{"type": "pause"}')
         head = recv_until(ws, lambda d: "binary" in d and d["binary"][0]["kind"] == "frame")
-        names = [e["name"] for e in head["binary"][0]["arrays"]]
-        assert "compare_output" in names
+        header, arrays = head["binary"]
+        assert header["compare_model"] == b["model"]["key"] == state["model"]["key"]
+        got = maps.frame_arrays(header, arrays)
+        assert list(got) == ["params", "grads", "compare_params"]
+        assert got["compare_params"].shape == got["params"].shape  # adam: the same network
         # a shared live change reaches both; the compared field stays different
         ws.send('{"type": "set", "config": {"learning_rate": 0.1, "optimizer": "momentum"}}')
         s2 = recv_until(ws, lambda d: d.get("type") == "state"
@@ -291,14 +333,20 @@ def stalled_follower(port: int, code: str):
     return s
 
 
+# the largest network: a follower's frame is ~32 KB (float16), so stalled buffers fill soon
+BIG = {"features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2"],
+       "hidden": [32] * 8, "batch_norm": True}
+
+
 def test_a_stalled_follower_never_slows_the_room(live):
     with open_tab(live.ws_url) as (teacher, hello, _):
         room = open_room(teacher)
         session = live.app.state.sessions.sessions[hello["session"]]
+        teacher.send(json.dumps({"type": "configure", "config": BIG}))  # big frames
+        recv_json(teacher, "state")
         stalled = [stalled_follower(live.port, room["code"]) for _ in range(3)]
         try:
             with follow(live, room["code"]) as (student, _, _):
-                teacher.send('{"type": "view", "grid": 128, "neuron_grid": 64}')  # big frames
                 teacher.send('{"type": "play", "speed": 1}')
                 time.sleep(1.5)  # the stalled sockets' buffers fill
                 recv_json(student, "metrics")

@@ -173,7 +173,9 @@ def stalled_client(port: int) -> socket.socket:
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                "Sec-WebSocket-Version: 13\r\n\r\n").encode())
     assert s.recv(12) == b"HTTP/1.1 101"
-    s.sendall(_masked_frame('{"type": "view", "grid": 128, "neuron_grid": 128}'))
+    # the largest network, so that its frames (~64 KB of float32 weights) fill buffers soon
+    s.sendall(_masked_frame(json.dumps({"type": "configure", "config": {
+        "features": list(FEATURES), "hidden": [32] * 8, "batch_norm": True}})))
     s.sendall(_masked_frame('{"type": "play", "speed": 1}'))
     return s
 
@@ -238,7 +240,7 @@ TEMPLATES = [
     {"type": "add_point", "x1": 1.0, "x2": 2.0, "label": 1, "split": "train"},
     {"type": "remove_point", "split": "train", "index": 3},
     {"type": "import", "snapshot": {"version": 1}},
-    {"type": "view", "grid": 64, "neuron_grid": 16},
+    {"type": "view"},
 ]
 WRONG_VALUES = st.one_of(st.text(max_size=8), st.lists(st.integers(), max_size=3),
                          st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
@@ -269,7 +271,6 @@ def mutated(draw) -> str:
         msg = draw(st.sampled_from([
             {"type": "step", "count": draw(st.integers(max_value=0) | st.integers(1001))},
             {"type": "play", "speed": draw(st.integers(max_value=0) | st.integers(201))},
-            {"type": "view", "grid": draw(st.integers(129) | st.integers(max_value=0))},
             {"type": "set_weight", "layer": 0, "neuron": 0,
              "value": draw(st.floats(100.001, 1e300) | st.floats(-1e300, -100.001))},
         ]))

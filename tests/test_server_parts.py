@@ -19,6 +19,7 @@ from server.client import Outbox, TokenBucket
 from server.handlers import HANDLERS
 from server.security import origin_allowed, trusted_hosts
 from server.settings import Settings
+from tests.helpers import maps
 
 DEEP = dict(features=list(FEATURES), hidden=[8] * 6)
 
@@ -72,7 +73,7 @@ def test_frame_prefix_and_alignment_are_as_documented():
         ({"name": "w"}, np.array([[1.5, -2.0]])),
     ])
     magic, version, reserved, n = struct.unpack_from("<4sHHI", data)
-    assert (magic, version, reserved) == (b"BPLF", 1, 0) and (12 + n) % 8 == 0
+    assert (magic, version, reserved) == (b"BPLF", 2, 0) and (12 + n) % 8 == 0
     header = json.loads(data[12 : 12 + n])
     assert header["kind"] == "frame" and header["step"] == 3
     w, m = header["arrays"]  # floats first, at offset 0, so Float32Array can view them
@@ -83,70 +84,75 @@ def test_frame_prefix_and_alignment_are_as_documented():
     assert payload[8:] == bytes(range(5))
 
 
-def test_non_finite_floats_are_clamped_in_frames():
+def test_a_float16_block_is_padded_to_4_bytes():
+    data = frames.pack("frame", {}, [({"name": "m"}, np.arange(3, dtype=np.uint8)),
+                                     ({"name": "w"}, np.array([1.5, -2.0, 65504.0]))],
+                       floats_as=np.float16)
+    n = struct.unpack_from("<4sHHI", data)[3]
+    w, m = json.loads(data[12 : 12 + n])["arrays"]
+    assert w == {"name": "w", "shape": [3], "dtype": "float16", "offset": 0}
+    assert m == {"name": "m", "shape": [3], "dtype": "uint8", "offset": 8}  # 6 bytes, then 2
+    payload = data[12 + n :]
+    assert np.frombuffer(payload[:6], "<f2").tolist() == [1.5, -2.0, 65504.0]
+    assert payload[6:8] == b"\0\0" and payload[8:] == bytes(range(3))
+    assert len(data) == 12 + n + 8 + 3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_non_finite_floats_are_clamped_in_frames(dtype):
     _, (a,) = frames.unpack(frames.pack("record", {}, [({"name": "x"},
-                                                       np.array([np.nan, np.inf, 1e300]))]))
-    assert a[0] == 0 and a[1] == a[2] == np.finfo(np.float32).max
+                                                       np.array([np.nan, np.inf, 1e300]))],
+                                        floats_as=dtype))
+    assert a.dtype == dtype and a[0] == 0 and a[1] == a[2] == np.finfo(dtype).max
 
 
-# binary budgets leave 300 bytes for the metrics text that goes with each play frame: 16 KB
-# for the default network, 40 KB for 7→[8×6]→1; five class maps need more, and may
-@pytest.mark.parametrize(("config", "budget"), [
-    ({}, 15_700), (DEEP, 39_700), ({"hidden": []}, 15_700),
-    ({"dataset": "blobs", "n_classes": 5, "hidden": [8, 8]}, 62_000)])
-def test_heatmap_frames_fit_their_budget_and_match_the_engine(config, budget):
+WEIGHTS_CONFIGS = [
+    {}, DEEP, {"hidden": []}, {"dataset": "blobs", "n_classes": 5, "hidden": [8, 8]},
+    {"batch_norm": True, "residual": True, "hidden": [4, 4], "activation": "relu"},
+    {"dataset": "plane", "output_activation": "linear", "activation": "elu"},
+    {"dataset": "xor", "output_activation": "sigmoid", "loss": "bce",
+     "activation": "leaky_relu"},
+    {"features": ["x1", "x2", "x1_sq", "sin_x2"], "hidden": [6, 6, 6], "batch_norm": True,
+     "residual": True, "activation": "swish"},
+    {"features": list(FEATURES), "hidden": [32] * 8, "batch_norm": True, "optimizer": "adam",
+     "activation": "relu"},
+]
+
+
+@pytest.mark.parametrize("config", WEIGHTS_CONFIGS, ids=lambda c: json.dumps(c)[:60])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_a_weights_frame_carries_the_engines_arrays_and_they_make_its_maps(config, dtype):
     t = Trainer(config)
     t.run(20)
-    grid = t.grid(100)
-    data = frames.heatmap_frame(grid, 20, t.parameters(), {"step": t.step_count},
-                                t.last_gradients())
-    assert len(data) <= budget
+    model = t.model()
+    data = frames.weights_frame(t.eval_arrays(), {"step": t.step_count}, t.last_gradients(),
+                                floats_as=dtype)
     header, arrays = frames.unpack(data)
-    maps = {(e["name"], e.get("layer")): a for e, a in zip(header["arrays"], arrays,
-                                                           strict=True)}
-    q = grid.quantized()
-    out_layer = len(config.get("hidden", [4, 2])) + 1
-    assert maps[("output", out_layer)].shape == (t.config.n_outputs, 100, 100)
-    np.testing.assert_array_equal(maps[("output", out_layer)], q["output"])
-    for l, full in enumerate(q["neurons"], start=1):  # 20×20 = every 5th cell's centre
-        np.testing.assert_array_equal(maps[("neuron", l)], full[:, 2::5, 2::5])
-    np.testing.assert_array_equal(maps[("input", 0)], q["inputs"][:, 2::5, 2::5])
-    for l, (W, g) in enumerate(zip(t.parameters()["weights"], t.last_gradients(),
-                                   strict=True)):
-        np.testing.assert_allclose(maps[("W", l)], W, rtol=1e-6)
-        np.testing.assert_allclose(maps[("dW", l)], g["dW"], rtol=1e-5, atol=1e-12)
-        np.testing.assert_allclose(maps[("dz_sum", l)], g["delta_mean"], rtol=1e-5, atol=1e-12)
+    got = maps.frame_arrays(header, arrays)
+    assert list(got) == ["params", "grads"] and header["step"] == 20
+    params = maps.params_of(got["params"], model)
+    maps.assert_arrays_are(params, maps.engine_params(t.eval_arrays()), dtype)
+    maps.assert_arrays_are(maps.grads_of(got["grads"], model),
+                           maps.engine_grads(t.last_gradients()), dtype)
+    # nothing but the header and the numbers: 4 (or 2, padded to 4) bytes each
+    count = got["params"].size + got["grads"].size
+    size = 4 * count if dtype == "float32" else 2 * count + 2 * count % 4
+    assert len(data) == 12 + struct.unpack_from("<I", data, 8)[0] + size
+    if dtype == "float32":  # a page's float32 pass over these weights is the engine's
+        maps.assert_maps_match(params, model, t)
+    else:  # a follower's maps: the same to float16 precision
+        maps.assert_maps_match(params, model, t, atol=2e-2)
 
 
-@pytest.mark.parametrize(("layer", "neuron", "which"), [(1, 2, "neurons"), (0, 1, "inputs")])
-def test_a_focus_adds_one_full_resolution_map_of_at_most_16_kb(layer, neuron, which):
-    t = Trainer(DEEP)
-    t.run(5)
-    grid = t.grid(128)
-    args = (grid, 20, t.parameters(), {"step": t.step_count}, t.last_gradients())
-    plain = frames.heatmap_frame(*args)
-    data = frames.heatmap_frame(*args, focus={"layer": layer, "neuron": neuron})
-    assert len(data) - len(plain) <= 128 * 128 + 128  # the map and its header entry
-    header, arrays = frames.unpack(data)
-    (entry, focus), = [(e, a) for e, a in zip(header["arrays"], arrays, strict=True)
-                       if e["name"] == "focus"]
-    assert (entry["layer"], entry["neuron"], focus.shape) == (layer, neuron, (1, 128, 128))
-    q = grid.quantized()
-    full = q["inputs"][neuron] if which == "inputs" else q["neurons"][layer - 1][neuron]
-    np.testing.assert_array_equal(focus[0], full)
-    # a focus the topology no longer has is skipped, not an error
-    stale = frames.heatmap_frame(*args, focus={"layer": 8, "neuron": 0})
-    assert len(stale) == len(plain)
-
-
-def test_subsampling_to_a_size_that_does_not_divide_keeps_the_nearest_cells():
+def test_a_weights_frame_has_no_gradients_before_the_first_update_and_twin_params_after():
     t = Trainer()
-    grid = t.grid(100)
-    header, arrays = frames.unpack(frames.heatmap_frame(grid, 30, t.parameters(), {}))
-    n1 = next(a for e, a in zip(header["arrays"], arrays, strict=True)
-              if (e["name"], e.get("layer")) == ("neuron", 1))
-    idx = np.floor((np.arange(30) + 0.5) * 100 / 30).astype(int)  # nearest centres
-    np.testing.assert_array_equal(n1, grid.quantized()["neurons"][0][:, idx][:, :, idx])
+    b = Trainer({"hidden": [3], "batch_norm": True})
+    header, arrays = frames.unpack(frames.weights_frame(t.eval_arrays(), {}, t.last_gradients(),
+                                                        b.eval_arrays()))
+    got = maps.frame_arrays(header, arrays)
+    assert list(got) == ["params", "compare_params"]  # no update yet, so no gradients
+    maps.assert_arrays_are(maps.params_of(got["compare_params"], b.model()),
+                           maps.engine_params(b.eval_arrays()), np.float32)
 
 
 def test_record_frame_carries_the_update():

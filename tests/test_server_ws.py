@@ -21,11 +21,11 @@ from engine.config import (
     Config,
 )
 from engine.features import feature_label
-from engine.heatmaps import feature_maps
 from server import frames
 from server.app import create_app
 from server.protocol import PROTOCOL_VERSION, ErrorCode
 from server.settings import Settings
+from tests.helpers import maps
 
 
 class Tab:
@@ -74,6 +74,17 @@ class Tab:
                     return header, {(e["name"], e.get("layer")): a
                                     for e, a in zip(header["arrays"], arrays, strict=True)}
 
+    def weights(self, model: dict) -> tuple[dict, dict]:
+        """The next weights frame for `model` (a state's), skipping older models' frames, as
+        (header, {"params": [per layer {name: array}], "grads": [...] or None})."""
+        while True:
+            header, arrays = self.frame("frame")
+            if header["model"] == model["key"]:
+                got = {name: a for (name, _), a in arrays.items()}
+                return header, {
+                    "params": maps.params_of(got["params"], model),
+                    "grads": maps.grads_of(got["grads"], model) if "grads" in got else None}
+
     def frames_of(self, *kinds: str) -> dict[str, tuple[dict, dict]]:
         """The next binary frame of each kind, in whatever order they come."""
         got: dict[str, tuple[dict, dict]] = {}
@@ -109,13 +120,14 @@ def weights(state: dict) -> list:
     return state["params"]["weights"]
 
 
-def test_hello_state_and_first_frame(tab):
+def test_hello_state_and_first_frame(tab, session):
     h = tab.hello
     assert h["type"] == "hello" and h["protocol"] == PROTOCOL_VERSION
     assert isinstance(h["session"], str) and len(h["session"]) >= 16 and h["resumed"] is False
     assert h["defaults"] == Config().to_dict()
     assert {row["name"] for row in h["schema"]} == set(Config().to_dict())
-    assert h["limits"]["max_message_bytes"] == 65536 and h["limits"]["grid_max"] == 128
+    assert h["limits"]["max_message_bytes"] == 65536
+    assert not {"grid_max", "grid", "neuron_grid"} & set(h["limits"])  # the page's own now
     assert h["tasks"] == {"binary": list(BINARY_DATASETS),
                           "regression": list(REGRESSION_DATASETS),
                           "multiclass": list(MULTICLASS_DATASETS)}
@@ -129,18 +141,28 @@ def test_hello_state_and_first_frame(tab):
     assert s["metrics"]["step"] == 0 and s["playing"] is False
     assert len(s["points"]["train"]["x"]) == 250 and len(s["history"]) == 1
     assert [np.shape(w) for w in weights(s)] == [(2, 4), (4, 2), (2, 1)]
-    got = tab.frames_of("frame", "features")
-    header, maps = got["frame"]
-    assert maps[("output", 3)].shape == (1, 100, 100) and maps[("output", 3)].dtype == np.uint8
-    assert maps[("neuron", 1)].shape == (4, 20, 20) and maps[("neuron", 2)].shape == (2, 20, 20)
-    assert maps[("input", 0)].shape == (2, 20, 20)
-    np.testing.assert_allclose(maps[("W", 0)], weights(s)[0], rtol=1e-6)
-    assert ("dW", 0) not in maps  # no update yet, so no gradients
-    header, feats = got["features"]
-    assert header["names"] == list(FEATURES)
-    all_maps = feature_maps(100)[:, 2::5, 2::5]  # every feature, on the 20×20 cell centres
-    np.testing.assert_array_equal(feats[("features", None)],
-                                  np.round((np.clip(all_maps, -1, 1) + 1) * 127.5))
+    assert "view" not in s
+    model = s["model"]
+    assert model == {"sizes": [2, 4, 2, 1], "activations": ["tanh", "tanh"],
+                     "output_activation": "tanh", "batch_norm": False,
+                     "skip": [False, False, False],
+                     "constants": {"leaky_slope": 0.01, "elu_alpha": 1.0},
+                     "features": ["x1", "x2"], "key": model["key"]}
+    header, frame = tab.weights(model)
+    assert header["step"] == 0 and header["epoch"] == 0
+    assert frame["grads"] is None  # no update yet, so no gradients
+    with session.lock:
+        trainer = session.trainer
+        assert model == trainer.model()
+        maps.assert_arrays_are(frame["params"], maps.engine_params(trainer.eval_arrays()),
+                               np.float32)
+        maps.assert_maps_match(frame["params"], model, trainer)
+    for l, p in enumerate(frame["params"]):  # without batch norm: the state's own weights
+        np.testing.assert_array_equal(p["W"], np.float32(weights(s)[l]))
+        np.testing.assert_array_equal(p["b"], np.float32(s["params"]["biases"][l]))
+    # the first frames are weights frames only: no features frame any more
+    tab.ask({"type": "step"}, "step")
+    assert {frames.unpack(f)[0]["kind"] for f in tab.frames} <= {"frame", "record"}
 
 
 def test_bare_step_makes_exactly_one_update(tab, session):
@@ -161,9 +183,14 @@ def test_bare_step_makes_exactly_one_update(tab, session):
                                atol=1e-6)
     np.testing.assert_allclose(rec[("W", 0)], session.trainer.parameters()["weights"][0],
                                rtol=1e-6)
-    _, frame = tab.frame("frame")  # the heatmap frame after it carries the same gradients
-    np.testing.assert_array_equal(frame[("dW", 1)], rec[("dW", 1)])
-    np.testing.assert_array_equal(frame[("dz_sum", 2)], rec[("dz_sum", 2)])
+    # the weights frame after it carries the same gradients and the weights after the update
+    header, frame = tab.weights(session.trainer.model())
+    assert header["step"] == 1
+    for l in range(3):
+        np.testing.assert_array_equal(frame["grads"][l]["dW"], rec[("dW", l)])
+        np.testing.assert_array_equal(frame["grads"][l]["db"], rec[("db", l)])
+        np.testing.assert_array_equal(frame["grads"][l]["dz"], rec[("dz_sum", l)])
+        np.testing.assert_array_equal(frame["params"][l]["W"], rec[("W", l)])
 
 
 def test_step_counts_epochs_and_phases(tab, session):
@@ -184,18 +211,23 @@ def test_configure_answers_state_with_the_new_data(tab, session):
     assert s["points"] is not None and s["metrics"]["step"] == 0
     assert [np.shape(w) for w in weights(s)] == [(2, 3), (3, 1)]
     assert session.trainer.config.dataset == "xor"
-    header, maps = tab.frame("frame")
-    assert maps[("neuron", 1)].shape == (3, 20, 20)
+    assert s["model"]["sizes"] == [2, 3, 1] and s["model"]["key"] != tab.state["model"]["key"]
+    _, frame = tab.weights(s["model"])
+    assert [p["W"].shape for p in frame["params"]] == [(2, 3), (3, 1)]
+    with session.lock:
+        maps.assert_maps_match(frame["params"], s["model"], session.trainer)
 
 
-def test_configure_softmax_sends_one_map_per_class(tab):
+def test_configure_softmax_makes_one_map_per_class(tab, session):
     s = tab.ask({"type": "configure", "config": {"dataset": "blobs", "n_classes": 4}}, "state")
     assert s["config"]["output_activation"] == "softmax"
-    _, maps = tab.frame("frame")
-    out = maps[("output", 3)]
-    assert out.shape == (4, 100, 100)
-    # K class probabilities: the four maps of one cell add up to about 255
-    assert np.all(np.abs(out.astype(int).sum(axis=0) - 255) <= 4)
+    assert s["model"]["output_activation"] == "softmax" and s["model"]["sizes"][-1] == 4
+    _, frame = tab.weights(s["model"])
+    with session.lock:
+        out = maps.assert_maps_match(frame["params"], s["model"], session.trainer)["output"]
+    assert out.shape == (4, 40, 40)
+    # K class probabilities: the four maps of one cell add up to 1
+    np.testing.assert_allclose(out.sum(axis=0), 1.0, rtol=0, atol=1e-12)
 
 
 def test_set_changes_a_live_hyperparameter_and_keeps_weights(tab, session):
@@ -215,9 +247,10 @@ def test_play_streams_the_loss_pair_until_pause(tab, session):
             isinstance(v, float) for v in m["loss"].values())
         steps.append(m["step"])
     assert steps == sorted(steps) and steps[-1] >= 10
-    header, frame = tab.frame("frame")  # play frames keep the backward view live
-    assert header["step"] >= 10 and frame[("dW", 0)].shape == (2, 4)
-    assert frame[("dz_sum", 1)].shape == (2,) and frame[("dz_sum", 2)].shape == (1,)
+    header, frame = tab.weights(s["model"])  # play frames keep the backward view live
+    assert header["step"] >= 10 and frame["grads"][0]["dW"].shape == (2, 4)
+    assert frame["grads"][1]["dz"].shape == (2,) and frame["grads"][2]["dz"].shape == (1,)
+    assert np.abs(frame["grads"][0]["dW"]).sum() > 0
     s = tab.ask({"type": "pause"}, "state")
     assert s["playing"] is False and not session.playing
     count = session.trainer.step_count
@@ -302,48 +335,68 @@ def test_gradcheck(tab):
     assert r["n_checked"] > 0 and r["max_rel_error"] < 1e-5
 
 
-def test_view_sets_the_heatmap_resolution(tab):
-    s = tab.ask({"type": "view", "grid": 50, "neuron_grid": 10}, "state")
-    assert s["view"] == {"grid": 50, "neuron_grid": 10, "focus": None}
-    while True:
-        _, maps = tab.frame("frame")
-        if maps[("output", 3)].shape == (1, 50, 50):
-            break
-    assert maps[("neuron", 1)].shape == (4, 10, 10)
-
-
-def test_view_focus_adds_the_neurons_full_map_until_cleared(tab, session):
-    s = tab.ask({"type": "view", "focus": {"layer": 1, "neuron": 2}}, "state")
-    assert s["view"] == {"grid": 100, "neuron_grid": 20, "focus": {"layer": 1, "neuron": 2}}
-    while True:
-        header, maps = tab.frame("frame")
-        if ("focus", 1) in maps:
-            break
-    entry = next(e for e in header["arrays"] if e["name"] == "focus")
-    assert entry["neuron"] == 2 and maps[("focus", 1)].shape == (1, 100, 100)
-    with session.lock:
-        full = session.trainer.grid(100).quantized()["neurons"][0][2]
-    np.testing.assert_array_equal(maps[("focus", 1)][0], full)
-    # a grid change keeps the focus; the map follows the grid
-    assert tab.ask({"type": "view", "grid": 128}, "state")["view"]["focus"] is not None
-    while (m := tab.frame("frame")[1])[("output", 3)].shape != (1, 128, 128):
-        pass
-    assert m[("focus", 1)].shape == (1, 128, 128) and m[("focus", 1)].nbytes <= 16_384
-    assert tab.ask({"type": "view", "focus": None}, "state")["view"]["focus"] is None
-    while ("focus", 1) in tab.frame("frame")[1]:
-        pass
-
-
-@pytest.mark.parametrize(("focus", "field"), [
-    ({"layer": 3, "neuron": 0}, "focus.layer"),  # the output: its map is always there
-    ({"layer": 2, "neuron": 2}, "focus.neuron"),  # layer 2 has 2 neurons
-    ({"layer": 0, "neuron": 2}, "focus.neuron"),  # 2 input features
-])
-def test_a_focus_that_names_no_map_is_refused(tab, session, hash_state, focus, field):
+def test_view_answers_with_the_state_and_changes_nothing(tab, session, hash_state):
+    tab.ask({"type": "step", "count": 2}, "step")
     before = hash_state(session)
-    err = tab.ask({"type": "view", "focus": focus}, "error")
-    assert err["code"] == "out_of_range" and err["field"] == field
+    s = tab.ask({"type": "view"}, "state")
+    assert s["metrics"]["step"] == 2 and "view" not in s
+    assert s["model"] == tab.state["model"]
+    assert s["params"] == session.trainer.parameters()
     assert hash_state(session) == before
+
+
+@pytest.mark.parametrize("fields", [{"grid": 50}, {"neuron_grid": 10},
+                                    {"focus": {"layer": 1, "neuron": 2}}, {"focus": None}])
+def test_a_view_with_a_grid_or_focus_is_an_unknown_field(tab, session, hash_state, fields):
+    before = hash_state(session)
+    err = tab.ask({"type": "view", **fields}, "error")
+    assert err["code"] == "unknown_field" and err["field"] == next(iter(fields))
+    assert err["re"] == "view" and hash_state(session) == before
+    assert tab.ask({"type": "step"}, "step")["step"] == 1  # the connection is still up
+
+
+def test_state_model_describes_a_batch_norm_residual_network(tab, session):
+    config = {"hidden": [4, 4, 3], "batch_norm": True, "residual": True,
+              "activation": ["relu", "elu", "swish"], "features": ["x1", "x2", "x1x2"]}
+    s = tab.ask({"type": "configure", "config": config}, "state")
+    model = s["model"]
+    # an engine network built on its own from the same config (not the session's trainer)
+    from engine.network import Network
+    net = Network([3, 4, 4, 3, 1], activation=["relu", "elu", "swish"], batch_norm=True,
+                  residual=True)
+    assert {k: v for k, v in model.items() if k not in ("features", "key")} == net.describe()
+    assert model["skip"] == [False, True, False, False]  # only 4 → 4 keeps its width
+    assert model["batch_norm"] is True and model["features"] == ["x1", "x2", "x1x2"]
+    tab.ask({"type": "step", "count": 5}, "step")  # running statistics move off 0 and 1
+    header, frame = tab.weights(model)
+    while header["step"] < 5:
+        header, frame = tab.weights(model)
+    assert [sorted(p) for p in frame["params"]] == [["W", "b", "scale", "shift"]] * 3 + \
+        [["W", "b"]]
+    with session.lock:
+        trainer = session.trainer
+        maps.assert_arrays_are(frame["params"], maps.engine_params(trainer.eval_arrays()),
+                               np.float32)
+        maps.assert_arrays_are(frame["grads"], maps.engine_grads(trainer.last_gradients()),
+                               np.float32)
+        maps.assert_maps_match(frame["params"], model, trainer)
+        assert not np.allclose(trainer.net.running_mean[0], 0)
+
+
+@pytest.mark.parametrize("query", ["?protocol=2", "?protocol=4", "?protocol=three"])
+def test_another_protocol_is_closed_with_4006_naming_the_servers(client, query):
+    with pytest.raises(WebSocketDisconnect) as e, client.websocket_connect("/ws" + query) as ws:
+        Tab(ws).recv()
+    assert e.value.code == 4006 and f"protocol {PROTOCOL_VERSION}" in e.value.reason
+    assert PROTOCOL_VERSION == 3
+
+
+@pytest.mark.parametrize("query", ["", "?protocol=3"])
+def test_this_protocol_or_none_is_served(client, query):
+    with client.websocket_connect("/ws" + query) as ws:
+        tab = Tab(ws)
+        assert tab.until("hello")["protocol"] == 3
+        assert tab.until("state")["metrics"]["step"] == 0
 
 
 INVALID = [
@@ -374,11 +427,8 @@ INVALID = [
     ('{"type": "configure", "config": {"n_points": 5000}}', "bad_config"),
     ('{"type": "configure", "config": {"wings": 2}}', "bad_config"),
     ('{"type": "configure", "config": {"seed": 100000000000000000000}}', "not_finite"),
-    ('{"type": "view", "grid": 129}', "out_of_range"),
-    ('{"type": "view", "neuron_grid": 0}', "out_of_range"),
-    ('{"type": "view", "focus": {"layer": 1}}', "missing_field"),
-    ('{"type": "view", "focus": {"layer": -1, "neuron": 0}}', "out_of_range"),
-    ('{"type": "view", "focus": [1, 0]}', "wrong_type"),
+    ('{"type": "view", "grid": 100}', "unknown_field"),
+    ('{"type": "view", "neuron_grid": 20}', "unknown_field"),
     ('{"type": "set_weight", "layer": 0, "neuron": 0, "source": 0, "value": 1000}',
      "out_of_range"),
     ('{"type": "set_weight", "layer": 5, "neuron": 0, "source": 0, "value": 1}', "rejected"),
