@@ -162,9 +162,11 @@ def test_a_late_joiner_sees_the_current_state_at_once(run):
     dW = [g["dW"] for g in oracle.last_gradients()]
     student.page.wait_for_function(f"() => {STATE}.frameGrads !== null")
     shown = student.page.evaluate("() => window.backpropLab.network.gradScale")
-    assert shown == pytest.approx(max(abs(g).max() for g in dW), rel=1e-6)  # float32 frames
+    # a follower's frames are float16 (a classroom's Wi-Fi is shared): rounding is monotone,
+    # so the largest |∂L/∂w| shown is the float16 of the engine's largest
+    assert shown == float(np.float16(max(abs(g).max() for g in dW)))
     shown_dW = student.state("s.frameGrads.layers[0].dW")
-    assert np.allclose(shown_dW, dW[0], rtol=1e-6, atol=1e-9)
+    assert np.array_equal(shown_dW, dW[0].astype(np.float16).astype(np.float64))
 
 
 def test_followers_read_the_presenters_lesson_card(run):

@@ -437,8 +437,8 @@ def test_hovering_a_neuron_shows_its_full_resolution_map_in_the_boundary_view(ru
     centre = r.page.evaluate("() => window.backpropLab.network.nodeCenter(1, 2)")
     box = r.page.locator("#network").bounding_box()
     r.page.mouse.move(box["x"] + centre["x"], box["y"] + centre["y"])
-    r.page.wait_for_function(
-        "() => { const f = window.backpropLab.store.state.heatmaps.focus;"
+    r.page.wait_for_function(  # made in the page from the same pass as the output's map
+        "() => { const f = window.backpropLab.boundary.mapShown;"
         " return f && f.layer === 1 && f.j === 2 && f.n === 100; }")
     r.settle()
     assert r.state("s.heatmaps.neurons[0].n") == 20  # the diagram's maps stay small
@@ -447,7 +447,7 @@ def test_hovering_a_neuron_shows_its_full_resolution_map_in_the_boundary_view(ru
     r.page.mouse.move(box["x"] + 2, box["y"] + box["height"] - 2)  # off every neuron
     r.page.wait_for_function(
         "() => { const s = window.backpropLab.store.state;"
-        " return !s.ui.hover && s.heatmaps && !s.heatmaps.focus; }")
+        " return !s.ui.hover && s.heatmaps && !window.backpropLab.boundary.mapShown; }")
     assert r.errors == []
 
 

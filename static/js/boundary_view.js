@@ -95,7 +95,9 @@ export class BoundaryView {
     const paint = (map, j) => {
       paintCodes(this.thumb.image(map.n), map.codes, j * map.n * map.n, 1, BACKGROUND_LUT);
       this.thumb.commit();
+      this.mapShown = { layer: h.layer, j: h.j, n: map.n };  // read by tests
     };
+    this.mapShown = null;
     // The hovered neuron's full-resolution map, from the pass that made the output's.
     const full = h ? focusMap(maps, h.layer, h.j) : null;
     if (h && h.layer > 0 && h.layer <= maps.neurons.length) {
