@@ -660,10 +660,24 @@ ServerMessage = (Hello | State | StepMsg | Metrics | Stopped | Error | Inspectio
                  | GradcheckResult | Room | RoomUi | Forked)
 
 
-def encode(message: ServerMessage) -> str:
-    """Compact JSON text; raises ValueError rather than put NaN or Infinity on the wire."""
-    return json.dumps(message.model_dump(by_alias=True), allow_nan=False,
-                      separators=(",", ":"))
+def encode(message: ServerMessage, digits: int | None = None) -> str:
+    """Compact JSON text; raises ValueError rather than put NaN or Infinity on the wire. With
+    `digits`, floats keep that many significant digits (a room's followers: the page shows
+    four, and a classroom's Wi-Fi is shared)."""
+    data = message.model_dump(by_alias=True)
+    if digits is not None:
+        data = _rounded(data, digits)
+    return json.dumps(data, allow_nan=False, separators=(",", ":"))
+
+
+def _rounded(value, digits: int):
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: _rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v, digits) for v in value]
+    return value
 
 
 def error_message(e: ProtocolError) -> Error:

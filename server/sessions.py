@@ -100,6 +100,9 @@ class Session:
         self.pending_record = None  # the last `step` command's StepRecord, not yet sent
         self.export_cache: tuple | None = None  # (state key, encoded snapshot), handlers.py
         self.frames_sent = 0
+        # the followers' byte budget (settings.follower_bytes_per_s): a token bucket
+        self._room_bytes = 0.0
+        self._room_bytes_at = time.monotonic()
         self.followers: set[Attached] = set()
         self.room = None  # rooms.Room while a class follows this session
         self.twin = None  # compare mode: trainer B, stepped with `trainer` (lock held)
@@ -181,14 +184,30 @@ class Session:
             f.reply(payload)
 
     def _fan(self, payloads: tuple[str | bytes, ...],
-             room_payloads: tuple[str | bytes, ...] | None = None) -> None:
+             room_payloads: tuple[str | bytes, ...] | None = None, metered: bool = False) -> None:
         """One frame into every connection's newest-wins outbox: `payloads` for the session's
-        page, `room_payloads` (encoded once) for each follower."""
+        page, `room_payloads` (encoded once) for each follower. A `metered` one (play) keeps
+        to the followers' byte budget: past it they skip this frame and get a newer one; a
+        step's frames, which come at a person's pace, always go."""
         if self.client is not None:
             self.client.frame(payloads)
-        for f in self.followers:
-            f.frame(room_payloads or payloads)
+        if self.followers and room_payloads is not None \
+                and (not metered or self._room_budget(room_payloads)):
+            for f in self.followers:
+                f.frame(room_payloads)
         self.frames_sent += 1
+
+    def _room_budget(self, payloads: tuple[str | bytes, ...]) -> bool:
+        """Whether the followers' bucket holds this frame's bytes (and takes them)."""
+        rate = self.settings.follower_bytes_per_s
+        now = time.monotonic()
+        self._room_bytes = min(rate / 4, self._room_bytes + (now - self._room_bytes_at) * rate)
+        self._room_bytes_at = now
+        size = sum(len(p) for p in payloads)  # str payloads are ASCII JSON
+        if self._room_bytes < size:
+            return False
+        self._room_bytes -= size
+        return True
 
     async def close(self, code: int, reason: str) -> None:
         client = self.client
@@ -241,7 +260,7 @@ class Session:
                 payloads, stopped = await self.call(self._play_frame, self.speed, quick=True)
                 if self.client is None:
                     return
-                self._fan(*payloads)
+                self._fan(*payloads, metered=True)
                 if stopped is not None:
                     self.playing = False
                     self.share(stopped)
@@ -283,11 +302,16 @@ class Session:
         stopped = None
         if trainer.stopped is not None:
             stopped = encode(Stopped(reason=trainer.stopped, message=trainer.stop_message))
-        return ((metrics, own), (metrics, room) if room is not None else None), stopped
+        if room is None:
+            return ((metrics, own), None), stopped
+        metrics_room = encode(readouts.metrics_message(trainer, updates, playing=True, twin=twin),
+                              digits=6)
+        return ((metrics, own), (metrics_room, room)), stopped
 
     def _weights(self, trainer, for_room: bool | None = None) -> tuple[bytes, bytes | None]:
         """Lock held: the weights frame for the session's own page (float32) and, when a room
-        follows (or `for_room`), its followers' (float16: a classroom's Wi-Fi is shared)."""
+        follows (or `for_room`), its followers' (float16: a classroom's Wi-Fi is shared; the
+        gradients only while the presenter shows the backward view, which draws them)."""
         meta = {"step": trainer.step_count, "epoch": trainer.epoch, "model": trainer.model()["key"]}
         layers = trainer.eval_arrays()
         grads = trainer.last_gradients()
@@ -298,7 +322,9 @@ class Session:
         own = frames.weights_frame(layers, meta, grads, twin)
         room = None
         if self.followers if for_room is None else for_room:
-            room = frames.weights_frame(layers, meta, grads, twin, floats_as="float16")
+            shown = self.room is not None and self.room.ui.get("view") == "backward"
+            room = frames.weights_frame(layers, meta, grads if shown else None, twin,
+                                        floats_as="float16")
         return own, room
 
     # frames after discrete changes

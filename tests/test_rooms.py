@@ -30,6 +30,13 @@ def live(live_server_factory):
         yield server
 
 
+@pytest.fixture(scope="module")
+def unmetered(live_server_factory):
+    """A server whose followers' byte budget never binds (for tests of stalled sockets)."""
+    with live_server_factory(Settings(follower_bytes_per_s=10**9)) as server:
+        yield server
+
+
 def recv_until(ws, pred, timeout: float = 5.0):
     """The first message (JSON dict, or frame header for binary) for which pred is true."""
     deadline = time.monotonic() + timeout
@@ -183,6 +190,9 @@ def test_followers_get_float16_frames_and_the_presenter_float32_of_the_same_weig
         state = recv_json(teacher, "state")
         with follow(live, room["code"]) as (student, _, _), \
                 follow(live, room["code"]) as (other, _, _):
+            # the backward view draws the gradients: the followers' frames carry them
+            teacher.send('{"type": "ui", "view": "backward"}')
+            recv_json(student, "room_ui")
             teacher.send('{"type": "step", "count": 6}')
             recv_json(teacher, "step")
             mine, theirs, others = (frame_at(ws, 6) for ws in (teacher, student, other))
@@ -199,6 +209,13 @@ def test_followers_get_float16_frames_and_the_presenter_float32_of_the_same_weig
                 assert theirs[name].nbytes * 2 == mine[name].nbytes
             np.testing.assert_array_equal(theirs["params"], others["params"])
             maps.assert_maps_match(maps.params_of(mine["params"], model), model, oracle)
+            # the forward view draws none: the followers' frames leave them out
+            teacher.send('{"type": "ui", "view": "forward"}')
+            recv_json(student, "room_ui")
+            teacher.send('{"type": "step"}')
+            recv_json(teacher, "step")
+            assert list(frame_at(teacher, 7)) == ["params", "grads"]
+            assert list(frame_at(student, 7)) == ["params"]
 
 
 def test_the_presenter_resumes_with_the_token_and_the_room_survives(live):
@@ -338,7 +355,8 @@ BIG = {"features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2"],
        "hidden": [32] * 8, "batch_norm": True}
 
 
-def test_a_stalled_follower_never_slows_the_room(live):
+def test_a_stalled_follower_never_slows_the_room(unmetered):
+    live = unmetered
     with open_tab(live.ws_url) as (teacher, hello, _):
         room = open_room(teacher)
         session = live.app.state.sessions.sessions[hello["session"]]
@@ -364,3 +382,31 @@ def test_a_stalled_follower_never_slows_the_room(live):
         finally:
             for s in stalled:
                 s.close()
+
+
+def test_a_playing_room_keeps_to_its_followers_byte_budget(live_server_factory):
+    """A classroom's Wi-Fi is shared: past `follower_bytes_per_s` a follower skips play frames
+    (the newest still comes), and what it gets never exceeds the budget plus one burst."""
+    budget = 20_000
+    deep = {"features": BIG["features"], "hidden": [8] * 6, "activation": "tanh"}
+    with live_server_factory(Settings(follower_bytes_per_s=budget)) as live, \
+            open_tab(live.ws_url) as (teacher, _, _):
+        room = open_room(teacher)
+        teacher.send(json.dumps({"type": "configure", "config": deep}))
+        recv_json(teacher, "state")
+        with follow(live, room["code"]) as (student, _, _):
+            teacher.send('{"type": "ui", "view": "backward"}')  # the largest frames
+            recv_json(student, "room_ui")
+            teacher.send('{"type": "play", "speed": 1}')
+            recv_json(student, "metrics")
+            got, seen = [], set()
+            while len(got) < 40:  # (time, bytes) of each play message
+                m = student.recv(timeout=5)
+                got.append((time.monotonic(), len(m) if isinstance(m, bytes) else len(m.encode())))
+                if isinstance(m, str) and json.loads(m)["type"] == "metrics":
+                    seen.add(json.loads(m)["step"])
+            teacher.send('{"type": "pause"}')
+        span = got[-1][0] - got[0][0]
+        total = sum(n for _, n in got[1:])
+        assert total <= budget * span + budget / 4 + max(n for _, n in got), (total, span)
+        assert len(seen) >= 15  # still a moving picture, of the newest steps
