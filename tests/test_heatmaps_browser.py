@@ -97,3 +97,22 @@ def test_the_pages_maps_are_the_engines(live, chromium, config):
         assert r.errors == [], r.errors
     finally:
         r.close()
+
+
+def test_a_page_of_another_protocol_is_told_to_reload(live_server_factory, chromium,
+                                                     monkeypatch):
+    """The page says which protocol it speaks; a server of another one closes with 4006 and
+    the page asks for a reload, rather than misreading frames."""
+    import server.client
+    monkeypatch.setattr(server.client, "PROTOCOL_VERSION", 99)
+    with live_server_factory() as live:
+        page = chromium.new_page()
+        try:
+            page.goto(live.url)
+            page.wait_for_function(
+                "() => window.backpropLab.store.state.connection.status === 'outdated'")
+            text = page.locator("#banner").inner_text()
+            assert "out of date" in text and "protocol 99" in text, text
+            assert page.get_by_role("button", name="Reload the page").is_visible()
+        finally:
+            page.close()

@@ -37,6 +37,12 @@ export class Notices {
         button.textContent = "Start a session of my own";
         button.onclick = () => this.newSession();
         b.replaceChildren(`The room has ended (${c.reason || "it closed"}). `, button);
+      } else if (c.status === "outdated") {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = "Reload the page";
+        button.onclick = () => location.reload();
+        b.replaceChildren(`This page is out of date for the server (${c.reason || "another protocol"}). `, button);
       } else if (c.status === "full") {
         b.textContent = `The server is full (${c.reason || "too many sessions"}); retrying…`;
       } else {

@@ -15,7 +15,7 @@ const SESSION_KEY = "backprop-lab-session";
 const ROOM_KEY = "backprop-lab-rooms";  // localStorage: {code: presenter token} of this browser
 
 export const CloseCode = { SHUTTING_DOWN: 4000, REPLACED: 4001, LEFT: 4002, SERVER_FULL: 4003,
-  ROOM_GONE: 4004, SLOW_DOWN: 4005 };
+  ROOM_GONE: 4004, SLOW_DOWN: 4005, WRONG_PROTOCOL: 4006 };
 
 /** Builders for every client → server message (server/protocol.py, "client → server"). */
 export const messages = {
@@ -363,6 +363,10 @@ export class Connection {
     if (ev.code === CloseCode.REPLACED) {
       this.dispatch({ type: "connection", status: "replaced", reason: ev.reason });
       return;  // another tab took this session over; reconnecting would take it back
+    }
+    if (ev.code === CloseCode.WRONG_PROTOCOL) {
+      this.dispatch({ type: "connection", status: "outdated", reason: ev.reason });
+      return;  // this page's code is older (or newer) than the server's: only a reload helps
     }
     if (ev.code === CloseCode.ROOM_GONE) {
       if (this.present && !this.join) presenterTokens.drop(this.present);
