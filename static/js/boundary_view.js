@@ -33,6 +33,9 @@ export class BoundaryView {
     return { x: PAD.left + (W - PAD.left - PAD.right - side) / 2, y: PAD.top, side };
   }
 
+  /** The plot's side in device pixels: the finest map worth drawing. */
+  plotPixels() { return Math.round(this._plot().side * this.surface.dpr); }
+
   toPx(x1, x2) {
     const p = this._plot();
     return { x: p.x + ((x1 - DOMAIN[0]) / (DOMAIN[1] - DOMAIN[0])) * p.side,

@@ -11,7 +11,9 @@
 import { paramLayout } from "./protocol.js";
 
 export const DOMAIN = [-6, 6];          // engine/datasets.py DOMAIN
-export const GRID = 100;                // cells a side of the output map (and of a focus map)
+export const GRID = 100;                // cells a side of the output map at least (and of a focus map)
+export const MAX_GRID = 256;            // ...and at most, where the device is fast and the plot large
+const CRISP_MS = 4;                     // a finer output map only while the maps cost less than this
 export const NEURON_GRID = 20;          // cells a side of each input's and hidden neuron's map
 export const NEURON_RANGE = [-1, 1];    // TensorFlow Playground's colour scale, clipped
 
@@ -186,7 +188,9 @@ function compareOutputOf(model, params, n) {
 /** Maps for the newest weights, at most one computation an animation frame: a frame that
  *  arrives while maps are due replaces the weights waiting, never queues behind them. A
  *  device too slow for every frame lowers its map rate (the weights and numbers still
- *  update every frame): it skips animation frames in proportion to the maps' cost. */
+ *  update every frame): it skips animation frames in proportion to the maps' cost. A fast
+ *  one draws the output crisper: up to the plot's device pixels (MAX_GRID), as long as a set
+ *  of maps stays under CRISP_MS. */
 export class MapMaker {
   /** onMaps(heatmaps, step): called with each new set of maps. */
   constructor(onMaps) {
@@ -197,9 +201,12 @@ export class MapMaker {
     this.next = 0;          // performance.now() before which no computation starts
     this.lastMs = 0;
     this.computed = 0;      // how many sets of maps were made (read by benches and tests)
+    this.n = GRID;          // the output map's cells a side now
+    this.key = "";          // the model the grid size was chosen for
   }
 
-  /** Maps are wanted for `job` = {model, params, compare, step}. */
+  /** Maps are wanted for `job` = {model, params, compare, step, pixels} (pixels: the Output
+   *  plot's side in device pixels, the finest grid worth drawing). */
   want(job) {
     this.pending = job;
     if (!this.raf) this.raf = requestAnimationFrame((t) => this._run(t));
@@ -211,12 +218,18 @@ export class MapMaker {
     if (now < this.next) { this.raf = requestAnimationFrame((t) => this._run(t)); return; }
     const job = this.pending;
     this.pending = null;
+    if (job.model.key !== this.key) { this.key = job.model.key; this.n = GRID; this.computed = 0; }
+    const n = this.n;
     const t0 = performance.now();
-    const maps = { ...heatmapsOf(job.model, job.params, job.compare), step: job.step };
+    const maps = { ...heatmapsOf(job.model, job.params, job.compare, n), step: job.step };
     const ms = performance.now() - t0;
     this.lastMs = ms;
     this.cost = this.computed ? 0.8 * this.cost + 0.2 * ms : ms;
     this.computed += 1;
+    // the cost grows with the cells: the finest grid that stays under CRISP_MS, in steps of 4
+    const finest = Math.min(MAX_GRID, Math.max(GRID, job.pixels || GRID));
+    const fits = 4 * Math.floor(n * Math.sqrt(CRISP_MS / Math.max(this.cost, 0.01)) / 4);
+    if (this.computed >= 3) this.n = Math.max(GRID, Math.min(finest, fits, n * 2));
     // past a third of a 60 Hz frame, leave the next frames to drawing and input
     this.next = now + Math.max(0, 3 * this.cost - 16.7);
     this.onMaps(maps, job.step);

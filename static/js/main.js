@@ -254,7 +254,8 @@ store.listen((a, s) => {
   if (a.type === "forked" && a.session) conn.drive(a.session);
   if (a.type === "state") share.update();
   if ((a.type === "weights" || a.type === "state") && s.wire && s.model) {
-    maps.want({ model: s.model, params: s.wire.params, compare: s.wire.compare, step: s.wire.step });
+    maps.want({ model: s.model, params: s.wire.params, compare: s.wire.compare, step: s.wire.step,
+      pixels: boundary.plotPixels() });
   }
   if (a.type === "hello" && s.schema.length) dispatch({ type: "featureMaps", ...featureMapsOf(s) });
 });
