@@ -1,9 +1,11 @@
 """Classroom capacity on loopback: one teacher's room, a class following it, forks playing.
 
     python bench/classroom.py   # --followers 200 --forks 30 --seconds 10 --warmup 3 --processes 2
+                                # --network deep|default --view forward|backward
 
 A real `python -m server` runs in its own process. The teacher (a real client, in this
-process) configures 7→[8×6]→1, opens a room and plays at speed 1 (≤ 30 frames/s). Then:
+process) configures 7→[8×6]→1 (or the default 2→[4,2]→1), opens a room, shows the forward
+(or backward) view and plays at speed 1 (≤ 30 frames/s). Then:
 
 A. `--followers` clients follow the room (`/ws?room=CODE`); after `--warmup` s, a window of
    `--seconds` s is measured.
@@ -15,8 +17,10 @@ In each window: frames/s per follower (binary frames of kind "frame"; min, p5, m
 goal ≥ 20), the lag behind the teacher (a follower's receive time minus the teacher's for
 the frame with the same step, over all followers' frames; goal p99 ≤ 250 ms), frames/s per
 fork (goal ≥ 15), the server's RSS (max over the whole run; goal ≤ 1 GiB), its CPU per frame
-the sessions made and per frame delivered, bytes per follower per second, and the CPU of
-the client processes, so that a client-bound figure can be told from a server-bound one.
+the sessions made and per frame delivered, bytes per follower per second (goal ≤ 48 KB/s
+for 7→[8×6]→1, ≤ 16 KB/s for the default network: a classroom's access point is shared),
+and the CPU of the client processes, so that a client-bound figure can be told from a
+server-bound one.
 
 The clients are asyncio `websockets` connections spread over `--processes` processes; a
 message is never decoded beyond the 12-byte prefix and the start of a binary frame's header.
@@ -37,7 +41,7 @@ from array import array
 from dataclasses import dataclass, field
 
 import psutil
-from live_server import DEEP, pct, start_server
+from live_server import DEEP, DEFAULT, pct, start_server
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -47,6 +51,8 @@ WS_OPTIONS = {"max_size": None, "compression": None, "ping_interval": None}
 FRAME_HEAD = re.compile(rb'\{"kind":"frame","step":(\d+)')
 CONNECT_AT_ONCE = 25  # connections opening at a time: each gets a state with history
 GOALS = {"follower_fps": 20.0, "lag_p99_ms": 250.0, "rss_mib": 1024.0, "fork_fps": 15.0}
+NETWORKS = {"deep": DEEP, "default": DEFAULT}
+KB_GOALS = {"deep": 48.0, "default": 16.0}  # per follower per second: a shared access point
 
 
 @dataclass
@@ -226,10 +232,12 @@ class Run:
         rss = asyncio.create_task(self.sample_rss())
         async with connect(self.ws_url, **WS_OPTIONS) as ws:
             await recv_json(ws, "state")
-            await ws.send(json.dumps({"type": "configure", "config": DEEP}))
+            await ws.send(json.dumps({"type": "configure",
+                                      "config": NETWORKS[self.args.network]}))
             await recv_json(ws, "state")
             await ws.send('{"type":"open_room"}')
             code = (await recv_json(ws, "room"))["code"]
+            await ws.send(json.dumps({"type": "ui", "view": self.args.view}))
             await ws.send('{"type":"play","speed":1}')
             await recv_json(ws, "metrics")
             teacher = asyncio.create_task(record(ws, self.teacher))
@@ -316,8 +324,9 @@ def print_table(args, a: dict, b: dict, rss_mib: float) -> None:
          f(b["cpu_per_delivered"], ".3f"), None),
         ("server CPU, cores", "", f(a["server_cores"], ".2f"), f(b["server_cores"], ".2f"),
          None),
-        ("KB per follower per second (median)", "", f(a["kb_per_follower_s"], ".0f"),
-         f(b["kb_per_follower_s"], ".0f"), None),
+        ("KB per follower per second (median)", f"≤ {KB_GOALS[args.network]:.0f}",
+         f(a["kb_per_follower_s"], ".0f"), f(b["kb_per_follower_s"], ".0f"),
+         max(a["kb_per_follower_s"], b["kb_per_follower_s"]) <= KB_GOALS[args.network]),
         (f"client CPU, cores ({args.processes} processes)", "", f(a["client_cores"], ".2f"),
          f(b["client_cores"], ".2f"), None),
         ("teacher process CPU, cores", "", f(a["teacher_cores"], ".2f"),
@@ -342,12 +351,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="each measured window")
     ap.add_argument("--warmup", type=float, default=3.0, help="before each window")
     ap.add_argument("--processes", type=int, default=2, help="client processes")
+    ap.add_argument("--network", choices=sorted(NETWORKS), default="deep",
+                    help="the room's network: deep 7→[8×6]→1 or the default 2→[4,2]→1")
+    ap.add_argument("--view", choices=["forward", "backward"], default="forward",
+                    help="the presenter's view (the backward one puts gradients on the wire)")
     ap.add_argument("--profile", metavar="PREFIX", help="py-spy the server in each window "
                     "into PREFIX.A.txt and PREFIX.B.txt (collapsed stacks, for a flame graph)")
     args = ap.parse_args()
     command = (f"python bench/classroom.py --followers {args.followers} --forks {args.forks} "
                f"--seconds {args.seconds:g} --warmup {args.warmup:g} "
-               f"--processes {args.processes}")
+               f"--processes {args.processes} --network {args.network} --view {args.view}")
     proc, ws_url = start_server(
         BACKPROP_LAB_MAX_SESSIONS=str(max(64, args.forks + 8)),
         BACKPROP_LAB_MAX_FOLLOWERS=str(max(400, args.followers + args.forks + 8)))
@@ -360,9 +373,10 @@ def main() -> None:
         proc.wait(10)
     a = figures(alone, run.teacher, followers, [])
     b = figures(forked, run.teacher, followers, forks)
-    print(f"{command}\n1 teacher playing 7→[8×6]→1 at speed 1; windows of {args.seconds:g} s "
-          f"after {args.warmup:g} s warm-up; {psutil.cpu_count()} cores; run took "
-          f"{time.monotonic() - started:.0f} s\n")
+    shape = "7→[8×6]→1" if args.network == "deep" else "2→[4,2]→1"
+    print(f"{command}\n1 teacher playing {shape} ({args.view} view) at speed 1; windows of "
+          f"{args.seconds:g} s after {args.warmup:g} s warm-up; {psutil.cpu_count()} cores; "
+          f"run took {time.monotonic() - started:.0f} s\n")
     print_table(args, a, b, run.rss_max / 2**20)
 
 
