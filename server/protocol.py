@@ -662,11 +662,11 @@ ServerMessage = (Hello | State | StepMsg | Metrics | Stopped | Error | Inspectio
 
 def encode(message: ServerMessage, digits: int | None = None) -> str:
     """Compact JSON text; raises ValueError rather than put NaN or Infinity on the wire. With
-    `digits`, floats keep that many significant digits (a room's followers: the page shows
-    four, and a classroom's Wi-Fi is shared)."""
+    `digits`, floats keep that many significant digits and null fields are left out (a
+    room's followers: the page shows four digits, and a classroom's Wi-Fi is shared)."""
     data = message.model_dump(by_alias=True)
     if digits is not None:
-        data = _rounded(data, digits)
+        data = {k: v for k, v in _rounded(data, digits).items() if v is not None}
     return json.dumps(data, allow_nan=False, separators=(",", ":"))
 
 

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
         4 * 1024 * 1024, ge=1024, description="cap for an `import` message carrying a snapshot")
     frame_rate: float = Field(30.0, gt=0, le=120, description="frames per second per session")
     follower_bytes_per_s: int = Field(
-        48_000, ge=4_000, description="play frames a room sends each follower at most, in "
+        46_500, ge=4_000, description="play frames a room sends each follower at most, in "
         "bytes a second (a classroom's Wi-Fi access point is shared by everyone): a larger "
         "network's followers get fewer frames a second, never a backlog")
 
