@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -41,6 +43,29 @@ def start_server(**env: str) -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.05)
     return proc, url.replace("http", "ws") + "ws"
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--no-first-run"]
+
+
+@contextlib.contextmanager
+def page_server():
+    """(page URL, headless Debian chromium) of a real server on a free loopback port, BLAS on
+    one thread, for the benchmarks that measure the page."""
+    from playwright.sync_api import sync_playwright
+
+    proc = subprocess.Popen([sys.executable, "-m", "server", "--port", "0", "--no-browser"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env={"OPENBLAS_NUM_THREADS": "1", **os.environ})
+    url = re.search(r"(http://\S+)", proc.stdout.readline()).group(1)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            yield url, browser
+            browser.close()
+    finally:
+        proc.terminate()
 
 
 def pct(xs: list[float], p: float) -> float:

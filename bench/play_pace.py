@@ -10,53 +10,38 @@ TensorFlow Playground learns circle and xor in about 1–2 s.
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 import time
 
-from live_server import ROOT
-from playwright.sync_api import sync_playwright
+from live_server import page_server
 
 CASES = [("circle", "dataset=circle", 0.05), ("xor", "dataset=xor", 0.05),
          ("spiral 7→[8×6]→1", "dataset=spiral&features=x1,x2,x1_sq,x2_sq,x1x2,sin_x1,sin_x2"
           "&hidden=8,8,8,8,8,8", 0.1)]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
 def main() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "server", "--port", "0", "--no-browser"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env={"OPENBLAS_NUM_THREADS": "1", **os.environ})
-    url = re.search(r"(http://\S+)", proc.stdout.readline()).group(1)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            print(f"{'data set':20} {'target':>7} {'seconds':>8} {'updates':>8}")
-            for name, query, target in CASES:
-                page = browser.new_page(viewport={"width": 1280, "height": 720})
-                page.goto(f"{url}?{query}")
-                page.wait_for_function("() => { const s = window.backpropLab"
-                                       " && window.backpropLab.store.state;"
-                                       " return s && s.config && s.heatmaps; }")
-                page.get_by_role("button", name="Play", exact=True).click()
-                t0 = time.perf_counter()
-                try:
-                    page.wait_for_function(
-                        "t => { const s = window.backpropLab.store.state;"
-                        " return s.loss.test !== null && s.loss.test < t; }",
-                        arg=target, timeout=60_000)
-                    took = f"{time.perf_counter() - t0:8.2f}"
-                except Exception:
-                    took = "   > 60"
-                steps = page.evaluate("() => window.backpropLab.store.state.counters.step")
-                print(f"{name:20} {target:7g} {took} {steps:8d}", flush=True)
-                page.evaluate("() => window.backpropLab.conn.leave()")
-                page.close()
-            browser.close()
-    finally:
-        proc.terminate()
+    with page_server() as (url, browser):
+        print(f"{'data set':20} {'target':>7} {'seconds':>8} {'updates':>8}")
+        for name, query, target in CASES:
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(f"{url}?{query}")
+            page.wait_for_function("() => { const s = window.backpropLab"
+                                   " && window.backpropLab.store.state;"
+                                   " return s && s.config && s.heatmaps; }")
+            page.get_by_role("button", name="Play", exact=True).click()
+            t0 = time.perf_counter()
+            try:
+                page.wait_for_function(
+                    "t => { const s = window.backpropLab.store.state;"
+                    " return s.loss.test !== null && s.loss.test < t; }",
+                    arg=target, timeout=60_000)
+                took = f"{time.perf_counter() - t0:8.2f}"
+            except Exception:
+                took = "   > 60"
+            steps = page.evaluate("() => window.backpropLab.store.state.counters.step")
+            print(f"{name:20} {target:7g} {took} {steps:8d}", flush=True)
+            page.evaluate("() => window.backpropLab.conn.leave()")
+            page.close()
 
 
 if __name__ == "__main__":
