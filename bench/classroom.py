@@ -95,8 +95,9 @@ async def recv_json(ws, type_: str) -> dict:
             return json.loads(m)
 
 
-async def follow(url: str, gate: asyncio.Semaphore, log: Log, ready: asyncio.Event,
-                 conns: list) -> None:
+async def follow(
+    url: str, gate: asyncio.Semaphore, log: Log, ready: asyncio.Event, conns: list
+) -> None:
     async with gate:
         ws = await connect(url, **WS_OPTIONS)
         await recv_json(ws, "state")
@@ -105,8 +106,9 @@ async def follow(url: str, gate: asyncio.Semaphore, log: Log, ready: asyncio.Eve
     await record(ws, log)
 
 
-async def fork_and_play(url: str, gate: asyncio.Semaphore, log: Log, ready: asyncio.Event,
-                        conns: list) -> None:
+async def fork_and_play(
+    url: str, gate: asyncio.Semaphore, log: Log, ready: asyncio.Event, conns: list
+) -> None:
     """Follow the room, fork it, drive the fork: play at speed 1 and log its frames."""
     async with gate:
         async with connect(url, **WS_OPTIONS) as student:
@@ -126,8 +128,9 @@ async def start_clients(kind, n: int, url: str, conns: list, tasks: list) -> lis
     """`n` clients of `kind` (follow or fork_and_play), returned once all are going."""
     gate = asyncio.Semaphore(CONNECT_AT_ONCE)
     logs, readies = [Log() for _ in range(n)], [asyncio.Event() for _ in range(n)]
-    tasks += [asyncio.create_task(kind(url, gate, log, ready, conns))
-              for log, ready in zip(logs, readies)]
+    tasks += [
+        asyncio.create_task(kind(url, gate, log, ready, conns)) for log, ready in zip(logs, readies)
+    ]
     await asyncio.gather(*(r.wait() for r in readies))
     return logs
 
@@ -143,8 +146,7 @@ async def client_process(pipe) -> None:
         kind, url, n = cmd
         logs[kind] += await start_clients(kinds[kind], n, url, conns, tasks)
         pipe.send("ready")
-    await asyncio.gather(*(asyncio.wait_for(ws.close(), 5) for ws in conns),
-                         return_exceptions=True)
+    await asyncio.gather(*(asyncio.wait_for(ws.close(), 5) for ws in conns), return_exceptions=True)
     await asyncio.gather(*tasks, return_exceptions=True)
     pipe.send(logs)
 
@@ -194,8 +196,12 @@ class Run:
         self.teacher = Log()
 
     def cpu(self) -> tuple[float, float, float, float]:
-        return (cpu_seconds(self.server), sum(cpu_seconds(w) for w in self.workers),
-                cpu_seconds(self.me), machine_cpu_seconds())
+        return (
+            cpu_seconds(self.server),
+            sum(cpu_seconds(w) for w in self.workers),
+            cpu_seconds(self.me),
+            machine_cpu_seconds(),
+        )
 
     async def sample_rss(self) -> None:
         while True:
@@ -216,24 +222,36 @@ class Run:
         await asyncio.sleep(self.args.warmup)
         if profile:
             await asyncio.create_subprocess_exec(
-                "py-spy", "record", "--pid", str(self.server.pid), "--nonblocking", "--rate",
-                "200", "--duration", str(round(self.args.seconds)), "--format", "raw",
-                "--output", profile, stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL)
+                "py-spy",
+                "record",
+                "--pid",
+                str(self.server.pid),
+                "--nonblocking",
+                "--rate",
+                "200",
+                "--duration",
+                str(round(self.args.seconds)),
+                "--format",
+                "raw",
+                "--output",
+                profile,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
         cpu0 = self.cpu()
         w = Window(time.monotonic())
         await asyncio.sleep(self.args.seconds)
         w.t1 = time.monotonic()
         w.server_cpu, w.client_cpu, w.teacher_cpu, w.machine_cpu = (
-            b - a for a, b in zip(cpu0, self.cpu()))
+            b - a for a, b in zip(cpu0, self.cpu())
+        )
         return w
 
     async def main(self) -> tuple[Window, Window, list[Log], list[Log]]:
         rss = asyncio.create_task(self.sample_rss())
         async with connect(self.ws_url, **WS_OPTIONS) as ws:
             await recv_json(ws, "state")
-            await ws.send(json.dumps({"type": "configure",
-                                      "config": NETWORKS[self.args.network]}))
+            await ws.send(json.dumps({"type": "configure", "config": NETWORKS[self.args.network]}))
             await recv_json(ws, "state")
             await ws.send('{"type":"open_room"}')
             code = (await recv_json(ws, "room"))["code"]
@@ -252,8 +270,12 @@ class Run:
             await ws.send('{"type":"pause"}')
         await teacher
         rss.cancel()
-        return (alone, forked, [lg for r in results for lg in r["follow"]],
-                [lg for r in results for lg in r["fork"]])
+        return (
+            alone,
+            forked,
+            [lg for r in results for lg in r["follow"]],
+            [lg for r in results for lg in r["fork"]],
+        )
 
 
 def in_window(log: Log, w: Window):
@@ -278,15 +300,21 @@ def figures(w: Window, teacher: Log, followers: list[Log], forks: list[Log]) -> 
     made += round(sum(fork_fps) * span)  # a fork's frames go to its one connection
     return {
         "teacher_fps": sum(k >= 0 for _, _, k in in_window(teacher, w)) / span,
-        "fps_min": min(fps), "fps_p5": pct(fps, 5), "fps_median": statistics.median(fps),
-        "lag_p50": pct(lags, 50), "lag_p99": pct(lags, 99), "lag_max": max(lags),
+        "fps_min": min(fps),
+        "fps_p5": pct(fps, 5),
+        "fps_median": statistics.median(fps),
+        "lag_p50": pct(lags, 50),
+        "lag_p99": pct(lags, 99),
+        "lag_max": max(lags),
         "fork_min": min(fork_fps) if forks else None,
         "fork_p5": pct(fork_fps, 5) if forks else None,
         "fork_median": statistics.median(fork_fps) if forks else None,
-        "cpu_per_made": w.server_cpu / made * 1e3, "cpu_per_delivered":
-        w.server_cpu / delivered * 1e3, "server_cores": w.server_cpu / span,
+        "cpu_per_made": w.server_cpu / made * 1e3,
+        "cpu_per_delivered": w.server_cpu / delivered * 1e3,
+        "server_cores": w.server_cpu / span,
         "kb_per_follower_s": statistics.median(volume) / 1e3,
-        "client_cores": w.client_cpu / span, "teacher_cores": w.teacher_cpu / span,
+        "client_cores": w.client_cpu / span,
+        "teacher_cores": w.teacher_cpu / span,
         "other_cores": (w.machine_cpu - w.server_cpu - w.client_cpu - w.teacher_cpu) / span,
     }
 
@@ -302,40 +330,86 @@ def print_table(args, a: dict, b: dict, rss_mib: float) -> None:
         return na if x is None else format(x, spec)
 
     rows = [  # (measure, goal, A, B, verdict over both windows or None)
-        ("teacher frames/s (made by the room)", "", f(a["teacher_fps"]), f(b["teacher_fps"]),
-         None),
-        ("follower frames/s, min", "≥ 20", f(a["fps_min"]), f(b["fps_min"]),
-         min(a["fps_min"], b["fps_min"]) >= GOALS["follower_fps"]),
+        ("teacher frames/s (made by the room)", "", f(a["teacher_fps"]), f(b["teacher_fps"]), None),
+        (
+            "follower frames/s, min",
+            "≥ 20",
+            f(a["fps_min"]),
+            f(b["fps_min"]),
+            min(a["fps_min"], b["fps_min"]) >= GOALS["follower_fps"],
+        ),
         ("follower frames/s, p5", "", f(a["fps_p5"]), f(b["fps_p5"]), None),
         ("follower frames/s, median", "", f(a["fps_median"]), f(b["fps_median"]), None),
         ("lag behind teacher p50, ms", "", f(a["lag_p50"]), f(b["lag_p50"]), None),
-        ("lag behind teacher p99, ms", "≤ 250", f(a["lag_p99"]), f(b["lag_p99"]),
-         max(a["lag_p99"], b["lag_p99"]) <= GOALS["lag_p99_ms"]),
+        (
+            "lag behind teacher p99, ms",
+            "≤ 250",
+            f(a["lag_p99"]),
+            f(b["lag_p99"]),
+            max(a["lag_p99"], b["lag_p99"]) <= GOALS["lag_p99_ms"],
+        ),
         ("lag behind teacher max, ms", "", f(a["lag_max"]), f(b["lag_max"]), None),
-        ("fork frames/s, min", "≥ 15", na, f(b["fork_min"]),
-         b["fork_min"] is None or b["fork_min"] >= GOALS["fork_fps"]),
+        (
+            "fork frames/s, min",
+            "≥ 15",
+            na,
+            f(b["fork_min"]),
+            b["fork_min"] is None or b["fork_min"] >= GOALS["fork_fps"],
+        ),
         ("fork frames/s, p5", "", na, f(b["fork_p5"]), None),
         ("fork frames/s, median", "", na, f(b["fork_median"]), None),
-        ("server RSS max over the run, MiB", "≤ 1024", f(rss_mib), "", rss_mib <=
-         GOALS["rss_mib"]),
-        ("server CPU per frame made, ms", "", f(a["cpu_per_made"], ".2f"),
-         f(b["cpu_per_made"], ".2f"), None),
-        ("server CPU per frame delivered, ms", "", f(a["cpu_per_delivered"], ".3f"),
-         f(b["cpu_per_delivered"], ".3f"), None),
-        ("server CPU, cores", "", f(a["server_cores"], ".2f"), f(b["server_cores"], ".2f"),
-         None),
-        ("KB per follower per second (median)", f"≤ {KB_GOALS[args.network]:.0f}",
-         f(a["kb_per_follower_s"], ".0f"), f(b["kb_per_follower_s"], ".0f"),
-         max(a["kb_per_follower_s"], b["kb_per_follower_s"]) <= KB_GOALS[args.network]),
-        (f"client CPU, cores ({args.processes} processes)", "", f(a["client_cores"], ".2f"),
-         f(b["client_cores"], ".2f"), None),
-        ("teacher process CPU, cores", "", f(a["teacher_cores"], ".2f"),
-         f(b["teacher_cores"], ".2f"), None),
-        ("anything else on the machine, cores", "", f(a["other_cores"], ".2f"),
-         f(b["other_cores"], ".2f"), None),
+        ("server RSS max over the run, MiB", "≤ 1024", f(rss_mib), "", rss_mib <= GOALS["rss_mib"]),
+        (
+            "server CPU per frame made, ms",
+            "",
+            f(a["cpu_per_made"], ".2f"),
+            f(b["cpu_per_made"], ".2f"),
+            None,
+        ),
+        (
+            "server CPU per frame delivered, ms",
+            "",
+            f(a["cpu_per_delivered"], ".3f"),
+            f(b["cpu_per_delivered"], ".3f"),
+            None,
+        ),
+        ("server CPU, cores", "", f(a["server_cores"], ".2f"), f(b["server_cores"], ".2f"), None),
+        (
+            "KB per follower per second (median)",
+            f"≤ {KB_GOALS[args.network]:.0f}",
+            f(a["kb_per_follower_s"], ".0f"),
+            f(b["kb_per_follower_s"], ".0f"),
+            max(a["kb_per_follower_s"], b["kb_per_follower_s"]) <= KB_GOALS[args.network],
+        ),
+        (
+            f"client CPU, cores ({args.processes} processes)",
+            "",
+            f(a["client_cores"], ".2f"),
+            f(b["client_cores"], ".2f"),
+            None,
+        ),
+        (
+            "teacher process CPU, cores",
+            "",
+            f(a["teacher_cores"], ".2f"),
+            f(b["teacher_cores"], ".2f"),
+            None,
+        ),
+        (
+            "anything else on the machine, cores",
+            "",
+            f(a["other_cores"], ".2f"),
+            f(b["other_cores"], ".2f"),
+            None,
+        ),
     ]
-    head = ("measure", "goal", f"A: {args.followers} followers",
-            f"B: + {args.forks} forks", "verdict")
+    head = (
+        "measure",
+        "goal",
+        f"A: {args.followers} followers",
+        f"B: + {args.forks} forks",
+        "verdict",
+    )
     widths = (38, 7, 17, 15, 7)
     line = "  ".join(h.ljust(w) for h, w in zip(head, widths))
     print(line, "-" * len(line), sep="\n")
@@ -351,19 +425,34 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="each measured window")
     ap.add_argument("--warmup", type=float, default=3.0, help="before each window")
     ap.add_argument("--processes", type=int, default=2, help="client processes")
-    ap.add_argument("--network", choices=sorted(NETWORKS), default="deep",
-                    help="the room's network: deep 7→[8×6]→1 or the default 2→[4,2]→1")
-    ap.add_argument("--view", choices=["forward", "backward"], default="forward",
-                    help="the presenter's view (the backward one puts gradients on the wire)")
-    ap.add_argument("--profile", metavar="PREFIX", help="py-spy the server in each window "
-                    "into PREFIX.A.txt and PREFIX.B.txt (collapsed stacks, for a flame graph)")
+    ap.add_argument(
+        "--network",
+        choices=sorted(NETWORKS),
+        default="deep",
+        help="the room's network: deep 7→[8×6]→1 or the default 2→[4,2]→1",
+    )
+    ap.add_argument(
+        "--view",
+        choices=["forward", "backward"],
+        default="forward",
+        help="the presenter's view (the backward one puts gradients on the wire)",
+    )
+    ap.add_argument(
+        "--profile",
+        metavar="PREFIX",
+        help="py-spy the server in each window "
+        "into PREFIX.A.txt and PREFIX.B.txt (collapsed stacks, for a flame graph)",
+    )
     args = ap.parse_args()
-    command = (f"python bench/classroom.py --followers {args.followers} --forks {args.forks} "
-               f"--seconds {args.seconds:g} --warmup {args.warmup:g} "
-               f"--processes {args.processes} --network {args.network} --view {args.view}")
+    command = (
+        f"python bench/classroom.py --followers {args.followers} --forks {args.forks} "
+        f"--seconds {args.seconds:g} --warmup {args.warmup:g} "
+        f"--processes {args.processes} --network {args.network} --view {args.view}"
+    )
     proc, ws_url = start_server(
         BACKPROP_LAB_MAX_SESSIONS=str(max(64, args.forks + 8)),
-        BACKPROP_LAB_MAX_FOLLOWERS=str(max(400, args.followers + args.forks + 8)))
+        BACKPROP_LAB_MAX_FOLLOWERS=str(max(400, args.followers + args.forks + 8)),
+    )
     started = time.monotonic()
     try:
         run = Run(args, proc, ws_url)
@@ -374,9 +463,11 @@ def main() -> None:
     a = figures(alone, run.teacher, followers, [])
     b = figures(forked, run.teacher, followers, forks)
     shape = "7→[8×6]→1" if args.network == "deep" else "2→[4,2]→1"
-    print(f"{command}\n1 teacher playing {shape} ({args.view} view) at speed 1; windows of "
-          f"{args.seconds:g} s after {args.warmup:g} s warm-up; {psutil.cpu_count()} cores; "
-          f"run took {time.monotonic() - started:.0f} s\n")
+    print(
+        f"{command}\n1 teacher playing {shape} ({args.view} view) at speed 1; windows of "
+        f"{args.seconds:g} s after {args.warmup:g} s warm-up; {psutil.cpu_count()} cores; "
+        f"run took {time.monotonic() - started:.0f} s\n"
+    )
     print_table(args, a, b, run.rss_max / 2**20)
 
 

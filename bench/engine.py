@@ -30,8 +30,15 @@ CASES = {
     "c": dict(features=list(FEATURES), hidden=[8] * 6, activation="tanh", batch_size=10),
     "d": dict(features=["x1", "x2"], hidden=[8] * 6, activation="relu", batch_size=250),
 }
-BASE = dict(dataset="circle", n_points=500, train_fraction=0.5, seed=1, learning_rate=0.03,
-            output_activation="tanh", loss="mse")
+BASE = dict(
+    dataset="circle",
+    n_points=500,
+    train_fraction=0.5,
+    seed=1,
+    learning_rate=0.03,
+    output_activation="tanh",
+    loss="mse",
+)
 
 
 def median_us(fn, inner: int, repeats: int = 15) -> float:
@@ -93,21 +100,35 @@ def torch_figures(cfg: dict) -> dict | None:
     return {"step": median_us(step, 200), "grid": median_us(forward_all, 20)}
 
 
-COLUMNS = [("net", 4), ("record µs", 10), ("of which eval", 14), ("fast µs", 9),
-           ("torch µs", 9), ("rec/torch", 10), ("(rec-eval)/torch", 17), ("fast/torch", 11),
-           ("grid µs", 9), ("torch grid", 11), ("grid ratio", 11)]
+COLUMNS = [
+    ("net", 4),
+    ("record µs", 10),
+    ("of which eval", 14),
+    ("fast µs", 9),
+    ("torch µs", 9),
+    ("rec/torch", 10),
+    ("(rec-eval)/torch", 17),
+    ("fast/torch", 11),
+    ("grid µs", 9),
+    ("torch grid", 11),
+    ("grid ratio", 11),
+]
 
 
 def row(cells: list[str]) -> str:
-    return " ".join(c.rjust(w) if i else c.ljust(w) for i, (c, (_, w)) in
-                    enumerate(zip(cells, COLUMNS, strict=True)))
+    return " ".join(
+        c.rjust(w) if i else c.ljust(w)
+        for i, (c, (_, w)) in enumerate(zip(cells, COLUMNS, strict=True))
+    )
 
 
 def main() -> None:
     print("record: step() with its full record, which includes evaluating the train and test")
     print("loss after the update over all points ('of which eval'); fast: run(), no records.")
-    print(f"BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']}; torch columns need torch "
-          "(pip install torch==2.13.0), '-' without it.")
+    print(
+        f"BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']}; torch columns need torch "
+        "(pip install torch==2.13.0), '-' without it."
+    )
     print(row([name for name, _ in COLUMNS]))
     for name, cfg in CASES.items():
         e = engine_figures(cfg)
@@ -116,10 +137,20 @@ def main() -> None:
         if p is None:
             print(row([*ours, "-", "-", "-", "-", f"{e['grid']:.0f}", "-", "-"]))
             continue
-        print(row([*ours, f"{p['step']:.1f}", f"{e['record'] / p['step']:.3f}",
-                   f"{(e['record'] - e['eval']) / p['step']:.3f}",
-                   f"{e['fast'] / p['step']:.3f}", f"{e['grid']:.0f}", f"{p['grid']:.0f}",
-                   f"{e['grid'] / p['grid']:.3f}"]))
+        print(
+            row(
+                [
+                    *ours,
+                    f"{p['step']:.1f}",
+                    f"{e['record'] / p['step']:.3f}",
+                    f"{(e['record'] - e['eval']) / p['step']:.3f}",
+                    f"{e['fast'] / p['step']:.3f}",
+                    f"{e['grid']:.0f}",
+                    f"{p['grid']:.0f}",
+                    f"{e['grid'] / p['grid']:.3f}",
+                ]
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,9 @@ def one_run(outer_venv: bool, keep: bool) -> tuple[bool, float, str]:
         env["VIRTUAL_ENV"] = str(work / "outer")
         env["PATH"] = f"{work / 'outer' / 'bin'}{os.pathsep}{env['PATH']}"
     t0 = time.monotonic()
-    run = subprocess.run(["bash", "-c", readme_test_command()], cwd=clone, env=env,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        ["bash", "-c", readme_test_command()], cwd=clone, env=env, capture_output=True, text=True
+    )
     took = time.monotonic() - t0
     lines = [ln for ln in run.stdout.splitlines() if re.search(r"\d+ (passed|failed)", ln)]
     summary = lines[-1].strip("= ") if lines else (run.stdout + run.stderr)[-2000:]
@@ -56,21 +57,27 @@ def one_run(outer_venv: bool, keep: bool) -> tuple[bool, float, str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--no-venv", action="store_true",
-                   help="run with the interpreter on PATH, no outer venv (as CI runs it)")
+    p.add_argument(
+        "--no-venv",
+        action="store_true",
+        help="run with the interpreter on PATH, no outer venv (as CI runs it)",
+    )
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--keep", action="store_true", help="keep the clone and its log")
     args = p.parse_args()
     print(f"command: {readme_test_command()}")
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                          capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     print(f"mode: {'no outer venv' if args.no_venv else 'inside an outer venv'}; HEAD {head}")
     ok = True
     for i in range(args.runs):
         clean, took, summary = one_run(not args.no_venv, args.keep)
         ok &= clean
-        print(f"run {i + 1}: {'clean' if clean else 'NOT CLEAN'} in {took:.0f} s wall: {summary}",
-              flush=True)
+        print(
+            f"run {i + 1}: {'clean' if clean else 'NOT CLEAN'} in {took:.0f} s wall: {summary}",
+            flush=True,
+        )
     sys.exit(0 if ok else 1)
 
 

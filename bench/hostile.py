@@ -30,8 +30,13 @@ from websockets.asyncio.client import connect
 from engine.config import FEATURES
 
 ATTACKER, STUDENT, TEACHER = "127.0.0.2", "127.0.0.3", "127.0.0.1"
-LARGEST = {"features": list(FEATURES), "hidden": [32] * 8, "optimizer": "adam",
-           "n_points": 2000, "batch_norm": True}
+LARGEST = {
+    "features": list(FEATURES),
+    "hidden": [32] * 8,
+    "optimizer": "adam",
+    "n_points": 2000,
+    "batch_norm": True,
+}
 
 
 async def recv_type(ws, type_: str, timeout: float = 30.0) -> dict:
@@ -45,8 +50,9 @@ async def recv_type(ws, type_: str, timeout: float = 30.0) -> dict:
 
 
 async def open_tab(url: str, address: str, **kw):
-    return await connect(url, local_addr=(address, 0), max_size=None, compression=None,
-                         open_timeout=60, **kw)
+    return await connect(
+        url, local_addr=(address, 0), max_size=None, compression=None, open_timeout=60, **kw
+    )
 
 
 async def student(url: str, seconds: float) -> dict:
@@ -104,6 +110,7 @@ async def teachers_room(url: str, config: dict | None = None):
 
 
 # the attacks: each runs until `stop` is set
+
 
 async def lockout(url: str, stop: asyncio.Event) -> str:
     """Sessions opened and abandoned as fast as possible, then forks of a room."""
@@ -204,8 +211,14 @@ async def heavy_steps(url: str, stop: asyncio.Event) -> str:
     async def one():
         ws = await open_tab(url, ATTACKER)
         await recv_type(ws, "state")
-        await ws.send(json.dumps({"type": "configure", "config": {
-            "n_points": 2000, "train_fraction": 0.9, "batch_size": 1}}))
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "configure",
+                    "config": {"n_points": 2000, "train_fraction": 0.9, "batch_size": 1},
+                }
+            )
+        )
         done = 0
         while not stop.is_set():
             await ws.send('{"type": "step", "unit": "epoch", "count": 10}')
@@ -227,9 +240,14 @@ async def big_frames(url: str, stop: asyncio.Event) -> str:
     # Since protocol 3 a frame carries weights, not maps a client sizes (a `view` with a grid
     # is an unknown field): the biggest frames are the largest network's, compared with a run
     # B as large, A's and B's weights and A's gradients in float32 (~97 KB, 30 a second).
-    await ws.send(json.dumps({"type": "configure", "config": {"features": list(FEATURES),
-                                                               "hidden": [32] * 8,
-                                                               "batch_norm": True}}))
+    await ws.send(
+        json.dumps(
+            {
+                "type": "configure",
+                "config": {"features": list(FEATURES), "hidden": [32] * 8, "batch_norm": True},
+            }
+        )
+    )
     await ws.send('{"type": "compare", "config": {"optimizer": "adam"}}')
     await ws.send('{"type": "play", "speed": 200}')
     got, start = 0, time.perf_counter()
@@ -242,8 +260,7 @@ async def big_frames(url: str, stop: asyncio.Event) -> str:
             pass
     rate = got / (time.perf_counter() - start)
     await ws.close()
-    return (f"the script received {rate * 8 / 1e6:.1f} Mbit/s (weights of two 7→[32×8]→1 "
-            "runs)")
+    return f"the script received {rate * 8 / 1e6:.1f} Mbit/s (weights of two 7→[32×8]→1 runs)"
 
 
 async def idle_sockets(url: str, stop: asyncio.Event) -> str:
@@ -281,9 +298,18 @@ async def guess_codes(url: str, stop: asyncio.Event) -> str:
     return f"{tried} room codes tried, {slowed} answered 'slow down'"
 
 
-ATTACKS = {"none": None, "lockout": lockout, "forks": forks, "followers": followers,
-           "memory": memory, "export": exports, "heavy": heavy_steps, "bandwidth": big_frames,
-           "sockets": idle_sockets, "codes": guess_codes}
+ATTACKS = {
+    "none": None,
+    "lockout": lockout,
+    "forks": forks,
+    "followers": followers,
+    "memory": memory,
+    "export": exports,
+    "heavy": heavy_steps,
+    "bandwidth": big_frames,
+    "sockets": idle_sockets,
+    "codes": guess_codes,
+}
 
 
 async def run_attack(url: str, name: str, server: psutil.Process, seconds: float) -> dict:
@@ -305,8 +331,13 @@ async def run_attack(url: str, name: str, server: psutil.Process, seconds: float
             note = f"(the attack ended with {type(e).__name__})"
     await asyncio.sleep(3.0)  # the script has gone: does the memory come back?
     after = server.memory_info().rss
-    return {**result, "room": room, "rss_mb": max(rss) / 2**20, "after_mb": after / 2**20,
-            "note": note}
+    return {
+        **result,
+        "room": room,
+        "rss_mb": max(rss) / 2**20,
+        "after_mb": after / 2**20,
+        "note": note,
+    }
 
 
 async def main() -> None:
@@ -315,13 +346,18 @@ async def main() -> None:
     p.add_argument("--seconds", type=float, default=4.0, help="the student's measured play")
     args = p.parse_args()
     names = [n for n in args.only.split(",") if n in ATTACKS]
-    print(f"cores {psutil.cpu_count()}; the student plays the default network for "
-          f"{args.seconds:g} s under each attack; a fresh server for each")
-    print(f"{'attack':10} {'frames/s':>9} {'pause ms':>9} {'connect s':>10} {'room':>5} "
-          f"{'RSS MB':>7} {'after':>6}  what the script did")
+    print(
+        f"cores {psutil.cpu_count()}; the student plays the default network for "
+        f"{args.seconds:g} s under each attack; a fresh server for each"
+    )
+    print(
+        f"{'attack':10} {'frames/s':>9} {'pause ms':>9} {'connect s':>10} {'room':>5} "
+        f"{'RSS MB':>7} {'after':>6}  what the script did"
+    )
     for name in names:
-        proc, url = start_server(BACKPROP_LAB_RATE_BURST="50", BACKPROP_LAB_RATE_PER_S="20",
-                                 OPENBLAS_NUM_THREADS="1")
+        proc, url = start_server(
+            BACKPROP_LAB_RATE_BURST="50", BACKPROP_LAB_RATE_PER_S="20", OPENBLAS_NUM_THREADS="1"
+        )
         try:
             server = psutil.Process(proc.pid)
             r = await run_attack(url, name, server, args.seconds)
@@ -330,9 +366,11 @@ async def main() -> None:
             proc.wait(10)
         c = "—" if r["connect_s"] is None else f"{r['connect_s']:.2f}"
         pm = "—" if r["pause_ms"] is None else f"{r['pause_ms']:.0f}"
-        print(f"{name:10} {r['fps']:9.1f} {pm:>9} {c:>10} {'yes' if r['room'] else 'NO':>5} "
-              f"{r['rss_mb']:7.0f} {r['after_mb']:6.0f}  {r['note']}{r.get('error', '')}",
-              flush=True)
+        print(
+            f"{name:10} {r['fps']:9.1f} {pm:>9} {c:>10} {'yes' if r['room'] else 'NO':>5} "
+            f"{r['rss_mb']:7.0f} {r['after_mb']:6.0f}  {r['note']}{r.get('error', '')}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -30,11 +30,21 @@ def start_server(**env: str) -> tuple[subprocess.Popen, str]:
     The rate limit is lifted (a benchmark sends faster than a person); `env` adds or
     overrides BACKPROP_LAB_* settings, e.g. `BACKPROP_LAB_MAX_FOLLOWERS="800"`.
     """
-    env = {**os.environ, "BACKPROP_LAB_RATE_BURST": "1000000",
-           "BACKPROP_LAB_RATE_PER_S": "1000000", "BACKPROP_LAB_MAX_SESSIONS": "64", **env}
-    proc = subprocess.Popen([sys.executable, "-m", "server", "--port", "0", "--no-browser"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    env = {
+        **os.environ,
+        "BACKPROP_LAB_RATE_BURST": "1000000",
+        "BACKPROP_LAB_RATE_PER_S": "1000000",
+        "BACKPROP_LAB_MAX_SESSIONS": "64",
+        **env,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "--port", "0", "--no-browser"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     url = proc.stdout.readline().split()[-1]
     for _ in range(200):
         try:
@@ -45,8 +55,12 @@ def start_server(**env: str) -> tuple[subprocess.Popen, str]:
     return proc, url.replace("http", "ws") + "ws"
 
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+]
 
 
 @contextlib.contextmanager
@@ -55,9 +69,14 @@ def page_server():
     one thread, for the benchmarks that measure the page."""
     from playwright.sync_api import sync_playwright
 
-    proc = subprocess.Popen([sys.executable, "-m", "server", "--port", "0", "--no-browser"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env={"OPENBLAS_NUM_THREADS": "1", **os.environ})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "--port", "0", "--no-browser"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={"OPENBLAS_NUM_THREADS": "1", **os.environ},
+    )
     url = re.search(r"(http://\S+)", proc.stdout.readline()).group(1)
     try:
         with sync_playwright() as p:

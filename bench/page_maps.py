@@ -19,9 +19,15 @@ import time
 
 from live_server import DEEP, page_server
 
-CASES = [("2→[4,2]→1", "dataset=circle"),
-         ("7→[8×6]→1", "dataset=spiral&features=" + ",".join(DEEP["features"])
-          + "&hidden=8,8,8,8,8,8&activation=tanh")]
+CASES = [
+    ("2→[4,2]→1", "dataset=circle"),
+    (
+        "7→[8×6]→1",
+        "dataset=spiral&features="
+        + ",".join(DEEP["features"])
+        + "&hidden=8,8,8,8,8,8&activation=tanh",
+    ),
+]
 RUNS = 60
 TIME_IT = """async (runs) => {
   const { heatmapsOf } = await import('/static/js/heatmaps.js');
@@ -38,35 +44,46 @@ TIME_IT = """async (runs) => {
 
 def main() -> None:
     with page_server() as (url, browser):
-        print(f"{'network':12} {'throttle':>8} {'maps ms (median)':>17} {'p90':>6}"
-              f" {'frames/5 s':>11} {'maps/5 s':>9}")
+        print(
+            f"{'network':12} {'throttle':>8} {'maps ms (median)':>17} {'p90':>6}"
+            f" {'frames/5 s':>11} {'maps/5 s':>9}"
+        )
         for name, query in CASES:
             for rate in (1, 4):
                 page = browser.new_page(viewport={"width": 1920, "height": 1080})
                 cdp = page.context.new_cdp_session(page)
                 page.goto(f"{url}?{query}")
-                page.wait_for_function("() => { const s = window.backpropLab"
-                                       " && window.backpropLab.store.state;"
-                                       " return s && s.wire && s.heatmaps; }")
+                page.wait_for_function(
+                    "() => { const s = window.backpropLab"
+                    " && window.backpropLab.store.state;"
+                    " return s && s.wire && s.heatmaps; }"
+                )
                 for n in range(1, 4):
                     page.locator("#btn-step").click()
                     page.wait_for_function(
-                        f"() => window.backpropLab.store.state.counters.step === {n}")
+                        f"() => window.backpropLab.store.state.counters.step === {n}"
+                    )
                 cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
                 page.evaluate(TIME_IT, 5)  # warm the JIT
                 ms = sorted(page.evaluate(TIME_IT, RUNS))
-                frames = ("() => { const b = window.backpropLab; return [b.store.state.counters"
-                          ".step, b.maps.computed, window.__frames || 0]; }")
-                page.evaluate("() => { window.__frames = 0; window.backpropLab.store.listen("
-                              "a => { if (a.type === 'weights') window.__frames++; }); }")
+                frames = (
+                    "() => { const b = window.backpropLab; return [b.store.state.counters"
+                    ".step, b.maps.computed, window.__frames || 0]; }"
+                )
+                page.evaluate(
+                    "() => { window.__frames = 0; window.backpropLab.store.listen("
+                    "a => { if (a.type === 'weights') window.__frames++; }); }"
+                )
                 page.get_by_role("button", name="Play", exact=True).click()
                 _, made0, got0 = page.evaluate(frames)
                 time.sleep(5)
                 _, made1, got1 = page.evaluate(frames)
                 page.get_by_role("button", name="Pause", exact=True).click()
-                print(f"{name:12} {rate:7d}× {statistics.median(ms):17.2f}"
-                      f" {ms[int(0.9 * len(ms))]:6.2f} {got1 - got0:11d} {made1 - made0:9d}",
-                      flush=True)
+                print(
+                    f"{name:12} {rate:7d}× {statistics.median(ms):17.2f}"
+                    f" {ms[int(0.9 * len(ms))]:6.2f} {got1 - got0:11d} {made1 - made0:9d}",
+                    flush=True,
+                )
                 page.evaluate("() => window.backpropLab.conn.leave()")
                 page.close()
 

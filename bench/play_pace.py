@@ -14,9 +14,15 @@ import time
 
 from live_server import page_server
 
-CASES = [("circle", "dataset=circle", 0.05), ("xor", "dataset=xor", 0.05),
-         ("spiral 7→[8×6]→1", "dataset=spiral&features=x1,x2,x1_sq,x2_sq,x1x2,sin_x1,sin_x2"
-          "&hidden=8,8,8,8,8,8", 0.1)]
+CASES = [
+    ("circle", "dataset=circle", 0.05),
+    ("xor", "dataset=xor", 0.05),
+    (
+        "spiral 7→[8×6]→1",
+        "dataset=spiral&features=x1,x2,x1_sq,x2_sq,x1x2,sin_x1,sin_x2&hidden=8,8,8,8,8,8",
+        0.1,
+    ),
+]
 
 
 def main() -> None:
@@ -25,16 +31,20 @@ def main() -> None:
         for name, query, target in CASES:
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             page.goto(f"{url}?{query}")
-            page.wait_for_function("() => { const s = window.backpropLab"
-                                   " && window.backpropLab.store.state;"
-                                   " return s && s.config && s.heatmaps; }")
+            page.wait_for_function(
+                "() => { const s = window.backpropLab"
+                " && window.backpropLab.store.state;"
+                " return s && s.config && s.heatmaps; }"
+            )
             page.get_by_role("button", name="Play", exact=True).click()
             t0 = time.perf_counter()
             try:
                 page.wait_for_function(
                     "t => { const s = window.backpropLab.store.state;"
                     " return s.loss.test !== null && s.loss.test < t; }",
-                    arg=target, timeout=60_000)
+                    arg=target,
+                    timeout=60_000,
+                )
                 took = f"{time.perf_counter() - t0:8.2f}"
             except Exception:
                 took = "   > 60"

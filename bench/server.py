@@ -52,8 +52,13 @@ def bench_step_latency(ws_url: str, n: int) -> dict:
             recv_type(ws, "step")
             if i >= 200:
                 lat.append((time.perf_counter() - t0) * 1e3)
-    return {"p50": statistics.median(lat), "p99": pct(lat, 99), "n": n,
-            "base_p50": statistics.median(base), "base_p99": pct(base, 99)}
+    return {
+        "p50": statistics.median(lat),
+        "p99": pct(lat, 99),
+        "n": n,
+        "base_p50": statistics.median(base),
+        "base_p99": pct(base, 99),
+    }
 
 
 def bench_play(ws_url: str, server: psutil.Process, config: dict, seconds: float) -> dict:
@@ -78,8 +83,12 @@ def bench_play(ws_url: str, server: psutil.Process, config: dict, seconds: float
         elapsed = time.perf_counter() - t0
         ws.send('{"type":"pause"}')
     cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-    return {"fps": frames / elapsed, "cpu_ms": cpu / frames * 1e3,
-            "bytes": (text_bytes + bin_bytes) / frames, "bin": bin_bytes / frames}
+    return {
+        "fps": frames / elapsed,
+        "cpu_ms": cpu / frames * 1e3,
+        "bytes": (text_bytes + bin_bytes) / frames,
+        "bin": bin_bytes / frames,
+    }
 
 
 def in_process_frame_ms(config: dict, n: int = 300) -> float:
@@ -131,10 +140,16 @@ def bench_capacity(ws_url: str, n: int, seconds: float) -> dict:
     warm = [s[10:] for s in runs]  # the first frames arrive while the others are starting
     fps = [(len(s) - 1) / (s[-1] - s[0]) for s in warm]
     gaps = [(b - a) * 1e3 for s in warm for a, b in zip(s, s[1:], strict=False)]
-    per_client_p99 = [pct([(b - a) * 1e3 for a, b in zip(s, s[1:], strict=False)], 99)
-                      for s in warm]
-    return {"min_fps": min(fps), "median_fps": statistics.median(fps), "p99_gap": pct(gaps, 99),
-            "worst_client_p99_gap": max(per_client_p99), "n": n}
+    per_client_p99 = [
+        pct([(b - a) * 1e3 for a, b in zip(s, s[1:], strict=False)], 99) for s in warm
+    ]
+    return {
+        "min_fps": min(fps),
+        "median_fps": statistics.median(fps),
+        "p99_gap": pct(gaps, 99),
+        "worst_client_p99_gap": max(per_client_p99),
+        "n": n,
+    }
 
 
 def main() -> None:
@@ -148,22 +163,28 @@ def main() -> None:
     server = psutil.Process(proc.pid)
     try:
         lat = bench_step_latency(ws_url, n_steps)
-        print(f"step latency 7→[8×6]→1  p50 {lat['p50']:.3f} ms ({lat['p50'] / 0.6:.2f}× goal)"
-              f"  p99 {lat['p99']:.3f} ms ({lat['p99'] / 2:.2f}× goal)  n={lat['n']};  a refused "
-              f"message's round trip (no engine): p50 {lat['base_p50']:.3f} p99 "
-              f"{lat['base_p99']:.3f} ms")
+        print(
+            f"step latency 7→[8×6]→1  p50 {lat['p50']:.3f} ms ({lat['p50'] / 0.6:.2f}× goal)"
+            f"  p99 {lat['p99']:.3f} ms ({lat['p99'] / 2:.2f}× goal)  n={lat['n']};  a refused "
+            f"message's round trip (no engine): p50 {lat['base_p50']:.3f} p99 "
+            f"{lat['base_p99']:.3f} ms"
+        )
         for name, cfg, budget in (("7→[8×6]→1", DEEP, 40_000), ("2→[4,2]→1", DEFAULT, 16_000)):
             p = bench_play(ws_url, server, cfg, play_s)
             made = in_process_frame_ms(cfg)
-            print(f"play {name:10} {p['fps']:5.1f} frames/s  server CPU {p['cpu_ms']:.3f} ms/frame"
-                  f" ({p['cpu_ms'] / 2:.2f}× goal; making it in-process {made:.3f} ms)  "
-                  f"{p['bytes']:,.0f} B/frame ({p['bytes'] / budget:.2f}× goal; binary "
-                  f"{p['bin']:,.0f})")
+            print(
+                f"play {name:10} {p['fps']:5.1f} frames/s  server CPU {p['cpu_ms']:.3f} ms/frame"
+                f" ({p['cpu_ms'] / 2:.2f}× goal; making it in-process {made:.3f} ms)  "
+                f"{p['bytes']:,.0f} B/frame ({p['bytes'] / budget:.2f}× goal; binary "
+                f"{p['bin']:,.0f})"
+            )
         cap = bench_capacity(ws_url, args.sessions, cap_s)
-        print(f"capacity {cap['n']} sessions playing 2→[4,2]→1: min {cap['min_fps']:.1f} "
-              f"frames/s ({cap['min_fps'] / 20:.2f}× goal), median {cap['median_fps']:.1f}; "
-              f"p99 gap {cap['p99_gap']:.0f} ms over all ({cap['p99_gap'] / 200:.2f}× goal), "
-              f"worst client's p99 {cap['worst_client_p99_gap']:.0f} ms")
+        print(
+            f"capacity {cap['n']} sessions playing 2→[4,2]→1: min {cap['min_fps']:.1f} "
+            f"frames/s ({cap['min_fps'] / 20:.2f}× goal), median {cap['median_fps']:.1f}; "
+            f"p99 gap {cap['p99_gap']:.0f} ms over all ({cap['p99_gap'] / 200:.2f}× goal), "
+            f"worst client's p99 {cap['worst_client_p99_gap']:.0f} ms"
+        )
     finally:
         proc.terminate()
         proc.wait(10)

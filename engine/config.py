@@ -83,14 +83,27 @@ FIELDS: tuple[Field, ...] = (
     Field("features", "choices", ("x1", "x2"), "data", choices=FEATURES, help="input features"),
     # network
     Field("hidden", "widths", (4, 2), "network", lo=1, hi=MAX_WIDTH, help="hidden layer widths"),
-    Field("activation", "per_layer", "tanh", "network", choices=ACTIVATIONS,
-          help="hidden activation, one for all layers or one per layer"),
+    Field(
+        "activation",
+        "per_layer",
+        "tanh",
+        "network",
+        choices=ACTIVATIONS,
+        help="hidden activation, one for all layers or one per layer",
+    ),
     Field("output_activation", "choice", "tanh", "network", choices=OUTPUT_ACTIVATIONS),
     Field("loss", "choice", "mse", "network", choices=LOSSES),
     Field("init", "choice", "uniform", "network", choices=INITS, help="weight initialisation"),
     Field("batch_norm", "bool", False, "network", help="batch normalization on hidden layers"),
-    Field("dropout", "float", 0.0, "network", lo=0.0, hi=MAX_DROPOUT,
-          help="dropout rate on hidden layers"),
+    Field(
+        "dropout",
+        "float",
+        0.0,
+        "network",
+        lo=0.0,
+        hi=MAX_DROPOUT,
+        help="dropout rate on hidden layers",
+    ),
     Field("residual", "bool", False, "network", help="skip connections where widths match"),
     # optimizer
     Field("optimizer", "choice", "sgd", "optimizer", choices=OPTIMIZERS),
@@ -107,18 +120,51 @@ FIELDS: tuple[Field, ...] = (
     Field("batch_size", "int", 10, "training", lo=1, hi=MAX_POINTS, help="examples per update"),
     Field("max_epochs", "int", None, "training", lo=1, hi=1_000_000, optional=True),
     Field("target_loss", "float", None, "training", lo=0.0, hi=1e6, optional=True),
-    Field("patience", "int", None, "training", lo=1, hi=100_000, optional=True,
-          help="epochs without test-loss improvement before early stopping"),
-    Field("tolerance", "float", None, "training", lo=0.0, hi=1.0, optional=True,
-          help="stop when the largest update is below this"),
+    Field(
+        "patience",
+        "int",
+        None,
+        "training",
+        lo=1,
+        hi=100_000,
+        optional=True,
+        help="epochs without test-loss improvement before early stopping",
+    ),
+    Field(
+        "tolerance",
+        "float",
+        None,
+        "training",
+        lo=0.0,
+        hi=1.0,
+        optional=True,
+        help="stop when the largest update is below this",
+    ),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 # Fields that change only how the next updates are made: they keep weights and optimizer state.
-LIVE_FIELDS = frozenset({
-    "learning_rate", "momentum", "beta1", "beta2", "eps", "alpha", "regularization",
-    "regularization_rate", "batch_size", "max_epochs", "target_loss", "patience", "tolerance",
-    "dropout", "activation", "output_activation", "loss", "optimizer",
-})
+LIVE_FIELDS = frozenset(
+    {
+        "learning_rate",
+        "momentum",
+        "beta1",
+        "beta2",
+        "eps",
+        "alpha",
+        "regularization",
+        "regularization_rate",
+        "batch_size",
+        "max_epochs",
+        "target_loss",
+        "patience",
+        "tolerance",
+        "dropout",
+        "activation",
+        "output_activation",
+        "loss",
+        "optimizer",
+    }
+)
 
 
 def _check(f: Field, value: Any) -> Any:
@@ -225,18 +271,23 @@ class Config:
         acts = self.activation
         if isinstance(acts, tuple) and len(acts) != len(self.hidden):
             raise ConfigError(
-                "activation", f"a list needs one entry per hidden layer ({len(self.hidden)})")
+                "activation", f"a list needs one entry per hidden layer ({len(self.hidden)})"
+            )
         if self.batch_norm and self.hidden and self.batch_size < 2:
             raise ConfigError(
-                "batch_size", "batch norm needs at least 2 examples per batch: it normalizes "
+                "batch_size",
+                "batch norm needs at least 2 examples per batch: it normalizes "
                 "each neuron over the batch, and one example alone becomes β with no gradient "
-                "below it (PyTorch refuses it too)")
+                "below it (PyTorch refuses it too)",
+            )
         task = self.task
         if (self.output_activation, self.loss) not in HEADS[task]:
             pairs = "; ".join(f"{a} with {lo}" for a, lo in HEADS[task])
             raise ConfigError(
-                "loss", f"{self.output_activation} with {self.loss} does not fit a {task} "
-                f"data set; use {pairs}")
+                "loss",
+                f"{self.output_activation} with {self.loss} does not fit a {task} "
+                f"data set; use {pairs}",
+            )
 
     @property
     def task(self) -> str:
@@ -277,10 +328,13 @@ class Config:
             match = [lo for a, lo in HEADS.get(task, ()) if a == changes["output_activation"]]
             if match and (changes["output_activation"], merged["loss"]) not in HEADS[task]:
                 merged["loss"] = match[0]
-        if ("hidden" in changes and "activation" not in changes
-                and isinstance(merged["activation"], (list, tuple))
-                and isinstance(changes["hidden"], (list, tuple))
-                and len(changes["hidden"]) != len(merged["activation"])):
+        if (
+            "hidden" in changes
+            and "activation" not in changes
+            and isinstance(merged["activation"], (list, tuple))
+            and isinstance(changes["hidden"], (list, tuple))
+            and len(changes["hidden"]) != len(merged["activation"])
+        ):
             acts = list(merged["activation"])
             n = len(changes["hidden"])
             merged["activation"] = tuple((acts + [acts[-1]] * n)[:n]) if n else acts[0]

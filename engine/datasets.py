@@ -20,10 +20,16 @@ NOISE_RANGE = (0.0, 0.5)
 
 DataGenerator = Callable[[int, float, np.random.Generator, int], "tuple[np.ndarray, np.ndarray]"]
 
-_MULTI_GAUSSIANS = np.array([  # TF regressGaussian: centre x, centre y, sign
-    [-4.0, 2.5, 1.0], [0.0, 2.5, -1.0], [4.0, 2.5, 1.0],
-    [-4.0, -2.5, -1.0], [0.0, -2.5, 1.0], [4.0, -2.5, -1.0],
-])
+_MULTI_GAUSSIANS = np.array(
+    [  # TF regressGaussian: centre x, centre y, sign
+        [-4.0, 2.5, 1.0],
+        [0.0, 2.5, -1.0],
+        [4.0, 2.5, 1.0],
+        [-4.0, -2.5, -1.0],
+        [0.0, -2.5, 1.0],
+        [4.0, -2.5, -1.0],
+    ]
+)
 MOON_SCALE = 3.0  # unit moons span x ∈ [-1, 2], y ∈ [-0.5, 1]; centred and scaled to ±4.5
 CHECKER_CELL = 3.0  # a 4 × 4 board over the domain
 BLOB_RADIUS = 3.0  # blob centres sit on this circle, the first one straight up
@@ -47,8 +53,9 @@ def _circle(n, noise, rng, n_classes):
     """TF classifyCircleData: label 1 iff the noise-shifted point lies within radius 2.5."""
     radius = 5.0
     n_in, n_out = _class_sizes(n, 2)
-    r = np.concatenate([rng.uniform(0.0, radius * 0.5, n_in),
-                        rng.uniform(radius * 0.7, radius, n_out)])
+    r = np.concatenate(
+        [rng.uniform(0.0, radius * 0.5, n_in), rng.uniform(radius * 0.7, radius, n_out)]
+    )
     angle = rng.uniform(0.0, 2 * np.pi, n)
     X = np.column_stack([r * np.sin(angle), r * np.cos(angle)])
     shifted = X + rng.uniform(-radius, radius, (n, 2)) * noise
@@ -167,8 +174,9 @@ GENERATORS: dict[str, DataGenerator] = {
 _LABEL_DTYPE = {"binary": np.int64, "regression": np.float64, "multiclass": np.int64}
 
 
-def generate(name: str, n_points: int, noise: float, rng: np.random.Generator,
-             n_classes: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def generate(
+    name: str, n_points: int, noise: float, rng: np.random.Generator, n_classes: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """Data set `name`: X (n, 2) float64 and y (n,), int64 labels or float64 targets.
 
     `custom` always returns zero points; every other set returns exactly `n_points`.
@@ -187,8 +195,9 @@ def generate(name: str, n_points: int, noise: float, rng: np.random.Generator,
     return X.astype(np.float64, copy=False), y.astype(_LABEL_DTYPE[task], copy=False)
 
 
-def split(X: np.ndarray, y: np.ndarray, train_fraction: float, rng: np.random.Generator
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def split(
+    X: np.ndarray, y: np.ndarray, train_fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle rows with rng, then (X_train, y_train, X_test, y_test).
 
     n_train = max(1, round(n · train_fraction)), capped so that n ≥ 2 leaves one test point.

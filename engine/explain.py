@@ -47,30 +47,39 @@ def passes_shown(rec: StepRecord, phase: str | None) -> set[str]:
     return show
 
 
-def explain(trainer, rec: StepRecord, layer: int, j: int, i: int | None, row: int,
-            phase: str | None) -> dict:
+def explain(
+    trainer, rec: StepRecord, layer: int, j: int, i: int | None, row: int, phase: str | None
+) -> dict:
     """The inspector's numbers for neuron j of weight layer `layer` (and weight w_ij when i is
     given) on batch row `row`: the graph and its equations (graph.py), the neuron's values
     on the example and over the batch, and the weight's gradient and update."""
     show = passes_shown(rec, phase)
     t = rec.traces[layer]
     n = len(t.z)
-    out = {"graph": Chain(trainer, rec, layer, j, i, row, show).build(),
-           "shows": [p for p in PHASES if p in show],
-           "settings_changed": rec.settings.changes_from(trainer._step_settings())}
+    out = {
+        "graph": Chain(trainer, rec, layer, j, i, row, show).build(),
+        "shows": [p for p in PHASES if p in show],
+        "settings_changed": rec.settings.changes_from(trainer._step_settings()),
+    }
     backward = "backward" in show
     out["neuron"] = {
-        "layer": layer, "neuron": j, "row": row,
-        "z": _f(t.z[row, j]), "a": _f(t.a[row, j]),
-        "z_mean": _f(t.z[:, j].mean()), "a_mean": _f(t.a[:, j].mean()),
+        "layer": layer,
+        "neuron": j,
+        "row": row,
+        "z": _f(t.z[row, j]),
+        "a": _f(t.a[row, j]),
+        "z_mean": _f(t.z[:, j].mean()),
+        "a_mean": _f(t.a[:, j].mean()),
         "delta": _f(t.dz[row, j] * n) if backward else None,
         "delta_mean": _f(t.dz[:, j].sum()) if backward else None,
     }
     if layer == len(rec.traces) - 1 and "loss" in show:
         target = rec.target[row]
         out["neuron"].update(
-            yhat=_f(rec.yhat[row, j]), loss=_f(rec.per_example_loss[row]),
-            target=_f(target) if np.ndim(target) == 0 else _f(target[0]))
+            yhat=_f(rec.yhat[row, j]),
+            loss=_f(rec.per_example_loss[row]),
+            target=_f(target) if np.ndim(target) == 0 else _f(target[0]),
+        )
     if i is None:
         return out
     W_before, _ = rec.layer_arrays(rec.params_before, layer)
@@ -126,8 +135,9 @@ def gradcheck(trainer, rec: StepRecord, seed: int = 0) -> dict:
     def total_loss() -> float:
         traces, yhat = net.forward(X, head, train=True, masks=masks)
         np.copyto(net.buffers, saved_buffers)
-        return float(head.per_example(traces[-1].z, yhat, target).mean()) \
-            + trainer._penalty(net.params, rec.settings)
+        return float(head.per_example(traces[-1].z, yhat, target).mean()) + trainer._penalty(
+            net.params, rec.settings
+        )
 
     def at(k: int, value: float) -> float:
         net.params[k] = value
@@ -186,28 +196,43 @@ def gradcheck(trainer, rec: StepRecord, seed: int = 0) -> dict:
     checked = np.flatnonzero(status == 0)
     worst = int(checked[np.argmax(err[checked])]) if len(checked) else None
     max_err = float(err[worst]) if worst is not None else 0.0
-    layer = (int(np.searchsorted(net.layer_offsets, idx[worst], side="right") - 1)
-             if worst is not None else None)
+    layer = (
+        int(np.searchsorted(net.layer_offsets, idx[worst], side="right") - 1)
+        if worst is not None
+        else None
+    )
     n_noise, n_kink = int((status == 1).sum()), int((status == 2).sum())
     notes = []
     if n_noise:
-        notes.append(f"{n_noise} gradient{'s are' if n_noise > 1 else ' is'} below the noise "
-                     "floor of finite differences: backprop and the differences agree to "
-                     "within rounding (a gradient near 0, e.g. a bias that batch norm cancels)")
+        notes.append(
+            f"{n_noise} gradient{'s are' if n_noise > 1 else ' is'} below the noise "
+            "floor of finite differences: backprop and the differences agree to "
+            "within rounding (a gradient near 0, e.g. a bias that batch norm cancels)"
+        )
     if n_kink:
-        notes.append(f"{n_kink} parameter{'s sit' if n_kink > 1 else ' sits'} where the loss "
-                     "is not differentiable (a ReLU input exactly at its kink): the slopes "
-                     "left and right differ, so finite differences cannot judge backprop's "
-                     "value there (it takes f′(0) = 0)")
+        notes.append(
+            f"{n_kink} parameter{'s sit' if n_kink > 1 else ' sits'} where the loss "
+            "is not differentiable (a ReLU input exactly at its kink): the slopes "
+            "left and right differ, so finite differences cannot judge backprop's "
+            "value there (it takes f′(0) = 0)"
+        )
     return {
         "max_rel_error": max_err if math.isfinite(max_err) else None,
-        "n_checked": int(len(idx)), "n_params": int(net.n_params),
-        "n_noise": n_noise, "n_kink": n_kink, "notes": notes,
-        "h": GRADCHECK_H, "floor": GRADCHECK_FLOOR, "tolerance": GRADCHECK_TOL,
+        "n_checked": int(len(idx)),
+        "n_params": int(net.n_params),
+        "n_noise": n_noise,
+        "n_kink": n_kink,
+        "notes": notes,
+        "h": GRADCHECK_H,
+        "floor": GRADCHECK_FLOOR,
+        "tolerance": GRADCHECK_TOL,
         "step": rec.step,
         "loss": _f(rec.loss + rec.penalty),  # rounding in the differences grows with it
-        "worst": {"index": int(idx[worst]) if worst is not None else None, "layer": layer,
-                  "numeric": _f(numeric[worst]) if worst is not None else None,
-                  "backprop": _f(analytic[worst]) if worst is not None else None},
+        "worst": {
+            "index": int(idx[worst]) if worst is not None else None,
+            "layer": layer,
+            "numeric": _f(numeric[worst]) if worst is not None else None,
+            "backprop": _f(analytic[worst]) if worst is not None else None,
+        },
         "passed": bool(max_err <= GRADCHECK_TOL),
     }

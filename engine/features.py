@@ -37,8 +37,9 @@ def feature_label(name: str) -> str:
     return FEATURE_LABELS[name]
 
 
-def compute_features(X: np.ndarray, names: Sequence[str],
-                     out: np.ndarray | None = None) -> np.ndarray:
+def compute_features(
+    X: np.ndarray, names: Sequence[str], out: np.ndarray | None = None
+) -> np.ndarray:
     """Features `names` of points X (n, 2) as (n, len(names)) float64, into `out` if given."""
     if isinstance(names, str):
         raise ValueError("names must be a sequence of feature names, not one string")

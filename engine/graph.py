@@ -66,8 +66,10 @@ def numbers(expr: dict, digits: int = 4) -> str:
         text = f"{v:.{digits}g}".replace("-", "−")
         return f"({text})" if v < 0 else text
     parts = [numbers(a, digits) for a in expr["args"]]
-    parts = [f"[{p}]" if a["op"] in ("add", "sub", "mean") and expr["op"] != "add" else p
-             for p, a in zip(parts, expr["args"])]
+    parts = [
+        f"[{p}]" if a["op"] in ("add", "sub", "mean") and expr["op"] != "add" else p
+        for p, a in zip(parts, expr["args"])
+    ]
     if expr["op"] == "mean":
         return f"({' + '.join(parts)})/{expr['count']}"
     return {"mul": " × ", "add": " + ", "sub": " − "}[expr["op"]].join(parts)
@@ -99,8 +101,9 @@ class Chain:
     row `row`, and for weight w_ij when `i` is given. `show` is the set of passes whose
     numbers may be shown: "forward", "loss", "backward", "update"."""
 
-    def __init__(self, trainer, rec: StepRecord, layer: int, j: int, i: int | None, row: int,
-                 show: set[str]):
+    def __init__(
+        self, trainer, rec: StepRecord, layer: int, j: int, i: int | None, row: int, show: set[str]
+    ):
         self.rec, self.layer, self.j, self.i, self.r = rec, layer, j, i, row
         self.settings = s = rec.settings
         self.net = trainer.net
@@ -124,15 +127,33 @@ class Chain:
             self._backward()
             if self.i is not None:
                 self._weight_gradient()
-        return {"nodes": self.nodes, "equations": self.equations,
-                "grad_symbol": self.G, "batch_size": self.B, "row": self.r}
+        return {
+            "nodes": self.nodes,
+            "equations": self.equations,
+            "grad_symbol": self.G,
+            "batch_size": self.B,
+            "row": self.r,
+        }
 
-    def _node(self, key: str, label: str, value, what: str, grad=None,
-              local: tuple[str, float] | None = None) -> dict:
+    def _node(
+        self,
+        key: str,
+        label: str,
+        value,
+        what: str,
+        grad=None,
+        local: tuple[str, float] | None = None,
+    ) -> dict:
         """A node; `local` is (name, value) of its derivative with respect to the node before
         it in the chain, where that edge is one example's own (not batch norm's)."""
-        node = {"id": key, "label": label, "value": float(value), "what": what, "grad": None,
-                "local": None}
+        node = {
+            "id": key,
+            "label": label,
+            "value": float(value),
+            "what": what,
+            "grad": None,
+            "local": None,
+        }
         if "backward" in self.show:
             if grad is not None:
                 node["grad"] = float(grad)
@@ -151,16 +172,31 @@ class Chain:
         ws = [num(W[k, j], f"w{sub(k + 1)}{sub(j + 1)}") for k in range(fan_in)]
         if self.i is not None:
             self._node("a_in", self.a_in(self.i), t.input[r, self.i], "input to this layer")
-            self._node("w", f"w{sub(self.i + 1)}{sub(j + 1)}", W[self.i, j], "the weight",
-                       grad=B * t.dz[r, j] * t.input[r, self.i])
+            self._node(
+                "w",
+                f"w{sub(self.i + 1)}{sub(j + 1)}",
+                W[self.i, j],
+                "the weight",
+                grad=B * t.dz[r, j] * t.input[r, self.i],
+            )
         products = [op("mul", [a, w], a["value"] * w["value"]) for a, w in zip(ins, ws)]
         z = t.z[r, j]
-        self._node("z", f"z{sub(j + 1)}", z, "Σ a·w + b", grad=B * t.dz[r, j],
-                   local=None if self.i is None else ("∂z/∂w = a", t.input[r, self.i]))
-        self.equations.append(equation(
-            "z", "Weighted sum",
-            f"z{sub(j + 1)} = Σᵢ aᵢ{sup(self.layer)}·wᵢ{sub(j + 1)} + b{sub(j + 1)}",
-            op("add", [*products, num(b[j], f"b{sub(j + 1)}")], z)))
+        self._node(
+            "z",
+            f"z{sub(j + 1)}",
+            z,
+            "Σ a·w + b",
+            grad=B * t.dz[r, j],
+            local=None if self.i is None else ("∂z/∂w = a", t.input[r, self.i]),
+        )
+        self.equations.append(
+            equation(
+                "z",
+                "Weighted sum",
+                f"z{sub(j + 1)} = Σᵢ aᵢ{sup(self.layer)}·wᵢ{sub(j + 1)} + b{sub(j + 1)}",
+                op("add", [*products, num(b[j], f"b{sub(j + 1)}")], z),
+            )
+        )
         if self.last:
             return
         u = z
@@ -171,24 +207,50 @@ class Chain:
             beta = float(self.rec.params_before[self.net._spans[l]["beta"][0] + j])
             z_hat, u = t.z_hat[r, j], t.u[r, j]
             self._node("z_hat", f"ẑ{sub(j + 1)}", z_hat, "(z − μ)/σ over the batch")
-            self.equations.append(equation(
-                "z_hat", "Batch norm: normalise over the batch",
-                f"ẑ{sub(j + 1)} = (z{sub(j + 1)} − μ) · 1/σ",
-                op("mul", [op("sub", [num(z, f"z{sub(j + 1)}"), num(mu, "μ")], z - mu),
-                           num(inv, "1/σ")], z_hat)))
+            self.equations.append(
+                equation(
+                    "z_hat",
+                    "Batch norm: normalise over the batch",
+                    f"ẑ{sub(j + 1)} = (z{sub(j + 1)} − μ) · 1/σ",
+                    op(
+                        "mul",
+                        [
+                            op("sub", [num(z, f"z{sub(j + 1)}"), num(mu, "μ")], z - mu),
+                            num(inv, "1/σ"),
+                        ],
+                        z_hat,
+                    ),
+                )
+            )
             self._node("u", f"u{sub(j + 1)}", u, "γ·ẑ + β", grad=self.B * t.du[r, j])
-            self.equations.append(equation(
-                "u", "Batch norm: scale and shift", f"u{sub(j + 1)} = γ·ẑ{sub(j + 1)} + β",
-                op("add", [op("mul", [num(gamma, "γ"), num(z_hat, f"ẑ{sub(j + 1)}")],
-                              gamma * z_hat), num(beta, "β")], u)))
+            self.equations.append(
+                equation(
+                    "u",
+                    "Batch norm: scale and shift",
+                    f"u{sub(j + 1)} = γ·ẑ{sub(j + 1)} + β",
+                    op(
+                        "add",
+                        [
+                            op(
+                                "mul",
+                                [num(gamma, "γ"), num(z_hat, f"ẑ{sub(j + 1)}")],
+                                gamma * z_hat,
+                            ),
+                            num(beta, "β"),
+                        ],
+                        u,
+                    ),
+                )
+            )
             self.gamma = gamma
         f_name = self.act.name
         h = t.f_out[r, j]
         arg = "u" if t.u is not None else "z"
         self.h = "h" if t.mask is not None or self.settings.skip[self.layer] else "a"
         x = t.u if t.u is not None else t.z
-        self.fprime = float(self.act.derivative(x[r : r + 1, j : j + 1],
-                                                t.f_out[r : r + 1, j : j + 1])[0, 0])
+        self.fprime = float(
+            self.act.derivative(x[r : r + 1, j : j + 1], t.f_out[r : r + 1, j : j + 1])[0, 0]
+        )
         slope = (f"{f_name}′({arg})", self.fprime)
         if self.h == "h":  # else the activation's output is the neuron's output, node "a"
             self._node("h", f"h{sub(j + 1)}", h, f"{f_name}({arg})", local=slope)
@@ -197,32 +259,61 @@ class Chain:
         if t.mask is not None:
             keep = float(t.mask[r, j]) / (1.0 - p)
             a = h * keep
-            self._node("drop", f"d{sub(j + 1)}", a,
-                       f"dropout: kept, × 1/(1−{p:g})" if t.mask[r, j] else "dropout: dropped, × 0",
-                       local=("m/(1−p)", keep))
-            self.equations.append(equation(
-                "drop", "Dropout", f"d{sub(j + 1)} = h{sub(j + 1)} · m/(1−p)",
-                op("mul", [num(h, f"h{sub(j + 1)}"), num(keep, "m/(1−p)")], a)))
+            self._node(
+                "drop",
+                f"d{sub(j + 1)}",
+                a,
+                f"dropout: kept, × 1/(1−{p:g})" if t.mask[r, j] else "dropout: dropped, × 0",
+                local=("m/(1−p)", keep),
+            )
+            self.equations.append(
+                equation(
+                    "drop",
+                    "Dropout",
+                    f"d{sub(j + 1)} = h{sub(j + 1)} · m/(1−p)",
+                    op("mul", [num(h, f"h{sub(j + 1)}"), num(keep, "m/(1−p)")], a),
+                )
+            )
         if self.settings.skip[self.layer]:
             before = a
             a = t.a[r, j]
             d = f"{'d' if t.mask is not None else 'h'}{sub(j + 1)}"
-            self.equations.append(equation(
-                "skip", "Residual connection", f"{self.a_out} = {d} + {self.a_in(j)}",
-                op("add", [num(before, d), num(t.input[r, j], self.a_in(j))], a)))
-        self._node("a", self.a_out, t.a[r, j],
-                   "this neuron's output" if self.h == "h" else f"{f_name}({arg}), the output",
-                   local=slope if self.h == "a" else
-                   ("∂a/∂d = 1 (+ skip)", 1.0) if self.settings.skip[self.layer] else None)
+            self.equations.append(
+                equation(
+                    "skip",
+                    "Residual connection",
+                    f"{self.a_out} = {d} + {self.a_in(j)}",
+                    op("add", [num(before, d), num(t.input[r, j], self.a_in(j))], a),
+                )
+            )
+        self._node(
+            "a",
+            self.a_out,
+            t.a[r, j],
+            "this neuron's output" if self.h == "h" else f"{f_name}({arg}), the output",
+            local=slope
+            if self.h == "a"
+            else ("∂a/∂d = 1 (+ skip)", 1.0)
+            if self.settings.skip[self.layer]
+            else None,
+        )
 
     def _output(self) -> None:
         """ŷ and ℓ of the traced example (forward values, shown from the loss phase on)."""
         rec, r = self.rec, self.r
         if self.last:
-            self._node("yhat", f"ŷ{sub(self.j + 1)}", rec.yhat[r, self.j],
-                       f"{self.settings.output_activation}(z), the prediction")
-        self._node("loss", "ℓ", rec.per_example_loss[r],
-                   f"{self.head.formula.replace('L =', 'ℓ =')}, example #{int(rec.batch[r])}")
+            self._node(
+                "yhat",
+                f"ŷ{sub(self.j + 1)}",
+                rec.yhat[r, self.j],
+                f"{self.settings.output_activation}(z), the prediction",
+            )
+        self._node(
+            "loss",
+            "ℓ",
+            rec.per_example_loss[r],
+            f"{self.head.formula.replace('L =', 'ℓ =')}, example #{int(rec.batch[r])}",
+        )
 
     # the backward pass
 
@@ -241,58 +332,85 @@ class Chain:
         self._grad("a", a_grad)
         nxt = self.rec.traces[self.layer + 1]
         W_next, _ = self.rec.layer_arrays(self.rec.params_before, self.layer + 1)
-        terms = [op("mul", [num(W_next[j, k], f"w{dj}{sub(k + 1)}"),
-                            num(B * nxt.dz[r, k], f"δ{sub(k + 1)}")],
-                    W_next[j, k] * B * nxt.dz[r, k]) for k in range(W_next.shape[1])]
+        terms = [
+            op(
+                "mul",
+                [num(W_next[j, k], f"w{dj}{sub(k + 1)}"), num(B * nxt.dz[r, k], f"δ{sub(k + 1)}")],
+                W_next[j, k] * B * nxt.dz[r, k],
+            )
+            for k in range(W_next.shape[1])
+        ]
         fan = op("add", terms, sum(x["value"] for x in terms), "Σₖ w·δₖ")
         a_out = self.a_out
         if self.layer + 1 < len(self.settings.skip) and self.settings.skip[self.layer + 1]:
             skip = B * nxt.da[r, j]
             above = f"a{dj}{sup(self.layer + 2)}"
             fan = op("add", [fan, num(skip, f"{self.G}{above}")], a_grad)
-            rule = (f"{self.G}{a_out} = Σₖ w{dj}ₖ·δₖ + {self.G}{above} (the next layer's "
-                    "skip connection passes its gradient straight back)")
+            rule = (
+                f"{self.G}{a_out} = Σₖ w{dj}ₖ·δₖ + {self.G}{above} (the next layer's "
+                "skip connection passes its gradient straight back)"
+            )
         else:
             fan = {**fan, "value": float(a_grad)}
             rule = f"{self.G}{a_out} = Σₖ w{dj}ₖ·δₖ (every neuron k of the next layer)"
-        self.equations.append(equation("grad_a", "Backward: into this neuron's output", rule,
-                                       fan))
+        self.equations.append(equation("grad_a", "Backward: into this neuron's output", rule, fan))
         g = a_grad  # a = d + input passes G(a) unchanged to d (and to the input)
         p = self.settings.dropout
         if t.mask is not None:
             keep = float(t.mask[r, j]) / (1.0 - p)
             self._grad("drop", g)
             h_grad = g * keep
-            self.equations.append(equation(
-                "grad_h", "Backward through dropout", f"{self.G}h{dj} = {self.G}{a_out} · m/(1−p)",
-                op("mul", [num(g, f"{self.G}{a_out}"), num(keep, "m/(1−p)")], h_grad)))
+            self.equations.append(
+                equation(
+                    "grad_h",
+                    "Backward through dropout",
+                    f"{self.G}h{dj} = {self.G}{a_out} · m/(1−p)",
+                    op("mul", [num(g, f"{self.G}{a_out}"), num(keep, "m/(1−p)")], h_grad),
+                )
+            )
             g = h_grad
         self._grad(self.h, g)
         h_label = f"h{dj}" if self.h == "h" else a_out
         arg = "u" if t.u is not None else "z"
         fprime = self.fprime
         u_grad = B * t.du[r, j]
-        self.equations.append(equation(
-            "grad_u" if t.u is not None else "delta",
-            "Backward through the activation",
-            f"{'δ' + dj if t.u is None else self.G + 'u' + dj} = {self.act.name}′({arg}{dj}) · "
-            f"{self.G}{h_label}",
-            op("mul", [num(fprime, f"{self.act.name}′({arg}{dj})"),
-                       num(g, f"{self.G}{h_label}")], u_grad)))
+        self.equations.append(
+            equation(
+                "grad_u" if t.u is not None else "delta",
+                "Backward through the activation",
+                f"{'δ' + dj if t.u is None else self.G + 'u' + dj} = {self.act.name}′({arg}{dj}) · "
+                f"{self.G}{h_label}",
+                op(
+                    "mul",
+                    [num(fprime, f"{self.act.name}′({arg}{dj})"), num(g, f"{self.G}{h_label}")],
+                    u_grad,
+                ),
+            )
+        )
         if t.u is not None:
             self._grad("u", u_grad)
             Gu = B * t.du[:, j]
             zh = t.z_hat[:, j]
             m1, m2 = float(Gu.mean()), float((Gu * zh).mean())
             inv = float(t.inv_std[j])
-            inner = op("sub", [num(Gu[r], f"{self.G}u{dj}"), num(m1, f"mean_B({self.G}u)"),
-                               op("mul", [num(zh[r], f"ẑ{dj}"), num(m2, f"mean_B({self.G}u·ẑ)")],
-                                  zh[r] * m2)], Gu[r] - m1 - zh[r] * m2)
-            self.equations.append(equation(
-                "delta", "Backward through batch norm (it couples the batch)",
-                f"δ{dj} = γ · 1/σ · ({self.G}u{dj} − mean_B({self.G}u) "
-                f"− ẑ{dj}·mean_B({self.G}u·ẑ))",
-                op("mul", [num(self.gamma, "γ"), num(inv, "1/σ"), inner], B * t.dz[r, j])))
+            inner = op(
+                "sub",
+                [
+                    num(Gu[r], f"{self.G}u{dj}"),
+                    num(m1, f"mean_B({self.G}u)"),
+                    op("mul", [num(zh[r], f"ẑ{dj}"), num(m2, f"mean_B({self.G}u·ẑ)")], zh[r] * m2),
+                ],
+                Gu[r] - m1 - zh[r] * m2,
+            )
+            self.equations.append(
+                equation(
+                    "delta",
+                    "Backward through batch norm (it couples the batch)",
+                    f"δ{dj} = γ · 1/σ · ({self.G}u{dj} − mean_B({self.G}u) "
+                    f"− ẑ{dj}·mean_B({self.G}u·ẑ))",
+                    op("mul", [num(self.gamma, "γ"), num(inv, "1/σ"), inner], B * t.dz[r, j]),
+                )
+            )
 
     def _output_delta(self) -> None:
         t, r, j, B = self.t, self.r, self.j, self.B
@@ -302,8 +420,11 @@ class Chain:
         head = self.head
         if head.name == "mse":
             target = float(self.rec.target[r, j])
-            gprime = float(head.act.derivative(t.z[r : r + 1, j : j + 1],
-                                               self.rec.yhat[r : r + 1, j : j + 1])[0, 0])
+            gprime = float(
+                head.act.derivative(t.z[r : r + 1, j : j + 1], self.rec.yhat[r : r + 1, j : j + 1])[
+                    0, 0
+                ]
+            )
             self._grad("yhat", yhat - target)
             diff = op("sub", [num(yhat, "ŷ"), num(target, "y")], yhat - target)
             expr = op("mul", [diff, num(gprime, f"{head.output_activation}′(z)")], delta)
@@ -314,10 +435,14 @@ class Chain:
             else:
                 target = float(int(self.rec.target[r]) == j)
                 y_label = f"[y = {j + 1}]"
-            expr = op("sub", [num(yhat, f"ŷ{dj}" if head.name != "bce" else "ŷ"),
-                              num(target, y_label)], delta)
-            rule = (f"δ{dj} = ŷ − y ({head.output_activation} with cross-entropy: "
-                    "g′ and ∂ℓ/∂ŷ cancel)")
+            expr = op(
+                "sub",
+                [num(yhat, f"ŷ{dj}" if head.name != "bce" else "ŷ"), num(target, y_label)],
+                delta,
+            )
+            rule = (
+                f"δ{dj} = ŷ − y ({head.output_activation} with cross-entropy: g′ and ∂ℓ/∂ŷ cancel)"
+            )
         self.equations.append(equation("delta", "The output's error", rule, expr))
 
     def _weight_gradient(self) -> None:
@@ -328,24 +453,39 @@ class Chain:
         a_i, delta = t.input[:, i], B * t.dz[:, j]
         ai = self.a_in(i)
         products = a_i * delta
-        self.equations.append(equation(
-            "grad_w_example", "The chain rule on the traced example",
-            f"δ{dj}·{ai}  (example #{int(rec.batch[r])})",
-            op("mul", [num(delta[r], f"δ{dj}"), num(a_i[r], ai)], products[r])))
+        self.equations.append(
+            equation(
+                "grad_w_example",
+                "The chain rule on the traced example",
+                f"δ{dj}·{ai}  (example #{int(rec.batch[r])})",
+                op("mul", [num(delta[r], f"δ{dj}"), num(a_i[r], ai)], products[r]),
+            )
+        )
         dW, _ = rec.layer_arrays(rec.grads, self.layer)
         data = float((t.input[:, i] * t.dz[:, j]).sum())
         shown = _rows_to_show(B, r)
-        rows = [op("mul", [num(delta[k], f"δ{dj}"), num(a_i[k], ai)], products[k],
-                   label=f"#{int(rec.batch[k])}") for k in shown]
+        rows = [
+            op(
+                "mul",
+                [num(delta[k], f"δ{dj}"), num(a_i[k], ai)],
+                products[k],
+                label=f"#{int(rec.batch[k])}",
+            )
+            for k in shown
+        ]
         args = rows
         if len(shown) < B:
             rest = float(products.sum() - products[shown].sum())
             args = [*rows, num(rest, f"the other {B - len(shown)} examples")]
         mean = {**op("mean", args, data), "count": B}
-        self.equations.append(equation(
-            "grad_w_data", f"Over the batch of {B}",
-            f"∂L_data/∂w = (1/{B})·Σ over the batch of δ{dj}·{ai}",
-            mean))
+        self.equations.append(
+            equation(
+                "grad_w_data",
+                f"Over the batch of {B}",
+                f"∂L_data/∂w = (1/{B})·Σ over the batch of δ{dj}·{ai}",
+                mean,
+            )
+        )
         s, w = self.settings, float(rec.layer_arrays(rec.params_before, self.layer)[0][i, j])
         grad = float(dW[i, j])
         if s.regularization != "none" and s.regularization_rate:
@@ -354,17 +494,29 @@ class Chain:
                 pen = op("mul", [lam, num(w, "w")], s.regularization_rate * w)
                 pen_rule = "∂(λ·½w²)/∂w = λ·w"
             else:
-                pen = op("mul", [lam, num(np.sign(w), "sign(w)")],
-                         s.regularization_rate * np.sign(w))
+                pen = op(
+                    "mul", [lam, num(np.sign(w), "sign(w)")], s.regularization_rate * np.sign(w)
+                )
                 pen_rule = "∂(λ·|w|)/∂w = λ·sign(w)"
             self.equations.append(equation("grad_w_penalty", "The penalty's part", pen_rule, pen))
             total = op("add", [num(data, "∂L_data/∂w"), num(pen["value"], "penalty")], grad)
-            self.equations.append(equation("grad_w", "The gradient the optimizer used",
-                                            "g = ∂L/∂w = ∂L_data/∂w + penalty", total))
+            self.equations.append(
+                equation(
+                    "grad_w",
+                    "The gradient the optimizer used",
+                    "g = ∂L/∂w = ∂L_data/∂w + penalty",
+                    total,
+                )
+            )
         else:
-            self.equations.append(equation(
-                "grad_w", "The gradient the optimizer used",
-                "g = ∂L/∂w = ∂L_data/∂w (no penalty)", op("add", [num(data, "∂L_data/∂w")], grad)))
+            self.equations.append(
+                equation(
+                    "grad_w",
+                    "The gradient the optimizer used",
+                    "g = ∂L/∂w = ∂L_data/∂w (no penalty)",
+                    op("add", [num(data, "∂L_data/∂w")], grad),
+                )
+            )
 
 
 def _rows_to_show(B: int, row: int) -> np.ndarray:

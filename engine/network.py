@@ -135,8 +135,11 @@ class Network:
             self.layer_offsets.append(off)
         self.n_params = off
         self.layout = [
-            (slice(p["W"][0], p["W"][0] + p["W"][1]), p["W"][2],
-             slice(p["b"][0], p["b"][0] + p["b"][1]))
+            (
+                slice(p["W"][0], p["W"][0] + p["W"][1]),
+                p["W"][2],
+                slice(p["b"][0], p["b"][0] + p["b"][1]),
+            )
             for p in spans
         ]
         self.params = np.zeros(off)
@@ -154,10 +157,12 @@ class Network:
             return out
 
         self.weights, self.biases = views(self.params, "W"), views(self.params, "b")
-        self.Wb = [self.params[ws.start : bs.stop].reshape(sh[0] + 1, sh[1])
-                   for ws, sh, bs in self.layout]
-        self.dWb = [self.grads[ws.start : bs.stop].reshape(sh[0] + 1, sh[1])
-                    for ws, sh, bs in self.layout]
+        self.Wb = [
+            self.params[ws.start : bs.stop].reshape(sh[0] + 1, sh[1]) for ws, sh, bs in self.layout
+        ]
+        self.dWb = [
+            self.grads[ws.start : bs.stop].reshape(sh[0] + 1, sh[1]) for ws, sh, bs in self.layout
+        ]
         self.WT = [w.T for w in self.weights]
         self.gammas, self.betas = views(self.params, "gamma"), views(self.params, "beta")
         self.dW, self.db = views(self.grads, "W"), views(self.grads, "b")
@@ -388,11 +393,17 @@ class Network:
         """What a page needs to run `activations_on` itself: the layer sizes, each hidden
         layer's activation, the output's, which layers have batch norm and which a skip
         connection, and the activations' constants. With `eval_arrays()`, the weights."""
-        return {"sizes": list(self.sizes), "activations": list(self.activation_names),
-                "output_activation": self.output_activation, "batch_norm": self.batch_norm,
-                "skip": list(self.skip),
-                "constants": {"leaky_slope": activations.LEAKY_SLOPE,
-                              "elu_alpha": activations.ELU_ALPHA}}
+        return {
+            "sizes": list(self.sizes),
+            "activations": list(self.activation_names),
+            "output_activation": self.output_activation,
+            "batch_norm": self.batch_norm,
+            "skip": list(self.skip),
+            "constants": {
+                "leaky_slope": activations.LEAKY_SLOPE,
+                "elu_alpha": activations.ELU_ALPHA,
+            },
+        }
 
     def eval_arrays(self) -> list[tuple[np.ndarray, ...]]:
         """Per weight layer (W, b) or, under batch norm, (W, b, scale, shift): evaluation

@@ -27,8 +27,9 @@ class UpdateSnapshot:
     hyperparameters: dict[str, float]  # the values the step used
     state: tuple[tuple[np.ndarray, ...], ...]  # per parameter, one copy per state name
 
-    def update_terms(self, param_index: int, flat_index: int, grad: float,
-                     weight_before: float) -> dict:
+    def update_terms(
+        self, param_index: int, flat_index: int, grad: float, weight_before: float
+    ) -> dict:
         """`Optimizer.update_terms` as of this snapshot."""
         opt = REGISTRY[self.name](**self.hyperparameters)
         opt.t, opt._used = self.t, dict(self.hyperparameters)
@@ -75,8 +76,12 @@ class Optimizer:
         """A copy of what the last step used and left, for explaining it later."""
         if self.t == 0:
             raise RuntimeError("no step has been taken yet")
-        return UpdateSnapshot(self.name, self.t, dict(self._used),
-                              tuple(tuple(a.copy() for a in arrays) for arrays in self._state))
+        return UpdateSnapshot(
+            self.name,
+            self.t,
+            dict(self._used),
+            tuple(tuple(a.copy() for a in arrays) for arrays in self._state),
+        )
 
     def state_arrays(self) -> list[np.ndarray]:
         """The live state arrays (references), parameter by parameter in `state_names` order;
@@ -114,9 +119,13 @@ class Optimizer:
     def state_dict(self) -> dict:
         """JSON-able state: {"optimizer", "t", "hyperparameters", "shapes", "state"}, where
         state[i][k] is parameter i's `state_names[k]` array as nested lists of floats."""
-        return {"optimizer": self.name, "t": self.t, "hyperparameters": dict(self._hp),
-                "shapes": [list(sh) for sh in self._shapes],
-                "state": [[a.tolist() for a in arrays] for arrays in self._state]}
+        return {
+            "optimizer": self.name,
+            "t": self.t,
+            "hyperparameters": dict(self._hp),
+            "shapes": [list(sh) for sh in self._shapes],
+            "state": [[a.tolist() for a in arrays] for arrays in self._state],
+        }
 
     def load_state_dict(self, d: dict) -> None:
         """Restore `state_dict()` exactly; raises ValueError if it is another optimizer's or
@@ -125,28 +134,42 @@ class Optimizer:
             raise ValueError(f"state is for {d['optimizer']!r}, not {self.name!r}")
         t = int(d["t"])
         shapes = [tuple(int(n) for n in sh) for sh in d["shapes"]]
-        state = [[np.array(a, dtype=np.float64).reshape(sh) for a in arrays]
-                 for sh, arrays in zip(shapes, d["state"], strict=True)]
+        state = [
+            [np.array(a, dtype=np.float64).reshape(sh) for a in arrays]
+            for sh, arrays in zip(shapes, d["state"], strict=True)
+        ]
         if any(len(arrays) != len(self.state_names) for arrays in state):
             raise ValueError(f"{self.name} keeps {len(self.state_names)} arrays per parameter")
         self.set_hyperparameters(**d["hyperparameters"])
         self._allocate(shapes)
         self._state, self.t = state, t
 
-    def update_terms(self, param_index: int, flat_index: int, grad: float,
-                     weight_before: float) -> dict:
+    def update_terms(
+        self, param_index: int, flat_index: int, grad: float, weight_before: float
+    ) -> dict:
         """The terms of one element's last update, with numbers: rule, hyperparameters, grad,
         state values, `step` (the change applied), `weight_after` and a `formula` string."""
         if self.t == 0:
             raise RuntimeError("no step has been taken yet")
         hp = self._used
-        values = {n: float(a.flat[flat_index])
-                  for n, a in zip(self.state_names, self._state[param_index], strict=True)}
+        values = {
+            n: float(a.flat[flat_index])
+            for n, a in zip(self.state_names, self._state[param_index], strict=True)
+        }
         terms, delta, expr = self._terms(float(grad), values, hp)
         w, after = float(weight_before), float(weight_before) - delta
-        return {"optimizer": self.name, "rule": self.rule, **hp, "t": self.t, "grad": float(grad),
-                "weight_before": w, **terms, "step": -delta, "weight_after": after,
-                "formula": f"w ← {w:.4g} − {expr} = {after:.4g}"}
+        return {
+            "optimizer": self.name,
+            "rule": self.rule,
+            **hp,
+            "t": self.t,
+            "grad": float(grad),
+            "weight_before": w,
+            **terms,
+            "step": -delta,
+            "weight_after": after,
+            "formula": f"w ← {w:.4g} − {expr} = {after:.4g}",
+        }
 
     def _terms(self, g: float, values: dict[str, float], hp: dict) -> tuple[dict, float, str]:
         """(named terms, the amount subtracted from w, that amount as a formula)."""
@@ -196,8 +219,11 @@ class Nesterov(Momentum):
 
     def _terms(self, g, values, hp):
         b, lr, mu = values["velocity"], hp["lr"], hp["momentum"]
-        return ({"velocity": b, "lookahead": b * mu + g}, (b * mu + g) * lr,
-                f"{lr:.4g} × ({g:.4g} + {mu:.4g} × {b:.4g})")
+        return (
+            {"velocity": b, "lookahead": b * mu + g},
+            (b * mu + g) * lr,
+            f"{lr:.4g} × ({g:.4g} + {mu:.4g} × {b:.4g})",
+        )
 
 
 class RMSprop(Optimizer):
@@ -219,15 +245,20 @@ class RMSprop(Optimizer):
 
     def _terms(self, g, values, hp):
         v, lr, eps = values["v"], hp["lr"], hp["eps"]
-        return ({"v": v}, g / (math.sqrt(v) + eps) * lr,
-                f"{lr:.4g} × {g:.4g}/(√{v:.4g} + {eps:.4g})")
+        return (
+            {"v": v},
+            g / (math.sqrt(v) + eps) * lr,
+            f"{lr:.4g} × {g:.4g}/(√{v:.4g} + {eps:.4g})",
+        )
 
 
 class Adam(Optimizer):
     name, defaults = "adam", {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
     state_names = ("m", "v")
-    rule = ("m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; m̂ = m/(1−β1ᵗ); v̂ = v/(1−β2ᵗ); "
-            "w ← w − α·m̂/(√v̂ + ε)")
+    rule = (
+        "m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; m̂ = m/(1−β1ᵗ); v̂ = v/(1−β2ᵗ); "
+        "w ← w − α·m̂/(√v̂ + ε)"
+    )
 
     def _scales(self, hp) -> tuple[float, float]:
         # α·m̂/(√v̂ + ε) = [α·√(1−β2ᵗ)/(1−β1ᵗ)]·m/(√v + ε·√(1−β2ᵗ)): two fewer array passes.
@@ -255,26 +286,45 @@ class Adam(Optimizer):
         m, v = values["m"], values["v"]
         m_hat, v_hat = m / (1.0 - hp["beta1"] ** self.t), v / (1.0 - hp["beta2"] ** self.t)
         step_size, eps_hat = self._scales(hp)
-        return ({"m": m, "v": v, "m_hat": m_hat, "v_hat": v_hat},
-                m / (math.sqrt(v) + eps_hat) * step_size,
-                f"{hp['lr']:.4g} × {m_hat:.4g}/(√{v_hat:.4g} + {hp['eps']:.4g})")
+        return (
+            {"m": m, "v": v, "m_hat": m_hat, "v_hat": v_hat},
+            m / (math.sqrt(v) + eps_hat) * step_size,
+            f"{hp['lr']:.4g} × {m_hat:.4g}/(√{v_hat:.4g} + {hp['eps']:.4g})",
+        )
 
 
 REGISTRY: dict[str, type[Optimizer]] = {
-    cls.name: cls for cls in (SGD, Momentum, Nesterov, RMSprop, Adam)}
+    cls.name: cls for cls in (SGD, Momentum, Nesterov, RMSprop, Adam)
+}
 
 
-def make_optimizer(name: str, *, lr: float | None = None, momentum: float | None = None,
-                   alpha: float | None = None, beta1: float | None = None,
-                   beta2: float | None = None, eps: float | None = None) -> Optimizer:
+def make_optimizer(
+    name: str,
+    *,
+    lr: float | None = None,
+    momentum: float | None = None,
+    alpha: float | None = None,
+    beta1: float | None = None,
+    beta2: float | None = None,
+    eps: float | None = None,
+) -> Optimizer:
     """The optimizer called `name`; None means torch.optim's default (lr 1e-3, or 1e-2 for
     rmsprop; alpha 0.99; betas 0.9, 0.999; eps 1e-8), except momentum, which defaults to 0.9
     because torch's 0 would make "momentum" and "nesterov" plain SGD. Unused ones are ignored."""
     if name not in REGISTRY:
         raise ValueError(f"unknown optimizer {name!r}; expected one of: {', '.join(REGISTRY)}")
-    return REGISTRY[name](lr=lr, momentum=momentum, alpha=alpha, beta1=beta1, beta2=beta2,
-                          eps=eps)
+    return REGISTRY[name](lr=lr, momentum=momentum, alpha=alpha, beta1=beta1, beta2=beta2, eps=eps)
 
 
-__all__ = ["HYPERPARAMETERS", "REGISTRY", "UpdateSnapshot", "Optimizer", "SGD", "Momentum",
-           "Nesterov", "RMSprop", "Adam", "make_optimizer"]
+__all__ = [
+    "HYPERPARAMETERS",
+    "REGISTRY",
+    "UpdateSnapshot",
+    "Optimizer",
+    "SGD",
+    "Momentum",
+    "Nesterov",
+    "RMSprop",
+    "Adam",
+    "make_optimizer",
+]

@@ -38,9 +38,11 @@ class StepSettings:
 
     def changes_from(self, other: StepSettings) -> list[str]:
         """'name: then → now' for each setting that differs in `other` (the current ones)."""
-        return [f"{name}: {_show(getattr(self, name))} → {_show(getattr(other, name))}"
-                for name in self.__dataclass_fields__
-                if getattr(self, name) != getattr(other, name)]
+        return [
+            f"{name}: {_show(getattr(self, name))} → {_show(getattr(other, name))}"
+            for name in self.__dataclass_fields__
+            if getattr(self, name) != getattr(other, name)
+        ]
 
 
 def _show(v) -> str:
@@ -110,8 +112,12 @@ class StepRecord:
                 entry["db_applied"] = _list(db_applied)
             if not compact:
                 entry.update(
-                    input=_list(t.input), z=_list(t.z), a=_list(t.a), dz=_list(t.dz),
-                    u=_list(t.u), mask=None if t.mask is None else t.mask.tolist(),
+                    input=_list(t.input),
+                    z=_list(t.z),
+                    a=_list(t.a),
+                    dz=_list(t.dz),
+                    u=_list(t.u),
+                    mask=None if t.mask is None else t.mask.tolist(),
                 )
                 if self.params_after is not None:
                     W1, b1 = self.layer_arrays(self.params_after, l)

@@ -18,8 +18,18 @@ import numpy as np
 from .errors import SnapshotError
 
 SNAPSHOT_VERSION = 1
-KEYS = {"version", "config", "edits", "params", "buffers", "optimizer", "counters", "stopped",
-        "stop_message", "history"}
+KEYS = {
+    "version",
+    "config",
+    "edits",
+    "params",
+    "buffers",
+    "optimizer",
+    "counters",
+    "stopped",
+    "stop_message",
+    "history",
+}
 MAX_EDITS = 4000  # point edits a session may carry (each is replayed on import and compare)
 MAX_PARAM = 1e6  # |weight| an import accepts; the hand editor allows ±100
 MAX_COUNTER = 10**9
@@ -31,14 +41,20 @@ def integer(value, field: str, lo: int, hi: int) -> int:
     return value
 
 
-def number(value, field: str, lo: float = -math.inf, hi: float = math.inf,
-           none: bool = False) -> float | None:
+def number(
+    value, field: str, lo: float = -math.inf, hi: float = math.inf, none: bool = False
+) -> float | None:
     if value is None and none:
         return None
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) \
-            or not lo <= value <= hi:
-        raise SnapshotError(field, f"must be a finite number in [{lo:g}, {hi:g}]"
-                            + (" or null" if none else ""))
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not math.isfinite(value)
+        or not lo <= value <= hi
+    ):
+        raise SnapshotError(
+            field, f"must be a finite number in [{lo:g}, {hi:g}]" + (" or null" if none else "")
+        )
     return float(value)
 
 
@@ -72,10 +88,15 @@ def check_top(snap) -> dict:
     if not isinstance(edits, list) or len(edits) > MAX_EDITS:
         raise SnapshotError("edits", f"must be a list of at most {MAX_EDITS} point edits")
     for k, e in enumerate(edits):
-        if not isinstance(e, list) or not e or e[0] not in ("add", "remove") \
-                or len(e) != (5 if e[0] == "add" else 3):
-            raise SnapshotError(f"edits.{k}", 'must be ["add", split, x1, x2, label] or '
-                                '["remove", split, index]')
+        if (
+            not isinstance(e, list)
+            or not e
+            or e[0] not in ("add", "remove")
+            or len(e) != (5 if e[0] == "add" else 3)
+        ):
+            raise SnapshotError(
+                f"edits.{k}", 'must be ["add", split, x1, x2, label] or ["remove", split, index]'
+            )
         if e[0] == "add":
             number(e[2], f"edits.{k}.2")
             number(e[3], f"edits.{k}.3")
@@ -90,25 +111,41 @@ def check_state(snap: dict, trainer, stop_reasons) -> dict:
     net = trainer.net
     params = array(snap["params"], "params", net.n_params, MAX_PARAM)
     n_buf = len(net.buffers)
-    buffers = array(snap["buffers"], "buffers", n_buf, MAX_PARAM ** 2)
+    buffers = array(snap["buffers"], "buffers", n_buf, MAX_PARAM**2)
     if n_buf and buffers[n_buf // 2 :].min() < 0:
         raise SnapshotError("buffers", "running variances must be ≥ 0")
     opt = snap["optimizer"]
     if not isinstance(opt, dict) or opt.get("optimizer") != trainer.config.optimizer:
-        raise SnapshotError("optimizer.optimizer",
-                            f"must be the config's optimizer, {trainer.config.optimizer!r}")
+        raise SnapshotError(
+            "optimizer.optimizer", f"must be the config's optimizer, {trainer.config.optimizer!r}"
+        )
     t = integer(opt.get("t"), "optimizer.t", 0, MAX_COUNTER)
     names = trainer.optimizer.state_names
     shapes, state = opt.get("shapes"), opt.get("state")
     if t == 0 and not state:
         shapes, state = [], []
-    elif shapes != [[net.n_params]] or not isinstance(state, list) or len(state) != 1 \
-            or not isinstance(state[0], list) or len(state[0]) != len(names):
-        raise SnapshotError("optimizer.state", f"must be {len(names)} array(s) of "
-                            f"{net.n_params} numbers ({', '.join(names) or 'none'})")
-    arrays = [array(a, f"optimizer.state.{name}", net.n_params, MAX_PARAM ** 2,
-                    lo=0.0 if name == "v" else None)
-              for a, name in zip(state[0] if state else [], names)]
+    elif (
+        shapes != [[net.n_params]]
+        or not isinstance(state, list)
+        or len(state) != 1
+        or not isinstance(state[0], list)
+        or len(state[0]) != len(names)
+    ):
+        raise SnapshotError(
+            "optimizer.state",
+            f"must be {len(names)} array(s) of "
+            f"{net.n_params} numbers ({', '.join(names) or 'none'})",
+        )
+    arrays = [
+        array(
+            a,
+            f"optimizer.state.{name}",
+            net.n_params,
+            MAX_PARAM**2,
+            lo=0.0 if name == "v" else None,
+        )
+        for a, name in zip(state[0] if state else [], names)
+    ]
     cnt = snap["counters"]
     if not isinstance(cnt, dict):
         raise SnapshotError("counters", "must be an object")
@@ -127,9 +164,17 @@ def check_state(snap: dict, trainer, stop_reasons) -> dict:
     if not isinstance(message, str) or len(message) > 1000:
         raise SnapshotError("stop_message", "must be a text of at most 1000 characters")
     history = check_history(snap.get("history", []), net.n_layers, trainer)
-    return {"params": params, "buffers": buffers, "t": t, "shapes": shapes, "state": arrays,
-            "counters": counters, "stopped": stopped, "stop_message": message,
-            "history": history}
+    return {
+        "params": params,
+        "buffers": buffers,
+        "t": t,
+        "shapes": shapes,
+        "state": arrays,
+        "counters": counters,
+        "stopped": stopped,
+        "stop_message": message,
+        "history": history,
+    }
 
 
 def check_history(history, n_layers: int, trainer) -> list[dict]:
@@ -140,21 +185,24 @@ def check_history(history, n_layers: int, trainer) -> list[dict]:
     out = []
     for k, h in enumerate(history):
         f = f"history.{k}"
-        if not isinstance(h, dict) or set(h) != {"step", "epoch", "loss", "accuracy",
-                                                 "grad_norms"}:
+        if not isinstance(h, dict) or set(h) != {"step", "epoch", "loss", "accuracy", "grad_norms"}:
             raise SnapshotError(f, "must be {step, epoch, loss, accuracy, grad_norms}")
-        entry = {"step": integer(h["step"], f"{f}.step", 0, MAX_COUNTER),
-                 "epoch": integer(h["epoch"], f"{f}.epoch", 0, MAX_COUNTER)}
+        entry = {
+            "step": integer(h["step"], f"{f}.step", 0, MAX_COUNTER),
+            "epoch": integer(h["epoch"], f"{f}.epoch", 0, MAX_COUNTER),
+        }
         for part, hi in (("loss", math.inf), ("accuracy", 1.0)):
             v = h[part]
             if not isinstance(v, dict) or set(v) != {"train", "test"}:
                 raise SnapshotError(f"{f}.{part}", "must be {train, test}")
-            entry[part] = {s: number(v[s], f"{f}.{part}.{s}", 0.0, hi, none=True)
-                           for s in ("train", "test")}
+            entry[part] = {
+                s: number(v[s], f"{f}.{part}.{s}", 0.0, hi, none=True) for s in ("train", "test")
+            }
         norms = h["grad_norms"]
         if not isinstance(norms, list) or len(norms) != n_layers:
             raise SnapshotError(f"{f}.grad_norms", f"must be a list of {n_layers} numbers")
-        entry["grad_norms"] = [number(v, f"{f}.grad_norms.{i}", 0.0, none=True)
-                               for i, v in enumerate(norms)]
+        entry["grad_norms"] = [
+            number(v, f"{f}.grad_norms.{i}", 0.0, none=True) for i, v in enumerate(norms)
+        ]
         out.append(entry)
     return out

@@ -43,8 +43,14 @@ STOP_MESSAGES = {
 
 
 def _opt_kwargs(c: Config) -> dict[str, float]:
-    return dict(lr=c.learning_rate, momentum=c.momentum, alpha=c.alpha, beta1=c.beta1,
-                beta2=c.beta2, eps=c.eps)
+    return dict(
+        lr=c.learning_rate,
+        momentum=c.momentum,
+        alpha=c.alpha,
+        beta1=c.beta1,
+        beta2=c.beta2,
+        eps=c.eps,
+    )
 
 
 def _float(x) -> float | None:
@@ -72,7 +78,8 @@ class Trainer:
         rng = np.random.default_rng([c.seed, 0])
         X, y = datasets.generate(c.dataset, c.n_points, c.noise, rng, n_classes=c.n_classes)
         self.X_train, self.y_train, self.X_test, self.y_test = datasets.split(
-            X, y, c.train_fraction, rng)
+            X, y, c.train_fraction, rng
+        )
         for edit in self.edits:
             self._apply_edit(edit)
         self._refresh_features()
@@ -98,10 +105,16 @@ class Trainer:
 
     def _build_model(self) -> None:
         c = self.config
-        self.net = Network(c.layer_sizes, activation=c.hidden_activations,
-                           output_activation=c.output_activation, init=c.init,
-                           rng=np.random.default_rng([c.seed, 1]), batch_norm=c.batch_norm,
-                           dropout=c.dropout, residual=c.residual)
+        self.net = Network(
+            c.layer_sizes,
+            activation=c.hidden_activations,
+            output_activation=c.output_activation,
+            init=c.init,
+            rng=np.random.default_rng([c.seed, 1]),
+            batch_norm=c.batch_norm,
+            dropout=c.dropout,
+            residual=c.residual,
+        )
         self.optimizer = make_optimizer(c.optimizer, **_opt_kwargs(c))
         self._fast_ws = {}
         self._reset_counters()
@@ -234,8 +247,11 @@ class Trainer:
             raise TrainerError("too many points")
         label, task = edit[4], self.config.task
         if task == "regression":
-            if isinstance(label, bool) or not isinstance(label, (int, float)) \
-                    or not -1.0 <= label <= 1.0:
+            if (
+                isinstance(label, bool)
+                or not isinstance(label, (int, float))
+                or not -1.0 <= label <= 1.0
+            ):
                 raise TrainerError("label must be a number in [-1, 1]")
             edit[4] = float(label)
         else:
@@ -269,8 +285,9 @@ class Trainer:
         end = self.pos + self.config.batch_size
         if self._batch_norm:
             if n == 1:
-                raise TrainerError("batch norm needs at least two training points: add one, "
-                                   "or turn batch norm off")
+                raise TrainerError(
+                    "batch norm needs at least two training points: add one, or turn batch norm off"
+                )
             if n - end == 1:
                 end = n  # never a last batch of one: it joins this one
         return self._perm[self.pos : end]
@@ -283,10 +300,15 @@ class Trainer:
     def _step_settings(self) -> StepSettings:
         c, net = self.config, self.net
         return StepSettings(
-            activations=tuple(net.activation_names), output_activation=c.output_activation,
-            loss=c.loss, dropout=net.dropout, batch_norm=self._batch_norm,
-            skip=tuple(net.skip), regularization=c.regularization,
-            regularization_rate=c.regularization_rate)
+            activations=tuple(net.activation_names),
+            output_activation=c.output_activation,
+            loss=c.loss,
+            dropout=net.dropout,
+            batch_norm=self._batch_norm,
+            skip=tuple(net.skip),
+            regularization=c.regularization,
+            regularization_rate=c.regularization_rate,
+        )
 
     def _advance(self, n_used: int) -> bool:
         """Move the epoch cursor; returns True when this update finished an epoch."""
@@ -305,14 +327,31 @@ class Trainer:
 
     def _save(self) -> tuple:
         opt = self.optimizer
-        return (self.net.params.copy(), self.net.buffers.copy(),
-                [s.copy() for s in opt.state_arrays()], opt.t, self.step_count, self.epoch,
-                self.pos, self.best_test, self.bad_epochs)
+        return (
+            self.net.params.copy(),
+            self.net.buffers.copy(),
+            [s.copy() for s in opt.state_arrays()],
+            opt.t,
+            self.step_count,
+            self.epoch,
+            self.pos,
+            self.best_test,
+            self.bad_epochs,
+        )
 
     def _restore(self, saved: tuple) -> None:
         """Put back a `_save()` (the history is the caller's to trim)."""
-        params, buffers, state, t, self.step_count, self.epoch, pos, \
-            self.best_test, self.bad_epochs = saved
+        (
+            params,
+            buffers,
+            state,
+            t,
+            self.step_count,
+            self.epoch,
+            pos,
+            self.best_test,
+            self.bad_epochs,
+        ) = saved
         np.copyto(self.net.params, params)
         np.copyto(self.net.buffers, buffers)
         live = self.optimizer.state_arrays()
@@ -414,8 +453,11 @@ class Trainer:
     def _penalty(self, params: np.ndarray, settings: StepSettings | None = None) -> float:
         """The L1/L2 penalty on the weights (not biases, γ or β), with the current settings
         or, given, with a recorded step's."""
-        kind, rate = ((settings.regularization, settings.regularization_rate) if settings
-                      else (self.config.regularization, self.config.regularization_rate))
+        kind, rate = (
+            (settings.regularization, settings.regularization_rate)
+            if settings
+            else (self.config.regularization, self.config.regularization_rate)
+        )
         if kind == "none" or rate == 0.0:
             return 0.0
         w = params * self.net.weight_mask
@@ -479,11 +521,20 @@ class Trainer:
         net = self.net
         per = self.head.per_example(traces[-1].z, yhat, t)
         rec = StepRecord(
-            step=self.step_count + 1, epoch=self.epoch, batch=idx.copy(), traces=traces,
-            yhat=yhat, target=t, per_example_loss=per, loss=float(per.mean()),
-            penalty=self._penalty(net.params), grads=net.grads.copy(),
-            params_before=net.params.copy(), layout=net.layout,
-            grad_norms=self._layer_norms(net.grads), settings=self._step_settings(),
+            step=self.step_count + 1,
+            epoch=self.epoch,
+            batch=idx.copy(),
+            traces=traces,
+            yhat=yhat,
+            target=t,
+            per_example_loss=per,
+            loss=float(per.mean()),
+            penalty=self._penalty(net.params),
+            grads=net.grads.copy(),
+            params_before=net.params.copy(),
+            layout=net.layout,
+            grad_norms=self._layer_norms(net.grads),
+            settings=self._step_settings(),
         )
         self._pending_undo = saved
         return rec
@@ -568,8 +619,7 @@ class Trainer:
                     break
                 epoch_done = self._advance(len(idx))
                 done += 1
-                biggest = (float(np.abs(net.params - before).max()) if tol is not None
-                           else math.inf)
+                biggest = float(np.abs(net.params - before).max()) if tol is not None else math.inf
                 if self._check_stops(epoch_done, None, biggest):
                     break
         self.last_record = None
@@ -667,9 +717,14 @@ class Trainer:
         out = []
         for l, t in enumerate(traces):
             ws, shape, bs = self.net.layout[l]
-            out.append({"dW": grads[ws].reshape(shape), "db": grads[bs],
-                        "a_mean": np.add.reduce(t.a, axis=0) * (1.0 / len(t.a)),
-                        "delta_mean": np.add.reduce(t.dz, axis=0) if t.dz is not None else None})
+            out.append(
+                {
+                    "dW": grads[ws].reshape(shape),
+                    "db": grads[bs],
+                    "a_mean": np.add.reduce(t.a, axis=0) * (1.0 / len(t.a)),
+                    "delta_mean": np.add.reduce(t.dz, axis=0) if t.dz is not None else None,
+                }
+            )
         return out
 
     def _layer_norms(self, flat: np.ndarray) -> list[float]:
@@ -701,8 +756,9 @@ class Trainer:
             sums = np.add.reduceat(per, bounds).tolist()
             ok = None
             if self.config.task != "regression":
-                ok = np.add.reduceat(correct(head, yhat, self.labels_all).view(np.uint8), bounds,
-                                     dtype=np.int64).tolist()
+                ok = np.add.reduceat(
+                    correct(head, yhat, self.labels_all).view(np.uint8), bounds, dtype=np.int64
+                ).tolist()
         splits = [("train", n_train), ("test", n_all - n_train)]
         splits = [s for s in splits if s[1]]
         for k, (name, count) in enumerate(splits):
@@ -714,8 +770,11 @@ class Trainer:
     def metrics(self, grad_norms: list | None = None) -> dict:
         """evaluate() plus the counters and the last gradient's norm per layer."""
         m = self.evaluate()
-        m.update(step=self.step_count, epoch=self.epoch,
-                 grad_norms=grad_norms or self._layer_norms(self.net.grads))
+        m.update(
+            step=self.step_count,
+            epoch=self.epoch,
+            grad_norms=grad_norms or self._layer_norms(self.net.grads),
+        )
         return m
 
     def parameters(self) -> dict:
@@ -767,8 +826,10 @@ class Trainer:
         """Set every weight and bias at once, in the shapes of `parameters()`: all of them
         or, if any is misshapen, non-finite or past ±100, none."""
         net, pairs = self.net, []
-        for name, have, given in (("weights", net.weights, weights),
-                                  ("biases", net.biases, biases)):
+        for name, have, given in (
+            ("weights", net.weights, weights),
+            ("biases", net.biases, biases),
+        ):
             if len(given) != len(have):
                 raise TrainerError(f"{name}: expected {len(have)} layers, got {len(given)}")
             for l, (a, g) in enumerate(zip(have, given)):
@@ -794,8 +855,12 @@ class Trainer:
         return arrays[layer]
 
     def _set(self, arr, index, value) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value) or abs(value) > 100:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or abs(value) > 100
+        ):
             raise TrainerError("value must be a finite number in [-100, 100]")
         self._discard_pending()
         arr[index] = float(value)
@@ -818,8 +883,11 @@ class Trainer:
             rec = self._preview(self._next_batch().copy())
         if example is None:
             return rec, 0, True
-        if isinstance(example, bool) or not isinstance(example, int) \
-                or not 0 <= example < len(self.F_train):
+        if (
+            isinstance(example, bool)
+            or not isinstance(example, int)
+            or not 0 <= example < len(self.F_train)
+        ):
             raise TrainerError(f"example must be a training index in [0, {len(self.F_train) - 1}]")
         rows = np.flatnonzero(rec.batch == example)
         if len(rows):
@@ -837,17 +905,26 @@ class Trainer:
             traces, yhat, t = self._forward_backward(idx)
             per = self.head.per_example(traces[-1].z, yhat, t)
             return StepRecord(
-                step=self.step_count + 1, epoch=self.epoch, batch=idx, traces=traces,
-                yhat=yhat, target=t, per_example_loss=per, loss=float(per.mean()),
-                penalty=self._penalty(self.net.params), grads=self.net.grads.copy(),
-                params_before=self.net.params.copy(), layout=self.net.layout,
-                grad_norms=self._layer_norms(self.net.grads), settings=self._step_settings())
+                step=self.step_count + 1,
+                epoch=self.epoch,
+                batch=idx,
+                traces=traces,
+                yhat=yhat,
+                target=t,
+                per_example_loss=per,
+                loss=float(per.mean()),
+                penalty=self._penalty(self.net.params),
+                grads=self.net.grads.copy(),
+                params_before=self.net.params.copy(),
+                layout=self.net.layout,
+                grad_norms=self._layer_norms(self.net.grads),
+                settings=self._step_settings(),
+            )
         finally:
             self._restore(saved)
             np.copyto(self.net.grads, grads)
 
-    def explain(self, layer: int, j: int, i: int | None = None,
-                example: int | None = None) -> dict:
+    def explain(self, layer: int, j: int, i: int | None = None, example: int | None = None) -> dict:
         """Chain-rule numbers for neuron j of weight layer `layer` (0-based) or, with i, for
         the weight w_ij, on training example `example` (default: the batch's first), read
         off the step with the settings it was made with (explain.py, graph.py)."""
@@ -856,11 +933,19 @@ class Trainer:
         if not 0 <= j < W.shape[1] or (i is not None and not 0 <= i < W.shape[0]):
             raise TrainerError(f"layer {layer} has weights of shape {W.shape[0]}×{W.shape[1]}")
         # a phase step's record, held at its phase (the update phase once applied)
-        phase = self.phase if rec is self.pending or (
-            rec is self.last_record and self.phase == "update") else None
-        return {"step": rec.step, "applied": rec.applied, "phase": phase,
-                "example": int(rec.batch[row]), "in_batch": in_batch,
-                **explain.explain(self, rec, layer, j, i, row, phase)}
+        phase = (
+            self.phase
+            if rec is self.pending or (rec is self.last_record and self.phase == "update")
+            else None
+        )
+        return {
+            "step": rec.step,
+            "applied": rec.applied,
+            "phase": phase,
+            "example": int(rec.batch[row]),
+            "in_batch": in_batch,
+            **explain.explain(self, rec, layer, j, i, row, phase),
+        }
 
     def gradcheck(self) -> dict:
         """Finite-difference check of the last update's gradients (or the next one's)."""
@@ -883,9 +968,13 @@ class Trainer:
             "params": self.net.params.tolist(),
             "buffers": buffers.tolist(),
             "optimizer": self.optimizer.state_dict(),
-            "counters": {"step": self.step_count, "epoch": self.epoch, "pos": self.pos,
-                         "best_test": None if math.isinf(self.best_test) else self.best_test,
-                         "bad_epochs": self.bad_epochs},
+            "counters": {
+                "step": self.step_count,
+                "epoch": self.epoch,
+                "pos": self.pos,
+                "best_test": None if math.isinf(self.best_test) else self.best_test,
+                "bad_epochs": self.bad_epochs,
+            },
             "stopped": self.stopped,
             "stop_message": self.stop_message,
             "history": list(self.history),
@@ -910,9 +999,15 @@ class Trainer:
         np.copyto(t.net.buffers, s["buffers"])
         opt = t.optimizer
         if s["t"]:
-            opt.load_state_dict({"optimizer": opt.name, "t": s["t"], "shapes": s["shapes"],
-                                 "hyperparameters": opt.hyperparameters,
-                                 "state": [[a.tolist() for a in s["state"]]]})
+            opt.load_state_dict(
+                {
+                    "optimizer": opt.name,
+                    "t": s["t"],
+                    "shapes": s["shapes"],
+                    "hyperparameters": opt.hyperparameters,
+                    "state": [[a.tolist() for a in s["state"]]],
+                }
+            )
         opt.set_hyperparameters(**_opt_kwargs(t.config))  # the config's, not the file's
         cnt = s["counters"]
         t.step_count, t.epoch, t.pos = cnt["step"], cnt["epoch"], cnt["pos"]

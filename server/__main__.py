@@ -34,22 +34,33 @@ def environment_help() -> str:
         default = field.get_default(call_default_factory=True)
         about = f"{field.description}; " if field.description else ""
         lines.append(f"  {Settings.model_config['env_prefix']}{name.upper()}")
-        lines += textwrap.wrap(f"{about}default {default!r}", 76, initial_indent=" " * 6,
-                               subsequent_indent=" " * 6)
+        lines += textwrap.wrap(
+            f"{about}default {default!r}", 76, initial_indent=" " * 6, subsequent_indent=" " * 6
+        )
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="backprop-lab", description="Backprop Lab: watch a "
-                                "neural network learn, one mini-batch at a time.",
-                                epilog=environment_help(),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1; "
-                   "0.0.0.0 serves a classroom on the LAN)")
+    p = argparse.ArgumentParser(
+        prog="backprop-lab",
+        description="Backprop Lab: watch a neural network learn, one mini-batch at a time.",
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--host",
+        default=None,
+        help="address to listen on (default 127.0.0.1; 0.0.0.0 serves a classroom on the LAN)",
+    )
     p.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                   help="another page origin allowed to open the WebSocket (repeatable)")
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another page origin allowed to open the WebSocket (repeatable)",
+    )
     return p.parse_args(argv)
 
 
@@ -64,8 +75,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     try:
         env = Settings()
         given = {"host": args.host, "port": args.port}
-        return Settings(**{**env.model_dump(), **{k: v for k, v in given.items() if v is not None},
-                           "allow_origins": [*env.allow_origins, *args.allow_origin]})
+        return Settings(
+            **{
+                **env.model_dump(),
+                **{k: v for k, v in given.items() if v is not None},
+                "allow_origins": [*env.allow_origins, *args.allow_origin],
+            }
+        )
     except ValidationError as e:
         first = e.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
@@ -78,18 +94,24 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         return bind_socket(host, port)
     except socket.gaierror:
-        raise StartupError(f"cannot resolve the host {host!r}; give an address such as "
-                           "127.0.0.1 or 0.0.0.0") from None
+        raise StartupError(
+            f"cannot resolve the host {host!r}; give an address such as 127.0.0.1 or 0.0.0.0"
+        ) from None
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
-            raise StartupError(f"port {port} on {host} is already in use; choose another "
-                               "with --port, or --port 0 to pick a free one") from None
+            raise StartupError(
+                f"port {port} on {host} is already in use; choose another "
+                "with --port, or --port 0 to pick a free one"
+            ) from None
         if e.errno == errno.EACCES:
-            raise StartupError(f"not allowed to listen on port {port} (ports below 1024 need "
-                               "root); try --port 8000 or --port 0") from None
+            raise StartupError(
+                f"not allowed to listen on port {port} (ports below 1024 need "
+                "root); try --port 8000 or --port 0"
+            ) from None
         if e.errno == errno.EADDRNOTAVAIL:
-            raise StartupError(f"{host} is not an address of this machine; try 127.0.0.1 "
-                               "or 0.0.0.0") from None
+            raise StartupError(
+                f"{host} is not an address of this machine; try 127.0.0.1 or 0.0.0.0"
+            ) from None
         raise StartupError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
 
 
@@ -142,10 +164,16 @@ def uvicorn_config(app, settings: Settings, **extra) -> uvicorn.Config:
     and repeated log lines rate-limited (connections.py)."""
     raise_open_file_limit(settings.max_connections + 256)
     install_repeat_filter("asyncio", "uvicorn.error", "backprop_lab")
-    return uvicorn.Config(app, ws_per_message_deflate=False, ws_max_size=settings.ws_max_size,
-                          lifespan="on", http=DeadlineH11,
-                          limit_concurrency=settings.max_connections, timeout_keep_alive=5,
-                          **extra)
+    return uvicorn.Config(
+        app,
+        ws_per_message_deflate=False,
+        ws_max_size=settings.ws_max_size,
+        lifespan="on",
+        http=DeadlineH11,
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=5,
+        **extra,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,8 +32,9 @@ def create_app(settings: Settings | None = None, trainer_factory=None) -> FastAP
         yield
         await sessions.shutdown()
 
-    app = FastAPI(title="Backprop Lab", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="Backprop Lab", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.settings = settings
     app.state.sessions = sessions
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=trusted_hosts(settings))
@@ -42,14 +43,19 @@ def create_app(settings: Settings | None = None, trainer_factory=None) -> FastAP
 
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request):
-        return templates.TemplateResponse(request, "index.html", {
-            "protocol_version": PROTOCOL_VERSION, "limits": settings.limits(),
-            "lessons_json": lessons_script_json()})
+        return templates.TemplateResponse(
+            request,
+            "index.html",
+            {
+                "protocol_version": PROTOCOL_VERSION,
+                "limits": settings.limits(),
+                "lessons_json": lessons_script_json(),
+            },
+        )
 
     @app.get("/healthz")
     async def healthz():
-        return {"status": "ok", "protocol": PROTOCOL_VERSION,
-                "sessions": len(sessions.sessions)}
+        return {"status": "ok", "protocol": PROTOCOL_VERSION, "sessions": len(sessions.sessions)}
 
     @app.websocket("/ws")
     async def websocket(ws: WebSocket):

@@ -19,4 +19,5 @@ def asset_dirs(package_dir: Path = PACKAGE_DIR) -> tuple[Path, Path]:
             return static, templates
     raise FileNotFoundError(
         f"no static/ and templates/index.html in {package_dir / '_assets'} or "
-        f"{package_dir.parent}: reinstall the package")
+        f"{package_dir.parent}: reinstall the package"
+    )

@@ -110,15 +110,21 @@ class Budgets:
             del self._failures[key]
 
 
-def oldest_first(sessions: Iterable, address: str | None = None, grace_s: float = 2.0,
-                 now: float | None = None) -> list:
+def oldest_first(
+    sessions: Iterable, address: str | None = None, grace_s: float = 2.0, now: float | None = None
+) -> list:
     """Detached sessions that are not rooms (a room has its own rules), of `address` if
     given, oldest first: the ones to evict when the server or an address is full. A session
     opened a moment ago (its tab still connecting, a fork on its way) is left alone."""
     now = time.monotonic() if now is None else now
-    idle = [s for s in sessions if s.detached_at is not None and s.room is None
-            and now - s.detached_at >= grace_s
-            and (address is None or s.address == address)]
+    idle = [
+        s
+        for s in sessions
+        if s.detached_at is not None
+        and s.room is None
+        and now - s.detached_at >= grace_s
+        and (address is None or s.address == address)
+    ]
     return sorted(idle, key=lambda s: s.detached_at)
 
 

@@ -86,8 +86,9 @@ class Outbox:
     def reply(self, payload: str | bytes) -> None:
         self._items.append(payload)
         self._bytes += len(payload)
-        while len(self._items) > self._max + (self._frame is not None) \
-                or (self._bytes > self._max_bytes and len(self._items) > 1):
+        while len(self._items) > self._max + (self._frame is not None) or (
+            self._bytes > self._max_bytes and len(self._items) > 1
+        ):
             dropped = self._items.popleft()
             if dropped is self._frame:
                 self._frame = None
@@ -122,8 +123,15 @@ class Connection:
     `role` "owner" drives the session; "follower" watches a room's session read-only.
     """
 
-    def __init__(self, websocket: WebSocket, session: Session, manager: SessionManager,
-                 settings: Settings, hello: Hello, role: str = "owner"):
+    def __init__(
+        self,
+        websocket: WebSocket,
+        session: Session,
+        manager: SessionManager,
+        settings: Settings,
+        hello: Hello,
+        role: str = "owner",
+    ):
         self.ws = websocket
         self.address = client_address(websocket)
         self.role = role
@@ -170,8 +178,9 @@ class Connection:
         worker = self.loop.create_task(self._work_loop())
         previous = self.session.attach(self)
         if previous is not None:
-            task = self.loop.create_task(previous.close(
-                CloseCode.REPLACED, "this session was resumed by another tab"))
+            task = self.loop.create_task(
+                previous.close(CloseCode.REPLACED, "this session was resumed by another tab")
+            )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         room = self.session.room
@@ -233,28 +242,43 @@ class Connection:
             if not self.bucket.take():
                 if not self._limited:
                     self._limited = True
-                    self.error(ProtocolError(
-                        ErrorCode.RATE_LIMITED, f"more than {self.settings.rate_per_s:g} "
-                        "messages a second: this and further messages are dropped until the "
-                        "rate falls"))
+                    self.error(
+                        ProtocolError(
+                            ErrorCode.RATE_LIMITED,
+                            f"more than {self.settings.rate_per_s:g} "
+                            "messages a second: this and further messages are dropped until the "
+                            "rate falls",
+                        )
+                    )
                 continue
             self._limited = False
             text = message.get("text")
             if text is None:
-                self._queue(ProtocolError(ErrorCode.BINARY_FRAME,
-                                          "binary frames are not accepted; send JSON text"))
+                self._queue(
+                    ProtocolError(
+                        ErrorCode.BINARY_FRAME, "binary frames are not accepted; send JSON text"
+                    )
+                )
                 continue
             size = utf8_size(text, limit)
             if size > self.settings.max_import_bytes:
-                self._queue(ProtocolError(
-                    ErrorCode.TOO_LARGE, f"message of {size} bytes is over the "
-                    f"{self.settings.max_import_bytes}-byte limit of an import"))
+                self._queue(
+                    ProtocolError(
+                        ErrorCode.TOO_LARGE,
+                        f"message of {size} bytes is over the "
+                        f"{self.settings.max_import_bytes}-byte limit of an import",
+                    )
+                )
                 continue
             if size > limit:  # parsed off the loop; only a parsed `import` may be that big
                 if self._large_waiting or not self.bucket.take(size / limit):
-                    self._queue(ProtocolError(
-                        ErrorCode.RATE_LIMITED, "one large message at a time, and at most "
-                        f"{self.settings.rate_per_s * limit / 1024:.0f} KiB a second of them"))
+                    self._queue(
+                        ProtocolError(
+                            ErrorCode.RATE_LIMITED,
+                            "one large message at a time, and at most "
+                            f"{self.settings.rate_per_s * limit / 1024:.0f} KiB a second of them",
+                        )
+                    )
                     continue
                 self._large_waiting = True
             if self.role == "owner" and self._is_leave(text):
@@ -265,8 +289,11 @@ class Connection:
         try:
             self.inbox.put_nowait(item)
         except asyncio.QueueFull:
-            self.error(ProtocolError(ErrorCode.RATE_LIMITED,
-                                     "too many messages waiting; this one was dropped"))
+            self.error(
+                ProtocolError(
+                    ErrorCode.RATE_LIMITED, "too many messages waiting; this one was dropped"
+                )
+            )
 
     async def _work_loop(self) -> None:
         PAYER.set(self.address)  # what this connection asks for is charged to its address
@@ -280,8 +307,9 @@ class Connection:
                 limit = self.settings.max_message_bytes
                 if utf8_size(item, limit) > limit:  # an import, or refused once parsed
                     try:
-                        msg = await self.loop.run_in_executor(None, parse_client_message, item,
-                                                              limit)
+                        msg = await self.loop.run_in_executor(
+                            None, parse_client_message, item, limit
+                        )
                     finally:
                         self._large_waiting = False
                 else:
@@ -294,11 +322,16 @@ class Connection:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("internal error handling a message for session %s",
-                              self.session.id)
-                self.reply(encode(Error(code=ErrorCode.INTERNAL,
-                                        message="internal server error; it has been logged "
-                                        "and the session goes on")))
+                log.exception("internal error handling a message for session %s", self.session.id)
+                self.reply(
+                    encode(
+                        Error(
+                            code=ErrorCode.INTERNAL,
+                            message="internal server error; it has been logged "
+                            "and the session goes on",
+                        )
+                    )
+                )
 
     async def _send_loop(self) -> None:
         ws = self.ws
@@ -341,38 +374,57 @@ async def serve(websocket: WebSocket, manager: SessionManager, settings: Setting
         return
     spoken = query.get("protocol")
     if spoken is not None and spoken != str(PROTOCOL_VERSION):
-        return await _refuse(websocket, CloseCode.WRONG_PROTOCOL,
-                             f"this server speaks protocol {PROTOCOL_VERSION}, not "
-                             f"{spoken[:12]!r}: reload the page (or update the client)")
+        return await _refuse(
+            websocket,
+            CloseCode.WRONG_PROTOCOL,
+            f"this server speaks protocol {PROTOCOL_VERSION}, not "
+            f"{spoken[:12]!r}: reload the page (or update the client)",
+        )
     rooms, budgets, code = manager.rooms, manager.budgets, query.get("room")
     address = client_address(websocket)
     role = "owner"
     if code and (wait := budgets.join_wait(address)):
-        return await _refuse(websocket, CloseCode.SLOW_DOWN, f"too many wrong room codes "
-                             f"from your address: try again in {math.ceil(wait)} s")
+        return await _refuse(
+            websocket,
+            CloseCode.SLOW_DOWN,
+            f"too many wrong room codes from your address: try again in {math.ceil(wait)} s",
+        )
     if code and query.get("token"):
         room = rooms.presenter(code, query.get("token"))
         if room is None:
             budgets.join_failed(address)
-            return await _refuse(websocket, CloseCode.ROOM_GONE, "no room with that code and "
-                                 "presenter token: it may have closed")
+            return await _refuse(
+                websocket,
+                CloseCode.ROOM_GONE,
+                "no room with that code and presenter token: it may have closed",
+            )
         budgets.join_succeeded(address)
         session, resumed = room.session, True
     elif code:
         room = rooms.get(code)
         if room is None:
             budgets.join_failed(address)
-            return await _refuse(websocket, CloseCode.ROOM_GONE, f"no room {code[:12]!r}: "
-                                 "check the code; the room may have closed")
+            return await _refuse(
+                websocket,
+                CloseCode.ROOM_GONE,
+                f"no room {code[:12]!r}: check the code; the room may have closed",
+            )
         budgets.join_succeeded(address)
         if rooms.followers >= settings.max_followers:
-            return await _refuse(websocket, CloseCode.SERVER_FULL, "the server is full: "
-                                 f"{settings.max_followers} followers are connected")
-        mine = sum(f.address == address for r in rooms.by_code.values()
-                   for f in r.session.followers)
+            return await _refuse(
+                websocket,
+                CloseCode.SERVER_FULL,
+                f"the server is full: {settings.max_followers} followers are connected",
+            )
+        mine = sum(
+            f.address == address for r in rooms.by_code.values() for f in r.session.followers
+        )
         if budgets.over(address, mine, settings.max_followers_per_address):
-            return await _refuse(websocket, CloseCode.SERVER_FULL, f"your address already "
-                                 f"follows with {mine} connections, the limit")
+            return await _refuse(
+                websocket,
+                CloseCode.SERVER_FULL,
+                f"your address already follows with {mine} connections, the limit",
+            )
         session, resumed, role = room.session, False, "follower"
     else:
         try:
@@ -381,9 +433,15 @@ async def serve(websocket: WebSocket, manager: SessionManager, settings: Setting
             return await _refuse(websocket, CloseCode.SERVER_FULL, str(e))
     await websocket.accept()
     room = session.room
-    hello = Hello(session=None if role == "follower" else session.id, resumed=resumed,
-                  role="follower" if role == "follower" else "presenter" if room else "solo",
-                  room=room.message("follower" if role == "follower" else "presenter")
-                  .model_dump() if room else None,
-                  limits=settings.limits(), defaults=Config().to_dict(), schema=schema())
+    hello = Hello(
+        session=None if role == "follower" else session.id,
+        resumed=resumed,
+        role="follower" if role == "follower" else "presenter" if room else "solo",
+        room=room.message("follower" if role == "follower" else "presenter").model_dump()
+        if room
+        else None,
+        limits=settings.limits(),
+        defaults=Config().to_dict(),
+        schema=schema(),
+    )
     await Connection(websocket, session, manager, settings, hello, role).run()

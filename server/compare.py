@@ -42,8 +42,11 @@ if TYPE_CHECKING:
 
 SAME_FIELDS = frozenset(DATA_FIELDS)  # B shares them with A
 STRUCTURE_FIELDS = frozenset(NETWORK_FIELDS)  # B's own network: both runs restart
-assert SAME_FIELDS | STRUCTURE_FIELDS | LIVE_FIELDS == FIELD_BY_NAME.keys() \
-    and not SAME_FIELDS & STRUCTURE_FIELDS and not LIVE_FIELDS & (SAME_FIELDS | STRUCTURE_FIELDS)
+assert (
+    SAME_FIELDS | STRUCTURE_FIELDS | LIVE_FIELDS == FIELD_BY_NAME.keys()
+    and not SAME_FIELDS & STRUCTURE_FIELDS
+    and not LIVE_FIELDS & (SAME_FIELDS | STRUCTURE_FIELDS)
+)
 
 
 def config_of_b(a_config: Config, changes: dict[str, Any]) -> Config:
@@ -51,8 +54,9 @@ def config_of_b(a_config: Config, changes: dict[str, Any]) -> Config:
     try:
         return a_config.replace(**changes)
     except ConfigError as e:
-        raise ConfigError(e.field, f"run B (compare mode) cannot follow this change ({e}); "
-                          "stop comparing first") from None
+        raise ConfigError(
+            e.field, f"run B (compare mode) cannot follow this change ({e}); stop comparing first"
+        ) from None
 
 
 def is_structural(a_config: Config, b_config: Config) -> bool:
@@ -65,13 +69,18 @@ def start(s: Session, a: Trainer, changes: dict[str, Any], restart: bool) -> Non
     it), an invalid B (ConfigError) and, when B's network differs, `restart` false
     (TrainerError: B cannot continue from A's weights)."""
     if same := sorted(changes.keys() & SAME_FIELDS):
-        raise ConfigError(same[0], "run B shares run A's data and seed, so that the runs "
-                          "differ only in what is compared; change it on A (B follows)")
+        raise ConfigError(
+            same[0],
+            "run B shares run A's data and seed, so that the runs "
+            "differ only in what is compared; change it on A (B follows)",
+        )
     b_config = a.config.replace(**changes)
     structural = is_structural(a.config, b_config)
     if structural and not restart:
-        raise TrainerError("run B's network differs from A's, so it cannot continue from A's "
-                           "weights: both runs restart from the seed (send restart: true)")
+        raise TrainerError(
+            "run B's network differs from A's, so it cannot continue from A's "
+            "weights: both runs restart from the seed (send restart: true)"
+        )
     if restart:
         a.reset()
     values = b_config.to_dict()

@@ -28,8 +28,9 @@ FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<4sHHI")
 
 
-def pack(kind: str, meta: dict, arrays: list[tuple[dict, np.ndarray]],
-         floats_as=np.float32) -> bytes:
+def pack(
+    kind: str, meta: dict, arrays: list[tuple[dict, np.ndarray]], floats_as=np.float32
+) -> bytes:
     """One frame: `meta` goes into the header; each (entry, array) gets shape, dtype, offset.
 
     Float arrays are converted to `floats_as` (float32, or float16 for a room's followers) in
@@ -46,7 +47,7 @@ def pack(kind: str, meta: dict, arrays: list[tuple[dict, np.ndarray]],
         if not np.isfinite(block).all():
             np.nan_to_num(block, copy=False)
         chunks.append(block.tobytes() + b"\0" * (-block.nbytes % 4))
-    chunks += [np.ascontiguousarray(a).tobytes() for _, a in ordered[len(floats):]]
+    chunks += [np.ascontiguousarray(a).tobytes() for _, a in ordered[len(floats) :]]
     key = (np.dtype(floats_as).char, *((*e.items(), a.shape, a.dtype.char) for e, a in ordered))
     layout = _LAYOUTS.get(key)
     if layout is None:
@@ -85,8 +86,11 @@ def unpack(frame: bytes) -> tuple[dict, list[np.ndarray]]:
     arrays = []
     for e in header["arrays"]:
         count = int(np.prod(e["shape"]))
-        arrays.append(np.frombuffer(frame, dtype=e["dtype"], count=count,
-                                    offset=start + e["offset"]).reshape(e["shape"]))
+        arrays.append(
+            np.frombuffer(frame, dtype=e["dtype"], count=count, offset=start + e["offset"]).reshape(
+                e["shape"]
+            )
+        )
     return header, arrays
 
 
@@ -105,10 +109,13 @@ def _flat_gradients(gradients: list[dict]) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def weights_frame(layers: list[tuple[np.ndarray, ...]], meta: dict,
-                  gradients: list[dict] | None = None,
-                  twin_layers: list[tuple[np.ndarray, ...]] | None = None,
-                  floats_as=np.float32) -> bytes:
+def weights_frame(
+    layers: list[tuple[np.ndarray, ...]],
+    meta: dict,
+    gradients: list[dict] | None = None,
+    twin_layers: list[tuple[np.ndarray, ...]] | None = None,
+    floats_as=np.float32,
+) -> bytes:
     """The "frame" kind: what only the engine knows, for the page to draw the rest (every
     heatmap is computed in the page from these, static/js/heatmaps.js, with the `model` of
     the session's last `state`).

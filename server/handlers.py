@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 DATA_GROUP = frozenset(f.name for f in FIELDS if f.group == "data")
 HEAVY_STEPS = 20  # a `step` of more updates than this runs as a series of short jobs
 LONG_STEP_CHUNK_S = 0.03  # CPU seconds of each of those jobs
-READ_ONLY = frozenset({"inspect", "export", "gradcheck", "view", "ui", "fork", "open_room",
-                       "close_room"})
+READ_ONLY = frozenset(
+    {"inspect", "export", "gradcheck", "view", "ui", "fork", "open_room", "close_room"}
+)
 FOLLOWER_TYPES = frozenset({"export", "fork", "leave"})
 UNCHARGED = frozenset({"leave", "pause", "ui"})  # never wait for the address's CPU share
 Handler = Callable[["Connection", object], Awaitable[None]]
@@ -45,9 +46,14 @@ async def dispatch(conn: Connection, msg) -> None:
     """Run the handler for `msg`; engine refusals are raised as ProtocolError."""
     if conn.role == "follower" and msg.type not in FOLLOWER_TYPES:
         room = conn.session.room
-        raise ProtocolError(ErrorCode.FORBIDDEN, f"this tab follows room "
-                            f"{room.code if room else ''}; only the presenter can change it. "
-                            "Fork to experiment on your own copy.", None, msg.type)
+        raise ProtocolError(
+            ErrorCode.FORBIDDEN,
+            f"this tab follows room "
+            f"{room.code if room else ''}; only the presenter can change it. "
+            "Fork to experiment on your own copy.",
+            None,
+            msg.type,
+        )
     if msg.type not in READ_ONLY:
         conn.session.pending_record = None  # a record not yet sent would be stale
     try:
@@ -58,16 +64,28 @@ async def dispatch(conn: Connection, msg) -> None:
         raise ProtocolError(ErrorCode.REJECTED, str(e), None, msg.type) from None
 
 
-async def send_state(conn: Connection, *, points: bool = False, history: bool = False,
-                     share: bool = True) -> None:
+async def send_state(
+    conn: Connection, *, points: bool = False, history: bool = False, share: bool = True
+) -> None:
     """Queue a `state` message, for the room too unless not `share`; points go out on a
     connection's first state regardless."""
     s = conn.session
     points = points or not conn.sent_points
     n_history = conn.settings.history_points if history else None
-    state = await s.call(lambda t: encode(readouts.state_message(
-        t, playing=s.playing, speed=s.speed, rate=s.rate, points=points,
-        history=n_history, twin=s.twin, twin_changes=s.twin_changes)))
+    state = await s.call(
+        lambda t: encode(
+            readouts.state_message(
+                t,
+                playing=s.playing,
+                speed=s.speed,
+                rate=s.rate,
+                points=points,
+                history=n_history,
+                twin=s.twin,
+                twin_changes=s.twin_changes,
+            )
+        )
+    )
     conn.sent_points = True
     if share:
         s.share(state)
@@ -90,8 +108,13 @@ async def on_configure(conn: Connection, msg: protocol.Configure) -> None:
 async def on_set(conn: Connection, msg: protocol.Set) -> None:
     for name in msg.config:
         if name not in LIVE_FIELDS:
-            raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name}: not a live hyperparameter "
-                                "(changing it rebuilds the network); use configure", name, "set")
+            raise ProtocolError(
+                ErrorCode.BAD_CONFIG,
+                f"{name}: not a live hyperparameter "
+                "(changing it rebuilds the network); use configure",
+                name,
+                "set",
+            )
     s = conn.session
     await s.call(lambda t: compare.configure(s, t, dict(msg.config)))
     await send_state(conn)
@@ -100,8 +123,9 @@ async def on_set(conn: Connection, msg: protocol.Set) -> None:
 
 async def on_step(conn: Connection, msg: protocol.Step) -> None:
     s, settings = conn.session, conn.settings
-    cap = {"update": settings.max_step_count, "epoch": settings.max_step_epochs,
-           "phase": 4}[msg.unit]
+    cap = {"update": settings.max_step_count, "epoch": settings.max_step_epochs, "phase": 4}[
+        msg.unit
+    ]
     if msg.count > cap:
         raise _out_of_range("count", f"at most {cap} for unit {msg.unit!r}", "step")
     if s.playing:
@@ -192,8 +216,7 @@ async def on_play(conn: Connection, msg: protocol.Play) -> None:
             speed, period = 1, 1.0 / msg.rate
     else:
         if msg.speed > settings.max_speed:
-            raise _out_of_range("speed", f"at most {settings.max_speed} updates a frame",
-                                "play")
+            raise _out_of_range("speed", f"at most {settings.max_speed} updates a frame", "play")
         speed, period = msg.speed, 1.0 / settings.frame_rate
     conn.session.play(speed, period)
     await send_state(conn)
@@ -222,15 +245,17 @@ async def on_step_back(conn: Connection, msg: protocol.StepBack) -> None:
     if s.playing:
         s.pause()
     if not await s.call(lambda t: compare.step_back(s, t)):
-        raise ProtocolError(ErrorCode.REJECTED, "there is no update to step back from",
-                            None, "step_back")
+        raise ProtocolError(
+            ErrorCode.REJECTED, "there is no update to step back from", None, "step_back"
+        )
     await send_state(conn, history=True)
     s.request_render()
 
 
 async def on_inspect(conn: Connection, msg: protocol.Inspect) -> None:
-    result = await conn.session.call(lambda t: t.explain(
-        layer=msg.layer, j=msg.neuron, i=msg.source, example=msg.example))
+    result = await conn.session.call(
+        lambda t: t.explain(layer=msg.layer, j=msg.neuron, i=msg.source, example=msg.example)
+    )
     conn.session.share(encode(protocol.Inspection(result=result)))
 
 
@@ -250,16 +275,20 @@ async def on_set_weight(conn: Connection, msg: protocol.SetWeight) -> None:
 
 async def on_add_point(conn: Connection, msg: protocol.AddPoint) -> None:
     s = conn.session
-    await s.call(lambda t: compare.edit_points(s, t, lambda u: u.add_point(
-        msg.x1, msg.x2, msg.label, msg.split)))
+    await s.call(
+        lambda t: compare.edit_points(
+            s, t, lambda u: u.add_point(msg.x1, msg.x2, msg.label, msg.split)
+        )
+    )
     await send_state(conn, points=True, history=True)
     conn.session.request_render()
 
 
 async def on_remove_point(conn: Connection, msg: protocol.RemovePoint) -> None:
     s = conn.session
-    await s.call(lambda t: compare.edit_points(s, t, lambda u: u.remove_point(
-        msg.split, msg.index)))
+    await s.call(
+        lambda t: compare.edit_points(s, t, lambda u: u.remove_point(msg.split, msg.index))
+    )
     await send_state(conn, points=True, history=True)
     conn.session.request_render()
 
@@ -270,9 +299,18 @@ async def on_export(conn: Connection, msg: protocol.Export) -> None:
     s = conn.session
 
     def job(t):
-        key = (id(t), t.step_count, t.epoch, t.pos, len(t.history), len(t.edits), t.config,
-               t.stopped, hashlib.blake2b(t.net.params.tobytes(), digest_size=16).digest(),
-               hashlib.blake2b(t.net.buffers.tobytes(), digest_size=16).digest())
+        key = (
+            id(t),
+            t.step_count,
+            t.epoch,
+            t.pos,
+            len(t.history),
+            len(t.edits),
+            t.config,
+            t.stopped,
+            hashlib.blake2b(t.net.params.tobytes(), digest_size=16).digest(),
+            hashlib.blake2b(t.net.buffers.tobytes(), digest_size=16).digest(),
+        )
         cached = s.export_cache
         if cached is None or cached[0] != key:
             cached = s.export_cache = (key, encode(protocol.Snapshot(snapshot=t.snapshot())))
@@ -281,9 +319,13 @@ async def on_export(conn: Connection, msg: protocol.Export) -> None:
     text = await s.call(job)
     cost = len(text) / conn.settings.max_message_bytes
     if cost > 1 and not conn.bucket.take(cost - 1):
-        raise ProtocolError(ErrorCode.RATE_LIMITED, f"an export of {len(text) // 1024} KiB "
-                            "counts as many messages; wait a moment before the next", None,
-                            "export")
+        raise ProtocolError(
+            ErrorCode.RATE_LIMITED,
+            f"an export of {len(text) // 1024} KiB "
+            "counts as many messages; wait a moment before the next",
+            None,
+            "export",
+        )
     conn.reply(text)
 
 
@@ -294,22 +336,29 @@ async def on_import(conn: Connection, msg: protocol.Import) -> None:
     def load(_):
         # built and read in full before it replaces anything: a refusal changes nothing
         trainer = factory.from_snapshot(dict(msg.snapshot))
-        readouts.state_message(trainer, playing=False, speed=1,
-                               points=True, history=conn.settings.history_points)
+        readouts.state_message(
+            trainer, playing=False, speed=1, points=True, history=conn.settings.history_points
+        )
         return trainer
 
     try:
         trainer = await s.call(load, heavy=True)
     except ConfigError as e:
-        raise ProtocolError(ErrorCode.BAD_CONFIG, f"the snapshot's config: {e}"[:300],
-                            f"snapshot.config.{e.field}", "import") from None
+        raise ProtocolError(
+            ErrorCode.BAD_CONFIG,
+            f"the snapshot's config: {e}"[:300],
+            f"snapshot.config.{e.field}",
+            "import",
+        ) from None
     except SnapshotError as e:
-        raise ProtocolError(ErrorCode.REJECTED, f"not a usable snapshot: {e}"[:300],
-                            f"snapshot.{e.field}", "import") from None
+        raise ProtocolError(
+            ErrorCode.REJECTED, f"not a usable snapshot: {e}"[:300], f"snapshot.{e.field}", "import"
+        ) from None
     except Exception as e:  # the snapshot is untrusted input: any failure is a refusal
         log.warning("an import was refused by an unexpected error", exc_info=True)
-        raise ProtocolError(ErrorCode.REJECTED, f"not a usable snapshot: {e}"[:300],
-                            "snapshot", "import") from None
+        raise ProtocolError(
+            ErrorCode.REJECTED, f"not a usable snapshot: {e}"[:300], "snapshot", "import"
+        ) from None
     s.pause()
 
     def swap(_):
@@ -334,14 +383,16 @@ async def on_leave(conn: Connection, msg: protocol.Leave) -> None:
     if conn.role == "follower":  # stops following; the room goes on
         await conn.close(protocol.CloseCode.LEFT, "stopped following at the client's request")
         return
-    await conn.manager.end(conn.session, protocol.CloseCode.LEFT,
-                           "the session ended at the client's request")
+    await conn.manager.end(
+        conn.session, protocol.CloseCode.LEFT, "the session ended at the client's request"
+    )
 
 
 async def on_set_params(conn: Connection, msg: protocol.SetParams) -> None:
     s = conn.session
-    await s.call(lambda t: compare.edit_weights(s, t, lambda u: u.set_parameters(
-        msg.weights, msg.biases)))
+    await s.call(
+        lambda t: compare.edit_weights(s, t, lambda u: u.set_parameters(msg.weights, msg.biases))
+    )
     await send_state(conn, history=True)
     conn.session.request_render()
 
@@ -351,8 +402,12 @@ async def on_open_room(conn: Connection, msg: protocol.OpenRoom) -> None:
     if conn.session.room is None:
         held = sum(r.session.address == conn.address for r in manager.rooms.by_code.values())
         if manager.budgets.over(conn.address, held, conn.settings.max_rooms_per_address):
-            raise ProtocolError(ErrorCode.REJECTED, f"your address already presents {held} "
-                                "room(s), the limit; close one first", None, "open_room")
+            raise ProtocolError(
+                ErrorCode.REJECTED,
+                f"your address already presents {held} room(s), the limit; close one first",
+                None,
+                "open_room",
+            )
     room = manager.rooms.open(conn.session)
     conn.reply(encode(room.message("presenter")))
 
@@ -367,12 +422,17 @@ async def on_close_room(conn: Connection, msg: protocol.CloseRoom) -> None:
 async def on_ui(conn: Connection, msg: protocol.UiShare) -> None:
     room = conn.session.room
     if room is None:
-        raise ProtocolError(ErrorCode.REJECTED, "there is no room to share the view with; "
-                            "send open_room first", None, "ui")
+        raise ProtocolError(
+            ErrorCode.REJECTED,
+            "there is no room to share the view with; send open_room first",
+            None,
+            "ui",
+        )
     for name in msg.model_fields_set - {"type"}:
         value = getattr(msg, name)
-        room.ui[name] = value.model_dump(exclude_none=True) if hasattr(value, "model_dump") \
-            else value
+        room.ui[name] = (
+            value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
+        )
     text = room.ui_message()
     for f in conn.session.followers:
         f.reply(text)
@@ -380,8 +440,12 @@ async def on_ui(conn: Connection, msg: protocol.UiShare) -> None:
 
 async def on_fork(conn: Connection, msg: protocol.Fork) -> None:
     if conn.role != "follower":
-        raise ProtocolError(ErrorCode.REJECTED, "only a room's follower forks; this tab "
-                            "already drives its own session", None, "fork")
+        raise ProtocolError(
+            ErrorCode.REJECTED,
+            "only a room's follower forks; this tab already drives its own session",
+            None,
+            "fork",
+        )
     s = conn.session
     snap, step = await s.call(lambda t: (t.snapshot(), t.step_count))
     factory = s.trainer.__class__
@@ -398,8 +462,12 @@ async def on_compare(conn: Connection, msg: protocol.Compare) -> None:
         await s.call(lambda _: compare.stop(s))
     else:
         if s.twin is None and (used := over_memory(conn.settings)):
-            raise ProtocolError(ErrorCode.REJECTED, f"the server is at its memory budget "
-                                f"({used} MiB); compare later", None, "compare")
+            raise ProtocolError(
+                ErrorCode.REJECTED,
+                f"the server is at its memory budget ({used} MiB); compare later",
+                None,
+                "compare",
+            )
         if s.playing:
             s.pause()
         await s.call(lambda t: compare.start(s, t, dict(msg.config), msg.restart))

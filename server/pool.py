@@ -27,8 +27,10 @@ class PriorityPool:
         self._order = itertools.count()
         self._closed = False
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True)
-                         for i in range(workers)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True)
+            for i in range(workers)
+        ]
         for t in self._threads:
             t.start()
 
@@ -70,4 +72,3 @@ class PriorityPool:
         if wait:
             for t in self._threads:
                 t.join()
-

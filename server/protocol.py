@@ -75,8 +75,9 @@ class CloseCode(enum.IntEnum):
 class ProtocolError(Exception):
     """A client message that cannot be carried out; answered with an `error` message."""
 
-    def __init__(self, code: ErrorCode, message: str, field: str | None = None,
-                 re: str | None = None):
+    def __init__(
+        self, code: ErrorCode, message: str, field: str | None = None, re: str | None = None
+    ):
         super().__init__(message)
         self.code, self.message, self.field, self.re = code, message, field, re
 
@@ -351,19 +352,69 @@ class Compare(_Message):
 
 
 ClientMessage = Annotated[
-    Configure | Set | Step | Play | Pause | Reset | StepBack | Inspect | SetWeight
-    | AddPoint | RemovePoint | Export | Import | Gradcheck | View | Leave | SetParams
-    | OpenRoom | CloseRoom | UiShare | Fork | Compare,
+    Configure
+    | Set
+    | Step
+    | Play
+    | Pause
+    | Reset
+    | StepBack
+    | Inspect
+    | SetWeight
+    | AddPoint
+    | RemovePoint
+    | Export
+    | Import
+    | Gradcheck
+    | View
+    | Leave
+    | SetParams
+    | OpenRoom
+    | CloseRoom
+    | UiShare
+    | Fork
+    | Compare,
     Field(discriminator="type"),
 ]
-CLIENT_TYPES = tuple(m.model_fields["type"].annotation.__args__[0] for m in (
-    Configure, Set, Step, Play, Pause, Reset, StepBack, Inspect, SetWeight, AddPoint,
-    RemovePoint, Export, Import, Gradcheck, View, Leave, SetParams, OpenRoom, CloseRoom,
-    UiShare, Fork, Compare))
+CLIENT_TYPES = tuple(
+    m.model_fields["type"].annotation.__args__[0]
+    for m in (
+        Configure,
+        Set,
+        Step,
+        Play,
+        Pause,
+        Reset,
+        StepBack,
+        Inspect,
+        SetWeight,
+        AddPoint,
+        RemovePoint,
+        Export,
+        Import,
+        Gradcheck,
+        View,
+        Leave,
+        SetParams,
+        OpenRoom,
+        CloseRoom,
+        UiShare,
+        Fork,
+        Compare,
+    )
+)
 _client_adapter: TypeAdapter = TypeAdapter(ClientMessage)
 
-_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal",
-                 "too_long", "too_short", "literal_error", "enum"}
+_RANGE_ERRORS = {
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "too_long",
+    "too_short",
+    "literal_error",
+    "enum",
+}
 
 
 def _from_validation_error(e: ValidationError, type_: str | None) -> ProtocolError:
@@ -371,8 +422,12 @@ def _from_validation_error(e: ValidationError, type_: str | None) -> ProtocolErr
     kind, loc = err["type"], err["loc"]
     field = ".".join(str(p) for p in loc[1:] if p not in ("int", "float")) or None
     if kind == "union_tag_invalid":
-        return ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {type_!r}; "
-                             f"expected one of {', '.join(CLIENT_TYPES)}", "type", None)
+        return ProtocolError(
+            ErrorCode.UNKNOWN_TYPE,
+            f"unknown message type {type_!r}; expected one of {', '.join(CLIENT_TYPES)}",
+            "type",
+            None,
+        )
     if kind == "union_tag_not_found":
         return ProtocolError(ErrorCode.MISSING_FIELD, "a message needs a `type`", "type")
     if kind == "missing":
@@ -411,8 +466,12 @@ def parse_client_message(text: str, max_bytes: int | None = None) -> BaseModel:
     `max_bytes`, a message over it is refused unless its parsed type is `import` (whose cap
     the receive loop has already applied)."""
     try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
-                          object_pairs_hook=_unique_keys)
+        data = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique_keys,
+        )
     except _NotFinite as e:
         raise ProtocolError(ErrorCode.NOT_FINITE, str(e)) from None
     except _DuplicateKey as e:
@@ -427,8 +486,11 @@ def parse_client_message(text: str, max_bytes: int | None = None) -> BaseModel:
     if max_bytes is not None and type_ != "import":
         size = len(text.encode("utf-8"))
         if size > max_bytes:
-            raise ProtocolError(ErrorCode.TOO_LARGE, f"message of {size} bytes is over the "
-                                f"{max_bytes}-byte limit (only `import` may be larger)")
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE,
+                f"message of {size} bytes is over the "
+                f"{max_bytes}-byte limit (only `import` may be larger)",
+            )
     for key in ("config", "snapshot"):
         if key in data:
             _check_json_numbers(data[key], key)
@@ -477,11 +539,18 @@ class Hello(_Out):
     limits: dict[str, Any]
     defaults: dict[str, Any]
     schema_: list[dict[str, Any]] = Field(alias="schema", serialization_alias="schema")
-    tasks: dict[str, list[str]] = Field(default_factory=lambda: {
-        "binary": list(BINARY_DATASETS), "regression": list(REGRESSION_DATASETS),
-        "multiclass": list(MULTICLASS_DATASETS)})
-    heads: dict[str, list[list[str]]] = Field(default_factory=lambda: {
-        task: [list(pair) for pair in pairs] for task, pairs in HEADS.items()})
+    tasks: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "binary": list(BINARY_DATASETS),
+            "regression": list(REGRESSION_DATASETS),
+            "multiclass": list(MULTICLASS_DATASETS),
+        }
+    )
+    heads: dict[str, list[list[str]]] = Field(
+        default_factory=lambda: {
+            task: [list(pair) for pair in pairs] for task, pairs in HEADS.items()
+        }
+    )
     live_fields: list[str] = Field(default_factory=lambda: sorted(LIVE_FIELDS))
     feature_labels: dict[str, str] = Field(default_factory=lambda: dict(FEATURE_LABELS))
 
@@ -656,8 +725,20 @@ class Forked(_Out):
     step: int
 
 
-ServerMessage = (Hello | State | StepMsg | Metrics | Stopped | Error | Inspection | Snapshot
-                 | GradcheckResult | Room | RoomUi | Forked)
+ServerMessage = (
+    Hello
+    | State
+    | StepMsg
+    | Metrics
+    | Stopped
+    | Error
+    | Inspection
+    | Snapshot
+    | GradcheckResult
+    | Room
+    | RoomUi
+    | Forked
+)
 
 
 def encode(message: ServerMessage, digits: int | None = None) -> str:

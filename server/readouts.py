@@ -20,21 +20,39 @@ def progress(trainer, fresh: bool = False) -> dict:
     this step's (play, steps) unless `fresh` asks for a new evaluation."""
     h = trainer.history
     m = h[-1] if h and not fresh and h[-1]["step"] == trainer.step_count else trainer.metrics()
-    return {"step": trainer.step_count, "epoch": trainer.epoch, "loss": m["loss"],
-            "accuracy": m["accuracy"], "grad_norms": m["grad_norms"],
-            "stopped": trainer.stopped}
+    return {
+        "step": trainer.step_count,
+        "epoch": trainer.epoch,
+        "loss": m["loss"],
+        "accuracy": m["accuracy"],
+        "grad_norms": m["grad_norms"],
+        "stopped": trainer.stopped,
+    }
 
 
 def compare_readout(twin, changes: dict, history: int | None) -> dict:
     """Compare mode's twin B for a `state`: its config, what differs, numbers, history."""
-    return {"config": twin.config.to_dict(), "model": twin.model(), "changes": dict(changes),
-            "metrics": progress(twin, fresh=True), "stop_message": twin.stop_message,
-            "history": thin(twin.history, history) if history else None}
+    return {
+        "config": twin.config.to_dict(),
+        "model": twin.model(),
+        "changes": dict(changes),
+        "metrics": progress(twin, fresh=True),
+        "stop_message": twin.stop_message,
+        "history": thin(twin.history, history) if history else None,
+    }
 
 
-def state_message(trainer, *, playing: bool, speed: int, rate: float = 30.0,
-                  points: bool, history: int | None, twin=None,
-                  twin_changes: dict | None = None) -> State:
+def state_message(
+    trainer,
+    *,
+    playing: bool,
+    speed: int,
+    rate: float = 30.0,
+    points: bool,
+    history: int | None,
+    twin=None,
+    twin_changes: dict | None = None,
+) -> State:
     """`points` includes the data; `history` (a count) includes that many history entries;
     `twin` is compare mode's trainer B, if any."""
     return State(
@@ -65,11 +83,23 @@ def step_message(trainer, rec, count: int, playing: bool, twin=None) -> StepMsg:
 def _step_message(trainer, rec, count: int, playing: bool) -> StepMsg:
     if rec is None:
         m = trainer.metrics()
-        return StepMsg(step=trainer.step_count, epoch=trainer.epoch, loss=Loss(**m["loss"]),
-                       accuracy=m["accuracy"], grad_norms=m["grad_norms"], update_ratios=[],
-                       count=count, applied=True, phase=trainer.phase,
-                       record_step=trainer.step_count, batch=[], batch_loss=None, penalty=None,
-                       playing=playing, stopped=trainer.stopped)
+        return StepMsg(
+            step=trainer.step_count,
+            epoch=trainer.epoch,
+            loss=Loss(**m["loss"]),
+            accuracy=m["accuracy"],
+            grad_norms=m["grad_norms"],
+            update_ratios=[],
+            count=count,
+            applied=True,
+            phase=trainer.phase,
+            record_step=trainer.step_count,
+            batch=[],
+            batch_loss=None,
+            penalty=None,
+            playing=playing,
+            stopped=trainer.stopped,
+        )
     m: dict[str, Any] = rec.metrics if rec.metrics is not None else trainer.metrics()
     return StepMsg(
         step=trainer.step_count,
@@ -94,9 +124,16 @@ def metrics_message(trainer, updates: int, playing: bool, twin=None) -> Metrics:
     """One play frame's numbers; reuses the history entry `run` just appended."""
     fresh = updates > 0 and trainer.history and trainer.history[-1]["step"] == trainer.step_count
     m = trainer.history[-1] if fresh else trainer.metrics()
-    return Metrics(step=trainer.step_count, epoch=trainer.epoch, loss=Loss(**m["loss"]),
-                   accuracy=m["accuracy"], grad_norms=m["grad_norms"], updates=updates,
-                   playing=playing, compare=None if twin is None else progress(twin))
+    return Metrics(
+        step=trainer.step_count,
+        epoch=trainer.epoch,
+        loss=Loss(**m["loss"]),
+        accuracy=m["accuracy"],
+        grad_norms=m["grad_norms"],
+        updates=updates,
+        playing=playing,
+        compare=None if twin is None else progress(twin),
+    )
 
 
 def _finite(x: float) -> float | None:

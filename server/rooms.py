@@ -30,8 +30,10 @@ def qr_rows(text: str) -> list[str]:
     """`text` as a QR code (error correction M), one string of 0/1 per module row."""
     import segno  # a QR encoder is a standard, fiddly algorithm: the library beats hand code
 
-    return ["".join("1" if m else "0" for m in row)
-            for row in segno.make(text, error="m", micro=False).matrix]
+    return [
+        "".join("1" if m else "0" for m in row)
+        for row in segno.make(text, error="m", micro=False).matrix
+    ]
 
 
 class Room:
@@ -54,10 +56,16 @@ class Room:
 
     def message(self, role: str) -> RoomMsg:
         presenter = role == "presenter"
-        return RoomMsg(code=self.code, role=role, followers=len(self.session.followers),
-                       presenter_online=self.session.client is not None,
-                       join_path=self.join_path, join_urls=self.join_urls,
-                       qr=self.qr if presenter else None, token=self.token if presenter else None)
+        return RoomMsg(
+            code=self.code,
+            role=role,
+            followers=len(self.session.followers),
+            presenter_online=self.session.client is not None,
+            join_path=self.join_path,
+            join_urls=self.join_urls,
+            qr=self.qr if presenter else None,
+            token=self.token if presenter else None,
+        )
 
     def ui_message(self) -> str:
         return encode(RoomUi(ui=self.ui))
@@ -113,8 +121,9 @@ class Rooms:
         if room.session.room is room:
             room.session.room = None
         followers, room.session.followers = list(room.session.followers), set()
-        await asyncio.gather(*(f.close(CloseCode.ROOM_GONE, reason) for f in followers),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(f.close(CloseCode.ROOM_GONE, reason) for f in followers), return_exceptions=True
+        )
 
 
 def _new_code(taken) -> str:

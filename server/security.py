@@ -22,8 +22,10 @@ def lan_addresses() -> list[str]:
         s.connect(("10.254.254.254", 9))  # any non-local address; no packet leaves
         found.append(s.getsockname()[0])
     with contextlib.suppress(OSError):
-        found += [str(info[4][0]) for info in
-                  socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
+        found += [
+            str(info[4][0])
+            for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+        ]
     return list(dict.fromkeys(ip for ip in found if not ip.startswith(("127.", "0."))))
 
 

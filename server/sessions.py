@@ -77,10 +77,17 @@ class SessionsFull(Exception):
 class Session:
     """One tab's trainer and play state. Touch the trainer only through `call`."""
 
-    def __init__(self, sid: str, trainer, settings: Settings, executor: PriorityPool,
-                 heavy_executor: PriorityPool | None = None,
-                 room_ticks: dict[Session, float] | None = None, address: str | None = None,
-                 budgets: Budgets | None = None):
+    def __init__(
+        self,
+        sid: str,
+        trainer,
+        settings: Settings,
+        executor: PriorityPool,
+        heavy_executor: PriorityPool | None = None,
+        room_ticks: dict[Session, float] | None = None,
+        address: str | None = None,
+        budgets: Budgets | None = None,
+    ):
         self.id = sid
         self.address = address  # of the client that opened it, for the per-address caps
         self.budgets = budgets  # charged with every job's CPU time
@@ -111,8 +118,9 @@ class Session:
         # when each playing room's next frame is due (loop time), shared by all sessions
         self._room_ticks = room_ticks if room_ticks is not None else {}
 
-    async def call(self, fn: Callable[..., Any], *args, heavy: bool = False,
-                   quick: bool = False) -> Any:
+    async def call(
+        self, fn: Callable[..., Any], *args, heavy: bool = False, quick: bool = False
+    ) -> Any:
         """fn(trainer, *args) with the trainer lock held: in a pool thread (`heavy` jobs, that
         may take a second, in the pool kept for them; a room's jobs first), or, for a `quick`
         job (the hot path: frames and single steps) when the last one took under
@@ -126,7 +134,8 @@ class Session:
         pool = self._heavy_executor if heavy else self._executor
         priority = URGENT if self.room is not None else NORMAL
         return await asyncio.wrap_future(
-            pool.submit(self._locked, fn, args, quick, payer, priority=priority))
+            pool.submit(self._locked, fn, args, quick, payer, priority=priority)
+        )
 
     def _locked(self, fn, args, quick: bool, payer: str | None):
         with self.lock:
@@ -183,16 +192,23 @@ class Session:
         for f in self.followers:
             f.reply(payload)
 
-    def _fan(self, payloads: tuple[str | bytes, ...],
-             room_payloads: tuple[str | bytes, ...] | None = None, metered: bool = False) -> None:
+    def _fan(
+        self,
+        payloads: tuple[str | bytes, ...],
+        room_payloads: tuple[str | bytes, ...] | None = None,
+        metered: bool = False,
+    ) -> None:
         """One frame into every connection's newest-wins outbox: `payloads` for the session's
         page, `room_payloads` (encoded once) for each follower. A `metered` one (play) keeps
         to the followers' byte budget: past it they skip this frame and get a newer one; a
         step's frames, which come at a person's pace, always go."""
         if self.client is not None:
             self.client.frame(payloads)
-        if self.followers and room_payloads is not None \
-                and (not metered or self._room_budget(room_payloads)):
+        if (
+            self.followers
+            and room_payloads is not None
+            and (not metered or self._room_budget(room_payloads))
+        ):
             for f in self.followers:
                 f.frame(room_payloads)
         self.frames_sent += 1
@@ -304,8 +320,9 @@ class Session:
             stopped = encode(Stopped(reason=trainer.stopped, message=trainer.stop_message))
         if room is None:
             return ((metrics, own), None), stopped
-        metrics_room = encode(readouts.metrics_message(trainer, updates, playing=True, twin=twin),
-                              digits=6)
+        metrics_room = encode(
+            readouts.metrics_message(trainer, updates, playing=True, twin=twin), digits=6
+        )
         return ((metrics, own), (metrics_room, room)), stopped
 
     def _weights(self, trainer, for_room: bool | None = None) -> tuple[bytes, bytes | None]:
@@ -323,8 +340,9 @@ class Session:
         room = None
         if self.followers if for_room is None else for_room:
             shown = self.room is not None and self.room.ui.get("view") == "backward"
-            room = frames.weights_frame(layers, meta, grads if shown else None, twin,
-                                        floats_as="float16")
+            room = frames.weights_frame(
+                layers, meta, grads if shown else None, twin, floats_as="float16"
+            )
         return own, room
 
     # frames after discrete changes
@@ -398,9 +416,16 @@ class SessionManager:
         self._make_room_for(address)
         trainer = await asyncio.wrap_future(self.open_executor.submit(make))
         self._make_room_for(address)  # others may have got in meanwhile
-        session = Session(secrets.token_urlsafe(24), trainer, self.settings, self.executor,
-                          self.heavy_executor, self.room_ticks, address=address,
-                          budgets=self.budgets)
+        session = Session(
+            secrets.token_urlsafe(24),
+            trainer,
+            self.settings,
+            self.executor,
+            self.heavy_executor,
+            self.room_ticks,
+            address=address,
+            budgets=self.budgets,
+        )
         self.sessions[session.id] = session
         return session
 
@@ -414,14 +439,18 @@ class SessionManager:
                 self._evict(idle[0])
                 gc.collect()
             if used := over_memory(settings):
-                raise SessionsFull(f"the server is at its memory budget ({used} MiB of "
-                                   f"{settings.max_memory_mb}); try again later")
+                raise SessionsFull(
+                    f"the server is at its memory budget ({used} MiB of "
+                    f"{settings.max_memory_mb}); try again later"
+                )
         mine = [s for s in self.sessions.values() if s.address == address]
         if self.budgets.over(address, len(mine), settings.max_sessions_per_address):
             idle = oldest_first(mine, grace_s=settings.evict_grace_s)
             if not idle:
-                raise SessionsFull(f"your address already holds {len(mine)} sessions (the "
-                                   "limit); close a tab or leave a fork first")
+                raise SessionsFull(
+                    f"your address already holds {len(mine)} sessions (the "
+                    "limit); close a tab or leave a fork first"
+                )
             self._evict(idle[0])
         if len(self.sessions) < settings.max_sessions:
             return
@@ -436,8 +465,9 @@ class SessionManager:
                 if idle:
                     break
         if not idle:
-            raise SessionsFull(f"the server is full: {settings.max_sessions} sessions are "
-                               "open; try again later")
+            raise SessionsFull(
+                f"the server is full: {settings.max_sessions} sessions are open; try again later"
+            )
         self._evict(idle[0])
 
     def _evict(self, session: Session) -> None:
@@ -445,8 +475,9 @@ class SessionManager:
         if self.sessions.get(session.id) is session:
             del self.sessions[session.id]
             session.pause()
-            log.info("evicted detached session %s of %s to make room", session.id[:6],
-                     session.address)
+            log.info(
+                "evicted detached session %s of %s to make room", session.id[:6], session.address
+            )
 
     async def end(self, session: Session, code: int, reason: str) -> None:
         """Forget `session` now (its slot is free at once) and close its connection."""
@@ -465,8 +496,11 @@ class SessionManager:
             session = self.sessions.pop(sid)
             session.pause()
             if session.room is not None:
-                asyncio.get_running_loop().create_task(self.rooms.close(
-                    session.room, "the presenter has been away too long; the room closed"))
+                asyncio.get_running_loop().create_task(
+                    self.rooms.close(
+                        session.room, "the presenter has been away too long; the room closed"
+                    )
+                )
         return len(gone)
 
     def start(self) -> None:
@@ -485,7 +519,8 @@ class SessionManager:
         for s in list(self.sessions.values()):
             try:
                 await asyncio.wait_for(
-                    s.close(CloseCode.SHUTTING_DOWN, "the server is shutting down"), 1.0)
+                    s.close(CloseCode.SHUTTING_DOWN, "the server is shutting down"), 1.0
+                )
             except (asyncio.TimeoutError, RuntimeError):
                 pass
         for pool in (self.executor, self.heavy_executor, self.open_executor):

@@ -31,44 +31,72 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="address to listen on")
     port: int = Field(8000, ge=0, le=65535, description="port to listen on (0 picks a free one)")
     allow_origins: NameList = Field(
-        default_factory=list, description="extra Origins allowed to open the WebSocket")
+        default_factory=list, description="extra Origins allowed to open the WebSocket"
+    )
     trusted_hosts: NameList = Field(
-        default_factory=list, description="extra Host names accepted besides loopback names, "
-        "the bound host and (bound to 0.0.0.0) this machine's LAN address")
+        default_factory=list,
+        description="extra Host names accepted besides loopback names, "
+        "the bound host and (bound to 0.0.0.0) this machine's LAN address",
+    )
 
     max_sessions: int = Field(64, ge=1)
     session_ttl_s: float = Field(600.0, gt=0, description="a detached session is kept this long")
-    room_ttl_s: float = Field(3600.0, gt=0, description="a room whose presenter is away is "
-                              "kept this long")
+    room_ttl_s: float = Field(
+        3600.0, gt=0, description="a room whose presenter is away is kept this long"
+    )
     max_followers: int = Field(400, ge=0, description="follower connections, all rooms together")
     max_sessions_per_address: int = Field(
-        8, ge=1, description="sessions (forks included) one network address may hold")
+        8, ge=1, description="sessions (forks included) one network address may hold"
+    )
     max_followers_per_address: int = Field(
-        8, ge=1, description="follower connections from one network address")
+        8, ge=1, description="follower connections from one network address"
+    )
     max_rooms_per_address: int = Field(2, ge=1, description="rooms one network address may open")
-    max_memory_mb: int = Field(1536, ge=64, description="resident memory past which no new "
-                               "session or compare run starts (idle sessions are evicted first)")
-    cpu_share: float = Field(0.5, gt=0, description="CPU-seconds a second one network "
-                             "address may use while in debt; past it, its frames and commands "
-                             "wait (the teacher's machine is exempt)")
-    cpu_burst_s: float = Field(3.0, gt=0, description="CPU-seconds an address may spend at "
-                               "once before its share applies")
-    evict_grace_s: float = Field(2.0, ge=0, description="a session detached this recently is "
-                                 "not evicted to make room (its tab may still be connecting)")
+    max_memory_mb: int = Field(
+        1536,
+        ge=64,
+        description="resident memory past which no new "
+        "session or compare run starts (idle sessions are evicted first)",
+    )
+    cpu_share: float = Field(
+        0.5,
+        gt=0,
+        description="CPU-seconds a second one network "
+        "address may use while in debt; past it, its frames and commands "
+        "wait (the teacher's machine is exempt)",
+    )
+    cpu_burst_s: float = Field(
+        3.0, gt=0, description="CPU-seconds an address may spend at once before its share applies"
+    )
+    evict_grace_s: float = Field(
+        2.0,
+        ge=0,
+        description="a session detached this recently is "
+        "not evicted to make room (its tab may still be connecting)",
+    )
     exempt_addresses: NameList = Field(
-        default_factory=lambda: ["127.0.0.1", "::1"], description="addresses the per-address "
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="addresses the per-address "
         "caps leave alone: the teacher's own machine (behind a proxy on the same machine, "
-        "set it empty)")
-    max_connections: int = Field(1000, ge=16, description="open HTTP and WebSocket "
-                                 "connections; past it the server answers 503")
+        "set it empty)",
+    )
+    max_connections: int = Field(
+        1000,
+        ge=16,
+        description="open HTTP and WebSocket connections; past it the server answers 503",
+    )
     max_message_bytes: int = Field(65536, ge=1024)
     max_import_bytes: int = Field(
-        4 * 1024 * 1024, ge=1024, description="cap for an `import` message carrying a snapshot")
+        4 * 1024 * 1024, ge=1024, description="cap for an `import` message carrying a snapshot"
+    )
     frame_rate: float = Field(30.0, gt=0, le=120, description="frames per second per session")
     follower_bytes_per_s: int = Field(
-        46_500, ge=4_000, description="play frames a room sends each follower at most, in "
+        46_500,
+        ge=4_000,
+        description="play frames a room sends each follower at most, in "
         "bytes a second (a classroom's Wi-Fi access point is shared by everyone): a larger "
-        "network's followers get fewer frames a second, never a backlog")
+        "network's followers get fewer frames a second, never a backlog",
+    )
 
     rate_burst: int = Field(50, ge=1, description="token bucket: messages allowed at once")
     rate_per_s: float = Field(20.0, gt=0, description="token bucket: sustained messages per second")
@@ -77,16 +105,31 @@ class Settings(BaseSettings):
     max_step_epochs: int = Field(10, ge=1, description="epochs one `step` message may ask for")
     max_speed: int = Field(200, ge=1, description="updates per frame in play mode")
     history_points: int = Field(1000, ge=2, description="history entries sent in a `state`")
-    send_queue: int = Field(256, ge=8, description="replies queued for a client before the "
-                            "oldest are dropped (a client that stopped reading)")
-    send_queue_bytes: int = Field(8 << 20, ge=1 << 16, description="bytes of replies queued "
-                                  "for a client before the oldest are dropped")
-    workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1,
-                         description="threads for play frames, single steps and edits")
-    heavy_workers: int = Field(2, ge=1, description="threads for long jobs: epochs, many "
-                               "updates at once, gradient checks, imports, new sessions")
+    send_queue: int = Field(
+        256,
+        ge=8,
+        description="replies queued for a client before the "
+        "oldest are dropped (a client that stopped reading)",
+    )
+    send_queue_bytes: int = Field(
+        8 << 20,
+        ge=1 << 16,
+        description="bytes of replies queued for a client before the oldest are dropped",
+    )
+    workers: int = Field(
+        default_factory=lambda: max(2, os.cpu_count() or 2),
+        ge=1,
+        description="threads for play frames, single steps and edits",
+    )
+    heavy_workers: int = Field(
+        2,
+        ge=1,
+        description="threads for long jobs: epochs, many "
+        "updates at once, gradient checks, imports, new sessions",
+    )
     gil_switch_interval_s: float = Field(
-        0.0005, gt=0, le=0.1, description="sys.setswitchinterval for the launched process")
+        0.0005, gt=0, le=0.1, description="sys.setswitchinterval for the launched process"
+    )
 
     def limits(self) -> dict:
         """The limits a page should know, sent in `hello` and rendered into the page."""

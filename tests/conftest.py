@@ -90,9 +90,18 @@ def _state_hash(session) -> str:
     """Hash of what a message could change: weights, config, data, counters, history, play."""
     with session.lock:
         t = session.trainer
-        blob = json.dumps({
-            "params": t.parameters(), "config": t.config.to_dict(), "points": t.points(),
-            "step": t.step_count, "epoch": t.epoch, "history": len(t.history),
-            "phase": t.phase, "playing": session.playing, "speed": session.speed,
-        }, sort_keys=True)
+        blob = json.dumps(
+            {
+                "params": t.parameters(),
+                "config": t.config.to_dict(),
+                "points": t.points(),
+                "step": t.step_count,
+                "epoch": t.epoch,
+                "history": len(t.history),
+                "phase": t.phase,
+                "playing": session.playing,
+                "speed": session.speed,
+            },
+            sort_keys=True,
+        )
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -72,11 +72,14 @@ def test_the_follower_sees_each_teacher_step(run):
         assert student.text(testid) == teacher.text(testid)
     # so is the view: the teacher's backward view and selected link show on the follower
     teacher.page.click("#view-backward")
-    teacher.page.evaluate("() => window.backpropLab.store.dispatch({type: 'select', selection: "
-                          "{kind: 'link', layer: 0, i: 1, j: 2}})")
+    teacher.page.evaluate(
+        "() => window.backpropLab.store.dispatch({type: 'select', selection: "
+        "{kind: 'link', layer: 0, i: 1, j: 2}})"
+    )
     student.page.wait_for_function(
         f"() => {STATE}.ui.view === 'backward' && {STATE}.ui.selection"
-        f" && {STATE}.ui.selection.kind === 'link' && {STATE}.inspect")
+        f" && {STATE}.ui.selection.kind === 'link' && {STATE}.inspect"
+    )
     expect(student.page.locator("#inspector")).to_contain_text("∂L/∂w")
     student.shot("classroom-follower-1280x720")
     teacher.shot("classroom-teacher-1280x720")
@@ -90,11 +93,12 @@ def test_the_follower_cannot_drive(run):
     student = follow(run, code)
     student.wait_steps(1)
     student.page.keyboard.press("ArrowRight")  # the keyboard's step
-    student.page.keyboard.press(" ")           # and play
+    student.page.keyboard.press(" ")  # and play
     expect(student.page.locator(".toast", has_text="read-only").first).to_be_visible()
     # a hand-made message over the follower's socket is refused with a typed error
     student.page.evaluate(
-        "() => window.backpropLab.conn.ws.send(JSON.stringify({type: 'step', count: 5}))")
+        "() => window.backpropLab.conn.ws.send(JSON.stringify({type: 'step', count: 5}))"
+    )
     student.page.wait_for_function(f"() => {STATE}.toasts.some(t => t.code === 'forbidden')")
     time.sleep(0.3)
     assert teacher.steps() == 1 and student.steps() == 1
@@ -103,8 +107,9 @@ def test_the_follower_cannot_drive(run):
     assert student.page.evaluate("() => document.body.classList.contains('following')")
     expect(student.page.get_by_test_id("room-button")).to_be_disabled()
     for sel in ("#btn-play", "[data-testid=gradcheck]", "#btn-lessons"):
-        assert student.page.locator(sel).evaluate("e => getComputedStyle(e).pointerEvents") \
-            == "none", sel
+        assert (
+            student.page.locator(sel).evaluate("e => getComputedStyle(e).pointerEvents") == "none"
+        ), sel
 
 
 def test_a_fork_diverges_from_the_room_and_following_again_works(run):
@@ -178,8 +183,10 @@ def test_followers_read_the_presenters_lesson_card(run):
     expect(teacher.page.get_by_test_id("lesson-title")).to_have_text("XOR needs a hidden layer")
     student = follow(run, present(teacher))
     expect(student.page.get_by_test_id("lesson-title")).to_have_text("XOR needs a hidden layer")
-    assert student.page.get_by_test_id("lesson-try").inner_text() \
+    assert (
+        student.page.get_by_test_id("lesson-try").inner_text()
         == teacher.page.get_by_test_id("lesson-try").inner_text()
+    )
     expect(student.page.locator("#lesson-card .restart")).to_be_hidden()  # read-only
     teacher.page.keyboard.press("Escape")  # closes the room panel
     teacher.page.click("#lesson-card [aria-label='Close the lesson']")
@@ -199,8 +206,9 @@ def test_the_backward_view_shows_gradients_while_playing(run):
     oracle.run(n)
     dW = [g["dW"] for g in oracle.last_gradients()]
     assert page.state("s.frameGrads.step") == n
-    assert page.page.evaluate("() => window.backpropLab.network.gradScale") \
-        == pytest.approx(max(abs(g).max() for g in dW), rel=1e-6)
+    assert page.page.evaluate("() => window.backpropLab.network.gradScale") == pytest.approx(
+        max(abs(g).max() for g in dW), rel=1e-6
+    )
 
 
 def test_compare_mode_runs_both_in_lockstep_and_matches_the_engine(run):
@@ -210,7 +218,8 @@ def test_compare_mode_runs_both_in_lockstep_and_matches_the_engine(run):
     page.page.select_option("#compare-value", "adam")
     page.page.get_by_test_id("compare-start").click()
     page.page.wait_for_function(
-        f"() => {STATE}.compare && {STATE}.compare.changes.optimizer === 'adam'")
+        f"() => {STATE}.compare && {STATE}.compare.changes.optimizer === 'adam'"
+    )
     expect(page.page.get_by_test_id("compare-card")).to_be_visible()
     page.page.click("#btn-play")
     time.sleep(1.5)
@@ -281,7 +290,8 @@ def test_a_share_link_carries_the_config_and_the_exact_weights(run):
     page.page.check("#share-weights")
     url_box = page.page.get_by_test_id("share-url")
     page.page.wait_for_function(
-        "() => document.querySelector('[data-testid=share-url]').value.includes('&w=')")
+        "() => document.querySelector('[data-testid=share-url]').value.includes('&w=')"
+    )
     link = url_box.input_value()
     weights = exact_params(page)
     other = run(link.split("?", 1)[1])
@@ -305,8 +315,10 @@ def test_the_room_survives_the_teacher_dropping_and_the_same_browser_takes_it_ba
     expect(student.page.get_by_test_id("room-bar")).to_contain_text("offline")
     again = teacher.context.new_page()  # same browser: localStorage holds the token
     again.goto(f"{teacher.base}/?present={code}")
-    again.wait_for_function(f"() => {STATE}.role === 'presenter' && {STATE}.room"
-                            f" && {STATE}.room.code === '{code}' && {STATE}.counters.step === 2")
+    again.wait_for_function(
+        f"() => {STATE}.role === 'presenter' && {STATE}.room"
+        f" && {STATE}.room.code === '{code}' && {STATE}.counters.step === 2"
+    )
     student.page.wait_for_function(f"() => {STATE}.room.presenterOnline")
     again.click("#btn-step")
     student.wait_steps(3)
@@ -323,12 +335,16 @@ def test_a_follower_on_a_phone_gets_one_column_with_the_views_first(run):
     student.settle()
     page = student.page
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # no sideways scroll
-    boxes = {sel: page.locator(sel).bounding_box()
-             for sel in ("#network", "#boundary", "#chart-loss", "#inspector", "#config-panel")}
+    boxes = {
+        sel: page.locator(sel).bounding_box()
+        for sel in ("#network", "#boundary", "#chart-loss", "#inspector", "#config-panel")
+    }
     for sel, box in boxes.items():
         assert box["x"] >= 0 and box["x"] + box["width"] <= 391, (sel, box)
-    order = [boxes[s]["y"] for s in ("#network", "#boundary", "#chart-loss", "#inspector",
-                                     "#config-panel")]
+    order = [
+        boxes[s]["y"]
+        for s in ("#network", "#boundary", "#chart-loss", "#inspector", "#config-panel")
+    ]
     assert order == sorted(order), boxes  # the views first, the settings last
     assert boxes["#network"]["height"] >= 250 and boxes["#boundary"]["height"] >= 250
     for sel in ("#network", "#boundary"):

@@ -17,8 +17,13 @@ from server.settings import Settings
 def launch(*args: str, **env: str) -> subprocess.CompletedProcess:
     """`python -m server ARGS` as a user would run it, with extra environment variables."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("BACKPROP_LAB_")}
-    return subprocess.run([sys.executable, "-m", "server", "--no-browser", *args],
-                          env={**environ, **env}, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "server", "--no-browser", *args],
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def one_line_refusal(run: subprocess.CompletedProcess) -> str:
@@ -57,20 +62,24 @@ def test_a_bad_environment_variable_is_named():
 
 
 def test_help_lists_every_environment_variable():
-    run = subprocess.run([sys.executable, "-m", "server", "--help"], capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "server", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0
     for name in Settings.model_fields:
         assert f"BACKPROP_LAB_{name.upper()}" in run.stdout, name
     assert "comma-separated" in run.stdout
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("http://a.example", ["http://a.example"]),
-    ("http://a.example, http://b.example", ["http://a.example", "http://b.example"]),
-    ('["http://a.example", "http://b.example"]', ["http://a.example", "http://b.example"]),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("http://a.example", ["http://a.example"]),
+        ("http://a.example, http://b.example", ["http://a.example", "http://b.example"]),
+        ('["http://a.example", "http://b.example"]', ["http://a.example", "http://b.example"]),
+        ("", []),
+    ],
+)
 def test_a_list_variable_takes_commas_or_json(monkeypatch, value, expected):
     monkeypatch.setenv("BACKPROP_LAB_ALLOW_ORIGINS", value)
     monkeypatch.setenv("BACKPROP_LAB_TRUSTED_HOSTS", value)

@@ -58,17 +58,18 @@ def assert_same_numbers(readout: dict, oracle: Trainer) -> None:
 
 def weights_frame(ws, step: int) -> tuple[dict, dict]:
     """The first weights frame at A's `step`: (header, {name: flat array})."""
+
     def wanted(d):
-        return "binary" in d and d["binary"][0]["kind"] == "frame" \
-            and d["binary"][0]["step"] == step
+        return (
+            "binary" in d and d["binary"][0]["kind"] == "frame" and d["binary"][0]["step"] == step
+        )
 
     header, arrays = recv_until(ws, wanted)["binary"]
     return header, maps.frame_arrays(header, arrays)
 
 
 @pytest.mark.parametrize("changes", STRUCTURAL, ids=lambda c: "+".join(c))
-def test_a_structural_comparison_restarts_both_runs_and_b_is_a_network_of_its_own(live,
-                                                                                  changes):
+def test_a_structural_comparison_restarts_both_runs_and_b_is_a_network_of_its_own(live, changes):
     with open_tab(live.ws_url) as (ws, _, _):
         send(ws, "configure", config={"dataset": "spiral", "seed": 3, "noise": 0.1})
         recv_json(ws, "state")
@@ -111,8 +112,11 @@ def test_a_structural_comparison_restarts_both_runs_and_b_is_a_network_of_its_ow
         b_params = maps.params_of(got["compare_params"], b_model)
         maps.assert_arrays_are(a_params, maps.engine_params(a_oracle.eval_arrays()), np.float32)
         maps.assert_arrays_are(b_params, maps.engine_params(b_oracle.eval_arrays()), np.float32)
-        maps.assert_arrays_are(maps.grads_of(got["grads"], a_model),
-                               maps.engine_grads(a_oracle.last_gradients()), np.float32)
+        maps.assert_arrays_are(
+            maps.grads_of(got["grads"], a_model),
+            maps.engine_grads(a_oracle.last_gradients()),
+            np.float32,
+        )
         # B's maps, made from them, are B's network's, not A's
         b_maps = maps.assert_maps_match(b_params, b_model, b_oracle)
         maps.assert_maps_match(a_params, a_model, a_oracle)
@@ -122,8 +126,17 @@ def test_a_structural_comparison_restarts_both_runs_and_b_is_a_network_of_its_ow
 def test_edits_of_a_keep_b_structurally_different(live):
     changes = {"batch_norm": True, "hidden": [6]}
     with open_tab(live.ws_url) as (ws, _, _):
-        send(ws, "configure", config={"dataset": "circle", "seed": 5, "noise": 0.1,
-                                      "batch_size": 8, "hidden": [4, 4]})
+        send(
+            ws,
+            "configure",
+            config={
+                "dataset": "circle",
+                "seed": 5,
+                "noise": 0.1,
+                "batch_size": 8,
+                "hidden": [4, 4],
+            },
+        )
         a_config = recv_json(ws, "state")["config"]
         send(ws, "compare", config=changes)
         recv_json(ws, "state")
@@ -208,20 +221,22 @@ def test_edits_of_a_keep_b_structurally_different(live):
         stepped(7)
 
 
-@pytest.mark.parametrize(("changes", "code", "field"), [
-    ({"seed": 4}, "bad_config", "seed"),
-    ({"dataset": "xor"}, "bad_config", "dataset"),
-    ({"init": "he", "n_points": 100}, "bad_config", "n_points"),
-    ({"noise": 0.2}, "bad_config", "noise"),
-    ({"no_such_field": 1}, "bad_config", "no_such_field"),
-    ({"hidden": [99]}, "bad_config", "hidden"),
-    ({"init": "glorot"}, "bad_config", "init"),
-    ({"batch_norm": True}, "bad_config", "batch_size"),  # A's batch size is 1
-    ({"output_activation": "softmax"}, "bad_config", "loss"),  # no head for a binary task
-])
+@pytest.mark.parametrize(
+    ("changes", "code", "field"),
+    [
+        ({"seed": 4}, "bad_config", "seed"),
+        ({"dataset": "xor"}, "bad_config", "dataset"),
+        ({"init": "he", "n_points": 100}, "bad_config", "n_points"),
+        ({"noise": 0.2}, "bad_config", "noise"),
+        ({"no_such_field": 1}, "bad_config", "no_such_field"),
+        ({"hidden": [99]}, "bad_config", "hidden"),
+        ({"init": "glorot"}, "bad_config", "init"),
+        ({"batch_norm": True}, "bad_config", "batch_size"),  # A's batch size is 1
+        ({"output_activation": "softmax"}, "bad_config", "loss"),  # no head for a binary task
+    ],
+)
 @pytest.mark.parametrize("running", [None, {"optimizer": "adam"}, {"init": "xavier"}])
-def test_a_refused_comparison_leaves_the_session_as_it_was(live, changes, code, field,
-                                                           running):
+def test_a_refused_comparison_leaves_the_session_as_it_was(live, changes, code, field, running):
     with open_tab(live.ws_url) as (ws, _, _):
         send(ws, "configure", config={"dataset": "xor", "seed": 2, "batch_size": 1})
         recv_json(ws, "state")
@@ -270,7 +285,6 @@ def test_every_config_field_is_live_structural_or_shared_with_a(live):
         names = {row["name"] for row in hello["schema"]}
         live_fields = set(hello["live_fields"])
     assert STRUCTURE_FIELDS == {"features", "hidden", "init", "batch_norm", "residual"}
-    assert SAME_FIELDS == {"dataset", "n_points", "noise", "train_fraction", "seed",
-                           "n_classes"}
+    assert SAME_FIELDS == {"dataset", "n_points", "noise", "train_fraction", "seed", "n_classes"}
     assert live_fields | STRUCTURE_FIELDS | SAME_FIELDS == names
     assert len(live_fields) + len(STRUCTURE_FIELDS) + len(SAME_FIELDS) == len(names)

@@ -60,8 +60,8 @@ def test_a_structural_comparison_from_the_panel(run):
     # batch norm: offered among the network's fields, suggested on, restarts both
     open_panel(page, "batch_norm")
     groups = page.page.eval_on_selector_all(
-        "#compare-field optgroup",
-        "gs => gs.map(g => [g.label, [...g.children].map(o => o.value)])")
+        "#compare-field optgroup", "gs => gs.map(g => [g.label, [...g.children].map(o => o.value)])"
+    )
     assert groups[1][0] == "Network (both restart)"
     assert {"init", "batch_norm", "residual", "hidden", "features"} <= set(groups[1][1])
     assert "optimizer" in groups[0][1] and "hidden" not in groups[0][1]
@@ -70,7 +70,8 @@ def test_a_structural_comparison_from_the_panel(run):
     start(page, "c.changes.batch_norm === true")
     assert page.steps() == 0 and page.text("compare-step") == "0"
     expect(page.page.locator(".compare-what")).to_have_text(
-        "A (left) vs B (right): Batch norm: off → on")
+        "A (left) vs B (right): Batch norm: off → on"
+    )
     step_both(page, 6)
     assert_b_matches(page, {"batch_norm": True})
     assert page.canvas_signature("#boundary-b")["colours"] > 20  # B's plot is drawn
@@ -82,7 +83,8 @@ def test_a_structural_comparison_from_the_panel(run):
     page.page.dispatch_event("#compare-value", "change")
     start(page, "c.changes.hidden && c.changes.hidden.join() === '8,8'")
     expect(page.page.locator(".compare-what")).to_have_text(
-        "A (left) vs B (right): Hidden layers: 4, 2 → 8, 8; network: 2–4–2–1 → 2–8–8–1")
+        "A (left) vs B (right): Hidden layers: 4, 2 → 8, 8; network: 2–4–2–1 → 2–8–8–1"
+    )
     assert page.state("s.compare.config.batch_norm") is False  # the old comparison went
     step_both(page, 4)
     assert_b_matches(page, {"hidden": [8, 8]})
@@ -114,7 +116,8 @@ def test_a_live_comparison_still_says_it_keeps_the_weights(run):
     page.page.dispatch_event("#compare-value", "change")
     start(page, "c.changes.learning_rate === 0.3")
     expect(page.page.locator(".compare-what")).to_have_text(
-        "A (left) vs B (right): Learning rate α: 0.03 → 0.3")
+        "A (left) vs B (right): Learning rate α: 0.03 → 0.3"
+    )
     step_both(page, 2)
     assert_b_matches(page, {"learning_rate": 0.3})
     assert page.errors == []
@@ -122,11 +125,13 @@ def test_a_live_comparison_still_says_it_keeps_the_weights(run):
 
 def test_the_deep_rescue_lesson_compares_a_with_batch_norm_beside_it(run):
     page = run("lesson=deep-rescue")
-    page.page.wait_for_function(f"() => {{ const c = {STATE}.compare;"
-                                " return c && c.changes.batch_norm === true; }")
+    page.page.wait_for_function(
+        f"() => {{ const c = {STATE}.compare; return c && c.changes.batch_norm === true; }}"
+    )
     page.settle()
     expect(page.page.locator(".compare-what")).to_have_text(
-        "A (left) vs B (right): Batch norm: off → on")
+        "A (left) vs B (right): Batch norm: off → on"
+    )
     assert page.state("s.config.hidden") == [6, 6, 6, 6, 6, 6]
     assert page.state("s.compare.config.hidden") == [6, 6, 6, 6, 6, 6]
     step_both(page, 3)

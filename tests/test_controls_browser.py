@@ -43,8 +43,10 @@ def test_the_view_toggle_works_while_a_phase_is_held(run):  # noqa: F811
     assert r.page.evaluate(f"() => {LEGEND}").startswith("Phase: 1 forward pass")
     for _ in range(2):
         r.page.get_by_role("button", name="Step", exact=True).click()
-        r.page.wait_for_function("() => window.backpropLab.store.state.phase === 'loss'"
-                                 " || window.backpropLab.store.state.phase === 'backward'")
+        r.page.wait_for_function(
+            "() => window.backpropLab.store.state.phase === 'loss'"
+            " || window.backpropLab.store.state.phase === 'backward'"
+        )
     r.page.wait_for_function("() => window.backpropLab.store.state.phase === 'backward'")
     r.settle()
     assert r.state("s.ui.view") == "backward"  # the backward phase shows itself backward
@@ -75,7 +77,9 @@ def test_play_at_the_defaults_learns_circle_and_xor(run):  # noqa: F811
         r.page.get_by_role("button", name="Play", exact=True).click()
         r.page.wait_for_function(  # no clock: it learns, however long the machine takes
             "() => { const s = window.backpropLab.store.state;"
-            " return s.loss.test !== null && s.loss.test < 0.05; }", timeout=120_000)
+            " return s.loss.test !== null && s.loss.test < 0.05; }",
+            timeout=120_000,
+        )
         r.page.get_by_role("button", name="Pause", exact=True).click()
         assert r.state("s.counters.step") > 100
         assert r.errors == [], r.errors

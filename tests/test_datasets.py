@@ -209,9 +209,13 @@ def test_blob_centres_on_a_circle(k):
 
 @pytest.mark.parametrize(
     ("args", "match"),
-    [(("nope", 10, 0.0), "unknown dataset"), (("circle", -1, 0.0), "n_points"),
-     (("circle", 10, 0.6), "noise"), (("blobs", 10, 0.0, 6), "n_classes"),
-     (("multi_spiral", 10, 0.0, 2), "n_classes")],
+    [
+        (("nope", 10, 0.0), "unknown dataset"),
+        (("circle", -1, 0.0), "n_points"),
+        (("circle", 10, 0.6), "noise"),
+        (("blobs", 10, 0.0, 6), "n_classes"),
+        (("multi_spiral", 10, 0.0, 2), "n_classes"),
+    ],
 )
 def test_generate_rejects_bad_arguments(args, match):
     name, n, noise, *k = args
@@ -255,8 +259,15 @@ def test_split_of_custom_is_empty():
 
 
 def feature_oracle(name: str, a: float, b: float) -> float:
-    return {"x1": a, "x2": b, "x1_sq": a ** 2, "x2_sq": b ** 2, "x1x2": a * b,
-            "sin_x1": math.sin(a), "sin_x2": math.sin(b)}[name]
+    return {
+        "x1": a,
+        "x2": b,
+        "x1_sq": a**2,
+        "x2_sq": b**2,
+        "x1x2": a * b,
+        "sin_x1": math.sin(a),
+        "sin_x2": math.sin(b),
+    }[name]
 
 
 def test_feature_registry_matches_config():
@@ -282,8 +293,12 @@ def test_features_write_into_out():
 
 @pytest.mark.parametrize(
     ("X", "names", "out"),
-    [(np.zeros((3, 2)), ("x3",), None), (np.zeros((3, 3)), ("x1",), None),
-     (np.zeros((3, 2)), "x1", None), (np.zeros((3, 2)), ("x1",), np.zeros((3, 2)))],
+    [
+        (np.zeros((3, 2)), ("x3",), None),
+        (np.zeros((3, 3)), ("x1",), None),
+        (np.zeros((3, 2)), "x1", None),
+        (np.zeros((3, 2)), ("x1",), np.zeros((3, 2))),
+    ],
 )
 def test_compute_features_rejects_bad_input(X, names, out):
     with pytest.raises(ValueError):
@@ -292,8 +307,15 @@ def test_compute_features_rejects_bad_input(X, names, out):
 
 @pytest.mark.parametrize(
     ("name", "label"),
-    [("x1", "X₁"), ("x2", "X₂"), ("x1_sq", "X₁²"), ("x2_sq", "X₂²"), ("x1x2", "X₁X₂"),
-     ("sin_x1", "sin(X₁)"), ("sin_x2", "sin(X₂)")],
+    [
+        ("x1", "X₁"),
+        ("x2", "X₂"),
+        ("x1_sq", "X₁²"),
+        ("x2_sq", "X₂²"),
+        ("x1x2", "X₁X₂"),
+        ("sin_x1", "sin(X₁)"),
+        ("sin_x2", "sin(X₂)"),
+    ],
 )
 def test_feature_labels(name, label):
     assert feature_label(name) == label

@@ -33,8 +33,11 @@ class ExportRun(PageRun):
     """A PageRun whose screen has `dpr` device pixels per CSS pixel."""
 
     def __init__(self, chromium, base: str, size=(1280, 720), dpr: float = 1.0):
-        self.context = chromium.new_context(viewport={"width": size[0], "height": size[1]},
-                                           device_scale_factor=dpr, accept_downloads=True)
+        self.context = chromium.new_context(
+            viewport={"width": size[0], "height": size[1]},
+            device_scale_factor=dpr,
+            accept_downloads=True,
+        )
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.errors: list[str] = []
@@ -46,14 +49,19 @@ class ExportRun(PageRun):
     def still(self) -> None:
         """Wait until the step's animation is over and nothing is left to draw."""
         self.page.wait_for_function(
-            "() => { const st = window.backpropLab.store; return !st.frame && !st.state.ui.anim; }")
+            "() => { const st = window.backpropLab.store; return !st.frame && !st.state.ui.anim; }"
+        )
         self.settle()
 
     def css_size(self, selector: str) -> tuple[int, int]:
         """The canvas's CSS size as HiDPICanvas rounds it."""
-        return tuple(self.page.evaluate(
-            "s => { const r = document.querySelector(s).getBoundingClientRect();"
-            " return [Math.round(r.width), Math.round(r.height)]; }", selector))
+        return tuple(
+            self.page.evaluate(
+                "s => { const r = document.querySelector(s).getBoundingClientRect();"
+                " return [Math.round(r.width), Math.round(r.height)]; }",
+                selector,
+            )
+        )
 
     def buffered(self) -> int:
         return int(self.page.get_by_test_id("record-buffered").inner_text())
@@ -87,7 +95,9 @@ class ExportRun(PageRun):
             " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
             " const rgb = [];"
             " for (let i = 0; i < d.length; i += 4) rgb.push(d[i], d[i + 1], d[i + 2]);"
-            " return [c.width, c.height, rgb]; }", selector)
+            " return [c.width, c.height, rgb]; }",
+            selector,
+        )
         return w, h, data
 
 
@@ -125,7 +135,7 @@ def lzw_decode(data: bytes, min_size: int, n_pixels: int) -> list[int]:
         code = (bits >> pos) & ((1 << width) - 1)
         pos += width
         if code == clear:
-            table, width, prev = table[:clear + 2], min_size + 1, None
+            table, width, prev = table[: clear + 2], min_size + 1, None
             continue
         if code == end:
             break
@@ -153,7 +163,7 @@ def parse_gif(data: bytes) -> dict:
     pos, palette = 13, []
     if packed & 0x80:
         n = 2 << (packed & 7)
-        palette = [tuple(data[pos + 3 * i: pos + 3 * i + 3]) for i in range(n)]
+        palette = [tuple(data[pos + 3 * i : pos + 3 * i + 3]) for i in range(n)]
         pos += 3 * n
     gif = {"width": width, "height": height, "palette": palette, "loop": None, "frames": []}
     delay = None
@@ -161,7 +171,7 @@ def parse_gif(data: bytes) -> dict:
     def sub_blocks(p: int) -> tuple[bytes, int]:
         chunks = []
         while data[p]:
-            chunks.append(data[p + 1: p + 1 + data[p]])
+            chunks.append(data[p + 1 : p + 1 + data[p]])
             p += 1 + data[p]
         return b"".join(chunks), p + 1
 
@@ -177,12 +187,20 @@ def parse_gif(data: bytes) -> dict:
             elif label == 0xFF and body.startswith(b"NETSCAPE2.0"):
                 gif["loop"] = struct.unpack("<H", body[12:14])[0]
         elif kind == 0x2C:
-            x, y, w, h, fpacked = struct.unpack("<HHHHB", data[pos + 1: pos + 10])
+            x, y, w, h, fpacked = struct.unpack("<HHHHB", data[pos + 1 : pos + 10])
             assert not fpacked & 0x80, "frames use the global palette"
             min_size = data[pos + 10]
             body, pos = sub_blocks(pos + 11)
-            gif["frames"].append({"x": x, "y": y, "w": w, "h": h, "delay": delay,
-                                  "indices": lzw_decode(body, min_size, w * h)})
+            gif["frames"].append(
+                {
+                    "x": x,
+                    "y": y,
+                    "w": w,
+                    "h": h,
+                    "delay": delay,
+                    "indices": lzw_decode(body, min_size, w * h),
+                }
+            )
         else:
             raise AssertionError(f"unexpected GIF block 0x{kind:02x} at {pos}")
     return gif
@@ -195,7 +213,7 @@ def gif_last_frame_rgb(gif: dict) -> list[tuple[int, int, int]]:
     for f in gif["frames"]:
         for row in range(f["h"]):
             start = (f["y"] + row) * w + f["x"]
-            screen[start: start + f["w"]] = f["indices"][row * f["w"]: (row + 1) * f["w"]]
+            screen[start : start + f["w"]] = f["indices"][row * f["w"] : (row + 1) * f["w"]]
     return [gif["palette"][i] for i in screen]
 
 
@@ -208,8 +226,11 @@ def test_the_png_button_saves_the_view_at_exactly_twice_its_css_size(export_run,
     r = export_run(dpr=dpr)
     click_step(r)
     r.still()
-    shown = [s for s in VIEW_CANVASES[view]  # the chart tabs may show one chart of three
-             if not r.page.evaluate(f"() => document.querySelector('{s}').hidden")]
+    shown = [
+        s
+        for s in VIEW_CANVASES[view]  # the chart tabs may show one chart of three
+        if not r.page.evaluate(f"() => document.querySelector('{s}').hidden")
+    ]
     sizes = [r.css_size(s) for s in shown]
     before = {s: r.canvas_signature(s) for s in shown}
     with r.page.expect_download() as info:
@@ -231,10 +252,14 @@ def test_the_png_button_saves_the_view_at_exactly_twice_its_css_size(export_run,
 
 def test_in_compare_mode_the_output_png_holds_run_a_and_run_b(export_run):
     r = export_run()
-    r.page.evaluate("() => window.backpropLab.conn.send("
-                    "{type: 'compare', config: {learning_rate: 0.3}, restart: false})")
-    r.page.wait_for_function("() => window.backpropLab.store.state.compare"
-                             " && !document.querySelector('#boundary-b').hidden")
+    r.page.evaluate(
+        "() => window.backpropLab.conn.send("
+        "{type: 'compare', config: {learning_rate: 0.3}, restart: false})"
+    )
+    r.page.wait_for_function(
+        "() => window.backpropLab.store.state.compare"
+        " && !document.querySelector('#boundary-b').hidden"
+    )
     click_step(r)
     r.still()
     (wa, ha), (wb, hb) = r.css_size("#boundary"), r.css_size("#boundary-b")
@@ -266,11 +291,12 @@ def test_a_gif_of_the_last_steps_has_one_frame_per_step_and_the_canvas_colours(e
     w, h, rgb = r.canvas_rgb("#network")
     assert (w, h) == (gif["width"], gif["height"])
     shown = gif_last_frame_rgb(gif)
-    diffs = sorted(max(abs(a - b) for a, b in zip(px, rgb[3 * i: 3 * i + 3]))
-                   for i, px in enumerate(shown))
+    diffs = sorted(
+        max(abs(a - b) for a, b in zip(px, rgb[3 * i : 3 * i + 3])) for i, px in enumerate(shown)
+    )
     mean = sum(diffs) / len(diffs)
     assert mean < 3.0, f"mean colour error {mean:.2f}"
-    assert diffs[int(0.99 * len(diffs))] <= 24, diffs[int(0.99 * len(diffs)):][:20]
+    assert diffs[int(0.99 * len(diffs))] <= 24, diffs[int(0.99 * len(diffs)) :][:20]
     # Asking for more steps than were buffered gives all of them.
     _, data = r.save_recording("network", "gif", 300)
     assert len(parse_gif(data)["frames"]) == 4
@@ -308,7 +334,7 @@ def test_while_playing_captures_are_throttled_and_the_buffer_is_bounded(export_r
     r.page.wait_for_timeout(300)
     captured = r.buffered() - 1
     steps = r.steps()
-    assert 3 <= captured <= 2.0 * 10 + 3, captured   # ≤ 10 a second, with slack for timing
+    assert 3 <= captured <= 2.0 * 10 + 3, captured  # ≤ 10 a second, with slack for timing
     assert captured < steps, (captured, steps)
     # The ring buffer keeps at most 300 frames whatever is pushed into it.
     kept = r.page.evaluate("""async () => {
@@ -346,8 +372,10 @@ def test_the_whole_page_frame_draws_the_panels_words_and_controls(export_run):
     """A whole-page frame is drawn from the page's layout: the inspector's chain rule, the
     status line and each control's shown value are in it, where the page shows them."""
     r = export_run()
-    r.page.evaluate("() => window.backpropLab.store.dispatch({type: 'select', selection: "
-                    "{kind: 'link', layer: 0, i: 1, j: 0}})")
+    r.page.evaluate(
+        "() => window.backpropLab.store.dispatch({type: 'select', selection: "
+        "{kind: 'link', layer: 0, i: 1, j: 0}})"
+    )
     expect(r.page.locator("#inspector")).to_contain_text("∂L/∂w")
     click_step(r)
     r.still()

@@ -59,8 +59,16 @@ def make_case(act, out_act, loss, labels, options, seed=3):
     bn, res, p = OPTIONS[options]
     rng = np.random.default_rng(seed)
     k = 3 if loss == "cross_entropy" else 1
-    net = Network([3, 5, 5, 4, k], activation=act, output_activation=out_act, init="xavier",
-                  seed=seed, batch_norm=bn, residual=res, dropout=p)
+    net = Network(
+        [3, 5, 5, 4, k],
+        activation=act,
+        output_activation=out_act,
+        init="xavier",
+        seed=seed,
+        batch_norm=bn,
+        residual=res,
+        dropout=p,
+    )
     # random non-zero parameters keep every relu input away from its kink at exactly 0
     net.params[...] = rng.normal(0, 0.7, net.n_params)
     X = rng.normal(size=(8, 3))
@@ -137,9 +145,18 @@ def test_penalty_gradients_match_finite_differences(reg, options):
     from engine.trainer import Trainer
 
     bn, res, p = OPTIONS[options]
-    t = Trainer({"n_points": 60, "hidden": [5, 5], "regularization": reg,
-                 "regularization_rate": 0.03, "batch_norm": bn, "residual": res, "dropout": p,
-                 "seed": 4})
+    t = Trainer(
+        {
+            "n_points": 60,
+            "hidden": [5, 5],
+            "regularization": reg,
+            "regularization_rate": 0.03,
+            "batch_norm": bn,
+            "residual": res,
+            "dropout": p,
+            "seed": 4,
+        }
+    )
     rec = t.step()
     net, head = t.net, t.head
     masks = [tr.mask for tr in rec.traces[:-1]] if p else None

@@ -17,8 +17,12 @@ from engine.config import FEATURES
 from tests.test_page_browser import CHROMIUM, CHROMIUM_ARGS, PageRun, sync_playwright  # noqa: F401
 
 HEADS = [  # (dataset, output activation, loss)
-    ("circle", "tanh", "mse"), ("xor", "sigmoid", "bce"), ("blobs", "softmax", "cross_entropy"),
-    ("plane", "linear", "mse"), ("spiral", "tanh", "mse"), ("gaussian", "sigmoid", "mse"),
+    ("circle", "tanh", "mse"),
+    ("xor", "sigmoid", "bce"),
+    ("blobs", "softmax", "cross_entropy"),
+    ("plane", "linear", "mse"),
+    ("spiral", "tanh", "mse"),
+    ("gaussian", "sigmoid", "mse"),
 ]
 
 
@@ -45,10 +49,20 @@ def configs():
         width = rng.choice([3, 4, 6])
         hidden = [width] * rng.choice([1, 2, 3])
         features = FEATURES if k % 2 == 0 else ("x1", "x2", "x1x2")
-        out.append({"dataset": dataset, "activation": act, "output_activation": out_act,
-                    "loss": loss, "hidden": hidden, "features": list(features),
-                    "batch_norm": k % 3 != 1, "residual": k % 2 == 1, "learning_rate": 0.1,
-                    "seed": k})
+        out.append(
+            {
+                "dataset": dataset,
+                "activation": act,
+                "output_activation": out_act,
+                "loss": loss,
+                "hidden": hidden,
+                "features": list(features),
+                "batch_norm": k % 3 != 1,
+                "residual": k % 2 == 1,
+                "learning_rate": 0.1,
+                "seed": k,
+            }
+        )
     return out
 
 
@@ -59,20 +73,29 @@ def query(config: dict) -> str:
         if isinstance(v, list):
             return ",".join(str(x) for x in v)
         return str(v)
+
     return "&".join(f"{k}={value(v)}" for k, v in config.items())
 
 
-@pytest.mark.parametrize("config", configs(), ids=lambda c: f"{c['activation']}-{c['loss']}"
-                         f"{'-bn' if c['batch_norm'] else ''}{'-res' if c['residual'] else ''}")
+@pytest.mark.parametrize(
+    "config",
+    configs(),
+    ids=lambda c: (
+        f"{c['activation']}-{c['loss']}"
+        f"{'-bn' if c['batch_norm'] else ''}{'-res' if c['residual'] else ''}"
+    ),
+)
 def test_the_pages_maps_are_the_engines(live, chromium, config):
     r = PageRun(chromium, live.url, query(config))
     try:
         r.page.wait_for_function(
-            "() => { const s = window.backpropLab.store.state; return s.config && s.heatmaps; }")
+            "() => { const s = window.backpropLab.store.state; return s.config && s.heatmaps; }"
+        )
         for key, v in config.items():  # the URL's config is in (the page sends it first)
             want = json.dumps(v, separators=(",", ":"))
-            r.page.wait_for_function(f"() => JSON.stringify(window.backpropLab.store.state.config"
-                                     f"['{key}']) === '{want}'")
+            r.page.wait_for_function(
+                f"() => JSON.stringify(window.backpropLab.store.state.config['{key}']) === '{want}'"
+            )
         for n in range(1, 4):  # a few updates: batch norm's running statistics move
             r.page.locator("#btn-step").click()
             r.wait_steps(n)
@@ -89,7 +112,7 @@ def test_the_pages_maps_are_the_engines(live, chromium, config):
         assert len(page["full"]) == len(engine)
         for layer, (mine, theirs) in enumerate(zip(page["full"], engine)):
             mine = np.asarray(mine, dtype=np.float64).reshape(theirs.shape)
-            lo, hi = (grid.output_range if layer == len(engine) - 1 else grid.NEURON_RANGE)
+            lo, hi = grid.output_range if layer == len(engine) - 1 else grid.NEURON_RANGE
             # where the colour scale clips both, both show its end
             a, b = np.clip(mine, lo, hi), np.clip(theirs, lo, hi)
             off = np.abs(a - b) > 1 / 255
@@ -99,18 +122,19 @@ def test_the_pages_maps_are_the_engines(live, chromium, config):
         r.close()
 
 
-def test_a_page_of_another_protocol_is_told_to_reload(live_server_factory, chromium,
-                                                     monkeypatch):
+def test_a_page_of_another_protocol_is_told_to_reload(live_server_factory, chromium, monkeypatch):
     """The page says which protocol it speaks; a server of another one closes with 4006 and
     the page asks for a reload, rather than misreading frames."""
     import server.client
+
     monkeypatch.setattr(server.client, "PROTOCOL_VERSION", 99)
     with live_server_factory() as live:
         page = chromium.new_page()
         try:
             page.goto(live.url)
             page.wait_for_function(
-                "() => window.backpropLab.store.state.connection.status === 'outdated'")
+                "() => window.backpropLab.store.state.connection.status === 'outdated'"
+            )
             text = page.locator("#banner").inner_text()
             assert "out of date" in text and "protocol 99" in text, text
             assert page.get_by_role("button", name="Reload the page").is_visible()

@@ -70,8 +70,13 @@ CRAFTED = [
 
 
 @pytest.mark.parametrize(("path", "value", "field"), CRAFTED)
-def test_a_crafted_import_is_refused_whole_naming_its_field(tab, good_snapshot,  # noqa: F811
-                                                           path, value, field):
+def test_a_crafted_import_is_refused_whole_naming_its_field(
+    tab,  # noqa: F811
+    good_snapshot,  # noqa: F811
+    path,
+    value,
+    field,
+):
     before = tab.ask({"type": "export"}, "snapshot")["snapshot"]
     tab.send({"type": "import", "snapshot": crafted(good_snapshot, path, value)})
     err = tab.json()
@@ -108,8 +113,11 @@ def test_the_size_cap_goes_by_the_parsed_type_and_duplicate_keys_are_refused(tab
     err = tab.json()
     assert err["type"] == "error" and err["code"] == "too_large", err
     # an import's cap cannot be borrowed by a second `type` key
-    sneaky = '{"type":"import","type":"configure","config":{"dataset":"xor"},"x":"' \
-        + "y" * 100_000 + '"}'
+    sneaky = (
+        '{"type":"import","type":"configure","config":{"dataset":"xor"},"x":"'
+        + "y" * 100_000
+        + '"}'
+    )
     tab.send(sneaky)
     err = tab.json()
     assert err["code"] == "malformed" and "twice" in err["message"], err
@@ -164,9 +172,16 @@ def close_of(address: str, url: str) -> tuple[int, str]:
 
 @pytest.fixture
 def strict(live_server_factory):
-    with live_server_factory(Settings(max_sessions=6, max_sessions_per_address=3,
-                                      max_followers_per_address=3, max_rooms_per_address=1,
-                                      evict_grace_s=0.0, exempt_addresses=["127.0.0.1"])) as s:
+    with live_server_factory(
+        Settings(
+            max_sessions=6,
+            max_sessions_per_address=3,
+            max_followers_per_address=3,
+            max_rooms_per_address=1,
+            evict_grace_s=0.0,
+            exempt_addresses=["127.0.0.1"],
+        )
+    ) as s:
         yield s
 
 
@@ -249,8 +264,10 @@ def test_an_empty_room_whose_presenter_left_keeps_only_a_sessions_ttl():
 
 # sockets that never finish a request
 
-def test_idle_and_dripping_sockets_are_closed_at_the_header_deadline(live_server_factory,
-                                                                     monkeypatch):
+
+def test_idle_and_dripping_sockets_are_closed_at_the_header_deadline(
+    live_server_factory, monkeypatch
+):
     from server.connections import DeadlineH11
 
     monkeypatch.setattr(DeadlineH11, "header_timeout_s", 0.5)
@@ -277,8 +294,7 @@ def test_idle_and_dripping_sockets_are_closed_at_the_header_deadline(live_server
         assert idle.recv(1) == b""  # closed by the server
         # a real request still gets its page
         with socket.create_connection(("127.0.0.1", server.port)) as ok:
-            ok.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n"
-                       .encode())
+            ok.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
             ok.settimeout(30)
             assert ok.recv(12) == b"HTTP/1.1 200"
         idle.close()
@@ -290,8 +306,9 @@ def test_past_the_connection_cap_the_server_answers_503(live_server_factory):
         held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(16)]
         try:
             with socket.create_connection(("127.0.0.1", server.port)) as extra:
-                extra.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n"
-                              .encode())
+                extra.sendall(
+                    f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode()
+                )
                 extra.settimeout(30)
                 assert extra.recv(12) == b"HTTP/1.1 503"
         finally:
@@ -305,8 +322,12 @@ def test_a_repeated_log_line_is_let_through_once_a_period():
     from server.connections import RepeatFilter
 
     f = RepeatFilter(period_s=3600)
-    records = [logging.LogRecord("asyncio", logging.ERROR, "x", 1, "socket.accept() out of "
-                                 "system resource", None, None) for _ in range(1000)]
+    records = [
+        logging.LogRecord(
+            "asyncio", logging.ERROR, "x", 1, "socket.accept() out of system resource", None, None
+        )
+        for _ in range(1000)
+    ]
     assert sum(f.filter(r) for r in records) == 1
 
 
@@ -317,8 +338,17 @@ def test_the_largest_frame_is_the_weights_and_nothing_a_client_asks_for(tab):  #
     assert err["code"] == "unknown_field"
     # the largest network, compared with a run B as large, after an update: three vectors
     # of float32 (A's weights, A's gradients, B's weights) and the header, nothing else
-    tab.ask({"type": "configure", "config": {"features": ["x1", "x2", "x1_sq", "x2_sq",
-             "x1x2", "sin_x1", "sin_x2"], "hidden": [32] * 8, "batch_norm": True}}, "state")
+    tab.ask(
+        {
+            "type": "configure",
+            "config": {
+                "features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2"],
+                "hidden": [32] * 8,
+                "batch_norm": True,
+            },
+        },
+        "state",
+    )
     state = tab.ask({"type": "compare", "config": {"optimizer": "adam"}}, "state")
     tab.ask({"type": "step"}, "step")
     while True:
@@ -335,8 +365,7 @@ def test_the_largest_frame_is_the_weights_and_nothing_a_client_asks_for(tab):  #
     assert len(m) == 12 + head + 4 * (2 * n_params + n_grads) < 100 * 1024, len(m)
 
 
-def test_past_the_memory_budget_no_session_or_compare_run_starts(live_server_factory,
-                                                                 monkeypatch):
+def test_past_the_memory_budget_no_session_or_compare_run_starts(live_server_factory, monkeypatch):
     import server.budgets
 
     with live_server_factory(Settings()) as server_:
@@ -370,9 +399,18 @@ def test_cpu_time_is_charged_per_address_and_debt_makes_it_wait():
 def test_a_follower_asking_for_exports_gets_one_encode_and_pays_by_size(strict):
     with tab_from("127.0.0.1", strict.ws_url) as (teacher, hello):
         recv_json(teacher, "state")
-        teacher.send(json.dumps({"type": "configure", "config": {
-            "n_points": 2000, "features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1",
-                                           "sin_x2"], "hidden": [32] * 8}}))
+        teacher.send(
+            json.dumps(
+                {
+                    "type": "configure",
+                    "config": {
+                        "n_points": 2000,
+                        "features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2"],
+                        "hidden": [32] * 8,
+                    },
+                }
+            )
+        )
         recv_json(teacher, "state")
         teacher.send('{"type": "open_room"}')
         code = recv_json(teacher, "room")["code"]

@@ -14,8 +14,10 @@ from engine.trainer import Trainer
 from tests.test_inspector_truth import fd, oracle_loss, weight_fd
 from tests.test_page_browser import base_url, browser, click_step, run  # noqa: F401
 
-QUERY = ("dataset=xor&features=x1,x2&hidden=4,4&batch_norm=true&dropout=0.2&residual=true"
-         "&regularization=l2&regularization_rate=0.01&optimizer=adam&seed=5")
+QUERY = (
+    "dataset=xor&features=x1,x2&hidden=4,4&batch_norm=true&dropout=0.2&residual=true"
+    "&regularization=l2&regularization_rate=0.01&optimizer=adam&seed=5"
+)
 LAYER, I, J = 1, 1, 2
 
 READ_EQUATIONS = """() => [
@@ -56,13 +58,25 @@ def test_every_printed_equation_holds_and_its_numbers_are_the_engines(run):  # n
     equations = r.page.evaluate(READ_EQUATIONS)
     ids = {e["id"] for e in equations}
     # batch norm, dropout, the skip connection and the penalty are all in the story
-    assert {"eq-z", "eq-z_hat", "eq-u", "eq-drop", "eq-skip", "eq-grad_a", "eq-grad_h",
-            "eq-grad_u", "eq-delta", "eq-grad_w_penalty", "eq-grad_w"} <= ids, ids
+    assert {
+        "eq-z",
+        "eq-z_hat",
+        "eq-u",
+        "eq-drop",
+        "eq-skip",
+        "eq-grad_a",
+        "eq-grad_h",
+        "eq-grad_u",
+        "eq-delta",
+        "eq-grad_w_penalty",
+        "eq-grad_w",
+    } <= ids, ids
     for e in equations:
         # the exact numbers give the exact value; the printed ones give the printed value
         assert arithmetic(e["exact"]) == pytest.approx(e["value"], rel=1e-9, abs=1e-12), e
-        assert arithmetic(e["shown"]) == pytest.approx(shown_number(e["value_shown"]),
-                                                       rel=2e-3, abs=2e-4), e
+        assert arithmetic(e["shown"]) == pytest.approx(
+            shown_number(e["value_shown"]), rel=2e-3, abs=2e-4
+        ), e
 
     # the same session in-process (same config, seed, two updates) and the oracle
     config = r.state("s.config")
@@ -75,7 +89,8 @@ def test_every_printed_equation_holds_and_its_numbers_are_the_engines(run):  # n
     nodes = r.page.evaluate(
         "() => [...document.querySelectorAll('#inspector .gnode')].map(n => ({"
         "id: n.dataset.testid.slice(6), value: Number(n.dataset.value),"
-        " grad: n.dataset.grad === '' ? null : Number(n.dataset.grad)}))")
+        " grad: n.dataset.grad === '' ? null : Number(n.dataset.grad)}))"
+    )
     assert [n["id"] for n in nodes] == ["a_in", "w", "z", "z_hat", "u", "h", "drop", "a", "loss"]
     for n in nodes:
         if n["id"] in ("z", "u", "h", "drop", "a"):
@@ -86,7 +101,8 @@ def test_every_printed_equation_holds_and_its_numbers_are_the_engines(run):  # n
     # the batch's table: its last column's mean is ∂L_data/∂w
     products = r.page.evaluate(
         "() => [...document.querySelectorAll('table.batch-terms tr')].slice(1)"
-        ".map(tr => Number(tr.lastChild.querySelector('.num').dataset.value))")
+        ".map(tr => Number(tr.lastChild.querySelector('.num').dataset.value))"
+    )
     assert len(products) == B
     data = float(r.page.get_by_test_id("grad-data").get_attribute("data-value"))
     assert sum(products) / B == pytest.approx(data, rel=1e-9)
@@ -110,12 +126,15 @@ def test_phase_by_phase_the_page_shows_gradients_only_from_the_backward_phase(ru
         r.page.wait_for_function(
             f"() => {{ const i = window.backpropLab.store.state.inspect;"
             f" return i && i.step === 1 && i.shows.length === "
-            f"{('forward', 'loss', 'backward', 'update').index(phase) + 1}; }}")
+            f"{('forward', 'loss', 'backward', 'update').index(phase) + 1}; }}"
+        )
         r.settle()
         if phase == "backward":
             walk_back(r)
-        grads = r.page.evaluate("() => [...document.querySelectorAll('#inspector .gnode')]"
-                                ".filter(n => n.dataset.grad !== '').length")
+        grads = r.page.evaluate(
+            "() => [...document.querySelectorAll('#inspector .gnode')]"
+            ".filter(n => n.dataset.grad !== '').length"
+        )
         seen[phase] = grads
         has_update = r.page.get_by_test_id("update-formula").count() > 0
         if phase in ("forward", "loss"):
@@ -134,8 +153,12 @@ def walk_back(r) -> None:
     shown, grads = [], []
     while r.page.get_by_test_id("walk-hint").count():
         shown.append(r.page.locator("#inspector .eq").count())
-        grads.append(r.page.evaluate("() => [...document.querySelectorAll('#inspector .gnode')]"
-                                     ".filter(n => n.dataset.grad !== '').length"))
+        grads.append(
+            r.page.evaluate(
+                "() => [...document.querySelectorAll('#inspector .gnode')]"
+                ".filter(n => n.dataset.grad !== '').length"
+            )
+        )
         assert r.page.get_by_test_id("update-formula").count() == 0
         if len(shown) == 3:
             r.shot("inspector-walk-3")

@@ -74,8 +74,11 @@ def oracle_loss(t: Trainer, rec, bump=None) -> float:
         m = z.max(1)
         per = m + np.log(np.exp(z - m[:, None]).sum(1)) - z[np.arange(len(z)), y]
     weights = p * net.weight_mask
-    pen = {"none": 0.0, "l1": s.regularization_rate * np.abs(weights).sum(),
-           "l2": 0.5 * s.regularization_rate * weights @ weights}[s.regularization]
+    pen = {
+        "none": 0.0,
+        "l1": s.regularization_rate * np.abs(weights).sum(),
+        "l2": 0.5 * s.regularization_rate * weights @ weights,
+    }[s.regularization]
     return float(per.mean() + pen)
 
 
@@ -118,15 +121,19 @@ def check_explanation(t: Trainer, ex: dict, layer: int, kink_free: bool) -> None
     nodes = graph["nodes"]
     for prev, node in zip(nodes, nodes[1:]):
         if node["local"] and node["grad"] is not None and prev["grad"] is not None:
-            assert prev["grad"] == pytest.approx(node["local"]["value"] * node["grad"],
-                                                 rel=1e-9, abs=1e-12), (prev, node)
+            assert prev["grad"] == pytest.approx(
+                node["local"]["value"] * node["grad"], rel=1e-9, abs=1e-12
+            ), (prev, node)
     if not kink_free:
         return
     for node in graph["nodes"]:
         if node["grad"] is None or node["id"] not in ("z", "u", "h", "drop", "a"):
             continue
-        want = B * fd(lambda e, node=node: oracle_loss(
-            t, rec, (layer, node["id"], row, ex["neuron"]["neuron"], e)))
+        want = B * fd(
+            lambda e, node=node: oracle_loss(
+                t, rec, (layer, node["id"], row, ex["neuron"]["neuron"], e)
+            )
+        )
         assert node["grad"] == pytest.approx(want, rel=1e-4, abs=1e-7), (node, want)
     if "weight" in ex and "grad" in ex["weight"]:
         w = ex["weight"]
@@ -139,21 +146,28 @@ def check_explanation(t: Trainer, ex: dict, layer: int, kink_free: bool) -> None
 
 @st.composite
 def configs(draw):
-    dataset = draw(st.sampled_from(["xor", "circle", "gaussian", "spiral", "moons", "blobs",
-                                          "plane"]))
+    dataset = draw(
+        st.sampled_from(["xor", "circle", "gaussian", "spiral", "moons", "blobs", "plane"])
+    )
     hidden = draw(st.lists(st.integers(2, 5), min_size=1, max_size=3))
     if draw(st.booleans()):  # same widths, so residual connections apply
         hidden = [hidden[0]] * len(hidden)
     out_act, loss = draw(st.sampled_from(HEADS[task_of(dataset)]))
     batch_norm = draw(st.booleans())
     return {
-        "dataset": dataset, "n_points": 60, "seed": draw(st.integers(0, 999)),
-        "features": ["x1", "x2", "x1x2"], "hidden": hidden,
+        "dataset": dataset,
+        "n_points": 60,
+        "seed": draw(st.integers(0, 999)),
+        "features": ["x1", "x2", "x1x2"],
+        "hidden": hidden,
         "activation": draw(st.sampled_from(ACTIVATIONS)),
-        "output_activation": out_act, "loss": loss,
+        "output_activation": out_act,
+        "loss": loss,
         "init": draw(st.sampled_from(["uniform", "xavier", "he"])),
-        "batch_norm": batch_norm, "dropout": draw(st.sampled_from([0.0, 0.3])),
-        "residual": draw(st.booleans()), "optimizer": draw(st.sampled_from(OPTIMIZERS)),
+        "batch_norm": batch_norm,
+        "dropout": draw(st.sampled_from([0.0, 0.3])),
+        "residual": draw(st.booleans()),
+        "optimizer": draw(st.sampled_from(OPTIMIZERS)),
         "learning_rate": 0.03,
         "regularization": draw(st.sampled_from(REGULARIZATIONS)),
         "regularization_rate": draw(st.sampled_from([0.0, 0.01])),
@@ -161,13 +175,22 @@ def configs(draw):
     }
 
 
-LIVE = [{}, {"activation": "relu"}, {"activation": "sigmoid"}, {"dropout": 0.5},
-        {"dropout": 0.0}, {"optimizer": "adam"}, {"optimizer": "sgd"},
-        {"regularization": "l2", "regularization_rate": 0.1}, {"learning_rate": 3.0}]
+LIVE = [
+    {},
+    {"activation": "relu"},
+    {"activation": "sigmoid"},
+    {"dropout": 0.5},
+    {"dropout": 0.0},
+    {"optimizer": "adam"},
+    {"optimizer": "sgd"},
+    {"regularization": "l2", "regularization_rate": 0.1},
+    {"learning_rate": 3.0},
+]
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(configs(), st.sampled_from(LIVE), st.data())
 def test_every_equation_is_true_and_its_numbers_match_finite_differences(cfg, live, data):
     t = Trainer(cfg)
@@ -198,8 +221,17 @@ def test_every_equation_is_true_and_its_numbers_match_finite_differences(cfg, li
 
 
 def test_the_batch_table_sums_to_the_gradient_the_optimizer_used():
-    t = Trainer({"dataset": "circle", "hidden": [4], "batch_size": 10, "seed": 2,
-                 "regularization": "l2", "regularization_rate": 0.05, "optimizer": "momentum"})
+    t = Trainer(
+        {
+            "dataset": "circle",
+            "hidden": [4],
+            "batch_size": 10,
+            "seed": 2,
+            "regularization": "l2",
+            "regularization_rate": 0.05,
+            "optimizer": "momentum",
+        }
+    )
     rec = t.step()
     ex = t.explain(layer=0, j=1, i=0)
     eqs = {e["id"]: e for e in ex["graph"]["equations"]}
@@ -214,12 +246,20 @@ def test_the_batch_table_sums_to_the_gradient_the_optimizer_used():
     assert eqs["grad_w"]["value"] == ex["weight"]["grad"] == ex["weight"]["update"]["grad"]
     # w ← w − α·b with b = g at the first step: the student's arithmetic gives the new weight
     assert ex["weight"]["weight"] - 0.03 * ex["weight"]["grad"] == pytest.approx(
-        ex["weight"]["weight_after"], rel=1e-12)
+        ex["weight"]["weight_after"], rel=1e-12
+    )
 
 
 def test_a_long_batch_sends_a_subtotal_for_the_rows_it_leaves_out():
-    t = Trainer({"dataset": "circle", "hidden": [3], "n_points": 800, "train_fraction": 0.5,
-                 "batch_size": 400})
+    t = Trainer(
+        {
+            "dataset": "circle",
+            "hidden": [3],
+            "n_points": 800,
+            "train_fraction": 0.5,
+            "batch_size": 400,
+        }
+    )
     t.step()
     ex = t.explain(layer=0, j=0, i=1, example=int(t.last_record.batch[300]))
     mean = next(e for e in ex["graph"]["equations"] if e["id"] == "grad_w_data")["expr"]
@@ -283,8 +323,16 @@ def test_inspecting_leaves_the_last_updates_gradients_alone():
 
 def test_gradcheck_explains_a_relu_at_its_kink_and_noise_it_cannot_resolve():
     # a point at the origin with biases 0: its ReLU inputs are exactly 0, on the kink
-    t = Trainer({"dataset": "custom", "hidden": [3], "activation": "relu", "init": "he",
-                 "features": ["x1", "x2"], "batch_size": 4})
+    t = Trainer(
+        {
+            "dataset": "custom",
+            "hidden": [3],
+            "activation": "relu",
+            "init": "he",
+            "features": ["x1", "x2"],
+            "batch_size": 4,
+        }
+    )
     for x, label in (((0.0, 0.0), 1), ((1.0, 2.0), 0), ((-2.0, 1.0), 1), ((2.0, -1.0), 0)):
         t.add_point(*x, label)
     t.step()
@@ -302,12 +350,21 @@ def test_gradcheck_explains_a_relu_at_its_kink_and_noise_it_cannot_resolve():
 def test_batch_norm_refuses_batches_of_one_and_never_leaves_a_last_batch_of_one():
     with pytest.raises(ConfigError, match="batch norm needs at least 2"):
         Trainer({"batch_norm": True, "hidden": [3], "batch_size": 1})
-    t = Trainer({"dataset": "xor", "hidden": [3], "n_points": 22, "train_fraction": 0.5,
-                 "batch_size": 10})
+    t = Trainer(
+        {"dataset": "xor", "hidden": [3], "n_points": 22, "train_fraction": 0.5, "batch_size": 10}
+    )
     assert len(t.F_train) == 11
     assert len(t.step().batch) == 10 and len(t.step().batch) == 1  # without batch norm
-    t = Trainer({"dataset": "xor", "hidden": [3], "n_points": 22, "train_fraction": 0.5,
-                 "batch_size": 10, "batch_norm": True})
+    t = Trainer(
+        {
+            "dataset": "xor",
+            "hidden": [3],
+            "n_points": 22,
+            "train_fraction": 0.5,
+            "batch_size": 10,
+            "batch_norm": True,
+        }
+    )
     rec = t.step()
     assert len(rec.batch) == 11 and t.epoch == 1  # the last one joined the batch
     t = Trainer({"dataset": "custom", "hidden": [3], "batch_norm": True, "batch_size": 2})
@@ -319,7 +376,8 @@ def test_batch_norm_refuses_batches_of_one_and_never_leaves_a_last_batch_of_one(
 def test_gradient_norms_are_the_weights_gradient_only():
     t = Trainer({"dataset": "circle", "hidden": [4, 3], "batch_norm": True})
     rec = t.step()
-    want = [float(np.linalg.norm(rec.layer_arrays(rec.grads, l)[0]))
-            for l in range(len(rec.traces))]
+    want = [
+        float(np.linalg.norm(rec.layer_arrays(rec.grads, l)[0])) for l in range(len(rec.traces))
+    ]
     np.testing.assert_allclose(rec.grad_norms, want, rtol=1e-12)
     np.testing.assert_allclose(t.metrics()["grad_norms"], want, rtol=1e-12)

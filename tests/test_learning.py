@@ -11,8 +11,17 @@ RECIPES = {
     "circle": (dict(hidden=[4, 2], activation="tanh", learning_rate=0.03), 150, 0.95),
     "xor": (dict(hidden=[4, 2], activation="tanh", learning_rate=0.03), 150, 0.95),
     "gaussian": (dict(hidden=[], learning_rate=0.03), 20, 0.95),
-    "spiral": (dict(hidden=[8, 8, 8], activation="tanh", optimizer="adam", learning_rate=0.01,
-                    features=ALL_FEATURES), 200, 0.90),
+    "spiral": (
+        dict(
+            hidden=[8, 8, 8],
+            activation="tanh",
+            optimizer="adam",
+            learning_rate=0.01,
+            features=ALL_FEATURES,
+        ),
+        200,
+        0.90,
+    ),
 }
 
 
@@ -31,15 +40,31 @@ def test_reaches_accuracy(dataset, seed):
 
 
 def test_regression_loss_falls():
-    t = Trainer({"dataset": "multi_gaussian", "hidden": [8, 8], "output_activation": "linear",
-                 "optimizer": "adam", "learning_rate": 0.03, "seed": 0})
+    t = Trainer(
+        {
+            "dataset": "multi_gaussian",
+            "hidden": [8, 8],
+            "output_activation": "linear",
+            "optimizer": "adam",
+            "learning_rate": 0.03,
+            "seed": 0,
+        }
+    )
     start = t.evaluate()["loss"]["test"]
     t.run(3000)
     assert t.evaluate()["loss"]["test"] < 0.1 * start
 
 
 def test_multiclass_blobs():
-    t = Trainer({"dataset": "blobs", "n_classes": 4, "hidden": [6], "optimizer": "adam",
-                 "learning_rate": 0.03, "seed": 0})
+    t = Trainer(
+        {
+            "dataset": "blobs",
+            "n_classes": 4,
+            "hidden": [6],
+            "optimizer": "adam",
+            "learning_rate": 0.03,
+            "seed": 0,
+        }
+    )
     t.run(1000)
     assert t.evaluate()["accuracy"]["test"] >= 0.9

@@ -25,8 +25,12 @@ def box(r, selector: str) -> dict:
 
 def in_view(r, selector: str, size) -> bool:
     b = box(r, selector)
-    return (b is not None and b["y"] >= 0 and b["y"] + b["height"] <= size[1]
-            and b["x"] + b["width"] <= size[0])
+    return (
+        b is not None
+        and b["y"] >= 0
+        and b["y"] + b["height"] <= size[1]
+        and b["x"] + b["width"] <= size[0]
+    )
 
 
 @pytest.mark.parametrize("size", sorted(SIZES))
@@ -87,14 +91,16 @@ def test_the_lessons_menu_shows_every_title_whole_and_opens_at_the_lessons_pace(
     items = r.page.eval_on_selector_all(
         "#lessons-menu .lesson-name",
         "els => els.map(e => ({text: e.textContent, whole: e.scrollWidth <= e.clientWidth + 1,"
-        " box: e.getBoundingClientRect().toJSON()}))")
+        " box: e.getBoundingClientRect().toJSON()}))",
+    )
     assert [i["text"] for i in items] == [lesson.title for lesson in LESSONS]
     for i in items:
         assert i["whole"], i
         assert 0 <= i["box"]["left"] and i["box"]["right"] <= 1280 and i["box"]["bottom"] <= 720, i
     rates = r.page.evaluate("async () => (await import('/static/js/state.js')).PLAY_RATES")
     tabs = r.page.evaluate(
-        "async () => (await import('/static/js/charts_view.js')).CHART_TABS.map(t => t[0])")
+        "async () => (await import('/static/js/charts_view.js')).CHART_TABS.map(t => t[0])"
+    )
     assert list(CHARTS) == tabs
     for lesson in LESSONS:
         assert lesson.rate in rates, lesson.id
@@ -130,7 +136,8 @@ def test_the_scores_say_which_is_train_and_which_is_test(run):  # noqa: F811
 def hidden_row(r, selector: str) -> bool:
     """Hidden for a reason of its own (an optimizer that does not use the field), not by a mode."""
     return r.page.evaluate(
-        f"() => document.querySelector('{selector}').closest('[hidden]') !== null")
+        f"() => document.querySelector('{selector}').closest('[hidden]') !== null"
+    )
 
 
 def pixel(r, canvas: str, x: float, y: float) -> list[int]:
@@ -140,7 +147,8 @@ def pixel(r, canvas: str, x: float, y: float) -> list[int]:
         const k = c.width / c.getBoundingClientRect().width;
         const d = c.getContext('2d').getImageData(Math.round(x * k), Math.round(y * k), 1, 1).data;
         return [d[0], d[1], d[2]]; }""",
-        [canvas, x, y])
+        [canvas, x, y],
+    )
 
 
 def test_a_trained_output_keeps_its_points_visible_on_a_pale_background(run):  # noqa: F811

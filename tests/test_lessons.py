@@ -14,13 +14,39 @@ from engine.config import FIELD_BY_NAME, INITS, Config
 from engine.trainer import Trainer
 from server.lessons import LESSON_BY_ID, LESSONS, lesson_list, lessons_script_json
 
-TOPICS = ("one-neuron", "xor", "diverge", "vanishing", "symmetry", "optimizers",
-          "overfitting", "batch-size", "deep-rescue")
+TOPICS = (
+    "one-neuron",
+    "xor",
+    "diverge",
+    "vanishing",
+    "symmetry",
+    "optimizers",
+    "overfitting",
+    "batch-size",
+    "deep-rescue",
+)
 # Fields a lesson must set itself, so the run does not depend on the page's current config.
-DETERMINING = ("dataset", "seed", "n_points", "noise", "train_fraction", "features", "hidden",
-               "activation", "output_activation", "loss", "init", "learning_rate", "optimizer",
-               "batch_size", "regularization", "regularization_rate", "dropout", "batch_norm",
-               "residual")
+DETERMINING = (
+    "dataset",
+    "seed",
+    "n_points",
+    "noise",
+    "train_fraction",
+    "features",
+    "hidden",
+    "activation",
+    "output_activation",
+    "loss",
+    "init",
+    "learning_rate",
+    "optimizer",
+    "batch_size",
+    "regularization",
+    "regularization_rate",
+    "dropout",
+    "batch_norm",
+    "residual",
+)
 
 
 def trainer(lesson_id: str, **changes) -> Trainer:
@@ -60,9 +86,21 @@ def test_config_is_valid_and_fully_determines_the_run(lesson):
     missing = [f for f in DETERMINING if f not in lesson.config]
     assert not missing, f"{lesson.id} leaves {missing} to the page's current config"
     # the same run from any starting config: the lesson's fields override everything
-    other = Config(dataset="spiral", seed=7, hidden=(3,), learning_rate=1.0, batch_size=3,
-                   optimizer="rmsprop", dropout=0.5, batch_norm=True, residual=True,
-                   regularization="l1", regularization_rate=0.3, init="he", noise=0.4)
+    other = Config(
+        dataset="spiral",
+        seed=7,
+        hidden=(3,),
+        learning_rate=1.0,
+        batch_size=3,
+        optimizer="rmsprop",
+        dropout=0.5,
+        batch_norm=True,
+        residual=True,
+        regularization="l1",
+        regularization_rate=0.3,
+        init="he",
+        noise=0.4,
+    )
     assert other.replace(**lesson.config) == c
     if lesson.compare is not None:
         c.replace(**lesson.compare)  # the second run's changes are valid too

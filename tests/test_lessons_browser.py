@@ -45,7 +45,8 @@ def wait_lesson(r: PageRun, lesson_id: str) -> None:
             const same = ([k, v]) => JSON.stringify(s.config[k]) === JSON.stringify(v);
             return s.ui.lesson === id && s.config && s.counters.step === 0
               && Object.entries(want).every(same); }""",
-        arg=[lesson_id, want])
+        arg=[lesson_id, want],
+    )
     r.settle()
 
 
@@ -62,12 +63,17 @@ def link_ink(r: PageRun) -> float:
               Math.round((x1 - x0) * dpr), Math.round((y1 - y0) * dpr)).data;
             let n = 0;
             for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] < 720) n++;
-            return n / (d.length / 4); }""")
+            return n / (d.length / 4); }"""
+    )
 
 
 def overlaps(a: dict, b: dict) -> bool:
-    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
-                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
 
 
 def test_a_lesson_url_runs_the_lessons_full_config_and_shows_its_card(run):
@@ -92,7 +98,8 @@ def test_a_lesson_url_runs_the_lessons_full_config_and_shows_its_card(run):
     assert r.page.get_by_test_id("lesson-watch").locator("li").count() == len(lesson.watch)
     assert r.page.get_by_test_id("lesson-try").locator("li").count() == len(lesson.try_)
     expect(r.page.locator("#lessons-menu [data-lesson=xor]")).to_have_attribute(
-        "aria-checked", "true")
+        "aria-checked", "true"
+    )
     # the URL keeps the lesson next to the config it rewrites
     q = query(r)
     assert q["lesson"] == ["xor"] and q["dataset"] == ["xor"] and q["hidden"] == ["4"]
@@ -112,8 +119,10 @@ def test_restarting_a_lesson_brings_back_its_own_data_and_weights(run):
     r.page.get_by_role("button", name="Step", exact=True).click()
     r.page.wait_for_function(f"() => {lab}.store.state.counters.step === 1")
     r.page.locator("#lesson-card .restart").click()
-    r.page.wait_for_function(f"() => {lab}.store.state.points.train.x.length === {points}"
-                             f" && {lab}.store.state.counters.step === 0")
+    r.page.wait_for_function(
+        f"() => {lab}.store.state.points.train.x.length === {points}"
+        f" && {lab}.store.state.counters.step === 0"
+    )
     assert r.state("s.params.weights") == weights
 
 
@@ -150,8 +159,10 @@ def test_choosing_a_lesson_from_the_menu_switches_config_url_and_card(run):
     # the optimizers lesson runs in compare mode: B is the same start with Adam
     open_from_menu(r, "optimizers")
     wait_lesson(r, "optimizers")
-    r.page.wait_for_function("() => { const c = window.backpropLab.store.state.compare;"
-                             " return c && c.config.optimizer === 'adam'; }")
+    r.page.wait_for_function(
+        "() => { const c = window.backpropLab.store.state.compare;"
+        " return c && c.config.optimizer === 'adam'; }"
+    )
     assert r.state("s.config.optimizer") == "sgd"
     # a lesson without a comparison ends it
     open_from_menu(r, "xor")
@@ -191,15 +202,23 @@ def test_projector_mode_toggles_with_p_and_the_button_and_survives_a_reload(run)
     assert lines_after > 1.4 * lines_before, (lines_before, lines_after)
     # large type
     size = lambda sel: r.page.evaluate(  # noqa: E731
-        f"() => parseFloat(getComputedStyle(document.querySelector('{sel}')).fontSize)")
+        f"() => parseFloat(getComputedStyle(document.querySelector('{sel}')).fontSize)"
+    )
     assert size("[data-testid=step-count]") >= 20
     expect(r.page.locator("#cfg-learning_rate")).to_be_visible()
     expect(r.page.locator("#cfg-activation")).to_be_visible()
     expect(r.page.locator("button.dataset.on")).to_be_visible()
     expect(r.page.locator("#btn-play")).to_be_visible()
     # everything a lecture uses stays (issue 12); only preparation tools go
-    for kept in ("#cfg-seed", "#cfg-init", "#cfg-regularization", "#cfg-n_points", "#step-unit",
-                 "#btn-export", "#btn-record"):
+    for kept in (
+        "#cfg-seed",
+        "#cfg-init",
+        "#cfg-regularization",
+        "#cfg-n_points",
+        "#step-unit",
+        "#btn-export",
+        "#btn-record",
+    ):
         expect(r.page.locator(kept)).to_be_visible()
     for hidden in ("#btn-import-label", "button.png >> nth=0"):
         expect(r.page.locator(hidden)).to_be_hidden()

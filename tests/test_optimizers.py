@@ -58,8 +58,9 @@ def random_problem(shapes, n_steps, seed=0):
     """Initial weights and n_steps gradient lists whose scale varies over 1e-3 … 10."""
     rng = np.random.default_rng(seed)
     params = [rng.normal(size=sh) for sh in shapes]
-    grads = [[rng.normal(size=sh) * 10 ** rng.uniform(-3, 1) for sh in shapes]
-             for _ in range(n_steps)]
+    grads = [
+        [rng.normal(size=sh) * 10 ** rng.uniform(-3, 1) for sh in shapes] for _ in range(n_steps)
+    ]
     return params, grads
 
 
@@ -184,8 +185,13 @@ def test_step_at_t0_starts_fresh(name):
     np.testing.assert_array_equal(a, b)
 
 
-TERMS = {"sgd": set(), "momentum": {"velocity"}, "nesterov": {"velocity", "lookahead"},
-         "rmsprop": {"v"}, "adam": {"m", "v", "m_hat", "v_hat"}}
+TERMS = {
+    "sgd": set(),
+    "momentum": {"velocity"},
+    "nesterov": {"velocity", "lookahead"},
+    "rmsprop": {"v"},
+    "adam": {"m", "v", "m_hat", "v_hat"},
+}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -197,7 +203,7 @@ def test_update_terms_match_the_applied_step(name):
     opt.step(params, grads[7])
     opt.set_hyperparameters(lr=123.0)  # terms describe the step taken, not the next one
     i, k = len(params) - 1, len(opt.state_names)  # state_arrays() is parameter by parameter
-    state = dict(zip(opt.state_names, opt.state_arrays()[i * k:], strict=True))
+    state = dict(zip(opt.state_names, opt.state_arrays()[i * k :], strict=True))
     for j in range(params[i].size):
         w0, g = float(before[i].flat[j]), float(grads[7][i].flat[j])
         terms = opt.update_terms(i, j, g, w0)

@@ -28,15 +28,33 @@ print("served from", served.__file__)
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(out), str(ROOT)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+    )
     return next(out.glob("backprop_lab-*.whl"))
 
 
 def test_wheel_holds_the_page(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for path in ("server/_assets/templates/index.html", "server/_assets/static/js/main.js",
-                 "server/_assets/static/js/protocol.js", "engine/trainer.py", "server/app.py"):
+    for path in (
+        "server/_assets/templates/index.html",
+        "server/_assets/static/js/main.js",
+        "server/_assets/static/js/protocol.js",
+        "engine/trainer.py",
+        "server/app.py",
+    ):
         assert path in names, path
     assert not any(n.startswith(("tests/", "bench/")) for n in names)
 
@@ -47,8 +65,12 @@ def venv_with_our_dependencies(path: Path) -> Path:
     would not do: inside a venv it shows the base interpreter's packages, not the venv's."""
     subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
     py = path / "bin" / "python"
-    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     ours = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
     # a .pth line adds a directory only: the .pth files inside it (the editable install's
     # path to this checkout) are not read
@@ -59,16 +81,17 @@ def venv_with_our_dependencies(path: Path) -> Path:
 def test_installed_wheel_serves_the_page(wheel, tmp_path):
     venv = tmp_path / "venv"
     py = venv_with_our_dependencies(venv)
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-                    str(wheel)], check=True)
-    run = subprocess.run([str(py), "-c", SERVE_CHECK], cwd=tmp_path, capture_output=True,
-                         text=True)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True
+    )
+    run = subprocess.run([str(py), "-c", SERVE_CHECK], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert str(venv) in run.stdout  # the wheel's copy, not the checkout
 
 
 def test_checkout_serves_the_page(tmp_path):
-    run = subprocess.run([sys.executable, "-c", SERVE_CHECK], cwd=ROOT, capture_output=True,
-                         text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", SERVE_CHECK], cwd=ROOT, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
     assert str(ROOT / "server") in run.stdout

@@ -18,11 +18,18 @@ from playwright.sync_api import Page, expect, sync_playwright
 from websockets.sync.client import connect
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = Path(os.environ.get("BACKPROP_LAB_SCREENSHOTS",
-                                  ROOT / "test-artifacts" / "screenshots"))
+SCREENSHOTS = Path(
+    os.environ.get("BACKPROP_LAB_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots")
+)
 SIZES = {"1280x720": (1280, 720), "1920x1080": (1920, 1080)}
 TIMEOUT_MS = 15_000
 
@@ -62,17 +69,20 @@ class PageRun:
     def wait_ready(self) -> None:
         self.page.wait_for_function(
             "() => { const s = window.backpropLab && window.backpropLab.store.state;"
-            " return s && s.connection.status === 'open' && s.config && s.params && s.heatmaps; }")
+            " return s && s.connection.status === 'open' && s.config && s.params && s.heatmaps; }"
+        )
         self.settle()
 
     def settle(self) -> None:
         """Wait until two animation frames have drawn everything pending."""
         self.page.evaluate(
-            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
 
     def state(self, expr: str):
         return self.page.evaluate(
-            f"() => {{ const s = window.backpropLab.store.state; return {expr}; }}")
+            f"() => {{ const s = window.backpropLab.store.state; return {expr}; }}"
+        )
 
     def text(self, testid: str) -> str:
         return self.page.get_by_test_id(testid).inner_text().strip()
@@ -104,7 +114,9 @@ class PageRun:
                     sum = (sum * 31 + v + d[i + 3]) % 1000000007;
                 }
                 return {colours: colours.size, sum, width: c.width, height: c.height};
-            }""", [selector, region])
+            }""",
+            [selector, region],
+        )
 
     def click_canvas(self, selector: str, x: float, y: float, **kw) -> None:
         box = self.page.locator(selector).bounding_box()
@@ -123,7 +135,8 @@ class PageRun:
         left = self.page.evaluate("() => window.backpropLab && window.backpropLab.conn.leave()")
         if left:
             self.page.wait_for_function(
-                "() => window.backpropLab.store.state.connection.status === 'left'")
+                "() => window.backpropLab.store.state.connection.status === 'left'"
+            )
         self.context.close()
 
 
@@ -143,12 +156,12 @@ def run(browser, base_url):
 
 def wait_steps_above(r: PageRun, n: int) -> None:
     r.page.wait_for_function(
-        f"() => Number(document.querySelector('[data-testid=step-count]').textContent) > {n}")
+        f"() => Number(document.querySelector('[data-testid=step-count]').textContent) > {n}"
+    )
 
 
 def wait_points(r: PageRun, n: int) -> None:
-    r.page.wait_for_function(
-        f"() => window.backpropLab.store.state.points.train.x.length === {n}")
+    r.page.wait_for_function(f"() => window.backpropLab.store.state.points.train.x.length === {n}")
 
 
 def click_step(r: PageRun, times: int = 1) -> None:
@@ -161,7 +174,8 @@ def click_step(r: PageRun, times: int = 1) -> None:
 def test_page_loads_without_console_errors_and_every_canvas_is_painted(run):
     r = run(size=(1920, 1080))  # where all three charts fit
     canvases = r.page.eval_on_selector_all(  # the shown ones (compare mode's B is hidden)
-        "canvas[id]", "els => els.filter(e => !e.hidden).map(e => '#' + e.id)")
+        "canvas[id]", "els => els.filter(e => !e.hidden).map(e => '#' + e.id)"
+    )
     views = {"#network", "#boundary", "#chart-loss", "#chart-accuracy", "#chart-grads"}
     assert views <= set(canvases)
     for sel in canvases:
@@ -223,7 +237,8 @@ def test_switching_the_activation_redraws_the_neuron_maps(run):
     r.page.select_option("#cfg-activation", "relu")
     r.page.wait_for_function(
         "() => { const s = window.backpropLab.store.state;"
-        " return s.config.activation === 'relu' && s.heatmaps && s.heatmaps !== window.__maps; }")
+        " return s.config.activation === 'relu' && s.heatmaps && s.heatmaps !== window.__maps; }"
+    )
     r.settle()
     after = r.canvas_signature("#network", region)
     assert after["sum"] != before["sum"], "the neuron map did not change"
@@ -277,8 +292,11 @@ def test_inspector_chain_rule_equals_the_engines_gradient_read_over_the_protocol
             ws.send(json.dumps({"type": "step"}))
             assert _recv_until(ws, "step")["step"] == n
             header, arrays = _recv_until(ws, "record")
-        dW = {e["layer"]: a for e, a in zip(header["arrays"], arrays, strict=True)
-              if e["name"] == "dW"}
+        dW = {
+            e["layer"]: a
+            for e, a in zip(header["arrays"], arrays, strict=True)
+            if e["name"] == "dW"
+        }
         record_grad = float(dW[0][1, 2])
         ws.send(json.dumps({"type": "inspect", "layer": 0, "neuron": 2, "source": 1}))
         inspected = _recv_until(ws, "inspection")["result"]
@@ -287,8 +305,11 @@ def test_inspector_chain_rule_equals_the_engines_gradient_read_over_the_protocol
     # batch_size=1: the chain rule on the one example is the weight's whole gradient.
     assert page_value == pytest.approx(record_grad, rel=1e-6, abs=1e-9)
     assert page_grad == pytest.approx(record_grad, rel=1e-6, abs=1e-9)
-    assert page_value == inspected["weight"]["grad"] == next(
-        e["value"] for e in inspected["graph"]["equations"] if e["id"] == "grad_w_example")
+    assert (
+        page_value
+        == inspected["weight"]["grad"]
+        == next(e["value"] for e in inspected["graph"]["equations"] if e["id"] == "grad_w_example")
+    )
 
 
 def test_play_then_pause_advances_the_counters(run):
@@ -308,12 +329,22 @@ def test_play_then_pause_advances_the_counters(run):
 
 
 def test_a_url_with_a_configuration_reproduces_it_after_a_reload(run):
-    query = ("dataset=xor&hidden=5,3&activation=relu&learning_rate=0.1&features=x1,x2,x1x2"
-             "&optimizer=adam&batch_size=7&noise=0.1&seed=3")
+    query = (
+        "dataset=xor&hidden=5,3&activation=relu&learning_rate=0.1&features=x1,x2,x1x2"
+        "&optimizer=adam&batch_size=7&noise=0.1&seed=3"
+    )
     r = run(query)
-    want = {"dataset": "xor", "hidden": [5, 3], "activation": "relu", "learning_rate": 0.1,
-            "features": ["x1", "x2", "x1x2"], "optimizer": "adam", "batch_size": 7,
-            "noise": 0.1, "seed": 3}
+    want = {
+        "dataset": "xor",
+        "hidden": [5, 3],
+        "activation": "relu",
+        "learning_rate": 0.1,
+        "features": ["x1", "x2", "x1x2"],
+        "optimizer": "adam",
+        "batch_size": 7,
+        "noise": 0.1,
+        "seed": 3,
+    }
 
     def check(run_: PageRun) -> None:
         got = run_.state("s.config")
@@ -321,8 +352,10 @@ def test_a_url_with_a_configuration_reproduces_it_after_a_reload(run):
         assert run_.page.locator("#cfg-learning_rate").input_value() == "0.1"
         assert run_.page.locator("#cfg-optimizer").input_value() == "adam"
         assert run_.page.locator('[data-feature="x1x2"]').get_attribute("aria-pressed") == "true"
-        assert run_.state("JSON.stringify(s.params.weights.map(w => [w.length, w[0].length]))") \
+        assert (
+            run_.state("JSON.stringify(s.params.weights.map(w => [w.length, w[0].length]))")
             == "[[3,5],[5,3],[3,1]]"
+        )
 
     check(r)
     url = r.page.url
@@ -390,7 +423,8 @@ def test_a_lost_connection_shows_the_banner_and_resumes_the_same_session(run):
     expect(r.page.locator("#banner")).to_contain_text("reconnecting")
     r.page.wait_for_function(
         "() => { const c = window.backpropLab.store.state.connection;"
-        " return c.status === 'open' && c.resumed; }")
+        " return c.status === 'open' && c.resumed; }"
+    )
     expect(r.page.locator("#banner")).to_be_hidden()
     assert r.state("s.connection.sessionId") == sid
     assert r.steps() == 3
@@ -404,26 +438,40 @@ def test_the_page_uses_the_hellos_vocabulary(run):
     `configure`, and feature labels come from the hello."""
     r = run("dataset=circle&output_activation=tanh&loss=mse")
     sent: list[dict] = []
-    r.page.on("websocket", lambda ws: ws.on(
-        "framesent", lambda payload: isinstance(payload, str) and sent.append(json.loads(payload))))
+    r.page.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framesent",
+            lambda payload: isinstance(payload, str) and sent.append(json.loads(payload)),
+        ),
+    )
     r.page.reload()  # so the listener sees the socket
     r.wait_ready()
-    options = ("() => [...document.querySelectorAll('#cfg-loss option')]"
-               ".map(o => [o.value, o.hidden, o.disabled])")
+    options = (
+        "() => [...document.querySelectorAll('#cfg-loss option')]"
+        ".map(o => [o.value, o.hidden, o.disabled])"
+    )
     # binary with tanh: mse only; bce greyed (it needs sigmoid); cross-entropy not offered
-    assert r.page.evaluate(options) == [["mse", False, False], ["bce", False, True],
-                                        ["cross_entropy", True, True]]
+    assert r.page.evaluate(options) == [
+        ["mse", False, False],
+        ["bce", False, True],
+        ["cross_entropy", True, True],
+    ]
     r.page.select_option("#cfg-learning_rate", "0.1")
     r.page.wait_for_function("() => window.backpropLab.store.state.config.learning_rate === 0.1")
     r.page.locator(".dataset[data-dataset='blobs']").click()
     r.page.wait_for_function("() => window.backpropLab.store.state.config.dataset === 'blobs'")
     r.settle()
-    assert r.page.evaluate(options) == [["mse", True, True], ["bce", True, True],
-                                        ["cross_entropy", False, False]]
+    assert r.page.evaluate(options) == [
+        ["mse", True, True],
+        ["bce", True, True],
+        ["cross_entropy", False, False],
+    ]
     assert {"type": "set", "config": {"learning_rate": 0.1}} in sent
     assert {"type": "configure", "config": {"dataset": "blobs"}} in sent
-    assert r.page.locator('[data-feature="x1"]').get_attribute("aria-label") \
-        == "Input feature " + r.state("s.featureLabels.x1")
+    assert r.page.locator('[data-feature="x1"]').get_attribute(
+        "aria-label"
+    ) == "Input feature " + r.state("s.featureLabels.x1")
     assert r.state("s.featureLabels.x1_sq") == "X₁²"
     assert r.errors == []
 
@@ -432,14 +480,16 @@ def test_hovering_a_neuron_shows_its_full_resolution_map_in_the_boundary_view(ru
     r = run("dataset=circle&hidden=4,2")
     plot = r.page.evaluate(
         "() => { const a = window.backpropLab.boundary.toPx(-6, 6),"
-        " b = window.backpropLab.boundary.toPx(6, -6); return [a.x, a.y, b.x - a.x, b.y - a.y]; }")
+        " b = window.backpropLab.boundary.toPx(6, -6); return [a.x, a.y, b.x - a.x, b.y - a.y]; }"
+    )
     output = r.canvas_signature("#boundary", plot)
     centre = r.page.evaluate("() => window.backpropLab.network.nodeCenter(1, 2)")
     box = r.page.locator("#network").bounding_box()
     r.page.mouse.move(box["x"] + centre["x"], box["y"] + centre["y"])
     r.page.wait_for_function(  # made in the page from the same pass as the output's map
         "() => { const f = window.backpropLab.boundary.mapShown;"
-        " return f && f.layer === 1 && f.j === 2 && f.n === 100; }")
+        " return f && f.layer === 1 && f.j === 2 && f.n === 100; }"
+    )
     r.settle()
     assert r.state("s.heatmaps.neurons[0].n") == 20  # the diagram's maps stay small
     hovered = r.canvas_signature("#boundary", plot)
@@ -447,7 +497,8 @@ def test_hovering_a_neuron_shows_its_full_resolution_map_in_the_boundary_view(ru
     r.page.mouse.move(box["x"] + 2, box["y"] + box["height"] - 2)  # off every neuron
     r.page.wait_for_function(
         "() => { const s = window.backpropLab.store.state;"
-        " return !s.ui.hover && s.heatmaps && !window.backpropLab.boundary.mapShown; }")
+        " return !s.ui.hover && s.heatmaps && !window.backpropLab.boundary.mapShown; }"
+    )
     assert r.errors == []
 
 
@@ -490,8 +541,10 @@ def test_screenshots_of_the_main_states(run, size):
     assert r.page.get_by_test_id("gradcheck-error").get_attribute("data-value") is not None
     r.page.keyboard.press("f")
 
-    d = run("dataset=plane&activation=linear&output_activation=linear&learning_rate=10&hidden=8,8",
-            size=(w, h))
+    d = run(
+        "dataset=plane&activation=linear&output_activation=linear&learning_rate=10&hidden=8,8",
+        size=(w, h),
+    )
     d.page.get_by_role("button", name="Play", exact=True).click()
     stop = d.page.get_by_test_id("stop-reason")
     expect(stop).to_contain_text("learning rate is probably too large")
@@ -516,7 +569,8 @@ def test_every_data_set_tile_has_a_distinct_caption_that_fits(run, size):
     tiles = r.page.eval_on_selector_all(
         ".datasets .dataset span",
         "els => els.map(e => ({text: e.textContent, fits: e.scrollWidth <= e.clientWidth,"
-        " dataset: e.parentElement.dataset.dataset}))")
+        " dataset: e.parentElement.dataset.dataset}))",
+    )
     assert len(tiles) == len(r.state("s.schema.find(f => f.name === 'dataset').choices"))
     captions = [t["text"] for t in tiles]
     assert len(set(captions)) == len(captions), captions

@@ -45,8 +45,17 @@ def compact(x: float) -> str:
 
 
 def test_compact_matches_the_rule_on_examples():
-    assert [compact(v) for v in (0.034, -0.5, 1.26, 12.3, -0.0016, 0.1, 150.2, 2600.0, 0.0)] \
-        == [".034", "−.5", "1.3", "12", "−2e-3", ".1", "150", "3e3", "0"]
+    assert [compact(v) for v in (0.034, -0.5, 1.26, 12.3, -0.0016, 0.1, 150.2, 2600.0, 0.0)] == [
+        ".034",
+        "−.5",
+        "1.3",
+        "12",
+        "−2e-3",
+        ".1",
+        "150",
+        "3e3",
+        "0",
+    ]
 
 
 def configured(r, **want) -> dict:
@@ -54,7 +63,8 @@ def configured(r, **want) -> dict:
     js = {k: json.dumps(v, separators=(",", ":")) for k, v in want.items()}
     cond = " && ".join(f"JSON.stringify(c.{k}) === {json.dumps(v)}" for k, v in js.items())
     r.page.wait_for_function(
-        f"() => {{ const c = window.backpropLab.store.state.config; return c && {cond}; }}")
+        f"() => {{ const c = window.backpropLab.store.state.config; return c && {cond}; }}"
+    )
     return r.state("s.config")
 
 
@@ -93,8 +103,10 @@ def test_the_update_phase_is_held_and_draws_each_links_applied_change(run):  # n
     r.page.select_option("#step-unit", "phase")
     for phase in PHASES:
         step_phase(r, phase)
-    r.page.wait_for_function("() => { const rec = window.backpropLab.store.state.record;"
-                             " return rec && rec.applied && rec.step === 1; }")
+    r.page.wait_for_function(
+        "() => { const rec = window.backpropLab.store.state.record;"
+        " return rec && rec.applied && rec.step === 1; }"
+    )
     drawn = wait_drawn(r)
     assert drawn["phase"] == "update" and drawn["links"] == "Δw", drawn["legend"]
     assert drawn["legend"]["text"].startswith("Phase: 4 update w ← w + Δw")
@@ -107,8 +119,9 @@ def test_the_update_phase_is_held_and_draws_each_links_applied_change(run):  # n
         assert np.abs(shown - (-config["learning_rate"] * g)).max() > 1e-3  # not −α·g
     biases = {(b["layer"], b["j"]): b["value"] for b in drawn["biasValues"]}
     for l, (before, after) in enumerate(zip(b0, b1, strict=True)):
-        np.testing.assert_allclose([biases[(l, j)] for j in range(len(before))], after - before,
-                                   rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(
+            [biases[(l, j)] for j in range(len(before))], after - before, rtol=1e-5, atol=1e-9
+        )
     r.shot("phase-update-held-1280x720")
 
     r.page.wait_for_timeout(1200)  # well past the 0.5 s animation: still held
@@ -123,8 +136,12 @@ def test_the_update_phase_is_held_and_draws_each_links_applied_change(run):  # n
     assert drawn["phase"] is None and drawn["links"] == "∂L/∂w"
     assert drawn["legend"]["text"].startswith("Backward view: links ∂L/∂w")
     for l in range(len(W0)):
-        np.testing.assert_allclose(np.array(drawn["linkValues"][l]),
-                                   rec.layer_arrays(rec.grads, l)[0], rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(
+            np.array(drawn["linkValues"][l]),
+            rec.layer_arrays(rec.grads, l)[0],
+            rtol=1e-5,
+            atol=1e-9,
+        )
     r.page.click("#view-forward")
     drawn = wait_drawn(r)
     assert drawn["phase"] == "update" and drawn["links"] == "Δw"
@@ -140,8 +157,12 @@ def test_the_update_phase_is_held_and_draws_each_links_applied_change(run):  # n
 
 
 def overlaps(a: dict, b: dict) -> bool:
-    return (a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
-            and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"])
+    return (
+        a["x"] < b["x"] + b["w"]
+        and b["x"] < a["x"] + a["w"]
+        and a["y"] < b["y"] + b["h"]
+        and b["y"] < a["y"] + a["h"]
+    )
 
 
 @pytest.mark.parametrize("network", NETWORKS)
@@ -157,8 +178,11 @@ def test_every_neuron_has_a_legible_delta_label_in_the_backward_view(run, size, 
 
     rec = Trainer(config).step()
     # δ of node layer l + 1: the batch mean of ∂ℓ_i/∂z = Σ over the batch of ∂L/∂z (L the mean)
-    want = {(l + 1, j): float(v) for l, t in enumerate(rec.traces)
-            for j, v in enumerate(t.dz.sum(axis=0))}
+    want = {
+        (l + 1, j): float(v)
+        for l, t in enumerate(rec.traces)
+        for j, v in enumerate(t.dz.sum(axis=0))
+    }
     labels = {(d["layer"], d["j"]): d for d in drawn["labels"]}
     assert set(labels) == set(want), sorted(set(want) - set(labels))
     for key, label in labels.items():
@@ -169,7 +193,7 @@ def test_every_neuron_has_a_legible_delta_label_in_the_backward_view(run, size, 
         assert 0 <= box["x"] and box["x"] + box["w"] <= width, label
     boxes = [d["box"] for d in drawn["labels"]]
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert not overlaps(a, b), (a, b)
         for n in drawn["neurons"]:
             assert not overlaps(a, n["box"]), (a, n)

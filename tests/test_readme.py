@@ -28,8 +28,23 @@ def test_python_example_runs(capsys):
     assert "after 200 Adam steps" in out and "g = ∂L/∂w = " in out and "δ₁ = " in out
 
 
+def test_ruff_formats_every_file():
+    """`ruff format` is the house style (CONTRIBUTING.md): an unformatted file fails the suite."""
+    run = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", str(ROOT)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
 def test_ruff_finds_nothing():
     """The linter is part of the test command: a finding fails the suite."""
-    run = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
-                         cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout + run.stderr

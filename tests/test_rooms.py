@@ -76,11 +76,15 @@ def test_a_room_has_a_code_a_secret_and_followers_see_the_presenters_steps(live)
             theirs = recv_json(student, "step")
             assert theirs == mine and theirs["step"] == 3
             # the presenter's selection, and its inspection, reach the follower
-            teacher.send('{"type": "ui", "view": "backward", "selection": '
-                         '{"kind": "link", "layer": 0, "i": 1, "j": 2}}')
+            teacher.send(
+                '{"type": "ui", "view": "backward", "selection": '
+                '{"kind": "link", "layer": 0, "i": 1, "j": 2}}'
+            )
             ui = recv_json(student, "room_ui")["ui"]
-            assert ui == {"view": "backward", "selection": {"kind": "link", "layer": 0, "i": 1,
-                                                            "j": 2}}
+            assert ui == {
+                "view": "backward",
+                "selection": {"kind": "link", "layer": 0, "i": 1, "j": 2},
+            }
             # the inspector's walk back through the graph, one equation per press of Step
             teacher.send('{"type": "ui", "reveal": 2}')
             assert recv_json(student, "room_ui")["ui"]["reveal"] == 2
@@ -96,8 +100,9 @@ def test_a_room_has_a_code_a_secret_and_followers_see_the_presenters_steps(live)
             teacher.send('{"type": "ui", "lesson": null}')
             assert recv_json(student, "room_ui")["ui"]["lesson"] is None
             # presence: the presenter hears the follower count
-            assert recv_until(teacher, lambda d: d.get("type") == "room"
-                              and d["followers"] == 1)["presenter_online"]
+            assert recv_until(teacher, lambda d: d.get("type") == "room" and d["followers"] == 1)[
+                "presenter_online"
+            ]
 
 
 def test_a_follower_cannot_drive_and_nothing_changes(live, hash_state):
@@ -106,13 +111,19 @@ def test_a_follower_cannot_drive_and_nothing_changes(live, hash_state):
         session = live.app.state.sessions.sessions[hello["session"]]
         with follow(live, room["code"]) as (student, _, _):
             before = hash_state(session)
-            for msg in ('{"type": "step"}', '{"type": "play"}', '{"type": "reset"}',
-                        '{"type": "configure", "config": {"dataset": "xor"}}',
-                        '{"type": "set", "config": {"learning_rate": 1}}',
-                        '{"type": "set_weight", "layer": 0, "neuron": 0, "value": 1}',
-                        '{"type": "ui", "view": "backward"}', '{"type": "open_room"}',
-                        '{"type": "close_room"}', '{"type": "view"}',
-                        '{"type": "compare", "config": {"optimizer": "adam"}}'):
+            for msg in (
+                '{"type": "step"}',
+                '{"type": "play"}',
+                '{"type": "reset"}',
+                '{"type": "configure", "config": {"dataset": "xor"}}',
+                '{"type": "set", "config": {"learning_rate": 1}}',
+                '{"type": "set_weight", "layer": 0, "neuron": 0, "value": 1}',
+                '{"type": "ui", "view": "backward"}',
+                '{"type": "open_room"}',
+                '{"type": "close_room"}',
+                '{"type": "view"}',
+                '{"type": "compare", "config": {"optimizer": "adam"}}',
+            ):
                 student.send(msg)
                 err = recv_json(student, "error")
                 assert err["code"] == "forbidden" and err["re"] == json.loads(msg)["type"]
@@ -165,21 +176,28 @@ def test_a_late_joiner_gets_the_current_state_and_a_frame_at_once(live):
         with follow(live, room["code"]) as (student, _, state):
             assert state["metrics"]["step"] == 40 and state["config"]["dataset"] == "xor"
             assert state["config"]["hidden"] == [3]
-            head, arrays = recv_until(student, lambda d: "binary" in d
-                                      and d["binary"][0]["kind"] == "frame")["binary"]
+            head, arrays = recv_until(
+                student, lambda d: "binary" in d and d["binary"][0]["kind"] == "frame"
+            )["binary"]
             assert head["step"] == 40 and head["model"] == state["model"]["key"]
             # the weights as they are now, in a follower's float16
             params = maps.params_of(maps.frame_arrays(head, arrays)["params"], state["model"])
-            want = [{"W": w, "b": b} for w, b in zip(state["params"]["weights"],
-                                                     state["params"]["biases"], strict=True)]
+            want = [
+                {"W": w, "b": b}
+                for w, b in zip(state["params"]["weights"], state["params"]["biases"], strict=True)
+            ]
             maps.assert_arrays_are(params, want, np.float16)
             assert recv_json(student, "room_ui")["ui"] == {"discretize": True}
 
 
 def frame_at(ws, step: int) -> dict[str, np.ndarray]:
     """The arrays of the first weights frame at `step`."""
-    header, arrays = recv_until(ws, lambda d: "binary" in d and d["binary"][0]["kind"] ==
-                                "frame" and d["binary"][0]["step"] == step)["binary"]
+    header, arrays = recv_until(
+        ws,
+        lambda d: (
+            "binary" in d and d["binary"][0]["kind"] == "frame" and d["binary"][0]["step"] == step
+        ),
+    )["binary"]
     return maps.frame_arrays(header, arrays)
 
 
@@ -188,8 +206,10 @@ def test_followers_get_float16_frames_and_the_presenter_float32_of_the_same_weig
         room = open_room(teacher)
         teacher.send('{"type": "configure", "config": {"hidden": [5, 3], "batch_norm": true}}')
         state = recv_json(teacher, "state")
-        with follow(live, room["code"]) as (student, _, _), \
-                follow(live, room["code"]) as (other, _, _):
+        with (
+            follow(live, room["code"]) as (student, _, _),
+            follow(live, room["code"]) as (other, _, _),
+        ):
             # the backward view draws the gradients: the followers' frames carry them
             teacher.send('{"type": "ui", "view": "backward"}')
             recv_json(student, "room_ui")
@@ -201,8 +221,11 @@ def test_followers_get_float16_frames_and_the_presenter_float32_of_the_same_weig
             model = state["model"]
             for got, dtype in ((mine, np.float32), (theirs, np.float16), (others, np.float16)):
                 assert list(got) == ["params", "grads"]
-                maps.assert_arrays_are(maps.params_of(got["params"], model),
-                                       maps.engine_params(oracle.eval_arrays()), dtype)
+                maps.assert_arrays_are(
+                    maps.params_of(got["params"], model),
+                    maps.engine_params(oracle.eval_arrays()),
+                    dtype,
+                )
             # the same values to float16 precision: half the bytes for a classroom's Wi-Fi
             for name in ("params", "grads"):
                 np.testing.assert_allclose(theirs[name], mine[name], rtol=2**-11, atol=6e-8)
@@ -224,18 +247,19 @@ def test_the_presenter_resumes_with_the_token_and_the_room_survives(live):
         teacher.send('{"type": "step", "count": 2}')
         recv_json(teacher, "step")
     with follow(live, room["code"]) as (student, _, _):
-        assert recv_until(student, lambda d: d.get("type") == "room"
-                          and not d["presenter_online"])
+        assert recv_until(student, lambda d: d.get("type") == "room" and not d["presenter_online"])
         with connect(f"{live.ws_url}?room={room['code']}&token=nope") as bad:
             with pytest.raises(ConnectionClosed):
                 bad.recv(timeout=5)
         assert bad.close_code == 4004
         with open_tab(f"{live.ws_url}?room={room['code']}&token={room['token']}") as (
-                teacher, hello, state):
+            teacher,
+            hello,
+            state,
+        ):
             assert hello["role"] == "presenter" and hello["resumed"]
             assert hello["room"]["token"] == room["token"] and state["metrics"]["step"] == 2
-            assert recv_until(student, lambda d: d.get("type") == "room"
-                              and d["presenter_online"])
+            assert recv_until(student, lambda d: d.get("type") == "room" and d["presenter_online"])
             teacher.send('{"type": "step"}')
             assert recv_json(student, "step")["step"] == 3
         # the presenter's `leave` ends the session and so the room
@@ -284,8 +308,9 @@ def test_compare_mode_steps_both_runs_in_lockstep_from_the_same_start(live):
         assert got["compare_params"].shape == got["params"].shape  # adam: the same network
         # a shared live change reaches both; the compared field stays different
         ws.send('{"type": "set", "config": {"learning_rate": 0.1, "optimizer": "momentum"}}')
-        s2 = recv_until(ws, lambda d: d.get("type") == "state"
-                        and d["config"]["optimizer"] == "momentum")
+        s2 = recv_until(
+            ws, lambda d: d.get("type") == "state" and d["config"]["optimizer"] == "momentum"
+        )
         assert s2["compare"]["config"]["learning_rate"] == 0.1
         assert s2["compare"]["config"]["optimizer"] == "adam"
         ws.send('{"type": "compare", "config": {"seed": 4}}')  # B keeps A's data and seed
@@ -298,13 +323,23 @@ def test_compare_mode_steps_both_runs_in_lockstep_from_the_same_start(live):
 def test_set_params_sets_every_weight_or_none(live):
     with open_tab(live.ws_url) as (ws, _, state):
         other = Trainer({**state["config"], "seed": 99}).parameters()
-        ws.send(json.dumps({"type": "set_params", "weights": other["weights"],
-                            "biases": other["biases"]}))
+        ws.send(
+            json.dumps(
+                {"type": "set_params", "weights": other["weights"], "biases": other["biases"]}
+            )
+        )
         got = recv_json(ws, "state")["params"]
         assert got["weights"] == other["weights"] and got["biases"] == other["biases"]
         bad = [row[:-1] for row in other["weights"][0]]
-        ws.send(json.dumps({"type": "set_params", "weights": [bad, *other["weights"][1:]],
-                            "biases": other["biases"]}))
+        ws.send(
+            json.dumps(
+                {
+                    "type": "set_params",
+                    "weights": [bad, *other["weights"][1:]],
+                    "biases": other["biases"],
+                }
+            )
+        )
         assert recv_json(ws, "error")["code"] == "rejected"
 
 
@@ -343,16 +378,23 @@ def stalled_follower(port: int, code: str):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /ws?room={code} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-               "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    s.sendall(
+        (
+            f"GET /ws?room={code} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     assert s.recv(12) == b"HTTP/1.1 101"
     return s
 
 
 # the largest network: a follower's frame is ~32 KB (float16), so stalled buffers fill soon
-BIG = {"features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2"],
-       "hidden": [32] * 8, "batch_norm": True}
+BIG = {
+    "features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2"],
+    "hidden": [32] * 8,
+    "batch_norm": True,
+}
 
 
 def test_a_stalled_follower_never_slows_the_room(unmetered):
@@ -389,8 +431,10 @@ def test_a_playing_room_keeps_to_its_followers_byte_budget(live_server_factory):
     (the newest still comes), and what it gets never exceeds the budget plus one burst."""
     budget = 20_000
     deep = {"features": BIG["features"], "hidden": [8] * 6, "activation": "tanh"}
-    with live_server_factory(Settings(follower_bytes_per_s=budget)) as live, \
-            open_tab(live.ws_url) as (teacher, _, _):
+    with (
+        live_server_factory(Settings(follower_bytes_per_s=budget)) as live,
+        open_tab(live.ws_url) as (teacher, _, _),
+    ):
         room = open_room(teacher)
         teacher.send(json.dumps({"type": "configure", "config": deep}))
         recv_json(teacher, "state")

@@ -95,8 +95,12 @@ def test_a_session_resumes_after_a_reconnect(live):
 
 
 def test_a_foreign_origin_is_refused_with_403(live):
-    for origin in ("http://evil.example", f"http://localhost:{live.port + 1}", "null",
-                   f"https://127.0.0.1.evil.example:{live.port}"):
+    for origin in (
+        "http://evil.example",
+        f"http://localhost:{live.port + 1}",
+        "null",
+        f"https://127.0.0.1.evil.example:{live.port}",
+    ):
         with pytest.raises(InvalidStatus) as e, connect(live.ws_url, origin=origin):
             pass
         assert e.value.response.status_code == 403, origin
@@ -128,10 +132,12 @@ def test_a_rebinding_host_is_refused(live):
     conn.request("GET", "/healthz", headers={"Host": f"localhost:{live.port}"})
     r = conn.getresponse()
     assert r.status == 200 and r.read()
-    handshake = (f"GET /ws HTTP/1.1\r\nHost: attacker.example:{live.port}\r\n"
-                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                 "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+    handshake = (
+        f"GET /ws HTTP/1.1\r\nHost: attacker.example:{live.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
     assert _raw_request(live.port, handshake).startswith(b"HTTP/1.1 400")
 
 
@@ -158,8 +164,11 @@ def test_an_oversized_message_is_answered_and_the_connection_stays(live):
 
 def _masked_frame(text: str) -> bytes:
     data, mask = text.encode(), os.urandom(4)
-    head = bytes([0x81, 0x80 | len(data)]) if len(data) < 126 else \
-        bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(data))
+    head = (
+        bytes([0x81, 0x80 | len(data)])
+        if len(data) < 126
+        else bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(data))
+    )
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
 
 
@@ -169,13 +178,25 @@ def stalled_client(port: int) -> socket.socket:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    s.sendall(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     assert s.recv(12) == b"HTTP/1.1 101"
     # the largest network, so that its frames (~64 KB of float32 weights) fill buffers soon
-    s.sendall(_masked_frame(json.dumps({"type": "configure", "config": {
-        "features": list(FEATURES), "hidden": [32] * 8, "batch_norm": True}})))
+    s.sendall(
+        _masked_frame(
+            json.dumps(
+                {
+                    "type": "configure",
+                    "config": {"features": list(FEATURES), "hidden": [32] * 8, "batch_norm": True},
+                }
+            )
+        )
+    )
     s.sendall(_masked_frame('{"type": "play", "speed": 1}'))
     return s
 
@@ -242,45 +263,91 @@ TEMPLATES = [
     {"type": "import", "snapshot": {"version": 1}},
     {"type": "view"},
 ]
-WRONG_VALUES = st.one_of(st.text(max_size=8), st.lists(st.integers(), max_size=3),
-                         st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
-                         st.booleans())
+WRONG_VALUES = st.one_of(
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+    st.booleans(),
+)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
-                                                                max_size=4),
-    max_leaves=12)
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 @st.composite
 def mutated(draw) -> str:
     """A valid message broken in one way that no handler may accept."""
     msg = dict(draw(st.sampled_from(TEMPLATES)))
-    how = draw(st.sampled_from(["extra", "drop", "retype", "range", "nan", "truncate",
-                                "type", "bad_config", "config_range", "wrap"]))
+    how = draw(
+        st.sampled_from(
+            [
+                "extra",
+                "drop",
+                "retype",
+                "range",
+                "nan",
+                "truncate",
+                "type",
+                "bad_config",
+                "config_range",
+                "wrap",
+            ]
+        )
+    )
     fields = [k for k in msg if k != "type"]
     if how == "extra":
-        msg[draw(st.text(min_size=1, max_size=8).filter(lambda k: k not in msg))] = \
-            draw(json_values)
+        msg[draw(st.text(min_size=1, max_size=8).filter(lambda k: k not in msg))] = draw(
+            json_values
+        )
     elif how == "drop" and fields and msg["type"] not in ("step", "play", "view"):
         del msg[draw(st.sampled_from(fields))]
     elif how == "retype" and fields:
         msg[draw(st.sampled_from(fields))] = draw(WRONG_VALUES)
     elif how == "range":
-        msg = draw(st.sampled_from([
-            {"type": "step", "count": draw(st.integers(max_value=0) | st.integers(1001))},
-            {"type": "play", "speed": draw(st.integers(max_value=0) | st.integers(201))},
-            {"type": "set_weight", "layer": 0, "neuron": 0,
-             "value": draw(st.floats(100.001, 1e300) | st.floats(-1e300, -100.001))},
-        ]))
+        msg = draw(
+            st.sampled_from(
+                [
+                    {"type": "step", "count": draw(st.integers(max_value=0) | st.integers(1001))},
+                    {"type": "play", "speed": draw(st.integers(max_value=0) | st.integers(201))},
+                    {
+                        "type": "set_weight",
+                        "layer": 0,
+                        "neuron": 0,
+                        "value": draw(st.floats(100.001, 1e300) | st.floats(-1e300, -100.001)),
+                    },
+                ]
+            )
+        )
     elif how == "config_range":  # valid for the parser, refused by the engine
-        return json.dumps(draw(st.sampled_from([
-            {"type": "set", "config": {"learning_rate": draw(
-                st.floats(-1e300, 0.0) | st.floats(10.0001, 1e300))}},
-            {"type": "configure", "config": {"hidden": [draw(st.integers(33, 2**40))]}},
-            {"type": "configure", "config": {"n_points": draw(st.integers(2001, 2**40))}},
-        ])))
+        return json.dumps(
+            draw(
+                st.sampled_from(
+                    [
+                        {
+                            "type": "set",
+                            "config": {
+                                "learning_rate": draw(
+                                    st.floats(-1e300, 0.0) | st.floats(10.0001, 1e300)
+                                )
+                            },
+                        },
+                        {"type": "configure", "config": {"hidden": [draw(st.integers(33, 2**40))]}},
+                        {
+                            "type": "configure",
+                            "config": {"n_points": draw(st.integers(2001, 2**40))},
+                        },
+                    ]
+                )
+            )
+        )
     elif how == "nan":
         text = json.dumps(msg)
         token = draw(st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999"]))
@@ -289,12 +356,24 @@ def mutated(draw) -> str:
         text = json.dumps(msg)
         return text[: draw(st.integers(0, len(text) - 1))]
     elif how == "type":
-        msg["type"] = draw(st.text(max_size=12).filter(lambda t: t not in {
-            m["type"] for m in TEMPLATES} | {"export", "gradcheck", "step_back"}))
+        msg["type"] = draw(
+            st.text(max_size=12).filter(
+                lambda t: (
+                    t not in {m["type"] for m in TEMPLATES} | {"export", "gradcheck", "step_back"}
+                )
+            )
+        )
     elif how == "bad_config":  # valid for the parser, refused by the engine
-        return json.dumps({"type": draw(st.sampled_from(["configure", "set"])), "config": {
-            draw(st.sampled_from(["dataset", "noise", "batch_size", "features", "optimizer"])):
-            draw(WRONG_VALUES.filter(lambda v: v not in DATASETS + OPTIMIZERS))}})
+        return json.dumps(
+            {
+                "type": draw(st.sampled_from(["configure", "set"])),
+                "config": {
+                    draw(
+                        st.sampled_from(["dataset", "noise", "batch_size", "features", "optimizer"])
+                    ): draw(WRONG_VALUES.filter(lambda v: v not in DATASETS + OPTIMIZERS))
+                },
+            }
+        )
     else:
         return json.dumps([msg])
     if msg == draw(st.sampled_from(TEMPLATES)) or not _invalid(json.dumps(msg)):
@@ -313,8 +392,9 @@ def _invalid(text: str) -> bool:
 random_messages = st.one_of(
     json_values.map(json.dumps),
     st.text(max_size=60),
-    st.dictionaries(st.sampled_from(["type", "config", "count", "unit", "speed", "x"]),
-                    json_values, max_size=4).map(json.dumps),
+    st.dictionaries(
+        st.sampled_from(["type", "config", "count", "unit", "speed", "x"]), json_values, max_size=4
+    ).map(json.dumps),
 ).filter(_invalid)
 
 
@@ -333,8 +413,9 @@ def fuzz(ws, session, hash_state) -> None:
     before = hash_state(session)
     codes: dict[str, int] = {}
 
-    @settings(max_examples=1200, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=1200, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(text=st.one_of(mutated(), random_messages))
     def one(text):
         ws.send(text)
@@ -353,9 +434,12 @@ def fuzz(ws, session, hash_state) -> None:
 
 
 def test_the_launcher_binds_port_0_and_prints_the_real_url():
-    proc = subprocess.Popen([sys.executable, "-m", "server", "--port", "0", "--no-browser"],
-                            stdout=subprocess.PIPE, text=True,
-                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("Backprop Lab is running at http://127.0.0.1:")
@@ -398,7 +482,6 @@ def test_frame_gaps_are_even_in_play(live):
     assert statistics.median(gaps) > 0.75 / Settings().frame_rate
 
 
-
 def test_accepted_connections_get_tcp_nodelay():
     """asyncio sets TCP_NODELAY only on sockets that say they are TCP; without it a reply
     waited ~40 ms behind the client's delayed ACK (Nagle)."""
@@ -427,9 +510,20 @@ def test_a_heavy_session_does_not_stall_another_one(live):
     """Ten epochs of 1,800 single-example updates of the largest network in one tab (a few
     seconds of training) while another tab plays: its frames keep coming."""
     with open_tab(live.ws_url) as (heavy, _, _), open_tab(live.ws_url) as (light, _, _):
-        heavy.send(json.dumps({"type": "configure", "config": {
-            "n_points": 2000, "train_fraction": 0.9, "batch_size": 1,
-            "features": list(FEATURES), "hidden": [32] * 8}}))
+        heavy.send(
+            json.dumps(
+                {
+                    "type": "configure",
+                    "config": {
+                        "n_points": 2000,
+                        "train_fraction": 0.9,
+                        "batch_size": 1,
+                        "features": list(FEATURES),
+                        "hidden": [32] * 8,
+                    },
+                }
+            )
+        )
         recv_json(heavy, "state")
         light.send('{"type": "play"}')
         recv_json(light, "metrics")

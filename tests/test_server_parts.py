@@ -37,16 +37,22 @@ def test_bare_step_parses_to_one_update():
     assert isinstance(m, protocol.Step) and m.count == 1 and m.unit == "update"
 
 
-@pytest.mark.parametrize(("text", "code", "field"), [
-    ('{"type": "play", "speed": 1.5}', "wrong_type", "speed"),
-    ('{"type": "add_point", "x1": 0, "x2": 0, "label": true}', "wrong_type", "label"),
-    ('{"type": "set_weight", "layer": 0, "neuron": 0, "value": -Infinity}', "not_finite", None),
-    ('{"type": "inspect", "layer": 0}', "missing_field", "neuron"),
-    ('{"type": "ui", "reveal": 65}', "out_of_range", "reveal"),
-    ('{"type": "ui", "reveal": 1.5}', "wrong_type", "reveal"),
-    ('{"type": "import", "snapshot": {"a": [1, 99999999999999999999]}}', "not_finite",
-     "snapshot.a.1"),
-])
+@pytest.mark.parametrize(
+    ("text", "code", "field"),
+    [
+        ('{"type": "play", "speed": 1.5}', "wrong_type", "speed"),
+        ('{"type": "add_point", "x1": 0, "x2": 0, "label": true}', "wrong_type", "label"),
+        ('{"type": "set_weight", "layer": 0, "neuron": 0, "value": -Infinity}', "not_finite", None),
+        ('{"type": "inspect", "layer": 0}', "missing_field", "neuron"),
+        ('{"type": "ui", "reveal": 65}', "out_of_range", "reveal"),
+        ('{"type": "ui", "reveal": 1.5}', "wrong_type", "reveal"),
+        (
+            '{"type": "import", "snapshot": {"a": [1, 99999999999999999999]}}',
+            "not_finite",
+            "snapshot.a.1",
+        ),
+    ],
+)
 def test_parse_errors_name_the_code_and_field(text, code, field):
     with pytest.raises(protocol.ProtocolError) as e:
         protocol.parse_client_message(text)
@@ -68,10 +74,14 @@ def test_close_codes_are_in_the_application_range():
 
 
 def test_frame_prefix_and_alignment_are_as_documented():
-    data = frames.pack("frame", {"step": 3}, [
-        ({"name": "m"}, np.arange(5, dtype=np.uint8)),
-        ({"name": "w"}, np.array([[1.5, -2.0]])),
-    ])
+    data = frames.pack(
+        "frame",
+        {"step": 3},
+        [
+            ({"name": "m"}, np.arange(5, dtype=np.uint8)),
+            ({"name": "w"}, np.array([[1.5, -2.0]])),
+        ],
+    )
     magic, version, reserved, n = struct.unpack_from("<4sHHI", data)
     assert (magic, version, reserved) == (b"BPLF", 2, 0) and (12 + n) % 8 == 0
     header = json.loads(data[12 : 12 + n])
@@ -85,9 +95,15 @@ def test_frame_prefix_and_alignment_are_as_documented():
 
 
 def test_a_float16_block_is_padded_to_4_bytes():
-    data = frames.pack("frame", {}, [({"name": "m"}, np.arange(3, dtype=np.uint8)),
-                                     ({"name": "w"}, np.array([1.5, -2.0, 65504.0]))],
-                       floats_as=np.float16)
+    data = frames.pack(
+        "frame",
+        {},
+        [
+            ({"name": "m"}, np.arange(3, dtype=np.uint8)),
+            ({"name": "w"}, np.array([1.5, -2.0, 65504.0])),
+        ],
+        floats_as=np.float16,
+    )
     n = struct.unpack_from("<4sHHI", data)[3]
     w, m = json.loads(data[12 : 12 + n])["arrays"]
     assert w == {"name": "w", "shape": [3], "dtype": "float16", "offset": 0}
@@ -100,22 +116,36 @@ def test_a_float16_block_is_padded_to_4_bytes():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 def test_non_finite_floats_are_clamped_in_frames(dtype):
-    _, (a,) = frames.unpack(frames.pack("record", {}, [({"name": "x"},
-                                                       np.array([np.nan, np.inf, 1e300]))],
-                                        floats_as=dtype))
+    _, (a,) = frames.unpack(
+        frames.pack(
+            "record", {}, [({"name": "x"}, np.array([np.nan, np.inf, 1e300]))], floats_as=dtype
+        )
+    )
     assert a.dtype == dtype and a[0] == 0 and a[1] == a[2] == np.finfo(dtype).max
 
 
 WEIGHTS_CONFIGS = [
-    {}, DEEP, {"hidden": []}, {"dataset": "blobs", "n_classes": 5, "hidden": [8, 8]},
+    {},
+    DEEP,
+    {"hidden": []},
+    {"dataset": "blobs", "n_classes": 5, "hidden": [8, 8]},
     {"batch_norm": True, "residual": True, "hidden": [4, 4], "activation": "relu"},
     {"dataset": "plane", "output_activation": "linear", "activation": "elu"},
-    {"dataset": "xor", "output_activation": "sigmoid", "loss": "bce",
-     "activation": "leaky_relu"},
-    {"features": ["x1", "x2", "x1_sq", "sin_x2"], "hidden": [6, 6, 6], "batch_norm": True,
-     "residual": True, "activation": "swish"},
-    {"features": list(FEATURES), "hidden": [32] * 8, "batch_norm": True, "optimizer": "adam",
-     "activation": "relu"},
+    {"dataset": "xor", "output_activation": "sigmoid", "loss": "bce", "activation": "leaky_relu"},
+    {
+        "features": ["x1", "x2", "x1_sq", "sin_x2"],
+        "hidden": [6, 6, 6],
+        "batch_norm": True,
+        "residual": True,
+        "activation": "swish",
+    },
+    {
+        "features": list(FEATURES),
+        "hidden": [32] * 8,
+        "batch_norm": True,
+        "optimizer": "adam",
+        "activation": "relu",
+    },
 ]
 
 
@@ -125,15 +155,17 @@ def test_a_weights_frame_carries_the_engines_arrays_and_they_make_its_maps(confi
     t = Trainer(config)
     t.run(20)
     model = t.model()
-    data = frames.weights_frame(t.eval_arrays(), {"step": t.step_count}, t.last_gradients(),
-                                floats_as=dtype)
+    data = frames.weights_frame(
+        t.eval_arrays(), {"step": t.step_count}, t.last_gradients(), floats_as=dtype
+    )
     header, arrays = frames.unpack(data)
     got = maps.frame_arrays(header, arrays)
     assert list(got) == ["params", "grads"] and header["step"] == 20
     params = maps.params_of(got["params"], model)
     maps.assert_arrays_are(params, maps.engine_params(t.eval_arrays()), dtype)
-    maps.assert_arrays_are(maps.grads_of(got["grads"], model),
-                           maps.engine_grads(t.last_gradients()), dtype)
+    maps.assert_arrays_are(
+        maps.grads_of(got["grads"], model), maps.engine_grads(t.last_gradients()), dtype
+    )
     # nothing but the header and the numbers: 4 (or 2, padded to 4) bytes each
     count = got["params"].size + got["grads"].size
     size = 4 * count if dtype == "float32" else 2 * count + 2 * count % 4
@@ -147,12 +179,16 @@ def test_a_weights_frame_carries_the_engines_arrays_and_they_make_its_maps(confi
 def test_a_weights_frame_has_no_gradients_before_the_first_update_and_twin_params_after():
     t = Trainer()
     b = Trainer({"hidden": [3], "batch_norm": True})
-    header, arrays = frames.unpack(frames.weights_frame(t.eval_arrays(), {}, t.last_gradients(),
-                                                        b.eval_arrays()))
+    header, arrays = frames.unpack(
+        frames.weights_frame(t.eval_arrays(), {}, t.last_gradients(), b.eval_arrays())
+    )
     got = maps.frame_arrays(header, arrays)
     assert list(got) == ["params", "compare_params"]  # no update yet, so no gradients
-    maps.assert_arrays_are(maps.params_of(got["compare_params"], b.model()),
-                           maps.engine_params(b.eval_arrays()), np.float32)
+    maps.assert_arrays_are(
+        maps.params_of(got["compare_params"], b.model()),
+        maps.engine_params(b.eval_arrays()),
+        np.float32,
+    )
 
 
 def test_record_frame_carries_the_update():
@@ -197,19 +233,22 @@ def test_this_checkout_serves_its_own_assets():
     assert (templates / "index.html").is_file() and static.is_dir()
 
 
-@pytest.mark.parametrize(("origin", "host", "allowed", "ok"), [
-    (None, "127.0.0.1:8000", [], True),
-    ("http://127.0.0.1:8000", "127.0.0.1:8000", [], True),
-    ("http://LOCALHOST:8000", "localhost:8000", [], True),
-    ("http://localhost", "localhost:80", [], True),
-    ("http://127.0.0.1:8001", "127.0.0.1:8000", [], False),
-    ("http://evil.example", "127.0.0.1:8000", [], False),
-    ("null", "127.0.0.1:8000", [], False),
-    ("file://", "127.0.0.1:8000", [], False),
-    ("http://127.0.0.1:8000.evil.example", "127.0.0.1:8000", [], False),
-    ("https://lab.school.example", "10.0.0.5:8000", ["https://lab.school.example"], True),
-    ("https://lab.school.example:444", "10.0.0.5:8000", ["https://lab.school.example"], False),
-])
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed", "ok"),
+    [
+        (None, "127.0.0.1:8000", [], True),
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", [], True),
+        ("http://LOCALHOST:8000", "localhost:8000", [], True),
+        ("http://localhost", "localhost:80", [], True),
+        ("http://127.0.0.1:8001", "127.0.0.1:8000", [], False),
+        ("http://evil.example", "127.0.0.1:8000", [], False),
+        ("null", "127.0.0.1:8000", [], False),
+        ("file://", "127.0.0.1:8000", [], False),
+        ("http://127.0.0.1:8000.evil.example", "127.0.0.1:8000", [], False),
+        ("https://lab.school.example", "10.0.0.5:8000", ["https://lab.school.example"], True),
+        ("https://lab.school.example:444", "10.0.0.5:8000", ["https://lab.school.example"], False),
+    ],
+)
 def test_origin_check(origin, host, allowed, ok):
     assert origin_allowed(origin, host, allowed) is ok
 
@@ -225,8 +264,9 @@ def test_launcher_urls_and_arguments():
     assert page_urls("127.0.0.1", 8123) == ("http://127.0.0.1:8123/", [])
     url, lan = page_urls("0.0.0.0", 8123)
     assert url == "http://127.0.0.1:8123/" and all(u.endswith(":8123/") for u in lan)
-    a = parse_args(["--port", "0", "--no-browser", "--allow-origin", "http://a",
-                    "--allow-origin", "http://b"])
+    a = parse_args(
+        ["--port", "0", "--no-browser", "--allow-origin", "http://a", "--allow-origin", "http://b"]
+    )
     assert a.port == 0 and a.no_browser and a.allow_origin == ["http://a", "http://b"]
     assert parse_args([]).host is None  # so Settings (and BACKPROP_LAB_HOST) decide
 

@@ -71,8 +71,10 @@ class Tab:
             if isinstance(m, bytes):
                 header, arrays = frames.unpack(m)
                 if header["kind"] == kind:
-                    return header, {(e["name"], e.get("layer")): a
-                                    for e, a in zip(header["arrays"], arrays, strict=True)}
+                    return header, {
+                        (e["name"], e.get("layer")): a
+                        for e, a in zip(header["arrays"], arrays, strict=True)
+                    }
 
     def weights(self, model: dict) -> tuple[dict, dict]:
         """The next weights frame for `model` (a state's), skipping older models' frames, as
@@ -83,7 +85,8 @@ class Tab:
                 got = {name: a for (name, _), a in arrays.items()}
                 return header, {
                     "params": maps.params_of(got["params"], model),
-                    "grads": maps.grads_of(got["grads"], model) if "grads" in got else None}
+                    "grads": maps.grads_of(got["grads"], model) if "grads" in got else None,
+                }
 
     def frames_of(self, *kinds: str) -> dict[str, tuple[dict, dict]]:
         """The next binary frame of each kind, in whatever order they come."""
@@ -92,9 +95,16 @@ class Tab:
             m = self.recv()
             if isinstance(m, bytes):
                 header, arrays = frames.unpack(m)
-                got.setdefault(header["kind"], (header, {
-                    (e["name"], e.get("layer")): a
-                    for e, a in zip(header["arrays"], arrays, strict=True)}))
+                got.setdefault(
+                    header["kind"],
+                    (
+                        header,
+                        {
+                            (e["name"], e.get("layer")): a
+                            for e, a in zip(header["arrays"], arrays, strict=True)
+                        },
+                    ),
+                )
         return got
 
     def ask(self, msg, type_: str) -> dict:
@@ -128,13 +138,18 @@ def test_hello_state_and_first_frame(tab, session):
     assert {row["name"] for row in h["schema"]} == set(Config().to_dict())
     assert h["limits"]["max_message_bytes"] == 65536
     assert not {"grid_max", "grid", "neuron_grid"} & set(h["limits"])  # the page's own now
-    assert h["tasks"] == {"binary": list(BINARY_DATASETS),
-                          "regression": list(REGRESSION_DATASETS),
-                          "multiclass": list(MULTICLASS_DATASETS)}
-    assert sum(h["tasks"].values(), []) == [row for row in h["schema"]
-                                            if row["name"] == "dataset"][0]["choices"]
-    assert {t: [tuple(p) for p in pairs] for t, pairs in h["heads"].items()} \
-        == {t: list(pairs) for t, pairs in HEADS.items()}
+    assert h["tasks"] == {
+        "binary": list(BINARY_DATASETS),
+        "regression": list(REGRESSION_DATASETS),
+        "multiclass": list(MULTICLASS_DATASETS),
+    }
+    assert (
+        sum(h["tasks"].values(), [])
+        == [row for row in h["schema"] if row["name"] == "dataset"][0]["choices"]
+    )
+    assert {t: [tuple(p) for p in pairs] for t, pairs in h["heads"].items()} == {
+        t: list(pairs) for t, pairs in HEADS.items()
+    }
     assert set(h["live_fields"]) == LIVE_FIELDS
     assert h["feature_labels"] == {name: feature_label(name) for name in FEATURES}
     s = tab.state
@@ -143,19 +158,25 @@ def test_hello_state_and_first_frame(tab, session):
     assert [np.shape(w) for w in weights(s)] == [(2, 4), (4, 2), (2, 1)]
     assert "view" not in s
     model = s["model"]
-    assert model == {"sizes": [2, 4, 2, 1], "activations": ["tanh", "tanh"],
-                     "output_activation": "tanh", "batch_norm": False,
-                     "skip": [False, False, False],
-                     "constants": {"leaky_slope": 0.01, "elu_alpha": 1.0},
-                     "features": ["x1", "x2"], "key": model["key"]}
+    assert model == {
+        "sizes": [2, 4, 2, 1],
+        "activations": ["tanh", "tanh"],
+        "output_activation": "tanh",
+        "batch_norm": False,
+        "skip": [False, False, False],
+        "constants": {"leaky_slope": 0.01, "elu_alpha": 1.0},
+        "features": ["x1", "x2"],
+        "key": model["key"],
+    }
     header, frame = tab.weights(model)
     assert header["step"] == 0 and header["epoch"] == 0
     assert frame["grads"] is None  # no update yet, so no gradients
     with session.lock:
         trainer = session.trainer
         assert model == trainer.model()
-        maps.assert_arrays_are(frame["params"], maps.engine_params(trainer.eval_arrays()),
-                               np.float32)
+        maps.assert_arrays_are(
+            frame["params"], maps.engine_params(trainer.eval_arrays()), np.float32
+        )
         maps.assert_maps_match(frame["params"], model, trainer)
     for l, p in enumerate(frame["params"]):  # without batch norm: the state's own weights
         np.testing.assert_array_equal(p["W"], np.float32(weights(s)[l]))
@@ -177,12 +198,9 @@ def test_bare_step_makes_exactly_one_update(tab, session):
     assert header["step"] == 1 and header["applied"] is True
     assert rec[("dW", 0)].shape == (2, 4) and rec[("dW_applied", 2)].shape == (2, 1)
     # plain SGD: the applied update is −α·∂L/∂W, and W shown is the weight after it
-    np.testing.assert_allclose(rec[("dW_applied", 0)], -0.03 * rec[("dW", 0)], rtol=1e-4,
-                               atol=1e-7)
-    np.testing.assert_allclose(rec[("W", 0)], before + rec[("dW_applied", 0)], rtol=1e-4,
-                               atol=1e-6)
-    np.testing.assert_allclose(rec[("W", 0)], session.trainer.parameters()["weights"][0],
-                               rtol=1e-6)
+    np.testing.assert_allclose(rec[("dW_applied", 0)], -0.03 * rec[("dW", 0)], rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(rec[("W", 0)], before + rec[("dW_applied", 0)], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(rec[("W", 0)], session.trainer.parameters()["weights"][0], rtol=1e-6)
     # the weights frame after it carries the same gradients and the weights after the update
     header, frame = tab.weights(session.trainer.model())
     assert header["step"] == 1
@@ -244,7 +262,8 @@ def test_play_streams_the_loss_pair_until_pause(tab, session):
         m = tab.until("metrics")
         assert m["playing"] is True and m["updates"] == 2
         assert set(m["loss"]) == {"train", "test"} and all(
-            isinstance(v, float) for v in m["loss"].values())
+            isinstance(v, float) for v in m["loss"].values()
+        )
         steps.append(m["step"])
     assert steps == sorted(steps) and steps[-1] >= 10
     header, frame = tab.weights(s["model"])  # play frames keep the backward view live
@@ -259,8 +278,13 @@ def test_play_streams_the_loss_pair_until_pause(tab, session):
 
 
 def test_play_stops_with_a_stopped_event_on_divergence(tab, session):
-    tab.ask({"type": "configure", "config": {"dataset": "plane", "output_activation": "linear",
-                                             "learning_rate": 10.0}}, "state")
+    tab.ask(
+        {
+            "type": "configure",
+            "config": {"dataset": "plane", "output_activation": "linear", "learning_rate": 10.0},
+        },
+        "state",
+    )
     tab.ask({"type": "play", "speed": 5}, "state")
     stop = tab.until("stopped")
     assert stop["reason"] == "diverged" and "learning rate" in stop["message"]
@@ -304,8 +328,9 @@ def test_inspect_gives_the_chain_rule_numbers(tab):
 
 
 def test_set_weight_and_bias(tab, session):
-    s = tab.ask({"type": "set_weight", "layer": 1, "source": 3, "neuron": 1, "value": -2.5},
-                "state")
+    s = tab.ask(
+        {"type": "set_weight", "layer": 1, "source": 3, "neuron": 1, "value": -2.5}, "state"
+    )
     assert weights(s)[1][3][1] == -2.5
     s = tab.ask({"type": "set_weight", "layer": 2, "neuron": 0, "value": 0.75}, "state")
     assert s["params"]["biases"][2][0] == 0.75
@@ -345,8 +370,10 @@ def test_view_answers_with_the_state_and_changes_nothing(tab, session, hash_stat
     assert hash_state(session) == before
 
 
-@pytest.mark.parametrize("fields", [{"grid": 50}, {"neuron_grid": 10},
-                                    {"focus": {"layer": 1, "neuron": 2}}, {"focus": None}])
+@pytest.mark.parametrize(
+    "fields",
+    [{"grid": 50}, {"neuron_grid": 10}, {"focus": {"layer": 1, "neuron": 2}}, {"focus": None}],
+)
 def test_a_view_with_a_grid_or_focus_is_an_unknown_field(tab, session, hash_state, fields):
     before = hash_state(session)
     err = tab.ask({"type": "view", **fields}, "error")
@@ -356,14 +383,21 @@ def test_a_view_with_a_grid_or_focus_is_an_unknown_field(tab, session, hash_stat
 
 
 def test_state_model_describes_a_batch_norm_residual_network(tab, session):
-    config = {"hidden": [4, 4, 3], "batch_norm": True, "residual": True,
-              "activation": ["relu", "elu", "swish"], "features": ["x1", "x2", "x1x2"]}
+    config = {
+        "hidden": [4, 4, 3],
+        "batch_norm": True,
+        "residual": True,
+        "activation": ["relu", "elu", "swish"],
+        "features": ["x1", "x2", "x1x2"],
+    }
     s = tab.ask({"type": "configure", "config": config}, "state")
     model = s["model"]
     # an engine network built on its own from the same config (not the session's trainer)
     from engine.network import Network
-    net = Network([3, 4, 4, 3, 1], activation=["relu", "elu", "swish"], batch_norm=True,
-                  residual=True)
+
+    net = Network(
+        [3, 4, 4, 3, 1], activation=["relu", "elu", "swish"], batch_norm=True, residual=True
+    )
     assert {k: v for k, v in model.items() if k not in ("features", "key")} == net.describe()
     assert model["skip"] == [False, True, False, False]  # only 4 → 4 keeps its width
     assert model["batch_norm"] is True and model["features"] == ["x1", "x2", "x1x2"]
@@ -371,14 +405,15 @@ def test_state_model_describes_a_batch_norm_residual_network(tab, session):
     header, frame = tab.weights(model)
     while header["step"] < 5:
         header, frame = tab.weights(model)
-    assert [sorted(p) for p in frame["params"]] == [["W", "b", "scale", "shift"]] * 3 + \
-        [["W", "b"]]
+    assert [sorted(p) for p in frame["params"]] == [["W", "b", "scale", "shift"]] * 3 + [["W", "b"]]
     with session.lock:
         trainer = session.trainer
-        maps.assert_arrays_are(frame["params"], maps.engine_params(trainer.eval_arrays()),
-                               np.float32)
-        maps.assert_arrays_are(frame["grads"], maps.engine_grads(trainer.last_gradients()),
-                               np.float32)
+        maps.assert_arrays_are(
+            frame["params"], maps.engine_params(trainer.eval_arrays()), np.float32
+        )
+        maps.assert_arrays_are(
+            frame["grads"], maps.engine_grads(trainer.last_gradients()), np.float32
+        )
         maps.assert_maps_match(frame["params"], model, trainer)
         assert not np.allclose(trainer.net.running_mean[0], 0)
 
@@ -429,8 +464,7 @@ INVALID = [
     ('{"type": "configure", "config": {"seed": 100000000000000000000}}', "not_finite"),
     ('{"type": "view", "grid": 100}', "unknown_field"),
     ('{"type": "view", "neuron_grid": 20}', "unknown_field"),
-    ('{"type": "set_weight", "layer": 0, "neuron": 0, "source": 0, "value": 1000}',
-     "out_of_range"),
+    ('{"type": "set_weight", "layer": 0, "neuron": 0, "source": 0, "value": 1000}', "out_of_range"),
     ('{"type": "set_weight", "layer": 5, "neuron": 0, "source": 0, "value": 1}', "rejected"),
     ('{"type": "inspect", "layer": 0, "neuron": 9}', "rejected"),
     ('{"type": "add_point", "x1": 0, "x2": 0, "label": 7}', "rejected"),
@@ -449,7 +483,8 @@ INVALID = [
 
 @pytest.mark.parametrize(("text", "code"), INVALID)
 def test_every_invalid_message_gets_a_typed_error_and_changes_nothing(
-        tab, session, hash_state, text, code):
+    tab, session, hash_state, text, code
+):
     before = hash_state(session)
     tab.send(text)
     err = tab.until("error")

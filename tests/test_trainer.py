@@ -21,8 +21,9 @@ def test_step_makes_one_update_with_a_full_record():
     np.testing.assert_array_equal(rec.params_before, before)
     np.testing.assert_array_equal(rec.params_after, t.net.params)
     # plain SGD: the applied update is exactly −α·g
-    np.testing.assert_allclose(rec.params_after - rec.params_before, -0.03 * rec.grads,
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        rec.params_after - rec.params_before, -0.03 * rec.grads, rtol=1e-12, atol=1e-15
+    )
     # the record's gradient is the gradient of the batch loss at the weights before
     t2 = Trainer(SMALL)
     _, dW, db = t2.net.loss_and_gradients(t2.F_train[rec.batch], 2.0 * t2.y_train[rec.batch] - 1)
@@ -55,8 +56,10 @@ def test_batch_sizes(batch_size):
 
 
 def test_fast_path_matches_recorded_steps_bit_for_bit():
-    a, b = Trainer({**SMALL, "optimizer": "adam", "dropout": 0.2}), \
-        Trainer({**SMALL, "optimizer": "adam", "dropout": 0.2})
+    a, b = (
+        Trainer({**SMALL, "optimizer": "adam", "dropout": 0.2}),
+        Trainer({**SMALL, "optimizer": "adam", "dropout": 0.2}),
+    )
     for _ in range(30):
         a.step()
     assert b.run(30) == 30
@@ -105,8 +108,16 @@ def test_snapshot_round_trips_exactly():
 
 
 def test_divergence_is_flagged_and_keeps_the_last_finite_weights():
-    t = Trainer({**SMALL, "learning_rate": 10.0, "output_activation": "linear",
-                 "activation": "relu", "hidden": [8, 8, 8], "init": "he"})
+    t = Trainer(
+        {
+            **SMALL,
+            "learning_rate": 10.0,
+            "output_activation": "linear",
+            "activation": "relu",
+            "hidden": [8, 8, 8],
+            "init": "he",
+        }
+    )
     for _ in range(200):
         t.run(5)
         if t.stopped:
@@ -122,8 +133,15 @@ def test_live_changes_keep_weights_and_optimizer_state():
     t = Trainer({**SMALL, "optimizer": "adam"})
     t.run(20)
     params, state = t.net.params.copy(), [s.copy() for s in t.optimizer.state_arrays()]
-    assert t.configure({"learning_rate": 0.1, "beta1": 0.8, "regularization": "l2",
-                        "regularization_rate": 0.001, "batch_size": 5}) >= {"learning_rate"}
+    assert t.configure(
+        {
+            "learning_rate": 0.1,
+            "beta1": 0.8,
+            "regularization": "l2",
+            "regularization_rate": 0.001,
+            "batch_size": 5,
+        }
+    ) >= {"learning_rate"}
     np.testing.assert_array_equal(t.net.params, params)
     for a, b in zip(state, t.optimizer.state_arrays()):
         np.testing.assert_array_equal(a, b)
@@ -140,8 +158,15 @@ def test_invalid_config_changes_nothing():
     with pytest.raises(ConfigError) as e:
         t.configure({"learning_rate": float("nan")})
     assert e.value.field == "learning_rate"
-    for bad in ({"hidden": [33]}, {"hidden": [1] * 9}, {"learning_rate": 11}, {"nope": 1},
-                {"activation": "gelu"}, {"batch_size": 0}, {"features": []}):
+    for bad in (
+        {"hidden": [33]},
+        {"hidden": [1] * 9},
+        {"learning_rate": 11},
+        {"nope": 1},
+        {"activation": "gelu"},
+        {"batch_size": 0},
+        {"features": []},
+    ):
         with pytest.raises(ConfigError):
             t.configure(bad)
     assert t.step_count == 3 and t.config == Config(**{**SMALL, "hidden": (5, 4)})
@@ -184,8 +209,7 @@ def test_phase_steps_walk_forward_loss_backward_update():
 
 
 def test_gradcheck_passes_and_fails_when_it_should():
-    t = Trainer({**SMALL, "regularization": "l1", "regularization_rate": 0.01,
-                 "batch_norm": True})
+    t = Trainer({**SMALL, "regularization": "l1", "regularization_rate": 0.01, "batch_norm": True})
     t.step()
     res = t.gradcheck()
     assert res["passed"] and res["max_rel_error"] <= 1e-6 and res["n_checked"] == t.net.n_params
@@ -204,8 +228,10 @@ def test_grid_maps():
     # the grid's top-left cell is (x1, x2) = (−6 + h, 6 − h): check against predict
     h = 6.0 / 50
     from engine.features import compute_features
-    _, yhat = t.net.predict(compute_features(np.array([[-6 + h, 6 - h]]), t.config.features),
-                            t.head)
+
+    _, yhat = t.net.predict(
+        compute_features(np.array([[-6 + h, 6 - h]]), t.config.features), t.head
+    )
     np.testing.assert_allclose(g.output[:, 0, 0], yhat[0], rtol=1e-4, atol=1e-6)
     # and a hidden neuron's map against a plain float64 forward pass at one cell
     x = compute_features(np.array([[-6 + 3 * h, -6 + h]]), t.config.features)  # bottom row
@@ -298,18 +324,34 @@ def test_undo_at_the_largest_network_keeps_a_thousand_steps_in_bounded_memory():
     from engine.config import FEATURES, MAX_HIDDEN_LAYERS, MAX_WIDTH
     from engine.trainer import UNDO_BUDGET_BYTES
 
-    t = Trainer({"features": list(FEATURES), "hidden": [MAX_WIDTH] * MAX_HIDDEN_LAYERS,
-                 "optimizer": "adam", "batch_norm": True, "dropout": 0.2, "n_points": 120,
-                 "batch_size": 7, "patience": 3})
+    t = Trainer(
+        {
+            "features": list(FEATURES),
+            "hidden": [MAX_WIDTH] * MAX_HIDDEN_LAYERS,
+            "optimizer": "adam",
+            "batch_norm": True,
+            "dropout": 0.2,
+            "n_points": 120,
+            "batch_size": 7,
+            "patience": 3,
+        }
+    )
     seen = {}
     for _ in range(1100):
         t.run(1)
         if t.step_count % 97 == 0 or t.step_count > 1090 or t.step_count == 77:
-            seen[t.step_count] = (t.net.params.copy(), t.optimizer.state_arrays()[1].copy(),
-                                  t.net.buffers.copy(), t.epoch, t.pos, t.bad_epochs)
+            seen[t.step_count] = (
+                t.net.params.copy(),
+                t.optimizer.state_arrays()[1].copy(),
+                t.net.buffers.copy(),
+                t.epoch,
+                t.pos,
+                t.bad_epochs,
+            )
     assert t._undo_every > 1
-    kept = sum(sum(a.nbytes for a in c[1][:2]) + sum(a.nbytes for a in c[1][2])
-               for c in t._checkpoints)
+    kept = sum(
+        sum(a.nbytes for a in c[1][:2]) + sum(a.nbytes for a in c[1][2]) for c in t._checkpoints
+    )
     assert kept <= UNDO_BUDGET_BYTES * 1.2
     for _ in range(1024):
         assert t.step_back()
@@ -329,8 +371,12 @@ def test_undo_replays_across_live_changes_with_the_settings_each_update_had(monk
     t = Trainer({**SMALL, "optimizer": "momentum", "dropout": 0.1})
     assert t._undo_every >= 5
     seen = [t.net.params.copy()]
-    for change in ({}, {"learning_rate": 0.3}, {"dropout": 0.4, "batch_size": 3},
-                   {"regularization": "l2", "regularization_rate": 0.01}):
+    for change in (
+        {},
+        {"learning_rate": 0.3},
+        {"dropout": 0.4, "batch_size": 3},
+        {"regularization": "l2", "regularization_rate": 0.01},
+    ):
         t.configure(change) if change else None
         for _ in range(7):
             t.step()
@@ -342,9 +388,16 @@ def test_undo_replays_across_live_changes_with_the_settings_each_update_had(monk
     assert t.config == live  # stepping back keeps today's settings
 
 
-@pytest.mark.parametrize("changes", [{"batch_norm": True}, {"init": "he"}, {"hidden": [7]},
-                                     {"features": ["x1", "x2", "sin_x1"]},
-                                     {"optimizer": "adam", "learning_rate": 0.01}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"batch_norm": True},
+        {"init": "he"},
+        {"hidden": [7]},
+        {"features": ["x1", "x2", "sin_x1"]},
+        {"optimizer": "adam", "learning_rate": 0.01},
+    ],
+)
 def test_a_variant_trains_on_the_same_points_from_the_seed(changes):
     t = Trainer(SMALL)
     t.add_point(0.25, -0.5, 1)
@@ -363,12 +416,19 @@ def test_a_variant_trains_on_the_same_points_from_the_seed(changes):
     assert t.step_count == 9  # the original is left alone
 
 
-@pytest.mark.parametrize("field", ["dataset", "n_points", "noise", "train_fraction", "seed",
-                                   "n_classes"])
+@pytest.mark.parametrize(
+    "field", ["dataset", "n_points", "noise", "train_fraction", "seed", "n_classes"]
+)
 def test_a_variant_keeps_the_data(field):
     t = Trainer(SMALL)
-    other = {"dataset": "xor", "n_points": 60, "noise": 0.3, "train_fraction": 0.3,
-             "seed": 4, "n_classes": 4}[field]
+    other = {
+        "dataset": "xor",
+        "n_points": 60,
+        "noise": 0.3,
+        "train_fraction": 0.3,
+        "seed": 4,
+        "n_classes": 4,
+    }[field]
     with pytest.raises(ConfigError) as e:
         t.variant({"init": "he", field: other})
     assert e.value.field == field

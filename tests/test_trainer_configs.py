@@ -24,20 +24,33 @@ from engine.trainer import Trainer
 def configs(draw):
     dataset = draw(st.sampled_from([d for d in DATASETS if d != "custom"]))
     hidden = draw(st.lists(st.integers(1, 6), max_size=4))
-    act = draw(st.one_of(st.sampled_from(ACTIVATIONS),
-                         st.lists(st.sampled_from(ACTIVATIONS), min_size=len(hidden),
-                                  max_size=len(hidden)).filter(bool)))
+    act = draw(
+        st.one_of(
+            st.sampled_from(ACTIVATIONS),
+            st.lists(
+                st.sampled_from(ACTIVATIONS), min_size=len(hidden), max_size=len(hidden)
+            ).filter(bool),
+        )
+    )
     out_act, loss = draw(st.sampled_from(HEADS[task_of(dataset)]))
     batch_norm = draw(st.booleans())
     return {
-        "dataset": dataset, "n_points": draw(st.integers(10, 80)),
-        "noise": draw(st.floats(0, 0.5)), "train_fraction": draw(st.floats(0.1, 0.9)),
-        "seed": draw(st.integers(0, 1000)), "n_classes": draw(st.integers(3, 5)),
+        "dataset": dataset,
+        "n_points": draw(st.integers(10, 80)),
+        "noise": draw(st.floats(0, 0.5)),
+        "train_fraction": draw(st.floats(0.1, 0.9)),
+        "seed": draw(st.integers(0, 1000)),
+        "n_classes": draw(st.integers(3, 5)),
         "features": draw(st.lists(st.sampled_from(FEATURES), min_size=1, unique=True)),
-        "hidden": hidden, "activation": act if hidden or isinstance(act, str) else "tanh",
-        "output_activation": out_act, "loss": loss, "init": draw(st.sampled_from(INITS)),
-        "batch_norm": batch_norm, "dropout": draw(st.sampled_from([0.0, 0.3])),
-        "residual": draw(st.booleans()), "optimizer": draw(st.sampled_from(OPTIMIZERS)),
+        "hidden": hidden,
+        "activation": act if hidden or isinstance(act, str) else "tanh",
+        "output_activation": out_act,
+        "loss": loss,
+        "init": draw(st.sampled_from(INITS)),
+        "batch_norm": batch_norm,
+        "dropout": draw(st.sampled_from([0.0, 0.3])),
+        "residual": draw(st.booleans()),
+        "optimizer": draw(st.sampled_from(OPTIMIZERS)),
         "learning_rate": draw(st.sampled_from([0.001, 0.03, 0.3])),
         "regularization": draw(st.sampled_from(REGULARIZATIONS)),
         "regularization_rate": draw(st.sampled_from([0.0, 0.001, 0.01])),
@@ -51,8 +64,9 @@ def finite_or_none(x):
 
 
 # derandomized so CI always runs the same 60 cases; raise max_examples to explore
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(configs())
 def test_every_operation_on_a_random_config(cfg):
     t = Trainer(cfg)

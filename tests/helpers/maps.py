@@ -57,8 +57,9 @@ def param_layout(model: dict) -> list[list[tuple[str, tuple[int, ...]]]]:
 def grad_layout(model: dict) -> list[list[tuple[str, tuple[int, ...]]]]:
     """Per weight layer the (name, shape) of each array in `grads`: dW, db, dz."""
     sizes = model["sizes"]
-    return [[("dW", (fi, fo)), ("db", (fo,)), ("dz", (fo,))]
-            for fi, fo in zip(sizes[:-1], sizes[1:])]
+    return [
+        [("dW", (fi, fo)), ("db", (fo,)), ("dz", (fo,))] for fi, fo in zip(sizes[:-1], sizes[1:])
+    ]
 
 
 def split(flat: np.ndarray, layout) -> list[dict[str, np.ndarray]]:
@@ -101,8 +102,9 @@ def assert_arrays_are(got: list[dict], want: list[dict], dtype) -> None:
     for l, (g, w) in enumerate(zip(got, want, strict=True)):
         for name in g:
             assert g[name].dtype == np.dtype(dtype), (l, name, g[name].dtype)
-            np.testing.assert_array_equal(g[name], np.asarray(w[name]).astype(dtype),
-                                          err_msg=f"layer {l} {name}")
+            np.testing.assert_array_equal(
+                g[name], np.asarray(w[name]).astype(dtype), err_msg=f"layer {l} {name}"
+            )
 
 
 def plane(n: int) -> np.ndarray:
@@ -138,12 +140,20 @@ def maps(layers: list[dict[str, np.ndarray]], model: dict, n: int) -> dict:
     def square(v):
         return v.T.reshape(-1, n, n)
 
-    return {"inputs": square(inputs), "neurons": [square(h) for h in neurons],
-            "output": square(out)}
+    return {
+        "inputs": square(inputs),
+        "neurons": [square(h) for h in neurons],
+        "output": square(out),
+    }
 
 
-def assert_maps_match(layers: list[dict[str, np.ndarray]], model: dict, trainer, n: int = 40,
-                      atol: float = MAP_TOLERANCE) -> dict:
+def assert_maps_match(
+    layers: list[dict[str, np.ndarray]],
+    model: dict,
+    trainer,
+    n: int = 40,
+    atol: float = MAP_TOLERANCE,
+) -> dict:
     """The maps a page computes from a frame's weights against the engine's reference
     (`engine.heatmaps.evaluate_grid` through `trainer.grid`), within `atol`; returns ours."""
     ours = maps(layers, model, n)
