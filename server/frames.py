@@ -141,7 +141,7 @@ def record_frame(rec, meta: dict) -> bytes:
     W, b: the weights the record shows (after the update once applied, before it while a
     phase step is half-shown); dW, db: ∂L/∂W, ∂L/∂b on the batch (with the penalty);
     dW_applied, db_applied: the change the optimizer made (only once applied); a_mean: node
-    layer l + 1's mean output over the batch; dz_sum: Σ over the batch of ∂L/∂z (L the
+    layer l + 1's mean output over the batch; delta_mean: Σ over the batch of ∂L/∂z (L the
     batch's mean loss), i.e. the batch mean of δ = B·∂L/∂z (each example's own ∂ℓ_i/∂z
     without batch norm; with it, its share of the batch gradient, times B). Then
     per_example_loss (n,), yhat (n, K) and target. `rec` is an engine StepRecord.
@@ -158,7 +158,7 @@ def record_frame(rec, meta: dict) -> bytes:
             layer += [("dW_applied", dWa), ("db_applied", dba)]
         layer.append(("a_mean", trace.a.mean(axis=0)))
         if trace.dz is not None:
-            layer.append(("dz_sum", trace.dz.sum(axis=0)))
+            layer.append(("delta_mean", trace.dz.sum(axis=0)))
         arrays += [({"name": name, "layer": l}, a) for name, a in layer]
     for name in ("per_example_loss", "yhat", "target"):
         arrays.append(({"name": name}, np.asarray(getattr(rec, name), dtype=np.float64)))

@@ -207,7 +207,7 @@ def test_bare_step_makes_exactly_one_update(tab, session):
     for l in range(3):
         np.testing.assert_array_equal(frame["grads"][l]["dW"], rec[("dW", l)])
         np.testing.assert_array_equal(frame["grads"][l]["db"], rec[("db", l)])
-        np.testing.assert_array_equal(frame["grads"][l]["dz"], rec[("dz_sum", l)])
+        np.testing.assert_array_equal(frame["grads"][l]["dz"], rec[("delta_mean", l)])
         np.testing.assert_array_equal(frame["params"][l]["W"], rec[("W", l)])
 
 

@@ -277,7 +277,7 @@ export class NetworkView {
     }
 
     // Nodes.
-    const dMax = showGrad ? maxAbs(grads.map((L) => L.dz_mean || [])) || 1 : 1;
+    const dMax = showGrad ? maxAbs(grads.map((L) => L.delta_mean || [])) || 1 : 1;
     this.deltaScale = dMax;
     ctx.font = `${labelFont(s, k.font)}px system-ui, sans-serif`;
     ctx.textBaseline = "middle";
@@ -288,8 +288,8 @@ export class NetworkView {
         const x = node.x - s / 2, y = node.y - s / 2;
         ctx.globalAlpha = dim ? 0.3 : node.active ? 1 : 0.35;
         const L = c > 0 && grads ? grads[c - 1] : null;
-        if (showGrad && c > 0 && L && L.dz_mean && c > gradFrom - 0.001) {
-          const d = L.dz_mean[node.j];
+        if (showGrad && c > 0 && L && L.delta_mean && c > gradFrom - 0.001) {
+          const d = L.delta_mean[node.j];
           ctx.fillStyle = divergingCss(d / dMax);
           ctx.fillRect(x, y, s, s);
           deltas.push({ node, c, d });

@@ -139,14 +139,14 @@ function weightsOf(model, flat) {
     biases: layers.map((L) => Array.from(flat.subarray(L.b, L.b + L.fo))) };
 }
 
-/** A frame's `grads` per weight layer, [{dW, db, dz_mean}] (dz: the batch mean of δ). */
+/** A frame's `grads` per weight layer, [{dW, db, delta_mean}] (the batch mean of δ). */
 function gradientsOf(model, flat) {
   const out = [];
   let o = 0;
   for (let l = 0; l < model.sizes.length - 1; l++) {
     const fi = model.sizes[l], fo = model.sizes[l + 1];
     out.push({ dW: rows(flat, o, fi, fo), db: Array.from(flat.subarray(o + fi * fo, o + fi * fo + fo)),
-      dz_mean: Array.from(flat.subarray(o + fi * fo + fo, o + fi * fo + 2 * fo)) });
+      delta_mean: Array.from(flat.subarray(o + fi * fo + fo, o + fi * fo + 2 * fo)) });
     o += fi * fo + 2 * fo;
   }
   return o === flat.length ? out : null;
@@ -176,10 +176,6 @@ export function decodeRecordFrame({ header, arrays }) {
     if (a.layer === undefined) continue;
     const L = layers[a.layer] || (layers[a.layer] = {});
     L[a.name] = nest(a.data, a.shape);
-  }
-  for (const L of layers) {
-    // dz_sum is Σ over the batch of ∂L/∂z = the mean per-example δ (server/frames.py).
-    if (L.dz_sum) L.dz_mean = L.dz_sum;
   }
   const top = (name) => {
     const a = arrays.find((x) => x.name === name && x.layer === undefined);

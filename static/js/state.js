@@ -35,7 +35,7 @@ export function initialState() {
     gradNorms: [],
     history: [],             // [{step, epoch, loss:{train,test}, accuracy:{...}, grad_norms}]
     record: null,            // last step record (StepRecord.to_dict) or null
-    frameGrads: null,        // {step, layers: [{dW, db, dz_mean}]}: the last frame's gradients
+    frameGrads: null,        // {step, layers: [{dW, db, delta_mean}]}: the last frame's gradients
     phase: null,             // trainer phase last shown (phase stepping)
     stopped: null,           // {reason, message} or null
     playing: false,
