@@ -177,7 +177,7 @@ def _finish_step(t, count: int, s):
 
 
 def _step_job(t, count: int, unit: str, s):
-    """Pool thread, lock held: a few updates (the last recorded) or phases, the twin's too
+    """Lock held (Session.call): a few updates (the last recorded) or phases, the twin's too
     (the same number, or the same phases)."""
     rec, before, twin = None, t.step_count, s.twin
     if unit == "phase":

@@ -517,7 +517,7 @@ class Loss(_Out):
 class Hello(_Out):
     """The first message on every connection.
 
-    `{"type": "hello", "protocol": 1, "session": "3q2…", "resumed": false,
+    `{"type": "hello", "protocol": 3, "session": "3q2…", "resumed": false,
       "limits": {...}, "defaults": {<engine config>}, "schema": [<engine field table>],
       "tasks": {"binary": ["circle", ...], "regression": [...], "multiclass": [...]},
       "heads": {"binary": [["tanh", "mse"], ...], ...}, "live_fields": ["alpha", ...],

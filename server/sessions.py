@@ -8,15 +8,16 @@ their own, so one heavy session never stalls the others; commands go to the ever
 
 Frames and single steps, the hot path, run on the event loop's own thread when they are
 cheap (the last one took under INLINE_QUICK_S of CPU; a frame at speed 1 takes about 1 ms).
-Threads do not pay here: every NumPy call that releases the GIL (a 100×100 heatmap makes a
-dozen) hands it to a busy thread and waits for a switch interval to get it back. Measured with
+Threads do not pay here: every NumPy call that releases the GIL (a step makes a dozen) hands
+it to a busy thread and waits for a switch interval to get it back. Measured with
 bench/classroom.py (200 followers and 30 forks playing): frames made in pool threads cost
 2.7 ms of CPU each and forks got 13.5 frames/s; made inline, 1.4 ms and 23 frames/s.
 When the loop is saturated, a room's due frame goes before private sessions' (`_give_way`).
 
 Play mode is one task per session: at most `frame_rate` times a second it runs
-`trainer.run(speed)`, reads the metrics and the grid, encodes ONE frame (a `metrics` text and
-a binary heatmap frame) and hands it to the attached connection's newest-wins outbox. After
+`trainer.run(speed)`, reads the metrics and the weights, encodes ONE frame (a `metrics` text
+and a binary weights frame; the page makes the heatmaps) and hands it to the attached
+connection's newest-wins outbox (and, within their byte budget, the followers'). After
 a discrete change (a `step`, a `set`...) one frame is rendered soon, at most `frame_rate`
 a second; after a `step` it carries the step's record frame before the heatmap.
 
@@ -348,7 +349,8 @@ class Session:
     # frames after discrete changes
 
     def _render_frame(self, trainer, rec) -> tuple[tuple[bytes, ...], tuple[bytes, ...] | None]:
-        """Pool thread, lock held: the record frame of `rec` (if any), then a weights frame;
+        """Lock held (Session.call: inline or in the pool): the record frame of `rec` (if any),
+        then a weights frame;
         for the session's page and for its room's followers."""
         own, room = self._weights(trainer)
         if rec is None:
