@@ -350,8 +350,7 @@ class Session:
 
     def _render_frame(self, trainer, rec) -> tuple[tuple[bytes, ...], tuple[bytes, ...] | None]:
         """Lock held (Session.call: inline or in the pool): the record frame of `rec` (if any),
-        then a weights frame;
-        for the session's page and for its room's followers."""
+        then a weights frame; for the session's page and for its room's followers."""
         own, room = self._weights(trainer)
         if rec is None:
             return (own,), (room,) if room is not None else None
