@@ -12,9 +12,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "swish")
+from . import activations, losses
+
+# the functions and heads the engine defines, in their modules' order: one list each
+ACTIVATIONS = tuple(activations.ACTIVATIONS)
 OUTPUT_ACTIVATIONS = ("tanh", "linear", "sigmoid", "softmax")
-LOSSES = ("mse", "bce", "cross_entropy")
+LOSSES = tuple(losses.HEADS)
 INITS = ("uniform", "xavier", "he", "zeros")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
 REGULARIZATIONS = ("none", "l1", "l2")
