@@ -37,14 +37,13 @@ LONG_STEP_CHUNK_S = 0.03  # CPU seconds of each of those jobs
 READ_ONLY = frozenset(
     {"inspect", "export", "gradcheck", "view", "ui", "fork", "open_room", "close_room"}
 )
-FOLLOWER_TYPES = frozenset({"export", "fork", "leave"})
 UNCHARGED = frozenset({"leave", "pause", "ui"})  # never wait for the address's CPU share
 Handler = Callable[["Connection", object], Awaitable[None]]
 
 
 async def dispatch(conn: Connection, msg) -> None:
     """Run the handler for `msg`; engine refusals are raised as ProtocolError."""
-    if conn.role == "follower" and msg.type not in FOLLOWER_TYPES:
+    if conn.role == "follower" and msg.type not in protocol.FOLLOWER_MESSAGES:
         room = conn.session.room
         raise ProtocolError(
             ErrorCode.FORBIDDEN,

@@ -34,6 +34,8 @@ from engine.features import FEATURE_LABELS
 from .lessons import CHARTS, LESSONS
 
 PROTOCOL_VERSION = 3
+# What a room's follower may send: it reads along, saves a copy, forks or stops following.
+FOLLOWER_MESSAGES = frozenset({"export", "fork", "leave"})
 
 MAX_INDEX = 4 * MAX_POINTS  # no list the engine keeps is longer (points grow by editing)
 MAX_JSON_INT = 2**53  # larger integers lose precision in a browser's JSON.parse
@@ -521,13 +523,15 @@ class Hello(_Out):
       "limits": {...}, "defaults": {<engine config>}, "schema": [<engine field table>],
       "tasks": {"binary": ["circle", ...], "regression": [...], "multiclass": [...]},
       "heads": {"binary": [["tanh", "mse"], ...], ...}, "live_fields": ["alpha", ...],
-      "feature_labels": {"x1": "X₁", ...}}`
+      "feature_labels": {"x1": "X₁", ...}, "follower_messages": ["export", "fork", "leave"]}`
     Keep `session` and reconnect with `/ws?session=<id>` to resume within `session_ttl_s`.
     `role` is "solo", "presenter" (this session is a room) or "follower" (this connection
     watches a room read-only; `session` is then null); `room` is as in the `room` message.
     `tasks` groups the data sets by task, `heads` lists the valid (output activation, loss)
     pairs per task, `live_fields` the config fields `set` accepts (the rest need
-    `configure`), `feature_labels` the display label of each input feature.
+    `configure`), `feature_labels` the display label of each input feature,
+    `follower_messages` the messages a room's follower may send (FOLLOWER_MESSAGES; anything
+    else is `forbidden`).
     """
 
     type: Literal["hello"] = "hello"
@@ -553,6 +557,7 @@ class Hello(_Out):
     )
     live_fields: list[str] = Field(default_factory=lambda: sorted(LIVE_FIELDS))
     feature_labels: dict[str, str] = Field(default_factory=lambda: dict(FEATURE_LABELS))
+    follower_messages: list[str] = Field(default_factory=lambda: sorted(FOLLOWER_MESSAGES))
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -30,12 +30,12 @@ const dispatch = (a) => store.dispatch(a);
 const state = store.state;
 
 const conn = new Connection(dispatch);
-// A room's follower watches read-only: commands are not sent (the server would refuse them
-// as `forbidden`); one a person asked for gets a hint, automatic ones are dropped quietly.
-const FOLLOWER_SENDS = new Set(["export", "fork", "leave"]);
+// A room's follower watches read-only: only the hello's `follower_messages` are sent (the
+// server would refuse the rest as `forbidden`); one a person asked for gets a hint, automatic
+// ones are dropped quietly.
 const AUTOMATIC = new Set(["inspect", "view", "ui"]);
 const send = (msg) => {
-  if (state.role === "follower" && !FOLLOWER_SENDS.has(msg.type)) {
+  if (state.role === "follower" && !state.followerMessages.has(msg.type)) {
     if (!AUTOMATIC.has(msg.type)) {
       dispatch({ type: "toast", kind: "info", text: "You are following the presenter: the controls are read-only. "
         + "Fork to experiment on your own copy." });

@@ -217,6 +217,7 @@ export class Decoder {
         return [{ type: "hello", protocol: m.protocol, sessionId: m.session, resumed: m.resumed,
           limits: m.limits || {}, defaults: m.defaults, schema: m.schema, tasks: m.tasks,
           heads: m.heads, liveFields: m.live_fields, featureLabels: m.feature_labels,
+          followerMessages: m.follower_messages,
           role: m.role || "solo", room: roomOf(m.room) }];
       case "state":
         return [{ type: "state", config: m.config, params: m.params, metrics: m.metrics,

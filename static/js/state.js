@@ -25,6 +25,7 @@ export function initialState() {
     tasks: {},               // data set → "binary" | "regression" | "multiclass" (hello)
     heads: {},               // task → [[output_activation, loss], ...] valid pairs (hello)
     liveFields: new Set(),   // config fields a `set` may change (hello); others need configure
+    followerMessages: new Set(),  // what a room's follower may send (hello)
     featureLabels: {},       // feature → display label, e.g. x1_sq → "X₁²" (hello)
     config: null,            // current engine config (field name → value)
     params: null,            // {weights: [l][i][j], biases: [l][j]}
@@ -161,6 +162,7 @@ export const REDUCERS = {
     for (const [task, names] of Object.entries(a.tasks || {})) for (const n of names) s.tasks[n] = task;
     s.heads = a.heads || {};
     s.liveFields = new Set(a.liveFields || []);
+    s.followerMessages = new Set(a.followerMessages || []);
     s.featureLabels = a.featureLabels || {};
     if (s.connection.sessionId && a.sessionId && s.connection.sessionId !== a.sessionId) {
       REDUCERS.toast(s, { kind: "info", text: "The server no longer had this tab's session: a new one "
