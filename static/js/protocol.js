@@ -1,3 +1,4 @@
+// @ts-check
 // The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 3) and
 // server/frames.py (binary frame format 2). The only module that builds or parses messages.
 //
@@ -261,11 +262,9 @@ export class Decoder {
     if (frame.header.kind === "frame") return [{ type: "weights", frame }];
     if (frame.header.kind === "record") {
       const rec = decodeRecordFrame(frame);
-      const action = this.pendingStep || { type: "step", metrics: null, phase: rec.phase, head: {} };
+      const held = this.pendingStep || { type: "step", metrics: null, phase: rec.phase, head: {} };
       this.pendingStep = null;
-      action.record = { ...action.head, ...rec };
-      action.animate = true;
-      return [action];
+      return [{ ...held, record: { ...held.head, ...rec }, animate: true }];
     }
     return [];
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // The client state and its one dispatch path.
 //
 // Every change goes through `store.dispatch({type, ...})`. A reducer in REDUCERS mutates the
@@ -12,6 +13,43 @@ export const VIEWS = ["topology", "network", "boundary", "charts", "inspector", 
 
 export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are thinned)
 
+/**
+ * The page's whole state: what the server sent (config, model, weights, metrics, records),
+ * what the page made of it (heatmaps) and the page's own choices (`ui`). Views read it;
+ * only REDUCERS write it.
+ *
+ * @typedef {{status: string, attempt: number, sessionId: string|null, resumed: boolean,
+ *   reason?: string}} Connection
+ * @typedef {{kind: "neuron"|"link"|"bias", layer: number, j: number, i?: number}} Selection
+ * @typedef {{units: number, n: number, codes: Uint8Array, lo: number, hi: number}} Map
+ * @typedef {{n: number, output: Map, outputRange: number[], inputs: Map, neurons: Map[],
+ *   full: Float32Array[], compareOutput: Map|null, step?: number}} Heatmaps
+ * @typedef {{sizes: number[], activations: string[], output_activation: string,
+ *   batch_norm: boolean, skip: boolean[], constants: Object<string, number>,
+ *   features: string[], key: string}} Model
+ * @typedef {{weights: number[][][], biases: number[][]}} Params
+ * @typedef {{view: "forward"|"backward", selection: Selection|null, hover: {layer: number,
+ *   j: number}|null, example: number|null, discretize: boolean, showTest: boolean,
+ *   lossScale: string, charts: string|null, chartFocus: string, stepUnit: string,
+ *   rate: number, classPick: number, regressionValue: number, clickMode: string,
+ *   anim: {phase: string, start: number, duration: number}|null, animate: boolean,
+ *   lesson: string|null, projector: boolean, reveal: number|null, [more: string]: any}} Ui
+ * @typedef {{connection: Connection, role: string, room: any, compare: any, forkOf: string|null,
+ *   protocol: number|null, limits: Object<string, any>, schema: any[], tasks: Object<string,
+ *   string>, heads: Object<string, string[][]>, liveFields: Set<string>,
+ *   followerMessages: Set<string>, featureLabels: Object<string, string>, config: any,
+ *   params: Params|null, points: any, counters: {step: number, epoch: number},
+ *   loss: {train: number|null, test: number|null}, accuracy: {train: number|null,
+ *   test: number|null}, gradNorms: number[], history: any[], record: any,
+ *   frameGrads: {step: number, layers: any[]}|null, phase: string|null, stopped: any,
+ *   playing: boolean, canStepBack: boolean, paramsStep: number|null, defaults: any,
+ *   heatmaps: Heatmaps|null, featureMaps: {names: string[], maps: Map}|null,
+ *   model: Model|null, wire: {step: number, params: Float32Array, compare: any}|null,
+ *   unreadFrame: any, inspect: any, gradcheck: any, busy: {gradcheck: boolean},
+ *   toasts: any[], ui: Ui}} State
+ */
+
+/** @returns {State} */
 export function initialState() {
   return {
     connection: { status: "connecting", attempt: 0, sessionId: null, resumed: false },
@@ -146,6 +184,7 @@ function pushCompare(b, m) {
 
 const QUIET_ERRORS = new Set(["rate_limited"]);
 
+/** @type {Object<string, (s: State, a: any) => (string[]|void)>} */
 export const REDUCERS = {
   connection(s, a) {
     Object.assign(s.connection, { status: a.status, attempt: a.attempt ?? s.connection.attempt,
@@ -267,7 +306,7 @@ export const REDUCERS = {
     if (a.re === "gradcheck") s.busy.gradcheck = false;
     if (QUIET_ERRORS.has(a.code) && s.toasts.some((t) => t.code === a.code)) return [];
     // The refused control snaps back to the server's value.
-    return [...REDUCERS.toast(s, { text: a.message, kind: a.code === "rejected" ? "info" : "error", code: a.code }),
+    return [...(REDUCERS.toast(s, { text: a.message, kind: a.code === "rejected" ? "info" : "error", code: a.code }) || []),
       "controls"];
   },
   /** A toast; one with a `key` replaces the earlier toast with that key ("encoding…" → "saved"). */
