@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, datasets, explain, features, heatmaps, snapshots
+from . import activations, explain, features, heatmaps, snapshots
 from .config import Config, ConfigError
+from .data import AddPoint, Edit, Points, RemovePoint, edit_from_json
 from .errors import SnapshotError, TrainerError
 from .losses import correct, make_head, targets_for
 from .network import Network
@@ -67,22 +68,35 @@ class Trainer:
         elif isinstance(config, dict):
             config = Config.from_dict(config)
         self.config = config
-        self.edits: list[list] = []
         self._build_data()
         self._build_model()
 
     # building
 
-    def _build_data(self) -> None:
-        c = self.config
-        rng = np.random.default_rng([c.seed, 0])
-        X, y = datasets.generate(c.dataset, c.n_points, c.noise, rng, n_classes=c.n_classes)
-        self.X_train, self.y_train, self.X_test, self.y_test = datasets.split(
-            X, y, c.train_fraction, rng
-        )
-        for edit in self.edits:
-            self._apply_edit(edit)
+    def _build_data(self, edits: list[Edit] | tuple[Edit, ...] = ()) -> None:
+        self.data = Points(self.config, edits)
         self._refresh_features()
+
+    @property
+    def edits(self) -> list[Edit]:
+        """The points added or removed by hand since the seed's draw, in order (data.py)."""
+        return self.data.edits
+
+    @property
+    def X_train(self) -> np.ndarray:
+        return self.data.X_train
+
+    @property
+    def y_train(self) -> np.ndarray:
+        return self.data.y_train
+
+    @property
+    def X_test(self) -> np.ndarray:
+        return self.data.X_test
+
+    @property
+    def y_test(self) -> np.ndarray:
+        return self.data.y_test
 
     def _refresh_features(self) -> None:
         c = self.config
@@ -146,8 +160,7 @@ class Trainer:
             raise ConfigError(same[0], "a variant keeps the data and the seed")
         t = self.__class__(self.config.replace(**changes))
         if self.edits:  # the seed's points, then the same edits
-            t.edits = [list(e) for e in self.edits]
-            t._build_data()
+            t._build_data(self.edits)
             t._build_model()
         return t
 
@@ -155,7 +168,6 @@ class Trainer:
         """Fresh weights drawn from the seed; counters, history and optimizer state cleared.
         With `data`, the points added or removed by hand go too: the data is the seed's."""
         if data and self.edits:
-            self.edits = []
             self._build_data()
         self._build_model()
 
@@ -176,7 +188,6 @@ class Trainer:
         old = self.config
         self.config = new
         if changed & DATA_FIELDS:
-            self.edits = []
             self._build_data()
             self._build_model()
         elif changed & NETWORK_FIELDS or new.n_outputs != old.n_outputs:
@@ -211,17 +222,16 @@ class Trainer:
     def add_point(self, x1: float, x2: float, label, split: str = "train") -> int:
         """Add a point; returns its index in its split. Weights and counters are kept; the
         current epoch starts over on the new data."""
-        self._edit(["add", split, float(x1), float(x2), label])
-        return (len(self.X_train) if split == "train" else len(self.X_test)) - 1
+        self._edit(AddPoint(split, float(x1), float(x2), label))
+        return self.data.count(split) - 1
 
     def remove_point(self, split: str, index: int) -> None:
-        self._edit(["remove", split, int(index)])
+        self._edit(RemovePoint(split, int(index)))
 
-    def _edit(self, edit: list) -> None:
-        self._check_edit(edit)
+    def _edit(self, edit: Edit) -> None:
+        edit = self.data.checked(edit, self.config)
         self._discard_pending()
-        self._apply_edit(edit)
-        self.edits.append(edit)
+        self.data.apply(edit)
         self._refresh_features()
         self._reset_counters_keep_weights()
 
@@ -230,49 +240,6 @@ class Trainer:
         self._checkpoints.clear()
         self.last_record = None
         self._log(self.metrics())
-
-    def _check_edit(self, edit) -> None:
-        kind, split = edit[0], edit[1]
-        if split not in ("train", "test"):
-            raise TrainerError("split must be 'train' or 'test'")
-        n = len(self.X_train) if split == "train" else len(self.X_test)
-        if kind == "remove":
-            if not 0 <= edit[2] < n:
-                raise TrainerError(f"index must be in [0, {n - 1}]")
-            return
-        lo, hi = datasets.DOMAIN
-        if not (lo <= edit[2] <= hi and lo <= edit[3] <= hi):
-            raise TrainerError(f"x1 and x2 must be in [{lo:g}, {hi:g}]")
-        if len(self.X_train) + len(self.X_test) >= 2 * self.config.n_points + 500:
-            raise TrainerError("too many points")
-        label, task = edit[4], self.config.task
-        if task == "regression":
-            if (
-                isinstance(label, bool)
-                or not isinstance(label, (int, float))
-                or not -1.0 <= label <= 1.0
-            ):
-                raise TrainerError("label must be a number in [-1, 1]")
-            edit[4] = float(label)
-        else:
-            k = self.config.n_classes if task == "multiclass" else 2
-            if isinstance(label, bool) or label not in range(k):
-                raise TrainerError(f"label must be an integer in [0, {k - 1}]")
-            edit[4] = int(label)
-
-    def _apply_edit(self, edit) -> None:
-        kind, split = edit[0], edit[1]
-        X = self.X_train if split == "train" else self.X_test
-        y = self.y_train if split == "train" else self.y_test
-        if kind == "add":
-            X = np.vstack([X, [[edit[2], edit[3]]]])
-            y = np.append(y, np.asarray(edit[4], dtype=y.dtype))
-        else:
-            X, y = np.delete(X, edit[2], axis=0), np.delete(y, edit[2])
-        if split == "train":
-            self.X_train, self.y_train = X, y
-        else:
-            self.X_test, self.y_test = X, y
 
     # batches and undo
 
@@ -964,7 +931,7 @@ class Trainer:
         return {
             "version": SNAPSHOT_VERSION,
             "config": self.config.to_dict(),
-            "edits": [list(e) for e in self.edits],
+            "edits": [e.to_json() for e in self.edits],
             "params": self.net.params.tolist(),
             "buffers": buffers.tolist(),
             "optimizer": self.optimizer.state_dict(),
@@ -988,11 +955,9 @@ class Trainer:
         t = cls(Config.from_dict(snap["config"]))
         for k, edit in enumerate(snap.get("edits", [])):
             try:
-                t._check_edit(list(edit))
+                t.data.apply(t.data.checked(edit_from_json(edit), t.config))
             except TrainerError as e:
                 raise SnapshotError(f"edits.{k}", str(e)) from None
-            t._apply_edit(list(edit))
-            t.edits.append(list(edit))
         t._refresh_features()
         s = snapshots.check_state(snap, t, tuple(STOP_MESSAGES))
         np.copyto(t.net.params, s["params"])
