@@ -24,23 +24,15 @@ from .losses import correct, make_head, targets_for
 from .network import Network
 from .optimizers import make_optimizer
 from .records import StepRecord, StepSettings
+from .stopping import STOP_MESSAGES, Stopping
 
 UNDO_DEPTH = 1024  # updates that step_back can undo, at least
 UNDO_BUDGET_BYTES = 4 << 20  # the checkpoints' memory: a full one every k updates to fit it
 HISTORY_MAX = 4000  # points kept for the charts; older ones are thinned, recent ones kept
 HISTORY_RECENT = 1000
-EARLY_STOP_MIN_DELTA = 1e-4  # an epoch counts as progress when test loss falls by 0.01 %
 SNAPSHOT_VERSION = snapshots.SNAPSHOT_VERSION
 DATA_FIELDS = {"dataset", "n_points", "noise", "train_fraction", "seed", "n_classes"}
 NETWORK_FIELDS = {"features", "hidden", "init", "batch_norm", "residual"}
-STOP_MESSAGES = {
-    "max_epochs": "Stopped: reached the maximum number of epochs ({max_epochs}).",
-    "target_loss": "Stopped: the training loss reached the target ({target_loss:g}).",
-    "early_stopping": "Stopped early: the test loss has not improved for {patience} epochs.",
-    "converged": "Stopped: converged, the largest update fell below {tolerance:g}.",
-    "diverged": "The loss became infinite at step {step}: the learning rate is probably too "
-    "large. Training stopped and the weights from before that step are kept.",
-}
 
 
 def _opt_kwargs(c: Config) -> dict[str, float]:
@@ -139,10 +131,7 @@ class Trainer:
         self.pos = 0
         self._perm = None
         self.history: list[dict] = []
-        self.stopped: str | None = None
-        self.stop_message = ""
-        self.best_test = math.inf
-        self.bad_epochs = 0
+        self.stopping = Stopping()
         self.pending: StepRecord | None = None
         self._traces = None  # the fast path's last traces (its reused buffers)
         self.phase: str | None = None
@@ -215,7 +204,7 @@ class Trainer:
             self.optimizer.set_hyperparameters(**_opt_kwargs(c))
         if changed & {"activation", "output_activation", "loss"}:
             self._checkpoints.clear()
-        self.stopped, self.stop_message = None, ""
+        self.stopping.clear()
 
     # data editing
 
@@ -302,8 +291,8 @@ class Trainer:
             self.step_count,
             self.epoch,
             self.pos,
-            self.best_test,
-            self.bad_epochs,
+            self.stopping.best_test,
+            self.stopping.bad_epochs,
         )
 
     def _restore(self, saved: tuple) -> None:
@@ -316,8 +305,8 @@ class Trainer:
             self.step_count,
             self.epoch,
             pos,
-            self.best_test,
-            self.bad_epochs,
+            self.stopping.best_test,
+            self.stopping.bad_epochs,
         ) = saved
         np.copyto(self.net.params, params)
         np.copyto(self.net.buffers, buffers)
@@ -390,7 +379,7 @@ class Trainer:
                         self._check_stops(True, None, math.inf)
         finally:
             self._use_settings(live)
-            self.stopped, self.stop_message = None, ""
+            self.stopping.clear()
             self._traces = None
 
     def _use_settings(self, config: Config) -> None:
@@ -406,7 +395,7 @@ class Trainer:
             return True
         if not self.can_step_back or not self._back_to(self.step_count - 1):
             return False
-        self.stopped, self.stop_message = None, ""
+        self.stopping.clear()
         self.last_record, self._traces = None, None
         return True
 
@@ -473,12 +462,7 @@ class Trainer:
             self._back_to(bad_step - 1)
         while self.evaluate()["loss"]["train"] is None and self._back_to(self.step_count - 1):
             pass
-        self._stop("diverged", step=bad_step)
-
-    def _stop(self, reason: str, **extra) -> None:
-        self.stopped = reason
-        fields = {**self.config.to_dict(), "step": self.step_count, **extra}
-        self.stop_message = STOP_MESSAGES[reason].format(**fields)
+        self.stopping.stop("diverged", self.config, step=bad_step)
 
     def _prepare(self) -> StepRecord:
         """Forward, loss and backward on the next batch, without the update."""
@@ -536,14 +520,14 @@ class Trainer:
 
     def step(self) -> StepRecord:
         """Exactly one mini-batch update (finishing a half-shown one first) with its record."""
-        self.stopped, self.stop_message = None, ""
+        self.stopping.clear()
         rec = self.pending if self.pending is not None else self._prepare()
         return self._apply(rec)
 
     def phase_step(self) -> StepRecord:
         """Advance one phase: forward → loss → backward → update. Returns the record so far."""
         if self.pending is None:
-            self.stopped, self.stop_message = None, ""
+            self.stopping.clear()
             self.pending = self._prepare()
             self.phase = "forward"
             self.last_record = self.pending
@@ -570,7 +554,7 @@ class Trainer:
         if self.pending is not None:
             self.step()
             n -= 1
-        self.stopped, self.stop_message = None, ""
+        self.stopping.clear()
         net, opt, tol = self.net, self.optimizer, self.config.tolerance
         params, grads = [net.params], [net.grads]
         done = 0
@@ -596,7 +580,7 @@ class Trainer:
                 self._diverged(self.step_count)  # the last update overflowed the loss
                 m = self.metrics()
             elif self.stopped is None:
-                self._check_target(m)
+                self.stopping.reached_target(self.config, m)
             self._log(m)
         return done
 
@@ -628,38 +612,20 @@ class Trainer:
             return self.updates_left_in_epoch() + (count - 1) * self.updates_left_in_epoch(0)
         return count
 
-    def _check_target(self, m: dict) -> bool:
-        target = self.config.target_loss
-        if target is not None and m["loss"]["train"] is not None and m["loss"]["train"] <= target:
-            self._stop("target_loss")
-            return True
-        return False
-
     def _check_stops(self, epoch_done: bool, m: dict | None, biggest_update: float) -> bool:
-        c = self.config
-        if m is not None and self._check_target(m):
-            return True
-        if c.tolerance is not None and biggest_update < c.tolerance:
-            self._stop("converged")
-            return True
-        if not epoch_done:
-            return False
-        if c.patience is not None or (m is None and c.target_loss is not None):
-            m = m or self.metrics()
-            if m is not None and self._check_target(m):
-                return True
-            test = m["loss"]["test"]
-            if test is not None and test < self.best_test - EARLY_STOP_MIN_DELTA * abs(test):
-                self.best_test, self.bad_epochs = test, 0
-            else:
-                self.bad_epochs += 1
-            if c.patience is not None and self.bad_epochs >= c.patience:
-                self._stop("early_stopping")
-                return True
-        if c.max_epochs is not None and self.epoch >= c.max_epochs:
-            self._stop("max_epochs")
-            return True
-        return False
+        return self.stopping.after_update(
+            self.config, self.epoch, epoch_done, m, biggest_update, self.metrics
+        )
+
+    @property
+    def stopped(self) -> str | None:
+        """Why training stopped (a key of stopping.STOP_MESSAGES), or None."""
+        return self.stopping.reason
+
+    @property
+    def stop_message(self) -> str:
+        """The sentence the page shows for `stopped`."""
+        return self.stopping.message
 
     # read-outs
 
@@ -928,6 +894,7 @@ class Trainer:
         """Everything needed to continue exactly, as a JSON-able dict. A half-shown phase
         step is left out (and left alone): the snapshot is the state before it."""
         buffers = self._pending_undo[1] if self.pending is not None else self.net.buffers
+        stopping = self.stopping
         return {
             "version": SNAPSHOT_VERSION,
             "config": self.config.to_dict(),
@@ -939,8 +906,8 @@ class Trainer:
                 "step": self.step_count,
                 "epoch": self.epoch,
                 "pos": self.pos,
-                "best_test": None if math.isinf(self.best_test) else self.best_test,
-                "bad_epochs": self.bad_epochs,
+                "best_test": None if math.isinf(stopping.best_test) else stopping.best_test,
+                "bad_epochs": stopping.bad_epochs,
             },
             "stopped": self.stopped,
             "stop_message": self.stop_message,
@@ -976,9 +943,10 @@ class Trainer:
         opt.set_hyperparameters(**_opt_kwargs(t.config))  # the config's, not the file's
         cnt = s["counters"]
         t.step_count, t.epoch, t.pos = cnt["step"], cnt["epoch"], cnt["pos"]
-        t.best_test = math.inf if cnt["best_test"] is None else cnt["best_test"]
-        t.bad_epochs = cnt["bad_epochs"]
-        t.stopped, t.stop_message = s["stopped"], s["stop_message"]
+        stopping = t.stopping
+        stopping.best_test = math.inf if cnt["best_test"] is None else cnt["best_test"]
+        stopping.bad_epochs = cnt["bad_epochs"]
+        stopping.reason, stopping.message = s["stopped"], s["stop_message"]
         t.history = s["history"] or [t.metrics()]
         return t
 

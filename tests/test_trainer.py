@@ -347,7 +347,7 @@ def test_undo_at_the_largest_network_keeps_a_thousand_steps_in_bounded_memory():
                 t.net.buffers.copy(),
                 t.epoch,
                 t.pos,
-                t.bad_epochs,
+                t.stopping.bad_epochs,
             )
     assert t._undo_every > 1
     kept = sum(
@@ -361,7 +361,7 @@ def test_undo_at_the_largest_network_keeps_a_thousand_steps_in_bounded_memory():
             np.testing.assert_array_equal(t.net.params, params)
             np.testing.assert_array_equal(t.optimizer.state_arrays()[1], v)
             np.testing.assert_array_equal(t.net.buffers, buffers)
-            assert (t.epoch, t.pos, t.bad_epochs) == (epoch, pos, bad)
+            assert (t.epoch, t.pos, t.stopping.bad_epochs) == (epoch, pos, bad)
     assert t.step_count == 1100 - 1024
 
 
