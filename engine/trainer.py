@@ -1,9 +1,12 @@
-"""The trainer: one object owning the data, the network, the optimizer, the counters and history.
+"""The trainer: the facade a session drives, joining the data, the network, the optimizer,
+the counters and the history.
 
 `step()` makes one mini-batch update and returns its `StepRecord`; `phase_step()` walks the
 same update one phase at a time; `run(n)` is the record-free fast path for play mode. The
-last `UNDO_DEPTH` updates can be stepped back and replayed bit for bit, because batches and
-dropout masks are drawn from generators seeded by (seed, epoch) and (seed, step).
+points and their hand edits live in data.py, the stopping criteria in stopping.py, and undo's
+checkpoints in checkpoints.py: the last UNDO_DEPTH updates can be stepped back and replayed
+bit for bit, because batches and dropout masks are drawn from generators seeded by
+(seed, epoch) and (seed, step).
 """
 
 from __future__ import annotations
@@ -11,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections import deque
 from typing import Any
 
 import numpy as np
 
-from . import activations, explain, features, heatmaps, snapshots
+from . import activations, checkpoints, explain, features, heatmaps, snapshots
+from .checkpoints import Checkpoints, TrainingState
 from .config import Config, ConfigError
 from .data import AddPoint, Edit, Points, RemovePoint, edit_from_json
 from .errors import SnapshotError, TrainerError
@@ -26,8 +29,6 @@ from .optimizers import make_optimizer
 from .records import StepRecord, StepSettings
 from .stopping import STOP_MESSAGES, Stopping
 
-UNDO_DEPTH = 1024  # updates that step_back can undo, at least
-UNDO_BUDGET_BYTES = 4 << 20  # the checkpoints' memory: a full one every k updates to fit it
 HISTORY_MAX = 4000  # points kept for the charts; older ones are thinned, recent ones kept
 HISTORY_RECENT = 1000
 SNAPSHOT_VERSION = snapshots.SNAPSHOT_VERSION
@@ -136,9 +137,8 @@ class Trainer:
         self._traces = None  # the fast path's last traces (its reused buffers)
         self.phase: str | None = None
         self.last_record: StepRecord | None = None
-        # (step, state at that step, the config of the updates after it), oldest first
-        self._checkpoints: deque[tuple[int, tuple, Config]] = deque()
-        self._pending_undo = None
+        self._checkpoints = Checkpoints()
+        self._pending_undo: TrainingState | None = None
         self._log(self.metrics())
 
     def variant(self, changes: dict[str, Any]) -> Trainer:
@@ -281,91 +281,67 @@ class Trainer:
             return np.random.default_rng([self.config.seed, 3, self.step_count])
         return None
 
-    def _save(self) -> tuple:
+    def _save(self) -> TrainingState:
         opt = self.optimizer
-        return (
-            self.net.params.copy(),
-            self.net.buffers.copy(),
-            [s.copy() for s in opt.state_arrays()],
-            opt.t,
-            self.step_count,
-            self.epoch,
-            self.pos,
-            self.stopping.best_test,
-            self.stopping.bad_epochs,
+        return TrainingState(
+            params=self.net.params.copy(),
+            buffers=self.net.buffers.copy(),
+            optimizer_state=tuple(s.copy() for s in opt.state_arrays()),
+            optimizer_t=opt.t,
+            step=self.step_count,
+            epoch=self.epoch,
+            pos=self.pos,
+            best_test=self.stopping.best_test,
+            bad_epochs=self.stopping.bad_epochs,
         )
 
-    def _restore(self, saved: tuple) -> None:
+    def _restore(self, saved: TrainingState) -> None:
         """Put back a `_save()` (the history is the caller's to trim)."""
-        (
-            params,
-            buffers,
-            state,
-            t,
-            self.step_count,
-            self.epoch,
-            pos,
-            self.stopping.best_test,
-            self.stopping.bad_epochs,
-        ) = saved
-        np.copyto(self.net.params, params)
-        np.copyto(self.net.buffers, buffers)
+        np.copyto(self.net.params, saved.params)
+        np.copyto(self.net.buffers, saved.buffers)
         live = self.optimizer.state_arrays()
-        if len(live) == len(state):
-            for dst, src in zip(live, state):
+        if len(live) == len(saved.optimizer_state):
+            for dst, src in zip(live, saved.optimizer_state):
                 np.copyto(dst, src)
-        self.optimizer.t = t
-        self._perm = None
-        self.pos = pos
+        self.optimizer.t = saved.optimizer_t
+        self.step_count, self.epoch, self.pos, self._perm = saved.step, saved.epoch, saved.pos, None
+        self.stopping.best_test, self.stopping.bad_epochs = saved.best_test, saved.bad_epochs
 
     def _trim_history(self) -> None:
         while self.history and self.history[-1]["step"] > self.step_count:
             self.history.pop()
 
-    # undo: a full checkpoint every k updates, the updates between replayed bit for bit
-    # (batches come from the seed and the epoch, dropout masks from the seed and the step)
+    # undo (checkpoints.py): the last checkpoint, then the updates since replayed
 
     @property
     def _undo_every(self) -> int:
-        """k: checkpoints every k updates keep UNDO_DEPTH updates within UNDO_BUDGET_BYTES
-        (1 for small networks; 48 for the largest with Adam)."""
-        per_state = 1 + len(self.optimizer.state_names)
-        size = 8 * (self.net.n_params * per_state + len(self.net.buffers))
-        return max(1, math.ceil(UNDO_DEPTH * size / UNDO_BUDGET_BYTES))
+        """k: a checkpoint every k updates (checkpoints.spacing)."""
+        net = self.net
+        return checkpoints.spacing(net.n_params, len(self.optimizer.state_names), len(net.buffers))
 
-    def _undo_point(self, saved: tuple | None = None) -> None:
+    def _undo_point(self, saved: TrainingState | None = None) -> None:
         """Before an update: keep the state as a checkpoint if one is due. `saved`, the state
         already copied, saves copying it again."""
-        cps = self._checkpoints
-        if cps and self.step_count - cps[-1][0] < self._undo_every:
-            return
-        cps.append((self.step_count, saved if saved is not None else self._save(), self.config))
-        while len(cps) > 1 and cps[1][0] <= self.step_count - UNDO_DEPTH:
-            cps.popleft()
+        self._checkpoints.keep(
+            self.step_count,
+            self.config,
+            self._undo_every,
+            self._save if saved is None else lambda: saved,
+        )
 
     def _config_point(self) -> None:
         """After a live change: updates from here on are replayed with the new settings."""
-        cps = self._checkpoints
-        if cps and cps[-1][0] == self.step_count:
-            cps[-1] = (self.step_count, cps[-1][1], self.config)
-        elif cps:
-            cps.append((self.step_count, self._save(), self.config))
+        self._checkpoints.settings_changed(self.step_count, self.config, self._save)
 
     def _back_to(self, target: int) -> bool:
-        """The exact state after `target` updates: the last checkpoint at or before it, then
-        the updates in between replayed with the settings they were made with."""
-        cps = self._checkpoints
-        while cps and cps[-1][0] > target:
-            cps.pop()
-        if not cps or target < 0:
+        """The exact state after `target` updates, its history trimmed to match."""
+        if not self._checkpoints.back_to(target, self._restore, self._replay):
             return False
-        step, saved, config = cps[-1]
-        self._restore(saved)
-        self._replay(target - step, config)
         self._trim_history()
         return True
 
     def _replay(self, n: int, config: Config) -> None:
+        """n updates with `config`'s settings, as they were first made, without records."""
         live = self.config
         self._use_settings(config)
         try:
@@ -401,8 +377,7 @@ class Trainer:
 
     @property
     def can_step_back(self) -> bool:
-        cps = self._checkpoints
-        return self.pending is not None or bool(cps and cps[0][0] <= self.step_count - 1)
+        return self.pending is not None or self._checkpoints.reaches(self.step_count - 1)
 
     # the update
 
@@ -451,7 +426,7 @@ class Trainer:
             ws = self._fast_ws[n] = self.net.workspace(n)
         return ws
 
-    def _diverged(self, bad_step: int, saved: tuple | None = None) -> None:
+    def _diverged(self, bad_step: int, saved: TrainingState | None = None) -> None:
         """Go back to the weights from before update `bad_step` (`saved`, if given, is that
         state), further while the loss there is not finite either, and stop with the
         reason 'diverged'."""
@@ -893,7 +868,7 @@ class Trainer:
     def snapshot(self) -> dict:
         """Everything needed to continue exactly, as a JSON-able dict. A half-shown phase
         step is left out (and left alone): the snapshot is the state before it."""
-        buffers = self._pending_undo[1] if self.pending is not None else self.net.buffers
+        buffers = self._pending_undo.buffers if self.pending is not None else self.net.buffers
         stopping = self.stopping
         return {
             "version": SNAPSHOT_VERSION,

@@ -322,8 +322,8 @@ def test_reset_keeps_hand_added_points_unless_asked_to_drop_them():
 def test_undo_at_the_largest_network_keeps_a_thousand_steps_in_bounded_memory():
     """Checkpoints every k updates (k = 50 here) and the updates between replayed: 1,024
     steps back in under 5 MiB, each state bit for bit the one the forward run had."""
+    from engine.checkpoints import UNDO_BUDGET_BYTES
     from engine.config import FEATURES, MAX_HIDDEN_LAYERS, MAX_WIDTH
-    from engine.trainer import UNDO_BUDGET_BYTES
 
     t = Trainer(
         {
@@ -351,7 +351,10 @@ def test_undo_at_the_largest_network_keeps_a_thousand_steps_in_bounded_memory():
             )
     assert t._undo_every > 1
     kept = sum(
-        sum(a.nbytes for a in c[1][:2]) + sum(a.nbytes for a in c[1][2]) for c in t._checkpoints
+        c.state.params.nbytes
+        + c.state.buffers.nbytes
+        + sum(a.nbytes for a in c.state.optimizer_state)
+        for c in t._checkpoints
     )
     assert kept <= UNDO_BUDGET_BYTES * 1.2
     for _ in range(1024):
@@ -366,9 +369,9 @@ def test_undo_at_the_largest_network_keeps_a_thousand_steps_in_bounded_memory():
 
 
 def test_undo_replays_across_live_changes_with_the_settings_each_update_had(monkeypatch):
-    import engine.trainer
+    import engine.checkpoints
 
-    monkeypatch.setattr(engine.trainer, "UNDO_BUDGET_BYTES", 100_000)  # sparse checkpoints
+    monkeypatch.setattr(engine.checkpoints, "UNDO_BUDGET_BYTES", 100_000)  # sparse checkpoints
     t = Trainer({**SMALL, "optimizer": "momentum", "dropout": 0.1})
     assert t._undo_every >= 5
     seen = [t.net.params.copy()]
