@@ -442,14 +442,19 @@ class Trainer:
     def _prepare(self) -> StepRecord:
         """Forward, loss and backward on the next batch, without the update."""
         saved = self._save()
-        idx = self._next_batch()
+        rec = self._record(self._next_batch().copy())
+        self._pending_undo = saved
+        return rec
+
+    def _record(self, idx: np.ndarray) -> StepRecord:
+        """Forward, loss and backward on the training rows `idx`, as the next update's record."""
         traces, yhat, t = self._forward_backward(idx)
         net = self.net
         per = self.head.per_example(traces[-1].z, yhat, t)
-        rec = StepRecord(
+        return StepRecord(
             step=self.step_count + 1,
             epoch=self.epoch,
-            batch=idx.copy(),
+            batch=idx,
             traces=traces,
             yhat=yhat,
             target=t,
@@ -462,8 +467,6 @@ class Trainer:
             grad_norms=self._layer_norms(net.grads),
             settings=self._step_settings(),
         )
-        self._pending_undo = saved
-        return rec
 
     def _apply(self, rec: StepRecord) -> StepRecord:
         """The optimizer's update for a prepared record; fills in what it changed."""
@@ -810,24 +813,7 @@ class Trainer:
         try:
             if params is not None:
                 np.copyto(self.net.params, params)
-            traces, yhat, t = self._forward_backward(idx)
-            per = self.head.per_example(traces[-1].z, yhat, t)
-            return StepRecord(
-                step=self.step_count + 1,
-                epoch=self.epoch,
-                batch=idx,
-                traces=traces,
-                yhat=yhat,
-                target=t,
-                per_example_loss=per,
-                loss=float(per.mean()),
-                penalty=self._penalty(self.net.params),
-                grads=self.net.grads.copy(),
-                params_before=self.net.params.copy(),
-                layout=self.net.layout,
-                grad_norms=self._layer_norms(self.net.grads),
-                settings=self._step_settings(),
-            )
+            return self._record(idx)
         finally:
             self._restore(saved)
             np.copyto(self.net.grads, grads)
