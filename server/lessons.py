@@ -74,6 +74,17 @@ def _config(**fields: Any) -> dict[str, Any]:
     return {**_BASE, **fields}
 
 
+# the six-layer sigmoid network whose gradients vanish (two lessons: the problem, the cures)
+_DEEP_SIGMOID = {
+    "dataset": "circle",
+    "seed": 1,
+    "hidden": [6] * 6,
+    "activation": "sigmoid",
+    "output_activation": "sigmoid",
+    "loss": "bce",
+}
+
+
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
         id="one-neuron",
@@ -157,15 +168,7 @@ LESSONS: tuple[Lesson, ...] = (
         rate=750,
         charts="grads",
         title="Vanishing gradients in a deep sigmoid network",
-        config=_config(
-            dataset="circle",
-            seed=1,
-            hidden=[6, 6, 6, 6, 6, 6],
-            activation="sigmoid",
-            output_activation="sigmoid",
-            loss="bce",
-            learning_rate=0.1,
-        ),
+        config=_config(**_DEEP_SIGMOID, learning_rate=0.1),
         explanation=(
             "Backpropagation multiplies the error by each layer's weights and by the "
             "activation's slope on its way back. The sigmoid's slope is at most ¼, so after six "
@@ -319,15 +322,7 @@ LESSONS: tuple[Lesson, ...] = (
         rate=750,
         charts="grads",
         title="Batch norm and residual connections rescue a deep network",
-        config=_config(
-            dataset="circle",
-            seed=1,
-            hidden=[6, 6, 6, 6, 6, 6],
-            activation="sigmoid",
-            output_activation="sigmoid",
-            loss="bce",
-            learning_rate=0.3,
-        ),
+        config=_config(**_DEEP_SIGMOID, learning_rate=0.3),
         compare={"batch_norm": True},
         explanation=(
             "This six-layer sigmoid network hardly learns: its gradients fade on the way back. "

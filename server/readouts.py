@@ -80,15 +80,22 @@ def step_message(trainer, rec, count: int, playing: bool, twin=None) -> StepMsg:
     return msg if twin is None else msg.model_copy(update={"compare": progress(twin)})
 
 
+def _progress(trainer, m: dict[str, Any]) -> dict[str, Any]:
+    """The counters and numbers every `step` and `metrics` carries (protocol._Progress), from
+    the metrics `m` of the trainer's current step."""
+    return {
+        "step": trainer.step_count,
+        "epoch": trainer.epoch,
+        "loss": Loss(**m["loss"]),
+        "accuracy": m["accuracy"],
+        "grad_norms": m["grad_norms"],
+    }
+
+
 def _step_message(trainer, rec, count: int, playing: bool) -> StepMsg:
     if rec is None:
-        m = trainer.metrics()
         return StepMsg(
-            step=trainer.step_count,
-            epoch=trainer.epoch,
-            loss=Loss(**m["loss"]),
-            accuracy=m["accuracy"],
-            grad_norms=m["grad_norms"],
+            **_progress(trainer, trainer.metrics()),
             update_ratios=[],
             count=count,
             applied=True,
@@ -102,11 +109,7 @@ def _step_message(trainer, rec, count: int, playing: bool) -> StepMsg:
         )
     m: dict[str, Any] = rec.metrics if rec.metrics is not None else trainer.metrics()
     return StepMsg(
-        step=trainer.step_count,
-        epoch=trainer.epoch,
-        loss=Loss(**m["loss"]),
-        accuracy=m["accuracy"],
-        grad_norms=rec.grad_norms,
+        **{**_progress(trainer, m), "grad_norms": rec.grad_norms},
         update_ratios=rec.update_ratios,
         count=count,
         applied=rec.applied,
@@ -125,11 +128,7 @@ def metrics_message(trainer, updates: int, playing: bool, twin=None) -> Metrics:
     fresh = updates > 0 and trainer.history and trainer.history[-1]["step"] == trainer.step_count
     m = trainer.history[-1] if fresh else trainer.metrics()
     return Metrics(
-        step=trainer.step_count,
-        epoch=trainer.epoch,
-        loss=Loss(**m["loss"]),
-        accuracy=m["accuracy"],
-        grad_norms=m["grad_norms"],
+        **_progress(trainer, m),
         updates=updates,
         playing=playing,
         compare=None if twin is None else progress(twin),
