@@ -1,9 +1,12 @@
-"""Server fixtures: a TestClient app and a real uvicorn server on 127.0.0.1, port 0, in a thread.
+"""Shared fixtures: a TestClient app and its `tab`, a real uvicorn server on 127.0.0.1, port 0,
+in a thread, and chromium for the browser tests.
 
 `live_server` (session scope) yields the base URL, e.g. "http://127.0.0.1:41234"; the page's
-browser tests use it too. `live_server_factory` gives `start_live_server(settings)`, the
-context manager behind it, for tests that need their own settings; it yields a `LiveServer`
-with `.url`, `.ws_url`, `.port` and `.app`.
+browser tests use it too (as `base_url`). `live` is a server of a test module's own with
+default settings. `live_server_factory` gives `start_live_server(settings)`, the context
+manager behind both, for tests that need their own settings; it yields a `LiveServer` with
+`.url`, `.ws_url`, `.port` and `.app`. `browser` is chromium (the browser tests fail, never
+skip, without it) and `run(query, size)` opens the page in it as a `PageRun`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -18,10 +22,13 @@ from dataclasses import dataclass
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from playwright.sync_api import sync_playwright
 
 from server.__main__ import bind_socket, uvicorn_config
 from server.app import create_app
 from server.settings import Settings
+from tests.helpers.page import CHROMIUM, CHROMIUM_ARGS, PageRun
+from tests.helpers.tabs import Tab
 
 
 @dataclass
@@ -69,6 +76,13 @@ def live_server():
         yield live.url
 
 
+@pytest.fixture(scope="module")
+def live(live_server_factory):
+    """A real server with default settings of the test module's own."""
+    with live_server_factory(Settings()) as server:
+        yield server
+
+
 @pytest.fixture
 def app():
     return create_app(Settings(trusted_hosts=["testserver"]))
@@ -78,6 +92,46 @@ def app():
 def client(app):
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def tab(client):
+    """A `Tab` of the TestClient app that has read its `hello` and `state`."""
+    with client.websocket_connect("/ws") as ws:
+        t = Tab(ws)
+        t.hello = t.until("hello")
+        t.state = t.until("state")
+        yield t
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(live_server) -> str:
+    """The shared real server (`live_server`), as a base URL without a trailing slash."""
+    return str(live_server).rstrip("/")
+
+
+@pytest.fixture
+def run(browser, base_url):
+    """run(query="", size=(1280, 720)) → a `PageRun`, each left and closed at the end."""
+    runs = []
+
+    def make(query: str = "", size=(1280, 720)) -> PageRun:
+        r = PageRun(browser, base_url, query, size)
+        runs.append(r)
+        return r
+
+    yield make
+    for r in runs:
+        r.close()
 
 
 @pytest.fixture

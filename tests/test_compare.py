@@ -17,10 +17,8 @@ import pytest
 from engine.config import Config
 from engine.trainer import Trainer
 from server.compare import SAME_FIELDS, STRUCTURE_FIELDS
-from server.settings import Settings
 from tests.helpers import maps
-from tests.test_rooms import recv_until
-from tests.test_server_live import open_tab, recv_json
+from tests.helpers.tabs import LiveTab
 
 POINT = {"x1": 0.5, "x2": -1.0, "label": 1, "split": "train"}
 STRUCTURAL = [
@@ -32,12 +30,6 @@ STRUCTURAL = [
 ]
 
 
-@pytest.fixture(scope="module")
-def live(live_server_factory):
-    with live_server_factory(Settings()) as server:
-        yield server
-
-
 def send(ws, type_: str, **fields) -> None:
     ws.send(json.dumps({"type": type_, **fields}))
 
@@ -45,7 +37,7 @@ def send(ws, type_: str, **fields) -> None:
 def quiet_state(ws) -> dict:
     """The session's state as it is, asked for with `pause` (which changes nothing)."""
     send(ws, "pause")
-    return recv_json(ws, "state")
+    return ws.recv_json("state")
 
 
 def assert_same_numbers(readout: dict, oracle: Trainer) -> None:
@@ -64,21 +56,21 @@ def weights_frame(ws, step: int) -> tuple[dict, dict]:
             "binary" in d and d["binary"][0]["kind"] == "frame" and d["binary"][0]["step"] == step
         )
 
-    header, arrays = recv_until(ws, wanted)["binary"]
+    header, arrays = ws.recv_until(wanted)["binary"]
     return header, maps.frame_arrays(header, arrays)
 
 
 @pytest.mark.parametrize("changes", STRUCTURAL, ids=lambda c: "+".join(c))
 def test_a_structural_comparison_restarts_both_runs_and_b_is_a_network_of_its_own(live, changes):
-    with open_tab(live.ws_url) as (ws, _, _):
+    with LiveTab.open(live.ws_url) as ws:
         send(ws, "configure", config={"dataset": "spiral", "seed": 3, "noise": 0.1})
-        recv_json(ws, "state")
+        ws.recv_json("state")
         send(ws, "add_point", **POINT)  # a hand edit B must train on too
-        recv_json(ws, "state")
+        ws.recv_json("state")
         send(ws, "step", count=7)
-        recv_json(ws, "step")
+        ws.recv_json("step")
         send(ws, "compare", config=changes)
-        state = recv_json(ws, "state")
+        state = ws.recv_json("state")
         b = state["compare"]
         a_config = state["config"]
         b_config = Config.from_dict(a_config).replace(**changes).to_dict()
@@ -96,7 +88,7 @@ def test_a_structural_comparison_restarts_both_runs_and_b_is_a_network_of_its_ow
         assert len(b["metrics"]["grad_norms"]) == len(sizes) - 1  # one per layer of B's own
 
         send(ws, "step", count=12)
-        step = recv_json(ws, "step")
+        step = ws.recv_json("step")
         a_oracle.run(12)
         b_oracle.run(12)
         assert step["loss"] == a_oracle.metrics()["loss"]
@@ -125,7 +117,7 @@ def test_a_structural_comparison_restarts_both_runs_and_b_is_a_network_of_its_ow
 
 def test_edits_of_a_keep_b_structurally_different(live):
     changes = {"batch_norm": True, "hidden": [6]}
-    with open_tab(live.ws_url) as (ws, _, _):
+    with LiveTab.open(live.ws_url) as ws:
         send(
             ws,
             "configure",
@@ -137,9 +129,9 @@ def test_edits_of_a_keep_b_structurally_different(live):
                 "hidden": [4, 4],
             },
         )
-        a_config = recv_json(ws, "state")["config"]
+        a_config = ws.recv_json("state")["config"]
         send(ws, "compare", config=changes)
-        recv_json(ws, "state")
+        ws.recv_json("state")
         a = Trainer(a_config)
         b = Trainer({**a_config, **changes})
 
@@ -152,7 +144,7 @@ def test_edits_of_a_keep_b_structurally_different(live):
 
         def stepped(count: int) -> None:
             send(ws, "step", count=count)
-            step = recv_json(ws, "step")
+            step = ws.recv_json("step")
             a.run(count)
             b.run(count)
             assert step["loss"] == a.metrics()["loss"]
@@ -161,19 +153,19 @@ def test_edits_of_a_keep_b_structurally_different(live):
         stepped(10)
         # a point added, one removed: the same edits on both; each keeps its weights and step
         send(ws, "add_point", x1=1.0, x2=1.0, label=0, split="train")
-        state = recv_json(ws, "state")
+        state = ws.recv_json("state")
         for t in (a, b):
             t.add_point(1.0, 1.0, 0, "train")
         assert state["compare"]["metrics"]["step"] == 10
         check(state["compare"]["metrics"], state)
         send(ws, "remove_point", split="train", index=3)
-        recv_json(ws, "state")
+        ws.recv_json("state")
         for t in (a, b):
             t.remove_point("train", 3)
         stepped(5)
         # a live setting reaches both
         send(ws, "set", config={"learning_rate": 0.1})
-        state = recv_json(ws, "state")
+        state = ws.recv_json("state")
         assert state["compare"]["config"]["learning_rate"] == 0.1
         for t in (a, b):
             t.configure({"learning_rate": 0.1})
@@ -181,13 +173,13 @@ def test_edits_of_a_keep_b_structurally_different(live):
         # A's weights set by hand: B keeps its own network and weights
         weights = [(0.5 * np.asarray(w)).tolist() for w in state["params"]["weights"]]
         send(ws, "set_params", weights=weights, biases=state["params"]["biases"])
-        state = recv_json(ws, "state")
+        state = ws.recv_json("state")
         a.set_parameters(weights, state["params"]["biases"])
         check(state["compare"]["metrics"], state)
         stepped(2)
         # a data change: both restart from the seed on the new points, B keeps its structure
         send(ws, "configure", config={"noise": 0.2})
-        state = recv_json(ws, "state")
+        state = ws.recv_json("state")
         a = Trainer({**a_config, "learning_rate": 0.1, "noise": 0.2})
         b = Trainer({**a.config.to_dict(), **changes})
         assert state["metrics"]["step"] == state["compare"]["metrics"]["step"] == 0
@@ -195,7 +187,7 @@ def test_edits_of_a_keep_b_structurally_different(live):
         stepped(4)
         # A's structure changes: B follows but in its compared fields, both restart
         send(ws, "configure", config={"hidden": [3, 3], "init": "xavier"})
-        state = recv_json(ws, "state")
+        state = ws.recv_json("state")
         a = Trainer(state["config"])
         b = Trainer({**state["config"], **changes})
         assert state["config"]["hidden"] == [3, 3]
@@ -204,14 +196,14 @@ def test_edits_of_a_keep_b_structurally_different(live):
         stepped(6)
         # step back undoes both
         send(ws, "step_back")
-        state = recv_json(ws, "state")
+        state = ws.recv_json("state")
         assert state["metrics"]["step"] == state["compare"]["metrics"]["step"] == 5
         # an import: the snapshot's run, both restarted, B still its own network
         send(ws, "export")
-        snap = recv_json(ws, "snapshot")["snapshot"]
+        snap = ws.recv_json("snapshot")["snapshot"]
         snap["edits"] = [["add", "test", -2.0, 2.0, 1]]
         send(ws, "import", snapshot=snap)
-        state = recv_until(ws, lambda d: d.get("type") == "state")
+        state = ws.recv_until(lambda d: d.get("type") == "state")
         a = Trainer(state["config"])
         b = Trainer({**state["config"], **changes})
         for t in (a, b):
@@ -237,53 +229,53 @@ def test_edits_of_a_keep_b_structurally_different(live):
 )
 @pytest.mark.parametrize("running", [None, {"optimizer": "adam"}, {"init": "xavier"}])
 def test_a_refused_comparison_leaves_the_session_as_it_was(live, changes, code, field, running):
-    with open_tab(live.ws_url) as (ws, _, _):
+    with LiveTab.open(live.ws_url) as ws:
         send(ws, "configure", config={"dataset": "xor", "seed": 2, "batch_size": 1})
-        recv_json(ws, "state")
+        ws.recv_json("state")
         if running is not None:
             send(ws, "compare", config=running)
-            recv_json(ws, "state")
+            ws.recv_json("state")
         send(ws, "step", count=4)
-        recv_json(ws, "step")
+        ws.recv_json("step")
         before = quiet_state(ws)
         send(ws, "compare", config=changes)
-        error = recv_json(ws, "error")
+        error = ws.recv_json("error")
         assert (error["code"], error["field"]) == (code, field), error
         assert quiet_state(ws) == before
 
 
 def test_a_structural_comparison_cannot_keep_a_weights(live):
-    with open_tab(live.ws_url) as (ws, _, _):
+    with LiveTab.open(live.ws_url) as ws:
         send(ws, "step", count=3)
-        recv_json(ws, "step")
+        ws.recv_json("step")
         before = quiet_state(ws)
         send(ws, "compare", config={"init": "he"}, restart=False)
-        assert recv_json(ws, "error")["code"] == "rejected"
+        assert ws.recv_json("error")["code"] == "rejected"
         assert quiet_state(ws) == before
         # a live-only comparison may keep them: B is a copy of A at step 3
         send(ws, "compare", config={"learning_rate": 0.3}, restart=False)
-        state = recv_json(ws, "state")
+        state = ws.recv_json("state")
         assert state["metrics"]["step"] == state["compare"]["metrics"]["step"] == 3
 
 
 def test_an_edit_b_cannot_follow_is_refused_and_changes_neither_run(live):
-    with open_tab(live.ws_url) as (ws, _, _):
+    with LiveTab.open(live.ws_url) as ws:
         send(ws, "compare", config={"batch_norm": True})
-        recv_json(ws, "state")
+        ws.recv_json("state")
         send(ws, "step", count=5)
-        recv_json(ws, "step")
+        ws.recv_json("step")
         before = quiet_state(ws)
         send(ws, "set", config={"batch_size": 1})  # fine for A, not beside B's batch norm
-        error = recv_json(ws, "error")
+        error = ws.recv_json("error")
         assert (error["code"], error["field"]) == ("bad_config", "batch_size")
         assert "run B" in error["message"]
         assert quiet_state(ws) == before
 
 
 def test_every_config_field_is_live_structural_or_shared_with_a(live):
-    with open_tab(live.ws_url) as (_, hello, _):
-        names = {row["name"] for row in hello["schema"]}
-        live_fields = set(hello["live_fields"])
+    with LiveTab.open(live.ws_url) as tab:
+        names = {row["name"] for row in tab.hello["schema"]}
+        live_fields = set(tab.hello["live_fields"])
     assert STRUCTURE_FIELDS == {"features", "hidden", "init", "batch_norm", "residual"}
     assert SAME_FIELDS == {"dataset", "n_points", "noise", "train_fraction", "seed", "n_classes"}
     assert live_fields | STRUCTURE_FIELDS | SAME_FIELDS == names

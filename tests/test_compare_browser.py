@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from engine.trainer import Trainer
-from tests.test_page_browser import PageRun, base_url, browser, run  # noqa: F401 (fixtures)
+from tests.helpers.page import PageRun
 
 STATE = "window.backpropLab.store.state"
 

@@ -3,12 +3,10 @@ real page."""
 
 from __future__ import annotations
 
-from tests.test_page_browser import base_url, browser, run  # noqa: F401
-
 LEGEND = "window.backpropLab.network.legendText"
 
 
-def test_arrow_keys_on_a_focused_select_step_and_never_change_it(run):  # noqa: F811
+def test_arrow_keys_on_a_focused_select_step_and_never_change_it(run):
     r = run("dataset=xor&learning_rate=0.03")
     r.page.select_option("#step-unit", "phase")
     r.page.focus("#step-unit")
@@ -27,7 +25,7 @@ def test_arrow_keys_on_a_focused_select_step_and_never_change_it(run):  # noqa: 
     assert r.errors == [], r.errors
 
 
-def test_the_view_toggle_works_while_a_phase_is_held(run):  # noqa: F811
+def test_the_view_toggle_works_while_a_phase_is_held(run):
     r = run("dataset=xor")
     r.page.select_option("#step-unit", "phase")
     r.page.get_by_role("button", name="Step", exact=True).click()
@@ -57,7 +55,7 @@ def test_the_view_toggle_works_while_a_phase_is_held(run):  # noqa: F811
     assert r.errors == [], r.errors
 
 
-def test_the_gradient_chart_names_every_layer_of_a_deep_network(run):  # noqa: F811
+def test_the_gradient_chart_names_every_layer_of_a_deep_network(run):
     r = run("dataset=circle&hidden=8,8,8,8,8,8&activation=sigmoid", size=(1280, 720))
     r.page.get_by_role("button", name="Play", exact=True).click()
     r.page.wait_for_function("() => window.backpropLab.store.state.history.length > 40")
@@ -70,7 +68,7 @@ def test_the_gradient_chart_names_every_layer_of_a_deep_network(run):  # noqa: F
     assert r.errors == [], r.errors
 
 
-def test_play_at_the_defaults_learns_circle_and_xor(run):  # noqa: F811
+def test_play_at_the_defaults_learns_circle_and_xor(run):
     for dataset in ("circle", "xor"):
         r = run(f"dataset={dataset}")
         assert r.page.eval_on_selector("#speed-out", "e => e.textContent") == "750/s"
@@ -85,7 +83,7 @@ def test_play_at_the_defaults_learns_circle_and_xor(run):  # noqa: F811
         assert r.errors == [], r.errors
 
 
-def test_the_speed_control_spans_one_update_a_second_to_full_speed(run):  # noqa: F811
+def test_the_speed_control_spans_one_update_a_second_to_full_speed(run):
     r = run("dataset=circle")
     slider = r.page.locator("#speed")
     slider.fill("0")  # one update a second: each one drawn

@@ -15,14 +15,8 @@ import zipfile
 
 import pytest
 from playwright.sync_api import expect
-from test_page_browser import (  # noqa: F401  (browser and base_url are fixtures)
-    SCREENSHOTS,
-    SIZES,
-    PageRun,
-    base_url,
-    browser,
-    click_step,
-)
+
+from tests.helpers.page import SCREENSHOTS, SIZES, PageRun, click_step
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHART_IDS = ["#chart-loss", "#chart-accuracy", "#chart-grads"]

@@ -14,7 +14,7 @@ import pytest
 
 from engine.activations import ACTIVATIONS
 from engine.config import FEATURES
-from tests.test_page_browser import CHROMIUM, CHROMIUM_ARGS, PageRun, sync_playwright  # noqa: F401
+from tests.helpers.page import PageRun
 
 HEADS = [  # (dataset, output activation, loss)
     ("circle", "tanh", "mse"),
@@ -24,20 +24,6 @@ HEADS = [  # (dataset, output activation, loss)
     ("spiral", "tanh", "mse"),
     ("gaussian", "sigmoid", "mse"),
 ]
-
-
-@pytest.fixture(scope="module")
-def live(live_server_factory):
-    with live_server_factory() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def configs():
@@ -85,8 +71,8 @@ def query(config: dict) -> str:
         f"{'-bn' if c['batch_norm'] else ''}{'-res' if c['residual'] else ''}"
     ),
 )
-def test_the_pages_maps_are_the_engines(live, chromium, config):
-    r = PageRun(chromium, live.url, query(config))
+def test_the_pages_maps_are_the_engines(live, browser, config):
+    r = PageRun(browser, live.url, query(config))
     try:
         r.page.wait_for_function(
             "() => { const s = window.backpropLab.store.state; return s.config && s.heatmaps; }"
@@ -122,14 +108,14 @@ def test_the_pages_maps_are_the_engines(live, chromium, config):
         r.close()
 
 
-def test_a_page_of_another_protocol_is_told_to_reload(live_server_factory, chromium, monkeypatch):
+def test_a_page_of_another_protocol_is_told_to_reload(live_server_factory, browser, monkeypatch):
     """The page says which protocol it speaks; a server of another one closes with 4006 and
     the page asks for a reload, rather than misreading frames."""
     import server.client
 
     monkeypatch.setattr(server.client, "PROTOCOL_VERSION", 99)
     with live_server_factory() as live:
-        page = chromium.new_page()
+        page = browser.new_page()
         try:
             page.goto(live.url)
             page.wait_for_function(

@@ -14,13 +14,11 @@ import time
 import numpy as np
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
 from engine.trainer import Trainer
 from server import frames
 from server.settings import Settings
-from tests.test_server_live import recv_json, send_leave
-from tests.test_server_ws import Tab, tab  # noqa: F401  (fixtures)
+from tests.helpers.tabs import LiveTab
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +69,8 @@ CRAFTED = [
 
 @pytest.mark.parametrize(("path", "value", "field"), CRAFTED)
 def test_a_crafted_import_is_refused_whole_naming_its_field(
-    tab,  # noqa: F811
-    good_snapshot,  # noqa: F811
+    tab,
+    good_snapshot,
     path,
     value,
     field,
@@ -87,7 +85,7 @@ def test_a_crafted_import_is_refused_whole_naming_its_field(
     assert tab.ask({"type": "step"}, "step")["step"] == before["counters"]["step"] + 1
 
 
-def test_an_imported_files_hyperparameters_are_the_configs(tab, good_snapshot):  # noqa: F811
+def test_an_imported_files_hyperparameters_are_the_configs(tab, good_snapshot):
     snap = crafted(good_snapshot, "optimizer.hyperparameters.lr", -0.5)
     state = tab.ask({"type": "import", "snapshot": snap}, "state")
     assert state["config"]["learning_rate"] == 0.03
@@ -99,7 +97,7 @@ def test_an_imported_files_hyperparameters_are_the_configs(tab, good_snapshot): 
     assert np.abs(after - before).max() < 0.05  # Adam moves each weight by about lr, not 0.5
 
 
-def test_a_good_import_round_trips(tab, good_snapshot):  # noqa: F811
+def test_a_good_import_round_trips(tab, good_snapshot):
     tab.ask({"type": "import", "snapshot": good_snapshot}, "state")
     again = tab.ask({"type": "export"}, "snapshot")["snapshot"]
     assert again["params"] == good_snapshot["params"]
@@ -107,7 +105,7 @@ def test_a_good_import_round_trips(tab, good_snapshot):  # noqa: F811
     assert again["optimizer"] == good_snapshot["optimizer"]
 
 
-def test_the_size_cap_goes_by_the_parsed_type_and_duplicate_keys_are_refused(tab):  # noqa: F811
+def test_the_size_cap_goes_by_the_parsed_type_and_duplicate_keys_are_refused(tab):
     big = {"type": "configure", "config": {"dataset": "xor"}, "pad": "x" * 100_000}
     tab.send(json.dumps(big))  # with spaces after the colons, unlike the page
     err = tab.json()
@@ -142,27 +140,21 @@ def test_every_page_response_carries_the_security_headers(client):
 STUDENT = "127.0.0.2"
 
 
-@contextlib.contextmanager
 def tab_from(address: str, url: str, leave: bool = False):
-    """(websocket, hello) of a tab opened from `address`; closed (without `leave`, so its
-    session stays, detached) when the block ends."""
-    host, port = url.split("//")[1].split("/")[0].split(":")
-    sock = socket.create_connection((host, int(port)), source_address=(address, 0))
-    with connect(url, sock=sock, max_size=None, open_timeout=10) as ws:
-        yield ws, recv_json(ws, "hello")
-        if leave:
-            send_leave(ws)
+    """A `LiveTab` opened from `address` that has read its `hello`; closed (without `leave`,
+    so its session stays, detached) when the block ends."""
+    return LiveTab.open(url, greeting=("hello",), leave=leave, source_address=address)
 
 
 def refused(address: str, url: str) -> tuple[int, str]:
     """The close code and reason of a connection the server refuses."""
-    with tab_from(address, url) as (ws, hello):
-        raise AssertionError(f"not refused: {hello}")
+    with tab_from(address, url) as ws:
+        raise AssertionError(f"not refused: {ws.hello}")
 
 
 def close_of(address: str, url: str) -> tuple[int, str]:
     try:
-        with tab_from(address, url) as (ws, _):
+        with tab_from(address, url) as ws:
             ws.recv(timeout=10)
             ws.recv(timeout=10)
     except ConnectionClosed as e:
@@ -196,8 +188,8 @@ def test_abandoned_sessions_cannot_lock_the_class_or_the_teacher_out(strict):
         for _ in range(3):
             stack.enter_context(tab_from("127.0.0.1", strict.ws_url))
         assert len(sessions) == 6
-        with tab_from("127.0.0.1", strict.ws_url) as (ws, hello):  # full: a student's goes
-            assert hello["type"] == "hello"
+        with tab_from("127.0.0.1", strict.ws_url) as ws:  # full: a student's goes
+            assert ws.hello["type"] == "hello"
         assert sum(s.address == STUDENT for s in sessions.values()) == 2
         assert len(sessions) == 6
     # and a full server evicts an address's own abandoned sessions first
@@ -212,31 +204,31 @@ def test_an_address_holding_its_share_of_live_tabs_is_told_so(strict):
             stack.enter_context(tab_from(STUDENT, strict.ws_url))
         code, reason = close_of(STUDENT, strict.ws_url)
         assert code == 4003 and "your address" in reason, reason
-        with tab_from("127.0.0.1", strict.ws_url) as (ws, hello):  # the teacher is not capped
-            assert hello["type"] == "hello"
+        with tab_from("127.0.0.1", strict.ws_url) as ws:  # the teacher is not capped
+            assert ws.hello["type"] == "hello"
 
 
 def test_follower_sockets_and_rooms_are_capped_per_address(strict):
-    with tab_from("127.0.0.1", strict.ws_url) as (teacher, _):
-        recv_json(teacher, "state")
+    with tab_from("127.0.0.1", strict.ws_url) as teacher:
+        teacher.recv_json("state")
         teacher.send('{"type": "open_room"}')
-        code = recv_json(teacher, "room")["code"]
+        code = teacher.recv_json("room")["code"]
         room_url = f"{strict.ws_url}?room={code}"
         with contextlib.ExitStack() as stack:
             for _ in range(3):
                 stack.enter_context(tab_from(STUDENT, room_url))
             got, reason = close_of(STUDENT, room_url)
             assert got == 4003 and "follows with 3" in reason, reason
-            with tab_from("127.0.0.1", room_url) as (ws, hello):  # another tab of the teacher's
-                assert hello["role"] == "follower"
-    with tab_from(STUDENT, strict.ws_url) as (a, _):
-        recv_json(a, "state")
+            with tab_from("127.0.0.1", room_url) as ws:  # another tab of the teacher's
+                assert ws.hello["role"] == "follower"
+    with tab_from(STUDENT, strict.ws_url) as a:
+        a.recv_json("state")
         a.send('{"type": "open_room"}')
-        recv_json(a, "room")
-        with tab_from(STUDENT, strict.ws_url) as (b, _):
-            recv_json(b, "state")
+        a.recv_json("room")
+        with tab_from(STUDENT, strict.ws_url) as b:
+            b.recv_json("state")
             b.send('{"type": "open_room"}')
-            err = recv_json(b, "error")
+            err = b.recv_json("error")
             assert err["code"] == "rejected" and "room" in err["message"]
 
 
@@ -331,7 +323,7 @@ def test_a_repeated_log_line_is_let_through_once_a_period():
     assert sum(f.filter(r) for r in records) == 1
 
 
-def test_the_largest_frame_is_the_weights_and_nothing_a_client_asks_for(tab):  # noqa: F811
+def test_the_largest_frame_is_the_weights_and_nothing_a_client_asks_for(tab):
     # a page computes its heatmaps itself, so no message can make frames bigger: the old
     # attack (128×128 maps of every neuron, 4.2 MiB a frame) is an unknown field now
     err = tab.ask({"type": "view", "grid": 128, "neuron_grid": 128}, "error")
@@ -369,17 +361,17 @@ def test_past_the_memory_budget_no_session_or_compare_run_starts(live_server_fac
     import server.budgets
 
     with live_server_factory(Settings()) as server_:
-        with tab_from("127.0.0.1", server_.ws_url) as (ws, _):
-            recv_json(ws, "state")
+        with tab_from("127.0.0.1", server_.ws_url) as ws:
+            ws.recv_json("state")
             monkeypatch.setattr(server.budgets, "process_rss", lambda: 10 << 30)  # 10 GiB
             code, reason = close_of("127.0.0.1", server_.ws_url)
             assert code == 4003 and "memory budget" in reason, reason
             ws.send('{"type": "compare", "config": {"learning_rate": 0.3}}')
-            err = recv_json(ws, "error")
+            err = ws.recv_json("error")
             assert err["code"] == "rejected" and "memory" in err["message"]
             monkeypatch.setattr(server.budgets, "process_rss", lambda: 1 << 20)
             ws.send('{"type": "compare", "config": {"learning_rate": 0.3}}')
-            assert recv_json(ws, "state")["compare"] is not None
+            assert ws.recv_json("state")["compare"] is not None
 
 
 def test_cpu_time_is_charged_per_address_and_debt_makes_it_wait():
@@ -397,8 +389,8 @@ def test_cpu_time_is_charged_per_address_and_debt_makes_it_wait():
 
 
 def test_a_follower_asking_for_exports_gets_one_encode_and_pays_by_size(strict):
-    with tab_from("127.0.0.1", strict.ws_url) as (teacher, hello):
-        recv_json(teacher, "state")
+    with tab_from("127.0.0.1", strict.ws_url) as teacher:
+        teacher.recv_json("state")
         teacher.send(
             json.dumps(
                 {
@@ -411,11 +403,11 @@ def test_a_follower_asking_for_exports_gets_one_encode_and_pays_by_size(strict):
                 }
             )
         )
-        recv_json(teacher, "state")
+        teacher.recv_json("state")
         teacher.send('{"type": "open_room"}')
-        code = recv_json(teacher, "room")["code"]
-        session = strict.app.state.sessions.sessions[hello["session"]]
-        with tab_from(STUDENT, f"{strict.ws_url}?room={code}") as (follower, _):
+        code = teacher.recv_json("room")["code"]
+        session = strict.app.state.sessions.sessions[teacher.hello["session"]]
+        with tab_from(STUDENT, f"{strict.ws_url}?room={code}") as follower:
             answers = []
             while "rate_limited" not in answers and len(answers) < 60:
                 follower.send('{"type": "export"}')
@@ -428,17 +420,17 @@ def test_a_follower_asking_for_exports_gets_one_encode_and_pays_by_size(strict):
             assert answers[0] == "snapshot" and "rate_limited" in answers, answers
             time.sleep(3)  # the bucket refills
             follower.send('{"type": "export"}')
-            assert recv_json(follower, "snapshot")
+            assert follower.recv_json("snapshot")
             assert session.export_cache is first  # the same state: not encoded again
 
 
 def test_forks_from_one_address_stay_within_its_share(strict):
     sessions = strict.app.state.sessions.sessions
-    with tab_from("127.0.0.1", strict.ws_url) as (teacher, _):
-        recv_json(teacher, "state")
+    with tab_from("127.0.0.1", strict.ws_url) as teacher:
+        teacher.recv_json("state")
         teacher.send('{"type": "open_room"}')
-        code = recv_json(teacher, "room")["code"]
-        with tab_from(STUDENT, f"{strict.ws_url}?room={code}") as (follower, _):
+        code = teacher.recv_json("room")["code"]
+        with tab_from(STUDENT, f"{strict.ws_url}?room={code}") as follower:
             for _ in range(6):
                 follower.send('{"type": "fork"}')
                 while True:

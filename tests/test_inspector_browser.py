@@ -1,7 +1,7 @@
 """The inspector on the real page, for a network with batch norm, dropout, residual
 connections and an L2 penalty: every equation it prints holds with the numbers it prints,
 and those numbers are the engine's, checked against finite differences of an independent
-forward pass (tests/test_inspector_truth.py's oracle)."""
+forward pass (tests/helpers/inspector_oracle.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from engine.trainer import Trainer
-from tests.test_inspector_truth import fd, oracle_loss, weight_fd
-from tests.test_page_browser import base_url, browser, click_step, run  # noqa: F401
+from tests.helpers.inspector_oracle import fd, oracle_loss, weight_fd
+from tests.helpers.page import click_step
 
 QUERY = (
     "dataset=xor&features=x1,x2&hidden=4,4&batch_norm=true&dropout=0.2&residual=true"
@@ -50,7 +50,7 @@ def select_link(r) -> None:
     r.click_canvas("#network", pt["x"], pt["y"])
 
 
-def test_every_printed_equation_holds_and_its_numbers_are_the_engines(run):  # noqa: F811
+def test_every_printed_equation_holds_and_its_numbers_are_the_engines(run):
     r = run(QUERY)
     click_step(r, 2)
     select_link(r)
@@ -116,7 +116,7 @@ def test_every_printed_equation_holds_and_its_numbers_are_the_engines(run):  # n
     assert r.errors == [], r.errors
 
 
-def test_phase_by_phase_the_page_shows_gradients_only_from_the_backward_phase(run):  # noqa: F811
+def test_phase_by_phase_the_page_shows_gradients_only_from_the_backward_phase(run):
     r = run(QUERY)
     r.page.select_option("#step-unit", "phase")
     select_link(r)

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from server.lessons import CHARTS, LESSONS
-from tests.test_page_browser import base_url, browser, click_step, run  # noqa: F401
+from tests.helpers.page import click_step
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"1280x720": (1280, 720), "1366x768": (1366, 768), "1920x1080": (1920, 1080)}
@@ -35,7 +35,7 @@ def in_view(r, selector: str, size) -> bool:
 
 @pytest.mark.parametrize("size", sorted(SIZES))
 @pytest.mark.parametrize("mode", ["plain", "lesson", "projector"])
-def test_the_hyperparameters_a_lecture_changes_are_in_view(run, size, mode):  # noqa: F811
+def test_the_hyperparameters_a_lecture_changes_are_in_view(run, size, mode):
     wh = SIZES[size]
     r = run("lesson=overfitting" if mode == "lesson" else "", size=wh)
     if mode == "projector":
@@ -56,7 +56,7 @@ def test_the_hyperparameters_a_lecture_changes_are_in_view(run, size, mode):  # 
     assert r.errors == [], r.errors
 
 
-def test_projector_mode_keeps_every_control_a_lecture_or_lesson_uses(run):  # noqa: F811
+def test_projector_mode_keeps_every_control_a_lecture_or_lesson_uses(run):
     r = run("lesson=symmetry", size=(1280, 720))
     r.page.keyboard.press("p")
     expect(r.page.locator("body")).to_have_class("projector")
@@ -83,7 +83,7 @@ def test_projector_mode_keeps_every_control_a_lecture_or_lesson_uses(run):  # no
     assert r.errors == [], r.errors
 
 
-def test_the_lessons_menu_shows_every_title_whole_and_opens_at_the_lessons_pace(run):  # noqa: F811
+def test_the_lessons_menu_shows_every_title_whole_and_opens_at_the_lessons_pace(run):
     r = run(size=(1280, 720))
     r.page.click("#btn-lessons")
     menu = r.page.get_by_test_id("lessons-menu")
@@ -119,7 +119,7 @@ def test_the_lessons_menu_shows_every_title_whole_and_opens_at_the_lessons_pace(
     assert r.errors == [], r.errors
 
 
-def test_the_scores_say_which_is_train_and_which_is_test(run):  # noqa: F811
+def test_the_scores_say_which_is_train_and_which_is_test(run):
     r = run("dataset=xor&train_fraction=0.3")
     click_step(r, 3)
     r.settle()
@@ -151,7 +151,7 @@ def pixel(r, canvas: str, x: float, y: float) -> list[int]:
     )
 
 
-def test_a_trained_output_keeps_its_points_visible_on_a_pale_background(run):  # noqa: F811
+def test_a_trained_output_keeps_its_points_visible_on_a_pale_background(run):
     r = run("dataset=circle&learning_rate=0.1", size=(1280, 720))
     r.page.get_by_role("button", name="Play", exact=True).click()
     r.page.wait_for_function(f"() => {STATE}.accuracy.train > 0.99", timeout=120_000)
@@ -194,7 +194,7 @@ def test_a_trained_output_keeps_its_points_visible_on_a_pale_background(run):  #
 
 
 @pytest.mark.parametrize("projector", [False, True])
-def test_the_charts_stay_legible_at_projector_size(run, projector):  # noqa: F811
+def test_the_charts_stay_legible_at_projector_size(run, projector):
     r = run("dataset=circle", size=(1280, 720))
     if projector:
         r.page.keyboard.press("p")
@@ -225,7 +225,7 @@ def test_the_charts_stay_legible_at_projector_size(run, projector):  # noqa: F81
     assert r.errors == [], r.errors
 
 
-def test_all_three_charts_show_where_they_fit(run):  # noqa: F811
+def test_all_three_charts_show_where_they_fit(run):
     r = run("dataset=circle", size=(1920, 1080))
     click_step(r, 3)
     r.settle()
@@ -234,7 +234,7 @@ def test_all_three_charts_show_where_they_fit(run):  # noqa: F811
     assert r.errors == [], r.errors
 
 
-def test_the_record_panel_counts_frames_and_can_keep_one_per_update(run):  # noqa: F811
+def test_the_record_panel_counts_frames_and_can_keep_one_per_update(run):
     r = run("dataset=xor")
     r.page.click("#btn-record")
     panel = r.page.locator("#record-panel")
@@ -254,7 +254,7 @@ def test_the_record_panel_counts_frames_and_can_keep_one_per_update(run):  # noq
     assert r.errors == [], r.errors
 
 
-def test_on_a_phone_the_network_shows_early(run):  # noqa: F811
+def test_on_a_phone_the_network_shows_early(run):
     r = run(size=(390, 844))
     r.settle()
     bar = box(r, ".topbar")
@@ -268,7 +268,7 @@ def test_on_a_phone_the_network_shows_early(run):  # noqa: F811
     assert r.errors == [], r.errors
 
 
-def test_the_loss_phase_says_its_loss_is_the_batchs(run):  # noqa: F811
+def test_the_loss_phase_says_its_loss_is_the_batchs(run):
     r = run("dataset=xor")
     r.page.select_option("#step-unit", "phase")
     for phase in ("forward", "loss"):

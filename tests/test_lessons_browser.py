@@ -10,16 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
-from test_page_browser import (  # noqa: F401  (browser, base_url and run are fixtures)
-    SIZES,
-    PageRun,
-    base_url,
-    browser,
-    run,
-)
 
 from engine.config import Config
 from server.lessons import LESSON_BY_ID
+from tests.helpers.page import SIZES, PageRun
 
 
 def lesson_config(lesson_id: str) -> dict:

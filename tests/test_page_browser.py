@@ -9,149 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
-from websockets.sync.client import connect
+from playwright.sync_api import expect
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = Path(
-    os.environ.get("BACKPROP_LAB_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots")
-)
-SIZES = {"1280x720": (1280, 720), "1920x1080": (1920, 1080)}
-TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def base_url(live_server) -> str:
-    """The server engineer's real uvicorn server (tests/conftest.py), as a base URL."""
-    return str(live_server).rstrip("/")
-
-
-class PageRun:
-    """A page in its own browser context (so its own session), with its console errors."""
-
-    def __init__(self, browser, base: str, query: str = "", size=(1280, 720)):
-        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]})
-        self.page: Page = self.context.new_page()
-        self.page.set_default_timeout(TIMEOUT_MS)
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        self.base = base
-        self.open(query)
-
-    def open(self, query: str = "") -> None:
-        self.page.goto(f"{self.base}/{'?' + query if query else ''}")
-        self.wait_ready()
-
-    def wait_ready(self) -> None:
-        self.page.wait_for_function(
-            "() => { const s = window.backpropLab && window.backpropLab.store.state;"
-            " return s && s.connection.status === 'open' && s.config && s.params && s.heatmaps; }"
-        )
-        self.settle()
-
-    def settle(self) -> None:
-        """Wait until two animation frames have drawn everything pending."""
-        self.page.evaluate(
-            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
-        )
-
-    def state(self, expr: str):
-        return self.page.evaluate(
-            f"() => {{ const s = window.backpropLab.store.state; return {expr}; }}"
-        )
-
-    def text(self, testid: str) -> str:
-        return self.page.get_by_test_id(testid).inner_text().strip()
-
-    def number(self, testid: str) -> float:
-        return float(self.text(testid).replace("−", "-"))
-
-    def steps(self) -> int:
-        return int(self.text("step-count"))
-
-    def wait_steps(self, n: int) -> None:
-        expect(self.page.get_by_test_id("step-count")).to_have_text(str(n))
-
-    def canvas_signature(self, selector: str, region=None) -> dict:
-        """Distinct colours and a checksum of the canvas (or a CSS-pixel region of it)."""
-        return self.page.evaluate(
-            """([sel, region]) => {
-                const c = document.querySelector(sel);
-                const dpr = c.width / c.getBoundingClientRect().width;
-                const [x, y, w, h] = region ? region.map(v => Math.round(v * dpr))
-                                            : [0, 0, c.width, c.height];
-                const d = c.getContext('2d')
-                           .getImageData(x, y, Math.max(1, w), Math.max(1, h)).data;
-                const colours = new Set();
-                let sum = 0;
-                for (let i = 0; i < d.length; i += 4) {
-                    const v = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
-                    if (colours.size < 512) colours.add(v);
-                    sum = (sum * 31 + v + d[i + 3]) % 1000000007;
-                }
-                return {colours: colours.size, sum, width: c.width, height: c.height};
-            }""",
-            [selector, region],
-        )
-
-    def click_canvas(self, selector: str, x: float, y: float, **kw) -> None:
-        box = self.page.locator(selector).bounding_box()
-        self.page.mouse.click(box["x"] + x, box["y"] + y, **kw)
-
-    def shot(self, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
-        self.settle()
-        self.page.screenshot(path=str(path))
-        return path
-
-    def close(self) -> None:
-        """Send `leave` (the page never does on unload) so the shared server's sessions do
-        not pile up against its cap, then close the browser context."""
-        left = self.page.evaluate("() => window.backpropLab && window.backpropLab.conn.leave()")
-        if left:
-            self.page.wait_for_function(
-                "() => window.backpropLab.store.state.connection.status === 'left'"
-            )
-        self.context.close()
-
-
-@pytest.fixture
-def run(browser, base_url):
-    runs = []
-
-    def make(query: str = "", size=(1280, 720)) -> PageRun:
-        r = PageRun(browser, base_url, query, size)
-        runs.append(r)
-        return r
-
-    yield make
-    for r in runs:
-        r.close()
+from tests.helpers.page import SCREENSHOTS, SIZES, PageRun, click_step
+from tests.helpers.tabs import LiveTab
 
 
 def wait_steps_above(r: PageRun, n: int) -> None:
@@ -162,13 +26,6 @@ def wait_steps_above(r: PageRun, n: int) -> None:
 
 def wait_points(r: PageRun, n: int) -> None:
     r.page.wait_for_function(f"() => window.backpropLab.store.state.points.train.x.length === {n}")
-
-
-def click_step(r: PageRun, times: int = 1) -> None:
-    for _ in range(times):
-        before = r.steps()
-        r.page.get_by_role("button", name="Step", exact=True).click()
-        r.wait_steps(before + 1)
 
 
 def test_page_loads_without_console_errors_and_every_canvas_is_painted(run):
@@ -245,28 +102,8 @@ def test_switching_the_activation_redraws_the_neuron_maps(run):
     assert r.errors == []
 
 
-def _ws_url(base: str) -> str:
-    parts = urlsplit(base)
-    return f"ws://{parts.netloc}/ws"
-
-
-def _recv_until(ws, kind: str) -> dict | tuple:
-    """The next JSON message of `type` kind, or with kind "record" the next record frame
-    as (header, arrays), skipping everything else."""
-    from server.frames import unpack
-
-    for _ in range(500):
-        raw = ws.recv(timeout=10)
-        if isinstance(raw, bytes):
-            header, arrays = unpack(raw)
-            if kind == "record" and header["kind"] == "record":
-                return header, arrays
-            continue
-        m = json.loads(raw)
-        if m["type"] == kind:
-            return m
-        assert m["type"] != "error", m
-    raise AssertionError(f"no {kind} message")
+def is_record(d: dict) -> bool:
+    return "binary" in d and d["binary"][0]["kind"] == "record"
 
 
 def test_inspector_chain_rule_equals_the_engines_gradient_read_over_the_protocol(run, base_url):
@@ -283,24 +120,24 @@ def test_inspector_chain_rule_equals_the_engines_gradient_read_over_the_protocol
     # The same configuration and seed in a session of our own, over the protocol: the
     # second update's record frame carries the engine's ∂L/∂W (float32), and an inspect of
     # the same weight its float64 value.
-    with connect(_ws_url(base_url), origin=base_url, open_timeout=10) as ws:
-        assert _recv_until(ws, "hello")["protocol"] >= 1
-        _recv_until(ws, "state")
-        ws.send(json.dumps({"type": "configure", "config": config}))
-        _recv_until(ws, "state")
+    with LiveTab.open(
+        f"{base_url.replace('http', 'ws', 1)}/ws", origin=base_url, open_timeout=10
+    ) as ws:
+        assert ws.hello["protocol"] >= 1
+        ws.send({"type": "configure", "config": config})
+        ws.recv_json("state", timeout=10)
         for n in (1, 2):
-            ws.send(json.dumps({"type": "step"}))
-            assert _recv_until(ws, "step")["step"] == n
-            header, arrays = _recv_until(ws, "record")
+            ws.send({"type": "step"})
+            assert ws.recv_json("step", timeout=10)["step"] == n
+            header, arrays = ws.recv_until(is_record, timeout=10)["binary"]
         dW = {
             e["layer"]: a
             for e, a in zip(header["arrays"], arrays, strict=True)
             if e["name"] == "dW"
         }
         record_grad = float(dW[0][1, 2])
-        ws.send(json.dumps({"type": "inspect", "layer": 0, "neuron": 2, "source": 1}))
-        inspected = _recv_until(ws, "inspection")["result"]
-        ws.send(json.dumps({"type": "leave"}))
+        ws.send({"type": "inspect", "layer": 0, "neuron": 2, "source": 1})
+        inspected = ws.recv_json("inspection", timeout=10)["result"]
     assert header["step"] == 2 and header["applied"] is True
     # batch_size=1: the chain rule on the one example is the weight's whole gradient.
     assert page_value == pytest.approx(record_grad, rel=1e-6, abs=1e-9)

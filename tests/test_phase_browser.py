@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from engine.trainer import Trainer
-from tests.test_page_browser import SCREENSHOTS, base_url, browser, click_step, run  # noqa: F401
+from tests.helpers.page import SCREENSHOTS, click_step
 
 PHASES = ("forward", "loss", "backward", "update")
 DRAWN = "() => window.backpropLab.network.drawn"
@@ -85,7 +85,7 @@ def engine_arrays(t: Trainer) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return [w.copy() for w in p["weights"]], [b.copy() for b in p["biases"]]
 
 
-def test_the_update_phase_is_held_and_draws_each_links_applied_change(run):  # noqa: F811
+def test_the_update_phase_is_held_and_draws_each_links_applied_change(run):
     # Adam: its first update is −α·m̂/(√v̂ + ε), far from −α·g, so the drawing cannot pass
     # by showing the gradient scaled.
     r = run("dataset=xor&optimizer=adam&learning_rate=0.03&seed=11")
@@ -167,7 +167,7 @@ def overlaps(a: dict, b: dict) -> bool:
 
 @pytest.mark.parametrize("network", NETWORKS)
 @pytest.mark.parametrize("size", SIZES)
-def test_every_neuron_has_a_legible_delta_label_in_the_backward_view(run, size, network):  # noqa: F811
+def test_every_neuron_has_a_legible_delta_label_in_the_backward_view(run, size, network):
     r = run(f"dataset=spiral&{NETWORKS[network]}&seed=4", size=SIZES[size])
     hidden = [int(w) for w in NETWORKS[network].split("hidden=")[1].split(",")]
     config = configured(r, dataset="spiral", seed=4, hidden=hidden)
@@ -202,7 +202,7 @@ def test_every_neuron_has_a_legible_delta_label_in_the_backward_view(run, size, 
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_screenshots_of_the_held_update_phase(run, size):  # noqa: F811
+def test_screenshots_of_the_held_update_phase(run, size):
     r = run(f"dataset=spiral&{DEEP}&seed=4&momentum=0.9", size=SIZES[size])
     r.page.select_option("#step-unit", "phase")
     for phase in PHASES:

@@ -7,27 +7,19 @@ weights in float16), and the protocol's typed errors.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 
 import numpy as np
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
 from engine.trainer import Trainer
-from server import frames
 from server.rooms import CODE_ALPHABET, qr_rows
 from server.settings import Settings
 from tests.helpers import maps
-from tests.test_server_live import open_tab, recv_json
-
-
-@pytest.fixture(scope="module")
-def live(live_server_factory):
-    with live_server_factory(Settings()) as server:
-        yield server
+from tests.helpers.stalled import stalled_client
+from tests.helpers.tabs import LiveTab
 
 
 @pytest.fixture(scope="module")
@@ -37,79 +29,67 @@ def unmetered(live_server_factory):
         yield server
 
 
-def recv_until(ws, pred, timeout: float = 5.0):
-    """The first message (JSON dict, or frame header for binary) for which pred is true."""
-    deadline = time.monotonic() + timeout
-    while True:
-        m = ws.recv(timeout=max(0.01, deadline - time.monotonic()))
-        d = json.loads(m) if isinstance(m, str) else {"binary": frames.unpack(m)}
-        if pred(d):
-            return d
-
-
 def open_room(ws) -> dict:
     ws.send('{"type": "open_room"}')
-    return recv_json(ws, "room")
+    return ws.recv_json("room")
 
 
-@contextlib.contextmanager
-def follow(live, code: str, **kw):
-    """(websocket, hello, state) of a follower of room `code`, closed when the block ends."""
-    with connect(f"{live.ws_url}?room={code}", max_size=None, **kw) as ws:
-        yield ws, recv_json(ws, "hello"), recv_json(ws, "state")
+def follow(live, code: str):
+    """A follower of room `code` (a `LiveTab`), closed without `leave` when the block ends."""
+    return LiveTab.open(f"{live.ws_url}?room={code}", leave=False)
 
 
 def test_a_room_has_a_code_a_secret_and_followers_see_the_presenters_steps(live):
-    with open_tab(live.ws_url) as (teacher, hello, _):
+    with LiveTab.open(live.ws_url) as teacher:
         room = open_room(teacher)
         assert len(room["code"]) == 6 and set(room["code"]) <= set(CODE_ALPHABET)
         assert room["role"] == "presenter" and len(room["token"]) >= 24
         assert room["join_path"] == f"/?join={room['code']}"
         assert open_room(teacher)["code"] == room["code"]  # opening again: the same room
-        with follow(live, room["code"]) as (student, shello, sstate):
-            assert shello["role"] == "follower" and shello["session"] is None
-            assert shello["room"]["token"] is None and shello["room"]["qr"] is None
-            assert hello["session"] not in json.dumps(shello)
-            assert sstate["points"] is not None and sstate["history"]
+        with follow(live, room["code"]) as student:
+            assert student.hello["role"] == "follower" and student.hello["session"] is None
+            assert student.hello["room"]["token"] is None and student.hello["room"]["qr"] is None
+            assert teacher.hello["session"] not in json.dumps(student.hello)
+            assert student.state["points"] is not None and student.state["history"]
             teacher.send('{"type": "step", "count": 3}')
-            mine = recv_json(teacher, "step")
-            theirs = recv_json(student, "step")
+            mine = teacher.recv_json("step")
+            theirs = student.recv_json("step")
             assert theirs == mine and theirs["step"] == 3
             # the presenter's selection, and its inspection, reach the follower
             teacher.send(
                 '{"type": "ui", "view": "backward", "selection": '
                 '{"kind": "link", "layer": 0, "i": 1, "j": 2}}'
             )
-            ui = recv_json(student, "room_ui")["ui"]
+            ui = student.recv_json("room_ui")["ui"]
             assert ui == {
                 "view": "backward",
                 "selection": {"kind": "link", "layer": 0, "i": 1, "j": 2},
             }
             # the inspector's walk back through the graph, one equation per press of Step
             teacher.send('{"type": "ui", "reveal": 2}')
-            assert recv_json(student, "room_ui")["ui"]["reveal"] == 2
+            assert student.recv_json("room_ui")["ui"]["reveal"] == 2
             teacher.send('{"type": "ui", "reveal": null}')
-            assert recv_json(student, "room_ui")["ui"]["reveal"] is None
+            assert student.recv_json("room_ui")["ui"]["reveal"] is None
             teacher.send('{"type": "inspect", "layer": 0, "neuron": 2, "source": 1}')
-            assert recv_json(student, "inspection") == recv_json(teacher, "inspection")
+            assert student.recv_json("inspection") == teacher.recv_json("inspection")
             # the open lesson too; an unknown one is refused and changes nothing
             teacher.send('{"type": "ui", "lesson": "xor"}')
-            assert recv_json(student, "room_ui")["ui"]["lesson"] == "xor"
+            assert student.recv_json("room_ui")["ui"]["lesson"] == "xor"
             teacher.send('{"type": "ui", "lesson": "no-such-lesson"}')
-            assert recv_json(teacher, "error")["code"] == "out_of_range"
+            assert teacher.recv_json("error")["code"] == "out_of_range"
             teacher.send('{"type": "ui", "lesson": null}')
-            assert recv_json(student, "room_ui")["ui"]["lesson"] is None
+            assert student.recv_json("room_ui")["ui"]["lesson"] is None
             # presence: the presenter hears the follower count
-            assert recv_until(teacher, lambda d: d.get("type") == "room" and d["followers"] == 1)[
+            assert teacher.recv_until(lambda d: d.get("type") == "room" and d["followers"] == 1)[
                 "presenter_online"
             ]
 
 
 def test_a_follower_cannot_drive_and_nothing_changes(live, hash_state):
-    with open_tab(live.ws_url) as (teacher, hello, _):
+    with LiveTab.open(live.ws_url) as teacher:
         room = open_room(teacher)
-        session = live.app.state.sessions.sessions[hello["session"]]
-        with follow(live, room["code"]) as (student, _, _):
+        session = live.app.state.sessions.sessions[teacher.hello["session"]]
+        with follow(live, room["code"]) as student:
             before = hash_state(session)
             for msg in (
                 '{"type": "step"}',
@@ -125,7 +105,7 @@ def test_a_follower_cannot_drive_and_nothing_changes(live, hash_state):
                 '{"type": "compare", "config": {"optimizer": "adam"}}',
             ):
                 student.send(msg)
-                err = recv_json(student, "error")
+                err = student.recv_json("error")
                 assert err["code"] == "forbidden" and err["re"] == json.loads(msg)["type"]
             assert hash_state(session) == before
             student.send('{"type": "leave"}')  # stops following only
@@ -134,50 +114,55 @@ def test_a_follower_cannot_drive_and_nothing_changes(live, hash_state):
                     student.recv(timeout=5)
             assert student.close_code == 4002
         teacher.send('{"type": "step"}')
-        assert recv_json(teacher, "step")["step"] == 1  # the room goes on
+        assert teacher.recv_json("step")["step"] == 1  # the room goes on
 
 
 def test_a_fork_continues_exactly_and_diverges_from_the_room(live):
-    with open_tab(live.ws_url) as (teacher, _, _):
+    with LiveTab.open(live.ws_url) as teacher:
         room = open_room(teacher)
         teacher.send('{"type": "set", "config": {"optimizer": "adam"}}')
-        recv_json(teacher, "state")
+        teacher.recv_json("state")
         teacher.send('{"type": "step", "count": 25}')
-        recv_json(teacher, "step")
+        teacher.recv_json("step")
         teacher.send('{"type": "export"}')
-        snap = recv_json(teacher, "snapshot")["snapshot"]
-        with follow(live, room["code"]) as (student, _, _):
+        snap = teacher.recv_json("snapshot")["snapshot"]
+        with follow(live, room["code"]) as student:
             student.send('{"type": "fork"}')
-            forked = recv_json(student, "forked")
+            forked = student.recv_json("forked")
             assert forked["step"] == 25
-        with open_tab(f"{live.ws_url}?session={forked['session']}") as (mine, h, state):
-            assert h["resumed"] and h["role"] == "solo" and state["metrics"]["step"] == 25
+        with LiveTab.open(f"{live.ws_url}?session={forked['session']}") as mine:
+            assert (
+                mine.hello["resumed"]
+                and mine.hello["role"] == "solo"
+                and mine.state["metrics"]["step"] == 25
+            )
             oracle = Trainer.from_snapshot(snap)
             oracle.run(4)
             mine.send('{"type": "step", "count": 4}')
-            step = recv_json(mine, "step")
+            step = mine.recv_json("step")
             assert step["loss"]["train"] == oracle.metrics()["loss"]["train"]  # bit for bit
             mine.send('{"type": "set", "config": {"learning_rate": 3}}')
-            recv_json(mine, "state")
+            mine.recv_json("state")
             mine.send('{"type": "step", "count": 5}')
-            recv_json(mine, "step")
+            mine.recv_json("step")
             teacher.send('{"type": "export"}')  # the room did not move
-            assert recv_json(teacher, "snapshot")["snapshot"]["counters"]["step"] == 25
+            assert teacher.recv_json("snapshot")["snapshot"]["counters"]["step"] == 25
 
 
 def test_a_late_joiner_gets_the_current_state_and_a_frame_at_once(live):
-    with open_tab(live.ws_url) as (teacher, _, _):
+    with LiveTab.open(live.ws_url) as teacher:
         room = open_room(teacher)
         teacher.send('{"type": "configure", "config": {"dataset": "xor", "hidden": [3]}}')
-        recv_json(teacher, "state")
+        teacher.recv_json("state")
         teacher.send('{"type": "step", "count": 40}')
-        recv_json(teacher, "step")
+        teacher.recv_json("step")
         teacher.send('{"type": "ui", "discretize": true}')
-        with follow(live, room["code"]) as (student, _, state):
+        with follow(live, room["code"]) as student:
+            state = student.state
             assert state["metrics"]["step"] == 40 and state["config"]["dataset"] == "xor"
             assert state["config"]["hidden"] == [3]
-            head, arrays = recv_until(
-                student, lambda d: "binary" in d and d["binary"][0]["kind"] == "frame"
+            head, arrays = student.recv_until(
+                lambda d: "binary" in d and d["binary"][0]["kind"] == "frame"
             )["binary"]
             assert head["step"] == 40 and head["model"] == state["model"]["key"]
             # the weights as they are now, in a follower's float16
@@ -187,13 +172,12 @@ def test_a_late_joiner_gets_the_current_state_and_a_frame_at_once(live):
                 for w, b in zip(state["params"]["weights"], state["params"]["biases"], strict=True)
             ]
             maps.assert_arrays_are(params, want, np.float16)
-            assert recv_json(student, "room_ui")["ui"] == {"discretize": True}
+            assert student.recv_json("room_ui")["ui"] == {"discretize": True}
 
 
 def frame_at(ws, step: int) -> dict[str, np.ndarray]:
     """The arrays of the first weights frame at `step`."""
-    header, arrays = recv_until(
-        ws,
+    header, arrays = ws.recv_until(
         lambda d: (
             "binary" in d and d["binary"][0]["kind"] == "frame" and d["binary"][0]["step"] == step
         ),
@@ -202,22 +186,22 @@ def frame_at(ws, step: int) -> dict[str, np.ndarray]:
 
 
 def test_followers_get_float16_frames_and_the_presenter_float32_of_the_same_weights(live):
-    with open_tab(live.ws_url) as (teacher, _, _):
+    with LiveTab.open(live.ws_url) as teacher:
         room = open_room(teacher)
         teacher.send('{"type": "configure", "config": {"hidden": [5, 3], "batch_norm": true}}')
-        state = recv_json(teacher, "state")
+        state = teacher.recv_json("state")
         with (
-            follow(live, room["code"]) as (student, _, _),
-            follow(live, room["code"]) as (other, _, _),
+            follow(live, room["code"]) as student,
+            follow(live, room["code"]) as other,
         ):
             # the backward view draws the gradients: the followers' frames carry them
             teacher.send('{"type": "ui", "view": "backward"}')
-            recv_json(student, "room_ui")
+            student.recv_json("room_ui")
             teacher.send('{"type": "step", "count": 6}')
-            recv_json(teacher, "step")
+            teacher.recv_json("step")
             mine, theirs, others = (frame_at(ws, 6) for ws in (teacher, student, other))
             teacher.send('{"type": "export"}')
-            oracle = Trainer.from_snapshot(recv_json(teacher, "snapshot")["snapshot"])
+            oracle = Trainer.from_snapshot(teacher.recv_json("snapshot")["snapshot"])
             model = state["model"]
             for got, dtype in ((mine, np.float32), (theirs, np.float16), (others, np.float16)):
                 assert list(got) == ["params", "grads"]
@@ -234,34 +218,33 @@ def test_followers_get_float16_frames_and_the_presenter_float32_of_the_same_weig
             maps.assert_maps_match(maps.params_of(mine["params"], model), model, oracle)
             # the forward view draws none: the followers' frames leave them out
             teacher.send('{"type": "ui", "view": "forward"}')
-            recv_json(student, "room_ui")
+            student.recv_json("room_ui")
             teacher.send('{"type": "step"}')
-            recv_json(teacher, "step")
+            teacher.recv_json("step")
             assert list(frame_at(teacher, 7)) == ["params", "grads"]
             assert list(frame_at(student, 7)) == ["params"]
 
 
 def test_the_presenter_resumes_with_the_token_and_the_room_survives(live):
-    with open_tab(live.ws_url, leave=False) as (teacher, _, _):
+    with LiveTab.open(live.ws_url, leave=False) as teacher:
         room = open_room(teacher)
         teacher.send('{"type": "step", "count": 2}')
-        recv_json(teacher, "step")
-    with follow(live, room["code"]) as (student, _, _):
-        assert recv_until(student, lambda d: d.get("type") == "room" and not d["presenter_online"])
-        with connect(f"{live.ws_url}?room={room['code']}&token=nope") as bad:
+        teacher.recv_json("step")
+    with follow(live, room["code"]) as student:
+        assert student.recv_until(lambda d: d.get("type") == "room" and not d["presenter_online"])
+        with LiveTab.open(
+            f"{live.ws_url}?room={room['code']}&token=nope", greeting=(), leave=False
+        ) as bad:
             with pytest.raises(ConnectionClosed):
                 bad.recv(timeout=5)
         assert bad.close_code == 4004
-        with open_tab(f"{live.ws_url}?room={room['code']}&token={room['token']}") as (
-            teacher,
-            hello,
-            state,
-        ):
+        with LiveTab.open(f"{live.ws_url}?room={room['code']}&token={room['token']}") as teacher:
+            hello, state = teacher.hello, teacher.state
             assert hello["role"] == "presenter" and hello["resumed"]
             assert hello["room"]["token"] == room["token"] and state["metrics"]["step"] == 2
-            assert recv_until(student, lambda d: d.get("type") == "room" and d["presenter_online"])
+            assert student.recv_until(lambda d: d.get("type") == "room" and d["presenter_online"])
             teacher.send('{"type": "step"}')
-            assert recv_json(student, "step")["step"] == 3
+            assert student.recv_json("step")["step"] == 3
         # the presenter's `leave` ends the session and so the room
         with pytest.raises(ConnectionClosed):
             while True:
@@ -270,18 +253,18 @@ def test_the_presenter_resumes_with_the_token_and_the_room_survives(live):
 
 
 def test_an_unknown_room_is_refused_with_4004(live):
-    with connect(f"{live.ws_url}?room=ZZZZZZ") as ws:
+    with LiveTab.open(f"{live.ws_url}?room=ZZZZZZ", greeting=(), leave=False) as ws:
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=5)
     assert ws.close_code == 4004
 
 
 def test_compare_mode_steps_both_runs_in_lockstep_from_the_same_start(live):
-    with open_tab(live.ws_url) as (ws, _, _):
+    with LiveTab.open(live.ws_url) as ws:
         ws.send('{"type": "configure", "config": {"dataset": "spiral", "seed": 3}}')
-        recv_json(ws, "state")
+        ws.recv_json("state")
         ws.send('{"type": "compare", "config": {"optimizer": "adam"}}')
-        state = recv_json(ws, "state")
+        state = ws.recv_json("state")
         b = state["compare"]
         assert b["changes"] == {"optimizer": "adam"} and b["config"]["optimizer"] == "adam"
         assert state["metrics"]["step"] == 0 and b["metrics"]["step"] == 0
@@ -289,7 +272,7 @@ def test_compare_mode_steps_both_runs_in_lockstep_from_the_same_start(live):
         b_oracle = Trainer({**state["config"], "optimizer": "adam"})
         assert b_oracle.parameters() == a_oracle.parameters()  # the same initial weights
         ws.send('{"type": "step", "count": 12}')
-        step = recv_json(ws, "step")
+        step = ws.recv_json("step")
         a_oracle.run(12)
         b_oracle.run(12)
         assert step["compare"]["step"] == step["step"] == 12
@@ -297,10 +280,10 @@ def test_compare_mode_steps_both_runs_in_lockstep_from_the_same_start(live):
         assert step["compare"]["loss"]["train"] == b_oracle.metrics()["loss"]["train"]
         ws.send('{"type": "play", "speed": 3}')
         for _ in range(5):
-            m = recv_json(ws, "metrics")
+            m = ws.recv_json("metrics")
             assert m["compare"]["step"] == m["step"]
         ws.send('{"type": "pause"}')
-        head = recv_until(ws, lambda d: "binary" in d and d["binary"][0]["kind"] == "frame")
+        head = ws.recv_until(lambda d: "binary" in d and d["binary"][0]["kind"] == "frame")
         header, arrays = head["binary"]
         assert header["compare_model"] == b["model"]["key"] == state["model"]["key"]
         got = maps.frame_arrays(header, arrays)
@@ -308,27 +291,27 @@ def test_compare_mode_steps_both_runs_in_lockstep_from_the_same_start(live):
         assert got["compare_params"].shape == got["params"].shape  # adam: the same network
         # a shared live change reaches both; the compared field stays different
         ws.send('{"type": "set", "config": {"learning_rate": 0.1, "optimizer": "momentum"}}')
-        s2 = recv_until(
-            ws, lambda d: d.get("type") == "state" and d["config"]["optimizer"] == "momentum"
+        s2 = ws.recv_until(
+            lambda d: d.get("type") == "state" and d["config"]["optimizer"] == "momentum"
         )
         assert s2["compare"]["config"]["learning_rate"] == 0.1
         assert s2["compare"]["config"]["optimizer"] == "adam"
         ws.send('{"type": "compare", "config": {"seed": 4}}')  # B keeps A's data and seed
-        error = recv_json(ws, "error")
+        error = ws.recv_json("error")
         assert (error["code"], error["field"]) == ("bad_config", "seed")
         ws.send('{"type": "compare", "config": null}')
-        assert recv_json(ws, "state")["compare"] is None
+        assert ws.recv_json("state")["compare"] is None
 
 
 def test_set_params_sets_every_weight_or_none(live):
-    with open_tab(live.ws_url) as (ws, _, state):
-        other = Trainer({**state["config"], "seed": 99}).parameters()
+    with LiveTab.open(live.ws_url) as ws:
+        other = Trainer({**ws.state["config"], "seed": 99}).parameters()
         ws.send(
             json.dumps(
                 {"type": "set_params", "weights": other["weights"], "biases": other["biases"]}
             )
         )
-        got = recv_json(ws, "state")["params"]
+        got = ws.recv_json("state")["params"]
         assert got["weights"] == other["weights"] and got["biases"] == other["biases"]
         bad = [row[:-1] for row in other["weights"][0]]
         ws.send(
@@ -340,7 +323,7 @@ def test_set_params_sets_every_weight_or_none(live):
                 }
             )
         )
-        assert recv_json(ws, "error")["code"] == "rejected"
+        assert ws.recv_json("error")["code"] == "rejected"
 
 
 def test_qr_rows_are_a_square_qr_matrix():
@@ -368,27 +351,6 @@ def test_on_a_lan_the_room_offers_the_lan_join_url_and_its_qr_code():
     assert msg.token is None and msg.qr is None and room.message("presenter").token
 
 
-def stalled_follower(port: int, code: str):
-    """A follower with a tiny receive buffer that never reads."""
-    import base64
-    import os
-    import socket
-
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(
-        (
-            f"GET /ws?room={code} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    assert s.recv(12) == b"HTTP/1.1 101"
-    return s
-
-
 # the largest network: a follower's frame is ~32 KB (float16), so stalled buffers fill soon
 BIG = {
     "features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2"],
@@ -399,25 +361,25 @@ BIG = {
 
 def test_a_stalled_follower_never_slows_the_room(unmetered):
     live = unmetered
-    with open_tab(live.ws_url) as (teacher, hello, _):
+    with LiveTab.open(live.ws_url) as teacher:
         room = open_room(teacher)
-        session = live.app.state.sessions.sessions[hello["session"]]
+        session = live.app.state.sessions.sessions[teacher.hello["session"]]
         teacher.send(json.dumps({"type": "configure", "config": BIG}))  # big frames
-        recv_json(teacher, "state")
-        stalled = [stalled_follower(live.port, room["code"]) for _ in range(3)]
+        teacher.recv_json("state")
+        stalled = [stalled_client(live.port, f"?room={room['code']}") for _ in range(3)]
         try:
-            with follow(live, room["code"]) as (student, _, _):
+            with follow(live, room["code"]) as student:
                 teacher.send('{"type": "play", "speed": 1}')
                 time.sleep(1.5)  # the stalled sockets' buffers fill
-                recv_json(student, "metrics")
-                steps = [recv_json(student, "metrics")["step"] for _ in range(60)]
+                student.recv_json("metrics")
+                steps = [student.recv_json("metrics")["step"] for _ in range(60)]
                 # one update a frame: the healthy follower got most of the frames the room
                 # made, never waiting behind the stalled ones
                 assert len(set(steps)) >= 0.5 * (steps[-1] - steps[0]), steps
                 for _ in range(900):  # until the stalled ones have skipped frames
                     if sum(f.outbox.replaced_frames > 10 for f in session.followers) == 3:
                         break
-                    recv_json(student, "metrics")
+                    student.recv_json("metrics")
                 slow = [f for f in session.followers if f.outbox.replaced_frames > 10]
                 assert len(slow) == 3 and all(len(f.outbox) <= 3 for f in slow)
                 teacher.send('{"type": "pause"}')
@@ -433,16 +395,16 @@ def test_a_playing_room_keeps_to_its_followers_byte_budget(live_server_factory):
     deep = {"features": BIG["features"], "hidden": [8] * 6, "activation": "tanh"}
     with (
         live_server_factory(Settings(follower_bytes_per_s=budget)) as live,
-        open_tab(live.ws_url) as (teacher, _, _),
+        LiveTab.open(live.ws_url) as teacher,
     ):
         room = open_room(teacher)
         teacher.send(json.dumps({"type": "configure", "config": deep}))
-        recv_json(teacher, "state")
-        with follow(live, room["code"]) as (student, _, _):
+        teacher.recv_json("state")
+        with follow(live, room["code"]) as student:
             teacher.send('{"type": "ui", "view": "backward"}')  # the largest frames
-            recv_json(student, "room_ui")
+            student.recv_json("room_ui")
             teacher.send('{"type": "play", "speed": 1}')
-            recv_json(student, "metrics")
+            student.recv_json("metrics")
             got, seen = [], set()
             while len(got) < 40:  # (time, bytes) of each play message
                 m = student.recv(timeout=5)

@@ -4,14 +4,11 @@ resume, origins, Host rebinding, oversized messages, a stalled client, and a fuz
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import http.client
 import json
 import os
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import time
@@ -20,78 +17,39 @@ import urllib.request
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
+from websockets.exceptions import InvalidStatus
 
 from engine.config import DATASETS, FEATURES, OPTIMIZERS
 from server.protocol import ErrorCode, ProtocolError, parse_client_message
 from server.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def live(live_server_factory):
-    with live_server_factory(Settings()) as server:
-        yield server
-
-
-def recv_json(ws, type_: str | None = None, timeout: float = 5.0) -> dict:
-    """The next JSON message (of `type_`, if given), skipping binary frames."""
-    deadline = time.monotonic() + timeout
-    while True:
-        m = ws.recv(timeout=max(0.01, deadline - time.monotonic()))
-        if isinstance(m, str):
-            d = json.loads(m)
-            if type_ is None or d["type"] == type_:
-                return d
-            assert d["type"] != "error", d
-
-
-@contextlib.contextmanager
-def open_tab(url: str, leave: bool = True, **kw):
-    """(websocket, hello, state) of a new connection. When the block ends the tab sends
-    `leave` (so the shared server's sessions do not pile up against the cap) unless
-    `leave` is False, which keeps the session for a resume."""
-    with connect(url, max_size=None, **kw) as ws:
-        hello = recv_json(ws, "hello")
-        state = recv_json(ws, "state")
-        yield ws, hello, state
-        if leave:
-            send_leave(ws)
-
-
-def send_leave(ws) -> None:
-    """Send `leave` and wait for the server's 4002 close."""
-    with contextlib.suppress(ConnectionClosed):
-        ws.send('{"type": "leave"}')
-        while True:
-            ws.recv(timeout=5)
-    assert ws.close_code in (4002, None), ws.close_code
+from tests.helpers.stalled import masked_frame, stalled_client
+from tests.helpers.tabs import LiveTab
 
 
 def test_a_session_resumes_after_a_reconnect(live):
-    with open_tab(live.ws_url, leave=False) as (ws, hello, _):
-        sid = hello["session"]
+    with LiveTab.open(live.ws_url, leave=False) as ws:
+        sid = ws.hello["session"]
         ws.send('{"type": "step", "count": 7}')
-        assert recv_json(ws, "step")["step"] == 7
+        assert ws.recv_json("step")["step"] == 7
         ws.send('{"type": "export"}')
-        snap = recv_json(ws, "snapshot")["snapshot"]
+        snap = ws.recv_json("snapshot")["snapshot"]
         ws.send('{"type": "play", "speed": 3}')
-        recv_json(ws, "metrics")
+        ws.recv_json("metrics")
     session = live.app.state.sessions.sessions[sid]
     time.sleep(0.3)
     frozen = session.trainer.step_count
     time.sleep(0.3)
     assert session.trainer.step_count == frozen and session.playing  # paused while away
 
-    with open_tab(f"{live.ws_url}?session={sid}") as (ws, hello, state):
-        assert hello["session"] == sid and hello["resumed"] is True
-        assert state["metrics"]["step"] == frozen and state["playing"] is True
-        assert state["speed"] == 3 and len(state["history"]) >= len(snap["history"])
-        assert recv_json(ws, "metrics")["step"] > frozen  # and it plays on
+    with LiveTab.open(f"{live.ws_url}?session={sid}") as ws:
+        assert ws.hello["session"] == sid and ws.hello["resumed"] is True
+        assert ws.state["metrics"]["step"] == frozen and ws.state["playing"] is True
+        assert ws.state["speed"] == 3 and len(ws.state["history"]) >= len(snap["history"])
+        assert ws.recv_json("metrics")["step"] > frozen  # and it plays on
         ws.send('{"type": "pause"}')
-        paused = recv_json(ws, "state")["metrics"]["step"]
+        paused = ws.recv_json("state")["metrics"]["step"]
         ws.send('{"type": "step_back"}')  # the undo stack survived the reconnect too
-        assert recv_json(ws, "state")["metrics"]["step"] == paused - 1
+        assert ws.recv_json("state")["metrics"]["step"] == paused - 1
 
 
 def test_a_foreign_origin_is_refused_with_403(live):
@@ -101,20 +59,23 @@ def test_a_foreign_origin_is_refused_with_403(live):
         "null",
         f"https://127.0.0.1.evil.example:{live.port}",
     ):
-        with pytest.raises(InvalidStatus) as e, connect(live.ws_url, origin=origin):
+        with pytest.raises(InvalidStatus) as e, LiveTab.open(live.ws_url, origin=origin):
             pass
         assert e.value.response.status_code == 403, origin
     for origin in (f"http://127.0.0.1:{live.port}", f"http://localhost:{live.port}"):
         url = origin.replace("http", "ws") + "/ws"  # the same host:port as the page
-        with open_tab(url, origin=origin) as (_, hello, _):
-            assert hello["type"] == "hello"
+        with LiveTab.open(url, origin=origin) as tab:
+            assert tab.hello["type"] == "hello"
 
 
 def test_allow_origin_entries_are_accepted(live_server_factory):
     with live_server_factory(Settings(allow_origins=["http://localhost:5173"])) as server:
-        with open_tab(server.ws_url, origin="http://localhost:5173") as (_, hello, _):
-            assert hello["type"] == "hello"
-        with pytest.raises(InvalidStatus), connect(server.ws_url, origin="http://localhost:5174"):
+        with LiveTab.open(server.ws_url, origin="http://localhost:5173") as tab:
+            assert tab.hello["type"] == "hello"
+        with (
+            pytest.raises(InvalidStatus),
+            LiveTab.open(server.ws_url, origin="http://localhost:5174"),
+        ):
             pass
 
 
@@ -152,59 +113,32 @@ def test_the_page_and_its_assets_are_served(live):
 
 
 def test_an_oversized_message_is_answered_and_the_connection_stays(live):
-    with open_tab(live.ws_url) as (ws, hello, _):
-        session = live.app.state.sessions.sessions[hello["session"]]
+    with LiveTab.open(live.ws_url) as ws:
+        session = live.app.state.sessions.sessions[ws.hello["session"]]
         ws.send('{"type": "configure", "config": {"seed": 5}, "pad": "' + "x" * 100_000 + '"}')
-        err = recv_json(ws, "error")
+        err = ws.recv_json("error")
         assert err["code"] == "too_large" and "65536" in err["message"]
         assert session.trainer.config.seed == 0
         ws.send('{"type": "step"}')
-        assert recv_json(ws, "step")["step"] == 1
+        assert ws.recv_json("step")["step"] == 1
 
 
-def _masked_frame(text: str) -> bytes:
-    data, mask = text.encode(), os.urandom(4)
-    head = (
-        bytes([0x81, 0x80 | len(data)])
-        if len(data) < 126
-        else bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(data))
-    )
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-
-
-def stalled_client(port: int) -> socket.socket:
-    """A WebSocket client with a tiny receive buffer that plays and then never reads."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(
-        (
-            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    assert s.recv(12) == b"HTTP/1.1 101"
-    # the largest network, so that its frames (~64 KB of float32 weights) fill buffers soon
-    s.sendall(
-        _masked_frame(
-            json.dumps(
-                {
-                    "type": "configure",
-                    "config": {"features": list(FEATURES), "hidden": [32] * 8, "batch_norm": True},
-                }
-            )
-        )
-    )
-    s.sendall(_masked_frame('{"type": "play", "speed": 1}'))
-    return s
+# the largest network, so that its frames (~64 KB of float32 weights) fill buffers soon
+PLAY_THE_LARGEST = (
+    json.dumps(
+        {
+            "type": "configure",
+            "config": {"features": list(FEATURES), "hidden": [32] * 8, "batch_norm": True},
+        }
+    ),
+    '{"type": "play", "speed": 1}',
+)
 
 
 def test_a_stalled_client_does_not_slow_a_healthy_one(live):
     sessions = live.app.state.sessions.sessions
     known = set(sessions)
-    stalled = stalled_client(live.port)
+    stalled = stalled_client(live.port, messages=PLAY_THE_LARGEST)
     try:
         deadline = time.monotonic() + 5
         while not (set(sessions) - known):
@@ -212,11 +146,11 @@ def test_a_stalled_client_does_not_slow_a_healthy_one(live):
             time.sleep(0.01)
         stalled_session = sessions[(set(sessions) - known).pop()]
         time.sleep(1.5)  # long enough for its socket buffers to fill
-        with open_tab(live.ws_url) as (ws, _, _):
+        with LiveTab.open(live.ws_url) as ws:
             ws.send('{"type": "play", "speed": 1}')
-            recv_json(ws, "metrics")
+            ws.recv_json("metrics")
             stalled_from = stalled_session.trainer.step_count
-            steps = [recv_json(ws, "metrics")["step"] for _ in range(60)]
+            steps = [ws.recv_json("metrics")["step"] for _ in range(60)]
         # one update a frame: the healthy tab got most of its frames, and both played on
         assert len(set(steps)) >= 0.5 * (steps[-1] - steps[0]), steps
         assert stalled_session.trainer.step_count > stalled_from
@@ -225,25 +159,25 @@ def test_a_stalled_client_does_not_slow_a_healthy_one(live):
         assert stalled_session.playing and stalled_session.trainer.step_count > 60
         assert outbox.replaced_frames > 10 and len(outbox) <= 3
     finally:
-        stalled.sendall(_masked_frame('{"type": "leave"}'))
+        stalled.sendall(masked_frame('{"type": "leave"}'))
         stalled.close()
 
 
 def test_leave_frees_the_slot_even_when_the_client_hangs_up_at_once(live_server_factory):
     with live_server_factory(Settings(max_sessions=1)) as server:
         sessions = server.app.state.sessions.sessions
-        with open_tab(server.ws_url) as (ws, hello, _):
-            sid = hello["session"]
+        with LiveTab.open(server.ws_url) as ws:
+            sid = ws.hello["session"]
         assert sessions == {}
-        with open_tab(f"{server.ws_url}?session={sid}", leave=False) as (ws, hello, _):
-            assert hello["resumed"] is False
+        with LiveTab.open(f"{server.ws_url}?session={sid}", leave=False) as ws:
+            assert ws.hello["resumed"] is False
             ws.send('{"type": "leave"}')  # and close without waiting for the reply
         deadline = time.monotonic() + 5
         while sessions:
             assert time.monotonic() < deadline, "the session outlived its leave"
             time.sleep(0.01)
-        with open_tab(server.ws_url) as (ws, hello, _):  # the one slot is free
-            assert hello["type"] == "hello"
+        with LiveTab.open(server.ws_url) as ws:  # the one slot is free
+            assert ws.hello["type"] == "hello"
 
 
 # the fuzz
@@ -401,14 +335,14 @@ random_messages = st.one_of(
 def test_a_fuzz_of_random_and_mutated_messages_changes_nothing(hash_state, live_server_factory):
     relaxed = Settings(rate_burst=100_000, rate_per_s=100_000.0)
     with live_server_factory(relaxed) as server:
-        with open_tab(server.ws_url) as (ws, hello, _):
-            fuzz(ws, server.app.state.sessions.sessions[hello["session"]], hash_state)
+        with LiveTab.open(server.ws_url) as ws:
+            fuzz(ws, server.app.state.sessions.sessions[ws.hello["session"]], hash_state)
 
 
 def fuzz(ws, session, hash_state) -> None:
     """≥ 1,000 invalid messages, each answered with an error; the state hash never moves."""
     ws.send('{"type": "step", "count": 5}')
-    recv_json(ws, "step")
+    ws.recv_json("step")
     time.sleep(0.1)
     before = hash_state(session)
     codes: dict[str, int] = {}
@@ -419,7 +353,7 @@ def fuzz(ws, session, hash_state) -> None:
     @given(text=st.one_of(mutated(), random_messages))
     def one(text):
         ws.send(text)
-        err = recv_json(ws)
+        err = ws.recv_json()
         assert err["type"] == "error", (text, err)
         assert err["code"] in {c.value for c in ErrorCode}
         codes[err["code"]] = codes.get(err["code"], 0) + 1
@@ -429,7 +363,7 @@ def fuzz(ws, session, hash_state) -> None:
     assert sum(codes.values()) >= 1000, codes
     assert len(codes) >= 8 and codes.get("bad_config", 0) >= 20, codes  # many kinds reached
     ws.send('{"type": "export"}')
-    recv_json(ws, "snapshot")
+    ws.recv_json("snapshot")
     assert hash_state(session) == before
 
 
@@ -474,9 +408,9 @@ def test_the_browser_opens_only_once_healthz_answers(live, monkeypatch):
 
 
 def test_frame_gaps_are_even_in_play(live):
-    with open_tab(live.ws_url) as (ws, _, _):
+    with LiveTab.open(live.ws_url) as ws:
         ws.send('{"type": "play"}')
-        stamps = [time.monotonic() for _ in range(40) if recv_json(ws, "metrics")]
+        stamps = [time.monotonic() for _ in range(40) if ws.recv_json("metrics")]
     gaps = [b - a for a, b in zip(stamps[5:], stamps[6:], strict=False)]
     # paced at 30 frames a second, not a burst (a loaded machine can only make gaps longer)
     assert statistics.median(gaps) > 0.75 / Settings().frame_rate
@@ -509,7 +443,7 @@ def test_accepted_connections_get_tcp_nodelay():
 def test_a_heavy_session_does_not_stall_another_one(live):
     """Ten epochs of 1,800 single-example updates of the largest network in one tab (a few
     seconds of training) while another tab plays: its frames keep coming."""
-    with open_tab(live.ws_url) as (heavy, _, _), open_tab(live.ws_url) as (light, _, _):
+    with LiveTab.open(live.ws_url) as heavy, LiveTab.open(live.ws_url) as light:
         heavy.send(
             json.dumps(
                 {
@@ -524,14 +458,14 @@ def test_a_heavy_session_does_not_stall_another_one(live):
                 }
             )
         )
-        recv_json(heavy, "state")
+        heavy.recv_json("state")
         light.send('{"type": "play"}')
-        recv_json(light, "metrics")
+        light.recv_json("metrics")
         heavy.send('{"type": "step", "unit": "epoch", "count": 10}')
         t0 = time.monotonic()
         stamps = []
         while True:
-            recv_json(light, "metrics")
+            light.recv_json("metrics")
             stamps.append(time.monotonic())
             try:
                 m = heavy.recv(timeout=0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 
@@ -26,99 +25,7 @@ from server.app import create_app
 from server.protocol import PROTOCOL_VERSION, ErrorCode
 from server.settings import Settings
 from tests.helpers import maps
-
-
-class Tab:
-    """A test-side tab: JSON out, JSON or frames in; `until(type)` skips what it passes."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.frames: list[bytes] = []
-
-    def send(self, msg) -> None:
-        self.ws.send_text(msg if isinstance(msg, str) else json.dumps(msg))
-
-    def recv(self):
-        m = self.ws.receive()
-        if m["type"] == "websocket.close":
-            raise WebSocketDisconnect(m.get("code", 1000), m.get("reason"))
-        if m.get("bytes") is not None:
-            return m["bytes"]
-        return json.loads(m["text"])
-
-    def until(self, type_: str) -> dict:
-        """The next message of `type_`, skipping frames and other types; an `error` when
-        something else was awaited fails the test."""
-        while True:
-            m = self.recv()
-            if isinstance(m, bytes):
-                self.frames.append(m)
-            elif m["type"] == type_:
-                return m
-            elif m["type"] == "error":
-                raise AssertionError(f"unexpected error: {m}")
-
-    def json(self) -> dict:
-        """The next JSON message, whatever its type."""
-        while isinstance(m := self.recv(), bytes):
-            self.frames.append(m)
-        return m
-
-    def frame(self, kind: str) -> tuple[dict, dict]:
-        """The next binary frame of `kind` as (header, {(name, layer): array})."""
-        while True:
-            m = self.recv()
-            if isinstance(m, bytes):
-                header, arrays = frames.unpack(m)
-                if header["kind"] == kind:
-                    return header, {
-                        (e["name"], e.get("layer")): a
-                        for e, a in zip(header["arrays"], arrays, strict=True)
-                    }
-
-    def weights(self, model: dict) -> tuple[dict, dict]:
-        """The next weights frame for `model` (a state's), skipping older models' frames, as
-        (header, {"params": [per layer {name: array}], "grads": [...] or None})."""
-        while True:
-            header, arrays = self.frame("frame")
-            if header["model"] == model["key"]:
-                got = {name: a for (name, _), a in arrays.items()}
-                return header, {
-                    "params": maps.params_of(got["params"], model),
-                    "grads": maps.grads_of(got["grads"], model) if "grads" in got else None,
-                }
-
-    def frames_of(self, *kinds: str) -> dict[str, tuple[dict, dict]]:
-        """The next binary frame of each kind, in whatever order they come."""
-        got: dict[str, tuple[dict, dict]] = {}
-        while set(kinds) - set(got):
-            m = self.recv()
-            if isinstance(m, bytes):
-                header, arrays = frames.unpack(m)
-                got.setdefault(
-                    header["kind"],
-                    (
-                        header,
-                        {
-                            (e["name"], e.get("layer")): a
-                            for e, a in zip(header["arrays"], arrays, strict=True)
-                        },
-                    ),
-                )
-        return got
-
-    def ask(self, msg, type_: str) -> dict:
-        self.send(msg)
-        return self.until(type_)
-
-
-@pytest.fixture
-def tab(client):
-    with client.websocket_connect("/ws") as ws:
-        t = Tab(ws)
-        t.hello = t.until("hello")
-        t.state = t.until("state")
-        yield t
+from tests.helpers.tabs import Tab
 
 
 @pytest.fixture
