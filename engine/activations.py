@@ -14,8 +14,6 @@ ELU_ALPHA = 1.0
 
 class Activation:
     name = ""
-    formula = ""
-    derivative_formula = ""
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -33,7 +31,9 @@ class Activation:
 
 
 class Linear(Activation):
-    name, formula, derivative_formula = "linear", "f(z) = z", "f′(z) = 1"
+    """f(z) = z; f′(z) = 1."""
+
+    name = "linear"
 
     def forward(self, z):
         return z.copy()
@@ -57,7 +57,9 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 class Sigmoid(Activation):
-    name, formula, derivative_formula = "sigmoid", "σ(z) = 1/(1+e^−z)", "σ′(z) = σ(z)(1−σ(z))"
+    """σ(z) = 1/(1+e^−z); σ′(z) = σ(z)(1−σ(z))."""
+
+    name = "sigmoid"
 
     def forward(self, z):
         return _sigmoid(z)
@@ -78,7 +80,9 @@ class Sigmoid(Activation):
 
 
 class Tanh(Activation):
-    name, formula, derivative_formula = "tanh", "tanh(z)", "tanh′(z) = 1 − tanh²(z)"
+    """tanh(z); tanh′(z) = 1 − tanh²(z)."""
+
+    name = "tanh"
 
     def forward(self, z):
         return np.tanh(z)
@@ -98,7 +102,9 @@ class Tanh(Activation):
 
 
 class ReLU(Activation):
-    name, formula, derivative_formula = "relu", "max(0, z)", "1 if z > 0 else 0"
+    """max(0, z); 1 if z > 0 else 0."""
+
+    name = "relu"
 
     def forward(self, z):
         return np.maximum(z, 0.0)
@@ -114,9 +120,9 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
+    """f(z) = z if z > 0 else LEAKY_SLOPE·z; f′(z) = 1 if z > 0 else LEAKY_SLOPE."""
+
     name = "leaky_relu"
-    formula = f"z if z > 0 else {LEAKY_SLOPE}·z"
-    derivative_formula = f"1 if z > 0 else {LEAKY_SLOPE}"
 
     def forward(self, z):
         return np.maximum(z, LEAKY_SLOPE * z)
@@ -126,7 +132,9 @@ class LeakyReLU(Activation):
 
 
 class ELU(Activation):
-    name, formula, derivative_formula = "elu", "z if z > 0 else eˣ−1", "1 if z > 0 else f(z)+1"
+    """z if z > 0 else eˣ−1; 1 if z > 0 else f(z)+1."""
+
+    name = "elu"
 
     def forward(self, z):
         return np.where(z > 0.0, z, ELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
@@ -136,7 +144,9 @@ class ELU(Activation):
 
 
 class Swish(Activation):
-    name, formula, derivative_formula = "swish", "z·σ(z)", "σ(z) + z·σ(z)(1−σ(z))"
+    """z·σ(z); σ(z) + z·σ(z)(1−σ(z))."""
+
+    name = "swish"
 
     def forward(self, z):
         return z * _sigmoid(z)

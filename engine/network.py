@@ -214,15 +214,12 @@ class Network:
         ws.xs[0][:, : self.sizes[0]] = X
         return self.forward_ws(ws, head, train, masks, rng)
 
-    def forward_ws(self, ws: Workspace, head, train=True, masks=None, rng=None, weights=None):
-        """`forward` on inputs already in `ws.xs[0]`, writing into the workspace's buffers.
-
-        `weights` replaces the (fan_in+1, fan_out) [W; b] matrices, e.g. cast to float32.
-        """
+    def forward_ws(self, ws: Workspace, head, train=True, masks=None, rng=None):
+        """`forward` on inputs already in `ws.xs[0]`, writing into the workspace's buffers."""
         traces = []
         last = self.n_layers - 1
         p = self.dropout if train else 0.0
-        Wb = self.Wb if weights is None else weights
+        Wb = self.Wb
         for l in range(self.n_layers):
             x, z, inp = ws.xs[l], ws.zs[l], ws.ins[l]
             np.dot(x, Wb[l], out=z)  # z = a_in·W + b through the ones column
