@@ -80,7 +80,7 @@ class Sigmoid(Activation):
 
 
 class Tanh(Activation):
-    """tanh(z); tanh′(z) = 1 − tanh²(z)."""
+    """f(z) = tanh(z); f′(z) = 1 − tanh²(z)."""
 
     name = "tanh"
 
@@ -102,7 +102,7 @@ class Tanh(Activation):
 
 
 class ReLU(Activation):
-    """max(0, z); 1 if z > 0 else 0."""
+    """f(z) = max(0, z); f′(z) = 1 if z > 0 else 0."""
 
     name = "relu"
 
@@ -132,7 +132,7 @@ class LeakyReLU(Activation):
 
 
 class ELU(Activation):
-    """z if z > 0 else eˣ−1; 1 if z > 0 else f(z)+1."""
+    """f(z) = z if z > 0 else ELU_ALPHA·(eᶻ − 1); f′(z) = 1 if z > 0 else f(z) + ELU_ALPHA."""
 
     name = "elu"
 
@@ -144,7 +144,7 @@ class ELU(Activation):
 
 
 class Swish(Activation):
-    """z·σ(z); σ(z) + z·σ(z)(1−σ(z))."""
+    """f(z) = z·σ(z); f′(z) = σ(z) + f(z)·(1 − σ(z))."""
 
     name = "swish"
 
