@@ -169,7 +169,7 @@ class Chain:
         self.a_in = lambda k: f"a{sub(k + 1)}{sup(self.layer)}"  # the previous layer's output
         self.a_out = f"a{sub(j + 1)}{sup(self.layer + 1)}"
         ins = [num(t.input[r, k], self.a_in(k)) for k in range(fan_in)]
-        ws = [num(W[k, j], f"w{sub(k + 1)}{sub(j + 1)}") for k in range(fan_in)]
+        weights = [num(W[k, j], f"w{sub(k + 1)}{sub(j + 1)}") for k in range(fan_in)]
         if self.i is not None:
             self._node("a_in", self.a_in(self.i), t.input[r, self.i], "input to this layer")
             self._node(
@@ -179,7 +179,7 @@ class Chain:
                 "the weight",
                 grad=B * t.dz[r, j] * t.input[r, self.i],
             )
-        products = [op("mul", [a, w], a["value"] * w["value"]) for a, w in zip(ins, ws)]
+        products = [op("mul", [a, w], a["value"] * w["value"]) for a, w in zip(ins, weights)]
         z = t.z[r, j]
         self._node(
             "z",

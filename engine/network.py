@@ -158,10 +158,12 @@ class Network:
 
         self.weights, self.biases = views(self.params, "W"), views(self.params, "b")
         self.Wb = [
-            self.params[ws.start : bs.stop].reshape(sh[0] + 1, sh[1]) for ws, sh, bs in self.layout
+            self.params[w_at.start : b_at.stop].reshape(sh[0] + 1, sh[1])
+            for w_at, sh, b_at in self.layout
         ]
         self.dWb = [
-            self.grads[ws.start : bs.stop].reshape(sh[0] + 1, sh[1]) for ws, sh, bs in self.layout
+            self.grads[w_at.start : b_at.stop].reshape(sh[0] + 1, sh[1])
+            for w_at, sh, b_at in self.layout
         ]
         self.WT = [w.T for w in self.weights]
         self.gammas, self.betas = views(self.params, "gamma"), views(self.params, "beta")
@@ -210,30 +212,30 @@ class Network:
         In training, batch norm uses batch statistics (and updates the running averages)
         and dropout draws masks from `rng` unless `masks` (one per hidden layer) is given.
         """
-        ws = self.workspace(len(X))
-        ws.xs[0][:, : self.sizes[0]] = X
-        return self.forward_ws(ws, head, train, masks, rng)
+        work = self.workspace(len(X))
+        work.xs[0][:, : self.sizes[0]] = X
+        return self.forward_ws(work, head, train, masks, rng)
 
-    def forward_ws(self, ws: Workspace, head, train=True, masks=None, rng=None):
-        """`forward` on inputs already in `ws.xs[0]`, writing into the workspace's buffers."""
+    def forward_ws(self, work: Workspace, head, train=True, masks=None, rng=None):
+        """`forward` on inputs already in `work.xs[0]`, writing into the workspace's buffers."""
         traces = []
         last = self.n_layers - 1
         p = self.dropout if train else 0.0
         Wb = self.Wb
         for l in range(self.n_layers):
-            x, z, inp = ws.xs[l], ws.zs[l], ws.ins[l]
+            x, z, inp = work.xs[l], work.zs[l], work.ins[l]
             np.dot(x, Wb[l], out=z)  # z = a_in·W + b through the ones column
             if l == last:
                 yhat = head.forward(z)
                 traces.append(LayerTrace(inp, z, yhat, yhat, x_aug=x))
                 return traces, yhat
-            a = ws.outs[l]
+            a = work.outs[l]
             t = LayerTrace(inp, z, a, a, x_aug=x)
             u = z if self.gammas[l] is None else self._batch_norm(l, z, t, train)
             if p == 0.0 and not self.skip[l]:
                 self.acts[l].forward_into(u, a)
             else:
-                f = t.f_out = ws.fs[l]
+                f = t.f_out = work.fs[l]
                 self.acts[l].forward_into(u, f)
                 if p > 0.0:
                     mask = masks[l] if masks is not None else (rng or self.rng).random(f.shape) >= p
@@ -266,10 +268,10 @@ class Network:
         t.z_hat, t.inv_std, t.u = z_hat, inv, u
         return u
 
-    def backward(self, traces: list[LayerTrace], dz_out: np.ndarray, ws: Workspace | None = None):
+    def backward(self, traces: list[LayerTrace], dz_out: np.ndarray, work: Workspace | None = None):
         """Fill `grads` (the data-loss part) from the traces and ∂L/∂z of the output layer."""
-        if ws is None:
-            ws = self.workspace(len(dz_out))
+        if work is None:
+            work = self.workspace(len(dz_out))
         inv_keep = 1.0 / (1.0 - self.dropout) if self.dropout < 1.0 else 0.0
         dz = dz_out
         WT, dWb = self.WT, self.dWb
@@ -280,7 +282,7 @@ class Network:
             if l == 0:
                 return
             below = traces[l - 1]
-            da = ws.das[l - 1]
+            da = work.das[l - 1]
             np.dot(dz, WT[l], out=da)
             if self.skip[l]:
                 da += t.da
@@ -288,7 +290,7 @@ class Network:
             if below.mask is not None:
                 da = da * below.mask
                 da *= inv_keep
-            du = ws.dzs[l - 1]
+            du = work.dzs[l - 1]
             u = below.u if below.u is not None else below.z
             self.acts[l - 1].backprop_into(u, below.f_out, da, du)
             below.du = du

@@ -81,8 +81,8 @@ class StepRecord:
 
     def layer_arrays(self, flat: np.ndarray, l: int) -> tuple[np.ndarray, np.ndarray]:
         """(W (fan_in, fan_out), b (fan_out,)) of layer l from a flat vector."""
-        ws, shape, bs = self.layout[l]
-        return flat[ws].reshape(shape), flat[bs]
+        w_at, shape, b_at = self.layout[l]
+        return flat[w_at].reshape(shape), flat[b_at]
 
     def to_dict(self, compact: bool = True, example: int | None = None) -> dict:
         """JSON-able dict. `example` is a row of the batch to trace in full (default 0)."""

@@ -100,7 +100,7 @@ class Trainer:
         self.F_train = self.F_train_aug[:, :k]
         self.F_test = features.compute_features(self.X_test, c.features)
         self.F_all = np.vstack([self.F_train, self.F_test])
-        self._fast_ws: dict = {}
+        self._fast_work: dict = {}
         self._refresh_targets()
 
     def _refresh_targets(self) -> None:
@@ -123,7 +123,7 @@ class Trainer:
             residual=c.residual,
         )
         self.optimizer = make_optimizer(c.optimizer, **_opt_kwargs(c))
-        self._fast_ws = {}
+        self._fast_work = {}
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -406,25 +406,25 @@ class Trainer:
         else:
             net.grads += c.regularization_rate * net.params * net.weight_mask
 
-    def _forward_backward(self, idx, ws=None):
-        """Gradients of the batch `idx` into net.grads; a fresh workspace unless `ws` is given."""
+    def _forward_backward(self, idx, work=None):
+        """Gradients of the batch `idx` into net.grads; a fresh workspace unless `work` is given."""
         net, head = self.net, self.head
-        if ws is None:
-            ws = net.workspace(len(idx))
-        self.F_train_aug.take(idx, axis=0, out=ws.xs[0])
+        if work is None:
+            work = net.workspace(len(idx))
+        self.F_train_aug.take(idx, axis=0, out=work.xs[0])
         t = self.T_train.take(idx, axis=0)
-        traces, yhat = net.forward_ws(ws, head, train=True, rng=self._dropout_rng())
-        net.backward(traces, head.dz(traces[-1].z, yhat, t), ws)
+        traces, yhat = net.forward_ws(work, head, train=True, rng=self._dropout_rng())
+        net.backward(traces, head.dz(traces[-1].z, yhat, t), work)
         self._add_penalty_grad()
         return traces, yhat, t
 
     def _workspace_for(self, n: int):
-        ws = self._fast_ws.get(n)
-        if ws is None:
-            if len(self._fast_ws) > 2:
-                self._fast_ws.clear()
-            ws = self._fast_ws[n] = self.net.workspace(n)
-        return ws
+        work = self._fast_work.get(n)
+        if work is None:
+            if len(self._fast_work) > 2:
+                self._fast_work.clear()
+            work = self._fast_work[n] = self.net.workspace(n)
+        return work
 
     def _diverged(self, bad_step: int, saved: TrainingState | None = None) -> None:
         """Go back to the weights from before update `bad_step` (`saved`, if given, is that
@@ -627,11 +627,11 @@ class Trainer:
         grads = rec.grads if rec is not None else self.net.grads
         out = []
         for l, t in enumerate(traces):
-            ws, shape, bs = self.net.layout[l]
+            w_at, shape, b_at = self.net.layout[l]
             out.append(
                 {
-                    "dW": grads[ws].reshape(shape),
-                    "db": grads[bs],
+                    "dW": grads[w_at].reshape(shape),
+                    "db": grads[b_at],
                     "a_mean": np.add.reduce(t.a, axis=0) * (1.0 / len(t.a)),
                     "delta_mean": np.add.reduce(t.dz, axis=0) if t.dz is not None else None,
                 }
