@@ -24,7 +24,7 @@ When A is edited while comparing, B follows (each function below says how):
 
 Every function runs with the session's lock held (inside `Session.call`) and checks B's side
 before it changes anything, so a refusal leaves both runs as they were. Only this module
-writes `Session.twin` and `Session.twin_changes`.
+writes `Session.run_b` and `Session.b_changes`.
 """
 
 from __future__ import annotations
@@ -84,12 +84,12 @@ def start(s: Session, a: Trainer, changes: dict[str, Any], restart: bool) -> Non
     if restart:
         a.reset()
     values = b_config.to_dict()
-    s.twin_changes = {name: values[name] for name in changes}  # in the config's own form
-    s.twin = _build(a, s.twin_changes, structural)
+    s.b_changes = {name: values[name] for name in changes}  # in the config's own form
+    s.run_b = _build(a, s.b_changes, structural)
 
 
 def stop(s: Session) -> None:
-    s.twin, s.twin_changes = None, {}
+    s.run_b, s.b_changes = None, {}
 
 
 def configure(s: Session, a: Trainer, changes: dict[str, Any]) -> set[str]:
@@ -97,10 +97,10 @@ def configure(s: Session, a: Trainer, changes: dict[str, Any]) -> set[str]:
     live changes reach it except its compared fields; a data or structure change rebuilds
     it. A change B cannot take (batch size 1 beside B's batch norm, a head that no longer
     fits B's changes) is refused as a ConfigError naming the field, before A changes."""
-    b = s.twin
+    b = s.run_b
     if b is None:
         return a.configure(changes)
-    target = config_of_b(a.config.replace(**changes), s.twin_changes)
+    target = config_of_b(a.config.replace(**changes), s.b_changes)
     changed = a.configure(changes)
     if not changed <= LIVE_FIELDS:
         rebuild(s, a)
@@ -114,12 +114,12 @@ def rebuild(s: Session, a: Trainer) -> None:
     """After A was rebuilt, reset or replaced (call it before A replaces the session's
     trainer: it may refuse): B starts again from A with its changes (when B's network
     differs, A restarts from the seed too)."""
-    if s.twin is None:
+    if s.run_b is None:
         return
-    structural = is_structural(a.config, config_of_b(a.config, s.twin_changes))
+    structural = is_structural(a.config, config_of_b(a.config, s.b_changes))
     if structural:
         a.reset()
-    s.twin = _build(a, s.twin_changes, structural)
+    s.run_b = _build(a, s.b_changes, structural)
 
 
 def edit_points(s: Session, a: Trainer, edit: Callable[[Trainer], Any]) -> None:
@@ -127,8 +127,8 @@ def edit_points(s: Session, a: Trainer, edit: Callable[[Trainer], Any]) -> None:
     weights and train on the same points (the edit cannot fail on B where it passed on A:
     the points are the same)."""
     edit(a)
-    if s.twin is not None:
-        edit(s.twin)
+    if s.run_b is not None:
+        edit(s.run_b)
 
 
 def edit_weights(s: Session, a: Trainer, edit: Callable[[Trainer], Any]) -> None:
@@ -136,14 +136,14 @@ def edit_weights(s: Session, a: Trainer, edit: Callable[[Trainer], Any]) -> None
     its changes again (the runs compare from the same weights), a structural B keeps its
     own network and weights."""
     edit(a)
-    b = s.twin
+    b = s.run_b
     if b is not None and not is_structural(a.config, b.config):
-        s.twin = _build(a, s.twin_changes, False)
+        s.run_b = _build(a, s.b_changes, False)
 
 
 def step_back(s: Session, a: Trainer) -> bool:
     """Undo the last update of both runs, or of neither (False)."""
-    b = s.twin
+    b = s.run_b
     if b is not None and not b.can_step_back:
         return False
     if not a.step_back():

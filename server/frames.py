@@ -113,7 +113,7 @@ def weights_frame(
     layers: list[tuple[np.ndarray, ...]],
     meta: dict,
     gradients: list[dict] | None = None,
-    twin_layers: list[tuple[np.ndarray, ...]] | None = None,
+    b_layers: list[tuple[np.ndarray, ...]] | None = None,
     floats_as=np.float32,
 ) -> bytes:
     """The "frame" kind: what only the engine knows, for the page to draw the rest (every
@@ -130,8 +130,8 @@ def weights_frame(
     arrays = [({"name": "params"}, _flat(layers))]
     if gradients:
         arrays.append(({"name": "grads"}, _flat_gradients(gradients)))
-    if twin_layers is not None:
-        arrays.append(({"name": "compare_params"}, _flat(twin_layers)))
+    if b_layers is not None:
+        arrays.append(({"name": "compare_params"}, _flat(b_layers)))
     return pack("frame", meta, arrays, floats_as)
 
 

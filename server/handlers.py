@@ -5,7 +5,7 @@ through the connection. The engine's refusals become typed errors here: ConfigEr
 `bad_config` with its field, TrainerError → `rejected`; both leave the trainer unchanged.
 Answers that describe the session (state, steps, inspections) are shared with a room's
 followers; a follower may only export, fork or leave (anything else is `forbidden`).
-In compare mode every handler that moves the trainer moves the twin the same way, and
+In compare mode every handler that moves the trainer moves run B the same way, and
 every edit reaches it as compare.py says.
 """
 
@@ -80,8 +80,8 @@ async def send_state(
                 rate=s.rate,
                 points=points,
                 history=n_history,
-                twin=s.twin,
-                twin_changes=s.twin_changes,
+                run_b=s.run_b,
+                b_changes=s.b_changes,
             )
         )
     )
@@ -162,41 +162,41 @@ async def _long_step(conn: Connection, count: int, unit: str):
 def _run_chunk(t, n: int, s) -> tuple[int, float, bool]:
     start = time.thread_time()
     done = t.run(n)
-    if s.twin is not None and done:
-        s.twin.run(done)
+    if s.run_b is not None and done:
+        s.run_b.run(done)
     return done, time.thread_time() - start, t.stopped is not None
 
 
 def _finish_step(t, count: int, s):
     """The last update of a long step, recorded, unless training stopped on the way."""
     rec = t.step() if t.stopped is None else None
-    if s.twin is not None and rec is not None:
-        s.twin.run(1)
-    return _step_reply(t, rec, count, s.twin)
+    if s.run_b is not None and rec is not None:
+        s.run_b.run(1)
+    return _step_reply(t, rec, count, s.run_b)
 
 
 def _step_job(t, count: int, unit: str, s):
-    """Lock held (Session.call): a few updates (the last recorded) or phases, the twin's too
+    """Lock held (Session.call): a few updates (the last recorded) or phases, run B's too
     (the same number, or the same phases)."""
-    rec, before, twin = None, t.step_count, s.twin
+    rec, before, run_b = None, t.step_count, s.run_b
     if unit == "phase":
         for _ in range(count):
             rec = t.phase_step()
-            if twin is not None:
-                twin.phase_step()
+            if run_b is not None:
+                run_b.phase_step()
     else:
         if count > 1:
             t.run(count - 1)
         if count == 1 or t.stopped is None:
             rec = t.step()
-        if twin is not None and t.step_count > before:
-            twin.run(t.step_count - before)
-    return _step_reply(t, rec, count, twin)
+        if run_b is not None and t.step_count > before:
+            run_b.run(t.step_count - before)
+    return _step_reply(t, rec, count, run_b)
 
 
-def _step_reply(t, rec, count: int, twin):
+def _step_reply(t, rec, count: int, run_b):
     """(step reply, last record, stopped event or None) after a step command."""
-    reply = encode(readouts.step_message(t, rec, count, playing=False, twin=twin))
+    reply = encode(readouts.step_message(t, rec, count, playing=False, run_b=run_b))
     stopped = None
     if t.stopped is not None:
         stopped = encode(protocol.Stopped(reason=t.stopped, message=t.stop_message))
@@ -460,7 +460,7 @@ async def on_compare(conn: Connection, msg: protocol.Compare) -> None:
     if msg.config is None:
         await s.call(lambda _: compare.stop(s))
     else:
-        if s.twin is None and (used := over_memory(conn.settings)):
+        if s.run_b is None and (used := over_memory(conn.settings)):
             raise ProtocolError(
                 ErrorCode.REJECTED,
                 f"the server is at its memory budget ({used} MiB); compare later",

@@ -577,7 +577,7 @@ class State(_Out):
     `points` ({"train": {"x": [[x1, x2]...], "y": [...]}, "test": {...}}) is present when
     the data changed since this connection's last `state`; `history` (≤ 1,000 metrics
     entries, evenly thinned, the last always kept) when it was rebuilt rather than extended.
-    `compare` is null, or the lockstep twin B of compare mode: {"config": {...},
+    `compare` is null, or compare mode's lockstep run B: {"config": {...},
     "model": {...}, "changes": {...}, "metrics": {...}, "history": [...]}.
     """
 
@@ -607,7 +607,7 @@ class _Progress(_Out):
     loss: Loss
     accuracy: dict[str, float | None]
     grad_norms: list[float | None]
-    compare: dict[str, Any] | None = None  # twin B's {step, epoch, loss, accuracy, grad_norms}
+    compare: dict[str, Any] | None = None  # run B's {step, epoch, loss, accuracy, grad_norms}
 
 
 class StepMsg(_Progress):

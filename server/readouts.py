@@ -16,7 +16,7 @@ def thin(history: list[dict], n: int) -> list[dict]:
 
 
 def progress(trainer, fresh: bool = False) -> dict:
-    """Compare mode's twin B: counters and numbers, from the last history entry when it is
+    """Compare mode's run B: counters and numbers, from the last history entry when it is
     this step's (play, steps) unless `fresh` asks for a new evaluation."""
     h = trainer.history
     m = h[-1] if h and not fresh and h[-1]["step"] == trainer.step_count else trainer.metrics()
@@ -30,15 +30,15 @@ def progress(trainer, fresh: bool = False) -> dict:
     }
 
 
-def compare_readout(twin, changes: dict, history: int | None) -> dict:
-    """Compare mode's twin B for a `state`: its config, what differs, numbers, history."""
+def compare_readout(run_b, changes: dict, history: int | None) -> dict:
+    """Compare mode's run B for a `state`: its config, what differs, numbers, history."""
     return {
-        "config": twin.config.to_dict(),
-        "model": twin.model(),
+        "config": run_b.config.to_dict(),
+        "model": run_b.model(),
         "changes": dict(changes),
-        "metrics": progress(twin, fresh=True),
-        "stop_message": twin.stop_message,
-        "history": thin(twin.history, history) if history else None,
+        "metrics": progress(run_b, fresh=True),
+        "stop_message": run_b.stop_message,
+        "history": thin(run_b.history, history) if history else None,
     }
 
 
@@ -50,11 +50,11 @@ def state_message(
     rate: float = 30.0,
     points: bool,
     history: int | None,
-    twin=None,
-    twin_changes: dict | None = None,
+    run_b=None,
+    b_changes: dict | None = None,
 ) -> State:
     """`points` includes the data; `history` (a count) includes that many history entries;
-    `twin` is compare mode's trainer B, if any."""
+    `run_b` is compare mode's trainer B, if any."""
     return State(
         config=trainer.config.to_dict(),
         model=trainer.model(),
@@ -69,15 +69,15 @@ def state_message(
         can_step_back=trainer.can_step_back,
         points=trainer.points() if points else None,
         history=thin(trainer.history, history) if history else None,
-        compare=None if twin is None else compare_readout(twin, twin_changes or {}, history),
+        compare=None if run_b is None else compare_readout(run_b, b_changes or {}, history),
     )
 
 
-def step_message(trainer, rec, count: int, playing: bool, twin=None) -> StepMsg:
+def step_message(trainer, rec, count: int, playing: bool, run_b=None) -> StepMsg:
     """The `step` reply for record `rec` (None when training stopped before the last update
     of a multi-update step), after `count` updates or phases."""
     msg = _step_message(trainer, rec, count, playing)
-    return msg if twin is None else msg.model_copy(update={"compare": progress(twin)})
+    return msg if run_b is None else msg.model_copy(update={"compare": progress(run_b)})
 
 
 def _progress(trainer, m: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +123,7 @@ def _step_message(trainer, rec, count: int, playing: bool) -> StepMsg:
     )
 
 
-def metrics_message(trainer, updates: int, playing: bool, twin=None) -> Metrics:
+def metrics_message(trainer, updates: int, playing: bool, run_b=None) -> Metrics:
     """One play frame's numbers; reuses the history entry `run` just appended."""
     fresh = updates > 0 and trainer.history and trainer.history[-1]["step"] == trainer.step_count
     m = trainer.history[-1] if fresh else trainer.metrics()
@@ -131,7 +131,7 @@ def metrics_message(trainer, updates: int, playing: bool, twin=None) -> Metrics:
         **_progress(trainer, m),
         updates=updates,
         playing=playing,
-        compare=None if twin is None else progress(twin),
+        compare=None if run_b is None else progress(run_b),
     )
 
 

@@ -27,7 +27,7 @@ A detached session keeps everything, play state included (its loop is paused), f
 A session presented as a room (`session.room`, see rooms.py) also has followers: read-only
 connections that get every frame and every shared reply. A frame is encoded once and
 handed to each follower's own newest-wins outbox, so a slow follower only skips frames.
-In compare mode a second trainer, `twin`, moves in lockstep with the first under the same
+In compare mode a second trainer, `run_b`, moves in lockstep with the first under the same
 lock: the same number of updates in every step and play frame (compare.py builds it and
 keeps it following the first's edits; its network may differ).
 """
@@ -113,8 +113,8 @@ class Session:
         self._room_bytes_at = time.monotonic()
         self.followers: set[Attached] = set()
         self.room = None  # rooms.Room while a class follows this session
-        self.twin = None  # compare mode: trainer B, stepped with `trainer` (lock held)
-        self.twin_changes: dict[str, Any] = {}
+        self.run_b = None  # compare mode: trainer B, stepped with `trainer` (lock held)
+        self.b_changes: dict[str, Any] = {}
         self._quick_cpu = 0.0  # CPU seconds the last quick job took
         # when each playing room's next frame is due (loop time), shared by all sessions
         self._room_ticks = room_ticks if room_ticks is not None else {}
@@ -311,10 +311,10 @@ class Session:
         """Runs in the pool with the lock held: `speed` updates, then one frame (the page's,
         and the followers' when a room follows)."""
         updates = trainer.run(speed)
-        twin = self.twin
-        if twin is not None and updates:
-            twin.run(updates)
-        metrics = encode(readouts.metrics_message(trainer, updates, playing=True, twin=twin))
+        run_b = self.run_b
+        if run_b is not None and updates:
+            run_b.run(updates)
+        metrics = encode(readouts.metrics_message(trainer, updates, playing=True, run_b=run_b))
         own, room = self._weights(trainer)
         stopped = None
         if trainer.stopped is not None:
@@ -322,7 +322,7 @@ class Session:
         if room is None:
             return ((metrics, own), None), stopped
         metrics_room = encode(
-            readouts.metrics_message(trainer, updates, playing=True, twin=twin), digits=6
+            readouts.metrics_message(trainer, updates, playing=True, run_b=run_b), digits=6
         )
         return ((metrics, own), (metrics_room, room)), stopped
 
@@ -333,16 +333,16 @@ class Session:
         meta = {"step": trainer.step_count, "epoch": trainer.epoch, "model": trainer.model()["key"]}
         layers = trainer.eval_arrays()
         grads = trainer.last_gradients()
-        twin = None
-        if self.twin is not None:
-            twin = self.twin.eval_arrays()
-            meta["compare_model"] = self.twin.model()["key"]
-        own = frames.weights_frame(layers, meta, grads, twin)
+        run_b = None
+        if self.run_b is not None:
+            run_b = self.run_b.eval_arrays()
+            meta["compare_model"] = self.run_b.model()["key"]
+        own = frames.weights_frame(layers, meta, grads, run_b)
         room = None
         if self.followers if for_room is None else for_room:
             shown = self.room is not None and self.room.ui.get("view") == "backward"
             room = frames.weights_frame(
-                layers, meta, grads if shown else None, twin, floats_as="float16"
+                layers, meta, grads if shown else None, run_b, floats_as="float16"
             )
         return own, room
 

@@ -191,7 +191,7 @@ def test_a_weights_frame_carries_the_engines_arrays_and_they_make_its_maps(confi
         maps.assert_maps_match(params, model, t, atol=2e-2)
 
 
-def test_a_weights_frame_has_no_gradients_before_the_first_update_and_twin_params_after():
+def test_a_weights_frame_has_no_gradients_before_the_first_update_and_compare_params_after():
     t = Trainer()
     b = Trainer({"hidden": [3], "batch_norm": True})
     header, arrays = frames.unpack(
