@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
+import json
 import logging
+import os
 import socket
 import sys
 import textwrap
@@ -61,11 +64,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="ORIGIN",
         help="another page origin allowed to open the WebSocket (repeatable)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="server processes on this port, one per core (more than one needs --redis)",
+    )
+    p.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="Redis shared by every worker and machine of the service (redis://HOST:PORT/DB); "
+        "see docs/deploy.md",
+    )
     return p.parse_args(argv)
 
 
 def _field_names(name: str) -> str:
-    option = {"host": "--host", "port": "--port", "allow_origins": "--allow-origin"}.get(name)
+    option = {
+        "host": "--host",
+        "port": "--port",
+        "allow_origins": "--allow-origin",
+        "workers": "--workers",
+        "redis_url": "--redis",
+    }.get(name)
     variable = f"{Settings.model_config['env_prefix']}{name.upper()}"
     return f"{option} / {variable}" if option else variable
 
@@ -74,8 +97,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """The environment's settings with the command line's on top, checked by the same rules."""
     try:
         env = Settings()
-        given = {"host": args.host, "port": args.port}
-        return Settings(
+        given: dict = {
+            "host": args.host,
+            "port": args.port,
+            "workers": args.workers,
+            "redis_url": args.redis,
+        }
+        settings = Settings(
             **{
                 **env.model_dump(),
                 **{k: v for k, v in given.items() if v is not None},
@@ -87,6 +115,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
         field = str(first["loc"][0]) if first["loc"] else "settings"
         value = f" {first['input']!r}" if not isinstance(first["input"], dict) else ""
         raise StartupError(f"{_field_names(field)}{value}: {first['msg']}") from None
+    if settings.workers > 1 and not settings.redis_url:
+        raise StartupError(
+            f"--workers {settings.workers} needs --redis URL: the workers share sessions and "
+            "rooms through Redis (see docs/deploy.md)"
+        )
+    return settings
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -188,17 +222,47 @@ def serve(args: argparse.Namespace) -> None:
     # Training threads and the event loop share the GIL: hand it over every 0.5 ms rather
     # than every 5 ms so that a reply waits less behind another session's numpy work.
     sys.setswitchinterval(settings.gil_switch_interval_s)
+    if settings.redis_url:
+        from .cluster import ClusterDown, check_reachable
+
+        try:
+            asyncio.run(check_reachable(settings.redis_url))
+        except ClusterDown as e:
+            raise StartupError(str(e)) from None
     sock = listen(settings.host, settings.port)
     settings = settings.model_copy(update={"port": sock.getsockname()[1]})
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, log_level="info"))
     url, lan = page_urls(settings.host, settings.port)
     print(f"Backprop Lab is running at {url}", flush=True)
     for other in lan:
         print(f"On your network (classroom): {other}", flush=True)
     if not args.no_browser:
         threading.Thread(target=open_when_ready, args=(url,), daemon=True).start()
+    if settings.workers > 1:
+        return run_workers(settings, sock)
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, log_level="info"))
     server.run(sockets=[sock])
+
+
+def run_workers(settings: Settings, sock: socket.socket) -> None:
+    """`settings.workers` processes accepting on `sock`, each the whole app with its own
+    GIL, sharing sessions and rooms through Redis; uvicorn's supervisor restarts one that
+    dies (its sessions resume from their checkpoints on whichever worker a tab reaches)."""
+    from uvicorn.supervisors import Multiprocess
+
+    prefix = Settings.model_config["env_prefix"]
+    for name, value in settings.model_dump().items():
+        if value is not None:  # the workers read their settings as the server did
+            text = json.dumps(value) if isinstance(value, list) else str(value)
+            os.environ[f"{prefix}{name.upper()}"] = text
+    config = uvicorn_config(
+        "server.app:app_from_environment",
+        settings,
+        factory=True,
+        workers=settings.workers,
+        log_level="info",
+    )
+    Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
 
 
 if __name__ == "__main__":

@@ -28,8 +28,18 @@ def create_app(settings: Settings | None = None, trainer_factory=None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        cluster = None
+        if settings.redis_url:
+            from .cluster import Cluster
+
+            cluster = sessions.cluster = sessions.rooms.cluster = Cluster(
+                settings.redis_url, settings, sessions
+            )
+            await cluster.start()
         sessions.start()
         yield
+        if cluster is not None:
+            await cluster.stop()
         await sessions.shutdown()
 
     app = FastAPI(
@@ -55,10 +65,23 @@ def create_app(settings: Settings | None = None, trainer_factory=None) -> FastAP
 
     @app.get("/healthz")
     async def healthz():
-        return {"status": "ok", "protocol": PROTOCOL_VERSION, "sessions": len(sessions.sessions)}
+        health = {"status": "ok", "protocol": PROTOCOL_VERSION, "sessions": len(sessions.sessions)}
+        if sessions.cluster is not None:
+            health.update(worker=sessions.cluster.id, redis="up" if sessions.cluster.up else "down")
+        return health
 
     @app.websocket("/ws")
     async def websocket(ws: WebSocket):
         await serve(ws, sessions, settings)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process (`--workers N`): its settings come from the
+    BACKPROP_LAB_* variables the supervisor set (workers.py)."""
+    import sys
+
+    settings = Settings()
+    sys.setswitchinterval(settings.gil_switch_interval_s)
+    return create_app(settings)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import secrets
 import time
 from collections import deque
 
@@ -21,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from engine.config import Config, schema
 
 from . import handlers
+from .cluster import ClusterDown, address_key, key
 from .protocol import (
     PROTOCOL_VERSION,
     CloseCode,
@@ -106,15 +108,19 @@ class Outbox:
         self._ready.set()
 
     async def get(self) -> tuple[str | bytes, ...]:
+        return (await self.take())[1]
+
+    async def take(self) -> tuple[bool, tuple[str | bytes, ...]]:
+        """The next item: (whether it is a frame, its payloads)."""
         while not self._items:
             self._ready.clear()
             await self._ready.wait()
         item = self._items.popleft()
         if isinstance(item, _Frame):
             self._frame = None if item is self._frame else self._frame
-            return item.payloads
+            return True, item.payloads
         self._bytes -= len(item)
-        return (item,)
+        return False, (item,)
 
 
 class Connection:
@@ -197,6 +203,8 @@ class Connection:
             self.session.detach(self)
             if self.session.room is not None:
                 self.session.room.presence_changed()
+            if not self.leave_seen:
+                self.manager.detached(self.session)
             if self.leave_seen:  # the worker may have been cancelled before it got there
                 await self.manager.end(self.session, CloseCode.LEFT, "left")
 
@@ -380,8 +388,10 @@ async def serve(websocket: WebSocket, manager: SessionManager, settings: Setting
             f"this server speaks protocol {PROTOCOL_VERSION}, not "
             f"{spoken[:12]!r}: reload the page (or update the client)",
         )
-    rooms, budgets, code = manager.rooms, manager.budgets, query.get("room")
     address = client_address(websocket)
+    if manager.cluster is not None:
+        return await _serve_shared(websocket, manager, settings, address)
+    rooms, budgets, code = manager.rooms, manager.budgets, query.get("room")
     role = "owner"
     if code and (wait := budgets.join_wait(address)):
         return await _refuse(
@@ -431,6 +441,17 @@ async def serve(websocket: WebSocket, manager: SessionManager, settings: Setting
             session, resumed = await manager.open(query.get("session"), address)
         except SessionsFull as e:
             return await _refuse(websocket, CloseCode.SERVER_FULL, str(e))
+    await _accept(websocket, manager, settings, session, resumed, role)
+
+
+async def _accept(
+    websocket: WebSocket,
+    manager: SessionManager,
+    settings: Settings,
+    session: Session,
+    resumed: bool,
+    role: str,
+) -> None:
     await websocket.accept()
     room = session.room
     hello = Hello(
@@ -445,3 +466,85 @@ async def serve(websocket: WebSocket, manager: SessionManager, settings: Setting
         schema=schema(),
     )
     await Connection(websocket, session, manager, settings, hello, role).run()
+
+
+async def _serve_shared(
+    websocket: WebSocket, manager: SessionManager, settings: Settings, address: str | None
+) -> None:
+    """`serve` in cluster mode: the same three ways in, with sessions taken from whichever
+    worker holds them, followers fed through their room's channel (feeds.py) and the
+    per-address budgets counted on every worker (cluster.py)."""
+    cluster, budgets, query = manager.cluster, manager.budgets, websocket.query_params
+    code, token = (query.get("room") or "").upper()[:16], query.get("token")
+    try:
+        if code and (wait := await cluster.join_wait(address)) and not budgets.exempt(address):
+            return await _refuse(
+                websocket,
+                CloseCode.SLOW_DOWN,
+                f"too many wrong room codes from your address: try again in {math.ceil(wait)} s",
+            )
+        if code and token:
+            sid = await cluster.presenter_session(code, token)
+            session = (await manager.open(sid, address, create=False))[0] if sid else None
+            if session is None or session.room is None or session.room.code != code:
+                await cluster.join_failed(address)
+                return await _refuse(
+                    websocket,
+                    CloseCode.ROOM_GONE,
+                    "no room with that code and presenter token: it may have closed",
+                )
+            await cluster.join_succeeded(address)
+            return await _accept(websocket, manager, settings, session, True, "owner")
+        if code:
+            feed = await cluster.feeds.join(code)
+            if feed is None:
+                await cluster.join_failed(address)
+                return await _refuse(
+                    websocket,
+                    CloseCode.ROOM_GONE,
+                    f"no room {code[:12]!r}: check the code; the room may have closed",
+                )
+            await cluster.join_succeeded(address)
+            return await _follow_shared(websocket, manager, settings, address, feed)
+        try:
+            session, resumed = await manager.open(query.get("session"), address)
+        except SessionsFull as e:
+            return await _refuse(websocket, CloseCode.SERVER_FULL, str(e))
+    except ClusterDown as e:
+        log.warning("a connection waits for Redis: %s", e)
+        return await _refuse(
+            websocket,
+            CloseCode.SHUTTING_DOWN,
+            "the server cannot reach its shared store for a moment; reconnecting",
+        )
+    await _accept(websocket, manager, settings, session, resumed, "owner")
+
+
+async def _follow_shared(websocket, manager, settings, address, feed) -> None:
+    """A follower in cluster mode, within the caps on every worker: the server's, the
+    address's; counted in its room for the presenter's follower count."""
+    cluster, member = manager.cluster, f"{manager.cluster.id}:{secrets.token_hex(6)}"
+    cap = -1 if manager.budgets.exempt(address) else settings.max_followers_per_address
+    taken = []
+    caps = (
+        (key("followers"), settings.max_followers, "the server is full: {n} followers connected"),
+        (
+            address_key("followers", address),
+            cap,
+            "your address follows with {n}, the limit",
+        ),
+        (key("roomf", feed.code), -1, ""),
+    )
+    for set_key, limit, refusal in caps:
+        n = await cluster.take_member(set_key, member, limit)
+        if n is not None:
+            for k in taken:
+                cluster.drop_member(k, member)
+            return await _refuse(websocket, CloseCode.SERVER_FULL, refusal.format(n=n))
+        taken.append(set_key)
+    try:
+        await _accept(websocket, manager, settings, feed.session, False, "follower")
+    finally:
+        for k in taken:
+            cluster.drop_member(k, member)
+        feed.link.presence_changed()

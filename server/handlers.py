@@ -23,6 +23,7 @@ from engine.trainer import SnapshotError, TrainerError
 
 from . import compare, protocol, readouts
 from .budgets import over_memory
+from .cluster import address_key
 from .protocol import ErrorCode, ProtocolError, encode
 from .sessions import SessionsFull
 
@@ -296,6 +297,7 @@ async def on_export(conn: Connection, msg: protocol.Export) -> None:
     """The session as JSON. Encoded once per state (a class asking for it costs one encode),
     and charged to the asker by its size: a big snapshot uses many messages' tokens."""
     s = conn.session
+    await s.fresh()
 
     def job(t):
         key = (
@@ -397,17 +399,24 @@ async def on_set_params(conn: Connection, msg: protocol.SetParams) -> None:
 
 
 async def on_open_room(conn: Connection, msg: protocol.OpenRoom) -> None:
-    manager = conn.manager
+    manager, cap = conn.manager, conn.settings.max_rooms_per_address
     if conn.session.room is None:
-        held = sum(r.session.address == conn.address for r in manager.rooms.by_code.values())
-        if manager.budgets.over(conn.address, held, conn.settings.max_rooms_per_address):
+        if manager.cluster is not None:  # counted on every worker
+            exempt = manager.budgets.exempt(conn.address)
+            held = await manager.cluster.take_member(
+                address_key("rooms", conn.address), conn.session.id, -1 if exempt else cap
+            )
+        else:
+            held = sum(r.session.address == conn.address for r in manager.rooms.by_code.values())
+            held = held if manager.budgets.over(conn.address, held, cap) else None
+        if held is not None:
             raise ProtocolError(
                 ErrorCode.REJECTED,
                 f"your address already presents {held} room(s), the limit; close one first",
                 None,
                 "open_room",
             )
-    room = manager.rooms.open(conn.session)
+    room = await manager.rooms.open(conn.session)
     conn.reply(encode(room.message("presenter")))
 
 
@@ -415,6 +424,7 @@ async def on_close_room(conn: Connection, msg: protocol.CloseRoom) -> None:
     room = conn.session.room
     if room is not None:
         await conn.manager.rooms.close(room, "the presenter closed the room")
+
     conn.reply(encode(protocol.Room(code=None, role="solo")))
 
 
@@ -446,6 +456,7 @@ async def on_fork(conn: Connection, msg: protocol.Fork) -> None:
             "fork",
         )
     s = conn.session
+    await s.fresh()
     snap, step = await s.call(lambda t: (t.snapshot(), t.step_count))
     factory = s.trainer.__class__
     try:

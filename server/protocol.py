@@ -700,6 +700,8 @@ class Room(_Out):
     `join_urls` are the LAN addresses when the server listens on every interface (else
     empty: the page's own origin is the address), `qr` the first one's QR code, one string
     of 0/1 per module row (presenter only). `code` null: no room (after `close_room`).
+    `relay` "reconnecting": the server serves several workers through Redis and lost it for a
+    moment (follower only); frames resume, with a fresh state, when it is back.
     """
 
     type: Literal["room"] = "room"
@@ -711,6 +713,7 @@ class Room(_Out):
     join_urls: list[str] = Field(default_factory=list)
     qr: list[str] | None = None
     token: str | None = None
+    relay: Literal["ok", "reconnecting"] = "ok"
 
 
 class RoomUi(_Out):

@@ -5,6 +5,10 @@ shared page view (`ui`). Followers attach to the session (`Session.followers`) a
 frames and shared replies; only the session's own connection drives it, and the token lets
 the presenter's browser take that connection back after losing its session id. Presence
 (followers, presenter online) is broadcast at most twice a second, however many join.
+
+In cluster mode (cluster.py) a room is also named in Redis, its followers connect to any
+worker, and the session's one local follower is the room's `RoomPublisher` (feeds.py) while
+anyone follows; the follower count is the count in Redis.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import secrets
 from typing import TYPE_CHECKING
 
+from .cluster import address_key
 from .protocol import CloseCode, RoomUi, encode
 from .protocol import Room as RoomMsg
 from .security import WILDCARD_HOSTS, lan_addresses
@@ -39,15 +44,19 @@ def qr_rows(text: str) -> list[str]:
 class Room:
     """One presented session: its code, the presenter's secret and shared view."""
 
-    def __init__(self, code: str, session: Session, settings: Settings):
+    def __init__(self, code: str, session: Session, settings: Settings, token: str | None = None):
         self.code = code
-        self.token = secrets.token_urlsafe(24)
+        self.token = token or secrets.token_urlsafe(24)
         self.session = session
         self.ui: dict = {}
+        self.cluster = None  # cluster.Cluster, in cluster mode
+        self.publisher = None  # feeds.RoomPublisher, in cluster mode
+        self.counted: int | None = None  # followers on every worker (cluster mode)
         self.join_path = f"/?join={code}"
         self.join_urls = self._join_urls(settings)
         self.qr = qr_rows(self.join_urls[0]) if self.join_urls else None
         self._presence: asyncio.Task | None = None
+        self._tell = False  # presence must be told even if the count did not change
 
     def _join_urls(self, settings: Settings) -> list[str]:
         if settings.host not in WILDCARD_HOSTS:
@@ -59,7 +68,7 @@ class Room:
         return RoomMsg(
             code=self.code,
             role=role,
-            followers=len(self.session.followers),
+            followers=self.followers,
             presenter_online=self.session.client is not None,
             join_path=self.join_path,
             join_urls=self.join_urls,
@@ -67,11 +76,17 @@ class Room:
             token=self.token if presenter else None,
         )
 
+    @property
+    def followers(self) -> int:
+        return len(self.session.followers) if self.counted is None else self.counted
+
     def ui_message(self) -> str:
         return encode(RoomUi(ui=self.ui))
 
-    def presence_changed(self) -> None:
-        """Tell everyone the follower count and presenter presence, coalesced."""
+    def presence_changed(self, recount_only: bool = False) -> None:
+        """Tell everyone the follower count and presenter presence, coalesced (with
+        `recount_only`, only if the count on every worker changed: cluster mode)."""
+        self._tell = self._tell or not recount_only
         if self._presence is None or self._presence.done():
             self._presence = asyncio.get_running_loop().create_task(self._announce())
 
@@ -80,11 +95,28 @@ class Room:
         s = self.session
         if s.room is not self:
             return
+        changed = await self._recount() if self.cluster is not None else False
+        if not (changed or self._tell):
+            return
+        self._tell = False
         if s.client is not None:
             s.client.reply(encode(self.message("presenter")))
         text = encode(self.message("follower"))
         for f in s.followers:
             f.reply(text)
+
+    async def _recount(self) -> bool:
+        """Cluster mode: followers on every worker; the publisher follows while any do."""
+        from .cluster import key
+
+        n = await self.cluster.count(key("roomf", self.code))
+        changed, self.counted = n != self.counted, n
+        followers = self.session.followers
+        if n and self.publisher not in followers:
+            followers.add(self.publisher)
+        elif not n:
+            followers.discard(self.publisher)
+        return changed
 
 
 class Rooms:
@@ -93,13 +125,42 @@ class Rooms:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.by_code: dict[str, Room] = {}
+        self.cluster = None  # cluster.Cluster, in cluster mode
 
-    def open(self, session: Session) -> Room:
-        """The session's room, made now if it has none."""
-        if session.room is None:
-            code = _new_code(self.by_code)
-            session.room = self.by_code[code] = Room(code, session, self.settings)
+    async def open(self, session: Session) -> Room:
+        """The session's room, made now if it has none (in cluster mode, named in Redis
+        under a code no worker uses)."""
+        while session.room is None:
+            room = Room(_new_code(self.by_code), session, self.settings)
+            if await self._share(room):
+                session.room = self.by_code[room.code] = room
         return session.room
+
+    async def adopt(self, session: Session, code: str, token: str, ui: dict) -> Room:
+        """Session resumed from a checkpoint (cluster mode): its room goes on here."""
+        room = Room(code, session, self.settings, token)
+        room.ui = dict(ui)
+        await self._share(room)
+        session.room = self.by_code[code] = room
+        return room
+
+    async def _share(self, room: Room) -> bool:
+        if self.cluster is None:
+            return True
+        from .feeds import RoomPublisher
+
+        if not await self.cluster.register_room(room):
+            return False
+        room.cluster, room.publisher = self.cluster, RoomPublisher(self.cluster, room.code)
+        room.presence_changed()
+        return True
+
+    def let_go(self, room: Room) -> None:
+        """The session moved to another worker: the room goes on there, its followers too."""
+        self.by_code.pop(room.code, None)
+        if room.publisher is not None:
+            room.session.followers.discard(room.publisher)
+            room.publisher.stop()
 
     def get(self, code: str | None) -> Room | None:
         return self.by_code.get(code.upper()) if code else None
@@ -121,6 +182,11 @@ class Rooms:
         if room.session.room is room:
             room.session.room = None
         followers, room.session.followers = list(room.session.followers), set()
+        if room.publisher is not None:
+            if room.publisher not in followers:
+                followers.append(room.publisher)
+            await self.cluster.close_room(room.code)
+            self.cluster.drop_member(address_key("rooms", room.session.address), room.session.id)
         await asyncio.gather(
             *(f.close(CloseCode.ROOM_GONE, reason) for f in followers), return_exceptions=True
         )

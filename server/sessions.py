@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import json
 import logging
 import math
 import re
@@ -48,6 +49,7 @@ from typing import Any, Protocol
 
 from . import frames, readouts
 from .budgets import Budgets, oldest_first, over_memory
+from .cluster import address_key
 from .pool import NORMAL, URGENT, PriorityPool
 from .protocol import CloseCode, Stopped, encode
 from .rooms import Rooms
@@ -116,6 +118,7 @@ class Session:
         self.run_b = None  # compare mode: trainer B, stepped with `trainer` (lock held)
         self.b_changes: dict[str, Any] = {}
         self._quick_cpu = 0.0  # CPU seconds the last quick job took
+        self.changed = True  # since the last checkpoint (cluster mode: cluster.py)
         # when each playing room's next frame is due (loop time), shared by all sessions
         self._room_ticks = room_ticks if room_ticks is not None else {}
 
@@ -146,6 +149,7 @@ class Session:
         """fn(trainer, *args), charging its CPU time (not its wall time, which waits on the
         GIL) to `payer`'s address; a quick job's time also decides where the next one runs."""
         start = time.thread_time()
+        self.changed = True
         try:
             return fn(self.trainer, *args)
         finally:
@@ -154,6 +158,29 @@ class Session:
                 self._quick_cpu = cpu
             if self.budgets is not None:
                 self.budgets.charge_cpu(payer, cpu)
+
+    def checkpoint(self, trainer) -> str:
+        """Lock held: everything needed to carry the session on elsewhere, bit for bit, as
+        JSON (cluster mode): the trainer's snapshot, run B's, the play state and the room."""
+        self.changed = False
+        room = self.room
+        return json.dumps(
+            {
+                "snapshot": trainer.snapshot(),
+                "run_b": None if self.run_b is None else self.run_b.snapshot(),
+                "b_changes": self.b_changes,
+                "playing": self.playing,
+                "speed": self.speed,
+                "period": self.period,
+                "address": self.address,
+                "room": None
+                if room is None
+                else {"code": room.code, "token": room.token, "ui": room.ui},
+            }
+        )
+
+    async def fresh(self) -> None:
+        """Up to date for a follower's read (a feed's Replica rebuilds itself; this is live)."""
 
     # connections
 
@@ -390,6 +417,8 @@ class SessionManager:
     def __init__(self, settings: Settings, trainer_factory: Callable[[], Any] | None = None):
         self.settings = settings
         self.sessions: dict[str, Session] = {}
+        self.cluster = None  # cluster.Cluster when the service shares Redis (start_cluster)
+        self._claims: dict[str, asyncio.Task] = {}  # sessions being fetched from the cluster
         if trainer_factory is None:
             from engine.trainer import Trainer
 
@@ -397,27 +426,72 @@ class SessionManager:
         self.trainer_factory = trainer_factory
         self.rooms = Rooms(settings)
         self.budgets = Budgets(settings)
-        self.executor = PriorityPool(settings.workers, "trainer")
-        self.heavy_executor = PriorityPool(settings.heavy_workers, "trainer-long")
+        self.executor = PriorityPool(settings.threads, "trainer")
+        self.heavy_executor = PriorityPool(settings.heavy_threads, "trainer-long")
         self.open_executor = PriorityPool(1, "trainer-new")  # new sessions and forks
         self.room_ticks: dict[Session, float] = {}  # see Session._give_way
         self._reaper: asyncio.Task | None = None
 
-    async def open(self, sid: str | None, address: str | None = None) -> tuple[Session, bool]:
-        """(session, resumed): the live session with id `sid`, or a new one for `address`."""
+    async def open(
+        self, sid: str | None, address: str | None = None, create: bool = True
+    ) -> tuple[Session | None, bool]:
+        """(session, resumed): the live session with id `sid` (in cluster mode, taken from the
+        worker that holds it, or from its checkpoint), or a new one for `address` (None if
+        not `create`). Raises cluster.ClusterDown when Redis cannot say."""
         self.expire()
-        if sid and SESSION_ID.fullmatch(sid) and sid in self.sessions:
-            return self.sessions[sid], True
+        if sid and SESSION_ID.fullmatch(sid):
+            if sid in self.sessions:
+                return self.sessions[sid], True
+            if self.cluster is not None:
+                task = self._claims.get(sid)
+                if task is None:
+                    task = self._claims[sid] = asyncio.get_running_loop().create_task(
+                        self._claim(sid)
+                    )
+                    task.add_done_callback(lambda _: self._claims.pop(sid, None))
+                session = await asyncio.shield(task)
+                if session is not None:
+                    return session, True
+        if not create:
+            return None, False
         return await self.create(self.trainer_factory, address), False
 
-    async def create(self, make: Callable[[], Any], address: str | None = None) -> Session:
-        """A new session whose trainer is `make()` (made in the pool kept for it, so that
-        opening a session never waits behind someone's training), within the caps."""
-        self._make_room_for(address)
-        trainer = await asyncio.wrap_future(self.open_executor.submit(make))
-        self._make_room_for(address)  # others may have got in meanwhile
-        session = Session(
-            secrets.token_urlsafe(24),
+    async def _claim(self, sid: str) -> Session | None:
+        record = await self.cluster.claim(sid)
+        if record is None:
+            return None
+        r = json.loads(record)
+        trainer, run_b = await self.build(r)
+        session = self._new(sid, trainer, r.get("address"))
+        session.run_b, session.b_changes = run_b, r.get("b_changes") or {}
+        session.playing, session.speed, session.period = r["playing"], r["speed"], r["period"]
+        self.sessions[sid] = session
+        if r.get("room"):
+            await self.rooms.adopt(session, **r["room"])
+        await self.cluster.hold(session)
+        await self.cluster.take_member(address_key("sessions", session.address), sid, -1)
+        if session.room is not None:
+            await self.cluster.take_member(address_key("rooms", session.address), sid, -1)
+        log.info("session %s resumed here from step %d", sid[:6], trainer.step_count)
+        return session
+
+    async def build(self, record: dict) -> tuple[Any, Any]:
+        """A checkpoint's trainer and run B (or None), built in the pool kept for new sessions."""
+        factory = getattr(self.trainer_factory, "from_snapshot", None)
+        if factory is None:
+            from engine.trainer import Trainer
+
+            factory = Trainer.from_snapshot
+
+        def build():
+            b = record.get("run_b")
+            return factory(record["snapshot"]), None if b is None else factory(b)
+
+        return await asyncio.wrap_future(self.open_executor.submit(build))
+
+    def _new(self, sid: str, trainer, address: str | None) -> Session:
+        return Session(
+            sid,
             trainer,
             self.settings,
             self.executor,
@@ -426,8 +500,39 @@ class SessionManager:
             address=address,
             budgets=self.budgets,
         )
+
+    async def create(self, make: Callable[[], Any], address: str | None = None) -> Session:
+        """A new session whose trainer is `make()` (made in the pool kept for it, so that
+        opening a session never waits behind someone's training), within the caps."""
+        self._make_room_for(address)
+        trainer = await asyncio.wrap_future(self.open_executor.submit(make))
+        self._make_room_for(address)  # others may have got in meanwhile
+        session = self._new(secrets.token_urlsafe(24), trainer, address)
+        if self.cluster is not None:
+            await self._take_slot(session)
+            await self.cluster.hold(session)
         self.sessions[session.id] = session
         return session
+
+    async def _take_slot(self, session: Session) -> None:
+        """Cluster mode: count `session` against its address on every worker, evicting one
+        of the address's idle sessions here if the cap is reached, else SessionsFull."""
+        address, cap = session.address, self.settings.max_sessions_per_address
+        if self.budgets.exempt(address):
+            cap = -1
+        for _ in range(2):
+            held = await self.cluster.take_member(address_key("sessions", address), session.id, cap)
+            if held is None:
+                return
+            mine = [s for s in self.sessions.values() if s.address == address]
+            idle = oldest_first(mine, grace_s=self.settings.evict_grace_s)
+            if not idle:
+                break
+            self._evict(idle[0])
+        raise SessionsFull(
+            f"your address already holds {held} sessions (the limit), on this server's "
+            "workers together; close a tab or leave a fork first"
+        )
 
     def _make_room_for(self, address: str | None) -> None:
         """Free a slot for one more session of `address`, evicting detached sessions (an
@@ -475,6 +580,7 @@ class SessionManager:
         if self.sessions.get(session.id) is session:
             del self.sessions[session.id]
             session.pause()
+            self._forget(session)
             log.info(
                 "evicted detached session %s of %s to make room", session.id[:6], session.address
             )
@@ -486,7 +592,55 @@ class SessionManager:
         session.pause()
         if session.room is not None:
             await self.rooms.close(session.room, "the presenter ended the session")
+        self._forget(session)
         await session.close(code, reason)
+
+    def _forget(self, session: Session) -> None:
+        """Cluster mode: the session is over everywhere (its lease and checkpoint go)."""
+        if self.cluster is not None:
+            asyncio.get_running_loop().create_task(self.cluster.forget(session))
+
+    def detached(self, session: Session) -> None:
+        """Its tab went: checkpoint it now, so another worker resumes it from this moment."""
+        if self.cluster is not None and self.sessions.get(session.id) is session:
+            asyncio.get_running_loop().create_task(self._save_quietly(session))
+
+    async def _save_quietly(self, session: Session) -> None:
+        from .cluster import DOWN
+
+        try:
+            await self.cluster.save(session)
+        except DOWN:
+            session.changed = True  # the checkpoint loop tries again
+
+    async def hand_over(self, sid: str) -> None:
+        """Another worker resumes session `sid`: checkpoint it as it is (play state kept),
+        close its connection, and let it go here."""
+        session = self.sessions.get(sid)
+        if session is None:
+            return
+        await self._let_go(session, "this session was resumed by a tab on another worker")
+        try:
+            await self.cluster.save(session)
+        finally:
+            await self.cluster.let_go(session)
+
+    async def lost(self, session: Session) -> None:
+        """Another worker took this session's lease (this one was cut off): let it go."""
+        if self.sessions.get(session.id) is session:
+            log.warning("session %s was taken over by another worker", session.id[:6])
+            await self._let_go(session, "this session was resumed on another worker")
+            await self.cluster.let_go(session)
+
+    async def _let_go(self, session: Session, reason: str) -> None:
+        self.sessions.pop(session.id, None)
+        client = session.client
+        if client is not None:
+            session.detach(client)
+            asyncio.get_running_loop().create_task(client.close(CloseCode.REPLACED, reason))
+        session._cancel(session._play_task)  # playing stays set: the checkpoint says so
+        if session.room is not None:
+            self.rooms.let_go(session.room)
 
     def expire(self) -> int:
         """Drop sessions detached for longer than the TTL; returns how many."""
@@ -495,6 +649,7 @@ class SessionManager:
         for sid in gone:
             session = self.sessions.pop(sid)
             session.pause()
+            self._forget(session)
             if session.room is not None:
                 asyncio.get_running_loop().create_task(
                     self.rooms.close(

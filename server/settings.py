@@ -116,16 +116,36 @@ class Settings(BaseSettings):
         ge=1 << 16,
         description="bytes of replies queued for a client before the oldest are dropped",
     )
-    workers: int = Field(
+    threads: int = Field(
         default_factory=lambda: max(2, os.cpu_count() or 2),
         ge=1,
-        description="threads for play frames, single steps and edits",
+        description="threads per worker for play frames, single steps and edits",
     )
-    heavy_workers: int = Field(
+    heavy_threads: int = Field(
         2,
         ge=1,
         description="threads for long jobs: epochs, many "
         "updates at once, gradient checks, imports, new sessions",
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="server processes on one port (more than one needs `redis_url`): "
+        "each has its own GIL, so N workers use N cores",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis shared by every worker and machine of one service "
+        "(redis://host:port/db): sessions, rooms and per-address budgets live there "
+        "(cluster.py); unset, the server is one process and needs no Redis",
+    )
+    checkpoint_period_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="with Redis: a session that changed is checkpointed at least this "
+        "often, so a worker that dies loses at most this much of its sessions' training",
     )
     gil_switch_interval_s: float = Field(
         0.0005, gt=0, le=0.1, description="sys.setswitchinterval for the launched process"

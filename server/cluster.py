@@ -1,0 +1,482 @@
+"""Cluster mode: several worker processes, on one machine or many, as one service, via Redis.
+
+Without `redis_url` the server is one process and nothing here runs. With it, each worker
+(`--workers N` on one port, or the same command on other machines behind a load balancer)
+keeps in Redis whatever must not depend on which worker a connection lands on:
+
+- **Sessions.** A session lives on one worker at a time, under a lease (`lease:<sid>` holds
+  the worker's id; renewed every second). The holder writes the session's checkpoint
+  (`ckpt:<sid>`: the trainer's snapshot and the play state) whenever it changed, at most
+  `checkpoint_period_s` apart, and at once when its tab goes. A connection that resumes a
+  session held elsewhere asks the holder to hand it over (it checkpoints, lets the lease go
+  and closes its old connection); a holder that is gone (`worker:<id>` expired: killed,
+  crashed or cut off) is taken over from its last checkpoint.
+- **Rooms.** `room:<code>` names the presented session. Its holder publishes the room's frames
+  and shared replies once on the channel `room:<code>`; each worker with followers of the room
+  relays them to its own (feeds.py).
+- **Budgets.** What an address holds (sessions, rooms, follower sockets) is a sorted set of
+  leased members per address, so a cap holds across workers; wrong room codes count there too.
+
+Redis lost in the middle of a class: every worker keeps its sessions playing. What a worker
+holds it re-asserts every second, so when Redis returns (even empty) the leases, rooms and
+budgets are back within a second and every session is checkpointed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+if TYPE_CHECKING:
+    from .feeds import Feeds
+    from .sessions import Session, SessionManager
+
+log = logging.getLogger("backprop_lab.cluster")
+
+PREFIX = "bpl:"
+HEARTBEAT_S = 1.0  # leases, rooms and members are re-asserted this often
+ALIVE_MS = 3000  # a worker not heard from for this long is gone: its sessions may be taken
+LEASE_MS = 30_000  # a lease outlives a slow heartbeat; a dead holder is known by ALIVE_MS
+MEMBER_MS = 5000  # a budget member (a session, a socket) not renewed this long is dropped
+HANDOVER_S = 3.0  # how long a resume waits for the holder to hand a session over
+DOWN = (RedisError, OSError, asyncio.TimeoutError)  # Redis unreachable, or too slow
+
+# a member into a capped sorted set (score: when it lapses), unless the set is full;
+# returns -1 when taken, else how many it holds
+_TAKE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local cap = tonumber(ARGV[4])
+if cap >= 0 and not redis.call('ZSCORE', KEYS[1], ARGV[3]) then
+  local n = redis.call('ZCARD', KEYS[1])
+  if n >= cap then return n end
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return -1
+"""
+# the lease for this worker if it is free or already its own, or (ARGV[3]) from that holder
+_LEASE = """
+local h = redis.call('GET', KEYS[1])
+if not h or h == ARGV[1] or h == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+_UNLEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class ClusterDown(Exception):
+    """Redis cannot be reached now: the client should try again shortly."""
+
+
+def key(*parts: str) -> str:
+    return PREFIX + ":".join(parts)
+
+
+def address_key(kind: str, address: str | None) -> str:
+    """The sorted set of what `address` holds of `kind` (sessions, rooms, followers)."""
+    return key("addr", kind, address or "")
+
+
+class Cluster:
+    """This worker's view of the service: its id, its Redis connection and what it holds."""
+
+    def __init__(self, url: str, settings, manager: SessionManager):
+        self.url = url
+        self.settings = settings
+        self.manager = manager
+        self.id = secrets.token_hex(6)
+        self.redis = aioredis.from_url(
+            url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=0
+        )
+        self._take = self.redis.register_script(_TAKE)
+        self._lease = self.redis.register_script(_LEASE)
+        self._unlease = self.redis.register_script(_UNLEASE)
+        self.members: dict[str, set[str]] = {}  # sorted-set key -> members this worker holds
+        self.up = True  # Redis answered the last heartbeat
+        self._asks: dict[str, asyncio.Future] = {}
+        self._tasks: list[asyncio.Task] = []
+        self.feeds: Feeds | None = None  # set by start()
+        self.pubsub = None
+
+    # start and stop
+
+    async def start(self) -> None:
+        from .feeds import Feeds
+
+        self.feeds = Feeds(self)
+        await self.redis.set(key("worker", self.id), "1", px=ALIVE_MS)
+        self.pubsub = self.redis.pubsub()
+        await self.pubsub.subscribe(key("w", self.id))
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._heartbeat_loop()),
+            loop.create_task(self._listen_loop()),
+            loop.create_task(self._checkpoint_loop()),
+        ]
+        log.info("worker %s joined the cluster at %s", self.id, _safe(self.url))
+
+    async def stop(self) -> None:
+        """Checkpoint every session and let its lease go, so another worker resumes it at once."""
+        for t in self._tasks:
+            t.cancel()
+        for s in list(self.manager.sessions.values()):
+            try:
+                await asyncio.wait_for(self.save(s), 2.0)
+                await self._unlease(keys=[key("lease", s.id)], args=[self.id])
+            except (*DOWN, RuntimeError):
+                break
+        try:
+            await self.redis.delete(key("worker", self.id))
+            await self.redis.aclose()
+        except DOWN:
+            pass
+
+    # sessions: leases and checkpoints
+
+    async def save(self, session: Session) -> None:
+        """Write `session`'s checkpoint now (its TTL: a session's, or a room's)."""
+        record = await session.call(session.checkpoint, quick=True)
+        ttl = self.settings.room_ttl_s if session.room is not None else self.settings.session_ttl_s
+        await self.redis.set(key("ckpt", session.id), record, ex=max(1, int(ttl)))
+
+    async def hold(self, session: Session) -> None:
+        """Take `session`'s lease and count it against its address (a new or restored one)."""
+        try:
+            await self._lease(keys=[key("lease", session.id)], args=[self.id, LEASE_MS, ""])
+        except DOWN:
+            self.up = False  # the heartbeat asserts it when Redis is back
+
+    async def claim(self, sid: str) -> str | None:
+        """Session `sid`'s checkpoint, with its lease now this worker's; None if no worker and
+        no checkpoint knows it. The holder, if alive, is asked to hand it over first."""
+        lease = key("lease", sid)
+        try:
+            holder = await self.redis.get(lease)
+            holder = holder.decode() if holder else None
+            if holder and holder != self.id:
+                alive = await self.redis.exists(key("worker", holder))
+                if alive:
+                    await self.ask(holder, "release", HANDOVER_S, sid=sid)
+                # handed over (the lease is free), or the holder is gone or too slow: take it
+            if not await self._lease(keys=[lease], args=[self.id, LEASE_MS, holder or ""]):
+                return None  # another worker got it first; this tab starts afresh
+            record = await self.redis.get(key("ckpt", sid))
+        except DOWN as e:
+            raise ClusterDown(str(e)) from None
+        if record is None:
+            await self._unlease(keys=[lease], args=[self.id])
+            return None
+        return record.decode()
+
+    async def forget(self, session: Session) -> None:
+        """`session` is over (left, expired, evicted): its lease and checkpoint go."""
+        self.drop_member(address_key("sessions", session.address), session.id)
+        try:
+            await self._unlease(keys=[key("lease", session.id)], args=[self.id])
+            await self.redis.delete(key("ckpt", session.id))
+        except DOWN:
+            pass
+
+    async def let_go(self, session: Session) -> None:
+        """`session` moved to another worker: stop renewing its lease and its member."""
+        for kind in ("sessions", "rooms"):  # the new holder counts them
+            self.members.get(address_key(kind, session.address), set()).discard(session.id)
+        try:
+            await self._unlease(keys=[key("lease", session.id)], args=[self.id])
+        except DOWN:
+            pass
+
+    # budgets: leased members of per-address sorted sets
+
+    async def take_member(self, set_key: str, member: str, cap: int) -> int | None:
+        """Add `member` to `set_key` unless it holds `cap` already (cap < 0: no cap);
+        None when taken, else the count that refused it. Down: taken, counted later."""
+        now = _ms()
+        try:
+            n = await self._take(
+                keys=[set_key], args=[now, now + MEMBER_MS, member, cap, MEMBER_MS * 4]
+            )
+        except DOWN:
+            self.up = False
+            n = -1
+        if n >= 0:
+            return int(n)
+        self.members.setdefault(set_key, set()).add(member)
+        return None
+
+    def drop_member(self, set_key: str, member: str) -> None:
+        held = self.members.get(set_key)
+        if held is not None:
+            held.discard(member)
+            if not held:
+                del self.members[set_key]
+        self._spawn(self._zrem(set_key, member))
+
+    async def _zrem(self, set_key: str, member: str) -> None:
+        try:
+            await self.redis.zrem(set_key, member)
+        except DOWN:
+            pass
+
+    async def count(self, set_key: str) -> int:
+        try:
+            await self.redis.zremrangebyscore(set_key, "-inf", _ms())
+            return int(await self.redis.zcard(set_key))
+        except DOWN:
+            return sum(1 for _ in self.members.get(set_key, ()))
+
+    async def join_wait(self, address: str | None) -> float:
+        try:
+            ms = await self.redis.pttl(key("joinblock", address or ""))
+        except DOWN:
+            return 0.0
+        return max(0, ms) / 1000
+
+    async def join_failed(self, address: str | None) -> None:
+        from .budgets import JOIN_BACKOFF_MAX_S, JOIN_BACKOFF_S, JOIN_FORGET_S, JOIN_FREE_FAILURES
+
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.incr(key("joinfail", address or ""))
+            pipe.expire(key("joinfail", address or ""), int(JOIN_FORGET_S))
+            count = (await pipe.execute())[0]
+            if count > JOIN_FREE_FAILURES:
+                wait = JOIN_BACKOFF_S * 2 ** (count - JOIN_FREE_FAILURES - 1)
+                wait = min(wait, JOIN_BACKOFF_MAX_S)
+                await self.redis.set(key("joinblock", address or ""), "1", px=int(wait * 1000))
+        except DOWN:
+            pass
+
+    async def join_succeeded(self, address: str | None) -> None:
+        try:
+            await self.redis.delete(key("joinfail", address or ""), key("joinblock", address or ""))
+        except DOWN:
+            pass
+
+    # rooms
+
+    async def register_room(self, room) -> bool:
+        """Name `room` in Redis (False: its code is another worker's room; pick another)."""
+        info = {
+            "sid": room.session.id,
+            "token": _digest(room.token),
+            "join_path": room.join_path,
+            "join_urls": json.dumps(room.join_urls),
+        }
+        k = key("room", room.code)
+        try:
+            owner = await self.redis.hget(k, "sid")
+            if owner is not None and owner.decode() != room.session.id:
+                return False
+            await self.redis.hset(k, mapping=info)
+            await self.redis.expire(k, int(self.settings.room_ttl_s))
+        except DOWN:
+            self.up = False
+        return True
+
+    async def room_info(self, code: str) -> dict[str, str] | None:
+        try:
+            info = await self.redis.hgetall(key("room", code))
+        except DOWN as e:
+            raise ClusterDown(str(e)) from None
+        return {k.decode(): v.decode() for k, v in info.items()} or None
+
+    async def presenter_session(self, code: str, token: str) -> str | None:
+        """The session id of room `code` if `token` is its presenter's."""
+        info = await self.room_info(code)
+        if info is None or not secrets.compare_digest(info.get("token", ""), _digest(token)):
+            return None
+        return info["sid"]
+
+    async def close_room(self, code: str) -> None:
+        try:
+            await self.redis.delete(key("room", code), key("roomf", code))
+        except DOWN:
+            pass
+
+    async def publish(self, channel: str, data: bytes) -> int:
+        return await self.redis.publish(channel, data)
+
+    # worker to worker: a request on the worker's channel, answered on the asker's
+
+    async def ask(self, worker: str, op: str, timeout: float, **fields: Any) -> dict | None:
+        """Ask `worker` to do `op`; its answer, or None if it did not answer in `timeout`."""
+        ask_id = secrets.token_hex(6)
+        future = asyncio.get_running_loop().create_future()
+        self._asks[ask_id] = future
+        try:
+            msg = json.dumps({"op": op, "id": ask_id, "from": self.id, **fields})
+            if not await self.redis.publish(key("w", worker), msg):
+                return None  # nobody listens there: the worker is gone
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            self._asks.pop(ask_id, None)
+
+    def tell(self, worker: str, op: str, **fields: Any) -> None:
+        self._spawn(self._tell(worker, op, fields))
+
+    async def _tell(self, worker: str, op: str, fields: dict) -> None:
+        try:
+            await self.redis.publish(key("w", worker), json.dumps({"op": op, **fields}))
+        except DOWN:
+            pass
+
+    async def _answer(self, msg: dict) -> None:
+        op, manager = msg.get("op"), self.manager
+        if op == "answer":
+            future = self._asks.get(msg.get("id"))
+            if future is not None and not future.done():
+                future.set_result(msg)
+            return
+        if op == "release":
+            await manager.hand_over(str(msg.get("sid")))
+        elif op == "checkpoint":
+            session = manager.sessions.get(str(msg.get("sid")))
+            if session is not None:
+                await self.save(session)
+        elif op == "presence":
+            room = manager.rooms.get(str(msg.get("code")))
+            if room is not None:
+                room.presence_changed()
+            return
+        if msg.get("from"):
+            await self._tell(msg["from"], "answer", {"id": msg.get("id")})
+
+    # the loops
+
+    async def _listen_loop(self) -> None:
+        """Read this worker's channel; resubscribe after an outage."""
+        channel = key("w", self.id)
+        while True:
+            try:
+                msg = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except (*DOWN, RuntimeError, ConnectionError):
+                await asyncio.sleep(0.5)
+                self.pubsub = await resubscribe(self.redis, self.pubsub, channel)
+                continue
+            if msg is not None and msg.get("type") == "message":
+                try:
+                    request = json.loads(msg["data"])
+                except ValueError:
+                    continue
+                self._spawn(self._answer(request))
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                await self.heartbeat()
+                if not self.up:
+                    log.info("Redis is back; this worker's sessions are checkpointed again")
+                    for s in self.manager.sessions.values():
+                        s.changed = True
+                self.up = True
+            except asyncio.CancelledError:
+                raise
+            except DOWN as e:
+                if self.up:
+                    log.warning("Redis unreachable (%s); sessions play on, rooms wait", e)
+                self.up = False
+
+    async def heartbeat(self) -> None:
+        """Say this worker is alive, and re-assert all it holds (after an outage, too)."""
+        now = _ms()
+        sessions = list(self.manager.sessions.values())
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(key("worker", self.id), "1", px=ALIVE_MS)
+        for s in sessions:
+            await self._lease(keys=[key("lease", s.id)], args=[self.id, LEASE_MS, ""], client=pipe)
+        for set_key, members in self.members.items():
+            pipe.zadd(set_key, {m: now + MEMBER_MS for m in members})
+            pipe.pexpire(set_key, MEMBER_MS * 4)
+        for room in list(self.manager.rooms.by_code.values()):
+            pipe.expire(key("room", room.code), int(self.settings.room_ttl_s))
+        results = await pipe.execute()
+        for s, held in zip(sessions, results[1 : 1 + len(sessions)]):
+            if not held:
+                await self.manager.lost(s)
+        for room in list(self.manager.rooms.by_code.values()):
+            room.presence_changed(recount_only=True)  # followers on every worker
+
+    async def _checkpoint_loop(self) -> None:
+        period = self.settings.checkpoint_period_s
+        while True:
+            await asyncio.sleep(period)
+            if not self.up:
+                continue
+            for s in list(self.manager.sessions.values()):
+                if s.changed:
+                    try:
+                        await self.save(s)
+                    except asyncio.CancelledError:
+                        raise
+                    except DOWN:
+                        s.changed = True
+                        break
+                    except Exception:
+                        log.exception("checkpointing session %s failed", s.id[:6])
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+
+async def resubscribe(client, pubsub, channel: str):
+    """A fresh subscription to `channel` in place of `pubsub`, whose connection broke (it
+    may fail again: Redis may still be down, and the next read says so)."""
+    try:
+        await pubsub.aclose()
+    except (*DOWN, RuntimeError, ConnectionError):
+        pass
+    fresh = client.pubsub()
+    try:
+        await fresh.subscribe(channel)
+    except (*DOWN, ConnectionError):
+        pass
+    return fresh
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _digest(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _safe(url: str) -> str:
+    """`url` without a password, for the log."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://…@{rest.rpartition('@')[2]}"
+
+
+async def check_reachable(url: str) -> None:
+    """Raise ClusterDown with a reason a person can read if Redis at `url` does not answer."""
+    client = aioredis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    try:
+        await client.ping()
+    except (*DOWN, ValueError) as e:
+        raise ClusterDown(f"cannot reach Redis at {_safe(url)}: {e}") from None
+    finally:
+        await client.aclose()

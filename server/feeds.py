@@ -1,0 +1,385 @@
+"""A room's traffic across workers (cluster mode): published once, relayed by each worker.
+
+The holder of a presented session gives it one extra follower, a `RoomPublisher`, while
+anyone follows anywhere: what the session shares or fans out to its followers (state, steps,
+presence, the presenter's view, play frames within the followers' byte budget) goes once onto
+the Redis channel `room:<code>`, in order, at most one frame waiting (newest wins).
+
+On every worker, followers of a room attach to its `RoomFeed`: one subscription to the
+channel, relayed into each follower's own newest-wins outbox, so a slow follower or worker
+only skips frames. A late joiner's state and current frame come from the feed's `Replica`,
+a read-only copy of the session rebuilt from a checkpoint the holder writes when asked,
+so what a joiner sees first is as true as what follows. When Redis drops, followers are
+told the room is reconnecting; when it returns, they get a fresh state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from .client import Outbox
+from .cluster import DOWN, ClusterDown, key, resubscribe
+from .protocol import CloseCode, RoomUi, encode
+from .protocol import Room as RoomMsg
+from .sessions import Session
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
+log = logging.getLogger("backprop_lab.feeds")
+
+REPLY, FRAME, CLOSE = b"r", b"f", b"c"
+LIVENESS_S = 2.0  # how often a feed checks that the room's holder is alive
+IDLE_S = 5.0  # a feed with no followers for this long unsubscribes
+
+
+def pack(kind: bytes, payloads: tuple[str | bytes, ...]) -> bytes:
+    """kind, then each payload as t|b, a 4-byte length and its bytes (text is UTF-8)."""
+    parts = [kind]
+    for p in payloads:
+        data = p.encode() if isinstance(p, str) else p
+        parts += [b"t" if isinstance(p, str) else b"b", len(data).to_bytes(4, "big"), data]
+    return b"".join(parts)
+
+
+def unpack(data: bytes) -> tuple[bytes, tuple[str | bytes, ...]]:
+    kind, payloads, i = data[:1], [], 1
+    while i < len(data):
+        n = int.from_bytes(data[i + 1 : i + 5], "big")
+        chunk = data[i + 5 : i + 5 + n]
+        payloads.append(chunk.decode() if data[i : i + 1] == b"t" else chunk)
+        i += 5 + n
+    return kind, tuple(payloads)
+
+
+class RoomPublisher:
+    """Every worker's followers of one room, as a single follower of the holder's session."""
+
+    address = None  # counts against no address: each real follower does, where it connects
+
+    def __init__(self, cluster: Cluster, code: str):
+        settings = cluster.settings
+        self.cluster = cluster
+        self.channel = key("room", code)
+        self.outbox = Outbox(settings.send_queue, settings.send_queue_bytes)
+        self.task = asyncio.get_running_loop().create_task(self._send_loop())
+
+    def reply(self, payload: str | bytes) -> None:
+        self.outbox.reply(payload)
+
+    def frame(self, payloads: tuple[str | bytes, ...]) -> None:
+        self.outbox.frame(payloads)
+
+    async def close(self, code: int, reason: str) -> None:
+        """The room ended: every worker closes its followers with `code`."""
+        self.stop()
+        text = json.dumps({"code": int(code), "reason": reason})
+        try:
+            await self.cluster.publish(self.channel, pack(CLOSE, (text,)))
+        except DOWN:
+            pass
+
+    def stop(self) -> None:
+        self.task.cancel()
+
+    async def _send_loop(self) -> None:
+        while True:
+            is_frame, payloads = await self.outbox.take()
+            try:
+                data = pack(FRAME if is_frame else REPLY, payloads)
+                await self.cluster.publish(self.channel, data)
+            except DOWN:
+                pass  # dropped: followers are told the room reconnects, then get a fresh state
+
+
+class RoomLink:
+    """What a follower's connection sees of a room held elsewhere (it stands in for
+    rooms.Room): its code, the presenter's shared view and presence, as last relayed."""
+
+    def __init__(self, feed: RoomFeed, info: dict[str, str]):
+        self.feed = feed
+        self.code = feed.code
+        self.ui: dict = {}
+        self.join_path = info.get("join_path")
+        self.join_urls = json.loads(info.get("join_urls") or "[]")
+        self.followers = 0
+        self.presenter_online = True
+        self.relay = "ok"
+
+    def message(self, role: str = "follower") -> RoomMsg:
+        return RoomMsg(
+            code=self.code,
+            role="follower",
+            followers=self.followers,
+            presenter_online=self.presenter_online,
+            join_path=self.join_path,
+            join_urls=self.join_urls,
+            relay=self.relay,
+        )
+
+    def ui_message(self) -> str:
+        return encode(RoomUi(ui=self.ui))
+
+    def presence_changed(self) -> None:
+        """A follower came or went here: the holder recounts and tells everyone."""
+        self.feed.nudge()
+
+
+class Replica(Session):
+    """A read-only copy of a room's session, for its followers on this worker: their first
+    state and frame, exports and forks. Never played, never attached; rebuilt by `fresh`."""
+
+    def __init__(self, feed: RoomFeed, trainer, manager):
+        super().__init__(
+            f"feed-{feed.code}",
+            trainer,
+            manager.settings,
+            manager.executor,
+            manager.heavy_executor,
+            budgets=manager.budgets,
+        )
+        self.feed = feed
+        self.room = feed.link
+
+    async def fresh(self) -> None:
+        await self.feed.refresh()
+
+
+class RoomFeed:
+    """One room's channel on this worker, relayed to this worker's followers of it."""
+
+    def __init__(self, feeds: Feeds, code: str, info: dict[str, str]):
+        self.feeds = feeds
+        self.cluster = feeds.cluster
+        self.code = code
+        self.sid = info["sid"]
+        self.channel = key("room", code)
+        self.link = RoomLink(self, info)
+        self.session: Replica | None = None
+        self.closed = False
+        self._refresh: asyncio.Task | None = None
+        self._refresh_again = False
+        self._task: asyncio.Task | None = None
+        self._idle_since: float | None = None
+
+    @property
+    def followers(self) -> set:
+        return self.session.followers if self.session is not None else set()
+
+    async def start(self) -> None:
+        self.pubsub = self.cluster.redis.pubsub()
+        try:
+            await self.pubsub.subscribe(self.channel)
+        except DOWN as e:
+            raise ClusterDown(str(e)) from None
+        await self.refresh()
+        self._task = asyncio.get_running_loop().create_task(self._listen_loop())
+
+    # the replica: rebuilt from a checkpoint the holder writes now
+
+    async def refresh(self) -> None:
+        """Bring the replica up to the session as it is now; concurrent callers share one
+        rebuild, and one asked for during a rebuild runs after it."""
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh_again = True
+            await asyncio.shield(self._refresh)
+            if not self._refresh_again:
+                return
+        self._refresh_again = False
+        self._refresh = asyncio.get_running_loop().create_task(self._rebuild())
+        await asyncio.shield(self._refresh)
+
+    async def _rebuild(self) -> None:
+        cluster, manager = self.cluster, self.cluster.manager
+        try:
+            holder = await cluster.redis.get(key("lease", self.sid))
+            alive = holder and await cluster.redis.exists(key("worker", holder.decode()))
+            if alive:
+                await cluster.ask(holder.decode(), "checkpoint", 2.0, sid=self.sid)
+            text = await cluster.redis.get(key("ckpt", self.sid))
+        except DOWN as e:
+            if self.session is not None:
+                return  # keep the copy there is
+            raise ClusterDown(str(e)) from None
+        self.link.presenter_online = bool(alive)
+        if text is None:
+            if self.session is None:
+                raise ClusterDown("the room's session has no checkpoint yet; try again")
+            return
+        record = json.loads(text)
+        trainer, run_b = await manager.build(record)
+        room = record.get("room") or {}
+        self.link.ui = room.get("ui") or {}
+        if self.session is None:
+            self.session = Replica(self, trainer, manager)
+        s = self.session
+        s.trainer, s.run_b, s.b_changes = trainer, run_b, record.get("b_changes") or {}
+        s.playing, s.speed, s.period = record["playing"], record["speed"], record["period"]
+        s.export_cache = None
+
+    # the channel
+
+    def deliver(self, data: bytes) -> None:
+        kind, payloads = unpack(data)
+        followers = self.followers
+        if kind == FRAME:
+            for f in followers:
+                f.frame(payloads)
+            return
+        if kind == CLOSE:
+            why = json.loads(payloads[0])
+            asyncio.get_running_loop().create_task(self.close(why["code"], why["reason"]))
+            return
+        for p in payloads:
+            if isinstance(p, str) and p.startswith('{"type":"room'):
+                self._note(p)
+            for f in followers:
+                f.reply(p)
+
+    def _note(self, text: str) -> None:
+        """Keep what a room or room_ui message says, for followers who join later."""
+        msg = json.loads(text)
+        if msg["type"] == "room_ui":
+            self.link.ui = msg.get("ui") or {}
+        elif msg["type"] == "room" and msg.get("role") == "follower":
+            self.link.followers = msg.get("followers", 0)
+            self.link.presenter_online = msg.get("presenter_online", True)
+
+    def _tell_link(self) -> None:
+        text = encode(self.link.message())
+        for f in self.followers:
+            f.reply(text)
+
+    async def _listen_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
+        while not self.closed:
+            try:
+                msg = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if self.link.relay != "ok":
+                    await self._relinked()
+                if loop.time() - checked > LIVENESS_S:
+                    checked = loop.time()
+                    await self._check_holder()
+            except asyncio.CancelledError:
+                raise
+            except (*DOWN, RuntimeError, ConnectionError):
+                if self.link.relay == "ok":
+                    self.link.relay = "reconnecting"
+                    self._tell_link()
+                await asyncio.sleep(0.5)
+                self.pubsub = await resubscribe(self.cluster.redis, self.pubsub, self.channel)
+                continue
+            if msg is not None and msg.get("type") == "message":
+                try:
+                    self.deliver(msg["data"])
+                except (ValueError, KeyError, IndexError):
+                    log.warning("a malformed message on %s was ignored", self.channel)
+            if self._idle():
+                return
+
+    async def _relinked(self) -> None:
+        """Redis is back: a fresh state and frame for everyone (some were missed)."""
+        self.link.relay = "ok"
+        await self.refresh()
+        s = self.session
+        if s is None:
+            return
+        self._tell_link()
+        from . import readouts
+
+        state = await s.call(
+            lambda t: encode(
+                readouts.state_message(
+                    t, playing=s.playing, speed=s.speed, rate=s.rate, points=True, history=None
+                )
+            )
+        )
+        frame = await s.current_frame()
+        for f in self.followers:
+            f.reply(state)
+            f.frame(frame)
+
+    async def _check_holder(self) -> None:
+        """Presenter offline when the holder is gone (killed), until a worker resumes it."""
+        redis = self.cluster.redis
+        holder = await redis.get(key("lease", self.sid))
+        alive = bool(holder) and bool(await redis.exists(key("worker", holder.decode())))
+        if not alive and self.link.presenter_online:
+            self.link.presenter_online = False
+            self._tell_link()
+        if not await redis.exists(key("room", self.code)):
+            await self.close(CloseCode.ROOM_GONE, "the room has closed")
+
+    def nudge(self) -> None:
+        """Ask the holder to recount followers (someone came or went here)."""
+        loop = asyncio.get_running_loop()
+        self._idle_since = None if self.followers else loop.time()
+        loop.create_task(self._nudge())
+
+    async def _nudge(self) -> None:
+        try:
+            holder = await self.cluster.redis.get(key("lease", self.sid))
+        except DOWN:
+            return
+        if holder:
+            self.cluster.tell(holder.decode(), "presence", code=self.code)
+
+    def _idle(self) -> bool:
+        loop = asyncio.get_running_loop()
+        if self._idle_since is None or self.followers or loop.time() - self._idle_since < IDLE_S:
+            return False
+        self.feeds.by_code.pop(self.code, None)
+        self.closed = True
+        asyncio.get_running_loop().create_task(self._unsubscribe())
+        return True
+
+    async def _unsubscribe(self) -> None:
+        try:
+            await self.pubsub.aclose()
+        except (*DOWN, RuntimeError, ConnectionError):
+            pass
+
+    async def close(self, code: int, reason: str) -> None:
+        """The room ended: close this worker's followers of it and unsubscribe."""
+        self.closed = True
+        self.feeds.by_code.pop(self.code, None)
+        followers = list(self.followers)
+        self.followers.clear()
+        await asyncio.gather(*(f.close(code, reason) for f in followers), return_exceptions=True)
+        await self._unsubscribe()
+
+
+class Feeds:
+    """This worker's feeds, one per room its followers follow."""
+
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+        self.by_code: dict[str, RoomFeed] = {}
+        self._starting: dict[str, asyncio.Task] = {}
+
+    async def join(self, code: str) -> RoomFeed | None:
+        """The feed of room `code`, fresh for a joiner; None if there is no such room."""
+        code = code.upper()
+        feed = self.by_code.get(code)
+        if feed is not None and not feed.closed:
+            feed._idle_since = None  # a joiner is on its way: the feed stays
+            await feed.refresh()
+            return feed
+        task = self._starting.get(code)
+        if task is None:
+            task = self._starting[code] = asyncio.get_running_loop().create_task(self._open(code))
+            task.add_done_callback(lambda _: self._starting.pop(code, None))
+        return await asyncio.shield(task)
+
+    async def _open(self, code: str) -> RoomFeed | None:
+        info = await self.cluster.room_info(code)
+        if info is None:
+            return None
+        feed = RoomFeed(self, code, info)
+        await feed.start()
+        self.by_code[code] = feed
+        return feed
