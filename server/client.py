@@ -108,19 +108,15 @@ class Outbox:
         self._ready.set()
 
     async def get(self) -> tuple[str | bytes, ...]:
-        return (await self.take())[1]
-
-    async def take(self) -> tuple[bool, tuple[str | bytes, ...]]:
-        """The next item: (whether it is a frame, its payloads)."""
         while not self._items:
             self._ready.clear()
             await self._ready.wait()
         item = self._items.popleft()
         if isinstance(item, _Frame):
             self._frame = None if item is self._frame else self._frame
-            return True, item.payloads
+            return item.payloads
         self._bytes -= len(item)
-        return False, (item,)
+        return (item,)
 
 
 class Connection:
@@ -215,14 +211,18 @@ class Connection:
         self.reply(encode(self.hello))
         sender = self.loop.create_task(self._send_loop())
         worker = self.loop.create_task(self._work_loop())
-        s.followers.add(self)
         try:
-            if s.room is not None:
-                s.room.presence_changed()
-            await handlers.send_state(self, points=True, history=True, share=False)
-            self.frame(await s.current_frame())
-            if s.room is not None and s.room.ui:
-                self.reply(s.room.ui_message())
+            feed = getattr(s, "feed", None)
+            if feed is not None:  # cluster mode: the room's feed on this worker (feeds.py)
+                await feed.welcome(self)
+            else:
+                s.followers.add(self)
+                if s.room is not None:
+                    s.room.presence_changed()
+                await handlers.send_state(self, points=True, history=True, share=False)
+                self.frame(await s.current_frame())
+                if s.room is not None and s.room.ui:
+                    self.reply(s.room.ui_message())
             await self._receive_loop()
         finally:
             worker.cancel()

@@ -8,9 +8,11 @@ the Redis channel `room:<code>`, in order, at most one frame waiting (newest win
 On every worker, followers of a room attach to its `RoomFeed`: one subscription to the
 channel, relayed into each follower's own newest-wins outbox, so a slow follower or worker
 only skips frames. A late joiner's state and current frame come from the feed's `Replica`,
-a read-only copy of the session rebuilt from a checkpoint the holder writes when asked,
-so what a joiner sees first is as true as what follows. When Redis drops, followers are
-told the room is reconnecting; when it returns, they get a fresh state.
+a read-only copy of the session rebuilt from a checkpoint the holder writes when asked.
+Every message is numbered by its publisher, and a checkpoint says how far the publisher had
+got; a joiner gets the replica's state, then the messages published after it (the feed
+keeps the last few), then the live traffic, so it misses no step. When Redis drops,
+followers are told the room is reconnecting; when it returns, they get a fresh state.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
+from collections import deque
 from typing import TYPE_CHECKING
 
+from . import readouts
 from .client import Outbox
 from .cluster import DOWN, ClusterDown, key, resubscribe
 from .protocol import CloseCode, RoomUi, encode
@@ -34,25 +39,29 @@ log = logging.getLogger("backprop_lab.feeds")
 REPLY, FRAME, CLOSE = b"r", b"f", b"c"
 LIVENESS_S = 2.0  # how often a feed checks that the room's holder is alive
 IDLE_S = 5.0  # a feed with no followers for this long unsubscribes
+KEPT = 256  # messages a feed keeps for joiners whose replica is a moment old
+HEADER = 13  # kind (1 byte), publisher (4), number (8)
 
 
-def pack(kind: bytes, payloads: tuple[str | bytes, ...]) -> bytes:
-    """kind, then each payload as t|b, a 4-byte length and its bytes (text is UTF-8)."""
-    parts = [kind]
+def pack(kind: bytes, publisher: bytes, seq: int, payloads: tuple[str | bytes, ...]) -> bytes:
+    """kind, publisher, number, then each payload as t|b, a 4-byte length and its bytes."""
+    parts = [kind, publisher, seq.to_bytes(8, "big")]
     for p in payloads:
         data = p.encode() if isinstance(p, str) else p
         parts += [b"t" if isinstance(p, str) else b"b", len(data).to_bytes(4, "big"), data]
     return b"".join(parts)
 
 
-def unpack(data: bytes) -> tuple[bytes, tuple[str | bytes, ...]]:
-    kind, payloads, i = data[:1], [], 1
+def unpack(data: bytes) -> tuple[bytes, str, int, tuple[str | bytes, ...]]:
+    """(kind, publisher as hex, number, payloads) of a `pack`."""
+    kind, publisher, seq = data[:1], data[1:5].hex(), int.from_bytes(data[5:13], "big")
+    payloads, i = [], HEADER
     while i < len(data):
         n = int.from_bytes(data[i + 1 : i + 5], "big")
         chunk = data[i + 5 : i + 5 + n]
         payloads.append(chunk.decode() if data[i : i + 1] == b"t" else chunk)
         i += 5 + n
-    return kind, tuple(payloads)
+    return kind, publisher, seq, tuple(payloads)
 
 
 class RoomPublisher:
@@ -64,21 +73,29 @@ class RoomPublisher:
         settings = cluster.settings
         self.cluster = cluster
         self.channel = key("room", code)
+        self.id = secrets.token_bytes(4)
+        self.seq = 0  # messages numbered so far
         self.outbox = Outbox(settings.send_queue, settings.send_queue_bytes)
         self.task = asyncio.get_running_loop().create_task(self._send_loop())
 
+    def mark(self) -> list:
+        """[publisher, number]: how far the room's messages have got (for a checkpoint)."""
+        return [self.id.hex(), self.seq]
+
     def reply(self, payload: str | bytes) -> None:
-        self.outbox.reply(payload)
+        self.seq += 1
+        self.outbox.reply(pack(REPLY, self.id, self.seq, (payload,)))
 
     def frame(self, payloads: tuple[str | bytes, ...]) -> None:
-        self.outbox.frame(payloads)
+        self.seq += 1
+        self.outbox.frame((pack(FRAME, self.id, self.seq, payloads),))
 
     async def close(self, code: int, reason: str) -> None:
         """The room ended: every worker closes its followers with `code`."""
         self.stop()
         text = json.dumps({"code": int(code), "reason": reason})
         try:
-            await self.cluster.publish(self.channel, pack(CLOSE, (text,)))
+            await self.cluster.publish(self.channel, pack(CLOSE, self.id, self.seq + 1, (text,)))
         except DOWN:
             pass
 
@@ -87,12 +104,11 @@ class RoomPublisher:
 
     async def _send_loop(self) -> None:
         while True:
-            is_frame, payloads = await self.outbox.take()
-            try:
-                data = pack(FRAME if is_frame else REPLY, payloads)
-                await self.cluster.publish(self.channel, data)
-            except DOWN:
-                pass  # dropped: followers are told the room reconnects, then get a fresh state
+            for data in await self.outbox.get():
+                try:
+                    await self.cluster.publish(self.channel, data)
+                except DOWN:
+                    pass  # dropped: followers are told the room reconnects, then get a state
 
 
 class RoomLink:
@@ -143,6 +159,7 @@ class Replica(Session):
         )
         self.feed = feed
         self.room = feed.link
+        self.published: list | None = None  # the checkpoint's [publisher, number]
 
     async def fresh(self) -> None:
         await self.feed.refresh()
@@ -164,6 +181,7 @@ class RoomFeed:
         self._refresh_again = False
         self._task: asyncio.Task | None = None
         self._idle_since: float | None = None
+        self.kept: deque[tuple[str, int, bytes, tuple]] = deque(maxlen=KEPT)
 
     @property
     def followers(self) -> set:
@@ -216,14 +234,60 @@ class RoomFeed:
         if self.session is None:
             self.session = Replica(self, trainer, manager)
         s = self.session
-        s.trainer, s.run_b, s.b_changes = trainer, run_b, record.get("b_changes") or {}
-        s.playing, s.speed, s.period = record["playing"], record["speed"], record["period"]
-        s.export_cache = None
+
+        def swap(_):  # under the lock: a joiner's state and its mark agree
+            s.trainer, s.run_b, s.b_changes = trainer, run_b, record.get("b_changes") or {}
+            s.playing, s.speed, s.period = record["playing"], record["speed"], record["period"]
+            s.published, s.export_cache = room.get("published"), None
+
+        await s.call(swap)
+
+    async def welcome(self, conn) -> None:
+        """A follower joins here: the replica's state and frame, the presenter's view, the
+        messages published since the replica's checkpoint, then the live traffic."""
+        s = self.session
+        n_history = conn.settings.history_points
+
+        def read(t):
+            state = readouts.state_message(
+                t,
+                playing=s.playing,
+                speed=s.speed,
+                rate=s.rate,
+                points=True,
+                history=n_history,
+                run_b=s.run_b,
+                b_changes=s.b_changes,
+            )
+            return encode(state), s._weights(t, for_room=True)[1], s.published
+
+        state, frame, published = await s.call(read)
+        conn.sent_points = True
+        conn.reply(state)
+        conn.frame((frame,))
+        if self.link.ui:
+            conn.reply(self.link.ui_message())
+        # no await from here on: nothing is relayed between the catch-up and joining
+        if published is not None:
+            publisher, seq = published
+            since = [m for m in self.kept if m[0] == publisher and m[1] > seq]
+            frames = [m for m in since if m[2] == FRAME]
+            for _, _, kind, payloads in since:
+                if kind == REPLY:
+                    conn.reply(payloads[0])
+            if frames:
+                conn.frame(frames[-1][3])
+        s.followers.add(conn)
+        self.link.presence_changed()
 
     # the channel
 
     def deliver(self, data: bytes) -> None:
-        kind, payloads = unpack(data)
+        kind, publisher, seq, payloads = unpack(data)
+        if self.kept and self.kept[-1][0] != publisher:
+            self.kept.clear()  # another worker holds the session now: number from its start
+        if kind != CLOSE:
+            self.kept.append((publisher, seq, kind, payloads))
         followers = self.followers
         if kind == FRAME:
             for f in followers:
@@ -233,11 +297,11 @@ class RoomFeed:
             why = json.loads(payloads[0])
             asyncio.get_running_loop().create_task(self.close(why["code"], why["reason"]))
             return
-        for p in payloads:
-            if isinstance(p, str) and p.startswith('{"type":"room'):
-                self._note(p)
-            for f in followers:
-                f.reply(p)
+        text = payloads[0]
+        if isinstance(text, str) and text.startswith('{"type":"room'):
+            self._note(text)
+        for f in followers:
+            f.reply(text)
 
     def _note(self, text: str) -> None:
         """Keep what a room or room_ui message says, for followers who join later."""
@@ -289,8 +353,6 @@ class RoomFeed:
         if s is None:
             return
         self._tell_link()
-        from . import readouts
-
         state = await s.call(
             lambda t: encode(
                 readouts.state_message(

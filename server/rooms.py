@@ -7,8 +7,8 @@ the presenter's browser take that connection back after losing its session id. P
 (followers, presenter online) is broadcast at most twice a second, however many join.
 
 In cluster mode (cluster.py) a room is also named in Redis, its followers connect to any
-worker, and the session's one local follower is the room's `RoomPublisher` (feeds.py) while
-anyone follows; the follower count is the count in Redis.
+worker, and the session's one local follower is the room's `RoomPublisher` (feeds.py); the
+follower count is the count in Redis.
 """
 
 from __future__ import annotations
@@ -106,16 +106,11 @@ class Room:
             f.reply(text)
 
     async def _recount(self) -> bool:
-        """Cluster mode: followers on every worker; the publisher follows while any do."""
+        """Cluster mode: the followers on every worker; whether the count changed."""
         from .cluster import key
 
         n = await self.cluster.count(key("roomf", self.code))
         changed, self.counted = n != self.counted, n
-        followers = self.session.followers
-        if n and self.publisher not in followers:
-            followers.add(self.publisher)
-        elif not n:
-            followers.discard(self.publisher)
         return changed
 
 
@@ -152,6 +147,8 @@ class Rooms:
         if not await self.cluster.register_room(room):
             return False
         room.cluster, room.publisher = self.cluster, RoomPublisher(self.cluster, room.code)
+        room.counted = 0
+        room.session.followers.add(room.publisher)
         room.presence_changed()
         return True
 

@@ -175,7 +175,13 @@ class Session:
                 "address": self.address,
                 "room": None
                 if room is None
-                else {"code": room.code, "token": room.token, "ui": room.ui},
+                else {
+                    "code": room.code,
+                    "token": room.token,
+                    "ui": room.ui,
+                    # what the room had published by now: a joiner's state is this fresh
+                    "published": None if room.publisher is None else room.publisher.mark(),
+                },
             }
         )
 
@@ -467,7 +473,8 @@ class SessionManager:
         session.playing, session.speed, session.period = r["playing"], r["speed"], r["period"]
         self.sessions[sid] = session
         if r.get("room"):
-            await self.rooms.adopt(session, **r["room"])
+            room = r["room"]
+            await self.rooms.adopt(session, room["code"], room["token"], room["ui"])
         await self.cluster.hold(session)
         await self.cluster.take_member(address_key("sessions", session.address), sid, -1)
         if session.room is not None:
