@@ -262,7 +262,7 @@ def run_workers(settings: Settings, sock: socket.socket) -> None:
         workers=settings.workers,
         log_level="info",
     )
-    Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    Multiprocess(config, sockets=[sock]).run()
 
 
 if __name__ == "__main__":

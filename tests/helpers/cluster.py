@@ -54,7 +54,10 @@ class RedisServer:
         )
         deadline = time.monotonic() + 10
         while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.2),
+            ):
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError("redis-server did not start")
