@@ -197,7 +197,8 @@ function metricsOf(m) {
 function roomOf(r) {
   if (!r || !r.code) return null;
   return { code: r.code, role: r.role, followers: r.followers, presenterOnline: r.presenter_online,
-    joinPath: r.join_path, joinUrls: r.join_urls || [], qr: r.qr || null, token: r.token || null };
+    joinPath: r.join_path, joinUrls: r.join_urls || [], qr: r.qr || null, token: r.token || null,
+    relay: r.relay || "ok" };
 }
 
 function stoppedOf(reason, message) {

@@ -54,7 +54,7 @@ export function initialState() {
   return {
     connection: { status: "connecting", attempt: 0, sessionId: null, resumed: false },
     role: "solo",            // solo | presenter (a class follows this session) | follower
-    room: null,              // {code, role, followers, presenterOnline, joinPath, joinUrls, qr, token}
+    room: null,              // {code, role, followers, presenterOnline, joinPath, joinUrls, qr, token, relay}
     compare: null,           // compare mode's run B: {config, changes, metrics, history, stopMessage}
     forkOf: null,            // the room code this tab's session was forked from
     protocol: null,          // version from hello
