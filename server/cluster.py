@@ -248,10 +248,10 @@ class Cluster:
         from .budgets import JOIN_BACKOFF_MAX_S, JOIN_BACKOFF_S, JOIN_FORGET_S, JOIN_FREE_FAILURES
 
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.incr(key("joinfail", address or ""))
-            pipe.expire(key("joinfail", address or ""), int(JOIN_FORGET_S))
-            count = (await pipe.execute())[0]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.incr(key("joinfail", address or ""))
+                pipe.expire(key("joinfail", address or ""), int(JOIN_FORGET_S))
+                count = (await pipe.execute())[0]
             if count > JOIN_FREE_FAILURES:
                 wait = JOIN_BACKOFF_S * 2 ** (count - JOIN_FREE_FAILURES - 1)
                 wait = min(wait, JOIN_BACKOFF_MAX_S)
@@ -267,20 +267,23 @@ class Cluster:
 
     # rooms
 
-    async def register_room(self, room) -> bool:
-        """Name `room` in Redis (False: its code is another worker's room; pick another)."""
-        info = {
+    @staticmethod
+    def _room_fields(room) -> dict[str, str]:
+        return {
             "sid": room.session.id,
             "token": _digest(room.token),
             "join_path": room.join_path,
             "join_urls": json.dumps(room.join_urls),
         }
+
+    async def register_room(self, room) -> bool:
+        """Name `room` in Redis (False: its code is another worker's room; pick another)."""
         k = key("room", room.code)
         try:
             owner = await self.redis.hget(k, "sid")
             if owner is not None and owner.decode() != room.session.id:
                 return False
-            await self.redis.hset(k, mapping=info)
+            await self.redis.hset(k, mapping=self._room_fields(room))
             await self.redis.expire(k, int(self.settings.room_ttl_s))
         except DOWN:
             self.up = False
@@ -398,16 +401,21 @@ class Cluster:
         """Say this worker is alive, and re-assert all it holds (after an outage, too)."""
         now = _ms()
         sessions = list(self.manager.sessions.values())
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(key("worker", self.id), "1", px=ALIVE_MS)
-        for s in sessions:
-            await self._lease(keys=[key("lease", s.id)], args=[self.id, LEASE_MS, ""], client=pipe)
-        for set_key, members in self.members.items():
-            pipe.zadd(set_key, {m: now + MEMBER_MS for m in members})
-            pipe.pexpire(set_key, MEMBER_MS * 4)
-        for room in list(self.manager.rooms.by_code.values()):
-            pipe.expire(key("room", room.code), int(self.settings.room_ttl_s))
-        results = await pipe.execute()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(key("worker", self.id), "1", px=ALIVE_MS)
+            for s in sessions:
+                await self._lease(
+                    keys=[key("lease", s.id)], args=[self.id, LEASE_MS, ""], client=pipe
+                )
+            for set_key, members in self.members.items():
+                if not members:
+                    continue
+                pipe.zadd(set_key, {m: now + MEMBER_MS for m in members})
+                pipe.pexpire(set_key, MEMBER_MS * 4)
+            for room in list(self.manager.rooms.by_code.values()):
+                pipe.hset(key("room", room.code), mapping=self._room_fields(room))
+                pipe.expire(key("room", room.code), int(self.settings.room_ttl_s))
+            results = await pipe.execute()
         for s, held in zip(sessions, results[1 : 1 + len(sessions)]):
             if not held:
                 await self.manager.lost(s)

@@ -182,6 +182,8 @@ class RoomFeed:
         self._task: asyncio.Task | None = None
         self._idle_since: float | None = None
         self.kept: deque[tuple[str, int, bytes, tuple]] = deque(maxlen=KEPT)
+        self.holder_gone = False  # presenter shown offline because no worker holds it
+        self.room_missing = False  # the room's name was not in Redis at the last check
 
     @property
     def followers(self) -> set:
@@ -222,7 +224,8 @@ class RoomFeed:
             if self.session is not None:
                 return  # keep the copy there is
             raise ClusterDown(str(e)) from None
-        self.link.presenter_online = bool(alive)
+        if not alive:
+            self._holder_gone()
         if text is None:
             if self.session is None:
                 raise ClusterDown("the room's session has no checkpoint yet; try again")
@@ -353,6 +356,7 @@ class RoomFeed:
         if s is None:
             return
         self._tell_link()
+        await self._nudge()  # the holder says again who is online and how many follow
         state = await s.call(
             lambda t: encode(
                 readouts.state_message(
@@ -365,16 +369,29 @@ class RoomFeed:
             f.reply(state)
             f.frame(frame)
 
+    def _holder_gone(self) -> None:
+        self.holder_gone = True
+        if self.link.presenter_online:
+            self.link.presenter_online = False
+            self._tell_link()
+
     async def _check_holder(self) -> None:
-        """Presenter offline when the holder is gone (killed), until a worker resumes it."""
+        """Presenter offline while no live worker holds the session (its worker was killed),
+        until a worker resumes it; then that worker says who is online."""
         redis = self.cluster.redis
         holder = await redis.get(key("lease", self.sid))
         alive = bool(holder) and bool(await redis.exists(key("worker", holder.decode())))
-        if not alive and self.link.presenter_online:
-            self.link.presenter_online = False
-            self._tell_link()
-        if not await redis.exists(key("room", self.code)):
+        if not alive:
+            self._holder_gone()
+        elif self.holder_gone:
+            self.holder_gone = False
+            await self._nudge()
+        # a close this worker missed (Redis was away): the room's name is gone, twice running
+        # (once could be a Redis restarted empty, before its holder names the room again)
+        missing = not await redis.exists(key("room", self.code))
+        if missing and self.room_missing:
             await self.close(CloseCode.ROOM_GONE, "the room has closed")
+        self.room_missing = missing
 
     def nudge(self) -> None:
         """Ask the holder to recount followers (someone came or went here)."""
