@@ -333,7 +333,7 @@ class RoomFeed:
                     await self._check_holder()
             except asyncio.CancelledError:
                 raise
-            except (*DOWN, RuntimeError, ConnectionError):
+            except (*DOWN, RuntimeError, ConnectionError, ClusterDown):
                 if self.link.relay == "ok":
                     self.link.relay = "reconnecting"
                     self._tell_link()

@@ -56,6 +56,8 @@ async def dispatch(conn: Connection, msg) -> None:
         )
     if msg.type not in READ_ONLY:
         conn.session.pending_record = None  # a record not yet sent would be stale
+    if conn.role == "owner":
+        conn.session.changed = True  # play state, the shared view...: checkpoint it again
     try:
         await HANDLERS[msg.type](conn, msg)
     except ConfigError as e:
