@@ -136,30 +136,8 @@ def weights_frame(
 
 
 def record_frame(rec, meta: dict) -> bytes:
-    """The "record" kind: one update's arrays per weight layer l, all float32.
-
-    W, b: the weights the record shows (after the update once applied, before it while a
-    phase step is half-shown); dW, db: ∂L/∂W, ∂L/∂b on the batch (with the penalty);
-    dW_applied, db_applied: the change the optimizer made (only once applied); a_mean: node
-    layer l + 1's mean output over the batch; delta_mean: Σ over the batch of ∂L/∂z (L the
-    batch's mean loss), i.e. the batch mean of δ = B·∂L/∂z (each example's own ∂ℓ_i/∂z
-    without batch norm; with it, its share of the batch gradient, times B). Then
-    per_example_loss (n,), yhat (n, K) and target. `rec` is an engine StepRecord.
-    """
-    shown = rec.params_after if rec.params_after is not None else rec.params_before
-    delta = rec.delta
-    arrays = []
-    for l, trace in enumerate(rec.traces):
-        W, b = rec.layer_arrays(shown, l)
-        dW, db = rec.layer_arrays(rec.grads, l)
-        layer = [("W", W), ("b", b), ("dW", dW), ("db", db)]
-        if delta is not None:
-            dWa, dba = rec.layer_arrays(delta, l)
-            layer += [("dW_applied", dWa), ("db_applied", dba)]
-        layer.append(("a_mean", trace.a.mean(axis=0)))
-        if trace.dz is not None:
-            layer.append(("delta_mean", trace.dz.sum(axis=0)))
-        arrays += [({"name": name, "layer": l}, a) for name, a in layer]
-    for name in ("per_example_loss", "yhat", "target"):
-        arrays.append(({"name": name}, np.asarray(getattr(rec, name), dtype=np.float64)))
-    return pack("record", meta, arrays)
+    """The "record" kind: one update's arrays, all float32, as the engine's StepRecord names
+    them (`rec.arrays()`, engine/records.py, says what each is): per weight layer l W, b,
+    dW, db, dW_applied and db_applied once applied, a_mean and delta_mean; then
+    per_example_loss (n,), yhat (n, K) and target."""
+    return pack("record", meta, rec.arrays())
