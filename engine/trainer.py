@@ -124,6 +124,7 @@ class Trainer:
         )
         self.optimizer = make_optimizer(c.optimizer, **_opt_kwargs(c))
         self._fast_work = {}
+        self._model_key: str | None = None
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -204,6 +205,7 @@ class Trainer:
             self.optimizer.set_hyperparameters(**_opt_kwargs(c))
         if changed & {"activation", "output_activation", "loss"}:
             self._checkpoints.clear()
+            self._model_key = None
         self.stopping.clear()
 
     # data editing
@@ -699,10 +701,21 @@ class Trainer:
 
     def model(self) -> dict:
         """The network as a page evaluates it (Network.describe) with its input features, and
-        `key`, a short digest of all that: frames name the model their weights are for."""
-        model = {**self.net.describe(), "features": list(self.config.features)}
-        text = json.dumps(model, sort_keys=True, separators=(",", ":"))
-        return {**model, "key": hashlib.blake2s(text.encode(), digest_size=4).hexdigest()}
+        `key`, a short digest of all that (`model_key`)."""
+        return {**self._described(), "key": self.model_key}
+
+    @property
+    def model_key(self) -> str:
+        """A short digest of `model()`: frames name the model their weights are for. Kept
+        until the topology changes (sizes, activations, batch norm, skips, features or the
+        output head: a new network, or a live change of activation or head)."""
+        if self._model_key is None:
+            text = json.dumps(self._described(), sort_keys=True, separators=(",", ":"))
+            self._model_key = hashlib.blake2s(text.encode(), digest_size=4).hexdigest()
+        return self._model_key
+
+    def _described(self) -> dict:
+        return {**self.net.describe(), "features": list(self.config.features)}
 
     def eval_arrays(self) -> list[tuple[np.ndarray, ...]]:
         """Network.eval_arrays(): per weight layer W, b and batch norm's evaluation scale and

@@ -135,6 +135,26 @@ def weights_frame(
     return pack("frame", meta, arrays, floats_as)
 
 
+def session_weights(
+    trainer, run_b=None, room: bool = False, room_grads: bool = False
+) -> tuple[bytes, bytes | None]:
+    """A session's weights frames, read off its trainer (lock held): the page's (float32) and,
+    with `room`, its followers' (float16: a classroom's Wi-Fi is shared; the gradients only
+    with `room_grads`). `run_b`, compare mode's trainer B, adds its params and model key."""
+    meta = {"step": trainer.step_count, "epoch": trainer.epoch, "model": trainer.model_key}
+    layers = trainer.eval_arrays()
+    grads = trainer.last_gradients()
+    b_layers = None
+    if run_b is not None:
+        b_layers = run_b.eval_arrays()
+        meta["compare_model"] = run_b.model_key
+    own = weights_frame(layers, meta, grads, b_layers)
+    if not room:
+        return own, None
+    grads = grads if room_grads else None
+    return own, weights_frame(layers, meta, grads, b_layers, floats_as="float16")
+
+
 def record_frame(rec, meta: dict) -> bytes:
     """The "record" kind: one update's arrays, all float32, as the engine's StepRecord names
     them (`rec.arrays()`, engine/records.py, says what each is): per weight layer l W, b,
