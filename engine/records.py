@@ -9,6 +9,7 @@ record frame sends them, and `to_dict` lists them as JSON-able data with the tra
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,40 @@ PHASES = ("forward", "loss", "backward", "update")
 
 def _list(x):
     return None if x is None else np.asarray(x, dtype=float).tolist()
+
+
+def layer_gradients(traces: list[LayerTrace], grads: np.ndarray, layout) -> list[dict]:
+    """Per weight layer, an update's dW, db, the batch mean of the layer's output (a_mean) and
+    of the per-example δ = ∂L_i/∂z (delta_mean), from its traces and flat gradient: what a
+    weights frame carries, read from a record or from play mode's last update, which keeps
+    none (Trainer.last_gradients)."""
+    out = []
+    for l, t in enumerate(traces):
+        w_at, shape, b_at = layout[l]
+        out.append(
+            {
+                "dW": grads[w_at].reshape(shape),
+                "db": grads[b_at],
+                "a_mean": np.add.reduce(t.a, axis=0) * (1.0 / len(t.a)),
+                "delta_mean": np.add.reduce(t.dz, axis=0) if t.dz is not None else None,
+            }
+        )
+    return out
+
+
+def update_ratios(delta: np.ndarray, before: np.ndarray, offsets: np.ndarray) -> list[float]:
+    """‖ΔW_l‖ / ‖W_l‖ per weight layer (b, γ and β included), from flat vectors; a ratio
+    that is not finite becomes None."""
+    num = np.add.reduceat(delta * delta, offsets[:-1])
+    den = np.add.reduceat(before * before, offsets[:-1])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ratios = np.sqrt(num / np.maximum(den, 1e-300)).tolist()
+    return ratios if math.isfinite(sum(ratios)) else [_finite(v) for v in ratios]
+
+
+def _finite(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
