@@ -310,6 +310,17 @@ class Config:
             return (self.activation,) * len(self.hidden)
         return self.activation
 
+    def optimizer_hyperparameters(self) -> dict[str, float]:
+        """The optimizer's keyword arguments (make_optimizer, set_hyperparameters)."""
+        return dict(
+            lr=self.learning_rate,
+            momentum=self.momentum,
+            alpha=self.alpha,
+            beta1=self.beta1,
+            beta2=self.beta2,
+            eps=self.eps,
+        )
+
     def replace(self, **changes: Any) -> Config:
         """A new Config with `changes` applied; unknown names raise ConfigError.
 

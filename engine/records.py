@@ -1,13 +1,15 @@
 """The record of one update: everything needed to replay it phase by phase.
 
 A `StepRecord` holds references to the arrays the forward and backward passes produced
-(the trace is the cache: nothing is recomputed to build it). `to_dict` turns it into JSON-able
-data; `compact=True` keeps what the page draws (per-link gradients and updates, per-neuron
-batch means, the traced example) and leaves out the full per-example matrices.
+(the trace is the cache: nothing is recomputed to build it). `arrays()` names the arrays a
+page draws (per-link gradients and updates, per-neuron batch means, the losses): the server's
+record frame sends them, and `to_dict` lists them as JSON-able data with the traced example
+(and, not compact, the full per-example matrices).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +22,40 @@ PHASES = ("forward", "loss", "backward", "update")
 
 def _list(x):
     return None if x is None else np.asarray(x, dtype=float).tolist()
+
+
+def layer_gradients(traces: list[LayerTrace], grads: np.ndarray, layout) -> list[dict]:
+    """Per weight layer, an update's dW, db, the batch mean of the layer's output (a_mean) and
+    of the per-example δ = ∂L_i/∂z (delta_mean), from its traces and flat gradient: what a
+    weights frame carries, read from a record or from play mode's last update, which keeps
+    none (Trainer.last_gradients)."""
+    out = []
+    for l, t in enumerate(traces):
+        w_at, shape, b_at = layout[l]
+        out.append(
+            {
+                "dW": grads[w_at].reshape(shape),
+                "db": grads[b_at],
+                "a_mean": np.add.reduce(t.a, axis=0) * (1.0 / len(t.a)),
+                "delta_mean": np.add.reduce(t.dz, axis=0) if t.dz is not None else None,
+            }
+        )
+    return out
+
+
+def update_ratios(delta: np.ndarray, before: np.ndarray, offsets: np.ndarray) -> list[float]:
+    """‖ΔW_l‖ / ‖W_l‖ per weight layer (b, γ and β included), from flat vectors; a ratio
+    that is not finite becomes None."""
+    num = np.add.reduceat(delta * delta, offsets[:-1])
+    den = np.add.reduceat(before * before, offsets[:-1])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ratios = np.sqrt(num / np.maximum(den, 1e-300)).tolist()
+    return ratios if math.isfinite(sum(ratios)) else [_finite(v) for v in ratios]
+
+
+def _finite(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
@@ -84,45 +120,43 @@ class StepRecord:
         w_at, shape, b_at = self.layout[l]
         return flat[w_at].reshape(shape), flat[b_at]
 
-    def to_dict(self, compact: bool = True, example: int | None = None) -> dict:
-        """JSON-able dict. `example` is a row of the batch to trace in full (default 0)."""
-        row = 0 if example is None else int(example)
+    def arrays(self) -> list[tuple[dict, np.ndarray]]:
+        """The record's arrays, each with its name (and weight layer l), in the order the
+        record frame sends them (server/frames.py) and `to_dict` lists them.
+
+        Per weight layer l: W, b, the weights shown (after the update once applied, before it
+        while a phase step is half-shown); dW, db, ∂L/∂W and ∂L/∂b on the batch (penalty
+        included); dW_applied, db_applied, the optimizer's change (once applied); a_mean,
+        node layer l + 1's mean output over the batch; delta_mean, Σ over the batch of ∂L/∂z
+        (L the batch's mean loss), i.e. the batch mean of δ = B·∂L/∂z (each example's own
+        ∂ℓ_i/∂z without batch norm; with it, its share of the batch gradient, times B).
+        Then per_example_loss (n,), yhat (n, K) and target, as float64.
+        """
+        shown = self.params_after if self.params_after is not None else self.params_before
         delta = self.delta
-        layers = []
-        for l, t in enumerate(self.traces):
+        out = []
+        for l, trace in enumerate(self.traces):
+            W, b = self.layer_arrays(shown, l)
             dW, db = self.layer_arrays(self.grads, l)
-            W0, b0 = self.layer_arrays(self.params_before, l)
-            entry = {
-                "dW": _list(dW),
-                "db": _list(db),
-                "W_before": _list(W0),
-                "b_before": _list(b0),
-                "a_mean": _list(t.a.mean(axis=0)),
-                "dz_mean": _list(t.dz.mean(axis=0) * len(t.dz)) if t.dz is not None else None,
-                "example": {
-                    "input": _list(t.input[row]),
-                    "z": _list(t.z[row]),
-                    "a": _list(t.a[row]),
-                    "dz": _list(t.dz[row] * len(t.dz)) if t.dz is not None else None,
-                },
-            }
+            layer = [("W", W), ("b", b), ("dW", dW), ("db", db)]
             if delta is not None:
-                dW_applied, db_applied = self.layer_arrays(delta, l)
-                entry["dW_applied"] = _list(dW_applied)
-                entry["db_applied"] = _list(db_applied)
-            if not compact:
-                entry.update(
-                    input=_list(t.input),
-                    z=_list(t.z),
-                    a=_list(t.a),
-                    dz=_list(t.dz),
-                    u=_list(t.u),
-                    mask=None if t.mask is None else t.mask.tolist(),
-                )
-                if self.params_after is not None:
-                    W1, b1 = self.layer_arrays(self.params_after, l)
-                    entry["W_after"], entry["b_after"] = _list(W1), _list(b1)
-            layers.append(entry)
+                dWa, dba = self.layer_arrays(delta, l)
+                layer += [("dW_applied", dWa), ("db_applied", dba)]
+            layer.append(("a_mean", trace.a.mean(axis=0)))
+            if trace.dz is not None:
+                layer.append(("delta_mean", trace.dz.sum(axis=0)))
+            out += [({"name": name, "layer": l}, a) for name, a in layer]
+        for name in ("per_example_loss", "yhat", "target"):
+            out.append(({"name": name}, np.asarray(getattr(self, name), dtype=np.float64)))
+        return out
+
+    def to_dict(self, compact: bool = True, example: int | None = None) -> dict:
+        """JSON-able: `arrays()` as lists (a layer's under "layers", by name, as the page reads
+        them off the record frame), the scalars, and per layer the traced `example` (a row of
+        the batch, default 0). Not `compact`, also each layer's per-example matrices and the
+        weights before the update."""
+        row = 0 if example is None else int(example)
+        layers: list[dict] = [{} for _ in self.traces]
         out = {
             "step": self.step,
             "epoch": self.epoch,
@@ -131,13 +165,32 @@ class StepRecord:
             "example_row": row,
             "batch_loss": self.loss,
             "penalty": self.penalty,
-            "per_example_loss": _list(self.per_example_loss),
-            "yhat": _list(self.yhat),
-            "target": _list(self.target),
             "layers": layers,
             "grad_norms": self.grad_norms,
             "update_ratios": self.update_ratios,
         }
+        for entry, a in self.arrays():
+            (layers[entry["layer"]] if "layer" in entry else out)[entry["name"]] = _list(a)
+        for l, t in enumerate(self.traces):
+            delta = t.dz[row] * len(t.dz) if t.dz is not None else None
+            layers[l]["example"] = {
+                "input": _list(t.input[row]),
+                "z": _list(t.z[row]),
+                "a": _list(t.a[row]),
+                "dz": _list(delta),
+            }
+            if not compact:
+                W0, b0 = self.layer_arrays(self.params_before, l)
+                layers[l].update(
+                    W_before=_list(W0),
+                    b_before=_list(b0),
+                    input=_list(t.input),
+                    z=_list(t.z),
+                    a=_list(t.a),
+                    dz=_list(t.dz),
+                    u=_list(t.u),
+                    mask=None if t.mask is None else t.mask.tolist(),
+                )
         if self.metrics is not None:
             out.update(loss=self.metrics["loss"], accuracy=self.metrics["accuracy"])
         return out

@@ -1,11 +1,12 @@
-"""Checking a snapshot (an exported session) before anything of it is used.
+"""Snapshots (an exported session): written from a trainer, checked, and loaded into a new one.
 
-A snapshot file is untrusted input: it may come from another machine, an older version or a
-student's editor. `check` refuses it whole, naming the field, unless every part holds to the
-rules a live session keeps: the config as `configure` checks it, weights as bounded as
-`set_params` allows (wider, since training may go past a hand edit's ±100), counters that fit
-the data, an optimizer state of the right shape and sign, and the config's own
-hyperparameters (the file's are ignored, so the page and the engine agree).
+`write` is everything needed to continue exactly, as a JSON-able dict; `load` rebuilds a
+trainer from it. A snapshot file is untrusted input: it may come from another machine, an
+older version or a student's editor. `load` refuses it whole, naming the field, unless every
+part holds to the rules a live session keeps: the config as `configure` checks it, weights
+as bounded as `set_parameters` allows (wider, since training may go past a hand edit's
+±100), counters that fit the data, an optimizer state of the right shape and sign, and the
+config's own hyperparameters (the file's are ignored, so the page and the engine agree).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from numbers import Real
 
 import numpy as np
 
-from .errors import SnapshotError
+from .config import Config
+from .data import edit_from_json
+from .errors import SnapshotError, TrainerError
+from .stopping import STOP_MESSAGES
 
 SNAPSHOT_VERSION = 1
 KEYS = {
@@ -33,6 +37,67 @@ KEYS = {
 MAX_EDITS = 4000  # point edits a session may carry (each is replayed on import and compare)
 MAX_PARAM = 1e6  # |weight| an import accepts; the hand editor allows ±100
 MAX_COUNTER = 10**9
+
+
+def write(t) -> dict:
+    """The trainer `t` as a JSON-able dict. A half-shown phase step is left out (and left
+    alone): the snapshot is the state before it."""
+    buffers = t._pending_undo.buffers if t.pending is not None else t.net.buffers
+    stopping = t.stopping
+    return {
+        "version": SNAPSHOT_VERSION,
+        "config": t.config.to_dict(),
+        "edits": [e.to_json() for e in t.edits],
+        "params": t.net.params.tolist(),
+        "buffers": buffers.tolist(),
+        "optimizer": t.optimizer.state_dict(),
+        "counters": {
+            "step": t.step_count,
+            "epoch": t.epoch,
+            "pos": t.pos,
+            "best_test": None if math.isinf(stopping.best_test) else stopping.best_test,
+            "bad_epochs": stopping.bad_epochs,
+        },
+        "stopped": t.stopped,
+        "stop_message": t.stop_message,
+        "history": list(t.history),
+    }
+
+
+def load(cls, snap: dict):
+    """A `cls` (Trainer) rebuilt from `write()`, all or nothing: a malformed or out-of-range
+    part raises SnapshotError naming it, a bad config ConfigError."""
+    check_top(snap)
+    t = cls(Config.from_dict(snap["config"]))
+    for k, edit in enumerate(snap.get("edits", [])):
+        try:
+            t.data.apply(t.data.checked(edit_from_json(edit), t.config))
+        except TrainerError as e:
+            raise SnapshotError(f"edits.{k}", str(e)) from None
+    t._refresh_features()
+    s = check_state(snap, t, tuple(STOP_MESSAGES))
+    np.copyto(t.net.params, s["params"])
+    np.copyto(t.net.buffers, s["buffers"])
+    opt = t.optimizer
+    if s["t"]:
+        opt.load_state_dict(
+            {
+                "optimizer": opt.name,
+                "t": s["t"],
+                "shapes": s["shapes"],
+                "hyperparameters": opt.hyperparameters,
+                "state": [[a.tolist() for a in s["state"]]],
+            }
+        )
+    opt.set_hyperparameters(**t.config.optimizer_hyperparameters())  # the config's, not the file's
+    cnt = s["counters"]
+    t.step_count, t.epoch, t.pos = cnt["step"], cnt["epoch"], cnt["pos"]
+    stopping = t.stopping
+    stopping.best_test = math.inf if cnt["best_test"] is None else cnt["best_test"]
+    stopping.bad_epochs = cnt["bad_epochs"]
+    stopping.reason, stopping.message = s["stopped"], s["stop_message"]
+    t.history = s["history"] or [t.metrics()]
+    return t
 
 
 def integer(value, field: str, lo: int, hi: int) -> int:

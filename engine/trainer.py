@@ -1,12 +1,13 @@
 """The trainer: the facade a session drives, joining the data, the network, the optimizer,
 the counters and the history.
 
-`step()` makes one mini-batch update and returns its `StepRecord`; `phase_step()` walks the
-same update one phase at a time; `run(n)` is the record-free fast path for play mode. The
-points and their hand edits live in data.py, the stopping criteria in stopping.py, and undo's
-checkpoints in checkpoints.py: the last UNDO_DEPTH updates can be stepped back and replayed
-bit for bit, because batches and dropout masks are drawn from generators seeded by
-(seed, epoch) and (seed, step).
+`step()` makes one mini-batch update and returns its `StepRecord` (records.py), which the
+server turns into a frame; `phase_step()` walks the same update one phase at a time; `run(n)`
+is the record-free fast path for play mode. Each other concern has a module, which the
+thin methods here call: the points and their hand edits (data.py), config changes
+(reconfigure.py), weights set by hand (weight_edits.py), the stopping criteria
+(stopping.py), step back (undo.py, over checkpoints.py), the inspector's numbers and its
+preview (explain.py), the gradient check (gradcheck.py) and snapshots (snapshots.py).
 """
 
 from __future__ import annotations
@@ -18,33 +19,30 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, checkpoints, explain, features, heatmaps, snapshots
+from . import (
+    batches,
+    explain,
+    features,
+    gradcheck,
+    heatmaps,
+    reconfigure,
+    regularization,
+    snapshots,
+    undo,
+    weight_edits,
+)
 from .checkpoints import Checkpoints, TrainingState
-from .config import Config, ConfigError
-from .data import AddPoint, Edit, Points, RemovePoint, edit_from_json
+from .config import Config
+from .data import AddPoint, Edit, Points, RemovePoint
 from .errors import SnapshotError, TrainerError
 from .losses import correct, make_head, targets_for
 from .network import Network
 from .optimizers import make_optimizer
-from .records import StepRecord, StepSettings
-from .stopping import STOP_MESSAGES, Stopping
+from .records import StepRecord, StepSettings, layer_gradients, update_ratios
+from .stopping import Stopping
 
 HISTORY_MAX = 4000  # points kept for the charts; older ones are thinned, recent ones kept
 HISTORY_RECENT = 1000
-SNAPSHOT_VERSION = snapshots.SNAPSHOT_VERSION
-DATA_FIELDS = {"dataset", "n_points", "noise", "train_fraction", "seed", "n_classes"}
-NETWORK_FIELDS = {"features", "hidden", "init", "batch_norm", "residual"}
-
-
-def _opt_kwargs(c: Config) -> dict[str, float]:
-    return dict(
-        lr=c.learning_rate,
-        momentum=c.momentum,
-        alpha=c.alpha,
-        beta1=c.beta1,
-        beta2=c.beta2,
-        eps=c.eps,
-    )
 
 
 def _float(x) -> float | None:
@@ -122,8 +120,9 @@ class Trainer:
             dropout=c.dropout,
             residual=c.residual,
         )
-        self.optimizer = make_optimizer(c.optimizer, **_opt_kwargs(c))
+        self.optimizer = make_optimizer(c.optimizer, **c.optimizer_hyperparameters())
         self._fast_work = {}
+        self._model_key: str | None = None
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -142,16 +141,8 @@ class Trainer:
         self._log(self.metrics())
 
     def variant(self, changes: dict[str, Any]) -> Trainer:
-        """A new trainer on this one's very points (hand edits included) with `changes` applied
-        to its config, at step 0 with the weights its seed draws. Raises ConfigError, naming
-        the field, for an invalid change or for a data field (DATA_FIELDS: other points)."""
-        if same := sorted(changes.keys() & DATA_FIELDS):
-            raise ConfigError(same[0], "a variant keeps the data and the seed")
-        t = self.__class__(self.config.replace(**changes))
-        if self.edits:  # the seed's points, then the same edits
-            t._build_data(self.edits)
-            t._build_model()
-        return t
+        """A new trainer on these very points with `changes` applied (reconfigure.variant)."""
+        return reconfigure.variant(self, changes)
 
     def reset(self, data: bool = False) -> None:
         """Fresh weights drawn from the seed; counters, history and optimizer state cleared.
@@ -163,48 +154,10 @@ class Trainer:
     # configuration
 
     def configure(self, changes: dict[str, Any]) -> set[str]:
-        """Apply a partial config. Raises ConfigError and changes nothing if it is invalid.
-
-        Data changes regenerate the data and reset training; topology changes rebuild the
-        network; everything else (learning rate, optimizer, activations, loss, dropout,
-        regularisation, batch size, stopping criteria) keeps the weights.
-        """
-        new = self.config.replace(**changes)
-        changed = new.changed_fields(self.config)
-        if not changed:
-            return changed
-        self._discard_pending()
-        old = self.config
-        self.config = new
-        if changed & DATA_FIELDS:
-            self._build_data()
-            self._build_model()
-        elif changed & NETWORK_FIELDS or new.n_outputs != old.n_outputs:
-            self._refresh_features()
-            self._build_model()
-        else:
-            self._configure_live(old, changed)
-            self._config_point()
-        return changed
-
-    def _configure_live(self, old: Config, changed: set[str]) -> None:
-        c = self.config
-        net = self.net
-        if "activation" in changed:
-            net.activation_names = list(c.hidden_activations)
-            net.acts = [activations.get(n) for n in net.activation_names]
-        if changed & {"output_activation", "loss"}:
-            net.output_activation = c.output_activation
-            self._refresh_targets()
-        net.dropout = c.dropout
-        if "optimizer" in changed:
-            self.optimizer = make_optimizer(c.optimizer, **_opt_kwargs(c))
-            self._checkpoints.clear()  # the old optimizer's state has another shape
-        else:
-            self.optimizer.set_hyperparameters(**_opt_kwargs(c))
-        if changed & {"activation", "output_activation", "loss"}:
-            self._checkpoints.clear()
-        self.stopping.clear()
+        """Apply a partial config (reconfigure.py): data changes regenerate the data and reset
+        training, topology changes rebuild the network, the rest keeps the weights. Raises
+        ConfigError and changes nothing if it is invalid."""
+        return reconfigure.configure(self, changes)
 
     # data editing
 
@@ -230,22 +183,19 @@ class Trainer:
         self.last_record = None
         self._log(self.metrics())
 
-    # batches and undo
+    # batches (batches.py)
 
     def _next_batch(self) -> np.ndarray:
         n = len(self.F_train)
         if n == 0:
             raise TrainerError("there are no training points: add some first")
+        if self._batch_norm and n == 1:
+            raise TrainerError(
+                "batch norm needs at least two training points: add one, or turn batch norm off"
+            )
         if self._perm is None or len(self._perm) != n:
-            self._perm = np.random.default_rng([self.config.seed, 2, self.epoch]).permutation(n)
-        end = self.pos + self.config.batch_size
-        if self._batch_norm:
-            if n == 1:
-                raise TrainerError(
-                    "batch norm needs at least two training points: add one, or turn batch norm off"
-                )
-            if n - end == 1:
-                end = n  # never a last batch of one: it joins this one
+            self._perm = batches.order(self.config.seed, self.epoch, n)
+        end = batches.batch_end(self.pos, n, self.config.batch_size, self._batch_norm)
         return self._perm[self.pos : end]
 
     @property
@@ -276,135 +226,21 @@ class Trainer:
             return True
         return False
 
-    def _dropout_rng(self):
-        if self.net.dropout > 0.0:
-            return np.random.default_rng([self.config.seed, 3, self.step_count])
-        return None
-
-    def _save(self) -> TrainingState:
-        opt = self.optimizer
-        return TrainingState(
-            params=self.net.params.copy(),
-            buffers=self.net.buffers.copy(),
-            optimizer_state=tuple(s.copy() for s in opt.state_arrays()),
-            optimizer_t=opt.t,
-            step=self.step_count,
-            epoch=self.epoch,
-            pos=self.pos,
-            best_test=self.stopping.best_test,
-            bad_epochs=self.stopping.bad_epochs,
-        )
-
-    def _restore(self, saved: TrainingState) -> None:
-        """Put back a `_save()` (the history is the caller's to trim)."""
-        np.copyto(self.net.params, saved.params)
-        np.copyto(self.net.buffers, saved.buffers)
-        live = self.optimizer.state_arrays()
-        if len(live) == len(saved.optimizer_state):
-            for dst, src in zip(live, saved.optimizer_state):
-                np.copyto(dst, src)
-        self.optimizer.t = saved.optimizer_t
-        self.step_count, self.epoch, self.pos, self._perm = saved.step, saved.epoch, saved.pos, None
-        self.stopping.best_test, self.stopping.bad_epochs = saved.best_test, saved.bad_epochs
-
-    def _trim_history(self) -> None:
-        while self.history and self.history[-1]["step"] > self.step_count:
-            self.history.pop()
-
-    # undo (checkpoints.py): the last checkpoint, then the updates since replayed
+    # step back (undo.py)
 
     @property
     def _undo_every(self) -> int:
-        """k: a checkpoint every k updates (checkpoints.spacing)."""
-        net = self.net
-        return checkpoints.spacing(net.n_params, len(self.optimizer.state_names), len(net.buffers))
-
-    def _undo_point(self, saved: TrainingState | None = None) -> None:
-        """Before an update: keep the state as a checkpoint if one is due. `saved`, the state
-        already copied, saves copying it again."""
-        self._checkpoints.keep(
-            self.step_count,
-            self.config,
-            self._undo_every,
-            self._save if saved is None else lambda: saved,
-        )
-
-    def _config_point(self) -> None:
-        """After a live change: updates from here on are replayed with the new settings."""
-        self._checkpoints.settings_changed(self.step_count, self.config, self._save)
-
-    def _back_to(self, target: int) -> bool:
-        """The exact state after `target` updates, its history trimmed to match."""
-        if not self._checkpoints.back_to(target, self._restore, self._replay):
-            return False
-        self._trim_history()
-        return True
-
-    def _replay(self, n: int, config: Config) -> None:
-        """n updates with `config`'s settings, as they were first made, without records."""
-        live = self.config
-        self._use_settings(config)
-        try:
-            net, opt = self.net, self.optimizer
-            with np.errstate(over="ignore", invalid="ignore"):
-                for _ in range(n):
-                    idx = self._next_batch()
-                    self._forward_backward(idx, self._workspace_for(len(idx)))
-                    opt.step([net.params], [net.grads])
-                    if self._advance(len(idx)):  # patience counts as it did
-                        self._check_stops(True, None, math.inf)
-        finally:
-            self._use_settings(live)
-            self.stopping.clear()
-            self._traces = None
-
-    def _use_settings(self, config: Config) -> None:
-        """The settings an update reads that a live change keeps the undo across."""
-        self.config = config
-        self.optimizer.set_hyperparameters(**_opt_kwargs(config))
-        self.net.dropout = config.dropout
+        return undo.spacing(self)
 
     def step_back(self) -> bool:
         """Undo the last update (or discard a half-shown one). False when there is none."""
-        if self.pending is not None:
-            self._discard_pending()
-            return True
-        if not self.can_step_back or not self._back_to(self.step_count - 1):
-            return False
-        self.stopping.clear()
-        self.last_record, self._traces = None, None
-        return True
+        return undo.step_back(self)
 
     @property
     def can_step_back(self) -> bool:
-        return self.pending is not None or self._checkpoints.reaches(self.step_count - 1)
+        return undo.can_step_back(self)
 
     # the update
-
-    def _penalty(self, params: np.ndarray, settings: StepSettings | None = None) -> float:
-        """The L1/L2 penalty on the weights (not biases, γ or β), with the current settings
-        or, given, with a recorded step's."""
-        kind, rate = (
-            (settings.regularization, settings.regularization_rate)
-            if settings
-            else (self.config.regularization, self.config.regularization_rate)
-        )
-        if kind == "none" or rate == 0.0:
-            return 0.0
-        w = params * self.net.weight_mask
-        if kind == "l1":
-            return rate * float(np.abs(w).sum())
-        return rate * 0.5 * float(w @ w)
-
-    def _add_penalty_grad(self) -> None:
-        c = self.config
-        if c.regularization == "none" or c.regularization_rate == 0.0:
-            return
-        net = self.net
-        if c.regularization == "l1":
-            net.grads += c.regularization_rate * np.sign(net.params) * net.weight_mask
-        else:
-            net.grads += c.regularization_rate * net.params * net.weight_mask
 
     def _forward_backward(self, idx, work=None):
         """Gradients of the batch `idx` into net.grads; a fresh workspace unless `work` is given."""
@@ -413,9 +249,17 @@ class Trainer:
             work = net.workspace(len(idx))
         self.F_train_aug.take(idx, axis=0, out=work.xs[0])
         t = self.T_train.take(idx, axis=0)
-        traces, yhat = net.forward_ws(work, head, train=True, rng=self._dropout_rng())
+        traces, yhat = net.forward_ws(
+            work,
+            head,
+            train=True,
+            rng=batches.dropout_rng(self.config.seed, self.step_count, net.dropout),
+        )
         net.backward(traces, head.dz(traces[-1].z, yhat, t), work)
-        self._add_penalty_grad()
+        c = self.config
+        regularization.add_gradient(
+            net.grads, net.params, net.weight_mask, c.regularization, c.regularization_rate
+        )
         return traces, yhat, t
 
     def _workspace_for(self, n: int):
@@ -426,22 +270,9 @@ class Trainer:
             work = self._fast_work[n] = self.net.workspace(n)
         return work
 
-    def _diverged(self, bad_step: int, saved: TrainingState | None = None) -> None:
-        """Go back to the weights from before update `bad_step` (`saved`, if given, is that
-        state), further while the loss there is not finite either, and stop with the
-        reason 'diverged'."""
-        if saved is not None:
-            self._restore(saved)
-            self._trim_history()
-        else:
-            self._back_to(bad_step - 1)
-        while self.evaluate()["loss"]["train"] is None and self._back_to(self.step_count - 1):
-            pass
-        self.stopping.stop("diverged", self.config, step=bad_step)
-
     def _prepare(self) -> StepRecord:
         """Forward, loss and backward on the next batch, without the update."""
-        saved = self._save()
+        saved = undo.save(self)
         rec = self._record(self._next_batch().copy())
         self._pending_undo = saved
         return rec
@@ -449,7 +280,7 @@ class Trainer:
     def _record(self, idx: np.ndarray) -> StepRecord:
         """Forward, loss and backward on the training rows `idx`, as the next update's record."""
         traces, yhat, t = self._forward_backward(idx)
-        net = self.net
+        c, net = self.config, self.net
         per = self.head.per_example(traces[-1].z, yhat, t)
         return StepRecord(
             step=self.step_count + 1,
@@ -460,7 +291,9 @@ class Trainer:
             target=t,
             per_example_loss=per,
             loss=float(per.mean()),
-            penalty=self._penalty(net.params),
+            penalty=regularization.penalty(
+                net.params, net.weight_mask, c.regularization, c.regularization_rate
+            ),
             grads=net.grads.copy(),
             params_before=net.params.copy(),
             layout=net.layout,
@@ -475,21 +308,21 @@ class Trainer:
         self.pending, self.phase = None, None
         net = self.net
         np.copyto(net.grads, rec.grads)
-        self._undo_point(saved)
+        undo.before_update(self, saved)
         self.optimizer.step([net.params], [net.grads])
         if not (math.isfinite(rec.loss) and np.isfinite(net.params).all()):
-            self._diverged(self.step_count + 1, saved)
+            undo.diverged(self, self.step_count + 1, saved)
             rec.metrics = self.metrics()
             return rec
         epoch_done = self._advance(len(rec.batch))
         rec.metrics = self.metrics(rec.grad_norms)
         if rec.metrics["loss"]["train"] is None:
-            self._diverged(self.step_count, saved)
+            undo.diverged(self, self.step_count, saved)
             rec.metrics = self.metrics()
             return rec
         rec.params_after = net.params.copy()
         delta = rec.params_after - rec.params_before
-        rec.update_ratios = self._ratios(delta, rec.params_before)
+        rec.update_ratios = update_ratios(delta, rec.params_before, net.layer_offsets)
         rec.optimizer = self.optimizer.snapshot()
         self._log(rec.metrics)
         self._check_stops(epoch_done, rec.metrics, float(np.abs(delta).max(initial=0.0)))
@@ -522,8 +355,8 @@ class Trainer:
 
     def _discard_pending(self) -> None:
         if self.pending is not None:
-            self._restore(self._pending_undo)
-            self._trim_history()
+            undo.restore(self, self._pending_undo)
+            undo.trim_history(self)
             self.pending, self.phase, self._pending_undo = None, None, None
             self.last_record = None
 
@@ -538,13 +371,13 @@ class Trainer:
         done = 0
         with np.errstate(over="ignore", invalid="ignore"):
             for _ in range(max(n, 0)):
-                self._undo_point()
+                undo.before_update(self)
                 before = net.params.copy() if tol is not None else None
                 idx = self._next_batch()
                 self._traces = self._forward_backward(idx, self._workspace_for(len(idx)))[0]
                 opt.step(params, grads)
                 if not math.isfinite(np.dot(net.params, net.params)):  # NaN, inf or overflow
-                    self._diverged(self.step_count + 1)
+                    undo.diverged(self, self.step_count + 1)
                     break
                 epoch_done = self._advance(len(idx))
                 done += 1
@@ -555,7 +388,7 @@ class Trainer:
         if done and self.stopped != "diverged":
             m = self.metrics()
             if m["loss"]["train"] is None:
-                self._diverged(self.step_count)  # the last update overflowed the loss
+                undo.diverged(self, self.step_count)  # the last update overflowed the loss
                 m = self.metrics()
             elif self.stopped is None:
                 self.stopping.reached_target(self.config, m)
@@ -575,14 +408,10 @@ class Trainer:
     def updates_left_in_epoch(self, pos: int | None = None) -> int:
         """The updates from `pos` (default: now) to the end of the epoch (with batch norm, a
         last batch of one joins the one before)."""
-        n, size = len(self.F_train), self.config.batch_size
-        pos, k = self.pos if pos is None else pos, 0
-        while pos < n:
-            end = pos + size
-            if self._batch_norm and n - end == 1:
-                end = n
-            pos, k = end, k + 1
-        return k
+        pos = self.pos if pos is None else pos
+        return batches.updates_left(
+            pos, len(self.F_train), self.config.batch_size, self._batch_norm
+        )
 
     def updates_for(self, count: int, unit: str) -> int:
         """How many updates a `step` of `count` updates or epochs makes, if nothing stops it."""
@@ -625,18 +454,7 @@ class Trainer:
         if traces is None or self.step_count == 0:
             return None
         grads = rec.grads if rec is not None else self.net.grads
-        out = []
-        for l, t in enumerate(traces):
-            w_at, shape, b_at = self.net.layout[l]
-            out.append(
-                {
-                    "dW": grads[w_at].reshape(shape),
-                    "db": grads[b_at],
-                    "a_mean": np.add.reduce(t.a, axis=0) * (1.0 / len(t.a)),
-                    "delta_mean": np.add.reduce(t.dz, axis=0) if t.dz is not None else None,
-                }
-            )
-        return out
+        return layer_gradients(traces, grads, self.net.layout)
 
     def _layer_norms(self, flat: np.ndarray) -> list[float]:
         """‖∂L/∂W_l‖ per weight layer: the weights' gradient only (not b, γ or β), as the
@@ -645,13 +463,6 @@ class Trainer:
             squares = flat * flat * self.net.weight_mask
             norms = np.sqrt(np.add.reduceat(squares, self.net.layer_offsets[:-1])).tolist()
         return norms if math.isfinite(sum(norms)) else [_float(v) for v in norms]
-
-    def _ratios(self, delta: np.ndarray, before: np.ndarray) -> list[float]:
-        num = np.add.reduceat(delta * delta, self.net.layer_offsets[:-1])
-        den = np.add.reduceat(before * before, self.net.layer_offsets[:-1])
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            ratios = np.sqrt(num / np.maximum(den, 1e-300)).tolist()
-        return ratios if math.isfinite(sum(ratios)) else [_float(v) for v in ratios]
 
     def evaluate(self) -> dict:
         """Loss and accuracy on the training and test sets with the current weights."""
@@ -699,10 +510,21 @@ class Trainer:
 
     def model(self) -> dict:
         """The network as a page evaluates it (Network.describe) with its input features, and
-        `key`, a short digest of all that: frames name the model their weights are for."""
-        model = {**self.net.describe(), "features": list(self.config.features)}
-        text = json.dumps(model, sort_keys=True, separators=(",", ":"))
-        return {**model, "key": hashlib.blake2s(text.encode(), digest_size=4).hexdigest()}
+        `key`, a short digest of all that (`model_key`)."""
+        return {**self._described(), "key": self.model_key}
+
+    @property
+    def model_key(self) -> str:
+        """A short digest of `model()`: frames name the model their weights are for. Kept
+        until the topology changes (sizes, activations, batch norm, skips, features or the
+        output head: a new network, or a live change of activation or head)."""
+        if self._model_key is None:
+            text = json.dumps(self._described(), sort_keys=True, separators=(",", ":"))
+            self._model_key = hashlib.blake2s(text.encode(), digest_size=4).hexdigest()
+        return self._model_key
+
+    def _described(self) -> dict:
+        return {**self.net.describe(), "features": list(self.config.features)}
 
     def eval_arrays(self) -> list[tuple[np.ndarray, ...]]:
         """Network.eval_arrays(): per weight layer W, b and batch norm's evaluation scale and
@@ -720,131 +542,40 @@ class Trainer:
             "test": {"x": self.X_test.tolist(), "y": self.y_test.tolist()},
         }
 
+    # weights set by hand (weight_edits.py)
+
     def set_weight(self, layer: int, i: int, j: int, value: float) -> None:
         """Set w_ij of weight layer `layer` (0-based), keeping everything else."""
-        W = self._layer(layer, self.net.weights)
-        if not (0 <= i < W.shape[0] and 0 <= j < W.shape[1]):
-            raise TrainerError(f"weight index must be within {W.shape[0]}×{W.shape[1]}")
-        self._set(W, (i, j), value)
+        weight_edits.set_weight(self, layer, i, j, value)
 
     def set_bias(self, layer: int, j: int, value: float) -> None:
-        b = self._layer(layer, self.net.biases)
-        if not 0 <= j < len(b):
-            raise TrainerError(f"neuron index must be in [0, {len(b) - 1}]")
-        self._set(b, (j,), value)
+        weight_edits.set_bias(self, layer, j, value)
 
     def set_parameters(self, weights: list, biases: list) -> None:
-        """Set every weight and bias at once, in the shapes of `parameters()`: all of them
-        or, if any is misshapen, non-finite or past ±100, none."""
-        net, pairs = self.net, []
-        for name, have, given in (
-            ("weights", net.weights, weights),
-            ("biases", net.biases, biases),
-        ):
-            if len(given) != len(have):
-                raise TrainerError(f"{name}: expected {len(have)} layers, got {len(given)}")
-            for l, (a, g) in enumerate(zip(have, given)):
-                try:
-                    g = np.asarray(g, dtype=np.float64)
-                except (ValueError, TypeError):
-                    raise TrainerError(f"{name}[{l}] is not a rectangular array") from None
-                if g.shape != a.shape:
-                    raise TrainerError(f"{name}[{l}] has shape {g.shape}, expected {a.shape}")
-                if not np.isfinite(g).all() or np.abs(g).max(initial=0.0) > 100:
-                    raise TrainerError(f"{name}[{l}]: values must be finite, in [-100, 100]")
-                pairs.append((a, g))
-        self._discard_pending()
-        for a, g in pairs:
-            a[...] = g
-        self._checkpoints.clear()
-        self.last_record = None
-        self._log(self.metrics())
+        """Set every weight and bias at once, in the shapes of `parameters()`, or none."""
+        weight_edits.set_parameters(self, weights, biases)
 
     def _layer(self, layer: int, arrays: list):
         if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(arrays):
             raise TrainerError(f"layer must be in [0, {len(arrays) - 1}]")
         return arrays[layer]
 
-    def _set(self, arr, index, value) -> None:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or abs(value) > 100
-        ):
-            raise TrainerError("value must be a finite number in [-100, 100]")
-        self._discard_pending()
-        arr[index] = float(value)
-        self._checkpoints.clear()
-        self.last_record = None
-        self._log(self.metrics())
-
     # inspection
 
     def inspection_record(self, example: int | None = None) -> tuple[StepRecord, int, bool]:
         """The record the inspector explains, the batch row of `example`, and whether that
-        example is in the update's batch.
-
-        That is the last (or half-shown) update; before any, a preview of the next batch at
-        the current weights. `example` is a training-set index; one outside the batch gets
-        a one-example record at the same weights.
-        """
-        rec = self.pending or self.last_record
-        if rec is None:
-            rec = self._preview(self._next_batch().copy())
-        if example is None:
-            return rec, 0, True
-        if (
-            isinstance(example, bool)
-            or not isinstance(example, int)
-            or not 0 <= example < len(self.F_train)
-        ):
-            raise TrainerError(f"example must be a training index in [0, {len(self.F_train) - 1}]")
-        rows = np.flatnonzero(rec.batch == example)
-        if len(rows):
-            return rec, int(rows[0]), True
-        return self._preview(np.array([example]), rec.params_before), 0, False
-
-    def _preview(self, idx: np.ndarray, params: np.ndarray | None = None) -> StepRecord:
-        """Forward and backward on `idx` at `params` (default: the current ones) for the
-        inspector, leaving no trace: weights, batch-norm statistics and the last update's
-        gradients (which the backward view and the gradient-norm chart show) are kept."""
-        saved, grads = self._save(), self.net.grads.copy()
-        try:
-            if params is not None:
-                np.copyto(self.net.params, params)
-            return self._record(idx)
-        finally:
-            self._restore(saved)
-            np.copyto(self.net.grads, grads)
+        example is in the update's batch (explain.inspection_record)."""
+        return explain.inspection_record(self, example)
 
     def explain(self, layer: int, j: int, i: int | None = None, example: int | None = None) -> dict:
-        """Chain-rule numbers for neuron j of weight layer `layer` (0-based) or, with i, for
-        the weight w_ij, on training example `example` (default: the batch's first), read
-        off the step with the settings it was made with (explain.py, graph.py)."""
-        rec, row, in_batch = self.inspection_record(example)
-        W = self._layer(layer, self.net.weights)
-        if not 0 <= j < W.shape[1] or (i is not None and not 0 <= i < W.shape[0]):
-            raise TrainerError(f"layer {layer} has weights of shape {W.shape[0]}×{W.shape[1]}")
-        # a phase step's record, held at its phase (the update phase once applied)
-        phase = (
-            self.phase
-            if rec is self.pending or (rec is self.last_record and self.phase == "update")
-            else None
-        )
-        return {
-            "step": rec.step,
-            "applied": rec.applied,
-            "phase": phase,
-            "example": int(rec.batch[row]),
-            "in_batch": in_batch,
-            **explain.explain(self, rec, layer, j, i, row, phase),
-        }
+        """Chain-rule numbers for neuron j of weight layer `layer` or, with i, for the weight
+        w_ij, on training example `example` (explain.py)."""
+        return explain.explain(self, layer, j, i, example)
 
     def gradcheck(self) -> dict:
         """Finite-difference check of the last update's gradients (or the next one's)."""
         rec, _, _ = self.inspection_record()
-        return explain.gradcheck(self, rec, seed=self.config.seed)
+        return gradcheck.check(self, rec, seed=self.config.seed)
 
     def grid(self, n: int) -> heatmaps.Grid:
         return heatmaps.evaluate_grid(self.net, self.head, self.config.features, n)
@@ -852,64 +583,14 @@ class Trainer:
     # snapshots
 
     def snapshot(self) -> dict:
-        """Everything needed to continue exactly, as a JSON-able dict. A half-shown phase
-        step is left out (and left alone): the snapshot is the state before it."""
-        buffers = self._pending_undo.buffers if self.pending is not None else self.net.buffers
-        stopping = self.stopping
-        return {
-            "version": SNAPSHOT_VERSION,
-            "config": self.config.to_dict(),
-            "edits": [e.to_json() for e in self.edits],
-            "params": self.net.params.tolist(),
-            "buffers": buffers.tolist(),
-            "optimizer": self.optimizer.state_dict(),
-            "counters": {
-                "step": self.step_count,
-                "epoch": self.epoch,
-                "pos": self.pos,
-                "best_test": None if math.isinf(stopping.best_test) else stopping.best_test,
-                "bad_epochs": stopping.bad_epochs,
-            },
-            "stopped": self.stopped,
-            "stop_message": self.stop_message,
-            "history": list(self.history),
-        }
+        """Everything needed to continue exactly, as a JSON-able dict (snapshots.write)."""
+        return snapshots.write(self)
 
     @classmethod
     def from_snapshot(cls, snap: dict) -> Trainer:
         """Rebuild a trainer from `snapshot()`, all or nothing: a malformed or out-of-range
-        part raises SnapshotError naming it (snapshots.py), a bad config ConfigError."""
-        snapshots.check_top(snap)
-        t = cls(Config.from_dict(snap["config"]))
-        for k, edit in enumerate(snap.get("edits", [])):
-            try:
-                t.data.apply(t.data.checked(edit_from_json(edit), t.config))
-            except TrainerError as e:
-                raise SnapshotError(f"edits.{k}", str(e)) from None
-        t._refresh_features()
-        s = snapshots.check_state(snap, t, tuple(STOP_MESSAGES))
-        np.copyto(t.net.params, s["params"])
-        np.copyto(t.net.buffers, s["buffers"])
-        opt = t.optimizer
-        if s["t"]:
-            opt.load_state_dict(
-                {
-                    "optimizer": opt.name,
-                    "t": s["t"],
-                    "shapes": s["shapes"],
-                    "hyperparameters": opt.hyperparameters,
-                    "state": [[a.tolist() for a in s["state"]]],
-                }
-            )
-        opt.set_hyperparameters(**_opt_kwargs(t.config))  # the config's, not the file's
-        cnt = s["counters"]
-        t.step_count, t.epoch, t.pos = cnt["step"], cnt["epoch"], cnt["pos"]
-        stopping = t.stopping
-        stopping.best_test = math.inf if cnt["best_test"] is None else cnt["best_test"]
-        stopping.bad_epochs = cnt["bad_epochs"]
-        stopping.reason, stopping.message = s["stopped"], s["stop_message"]
-        t.history = s["history"] or [t.metrics()]
-        return t
+        part raises SnapshotError naming it (snapshots.load), a bad config ConfigError."""
+        return snapshots.load(cls, snap)
 
 
 __all__ = ["SnapshotError", "Trainer", "TrainerError"]

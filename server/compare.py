@@ -33,7 +33,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.config import FIELD_BY_NAME, LIVE_FIELDS, Config, ConfigError
-from engine.trainer import DATA_FIELDS, NETWORK_FIELDS, TrainerError
+from engine.errors import TrainerError
+from engine.reconfigure import DATA_FIELDS, NETWORK_FIELDS
 
 if TYPE_CHECKING:
     from engine.trainer import Trainer

@@ -135,31 +135,29 @@ def weights_frame(
     return pack("frame", meta, arrays, floats_as)
 
 
-def record_frame(rec, meta: dict) -> bytes:
-    """The "record" kind: one update's arrays per weight layer l, all float32.
+def session_weights(
+    trainer, run_b=None, room: bool = False, room_grads: bool = False
+) -> tuple[bytes, bytes | None]:
+    """A session's weights frames, read off its trainer (lock held): the page's (float32) and,
+    with `room`, its followers' (float16: a classroom's Wi-Fi is shared; the gradients only
+    with `room_grads`). `run_b`, compare mode's trainer B, adds its params and model key."""
+    meta = {"step": trainer.step_count, "epoch": trainer.epoch, "model": trainer.model_key}
+    layers = trainer.eval_arrays()
+    grads = trainer.last_gradients()
+    b_layers = None
+    if run_b is not None:
+        b_layers = run_b.eval_arrays()
+        meta["compare_model"] = run_b.model_key
+    own = weights_frame(layers, meta, grads, b_layers)
+    if not room:
+        return own, None
+    grads = grads if room_grads else None
+    return own, weights_frame(layers, meta, grads, b_layers, floats_as="float16")
 
-    W, b: the weights the record shows (after the update once applied, before it while a
-    phase step is half-shown); dW, db: ∂L/∂W, ∂L/∂b on the batch (with the penalty);
-    dW_applied, db_applied: the change the optimizer made (only once applied); a_mean: node
-    layer l + 1's mean output over the batch; delta_mean: Σ over the batch of ∂L/∂z (L the
-    batch's mean loss), i.e. the batch mean of δ = B·∂L/∂z (each example's own ∂ℓ_i/∂z
-    without batch norm; with it, its share of the batch gradient, times B). Then
-    per_example_loss (n,), yhat (n, K) and target. `rec` is an engine StepRecord.
-    """
-    shown = rec.params_after if rec.params_after is not None else rec.params_before
-    delta = rec.delta
-    arrays = []
-    for l, trace in enumerate(rec.traces):
-        W, b = rec.layer_arrays(shown, l)
-        dW, db = rec.layer_arrays(rec.grads, l)
-        layer = [("W", W), ("b", b), ("dW", dW), ("db", db)]
-        if delta is not None:
-            dWa, dba = rec.layer_arrays(delta, l)
-            layer += [("dW_applied", dWa), ("db_applied", dba)]
-        layer.append(("a_mean", trace.a.mean(axis=0)))
-        if trace.dz is not None:
-            layer.append(("delta_mean", trace.dz.sum(axis=0)))
-        arrays += [({"name": name, "layer": l}, a) for name, a in layer]
-    for name in ("per_example_loss", "yhat", "target"):
-        arrays.append(({"name": name}, np.asarray(getattr(rec, name), dtype=np.float64)))
-    return pack("record", meta, arrays)
+
+def record_frame(rec, meta: dict) -> bytes:
+    """The "record" kind: one update's arrays, all float32, as the engine's StepRecord names
+    them (`rec.arrays()`, engine/records.py, says what each is): per weight layer l W, b,
+    dW, db, dW_applied and db_applied once applied, a_mean and delta_mean; then
+    per_example_loss (n,), yhat (n, K) and target."""
+    return pack("record", meta, rec.arrays())

@@ -362,21 +362,9 @@ class Session:
         """Lock held: the weights frame for the session's own page (float32) and, when a room
         follows (or `for_room`), its followers' (float16: a classroom's Wi-Fi is shared; the
         gradients only while the presenter shows the backward view, which draws them)."""
-        meta = {"step": trainer.step_count, "epoch": trainer.epoch, "model": trainer.model()["key"]}
-        layers = trainer.eval_arrays()
-        grads = trainer.last_gradients()
-        run_b = None
-        if self.run_b is not None:
-            run_b = self.run_b.eval_arrays()
-            meta["compare_model"] = self.run_b.model()["key"]
-        own = frames.weights_frame(layers, meta, grads, run_b)
-        room = None
-        if self.followers if for_room is None else for_room:
-            shown = self.room is not None and self.room.ui.get("view") == "backward"
-            room = frames.weights_frame(
-                layers, meta, grads if shown else None, run_b, floats_as="float16"
-            )
-        return own, room
+        room = self.followers if for_room is None else for_room
+        shown = self.room is not None and self.room.ui.get("view") == "backward"
+        return frames.session_weights(trainer, self.run_b, bool(room), room_grads=shown)
 
     # frames after discrete changes
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from engine.config import ACTIVATIONS
-from engine.explain import GRADCHECK_FLOOR, relative_error
+from engine.gradcheck import GRADCHECK_FLOOR, relative_error
 from engine.network import Network
 
 H = 1e-5

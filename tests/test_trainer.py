@@ -153,6 +153,33 @@ def test_live_changes_keep_weights_and_optimizer_state():
     assert t.step_count == 0 and t.net.sizes == [2, 3, 1]
 
 
+TOPOLOGY_CHANGES = [
+    {"activation": "relu"},  # live
+    {"output_activation": "sigmoid", "loss": "bce"},  # live: the output head
+    {"output_activation": "linear"},
+    {"hidden": [3, 3]},  # rebuilt
+    {"batch_norm": True},
+    {"residual": True},  # a skip around the second hidden layer
+    {"features": ["x1", "x2", "x1x2"]},
+    {"dataset": "blobs", "n_classes": 3},  # three outputs, softmax
+]
+
+
+def test_the_model_key_is_kept_until_the_topology_changes_then_made_afresh():
+    t = Trainer(SMALL)
+    keys = [t.model_key]
+    for changes in TOPOLOGY_CHANGES:
+        t.run(2)
+        assert t.model_key == keys[-1]  # read (and kept) before the change
+        t.configure({"learning_rate": 0.05 * len(keys)})  # not the topology: the same key
+        assert t.model_key == keys[-1]
+        t.configure(changes)
+        fresh = Trainer(t.config)  # its key made from scratch
+        assert t.model() == fresh.model(), changes
+        assert t.model_key == fresh.model_key not in keys, changes
+        keys.append(t.model_key)
+
+
 def test_invalid_config_changes_nothing():
     t = Trainer(SMALL)
     t.run(3)
