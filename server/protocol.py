@@ -606,6 +606,17 @@ class Hello(_Out):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class Params(_Out):
+    """`state.params`: every weight layer's W (fan_in × fan_out) and b, and under batch norm
+    (hidden layers) γ and β, else null: `{"weights": [[[...]]], "biases": [[...]], "gammas":
+    [[...] | null], "betas": [[...] | null]}` (Trainer.parameters)."""
+
+    weights: list[list[list[float]]]
+    biases: list[list[float]]
+    gammas: list[list[float] | None]
+    betas: list[list[float] | None]
+
+
 class State(_Out):
     """The session's full state; sent after `hello` and after every change.
 
@@ -628,7 +639,7 @@ class State(_Out):
     type: Literal["state"] = "state"
     config: dict[str, Any]
     model: dict[str, Any]
-    params: dict[str, Any]
+    params: Params
     metrics: Readings  # type: ignore[valid-type]
     playing: bool
     speed: int

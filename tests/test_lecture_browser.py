@@ -126,7 +126,7 @@ def test_the_scores_say_which_is_train_and_which_is_test(run):
     head = r.page.locator(".scores").inner_text()
     for label in ("train loss", "test loss", "train acc.", "test acc."):
         assert label in head, head
-    acc = r.state("s.accuracy")
+    acc = r.state("s.metrics.accuracy")
     assert r.page.get_by_test_id("accuracy-train").inner_text() == f"{acc['train'] * 100:.1f}%"
     assert r.page.get_by_test_id("accuracy-test").inner_text() == f"{acc['test'] * 100:.1f}%"
     assert acc["train"] != acc["test"]  # different numbers, so a swap would show
@@ -154,7 +154,7 @@ def pixel(r, canvas: str, x: float, y: float) -> list[int]:
 def test_a_trained_output_keeps_its_points_visible_on_a_pale_background(run):
     r = run("dataset=circle&learning_rate=0.1", size=(1280, 720))
     r.page.get_by_role("button", name="Play", exact=True).click()
-    r.page.wait_for_function(f"() => {STATE}.accuracy.train > 0.99", timeout=120_000)
+    r.page.wait_for_function(f"() => {STATE}.metrics.accuracy.train > 0.99", timeout=120_000)
     r.page.get_by_role("button", name="Pause", exact=True).click()
     r.settle()
     r.page.wait_for_timeout(300)
