@@ -19,6 +19,7 @@ import numpy as np
 from .config import Config
 from .data import edit_from_json
 from .errors import SnapshotError, TrainerError
+from .readouts import COUNTERS, READOUT_NAMES, READOUTS, Shape
 from .stopping import STOP_MESSAGES
 
 SNAPSHOT_VERSION = 1
@@ -247,27 +248,26 @@ def check_history(history, n_layers: int, trainer) -> list[dict]:
 
     if not isinstance(history, list) or len(history) > HISTORY_MAX:
         raise SnapshotError("history", f"must be a list of at most {HISTORY_MAX} entries")
+    keys = {*COUNTERS, *READOUT_NAMES}
     out = []
     for k, h in enumerate(history):
         f = f"history.{k}"
-        if not isinstance(h, dict) or set(h) != {"step", "epoch", "loss", "accuracy", "grad_norms"}:
-            raise SnapshotError(f, "must be {step, epoch, loss, accuracy, grad_norms}")
-        entry = {
-            "step": integer(h["step"], f"{f}.step", 0, MAX_COUNTER),
-            "epoch": integer(h["epoch"], f"{f}.epoch", 0, MAX_COUNTER),
-        }
-        for part, hi in (("loss", math.inf), ("accuracy", 1.0)):
-            v = h[part]
-            if not isinstance(v, dict) or set(v) != {"train", "test"}:
-                raise SnapshotError(f"{f}.{part}", "must be {train, test}")
-            entry[part] = {
-                s: number(v[s], f"{f}.{part}.{s}", 0.0, hi, none=True) for s in ("train", "test")
-            }
-        norms = h["grad_norms"]
-        if not isinstance(norms, list) or len(norms) != n_layers:
-            raise SnapshotError(f"{f}.grad_norms", f"must be a list of {n_layers} numbers")
-        entry["grad_norms"] = [
-            number(v, f"{f}.grad_norms.{i}", 0.0, none=True) for i, v in enumerate(norms)
-        ]
+        if not isinstance(h, dict) or set(h) != keys:
+            raise SnapshotError(f, f"must be {{{', '.join((*COUNTERS, *READOUT_NAMES))}}}")
+        entry = {c: integer(h[c], f"{f}.{c}", 0, MAX_COUNTER) for c in COUNTERS}
+        for r in READOUTS:
+            v, at = h[r.name], f"{f}.{r.name}"
+            if r.shape is Shape.SPLITS:
+                if not isinstance(v, dict) or set(v) != {"train", "test"}:
+                    raise SnapshotError(at, "must be {train, test}")
+                entry[r.name] = {
+                    s: number(v[s], f"{at}.{s}", 0.0, r.hi, none=True) for s in ("train", "test")
+                }
+            else:
+                if not isinstance(v, list) or len(v) != n_layers:
+                    raise SnapshotError(at, f"must be a list of {n_layers} numbers")
+                entry[r.name] = [
+                    number(x, f"{at}.{i}", 0.0, r.hi, none=True) for i, x in enumerate(v)
+                ]
         out.append(entry)
     return out

@@ -25,6 +25,7 @@ from . import (
     features,
     gradcheck,
     heatmaps,
+    readouts,
     reconfigure,
     regularization,
     snapshots,
@@ -459,10 +460,7 @@ class Trainer:
     def _layer_norms(self, flat: np.ndarray) -> list[float]:
         """‖∂L/∂W_l‖ per weight layer: the weights' gradient only (not b, γ or β), as the
         optimizer used it (with the penalty's part when there is one)."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            squares = flat * flat * self.net.weight_mask
-            norms = np.sqrt(np.add.reduceat(squares, self.net.layer_offsets[:-1])).tolist()
-        return norms if math.isfinite(sum(norms)) else [_float(v) for v in norms]
+        return readouts.layer_norms(self.net, flat)
 
     def evaluate(self) -> dict:
         """Loss and accuracy on the training and test sets with the current weights."""
@@ -490,14 +488,9 @@ class Trainer:
         return out
 
     def metrics(self, grad_norms: list | None = None) -> dict:
-        """evaluate() plus the counters and the last gradient's norm per layer."""
-        m = self.evaluate()
-        m.update(
-            step=self.step_count,
-            epoch=self.epoch,
-            grad_norms=grad_norms or self._layer_norms(self.net.grads),
-        )
-        return m
+        """The counters and every readout of engine/readouts.py, by name: what the history
+        keeps and the page charts. A record's `grad_norms` may be passed in, not recomputed."""
+        return readouts.measure(self, {"grad_norms": grad_norms} if grad_norms else None)
 
     def parameters(self) -> dict:
         net = self.net

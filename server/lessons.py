@@ -12,13 +12,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.readouts import READOUT_NAMES
+
 
 @dataclass(frozen=True)
 class Lesson:
     """One lesson. `rate` is its Play pace in updates a second (one of the page's speeds,
     static/js/state.js PLAY_RATES): slow where each update should be watched, fast where the
-    idea needs thousands. `charts` is the chart it is about (the page's chart tabs: "all",
-    "loss", "accuracy", "grads"), shown alone where three charts do not fit. `compare`
+    idea needs thousands. `charts` is the chart it is about (one of CHARTS: "all", or a
+    readout's name such as "loss" or "grad_norms"), shown alone where all do not fit. `compare`
     (optional) is the second run's changes in compare mode."""
 
     id: str
@@ -47,8 +49,9 @@ class Lesson:
         return out
 
 
-# The page's chart tabs (static/js/charts_view.js CHART_TABS): all three charts, or one.
-CHARTS = ("all", "loss", "accuracy", "grads")
+# The page's chart tabs (static/js/charts_view.js CHARTS): every chart, or the one of a
+# readout the engine lists (a chart is named by its readout).
+CHARTS = ("all", *READOUT_NAMES)
 
 # Shared by every lesson unless it says otherwise: the engine defaults it relies on, spelled
 # out so that a change of default cannot change a lesson.
@@ -166,7 +169,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         id="vanishing",
         rate=750,
-        charts="grads",
+        charts="grad_norms",
         title="Vanishing gradients in a deep sigmoid network",
         config=_config(**_DEEP_SIGMOID, learning_rate=0.1),
         explanation=(
@@ -320,7 +323,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         id="deep-rescue",
         rate=750,
-        charts="grads",
+        charts="grad_norms",
         title="Batch norm and residual connections rescue a deep network",
         config=_config(**_DEEP_SIGMOID, learning_rate=0.3),
         compare={"batch_norm": True},

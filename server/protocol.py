@@ -16,7 +16,7 @@ import json
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from engine.config import (
     BINARY_DATASETS,
@@ -30,10 +30,11 @@ from engine.config import (
     REGRESSION_DATASETS,
 )
 from engine.features import FEATURE_LABELS
+from engine.readouts import COUNTERS, READOUT_NAMES, READOUTS, Shape
 
 from .lessons import CHARTS, LESSONS
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 # What a room's follower may send: it reads along, saves a copy, forks or stops following.
 FOLLOWER_MESSAGES = frozenset({"export", "fork", "leave"})
 
@@ -307,7 +308,7 @@ class UiShare(_Message):
     """What the presenter's page shows besides the session: the followers' pages mirror it.
 
     `{"type": "ui", "view": "backward", "selection": {...} | null, "example": 17 | null,
-      "show_test": false, "discretize": false, "loss_scale": "log", "charts": "grads" | null,
+      "show_test": false, "discretize": false, "loss_scale": "log", "charts": "grad_norms" | null,
       "chart_focus": "loss", "lesson": "xor" | null, "reveal": 2 | null}`; fields left out keep
     their value. `charts` is the chart tab picked (null: all where they fit, else
     `chart_focus`). `reveal` is how many steps of
@@ -509,21 +510,62 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Loss(_Out):
-    """`{"train": 0.21, "test": 0.24}`: mean data loss; null when a split is empty."""
+class Splits(_Out):
+    """`{"train": 0.21, "test": 0.24}`: a readout over the training and the test set (mean
+    data loss, accuracy); null when a split is empty or the number is not defined."""
 
     train: float | None
     test: float | None
 
 
+# A readout's type by its shape (engine.readouts.Shape).
+READOUT_TYPES: dict[Shape, Any] = {Shape.SPLITS: Splits, Shape.LAYERS: list[float | None]}
+# The fields of a metrics object: the counters, then every readout the engine lists
+# (engine/readouts.py READOUTS), so a new readout needs no field here.
+_METRICS_FIELDS: dict[str, Any] = {
+    **{name: (int, ...) for name in COUNTERS},
+    **{r.name: (READOUT_TYPES[r.shape], ...) for r in READOUTS},
+}
+
+Readings = create_model(
+    "Readings",
+    __base__=_Out,
+    __doc__="""The numbers of one step, as `Trainer.metrics()` gives them and the page charts
+    them: `{"step": 12, "epoch": 0, "loss": {"train": 0.41, "test": 0.43}, "accuracy":
+    {"train": 0.7, "test": 0.68}, "grad_norms": [0.06, 0.11, 0.41]}` (a field per readout of
+    engine/readouts.py). `state.metrics`, each `state.history` entry.""",
+    **_METRICS_FIELDS,
+)
+
+
+class RunB(Readings):
+    """Compare mode's run B in a `step`, `metrics` or `state.compare`: its `Readings` and
+    why it stopped, `{"step": 12, ..., "grad_norms": [...], "stopped": null}`."""
+
+    stopped: str | None
+
+
+class CompareReadout(_Out):
+    """`state.compare`: compare mode's run B, `{"config": {...}, "model": {...}, "changes":
+    {...}, "metrics": {<RunB>}, "stop_message": "", "history": [...] | null}`."""
+
+    config: dict[str, Any]
+    model: dict[str, Any]
+    changes: dict[str, Any]
+    metrics: RunB
+    stop_message: str
+    history: list[Readings] | None  # type: ignore[valid-type]
+
+
 class Hello(_Out):
     """The first message on every connection.
 
-    `{"type": "hello", "protocol": 3, "session": "3q2…", "resumed": false,
+    `{"type": "hello", "protocol": 4, "session": "3q2…", "resumed": false,
       "limits": {...}, "defaults": {<engine config>}, "schema": [<engine field table>],
       "tasks": {"binary": ["circle", ...], "regression": [...], "multiclass": [...]},
       "heads": {"binary": [["tanh", "mse"], ...], ...}, "live_fields": ["alpha", ...],
-      "feature_labels": {"x1": "X₁", ...}, "follower_messages": ["export", "fork", "leave"]}`
+      "feature_labels": {"x1": "X₁", ...}, "follower_messages": ["export", "fork", "leave"],
+      "readouts": ["loss", "accuracy", "grad_norms"]}`
     Keep `session` and reconnect with `/ws?session=<id>` to resume within `session_ttl_s`.
     `role` is "solo", "presenter" (this session is a room) or "follower" (this connection
     watches a room read-only; `session` is then null); `room` is as in the `room` message.
@@ -531,7 +573,8 @@ class Hello(_Out):
     pairs per task, `live_fields` the config fields `set` accepts (the rest need
     `configure`), `feature_labels` the display label of each input feature,
     `follower_messages` the messages a room's follower may send (FOLLOWER_MESSAGES; anything
-    else is `forbidden`).
+    else is `forbidden`), `readouts` the per-frame numbers every metrics object carries a
+    field of (engine.readouts.READOUTS).
     """
 
     type: Literal["hello"] = "hello"
@@ -558,8 +601,20 @@ class Hello(_Out):
     live_fields: list[str] = Field(default_factory=lambda: sorted(LIVE_FIELDS))
     feature_labels: dict[str, str] = Field(default_factory=lambda: dict(FEATURE_LABELS))
     follower_messages: list[str] = Field(default_factory=lambda: sorted(FOLLOWER_MESSAGES))
+    readouts: list[str] = Field(default_factory=lambda: list(READOUT_NAMES))
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Params(_Out):
+    """`state.params`: every weight layer's W (fan_in × fan_out) and b, and under batch norm
+    (hidden layers) γ and β, else null: `{"weights": [[[...]]], "biases": [[...]], "gammas":
+    [[...] | null], "betas": [[...] | null]}` (Trainer.parameters)."""
+
+    weights: list[list[list[float]]]
+    biases: list[list[float]]
+    gammas: list[list[float] | None]
+    betas: list[list[float] | None]
 
 
 class State(_Out):
@@ -577,15 +632,15 @@ class State(_Out):
     `points` ({"train": {"x": [[x1, x2]...], "y": [...]}, "test": {...}}) is present when
     the data changed since this connection's last `state`; `history` (≤ 1,000 metrics
     entries, evenly thinned, the last always kept) when it was rebuilt rather than extended.
-    `compare` is null, or compare mode's lockstep run B: {"config": {...},
-    "model": {...}, "changes": {...}, "metrics": {...}, "history": [...]}.
+    `metrics` and each history entry are `Readings`. `compare` is null, or compare mode's
+    lockstep run B (`CompareReadout`).
     """
 
     type: Literal["state"] = "state"
     config: dict[str, Any]
     model: dict[str, Any]
-    params: dict[str, Any]
-    metrics: dict[str, Any]
+    params: Params
+    metrics: Readings  # type: ignore[valid-type]
     playing: bool
     speed: int
     rate: float  # updates a second while playing
@@ -594,23 +649,26 @@ class State(_Out):
     stop_message: str
     can_step_back: bool
     points: dict[str, Any] | None = None
-    history: list[dict[str, Any]] | None = None
-    compare: dict[str, Any] | None = None
+    history: list[Readings] | None = None  # type: ignore[valid-type]
+    compare: CompareReadout | None = None
 
 
-class _Progress(_Out):
-    """The counters and numbers that `step` and `metrics` both carry."""
-
+class _Typed(_Out):
     type: str  # each message narrows it to its Literal; declared here so it is sent first
-    step: int
-    epoch: int
-    loss: Loss
-    accuracy: dict[str, float | None]
-    grad_norms: list[float | None]
-    compare: dict[str, Any] | None = None  # run B's {step, epoch, loss, accuracy, grad_norms}
 
 
-class StepMsg(_Progress):
+_Progress = create_model(
+    "_Progress",
+    __base__=_Typed,
+    __doc__="""What `step` and `metrics` both carry, at their top level (the minimum contract
+    keeps `step`, `epoch` and `loss` there): the fields of `Readings`, one per readout, and
+    compare mode's run B.""",
+    **_METRICS_FIELDS,
+    compare=(RunB | None, None),
+)
+
+
+class StepMsg(_Progress):  # type: ignore[valid-type,misc]
     """The record of the last update (or phase) of a `step` command.
 
     `{"type": "step", "step": 12, "epoch": 0, "loss": {"train": 0.41, "test": 0.43},
@@ -634,7 +692,7 @@ class StepMsg(_Progress):
     stopped: str | None
 
 
-class Metrics(_Progress):
+class Metrics(_Progress):  # type: ignore[valid-type,misc]
     """One play-mode frame's numbers; a heatmap frame follows it.
 
     `{"type": "metrics", "step": 1200, "epoch": 48, "loss": {"train": 0.05, "test": 0.07},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .protocol import Loss, Metrics, State, StepMsg
+from .protocol import CompareReadout, Metrics, RunB, State, StepMsg
 
 
 def thin(history: list[dict], n: int) -> list[dict]:
@@ -15,31 +15,24 @@ def thin(history: list[dict], n: int) -> list[dict]:
     return [history[round(i * last / (n - 1))] for i in range(n)]
 
 
-def progress(trainer, fresh: bool = False) -> dict:
-    """Compare mode's run B: counters and numbers, from the last history entry when it is
-    this step's (play, steps) unless `fresh` asks for a new evaluation."""
+def progress(trainer, fresh: bool = False) -> RunB:
+    """Compare mode's run B: its metrics, from the last history entry when it is this step's
+    (play, steps) unless `fresh` asks for a new evaluation, and why it stopped."""
     h = trainer.history
     m = h[-1] if h and not fresh and h[-1]["step"] == trainer.step_count else trainer.metrics()
-    return {
-        "step": trainer.step_count,
-        "epoch": trainer.epoch,
-        "loss": m["loss"],
-        "accuracy": m["accuracy"],
-        "grad_norms": m["grad_norms"],
-        "stopped": trainer.stopped,
-    }
+    return RunB(**_now(trainer, m), stopped=trainer.stopped)
 
 
-def compare_readout(run_b, changes: dict, history: int | None) -> dict:
+def compare_readout(run_b, changes: dict, history: int | None) -> CompareReadout:
     """Compare mode's run B for a `state`: its config, what differs, numbers, history."""
-    return {
-        "config": run_b.config.to_dict(),
-        "model": run_b.model(),
-        "changes": dict(changes),
-        "metrics": progress(run_b, fresh=True),
-        "stop_message": run_b.stop_message,
-        "history": thin(run_b.history, history) if history else None,
-    }
+    return CompareReadout(
+        config=run_b.config.to_dict(),
+        model=run_b.model(),
+        changes=dict(changes),
+        metrics=progress(run_b, fresh=True),
+        stop_message=run_b.stop_message,
+        history=thin(run_b.history, history) if history else None,
+    )
 
 
 def state_message(
@@ -80,22 +73,16 @@ def step_message(trainer, rec, count: int, playing: bool, run_b=None) -> StepMsg
     return msg if run_b is None else msg.model_copy(update={"compare": progress(run_b)})
 
 
-def _progress(trainer, m: dict[str, Any]) -> dict[str, Any]:
-    """The counters and numbers every `step` and `metrics` carries (protocol._Progress), from
-    the metrics `m` of the trainer's current step."""
-    return {
-        "step": trainer.step_count,
-        "epoch": trainer.epoch,
-        "loss": Loss(**m["loss"]),
-        "accuracy": m["accuracy"],
-        "grad_norms": m["grad_norms"],
-    }
+def _now(trainer, m: dict[str, Any]) -> dict[str, Any]:
+    """The metrics `m` of the trainer's current step (Trainer.metrics(), or the history entry
+    made from it) under the trainer's counters: what every `step` and `metrics` carries."""
+    return {**m, "step": trainer.step_count, "epoch": trainer.epoch}
 
 
 def _step_message(trainer, rec, count: int, playing: bool) -> StepMsg:
     if rec is None:
         return StepMsg(
-            **_progress(trainer, trainer.metrics()),
+            **_now(trainer, trainer.metrics()),
             update_ratios=[],
             count=count,
             applied=True,
@@ -109,7 +96,7 @@ def _step_message(trainer, rec, count: int, playing: bool) -> StepMsg:
         )
     m: dict[str, Any] = rec.metrics if rec.metrics is not None else trainer.metrics()
     return StepMsg(
-        **{**_progress(trainer, m), "grad_norms": rec.grad_norms},
+        **{**_now(trainer, m), "grad_norms": rec.grad_norms},
         update_ratios=rec.update_ratios,
         count=count,
         applied=rec.applied,
@@ -128,7 +115,7 @@ def metrics_message(trainer, updates: int, playing: bool, run_b=None) -> Metrics
     fresh = updates > 0 and trainer.history and trainer.history[-1]["step"] == trainer.step_count
     m = trainer.history[-1] if fresh else trainer.metrics()
     return Metrics(
-        **_progress(trainer, m),
+        **_now(trainer, m),
         updates=updates,
         playing=playing,
         compare=None if run_b is None else progress(run_b),

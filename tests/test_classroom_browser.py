@@ -233,13 +233,13 @@ def test_compare_mode_runs_both_in_lockstep_and_matches_the_engine(run):
     a, b = Trainer(config), Trainer({**config, "optimizer": "adam"})
     a.run(n)
     b.run(n)
-    assert page.state("s.loss.train") == a.metrics()["loss"]["train"]
+    assert page.state("s.metrics.loss.train") == a.metrics()["loss"]["train"]
     assert page.state("s.compare.metrics.loss.train") == b.metrics()["loss"]["train"]
     page.page.click("#btn-step")
     page.wait_steps(n + 1)
     expect(page.page.get_by_test_id("compare-step")).to_have_text(str(n + 1))
     # B's curve is drawn over A's in the loss chart, and B's boundary beside A's
-    names = page.page.evaluate("() => window.backpropLab.charts.loss.series.map(s => s.name)")
+    names = page.page.evaluate("() => window.backpropLab.charts.lines.loss.series.map(s => s.name)")
     assert names == ["A train", "A test", "B train", "B test"]
     assert page.canvas_signature("#boundary-b")["colours"] > 20
     page.shot("classroom-compare-1280x720")
@@ -268,14 +268,22 @@ def test_an_exported_json_imported_reproduces_the_next_step_to_the_last_bit(run,
     assert json.loads(path.read_text())["counters"]["step"] == 5
     page.page.click("#btn-step")
     page.wait_steps(6)
-    first = (page.state("s.loss.train"), page.state("s.record.batch_loss"), exact_params(page))
+    first = (
+        page.state("s.metrics.loss.train"),
+        page.state("s.record.batch_loss"),
+        exact_params(page),
+    )
     page.page.click("#btn-reset")  # somewhere else entirely
     page.wait_steps(0)
     page.page.set_input_files("#file-import", str(path))
     page.wait_steps(5)
     page.page.click("#btn-step")
     page.wait_steps(6)
-    again = (page.state("s.loss.train"), page.state("s.record.batch_loss"), exact_params(page))
+    again = (
+        page.state("s.metrics.loss.train"),
+        page.state("s.record.batch_loss"),
+        exact_params(page),
+    )
     assert again == first
 
 

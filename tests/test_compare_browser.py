@@ -48,7 +48,7 @@ def assert_b_matches(page: PageRun, changes: dict) -> None:
     assert page.state("s.compare.metrics.loss.train") == b.metrics()["loss"]["train"]
     a = Trainer(page.state("s.config"))
     a.run(n)
-    assert page.state("s.loss.train") == a.metrics()["loss"]["train"]
+    assert page.state("s.metrics.loss.train") == a.metrics()["loss"]["train"]
 
 
 def test_a_structural_comparison_from_the_panel(run):

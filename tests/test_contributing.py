@@ -1,6 +1,7 @@
-"""CONTRIBUTING.md's recipes are true: every file they name exists, and the activation recipe
+"""CONTRIBUTING.md's recipes are true: every file they name exists, the activation recipe
 names every place an activation lives (each of the engine's activations appears in each of
-its files), so following it is enough and a place it misses fails here."""
+its files), so following it is enough and a place it misses fails here, and the readout
+recipe's two lists agree (the page charts exactly the readouts the engine lists)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from engine.activations import ACTIVATIONS
 from engine.config import BINARY_DATASETS, MULTICLASS_DATASETS, REGRESSION_DATASETS
+from engine.readouts import READOUT_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
@@ -60,3 +62,18 @@ def test_the_dataset_recipe_names_the_files_that_know_each_data_set():
     icons = (ROOT / "static/js/dataset_icons.js").read_text(encoding="utf-8")
     for name in (*BINARY_DATASETS, *REGRESSION_DATASETS, *MULTICLASS_DATASETS):
         assert re.search(rf"\b{name}\b", icons), name
+
+
+def test_the_readout_recipe_charts_every_readout_the_engine_lists():
+    named = files("readout")
+    assert "engine/readouts.py" in named and "static/js/charts_view.js" in named
+    charts = (ROOT / "static/js/charts_view.js").read_text(encoding="utf-8")
+    table = charts[
+        charts.index("export const CHARTS = [") : charts.index(
+            "\n];", charts.index("export const CHARTS = [")
+        )
+    ]
+    keys = re.findall(r'\{ key: "(\w+)"', table)
+    assert tuple(keys) == READOUT_NAMES
+    protocol = (ROOT / "docs/protocol.md").read_text(encoding="utf-8")
+    assert '"readouts": [' + ", ".join(f'"{n}"' for n in READOUT_NAMES) + "]" in protocol

@@ -60,9 +60,11 @@ def test_the_gradient_chart_names_every_layer_of_a_deep_network(run):
     r.page.get_by_role("button", name="Play", exact=True).click()
     r.page.wait_for_function("() => window.backpropLab.store.state.history.length > 40")
     r.page.get_by_role("button", name="Pause", exact=True).click()
-    r.page.locator("#chart-tabs [data-chart=grads]").click()  # one chart at a time at this size
+    r.page.locator(
+        "#chart-tabs [data-chart=grad_norms]"
+    ).click()  # one chart at a time at this size
     r.settle()
-    shown = r.page.evaluate("() => window.backpropLab.charts.grads.legendShown")
+    shown = r.page.evaluate("() => window.backpropLab.charts.lines.grad_norms.legendShown")
     assert shown == ["h1", "h2", "h3", "h4", "h5", "h6", "out"], shown
     r.shot("1280x720-deep-gradient-norms")
     assert r.errors == [], r.errors
@@ -75,7 +77,7 @@ def test_play_at_the_defaults_learns_circle_and_xor(run):
         r.page.get_by_role("button", name="Play", exact=True).click()
         r.page.wait_for_function(  # no clock: it learns, however long the machine takes
             "() => { const s = window.backpropLab.store.state;"
-            " return s.loss.test !== null && s.loss.test < 0.05; }",
+            " return s.metrics.loss.test !== null && s.metrics.loss.test < 0.05; }",
             timeout=120_000,
         )
         r.page.get_by_role("button", name="Pause", exact=True).click()

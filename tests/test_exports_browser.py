@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 from tests.helpers.page import SCREENSHOTS, SIZES, PageRun, click_step
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CHART_IDS = ["#chart-loss", "#chart-accuracy", "#chart-grads"]
+CHART_IDS = ["#chart-loss", "#chart-accuracy", "#chart-grad_norms"]
 VIEW_CANVASES = {"network": ["#network"], "boundary": ["#boundary"], "charts": CHART_IDS}
 
 

@@ -126,7 +126,7 @@ def test_the_scores_say_which_is_train_and_which_is_test(run):
     head = r.page.locator(".scores").inner_text()
     for label in ("train loss", "test loss", "train acc.", "test acc."):
         assert label in head, head
-    acc = r.state("s.accuracy")
+    acc = r.state("s.metrics.accuracy")
     assert r.page.get_by_test_id("accuracy-train").inner_text() == f"{acc['train'] * 100:.1f}%"
     assert r.page.get_by_test_id("accuracy-test").inner_text() == f"{acc['test'] * 100:.1f}%"
     assert acc["train"] != acc["test"]  # different numbers, so a swap would show
@@ -154,7 +154,7 @@ def pixel(r, canvas: str, x: float, y: float) -> list[int]:
 def test_a_trained_output_keeps_its_points_visible_on_a_pale_background(run):
     r = run("dataset=circle&learning_rate=0.1", size=(1280, 720))
     r.page.get_by_role("button", name="Play", exact=True).click()
-    r.page.wait_for_function(f"() => {STATE}.accuracy.train > 0.99", timeout=120_000)
+    r.page.wait_for_function(f"() => {STATE}.metrics.accuracy.train > 0.99", timeout=120_000)
     r.page.get_by_role("button", name="Pause", exact=True).click()
     r.settle()
     r.page.wait_for_timeout(300)
@@ -200,7 +200,7 @@ def test_the_charts_stay_legible_at_projector_size(run, projector):
         r.page.keyboard.press("p")
     r.settle()
     # before any step: a tick at 0 only, never a "step 1" that did not happen
-    ticks = r.page.evaluate("() => window.backpropLab.charts.loss.xTicksDrawn")
+    ticks = r.page.evaluate("() => window.backpropLab.charts.lines.loss.xTicksDrawn")
     assert [t["text"] for t in ticks] == ["0"], ticks
     click_step(r, 12)
     r.settle()
@@ -208,7 +208,7 @@ def test_the_charts_stay_legible_at_projector_size(run, projector):
         .map(c => ({h: c.canvas.getBoundingClientRect().height, y: c.yTicksDrawn, x: c.xTicksDrawn,
                     font: parseFloat(getComputedStyle(document.documentElement).fontSize)}))""")
     mini = r.page.evaluate("async () => (await import('/static/js/charts_view.js')).MIN_CHART_PX")
-    mini *= r.page.evaluate("() => window.backpropLab.charts.loss.opts.scale.font")
+    mini *= r.page.evaluate("() => window.backpropLab.charts.lines.loss.opts.scale.font")
     assert shown
     for c in shown:
         assert c["h"] >= mini, c
@@ -217,10 +217,12 @@ def test_the_charts_stay_legible_at_projector_size(run, projector):
         xs = [int(t["text"]) for t in c["x"]]
         assert len(xs) >= 2 and xs == sorted(xs) and xs[-1] <= 12, xs
     # the tabs pick a chart; "All" is offered only where all three fit
-    r.page.locator("#chart-tabs [data-chart=grads]").click()
+    r.page.locator("#chart-tabs [data-chart=grad_norms]").click()
     r.settle()
-    assert r.page.evaluate("() => window.backpropLab.charts.grads.canvas.hidden") is False
-    assert r.page.evaluate("() => window.backpropLab.charts.loss.canvas.hidden") is True
+    assert (
+        r.page.evaluate("() => window.backpropLab.charts.lines.grad_norms.canvas.hidden") is False
+    )
+    assert r.page.evaluate("() => window.backpropLab.charts.lines.loss.canvas.hidden") is True
     r.shot(f"1280x720-charts{'-projector' if projector else ''}")
     assert r.errors == [], r.errors
 

@@ -33,7 +33,7 @@ def test_page_loads_without_console_errors_and_every_canvas_is_painted(run):
     canvases = r.page.eval_on_selector_all(  # the shown ones (compare mode's B is hidden)
         "canvas[id]", "els => els.filter(e => !e.hidden).map(e => '#' + e.id)"
     )
-    views = {"#network", "#boundary", "#chart-loss", "#chart-accuracy", "#chart-grads"}
+    views = {"#network", "#boundary", "#chart-loss", "#chart-accuracy", "#chart-grad_norms"}
     assert views <= set(canvases)
     for sel in canvases:
         sig = r.canvas_signature(sel)

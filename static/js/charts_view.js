@@ -269,20 +269,73 @@ function logTicks(lo, hi) {
   return out;
 }
 
-// The chart tabs (server/lessons.py CHARTS names them too): all three charts, or one.
-export const CHART_TABS = [["all", "All"], ["loss", "Loss"], ["accuracy", "Accuracy"], ["grads", "‖∂L/∂W‖"]];
+/** The series of a chart of a {train, test} readout: A's train and test; in compare mode
+ *  B's too (`b`: which of B's splits), in B's colour. */
+const splits = (b) => (key, h, B) => {
+  const read = (rows, split) => rows.map((m) => (m[key] ? m[key][split] ?? null : null));
+  const xs = h.map((m) => m.step), named = (a) => (B ? `A ${a}` : a);
+  const series = [
+    { name: named("train"), color: TRAIN, xs, ys: read(h, "train") },
+    { name: named("test"), color: TEST, xs, ys: read(h, "test"), dash: [5, 3] },
+  ];
+  const bxs = B ? B.map((m) => m.step) : [];
+  if (B && b.includes("train")) series.push({ name: "B train", color: COMPARE_B, xs: bxs, ys: read(B, "train"), width: 2 });
+  if (B && b.includes("test")) series.push({ name: "B test", color: COMPARE_B, xs: bxs, ys: read(B, "test"), dash: [2, 3] });
+  return series;
+};
+
+/** The series of a chart of a per-layer readout: one a layer (h1, h2, …, out), each update
+ *  faint under its moving average; A's only. */
+const layers = (key, h) => {
+  const xs = h.map((m) => m.step);
+  const n = h.reduce((most, m) => Math.max(most, (m[key] || []).length), 0);
+  return Array.from({ length: n }, (_, l) => ({ name: l === n - 1 ? "out" : `h${l + 1}`,
+    color: LAYER_COLORS[l % LAYER_COLORS.length], width: 1.6, smooth: true,
+    xs, ys: h.map((m) => (m[key] ? m[key][l] ?? null : null)) }));
+};
+
+/**
+ * The charts, one a readout, in the card's order: the one table tabs, canvases, the
+ * recorder's images and the lessons' chart names (server/lessons.py CHARTS) come from. `key`
+ * is the readout's name (engine/readouts.py), the history entries' field it reads; `series(key,
+ * history, historyB)` makes its lines, `opts(state)` its scale and title (LineChart.update);
+ * `missing`: the text shown, with no lines, when no entry has a train value.
+ * @type {{key: string, tab: string, label: string, series: Function, opts: Function,
+ *   missing?: string}[]}
+ */
+export const CHARTS = [
+  { key: "loss", tab: "Loss", label: "Training and test loss over time", series: splits(["train", "test"]),
+    opts: (s) => ({ log: s.ui.lossScale === "log", title: `Loss: mean ℓ, data only (${s.ui.lossScale})`, zeroBased: true }) },
+  { key: "accuracy", tab: "Accuracy", label: "Accuracy over time", series: splits(["train"]),
+    opts: () => ({ title: "Accuracy", yMin: 0, yMax: 1 }), missing: "no accuracy for regression" },
+  { key: "grad_norms", tab: "‖∂L/∂W‖", series: layers,
+    label: "Gradient norm per layer over time: the norm of each layer's weight gradient ∂L/∂W (L with the L1/L2 penalty), log scale",
+    opts: () => ({ log: true, title: "‖∂L/∂W‖ per layer, weights only (log)" }) },
+];
+// The chart tabs: all the charts, or one.
+export const CHART_TABS = [["all", "All"], ...CHARTS.map((c) => [c.key, c.tab])];
 // Below this height a chart's axis labels crowd each other: "All" is offered only where
-// each of the three gets at least this much, else one chart fills the card.
+// each chart gets at least this much, else one chart fills the card.
 export const MIN_CHART_PX = 110;
 
-/** The charts, fed from `state.history`, with their tabs. Which are shown: the user's pick
- *  (`ui.charts`), else all three where they fit, else the open lesson's (`ui.chartFocus`). */
+/** The charts of CHARTS, fed from `state.history`, with their tabs. Which are shown: the
+ *  user's pick (`ui.charts`), else all where they fit, else the open lesson's
+ *  (`ui.chartFocus`). */
 export class ChartsView {
-  /** tabs: the card head's radiogroup; on: {choose(name)}. */
-  constructor(canvases, tabs, onResize, on) {
-    this.loss = new LineChart(canvases.loss, onResize);
-    this.accuracy = new LineChart(canvases.accuracy, onResize);
-    this.grads = new LineChart(canvases.grads, onResize);
+  /** card: the Charts card (the canvases go after its head); tabs: the head's radiogroup;
+   *  on: {choose(name)}. */
+  constructor(card, tabs, onResize, on) {
+    this.card = card;
+    /** @type {Object<string, LineChart>} a chart per CHARTS key */
+    this.lines = {};
+    for (const c of CHARTS) {
+      const canvas = document.createElement("canvas");
+      Object.assign(canvas, { id: `chart-${c.key}`, className: "chart" });
+      canvas.setAttribute("aria-label", c.label);
+      canvas.setAttribute("role", "img");
+      card.append(canvas);
+      this.lines[c.key] = new LineChart(canvas, onResize);
+    }
     this.tabs = tabs;
     this.buttons = CHART_TABS.map(([name, text]) => {
       const b = document.createElement("button");
@@ -296,14 +349,15 @@ export class ChartsView {
     this.shown = "all";
   }
 
-  get charts() { return [this.loss, this.accuracy, this.grads]; }
+  /** The LineCharts in CHARTS order. */
+  get charts() { return CHARTS.map((c) => this.lines[c.key]); }
 
-  /** Whether the card holds three charts of at least MIN_CHART_PX each (more in projector
-   *  mode, whose labels are larger). */
+  /** Whether the card holds every chart at MIN_CHART_PX or more (more in projector mode,
+   *  whose labels are larger). */
   _allFit(state) {
-    const card = this.loss.canvas.parentElement;
-    const head = card.querySelector(".card-head");
-    return (card.clientHeight - (head ? head.offsetHeight : 0)) / 3 >= MIN_CHART_PX * drawScale(state).font;
+    const head = this.card.querySelector(".card-head");
+    return (this.card.clientHeight - (head ? head.offsetHeight : 0)) / CHARTS.length
+      >= MIN_CHART_PX * drawScale(state).font;
   }
 
   _choose(state) {
@@ -320,43 +374,17 @@ export class ChartsView {
       b.hidden = b.dataset.chart === "all" && !fit;
       b.setAttribute("aria-checked", String(b.dataset.chart === this.shown));
     }
-    for (const [name, chart] of Object.entries({ loss: this.loss, accuracy: this.accuracy, grads: this.grads })) {
-      chart.canvas.hidden = this.shown !== "all" && this.shown !== name;
-    }
     const h = state.history;
-    const scale = drawScale(state);
-    const xs = h.map((m) => m.step);
-    const pick = (f) => h.map((m) => { const v = f(m); return v === undefined ? null : v; });
     // Compare mode: run B's curves over A's (B's train solid, test dashed, in B's colour).
     const B = state.compare ? state.compare.history : null;
-    const bxs = B ? B.map((m) => m.step) : [];
-    const bpick = (f) => B.map((m) => { const v = f(m); return v === undefined ? null : v; });
-    const named = (a) => (B ? `A ${a}` : a);
-    const lossSeries = [
-      { name: named("train"), color: TRAIN, xs, ys: pick((m) => m.loss.train) },
-      { name: named("test"), color: TEST, xs, ys: pick((m) => m.loss.test), dash: [5, 3] },
-    ];
-    if (B) {
-      lossSeries.push({ name: "B train", color: COMPARE_B, xs: bxs, ys: bpick((m) => m.loss.train), width: 2 },
-        { name: "B test", color: COMPARE_B, xs: bxs, ys: bpick((m) => m.loss.test), dash: [2, 3] });
+    const scale = drawScale(state);
+    for (const c of CHARTS) {
+      const chart = this.lines[c.key];
+      chart.canvas.hidden = this.shown !== "all" && this.shown !== c.key;
+      const none = c.missing && !h.some((m) => m[c.key] && m[c.key].train !== null);
+      chart.update(none ? [] : c.series(c.key, h, B), { ...c.opts(state), scale,
+        ...(c.missing ? { empty: h.length ? c.missing : undefined } : {}) });
+      if (!chart.canvas.hidden) chart.draw();
     }
-    this.loss.update(lossSeries, { log: state.ui.lossScale === "log", title: `Loss: mean ℓ, data only (${state.ui.lossScale})`, zeroBased: true, scale });
-    const acc = h.some((m) => m.accuracy && m.accuracy.train !== null);
-    const accSeries = [
-      { name: named("train"), color: TRAIN, xs, ys: pick((m) => m.accuracy.train) },
-      { name: named("test"), color: TEST, xs, ys: pick((m) => m.accuracy.test), dash: [5, 3] },
-    ];
-    if (B) accSeries.push({ name: "B train", color: COMPARE_B, xs: bxs, ys: bpick((m) => (m.accuracy ? m.accuracy.train : null)), width: 2 });
-    this.accuracy.update(acc ? accSeries : [], { title: "Accuracy", yMin: 0, yMax: 1, scale,
-      empty: state.history.length ? "no accuracy for regression" : undefined });
-    const nLayers = h.reduce((m, r) => Math.max(m, (r.grad_norms || []).length), 0);
-    const gs = [];
-    for (let l = 0; l < nLayers; l++) {
-      gs.push({ name: l === nLayers - 1 ? "out" : `h${l + 1}`, color: LAYER_COLORS[l % LAYER_COLORS.length],
-        xs, ys: pick((m) => (m.grad_norms ? m.grad_norms[l] : null)), width: 1.6, smooth: true });
-    }
-    this.grads.update(gs, { log: true, title: "‖∂L/∂W‖ per layer, weights only (log)", scale });
-    for (const c of this.charts) if (!c.canvas.hidden) c.draw();
   }
 }
-

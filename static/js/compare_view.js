@@ -163,7 +163,7 @@ export class CompareView {
     const acc = m.accuracy && m.accuracy.train !== null && m.accuracy.train !== undefined
       ? ` · acc. ${(m.accuracy.train * 100).toFixed(1)}%` : "";
     stats.replaceChildren(
-      h("span", { className: "swatch-a" }, "A"), ` step ${state.counters.step} · loss ${fmt(state.loss.train, 4)}`,
+      h("span", { className: "swatch-a" }, "A"), ` step ${state.counters.step} · loss ${fmt(state.metrics.loss?.train, 4)}`,
       h("br"),
       h("span", { className: "swatch-b" }, "B"), " step ",
       h("b", { "data-testid": "compare-step" }, String(m.step ?? 0)), ` · loss `,

@@ -268,15 +268,16 @@ export class Controls {
     const q = (sel) => document.querySelector(`[data-testid="${sel}"]`);
     q("step-count").textContent = String(state.counters.step);
     q("epoch").textContent = String(state.counters.epoch);
-    q("loss-train").textContent = fmt(state.loss.train, 4);
-    q("loss-test").textContent = fmt(state.loss.test, 4);
+    const { loss, accuracy } = state.metrics;
+    q("loss-train").textContent = fmt(loss?.train, 4);
+    q("loss-test").textContent = fmt(loss?.test, 4);
     // the optimizer minimises the data loss plus the L1/L2 penalty; these read-outs are the
     // data loss alone, which the page says whenever a penalty is on
     q("loss-penalty").hidden = !(state.config && state.config.regularization !== "none"
       && state.config.regularization_rate > 0);
     const pct = (a) => (a === null || a === undefined ? "—" : `${(a * 100).toFixed(1)}%`);
-    q("accuracy-train").textContent = pct(state.accuracy.train);
-    q("accuracy-test").textContent = pct(state.accuracy.test);
+    q("accuracy-train").textContent = pct(accuracy?.train);
+    q("accuracy-test").textContent = pct(accuracy?.test);
     const line = $("stop-line");
     const st = state.stopped;
     line.hidden = !st;

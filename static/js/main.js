@@ -120,8 +120,7 @@ const boundary = new BoundaryView($("boundary"), {
   removePoint: (split, index) => send(messages.removePoint(split, index)),
   trace: (index) => dispatch({ type: "setExample", example: index }),
 });
-const charts = new ChartsView({ loss: $("chart-loss"), accuracy: $("chart-accuracy"), grads: $("chart-grads") },
-  $("chart-tabs"), onResize, { choose: (name) => dispatch({ type: "setUi", patch: { charts: name } }) });
+const charts = new ChartsView($("charts-card"), $("chart-tabs"), onResize, { choose: (name) => dispatch({ type: "setUi", patch: { charts: name } }) });
 const inspector = new InspectorView($("inspector"), {
   gradcheck: () => { dispatch({ type: "gradcheckStarted" }); send(messages.gradcheck()); },
   setWeight: (layer, i, j, value) => send(messages.setWeight(layer, i, j, value)),
@@ -288,7 +287,7 @@ for (const b of document.querySelectorAll("button.png")) {
   });
 }
 const recorded = { network: network.surface, boundary: boundary.surface, boundaryB: boundaryB.surface,
-  loss: charts.loss.surface, accuracy: charts.accuracy.surface, grads: charts.grads.surface };
+  ...Object.fromEntries(Object.entries(charts.lines).map(([key, chart]) => [key, chart.surface])) };
 const recorder = new Recorder(recorded, {
   settled: () => !store.frame && !state.ui.anim,
   drawn: () => [...store.dirty].every((d) => d === "network"),  // only the animation's next frame waits

@@ -1,5 +1,5 @@
 // @ts-check
-// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 3) and
+// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 4) and
 // server/frames.py (binary frame format 2). The only module that builds or parses messages.
 //
 // Text frames are JSON objects with a `type`. Binary frames (server → client) are
@@ -10,7 +10,7 @@
 // last update's gradients (`grads`) and compare mode's B (`compare_params`); the page makes
 // every heatmap from them (heatmaps.js).
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 export const FRAME_VERSION = 2;
 const SESSION_KEY = "backprop-lab-session";
 const ROOM_KEY = "backprop-lab-rooms";  // localStorage: {code: presenter token} of this browser
@@ -188,9 +188,25 @@ export function decodeRecordFrame({ header, arrays }) {
 
 // Server → client, as store actions
 
-function metricsOf(m) {
-  return { step: m.step, epoch: m.epoch, loss: m.loss, accuracy: m.accuracy, grad_norms: m.grad_norms,
-    compare: m.compare ?? null };
+/**
+ * One step's numbers, as `state.metrics` and each `state.history` entry carry them (server
+ * protocol.Readings): the counters and one field per readout the engine lists (hello's
+ * `readouts`), e.g. {step, epoch, loss: {train, test}, accuracy: {train, test}, grad_norms}.
+ * @typedef {{step: number, epoch: number, [readout: string]: any}} Metrics
+ */
+
+/**
+ * The metrics a `step` or `metrics` message carries at its top level (beside fields of its
+ * own), picked by the readouts' names.
+ * @param {any} m
+ * @param {string[]} readouts
+ * @returns {Metrics}
+ */
+function metricsOf(m, readouts) {
+  /** @type {Metrics} */
+  const out = { step: m.step, epoch: m.epoch };
+  for (const name of readouts) if (name in m) out[name] = m[name];
+  return out;
 }
 
 /** A `room` message (or hello.room) → the store's room. */
@@ -210,16 +226,21 @@ function stoppedOf(reason, message) {
  * arrives, so the record reaches the store whole.
  */
 export class Decoder {
-  constructor() { this.pendingStep = null; }
+  constructor() {
+    this.pendingStep = null;
+    /** @type {string[]} the readouts' names, from the hello */
+    this.readouts = [];
+  }
 
   /** Actions for one JSON message. */
   text(m) {
     switch (m.type) {
       case "hello":
+        this.readouts = m.readouts || [];
         return [{ type: "hello", protocol: m.protocol, sessionId: m.session, resumed: m.resumed,
           limits: m.limits || {}, defaults: m.defaults, schema: m.schema, tasks: m.tasks,
           heads: m.heads, liveFields: m.live_fields, featureLabels: m.feature_labels,
-          followerMessages: m.follower_messages,
+          followerMessages: m.follower_messages, readouts: m.readouts || [],
           role: m.role || "solo", room: roomOf(m.room) }];
       case "state":
         return [{ type: "state", config: m.config, params: m.params, metrics: m.metrics,
@@ -229,13 +250,14 @@ export class Decoder {
       case "step": {
         const head = { record_step: m.record_step, applied: m.applied, phase: m.phase, batch: m.batch,
           batch_loss: m.batch_loss, penalty: m.penalty, update_ratios: m.update_ratios };
-        const action = { type: "step", metrics: metricsOf(m), phase: m.phase, count: m.count,
-          stopped: m.stopped ? undefined : null, head, record: null };
+        const action = { type: "step", metrics: metricsOf(m, this.readouts), compare: m.compare ?? null,
+          phase: m.phase, count: m.count, stopped: m.stopped ? undefined : null, head, record: null };
         if (m.batch && m.batch.length) { this.pendingStep = action; return []; }
         return [action];
       }
       case "metrics":
-        return [{ type: "metrics", metrics: metricsOf(m), playing: m.playing }];
+        return [{ type: "metrics", metrics: metricsOf(m, this.readouts), compare: m.compare ?? null,
+          playing: m.playing }];
       case "stopped":
         return [{ type: "stopped", reason: m.reason, message: m.message }];
       case "error":

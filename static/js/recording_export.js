@@ -3,16 +3,19 @@
 // frame, never the whole recording.
 
 import { canvasToPng } from "./canvas.js";
+import { CHARTS } from "./charts_view.js";
 import { GifWriter, medianCutPalette } from "./gif.js";
 import { drawPage } from "./snapshots.js";
 import { ZipWriter } from "./zip.js";
 
-/** Which recorded images make each target; charts are stacked top to bottom. */
+/** Which recorded images make each target (a chart's image is named by its key); charts are
+ *  stacked top to bottom. */
+const CHART_IMAGES = CHARTS.map((c) => c.key);
 export const TARGETS = {
-  page: ["network", "boundary", "boundaryB", "loss", "accuracy", "grads"],
+  page: ["network", "boundary", "boundaryB", ...CHART_IMAGES],
   network: ["network"],
   boundary: ["boundary"],
-  charts: ["loss", "accuracy", "grads"],
+  charts: CHART_IMAGES,
 };
 const PAGE_MAX_WIDTH = 1280;  // px of a whole-page frame
 const PALETTE_SAMPLES = 6;    // frames whose colours make the GIF's palette

@@ -8,6 +8,8 @@
 import { phaseView } from "./phases.js";
 import { decodeWeightsFrame } from "./protocol.js";
 
+/** @typedef {import("./protocol.js").Metrics} Metrics */
+
 export const VIEWS = ["topology", "network", "boundary", "charts", "inspector", "status",
   "controls", "banner", "room"];
 
@@ -37,10 +39,9 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  * @typedef {{connection: Connection, role: string, room: any, compare: any, forkOf: string|null,
  *   protocol: number|null, limits: Object<string, any>, schema: any[], tasks: Object<string,
  *   string>, heads: Object<string, string[][]>, liveFields: Set<string>,
- *   followerMessages: Set<string>, featureLabels: Object<string, string>, config: any,
- *   params: Params|null, points: any, counters: {step: number, epoch: number},
- *   loss: {train: number|null, test: number|null}, accuracy: {train: number|null,
- *   test: number|null}, gradNorms: number[], history: any[], record: any,
+ *   followerMessages: Set<string>, featureLabels: Object<string, string>,
+ *   readouts: string[], config: any, params: Params|null, points: any,
+ *   counters: {step: number, epoch: number}, metrics: Metrics, history: Metrics[], record: any,
  *   frameGrads: {step: number, layers: any[]}|null, phase: string|null, stopped: any,
  *   playing: boolean, canStepBack: boolean, paramsStep: number|null, defaults: any,
  *   heatmaps: Heatmaps|null, featureMaps: {names: string[], maps: Map}|null,
@@ -65,14 +66,13 @@ export function initialState() {
     liveFields: new Set(),   // config fields a `set` may change (hello); others need configure
     followerMessages: new Set(),  // what a room's follower may send (hello)
     featureLabels: {},       // feature → display label, e.g. x1_sq → "X₁²" (hello)
+    readouts: [],            // the names of the readouts every metrics carries (hello)
     config: null,            // current engine config (field name → value)
     params: null,            // {weights: [l][i][j], biases: [l][j]}
     points: null,            // {train: {x, y}, test: {x, y}}
     counters: { step: 0, epoch: 0 },
-    loss: { train: null, test: null },
-    accuracy: { train: null, test: null },
-    gradNorms: [],
-    history: [],             // [{step, epoch, loss:{train,test}, accuracy:{...}, grad_norms}]
+    metrics: { step: 0, epoch: 0 },  // the newest: {step, epoch, loss: {train, test}, ...a field per readout}
+    history: [],             // one metrics per step charted, oldest first
     record: null,            // last step record (StepRecord.to_dict) or null
     frameGrads: null,        // {step, layers: [{dW, db, delta_mean}]}: the last frame's gradients
     phase: null,             // trainer phase last shown (phase stepping)
@@ -129,22 +129,23 @@ function sameTopology(a, b, tasks) {
   return key(a) === key(b);
 }
 
+/** The newest metrics, kept whole and added to the history (which a step back trims). */
 function mergeMetrics(s, m) {
-  if (!m) return;
-  if (typeof m.step === "number") s.counters.step = m.step;
+  if (!m || typeof m.step !== "number") return;
+  s.metrics = m;
+  s.counters.step = m.step;
   if (typeof m.epoch === "number") s.counters.epoch = m.epoch;
-  if (m.loss) s.loss = { train: m.loss.train ?? null, test: m.loss.test ?? null };
-  if (m.accuracy) s.accuracy = { train: m.accuracy.train ?? null, test: m.accuracy.test ?? null };
-  if (m.grad_norms) s.gradNorms = m.grad_norms;
-  if (typeof m.step !== "number" || !m.loss) return;
-  const h = s.history;
-  while (h.length && h[h.length - 1].step >= m.step) h.pop();  // a step back or a repeat
-  h.push({ step: m.step, epoch: m.epoch, loss: s.loss, accuracy: s.accuracy,
-    grad_norms: m.grad_norms || [] });
-  if (h.length > HISTORY_CAP) s.history = h.filter((_, i) => i % 2 === 0 || i === h.length - 1);
+  s.history = pushHistory(s.history, m);
 }
 
-/** Compare mode: B's numbers from a state (`whole`: it replaces B) or a step/metrics. */
+/** `h` with `m` at its end (entries of its step or later dropped: a step back or a repeat),
+ *  every other older entry thinned out past HISTORY_CAP. */
+function pushHistory(h, m) {
+  while (h.length && h[h.length - 1].step >= m.step) h.pop();
+  h.push(m);
+  return h.length > HISTORY_CAP ? h.filter((_, i) => i % 2 === 0 || i === h.length - 1) : h;
+}
+
 /** Take a weights frame in, if it is for the model the page has (else keep it for the state
  *  that brings its model); true when taken. */
 function readFrame(s, frame) {
@@ -159,11 +160,11 @@ function readFrame(s, frame) {
   return true;
 }
 
+/** Compare mode: B's numbers from a state (`whole`: it replaces B) or a step/metrics. */
 function mergeCompare(s, c, whole) {
   if (whole) {
     if (!c) { s.compare = null; return; }
-    const history = c.history ? c.history.map((m) => ({ step: m.step, loss: m.loss, accuracy: m.accuracy }))
-      : s.compare ? s.compare.history : [];
+    const history = c.history ? [...c.history] : s.compare ? s.compare.history : [];
     s.compare = { config: c.config, model: c.model, changes: c.changes, metrics: c.metrics,
       stopMessage: c.stop_message, history };
     pushCompare(s.compare, c.metrics);
@@ -175,11 +176,7 @@ function mergeCompare(s, c, whole) {
 }
 
 function pushCompare(b, m) {
-  if (!m || typeof m.step !== "number") return;
-  const h = b.history;
-  while (h.length && h[h.length - 1].step >= m.step) h.pop();
-  h.push({ step: m.step, loss: m.loss, accuracy: m.accuracy });
-  if (h.length > HISTORY_CAP) b.history = h.filter((_, i) => i % 2 === 0 || i === h.length - 1);
+  if (m && typeof m.step === "number") b.history = pushHistory(b.history, m);
 }
 
 const QUIET_ERRORS = new Set(["rate_limited"]);
@@ -203,6 +200,7 @@ export const REDUCERS = {
     s.liveFields = new Set(a.liveFields || []);
     s.followerMessages = new Set(a.followerMessages || []);
     s.featureLabels = a.featureLabels || {};
+    s.readouts = a.readouts || [];
     if (s.connection.sessionId && a.sessionId && s.connection.sessionId !== a.sessionId) {
       REDUCERS.toast(s, { kind: "info", text: "The server no longer had this tab's session: a new one "
         + "started with the same configuration (weights and counters start afresh)." });
@@ -256,7 +254,7 @@ export const REDUCERS = {
     // The backward phase with something selected: the inspector walks back from ℓ one
     // step per press of Step (backward_walk.js), starting with the first.
     s.ui.reveal = s.phase === "backward" && s.ui.selection ? 1 : null;
-    if (a.metrics) { mergeMetrics(s, a.metrics); mergeCompare(s, a.metrics.compare, false); }
+    if (a.metrics) { mergeMetrics(s, a.metrics); mergeCompare(s, a.compare, false); }
     if (a.stopped !== undefined) s.stopped = a.stopped;
     s.playing = false;
     if (a.record && a.animate && s.ui.animate) {
@@ -266,7 +264,7 @@ export const REDUCERS = {
   },
   metrics(s, a) {
     mergeMetrics(s, a.metrics);
-    mergeCompare(s, a.metrics.compare, false);
+    mergeCompare(s, a.compare, false);
     if (typeof a.playing === "boolean") s.playing = a.playing;
     // A record from an earlier update would show stale gradients: drop it.
     if (s.record && s.record.step !== s.counters.step) { s.record = null; s.ui.anim = null; }

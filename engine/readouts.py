@@ -1,0 +1,96 @@
+"""The per-frame readouts: the numbers charted over training, listed once.
+
+`Trainer.metrics()` is the step and epoch counters plus one entry per readout in `READOUTS`,
+keyed by its name; the history keeps those dicts, snapshots check them by each readout's
+`shape` and bounds, the server types its messages from this list (server/protocol.py) and
+the page charts each by name (static/js/charts_view.js CHARTS). Adding a readout is one
+entry here and one chart there.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .network import Network
+    from .trainer import Trainer
+
+
+class Shape(str, enum.Enum):
+    """What a readout's value looks like; null where a number is not finite or not defined."""
+
+    SPLITS = "splits"  # {"train": x | None, "test": x | None}, over the training and test sets
+    LAYERS = "layers"  # [x | None for each weight layer]
+
+
+@dataclass(frozen=True)
+class Readout:
+    """One readout. `read(trainer, evaluation)` computes it from the trainer as it stands,
+    `evaluation` being `trainer.evaluate()` (made once for all readouts); values lie in
+    [0, hi]."""
+
+    name: str
+    shape: Shape
+    hi: float
+    read: Callable[[Trainer, dict[str, Any]], Any]
+    doc: str
+
+
+def layer_norms(net: Network, flat: np.ndarray) -> list[float | None]:
+    """‖·‖ of each weight layer's weights in `flat` (a vector laid out as `net.params`): the
+    weights only, not b, γ or β."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        squares = flat * flat * net.weight_mask
+        norms = np.sqrt(np.add.reduceat(squares, net.layer_offsets[:-1])).tolist()
+    return norms if math.isfinite(sum(norms)) else [v if math.isfinite(v) else None for v in norms]
+
+
+READOUTS: tuple[Readout, ...] = (
+    Readout(
+        "loss",
+        Shape.SPLITS,
+        math.inf,
+        lambda t, ev: ev["loss"],
+        "mean data loss (no penalty) over each split",
+    ),
+    Readout(
+        "accuracy",
+        Shape.SPLITS,
+        1.0,
+        lambda t, ev: ev["accuracy"],
+        "fraction classified right (null for regression)",
+    ),
+    Readout(
+        "grad_norms",
+        Shape.LAYERS,
+        math.inf,
+        lambda t, ev: layer_norms(t.net, t.net.grads),
+        "‖∂L/∂W_l‖ of the last gradient, as the optimizer used it (with the penalty's part)",
+    ),
+)
+READOUT_NAMES = tuple(r.name for r in READOUTS)
+COUNTERS = ("step", "epoch")  # what every metrics dict has besides its readouts
+
+
+def measure(trainer: Trainer, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`Trainer.metrics()`: the counters and every readout of `trainer` by name; those in
+    `given` (a record's, already computed) are taken as they are. The keys come in the order
+    snapshots have always written them (a version 1 file is written byte for byte the same):
+    the readouts over the splits, the counters, the readouts per layer."""
+    given = given or {}
+    evaluation = trainer.evaluate()
+    values = {
+        r.name: given[r.name] if r.name in given else r.read(trainer, evaluation) for r in READOUTS
+    }
+    return {
+        **{r.name: values[r.name] for r in READOUTS if r.shape is Shape.SPLITS},
+        "step": trainer.step_count,
+        "epoch": trainer.epoch,
+        **{r.name: values[r.name] for r in READOUTS if r.shape is not Shape.SPLITS},
+    }
