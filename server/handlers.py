@@ -487,28 +487,7 @@ async def on_compare(conn: Connection, msg: protocol.Compare) -> None:
     s.request_render()
 
 
-HANDLERS: dict[str, Handler] = {
-    "configure": on_configure,
-    "set": on_set,
-    "step": on_step,
-    "play": on_play,
-    "pause": on_pause,
-    "reset": on_reset,
-    "step_back": on_step_back,
-    "inspect": on_inspect,
-    "set_weight": on_set_weight,
-    "add_point": on_add_point,
-    "remove_point": on_remove_point,
-    "export": on_export,
-    "import": on_import,
-    "gradcheck": on_gradcheck,
-    "view": on_view,
-    "leave": on_leave,
-    "set_params": on_set_params,
-    "open_room": on_open_room,
-    "close_room": on_close_room,
-    "ui": on_ui,
-    "fork": on_fork,
-    "compare": on_compare,
-}
+# `on_<type>` for each message protocol.py lists, found by name: a message without its
+# handler fails at import
+HANDLERS: dict[str, Handler] = {t: globals()[f"on_{t}"] for t in protocol.CLIENT_TYPES}
 assert set(HANDLERS) == set(protocol.CLIENT_TYPES), "every client message needs a handler"

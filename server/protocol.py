@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import json
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
@@ -354,58 +354,34 @@ class Compare(_Message):
     restart: bool = True
 
 
-ClientMessage = Annotated[
-    Configure
-    | Set
-    | Step
-    | Play
-    | Pause
-    | Reset
-    | StepBack
-    | Inspect
-    | SetWeight
-    | AddPoint
-    | RemovePoint
-    | Export
-    | Import
-    | Gradcheck
-    | View
-    | Leave
-    | SetParams
-    | OpenRoom
-    | CloseRoom
-    | UiShare
-    | Fork
-    | Compare,
-    Field(discriminator="type"),
-]
-CLIENT_TYPES = tuple(
-    m.model_fields["type"].annotation.__args__[0]
-    for m in (
-        Configure,
-        Set,
-        Step,
-        Play,
-        Pause,
-        Reset,
-        StepBack,
-        Inspect,
-        SetWeight,
-        AddPoint,
-        RemovePoint,
-        Export,
-        Import,
-        Gradcheck,
-        View,
-        Leave,
-        SetParams,
-        OpenRoom,
-        CloseRoom,
-        UiShare,
-        Fork,
-        Compare,
-    )
+# every message a client may send, listed once: the parser's union, the type names and the
+# handlers (handlers.py: `on_<type>` for each) follow from it
+CLIENT_MODELS = (
+    Configure,
+    Set,
+    Step,
+    Play,
+    Pause,
+    Reset,
+    StepBack,
+    Inspect,
+    SetWeight,
+    AddPoint,
+    RemovePoint,
+    Export,
+    Import,
+    Gradcheck,
+    View,
+    Leave,
+    SetParams,
+    OpenRoom,
+    CloseRoom,
+    UiShare,
+    Fork,
+    Compare,
 )
+ClientMessage = Annotated[Union[CLIENT_MODELS], Field(discriminator="type")]  # noqa: UP007
+CLIENT_TYPES = tuple(m.model_fields["type"].annotation.__args__[0] for m in CLIENT_MODELS)
 _client_adapter: TypeAdapter = TypeAdapter(ClientMessage)
 
 _RANGE_ERRORS = {
