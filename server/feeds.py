@@ -252,16 +252,7 @@ class RoomFeed:
         n_history = conn.settings.history_points
 
         def read(t):
-            state = readouts.state_message(
-                t,
-                playing=s.playing,
-                speed=s.speed,
-                rate=s.rate,
-                points=True,
-                history=n_history,
-                run_b=s.run_b,
-                b_changes=s.b_changes,
-            )
+            state = readouts.session_state(s, t, points=True, history=n_history)
             return encode(state), s._weights(t, for_room=True)[1], s.published
 
         state, frame, published = await s.call(read)
@@ -357,12 +348,9 @@ class RoomFeed:
             return
         self._tell_link()
         await self._nudge()  # the holder says again who is online and how many follow
+        n_history = self.cluster.settings.history_points  # the charts missed some steps
         state = await s.call(
-            lambda t: encode(
-                readouts.state_message(
-                    t, playing=s.playing, speed=s.speed, rate=s.rate, points=True, history=None
-                )
-            )
+            lambda t: encode(readouts.session_state(s, t, points=True, history=n_history))
         )
         frame = await s.current_frame()
         for f in self.followers:

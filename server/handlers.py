@@ -75,18 +75,7 @@ async def send_state(
     points = points or not conn.sent_points
     n_history = conn.settings.history_points if history else None
     state = await s.call(
-        lambda t: encode(
-            readouts.state_message(
-                t,
-                playing=s.playing,
-                speed=s.speed,
-                rate=s.rate,
-                points=points,
-                history=n_history,
-                run_b=s.run_b,
-                b_changes=s.b_changes,
-            )
-        )
+        lambda t: encode(readouts.session_state(s, t, points=points, history=n_history))
     )
     conn.sent_points = True
     if share:

@@ -66,6 +66,20 @@ def state_message(
     )
 
 
+def session_state(session, trainer, *, points: bool, history: int | None) -> State:
+    """`state_message` for a session (its play state and compare mode's run B): lock held."""
+    return state_message(
+        trainer,
+        playing=session.playing,
+        speed=session.speed,
+        rate=session.rate,
+        points=points,
+        history=history,
+        run_b=session.run_b,
+        b_changes=session.b_changes,
+    )
+
+
 def step_message(trainer, rec, count: int, playing: bool, run_b=None) -> StepMsg:
     """The `step` reply for record `rec` (None when training stopped before the last update
     of a multi-update step), after `count` updates or phases."""
