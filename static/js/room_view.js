@@ -100,7 +100,7 @@ export class RoomView {
       bar.className = "room-bar following";
       bar.replaceChildren(
         h("span", {}, h("b", {}, `Following room ${room.code}`),
-          room.relay === "reconnecting" ? " — reconnecting to the room…; the presenter's steps resume here when it is back."
+          room.relay === "reconnecting" ? " — reconnecting to the room; the presenter's steps resume here once it is back."
             : room.presenterOnline ? " — the presenter's steps appear here live; the controls are read-only."
               : " — the presenter is offline; the room waits for them."),
         h("button", { type: "button", className: "primary", "data-testid": "fork",
