@@ -353,3 +353,22 @@ def _get(url: str) -> str:
 
     with urllib.request.urlopen(url, timeout=5) as r:
         return r.read().decode()
+
+
+def test_a_fork_made_on_one_machine_is_driven_from_the_other(two):
+    _, (a, b) = two
+    with LiveTab.open(a.ws_url) as presenter:
+        presenter.send({"type": "open_room"})
+        code = presenter.recv_json("room")["code"]
+        presenter.send({"type": "step", "count": 9})
+        step = presenter.recv_json("step")["step"]
+        with LiveTab.open(f"{b.ws_url}?room={code}", leave=False) as follower:
+            follower.send({"type": "fork"})
+            forked = follower.recv_json("forked")
+            assert forked["step"] == step
+        # the page drives the fork with its id; a load balancer may send it to A
+        with LiveTab.open(f"{a.ws_url}?session={forked['session']}") as fork:
+            assert fork.hello["resumed"] is True
+            assert fork.hello["role"] == "solo"
+            assert fork.state["metrics"]["step"] == step
+            assert_same_weights(fork.state, _reference(fork.state["config"], step))
