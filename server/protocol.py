@@ -789,17 +789,17 @@ def encode(message: ServerMessage, digits: int | None = None) -> str:
     room's followers: the page shows four digits, and a classroom's Wi-Fi is shared)."""
     data = message.model_dump(by_alias=True)
     if digits is not None:
-        data = {k: v for k, v in _rounded(data, digits).items() if v is not None}
+        data = {k: v for k, v in rounded(data, digits).items() if v is not None}
     return json.dumps(data, allow_nan=False, separators=(",", ":"))
 
 
-def _rounded(value, digits: int):
+def rounded(value, digits: int):
     if isinstance(value, float):
         return float(f"{value:.{digits}g}") if math.isfinite(value) else value
     if isinstance(value, dict):
-        return {k: _rounded(v, digits) for k, v in value.items()}
+        return {k: rounded(v, digits) for k, v in value.items()}
     if isinstance(value, list):
-        return [_rounded(v, digits) for v in value]
+        return [rounded(v, digits) for v in value]
     return value
 
 
