@@ -46,6 +46,7 @@ ALIVE_MS = 3000  # a worker not heard from for this long is gone: its sessions m
 LEASE_MS = 30_000  # a lease outlives a slow heartbeat; a dead holder is known by ALIVE_MS
 MEMBER_MS = 5000  # a budget member (a session, a socket) not renewed this long is dropped
 HANDOVER_S = 3.0  # how long a resume waits for the holder to hand a session over
+HISTORY_EVERY = 15  # periodic checkpoints per one that rewrites the chart history
 DOWN = (RedisError, OSError, asyncio.TimeoutError)  # Redis unreachable, or too slow
 
 # a member into a capped sorted set (score: when it lapses), unless the set is full;
@@ -145,11 +146,35 @@ class Cluster:
 
     # sessions: leases and checkpoints
 
-    async def save(self, session: Session) -> None:
-        """Write `session`'s checkpoint now (its TTL: a session's, or a room's)."""
-        record = await session.call(session.checkpoint, quick=True)
+    async def save(self, session: Session, history: bool = True) -> None:
+        """Write `session`'s checkpoint now (its TTL: a session's, or a room's); its chart
+        history too unless not `history` (the periodic saves: see `_checkpoint_loop`).
+        Encoded in the pool, not on the event loop: a long history takes milliseconds."""
+        record, histories = await session.call(session.checkpoint, history)
         ttl = self.settings.room_ttl_s if session.room is not None else self.settings.session_ttl_s
-        await self.redis.set(key("ckpt", session.id), record, ex=max(1, int(ttl)))
+        ttl = max(1, int(ttl))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(key("ckpt", session.id), record, ex=ttl)
+            if histories is not None:
+                pipe.set(key("hist", session.id), histories, ex=ttl)
+            else:
+                pipe.expire(key("hist", session.id), ttl)
+            await pipe.execute()
+
+    async def load(self, sid: str) -> dict | None:
+        """Session `sid`'s last checkpoint, its chart histories put back (only the entries
+        up to its step: a history saved before a step back is cut), or None."""
+        record, histories = await self.redis.mget(key("ckpt", sid), key("hist", sid))
+        if record is None:
+            return None
+        r = json.loads(record)
+        h = json.loads(histories) if histories else {}
+        for name, part in (("snapshot", "a"), ("run_b", "b")):
+            snap = r.get(name)
+            if snap is not None:
+                step = snap["counters"]["step"]
+                snap["history"] = [e for e in (h.get(part) or []) if e["step"] <= step]
+        return r
 
     async def hold(self, session: Session) -> None:
         """Take `session`'s lease and count it against its address (a new or restored one)."""
@@ -158,7 +183,7 @@ class Cluster:
         except DOWN:
             self.up = False  # the heartbeat asserts it when Redis is back
 
-    async def claim(self, sid: str) -> str | None:
+    async def claim(self, sid: str) -> dict | None:
         """Session `sid`'s checkpoint, with its lease now this worker's; None if no worker and
         no checkpoint knows it. The holder, if alive, is asked to hand it over first."""
         lease = key("lease", sid)
@@ -172,20 +197,19 @@ class Cluster:
                 # handed over (the lease is free), or the holder is gone or too slow: take it
             if not await self._lease(keys=[lease], args=[self.id, LEASE_MS, holder or ""]):
                 return None  # another worker got it first; this tab starts afresh
-            record = await self.redis.get(key("ckpt", sid))
+            record = await self.load(sid)
         except DOWN as e:
             raise ClusterDown(str(e)) from None
         if record is None:
             await self._unlease(keys=[lease], args=[self.id])
-            return None
-        return record.decode()
+        return record
 
     async def forget(self, session: Session) -> None:
         """`session` is over (left, expired, evicted): its lease and checkpoint go."""
         self.drop_member(address_key("sessions", session.address), session.id)
         try:
             await self._unlease(keys=[key("lease", session.id)], args=[self.id])
-            await self.redis.delete(key("ckpt", session.id))
+            await self.redis.delete(key("ckpt", session.id), key("hist", session.id))
         except DOWN:
             pass
 
@@ -426,15 +450,20 @@ class Cluster:
             room.presence_changed(recount_only=True)  # followers on every worker
 
     async def _checkpoint_loop(self) -> None:
+        """Every changed session, each `checkpoint_period_s`; its chart history only every
+        HISTORY_EVERY periods (a long one is most of a checkpoint's bytes and encoding), so a
+        worker's crash may cost a resumed chart its last half minute, never its weights."""
         period = self.settings.checkpoint_period_s
+        turn = 0
         while True:
             await asyncio.sleep(period)
             if not self.up:
                 continue
+            turn += 1
             for s in list(self.manager.sessions.values()):
                 if s.changed:
                     try:
-                        await self.save(s)
+                        await self.save(s, history=turn % HISTORY_EVERY == 0)
                     except asyncio.CancelledError:
                         raise
                     except DOWN:

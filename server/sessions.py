@@ -119,6 +119,8 @@ class Session:
         self.b_changes: dict[str, Any] = {}
         self._quick_cpu = 0.0  # CPU seconds the last quick job took
         self.changed = True  # since the last checkpoint (cluster mode: cluster.py)
+        self._history_mark: tuple = ()  # the trainers whose history the last save wrote
+        self._history_step = -1  # and the step of its last entry
         # when each playing room's next frame is due (loop time), shared by all sessions
         self._room_ticks = room_ticks if room_ticks is not None else {}
 
@@ -159,41 +161,52 @@ class Session:
             if self.budgets is not None:
                 self.budgets.charge_cpu(payer, cpu)
 
-    def checkpoint(self, trainer) -> str:
+    def checkpoint(self, trainer, history: bool = True) -> tuple[str, str | None]:
         """Lock held: everything needed to carry the session on elsewhere, bit for bit, as
-        JSON (cluster mode): the trainer's snapshot, run B's, the play state and the room."""
+        JSON (cluster mode): the trainer's snapshot, run B's, the play state and the room;
+        and, with `history` or when the history is not just longer than at its last save,
+        the chart histories apart (long, and rewritten less often: cluster.py)."""
         self.changed = False
         room = self.room
-        return json.dumps(
-            {
-                "snapshot": self._snapshot(trainer),
-                "run_b": None if self.run_b is None else self._snapshot(self.run_b),
-                "b_changes": self.b_changes,
-                "playing": self.playing,
-                "speed": self.speed,
-                "period": self.period,
-                "address": self.address,
-                "room": None
-                if room is None
-                else {
-                    "code": room.code,
-                    "token": room.token,
-                    "ui": room.ui,
-                    # what the room had published by now: a joiner's state is this fresh
-                    "published": None if room.publisher is None else room.publisher.mark(),
-                },
-            }
-        )
+        snap, snap_b = trainer.snapshot(), None if self.run_b is None else self.run_b.snapshot()
+        mark = (id(trainer), id(self.run_b))
+        if not history:  # unless never saved, or a new trainer, stepped back or reset
+            last = trainer.history[-1]["step"] if trainer.history else -1
+            history = mark != self._history_mark or last < self._history_step
+        histories = None
+        if history:
+            self._history_mark = mark
+            self._history_step = trainer.history[-1]["step"] if trainer.history else -1
+            histories = json.dumps(
+                {"a": self._history(snap), "b": None if snap_b is None else self._history(snap_b)}
+            )
+        for sn in (snap, snap_b):
+            if sn is not None:
+                sn["history"] = []
+        record = {
+            "snapshot": snap,
+            "run_b": snap_b,
+            "b_changes": self.b_changes,
+            "playing": self.playing,
+            "speed": self.speed,
+            "period": self.period,
+            "address": self.address,
+            "room": None
+            if room is None
+            else {
+                "code": room.code,
+                "token": room.token,
+                "ui": room.ui,
+                # what the room had published by now: a joiner's state is this fresh
+                "published": None if room.publisher is None else room.publisher.mark(),
+            },
+        }
+        return json.dumps(record), histories
 
-    def _snapshot(self, trainer) -> dict:
-        """The trainer's snapshot with its chart history as a page gets it: thinned to
-        `history_points` entries, 6 significant digits (a long run's 3,500 entries made a
-        checkpoint of 780 KB, rewritten every `checkpoint_period_s`; now 170 KB at most).
-        The weights, the optimizer's state and the counters stay exact."""
-        snap = trainer.snapshot()
-        history = readouts.thin(snap["history"], self.settings.history_points)
-        snap["history"] = rounded(history, 6)
-        return snap
+    def _history(self, snap: dict) -> list:
+        """A snapshot's chart history as a page gets it: thinned to `history_points` entries,
+        6 significant digits (a long run's 3,500 entries took 780 KB; now 170 KB at most)."""
+        return rounded(readouts.thin(snap["history"], self.settings.history_points), 6)
 
     async def fresh(self) -> None:
         """Up to date for a follower's read (a feed's Replica rebuilds itself; this is live)."""
@@ -461,10 +474,9 @@ class SessionManager:
         return await self.create(self.trainer_factory, address), False
 
     async def _claim(self, sid: str) -> Session | None:
-        record = await self.cluster.claim(sid)
-        if record is None:
+        r = await self.cluster.claim(sid)
+        if r is None:
             return None
-        r = json.loads(record)
         trainer, run_b = await self.build(r)
         session = self._new(sid, trainer, r.get("address"))
         session.run_b, session.b_changes = run_b, r.get("b_changes") or {}

@@ -239,6 +239,8 @@ def test_a_room_survives_its_presenters_worker_being_killed():
                     assert back.hello["resumed"] is True
                     assert back.hello["role"] == "presenter"
                     assert back.state["metrics"]["step"] == 30
+                    charted = [e["step"] for e in back.state["history"]]
+                    assert charted[0] == 0 and charted[-1] == 30, charted  # the charts too
                     assert_same_weights(back.state, _reference(back.state["config"], 30))
                     back.send({"type": "step", "count": 2})
                     assert steps_seen(follower, 32)[-1] == 32
