@@ -31,9 +31,10 @@ Redis (`python -m server`), for reference.
 Two things decide what the figures mean. The ratio of throughputs says something only when
 one worker is saturated: at the default load one worker already plays everyone at the full
 pace, so the ratio is ~1 (the NOTE says so); `--students 270` saturates it. And a session's
-checkpoint carries its whole chart history, which grows by a point a frame (up to 4000,
-thinned): a window 3 s after the start sees checkpoints of ~80 KB, one after `--warmup 150`
-sees the steady state of a class that has played for a while (~0.65 MB each).
+chart history grows by a point a frame: checkpoints write it apart, thinned to the page's
+resolution and only every 15th period (cluster.py), so `--warmup 150` shows the cost of a
+class that has played for a while (when that history had gone into every checkpoint, 0.65 MB
+each, encoding it was 45% of a saturated worker's time).
 
 The clients are asyncio `websockets` connections (no compression, no pings) spread over
 `--processes` processes; a message is never decoded beyond the 12-byte prefix and the start
