@@ -135,10 +135,11 @@ async def start_clients(kind, n: int, url: str, conns: list, tasks: list) -> lis
     return logs
 
 
-async def client_process(pipe) -> None:
-    """A client process: obey ("follow" | "fork", url, n) and ("stop",) from the pipe."""
-    conns, tasks, logs = [], [], {"follow": [], "fork": []}
-    kinds = {"follow": follow, "fork": fork_and_play}
+async def client_process(pipe, kinds: dict | None = None) -> None:
+    """A client process: obey (kind, url, n) and ("stop",) from the pipe, a kind being a
+    name in `kinds` (here "follow" and "fork"; bench/lab.py has its own)."""
+    kinds = kinds or {"follow": follow, "fork": fork_and_play}
+    conns, tasks, logs = [], [], {k: [] for k in kinds}
     while True:
         cmd = await asyncio.to_thread(pipe.recv)
         if cmd[0] == "stop":
@@ -177,6 +178,39 @@ def machine_cpu_seconds() -> float:
     return c.user + c.nice + c.system + c.irq + c.softirq + c.steal
 
 
+async def profiler(pid: int, seconds: float, output: str) -> asyncio.subprocess.Process:
+    """py-spy recording process `pid` for `seconds` into `output` (collapsed stacks)."""
+    return await asyncio.create_subprocess_exec(
+        *("py-spy", "record", "--pid", str(pid), "--nonblocking", "--rate", "200"),
+        *("--duration", str(round(seconds)), "--format", "raw", "--output", output),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+def client_processes(n: int, target) -> tuple[list, list[psutil.Process]]:
+    """`n` forked processes running `target(pipe)` (client_main), and our ends of their pipes;
+    started before any event loop or thread exists."""
+    ctx = mp.get_context("fork")
+    pipes, procs = [], []
+    for _ in range(n):
+        ours, theirs = ctx.Pipe()
+        w = ctx.Process(target=target, args=(theirs,), daemon=True)
+        w.start()
+        pipes.append(ours)
+        procs.append(psutil.Process(w.pid))
+    return pipes, procs
+
+
+async def spread(pipes: list, kind: str, url: str, n: int) -> None:
+    """Spread `n` clients of `kind` over the client processes; return once all go."""
+    k = len(pipes)
+    for i, pipe in enumerate(pipes):
+        pipe.send((kind, url, n // k + (i < n % k)))
+    for pipe in pipes:
+        assert await asyncio.to_thread(pipe.recv) == "ready"
+
+
 class Run:
     """The teacher, the client processes and the server, with the figures of one run."""
 
@@ -185,14 +219,7 @@ class Run:
         self.server = psutil.Process(proc.pid)
         self.me = psutil.Process()
         self.rss_max = 0
-        ctx = mp.get_context("fork")  # before any event loop or thread exists
-        self.pipes, self.workers = [], []
-        for _ in range(args.processes):
-            ours, theirs = ctx.Pipe()
-            w = ctx.Process(target=client_main, args=(theirs,), daemon=True)
-            w.start()
-            self.pipes.append(ours)
-            self.workers.append(psutil.Process(w.pid))
+        self.pipes, self.workers = client_processes(args.processes, client_main)
         self.teacher = Log()
 
     def cpu(self) -> tuple[float, float, float, float]:
@@ -209,35 +236,14 @@ class Run:
             await asyncio.sleep(0.2)
 
     async def command(self, kind: str, url: str, n: int) -> None:
-        """Spread `n` clients of `kind` over the client processes; return once all go."""
-        k = len(self.pipes)
-        for i, pipe in enumerate(self.pipes):
-            pipe.send((kind, url, n // k + (i < n % k)))
-        for pipe in self.pipes:
-            assert await asyncio.to_thread(pipe.recv) == "ready"
+        await spread(self.pipes, kind, url, n)
 
     async def window(self, profile: str | None = None) -> Window:
         """Wait out the warm-up, then measure `--seconds`; `profile`: py-spy the server
         meanwhile into that file (collapsed stacks, idle threads left out)."""
         await asyncio.sleep(self.args.warmup)
         if profile:
-            await asyncio.create_subprocess_exec(
-                "py-spy",
-                "record",
-                "--pid",
-                str(self.server.pid),
-                "--nonblocking",
-                "--rate",
-                "200",
-                "--duration",
-                str(round(self.args.seconds)),
-                "--format",
-                "raw",
-                "--output",
-                profile,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
+            await profiler(self.server.pid, self.args.seconds, profile)
         cpu0 = self.cpu()
         w = Window(time.monotonic())
         await asyncio.sleep(self.args.seconds)

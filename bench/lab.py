@@ -52,7 +52,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
-import multiprocessing as mp  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -65,12 +64,15 @@ import redis  # noqa: E402
 from classroom import (  # noqa: E402  (imports live_server: the repository on the path)
     WS_OPTIONS,
     Log,
+    client_process,
+    client_processes,
     cpu_seconds,
     in_window,
     machine_cpu_seconds,
+    profiler,
     record,
     recv_json,
-    start_clients,
+    spread,
 )
 from live_server import pct, start_server  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
@@ -112,24 +114,9 @@ async def play(url: str, gate: asyncio.Semaphore, log: Log, ready: asyncio.Event
     await record(ws, log)
 
 
-async def client_process(pipe) -> None:
-    """A client process: obey ("follow" | "play", url, n) and ("stop",) from the pipe."""
-    conns, tasks, logs = [], [], {"follow": [], "play": []}
-    kinds = {"follow": follow, "play": play}
-    while True:
-        cmd = await asyncio.to_thread(pipe.recv)
-        if cmd[0] == "stop":
-            break
-        kind, url, n = cmd
-        logs[kind] += await start_clients(kinds[kind], n, url, conns, tasks)
-        pipe.send("ready")
-    await asyncio.gather(*(asyncio.wait_for(ws.close(), 5) for ws in conns), return_exceptions=True)
-    await asyncio.gather(*tasks, return_exceptions=True)
-    pipe.send(logs)
-
-
 def client_main(pipe) -> None:
-    asyncio.run(client_process(pipe))
+    """A client process: classroom.py's, with students that play instead of forks."""
+    asyncio.run(client_process(pipe, {"follow": follow, "play": play}))
 
 
 def tree(p: psutil.Process) -> list[psutil.Process]:
@@ -196,14 +183,7 @@ class Run:
         self.redis_proc = psutil.Process(redis_server.proc.pid) if redis_server else None
         self.redis_port = redis_server.port if redis_server else None
         self.me = psutil.Process()
-        ctx = mp.get_context("fork")  # before any event loop or thread exists in this run
-        self.pipes, self.clients = [], []
-        for _ in range(args.processes):
-            ours, theirs = ctx.Pipe()
-            w = ctx.Process(target=client_main, args=(theirs,), daemon=True)
-            w.start()
-            self.pipes.append(ours)
-            self.clients.append(psutil.Process(w.pid))
+        self.pipes, self.clients = client_processes(args.processes, client_main)
         self.presenter = Log()
 
     def stop_clients(self) -> None:
@@ -212,12 +192,7 @@ class Run:
                 c.kill()
 
     async def command(self, kind: str, url: str, n: int) -> None:
-        """Spread `n` clients of `kind` over the client processes; return once all go."""
-        k = len(self.pipes)
-        for i, pipe in enumerate(self.pipes):
-            pipe.send((kind, url, n // k + (i < n % k)))
-        for pipe in self.pipes:
-            assert await asyncio.to_thread(pipe.recv) == "ready"
+        await spread(self.pipes, kind, url, n)
 
     async def window(self) -> Window:
         await asyncio.sleep(self.args.warmup)
@@ -226,25 +201,8 @@ class Run:
         profilers = []
         if self.args.profile:
             for p in procs[1:] or procs:  # the workers (or the one process)
-                profilers.append(
-                    await asyncio.create_subprocess_exec(
-                        "py-spy",
-                        "record",
-                        "--pid",
-                        str(p.pid),
-                        "--nonblocking",
-                        "--rate",
-                        "200",
-                        "--duration",
-                        str(round(self.args.seconds)),
-                        "--format",
-                        "raw",
-                        "--output",
-                        f"{self.args.profile}.{self.label}.{p.pid}.txt",
-                        stdout=asyncio.subprocess.DEVNULL,
-                        stderr=asyncio.subprocess.DEVNULL,
-                    )
-                )
+                output = f"{self.args.profile}.{self.label}.{p.pid}.txt"
+                profilers.append(await profiler(p.pid, self.args.seconds, output))
 
         def sample():
             return (

@@ -27,6 +27,12 @@ def two():
         yield redis_server, servers
 
 
+def present(tab: LiveTab) -> str:
+    """Open a room from `tab`; its join code."""
+    tab.send({"type": "open_room"})
+    return tab.recv_json("room")["code"]
+
+
 def weights_of(state: dict) -> list[np.ndarray]:
     return [np.array(w) for w in state["params"]["weights"]]
 
@@ -54,8 +60,7 @@ def steps_seen(tab: LiveTab, last: int, timeout: float = 10.0) -> list[int]:
 def test_followers_on_another_machine_see_every_step(two):
     _, (a, b) = two
     with LiveTab.open(a.ws_url) as presenter:
-        presenter.send({"type": "open_room"})
-        code = presenter.recv_json("room")["code"]
+        code = present(presenter)
         with (
             LiveTab.open(f"{b.ws_url}?room={code}", leave=False) as on_b,
             LiveTab.open(f"{a.ws_url}?room={code}", leave=False) as on_a,
@@ -92,8 +97,7 @@ def _layers(state: dict):
 def test_a_late_joiner_on_another_machine_starts_from_the_truth(two):
     _, (a, b) = two
     with LiveTab.open(a.ws_url) as presenter:
-        presenter.send({"type": "open_room"})
-        code = presenter.recv_json("room")["code"]
+        code = present(presenter)
         presenter.send({"type": "step", "count": 7})
         presenter.recv_json("step")
         oracle = Trainer()
@@ -183,8 +187,7 @@ def test_follower_caps_hold_across_both_machines(two):
     _, (a, b) = two
     cap = 8  # Settings.max_followers_per_address
     with LiveTab.open(a.ws_url) as presenter:
-        presenter.send({"type": "open_room"})
-        code = presenter.recv_json("room")["code"]
+        code = present(presenter)
         followers = []
         try:
             for i in range(cap):
@@ -267,8 +270,7 @@ def test_the_presenter_token_resumes_the_room_on_another_machine(two):
 def test_redis_lost_mid_class_sessions_play_on_and_rooms_recover():
     with cluster(2) as (redis_server, (a, b)):
         with LiveTab.open(a.ws_url) as presenter:
-            presenter.send({"type": "open_room"})
-            code = presenter.recv_json("room")["code"]
+            code = present(presenter)
             with LiveTab.open(f"{b.ws_url}?room={code}", leave=False) as follower:
                 presenter.send({"type": "play", "speed": 1})
                 follower.recv_until(lambda m: "binary" in m)
@@ -360,8 +362,7 @@ def _get(url: str) -> str:
 def test_a_fork_made_on_one_machine_is_driven_from_the_other(two):
     _, (a, b) = two
     with LiveTab.open(a.ws_url) as presenter:
-        presenter.send({"type": "open_room"})
-        code = presenter.recv_json("room")["code"]
+        code = present(presenter)
         presenter.send({"type": "step", "count": 9})
         step = presenter.recv_json("step")["step"]
         with LiveTab.open(f"{b.ws_url}?room={code}", leave=False) as follower:
