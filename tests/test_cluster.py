@@ -375,3 +375,41 @@ def test_a_fork_made_on_one_machine_is_driven_from_the_other(two):
             assert fork.hello["role"] == "solo"
             assert fork.state["metrics"]["step"] == step
             assert_same_weights(fork.state, _reference(fork.state["config"], step))
+
+
+def test_closing_a_room_closes_its_followers_on_every_machine(two):
+    _, (a, b) = two
+    with LiveTab.open(a.ws_url) as presenter:
+        code = present(presenter)
+        with (
+            LiveTab.open(f"{a.ws_url}?room={code}", leave=False) as on_a,
+            LiveTab.open(f"{b.ws_url}?room={code}", leave=False) as on_b,
+        ):
+            presenter.send({"type": "close_room"})
+            for follower in (on_a, on_b):
+                with pytest.raises(ConnectionClosed):
+                    while True:
+                        follower.recv(timeout=10)
+                assert follower.close_code == 4004
+    with pytest.raises(ConnectionClosed) as refused:
+        with LiveTab.open(f"{b.ws_url}?room={code}", leave=False):
+            pass
+    assert refused.value.rcvd.code == 4004
+
+
+def test_rooms_per_address_hold_across_both_machines(two):
+    _, (a, b) = two
+    cap = 2  # Settings.max_rooms_per_address
+    with (
+        LiveTab.open(a.ws_url, source_address=STUDENT) as one,
+        LiveTab.open(b.ws_url, source_address=STUDENT) as two_,
+        LiveTab.open(a.ws_url, source_address=STUDENT) as three,
+    ):
+        for tab in (one, two_)[:cap]:
+            present(tab)
+        three.send({"type": "open_room"})
+        refused = three.recv_json("error")
+        assert refused["re"] == "open_room" and "limit" in refused["message"]
+        one.send({"type": "close_room"})
+        one.recv_json("room")
+        assert present(three)  # a room closed on A frees a place counted on both
