@@ -223,6 +223,17 @@ def test_the_charts_stay_legible_at_projector_size(run, projector):
         r.page.evaluate("() => window.backpropLab.charts.lines.grad_norms.canvas.hidden") is False
     )
     assert r.page.evaluate("() => window.backpropLab.charts.lines.loss.canvas.hidden") is True
+    # every title fits its canvas: the short form where the full one would be cut
+    for name in ("grad_norms", "loss"):
+        r.page.locator(f"#chart-tabs [data-chart={name}]").click()
+        r.settle()
+        title = r.page.evaluate(f"""() => {{ const c = window.backpropLab.charts.lines.{name};
+            return {{text: c.titleDrawn, end: c.titleEnd, width: c.surface.width,
+                     full: c.opts.title}}; }}""")
+        assert title["end"] - 4 <= title["width"], title  # the text ends 6 px inside
+        assert title["text"] == title["full"] or projector, title
+    r.page.locator("#chart-tabs [data-chart=grad_norms]").click()
+    r.settle()
     r.shot(f"1280x720-charts{'-projector' if projector else ''}")
     assert r.errors == [], r.errors
 

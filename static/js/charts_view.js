@@ -13,7 +13,7 @@ const TEST = "#0072b2";
 export const COMPARE_B = "#cc79a7";  // run B in compare mode (Okabe–Ito reddish purple)
 const LAYER_COLORS = ["#e69f00", "#0072b2", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#7f7f7f", "#000000", "#b8860b"];
 
-/** One line chart on a canvas: `update(series, {log, yMin, yMax, title, scale})` then
+/** One line chart on a canvas: `update(series, {log, yMin, yMax, title, shortTitle, scale})` then
  *  `draw()`; `scale` ({line, font} factors) thickens lines and enlarges labels. */
 export class LineChart {
   constructor(canvas, onResize) {
@@ -63,7 +63,11 @@ export class LineChart {
     const ctx = this.surface.begin("#ffffff");
     const k = this.opts.scale || ONE;
     ctx.font = font(12, k, true);
-    this.titleEnd = 6 + ctx.measureText(this.opts.title || "").width + 10;
+    // the full title where it fits, else its short form (a narrow card in projector mode)
+    const full = this.opts.title || "";
+    const title = ctx.measureText(full).width + 12 <= W || !this.opts.shortTitle ? full : this.opts.shortTitle;
+    this.titleDrawn = title;  // read by tests
+    this.titleEnd = 6 + ctx.measureText(title).width + 10;
     // the legend beside the title when it fits, else on rows of its own under it
     const rows = this._legendRows(ctx, W);
     const right = 8, top = 6 + 12 * k.font * (rows.length > 1 || (rows.length && rows[0].below) ? rows.length + 1 : 1),
@@ -80,7 +84,7 @@ export class LineChart {
     ctx.fillStyle = "#111";
     ctx.textBaseline = "alphabetic";
     ctx.font = font(12, k, true);
-    ctx.fillText(this.opts.title || "", 6, 1 + 12 * k.font);
+    ctx.fillText(title, 6, 1 + 12 * k.font);
     ctx.font = font(12, k);
     ctx.strokeStyle = "#c4c7ca";
     ctx.lineWidth = 1;
@@ -305,12 +309,13 @@ const layers = (key, h) => {
  */
 export const CHARTS = [
   { key: "loss", tab: "Loss", label: "Training and test loss over time", series: splits(["train", "test"]),
-    opts: (s) => ({ log: s.ui.lossScale === "log", title: `Loss: mean ℓ, data only (${s.ui.lossScale})`, zeroBased: true }) },
+    opts: (s) => ({ log: s.ui.lossScale === "log", title: `Loss: mean ℓ, data only (${s.ui.lossScale})`,
+      shortTitle: `Loss, data only (${s.ui.lossScale})`, zeroBased: true }) },
   { key: "accuracy", tab: "Accuracy", label: "Accuracy over time", series: splits(["train"]),
     opts: () => ({ title: "Accuracy", yMin: 0, yMax: 1 }), missing: "no accuracy for regression" },
   { key: "grad_norms", tab: "‖∂L/∂W‖", series: layers,
     label: "Gradient norm per layer over time: the norm of each layer's weight gradient ∂L/∂W (L with the L1/L2 penalty), log scale",
-    opts: () => ({ log: true, title: "‖∂L/∂W‖ per layer, weights only (log)" }) },
+    opts: () => ({ log: true, title: "‖∂L/∂W‖ per layer, weights only (log)", shortTitle: "‖∂L/∂W‖ per layer (log)" }) },
 ];
 // The chart tabs: all the charts, or one.
 export const CHART_TABS = [["all", "All"], ...CHARTS.map((c) => [c.key, c.tab])];
