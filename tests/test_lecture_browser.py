@@ -232,6 +232,8 @@ def test_the_charts_stay_legible_at_projector_size(run, projector):
                      full: c.opts.title}}; }}""")
         assert title["end"] - 4 <= title["width"], title  # the text ends 6 px inside
         assert title["text"] == title["full"] or projector, title
+        # the loss scale's menu shows with the loss chart only
+        assert r.page.locator("#loss-scale").is_visible() == (name == "loss")
     r.page.locator("#chart-tabs [data-chart=grad_norms]").click()
     r.settle()
     r.shot(f"1280x720-charts{'-projector' if projector else ''}")

@@ -303,14 +303,15 @@ const layers = (key, h) => {
  * recorder's images and the lessons' chart names (server/lessons.py CHARTS) come from. `key`
  * is the readout's name (engine/readouts.py), the history entries' field it reads; `series(key,
  * history, historyB)` makes its lines, `opts(state)` its scale and title (LineChart.update);
- * `missing`: the text shown, with no lines, when no entry has a train value.
+ * `missing`: the text shown, with no lines, when no entry has a train value; `control`: the
+ * id of the card's control that acts on this chart alone, shown only while the chart is.
  * @type {{key: string, tab: string, label: string, series: Function, opts: Function,
- *   missing?: string}[]}
+ *   missing?: string, control?: string}[]}
  */
 export const CHARTS = [
   { key: "loss", tab: "Loss", label: "Training and test loss over time", series: splits(["train", "test"]),
     opts: (s) => ({ log: s.ui.lossScale === "log", title: `Loss: mean ℓ, data only (${s.ui.lossScale})`,
-      shortTitle: `Loss, data only (${s.ui.lossScale})`, zeroBased: true }) },
+      shortTitle: `Loss, data only (${s.ui.lossScale})`, zeroBased: true }), control: "loss-scale" },
   { key: "accuracy", tab: "Accuracy", label: "Accuracy over time", series: splits(["train"]),
     opts: () => ({ title: "Accuracy", yMin: 0, yMax: 1 }), missing: "no accuracy for regression" },
   { key: "grad_norms", tab: "‖∂L/∂W‖", series: layers,
@@ -386,6 +387,8 @@ export class ChartsView {
     for (const c of CHARTS) {
       const chart = this.lines[c.key];
       chart.canvas.hidden = this.shown !== "all" && this.shown !== c.key;
+      const control = c.control && document.getElementById(c.control);
+      if (control) (control.closest("label") || control).hidden = chart.canvas.hidden;
       const none = c.missing && !h.some((m) => m[c.key] && m[c.key].train !== null);
       chart.update(none ? [] : c.series(c.key, h, B), { ...c.opts(state), scale,
         ...(c.missing ? { empty: h.length ? c.missing : undefined } : {}) });
