@@ -73,7 +73,7 @@ export function initialState() {
     counters: { step: 0, epoch: 0 },
     metrics: { step: 0, epoch: 0 },  // the newest: {step, epoch, loss: {train, test}, ...a field per readout}
     history: [],             // one metrics per step charted, oldest first
-    record: null,            // last step record (StepRecord.to_dict) or null
+    record: null,            // last step record (a `record` frame: StepRecord.arrays(), protocol.js) or null
     frameGrads: null,        // {step, layers: [{dW, db, delta_mean}]}: the last frame's gradients
     phase: null,             // trainer phase last shown (phase stepping)
     stopped: null,           // {reason, message} or null
