@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import secrets
 from collections import deque
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ REPLY, FRAME, CLOSE = b"r", b"f", b"c"
 LIVENESS_S = 2.0  # how often a feed checks that the room's holder is alive
 IDLE_S = 5.0  # a feed with no followers for this long unsubscribes
 KEPT = 256  # messages a feed keeps for joiners whose replica is a moment old
+JOIN_STALE_S = 0.25  # how old a replica a joiner accepts (KEPT covers far more than that)
 HEADER = 13  # kind (1 byte), publisher (4), number (8)
 
 
@@ -186,7 +188,7 @@ class RoomFeed:
         self.session: Replica | None = None
         self.closed = False
         self._refresh: asyncio.Task | None = None
-        self._refresh_again = False
+        self._fresh_at = -math.inf  # when the rebuild that made the replica started
         self._task: asyncio.Task | None = None
         self._idle_since: float | None = None
         self.kept: deque[tuple[str, int, bytes, tuple]] = deque(maxlen=KEPT)
@@ -208,19 +210,21 @@ class RoomFeed:
 
     # the replica: rebuilt from a checkpoint the holder writes now
 
-    async def refresh(self) -> None:
-        """Bring the replica up to the session as it is now; concurrent callers share one
-        rebuild, and one asked for during a rebuild runs after it."""
-        if self._refresh is not None and not self._refresh.done():
-            self._refresh_again = True
-            await asyncio.shield(self._refresh)
-            if not self._refresh_again:
-                return
-        self._refresh_again = False
-        self._refresh = asyncio.get_running_loop().create_task(self._rebuild())
-        await asyncio.shield(self._refresh)
+    async def refresh(self, within: float = 0.0) -> None:
+        """Bring the replica up to the session as it was when asked, or at most `within`
+        seconds before (a joiner: the kept messages bridge that, so a class joining at once,
+        or a script joining in a loop, costs the holder a checkpoint every JOIN_STALE_S at
+        most). Callers share a rebuild that started late enough for them."""
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        while self._fresh_at < asked - within:
+            if self._refresh is None or self._refresh.done():
+                self._refresh = loop.create_task(self._rebuild(loop.time()))
+            if not await asyncio.shield(self._refresh):
+                return  # Redis is away or has no checkpoint: the copy there is stays
 
-    async def _rebuild(self) -> None:
+    async def _rebuild(self, started: float) -> bool:
+        """A new replica from a checkpoint the holder writes now (whether it got one)."""
         cluster, manager = self.cluster, self.cluster.manager
         try:
             holder = await cluster.redis.get(key("lease", self.sid))
@@ -230,14 +234,14 @@ class RoomFeed:
             record = await cluster.load(self.sid)
         except DOWN as e:
             if self.session is not None:
-                return  # keep the copy there is
+                return False  # keep the copy there is
             raise ClusterDown(str(e)) from None
         if not alive:
             self._holder_gone()
         if record is None:
             if self.session is None:
                 raise ClusterDown("the room's session has no checkpoint yet; try again")
-            return
+            return False
         trainer, run_b = await manager.build(record)
         room = record.get("room") or {}
         self.link.ui = room.get("ui") or {}
@@ -251,6 +255,8 @@ class RoomFeed:
             s.published, s.export_cache = room.get("published"), None
 
         await s.call(swap)
+        self._fresh_at = started
+        return True
 
     async def welcome(self, conn) -> None:
         """A follower joins here: the replica's state and frame, the presenter's view, the
@@ -441,7 +447,7 @@ class Feeds:
         feed = self.by_code.get(code)
         if feed is not None and not feed.closed:
             feed._idle_since = None  # a joiner is on its way: the feed stays
-            await feed.refresh()
+            await feed.refresh(within=JOIN_STALE_S)
             return feed
         task = self._starting.get(code)
         if task is None:

@@ -119,7 +119,7 @@ class Session:
         self.b_changes: dict[str, Any] = {}
         self._quick_cpu = 0.0  # CPU seconds the last quick job took
         self.changed = True  # since the last checkpoint (cluster mode: cluster.py)
-        self._history_mark: tuple = ()  # the trainers whose history the last save wrote
+        self._history_of: tuple = ()  # the trainers (A, B) whose history the last save wrote
         self._history_step = -1  # and the step of its last entry
         # when each playing room's next frame is due (loop time), shared by all sessions
         self._room_ticks = room_ticks if room_ticks is not None else {}
@@ -169,13 +169,14 @@ class Session:
         self.changed = False
         room = self.room
         snap, snap_b = trainer.snapshot(), None if self.run_b is None else self.run_b.snapshot()
-        mark = (id(trainer), id(self.run_b))
         if not history:  # unless never saved, or a new trainer, stepped back or reset
             last = trainer.history[-1]["step"] if trainer.history else -1
-            history = mark != self._history_mark or last < self._history_step
+            saved = self._history_of
+            new = not saved or saved[0] is not trainer or saved[1] is not self.run_b
+            history = new or last < self._history_step
         histories = None
         if history:
-            self._history_mark = mark
+            self._history_of = (trainer, self.run_b)
             self._history_step = trainer.history[-1]["step"] if trainer.history else -1
             histories = json.dumps(
                 {"a": self._history(snap), "b": None if snap_b is None else self._history(snap_b)}
@@ -238,7 +239,7 @@ class Session:
     def expired(self, now: float) -> bool:
         """Detached for longer than its TTL: a room's (an hour) while a class follows it,
         else a session's, so that an empty room cannot hold a slot for an hour."""
-        room = self.room is not None and bool(self.followers)
+        room = self.room is not None and self.room.followers > 0
         ttl = self.settings.room_ttl_s if room else self.settings.session_ttl_s
         return self.detached_at is not None and now - self.detached_at > ttl
 
@@ -636,7 +637,7 @@ class SessionManager:
         session = self.sessions.get(sid)
         if session is None:
             return
-        await self._let_go(session, "this session was resumed by a tab on another worker")
+        self._let_go(session, "this session was resumed by a tab on another worker")
         try:
             await self.cluster.save(session)
         finally:
@@ -646,16 +647,17 @@ class SessionManager:
         """Another worker took this session's lease (this one was cut off): let it go."""
         if self.sessions.get(session.id) is session:
             log.warning("session %s was taken over by another worker", session.id[:6])
-            await self._let_go(session, "this session was resumed on another worker")
+            self._let_go(session, "this session was resumed on another worker")
             await self.cluster.let_go(session)
 
-    async def _let_go(self, session: Session, reason: str) -> None:
+    def _let_go(self, session: Session, reason: str) -> None:
+        """Forget `session` here, closing its tab; `detach` stops its loops and keeps
+        `playing` set, as the checkpoint says."""
         self.sessions.pop(session.id, None)
         client = session.client
         if client is not None:
             session.detach(client)
             asyncio.get_running_loop().create_task(client.close(CloseCode.REPLACED, reason))
-        session._cancel(session._play_task)  # playing stays set: the checkpoint says so
         if session.room is not None:
             self.rooms.let_go(session.room)
 
