@@ -496,16 +496,7 @@ async def _serve_shared(
             await cluster.join_succeeded(address)
             return await _accept(websocket, manager, settings, session, True, "owner")
         if code:
-            feed = await cluster.feeds.join(code)
-            if feed is None:
-                await cluster.join_failed(address)
-                return await _refuse(
-                    websocket,
-                    CloseCode.ROOM_GONE,
-                    f"no room {code[:12]!r}: check the code; the room may have closed",
-                )
-            await cluster.join_succeeded(address)
-            return await _follow_shared(websocket, manager, settings, address, feed)
+            return await _follow_shared(websocket, manager, settings, address, code)
         try:
             session, resumed = await manager.open(query.get("session"), address)
         except SessionsFull as e:
@@ -520,9 +511,10 @@ async def _serve_shared(
     await _accept(websocket, manager, settings, session, resumed, "owner")
 
 
-async def _follow_shared(websocket, manager, settings, address, feed) -> None:
-    """A follower in cluster mode, within the caps on every worker: the server's, the
-    address's; counted in its room for the presenter's follower count."""
+async def _follow_shared(websocket, manager, settings, address, code: str) -> None:
+    """A follower of room `code` in cluster mode, within the caps on every worker (the
+    server's, the address's: checked before the room's feed does any work for it), counted
+    in its room for the presenter's follower count."""
     cluster, member = manager.cluster, f"{manager.cluster.id}:{secrets.token_hex(6)}"
     cap = -1 if manager.budgets.exempt(address) else settings.max_followers_per_address
     taken = []
@@ -533,7 +525,7 @@ async def _follow_shared(websocket, manager, settings, address, feed) -> None:
             cap,
             "your address follows with {n}, the limit",
         ),
-        (key("roomf", feed.code), -1, ""),
+        (key("roomf", code), -1, ""),
     )
     for set_key, limit, refusal in caps:
         n = await cluster.take_member(set_key, member, limit)
@@ -542,9 +534,20 @@ async def _follow_shared(websocket, manager, settings, address, feed) -> None:
                 cluster.drop_member(k, member)
             return await _refuse(websocket, CloseCode.SERVER_FULL, refusal.format(n=n))
         taken.append(set_key)
+    feed = None
     try:
+        feed = await cluster.feeds.join(code)
+        if feed is None:
+            await cluster.join_failed(address)
+            return await _refuse(
+                websocket,
+                CloseCode.ROOM_GONE,
+                f"no room {code[:12]!r}: check the code; the room may have closed",
+            )
+        await cluster.join_succeeded(address)
         await _accept(websocket, manager, settings, feed.session, False, "follower")
     finally:
         for k in taken:
             cluster.drop_member(k, member)
-        feed.link.presence_changed()
+        if feed is not None:
+            feed.link.presence_changed()
