@@ -25,6 +25,7 @@ budgets are back within a second and every session is checkpointed again.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import secrets
@@ -33,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+
+from .budgets import JOIN_BACKOFF_MAX_S, JOIN_BACKOFF_S, JOIN_FORGET_S, JOIN_FREE_FAILURES
 
 if TYPE_CHECKING:
     from .feeds import Feeds
@@ -259,7 +262,7 @@ class Cluster:
             await self.redis.zremrangebyscore(set_key, "-inf", _ms())
             return int(await self.redis.zcard(set_key))
         except DOWN:
-            return sum(1 for _ in self.members.get(set_key, ()))
+            return len(self.members.get(set_key, ()))  # this worker's, the best it knows
 
     async def join_wait(self, address: str | None) -> float:
         try:
@@ -269,8 +272,6 @@ class Cluster:
         return max(0, ms) / 1000
 
     async def join_failed(self, address: str | None) -> None:
-        from .budgets import JOIN_BACKOFF_MAX_S, JOIN_BACKOFF_S, JOIN_FORGET_S, JOIN_FREE_FAILURES
-
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.incr(key("joinfail", address or ""))
@@ -498,8 +499,6 @@ def _ms() -> int:
 
 
 def _digest(token: str) -> str:
-    import hashlib
-
     return hashlib.sha256(token.encode()).hexdigest()
 
 
