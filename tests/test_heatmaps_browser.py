@@ -11,6 +11,7 @@ import random
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from engine.activations import ACTIVATIONS
 from engine.config import FEATURES
@@ -121,6 +122,8 @@ def test_a_page_of_another_protocol_is_told_to_reload(live_server_factory, brows
             page.wait_for_function(
                 "() => window.backpropLab.store.state.connection.status === 'outdated'"
             )
+            # the banner is drawn on the next animation frame, not with the state change
+            expect(page.locator("#banner")).to_contain_text("out of date")
             text = page.locator("#banner").inner_text()
             assert "out of date" in text and "protocol 99" in text, text
             assert page.get_by_role("button", name="Reload the page").is_visible()

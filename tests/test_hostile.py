@@ -244,11 +244,12 @@ def test_wrong_room_codes_back_off(strict):
 
 def test_an_empty_room_whose_presenter_left_keeps_only_a_sessions_ttl():
     from server.pool import PriorityPool
+    from server.rooms import Room
     from server.sessions import Session
 
     settings = Settings(session_ttl_s=10, room_ttl_s=1000)
     s = Session("r" * 16, object(), settings, PriorityPool(1, "t"))
-    s.room, s.detached_at = object(), 0.0
+    s.room, s.detached_at = Room("ABCDEF", s, settings), 0.0
     assert s.expired(11.0)  # no one follows: the session's TTL
     s.followers = {object()}
     assert not s.expired(11.0) and s.expired(1001.0)  # a class follows: the room's
