@@ -1,11 +1,12 @@
 """Your own data: a CSV file of points read into a data set, and points written back as one.
 
 A file has two feature columns and a label, and optionally a fourth column `split` (train or
-test, as an export writes it). A header row is optional (a first row whose two features are
-not both numbers or empty is one); fields are separated by commas, semicolons or tabs (the first data
-row decides), may be double-quoted, and numbers use a decimal point. Blank lines and lines
-starting with `#` are skipped, except `# classes: a, b, c`, which fixes the order of the class
-names (an export writes it, so names keep their colours through export and import).
+test, as an export writes it). A header row is optional (a first row with a feature field
+that is neither a number nor empty is one); fields are separated by commas, semicolons or
+tabs (the first data row decides), may be double-quoted, and numbers use a decimal point.
+Blank lines and lines starting with `#` are skipped, except `# classes: a, b, c`, which
+fixes the order of the class names (an export writes it, so names keep their colours
+through export and import).
 
 The label decides the task:
 * names (anything that is not a number): up to MAX_CLASSES classes, numbered in order of
@@ -152,6 +153,7 @@ class ImportedData:
         return {
             **self.axes(),
             "rows": len(self.X),
+            "columns": list(self.columns),
             "dataset": self.dataset,
             "header": self.header,
             "delimiter": {",": "comma", ";": "semicolon", "\t": "tab"}[self.delimiter],

@@ -11,7 +11,7 @@ import { decodeWeightsFrame } from "./protocol.js";
 /** @typedef {import("./protocol.js").Metrics} Metrics */
 
 export const VIEWS = ["topology", "network", "boundary", "charts", "inspector", "status",
-  "controls", "banner", "room"];
+  "controls", "banner", "room", "csv"];
 
 export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are thinned)
 
@@ -90,6 +90,9 @@ export function initialState() {
     gradcheck: null,         // last gradcheck reply
     busy: { gradcheck: false },
     toasts: [],              // [{id, text, kind}]
+    // a CSV file on its way in (csv_import.js): idle | reading | preview | applying | refused;
+    // `preview` is the server's points_preview, `error` its refusal naming the line
+    csv: { status: "idle", name: "", preview: null, error: null },
     ui: {
       view: "forward",       // forward | backward
       selection: null,       // {kind: "neuron", layer, j} | {kind: "link", layer, i, j} | {kind: "bias", layer, j}
@@ -240,8 +243,21 @@ export const REDUCERS = {
       s.record = null; s.ui.anim = null;
     }
     if (dataChanged && s.ui.example !== null && s.points && s.ui.example >= s.points.train.x.length) s.ui.example = null;
+    if (a.points && s.csv.status === "applying") { s.csv = { status: "idle", name: "", preview: null, error: null }; dirty.push("csv"); }
     return dirty;
   },
+  /** A CSV file is being read and previewed by the server (nothing changes yet). */
+  csvRead(s, a) { s.csv = { status: "reading", name: a.name, preview: null, error: null }; return ["csv"]; },
+  pointsPreview(s, a) {
+    if (s.csv.status !== "reading") return [];  // cancelled meanwhile
+    s.csv = { ...s.csv, status: "preview", preview: a.preview };
+    return ["csv"];
+  },
+  csvApply(s) { s.csv = { ...s.csv, status: "applying" }; return ["csv"]; },
+  /** Cancel (or a refusal read): the dialog closes, nothing was changed. */
+  csvCancel(s) { s.csv = { status: "idle", name: "", preview: null, error: null }; return ["csv"]; },
+  /** A file refused before it left the page (too large to send). */
+  csvRefused(s, a) { s.csv = { status: "refused", name: a.name, preview: null, error: a.message }; return ["csv"]; },
   step(s, a) {
     if (a.record) s.record = a.record;
     if (a.record && a.record.layers.every((L) => L.W && L.b)) {
@@ -302,6 +318,10 @@ export const REDUCERS = {
   gradcheckStarted(s) { s.busy.gradcheck = true; s.gradcheck = null; return ["inspector"]; },
   serverError(s, a) {
     if (a.re === "gradcheck") s.busy.gradcheck = false;
+    if (s.csv.status !== "idle" && (a.re === "import_points" || (a.code === "too_large" && s.csv.status === "reading"))) {  // shown in the dialog, line and all
+      s.csv = { ...s.csv, status: "refused", preview: null, error: a.message };
+      return ["csv"];
+    }
     if (QUIET_ERRORS.has(a.code) && s.toasts.some((t) => t.code === a.code)) return [];
     // The refused control snaps back to the server's value.
     return [...(REDUCERS.toast(s, { text: a.message, kind: a.code === "rejected" ? "info" : "error", code: a.code }) || []),
@@ -366,6 +386,7 @@ export const REDUCERS = {
   /** Back to following the room this tab forked from. */
   unfork(s) { s.forkOf = null; return ["room"]; },
   exported() { return []; },
+  pointsCsv() { return []; },  // a download (main.js), no state
 };
 
 /** Holds the state, applies actions, and calls `render(state, dirty)` once per frame. */
