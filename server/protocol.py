@@ -417,6 +417,8 @@ _RANGE_ERRORS = {
     "less_than_equal",
     "too_long",
     "too_short",
+    "string_too_long",
+    "string_too_short",
     "literal_error",
     "enum",
 }
@@ -563,7 +565,7 @@ class CompareReadout(_Out):
 class Hello(_Out):
     """The first message on every connection.
 
-    `{"type": "hello", "protocol": 4, "session": "3q2…", "resumed": false,
+    `{"type": "hello", "protocol": 5, "session": "3q2…", "resumed": false,
       "limits": {...}, "defaults": {<engine config>}, "schema": [<engine field table>],
       "tasks": {"binary": ["circle", ...], "regression": [...], "multiclass": [...]},
       "heads": {"binary": [["tanh", "mse"], ...], ...}, "live_fields": ["alpha", ...],
