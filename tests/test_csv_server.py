@@ -125,3 +125,25 @@ def test_compare_mode_run_b_follows_an_imported_file(tab, app):
     a, b = session.trainer, session.run_b
     assert b is not None and b.config.learning_rate == 0.3
     assert b.points() == a.points() and a.points()["source"]["name"] == "iris.csv"
+
+
+def test_a_snapshot_carries_the_file_and_a_crafted_one_is_refused(tab, app, hash_state):
+    session = app.state.sessions.sessions[tab.hello["session"]]
+    tab.ask({"type": "import_points", "name": "iris.csv", "csv": IRIS, "apply": True}, "state")
+    tab.ask({"type": "step", "count": 4}, "step")
+    snap = tab.ask({"type": "export"}, "snapshot")["snapshot"]
+    assert snap["imported"] == {"name": "iris.csv", "csv": parse(IRIS, "iris.csv").to_csv()}
+    saved = hash_state(session)
+    tab.ask({"type": "configure", "config": {"dataset": "xor"}}, "state")
+    s = tab.ask({"type": "import", "snapshot": snap}, "state")
+    assert s["points"]["source"]["name"] == "iris.csv" and hash_state(session) == saved
+    for imported, field in (
+        ("iris", "snapshot.imported"),
+        ({"name": "a.csv"}, "snapshot.imported"),
+        ({"name": "a.csv", "csv": "1,2,0\n", "extra": 1}, "snapshot.imported"),
+        ({"name": "a.csv", "csv": "1,2,0\n1,2\n"}, "snapshot.imported.csv"),
+        ({"name": "a.csv", "csv": "1,2,0.5\n3,4,0.25\n"}, "snapshot.imported"),  # regression
+    ):
+        err = tab.ask({"type": "import", "snapshot": {**snap, "imported": imported}}, "error")
+        assert err["code"] == "rejected" and err["field"] == field, err
+    assert hash_state(session) == saved
