@@ -163,7 +163,7 @@ def test_cancel_changes_nothing_and_a_drop_on_the_plot_previews(run):
 
 
 def test_a_regression_file(run):
-    r = run()
+    r = run(size=(1920, 1080))
     upload(r, "houses.csv", regression_csv())
     expect(r.page.get_by_test_id("csv-preview")).to_contain_text("A regression target")
     expect(r.page.get_by_test_id("csv-preview")).to_contain_text("y price: ")
@@ -182,6 +182,8 @@ def test_a_regression_file(run):
     r.page.wait_for_function("() => window.backpropLab.store.state.counters.epoch >= 1")
     r.settle()
     assert r.number("loss-train") != loss0
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    r.page.screenshot(path=str(SCREENSHOTS / "csv-regression-1920x1080.png"))
     assert not r.errors
 
 

@@ -16,7 +16,7 @@ const PAD = { left: 26, right: 8, top: 8, bottom: 22 };
 const minus = (v) => String(v).replace("-", "−");
 
 /** Round ticks of a file's column over the whole plot (−6…6 read back in the file's units):
- *  [{at: plot units, text: file units}], about `n` of them at 1, 2 or 5 × 10^k apart. */
+ *  [{at: plot units, text: file units}], at most n + 2 of them at 1, 2 or 5 × 10^k apart. */
 export function fileTicks(scale, n) {
   const [a, b] = scale.to;
   const { lo, hi } = scale;
@@ -26,7 +26,8 @@ export function fileTicks(scale, n) {
   const f0 = toFile(DOMAIN[0]), f1 = toFile(DOMAIN[1]);
   const raw = (f1 - f0) / n;
   const p10 = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * p10).find((s) => s >= raw) || 10 * p10;
+  // the finest round step that keeps to n + 1 ticks
+  const step = [1, 2, 5, 10].map((m) => m * p10).find((s) => (f1 - f0) / s <= n + 1) || 10 * p10;
   const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
   const out = [];
   for (let k = Math.ceil(f0 / step); k * step <= f1 + step * 1e-9; k++) {
@@ -174,18 +175,24 @@ export class BoundaryView {
       ctx.textAlign = "left";
       ctx.fillText(t.text, p.x + 4, y);
     }
-    if (src) {  // the columns' names, in the corners their axes end at
-      ctx.font = `bold ${11 * this.scale.font}px system-ui, sans-serif`;
+    if (src) {  // the columns' names, in the corners their axes end at, cut to half the side
+      ctx.font = `${10 * this.scale.font}px system-ui, sans-serif`;
+      const fit = (text) => {
+        if (ctx.measureText(text).width <= p.side / 2) return text;
+        let t = text;
+        while (t.length > 1 && ctx.measureText(`${t}…`).width > p.side / 2) t = t.slice(0, -1);
+        return `${t}…`;
+      };
       const tag = (text, x, y, align) => {
         const w = ctx.measureText(text).width;
-        ctx.fillStyle = "rgba(255,255,255,0.85)";
-        ctx.fillRect(align === "right" ? x - w - 4 : x - 2, y - 8 * this.scale.font, w + 6, 16 * this.scale.font);
+        ctx.fillStyle = "rgba(255,255,255,0.8)";
+        ctx.fillRect(align === "right" ? x - w - 3 : x - 3, y - 7 * this.scale.font, w + 6, 14 * this.scale.font);
         ctx.fillStyle = "#222";
         ctx.textAlign = align;
         ctx.fillText(text, x, y);
       };
-      tag(`${src.scales[0].column} →`, p.x + p.side - 4, p.y + p.side - 12 * this.scale.font, "right");
-      tag(`↑ ${src.scales[1].column}`, p.x + 6, p.y + 12 * this.scale.font, "left");
+      tag(`${fit(src.scales[0].column)} →`, p.x + p.side - 4, p.y + p.side - 9 * this.scale.font, "right");
+      tag(`↑ ${fit(src.scales[1].column)}`, p.x + 6, p.y + 9 * this.scale.font, "left");
     }
     ctx.textAlign = "left";
   }
