@@ -38,6 +38,7 @@ MAX_ROWS = 5000
 MAX_CSV_CHARS = 1_000_000  # ~200 characters a row at MAX_ROWS; the server's cap follows
 MAX_NAME_CHARS = 120
 MAX_FIELD_CHARS = 100  # a column name, a class name or a number
+MAX_LINE_CHARS = 1000  # four fields and their quotes fit many times over
 FEATURE_SPAN = (-5.0, 5.0)
 TARGET_SPAN = (-1.0, 1.0)
 SPLITS = ("train", "test")
@@ -250,6 +251,9 @@ def parse(text: str, name: str = "data.csv") -> ImportedData:
         raise CsvError(None, f"a file name of 1 to {MAX_NAME_CHARS} characters is needed")
     text = _check_text(text)
     lines = text.splitlines()  # _check_text refused the other breaks splitlines knows
+    for k, ln in enumerate(lines):
+        if len(ln) > MAX_LINE_CHARS:
+            raise CsvError(k + 1, f"a line of {len(ln):,} characters (at most {MAX_LINE_CHARS:,})")
     first = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), None)
     if first is None:
         raise CsvError(len(lines), "the file has no rows, only comments")

@@ -106,6 +106,8 @@ def test_a_split_column_is_kept():
         ("x1,x2,label,split\n1,2,0,maybe\n", 2, "train or test"),
         ("1,2,0\n1_0,2,0\n", 2, "not a number"),
         ("1,2,0\n1,2;5,0\n", 2, "not a number"),
+        ("1,2,0\n#" + "x" * 200_000 + "\n", 2, "a line of 200,001 characters (at most 1,000)"),
+        ('1,2,0\n"' + "x" * 1200 + '",2,0\n', 2, "a line of 1,206 characters"),
     ],
 )
 def test_a_bad_file_is_refused_naming_its_line(text, line, words):
