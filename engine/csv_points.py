@@ -4,7 +4,7 @@ A file has two feature columns and a label, and optionally a fourth column `spli
 test, as an export writes it). A header row is optional (a first row with a feature field
 that is neither a number nor empty is one); fields are separated by commas, semicolons or
 tabs (the first data row decides), may be double-quoted, and numbers use a decimal point.
-Blank lines and lines starting with `#` are skipped, except `# classes: a, b, c`, which
+Blank lines and lines starting with `#` are skipped, except `# classes: a,b,"c, d"`, which
 fixes the order of the class names (an export writes it, so names keep their colours
 through export and import).
 
@@ -187,8 +187,9 @@ def points_csv(
     names_used = task != "regression" and list(class_names) != [
         str(k) for k in range(len(class_names))
     ]
-    if names_used:
-        out.write("# classes: " + ", ".join(class_names) + "\n")
+    if names_used:  # the names as one CSV row (a name may hold a comma or a quote)
+        out.write("# classes: ")
+        csv.writer(out, lineterminator="\n").writerow(class_names)
     w.writerow([*columns, "split"] if split is not None else list(columns))
     for k in range(len(X)):
         label = (
@@ -270,9 +271,10 @@ def parse(text: str, name: str = "data.csv") -> ImportedData:
             if not fields or all(not f.strip() for f in fields):
                 continue
             if fields[0].lstrip().startswith("#"):
-                m = _CLASSES_COMMENT.fullmatch(delim.join(fields).strip())
+                m = _CLASSES_COMMENT.fullmatch(lines[line - 1].strip())
                 if m and not rows:
-                    named_order = [c.strip() for c in m.group(1).split(",") if c.strip()]
+                    names = next(csv.reader([m.group(1)], skipinitialspace=True), [])
+                    named_order = list(dict.fromkeys(c.strip() for c in names if c.strip()))
                     if len(named_order) > MAX_CLASSES:
                         raise CsvError(line, f"more than {MAX_CLASSES} classes named")
                 continue

@@ -221,7 +221,7 @@ def test_export_then_import_gives_the_same_points(run, tmp_path):
     path = tmp_path / "iris-points.csv"
     download.save_as(path)
     text = path.read_text()
-    assert text.startswith("# classes: setosa, versicolor, virginica\n")
+    assert text.startswith("# classes: setosa,versicolor,virginica\n")
     # another split and seed: the file's split column must win
     r.page.evaluate("() => window.backpropLab.conn.send({type: 'configure', config: {seed: 7}})")
     r.page.wait_for_function("() => window.backpropLab.store.state.config.seed === 7")

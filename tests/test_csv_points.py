@@ -71,6 +71,19 @@ def test_bom_crlf_quotes_comments_and_blank_lines():
     assert d.class_names == ("big cat", "dog") and len(d.X) == 2
 
 
+def test_class_names_with_commas_and_quotes_keep_their_order_through_export():
+    text = 'x,y,kind\n1,2,"big, cat"\n3,4,dog\n5,6,"say ""hi"""\n0,0,dog\n'
+    t = Trainer({"hidden": [2]})
+    t.import_points(parse(text, "odd.csv"))
+    out = t.points_csv()
+    assert out.startswith('# classes: "big, cat",dog,"say ""hi"""\n')
+    d = parse(out, "again.csv")
+    assert d.class_names == ("big, cat", "dog", 'say "hi"')
+    u = Trainer({"hidden": [2]})
+    u.import_points(d)
+    assert u.y_train.tolist() == t.y_train.tolist() and u.y_test.tolist() == t.y_test.tolist()
+
+
 def test_a_split_column_is_kept():
     d = parse("x1,x2,label,split\n1,2,0,test\n3,4,1,train\n5,6,1,TRAIN\n", "s.csv")
     assert d.is_train.tolist() == [False, True, True]
@@ -144,7 +157,7 @@ def test_a_trainer_trains_on_a_file_and_export_then_import_gives_the_same_points
     t.run(300)
     assert t.metrics()["loss"]["train"] < loss0
     text = t.points_csv()
-    assert text.startswith("# classes: setosa, versicolor, virginica\n")
+    assert text.startswith("# classes: setosa,versicolor,virginica\n")
     assert text.splitlines()[1] == "length (cm),width (cm),species,split"
     u = Trainer({"hidden": [4], "seed": 99, "train_fraction": 0.9})
     u.import_points(parse(text, "export.csv"))
