@@ -39,6 +39,8 @@ export class CsvImport {
     this.on = on;
     /** @type {{name: string, text: string} | null} the file between its preview and Import */
     this.pending = null;
+    /** @type {Element | null} where focus goes back when the dialog closes */
+    this.returnFocus = null;
     this.key = "";
     drop.addEventListener("dragover", (e) => {
       if (!e.dataTransfer || ![...e.dataTransfer.types].includes("Files")) return;
@@ -63,6 +65,7 @@ export class CsvImport {
       this.pending = null;
       return this.on.refuse(file.name, `The file is ${fmt(file.size / 1024, 3)} KiB; files up to ${fmt(limit / 1024, 3)} KiB can be imported.`);
     }
+    this.returnFocus = document.activeElement;  // the file input, if it was chosen there
     const text = new TextDecoder("utf-8").decode(await file.arrayBuffer());
     this.pending = { name: file.name || "data.csv", text };
     this.on.preview(this.pending.name, text);
@@ -79,8 +82,15 @@ export class CsvImport {
     if (key === this.key) return;
     this.key = key;
     const d = this.dialog;
+    const wasOpen = !d.hidden;
     d.hidden = csv.status === "idle";
-    if (d.hidden) return d.replaceChildren();
+    if (d.hidden) {
+      d.replaceChildren();
+      const back = this.returnFocus;
+      this.returnFocus = null;
+      if (wasOpen && back instanceof HTMLElement && back.isConnected) back.focus();
+      return;
+    }
     const cancel = h("button", { type: "button", "data-testid": "csv-cancel", onclick: () => this.cancel() },
       csv.status === "refused" ? "Close" : "Cancel");
     if (csv.status === "refused") {
