@@ -250,8 +250,9 @@ def parse(text: str, name: str = "data.csv") -> ImportedData:
     """The file `text` (already decoded) as ImportedData; raises CsvError naming the line."""
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS:
         raise CsvError(None, f"a file name of 1 to {MAX_NAME_CHARS} characters is needed")
-    text = _check_text(text)
-    lines = text.splitlines()  # _check_text refused the other breaks splitlines knows
+    # one line break, so that the csv module's line numbers and `lines` agree
+    text = _check_text(text).replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.rstrip("\n").split("\n")
     for k, ln in enumerate(lines):
         if len(ln) > MAX_LINE_CHARS:
             raise CsvError(k + 1, f"a line of {len(ln):,} characters (at most {MAX_LINE_CHARS:,})")
@@ -260,7 +261,7 @@ def parse(text: str, name: str = "data.csv") -> ImportedData:
         raise CsvError(len(lines), "the file has no rows, only comments")
     delim = _delimiter(first)
     named_order: list[str] = []
-    reader = csv.reader(io.StringIO(text), delimiter=delim, strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
     columns: tuple[str, str, str] | None = None
     width = 0
     rows: list[tuple[int, float, float, str, str | None]] = []

@@ -84,6 +84,15 @@ def test_class_names_with_commas_and_quotes_keep_their_order_through_export():
     assert u.y_train.tolist() == t.y_train.tolist() and u.y_test.tolist() == t.y_test.tolist()
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_every_line_break_counts_lines_alike(newline):
+    text = newline.join(["# classes: b, a", "x,y,k", "1,2,a", "3,4,\u2028b", "5,x,a", ""])
+    e = refused(text)
+    assert e.line == 5 and "'x' in column 2" in str(e)
+    d = parse(newline.join(["# classes: b, a", "x,y,k", "1,2,a", "3,4,b"]), "ok.csv")
+    assert d.class_names == ("b", "a") and d.values.tolist() == [1, 0]
+
+
 def test_a_split_column_is_kept():
     d = parse("x1,x2,label,split\n1,2,0,test\n3,4,1,train\n5,6,1,TRAIN\n", "s.csv")
     assert d.is_train.tolist() == [False, True, True]
