@@ -25,7 +25,6 @@ budgets are back within a second and every session is checkpointed again.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import secrets
@@ -36,6 +35,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from .budgets import JOIN_BACKOFF_MAX_S, JOIN_BACKOFF_S, JOIN_FORGET_S, JOIN_FREE_FAILURES
+from .store import ClusterDown, Store, address_key, digest, key, ttl_of, with_histories
 
 if TYPE_CHECKING:
     from .feeds import Feeds
@@ -43,13 +43,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("backprop_lab.cluster")
 
-PREFIX = "bpl:"
 HEARTBEAT_S = 1.0  # leases, rooms and members are re-asserted this often
 ALIVE_MS = 3000  # a worker not heard from for this long is gone: its sessions may be taken
 LEASE_MS = 30_000  # a lease outlives a slow heartbeat; a dead holder is known by ALIVE_MS
 MEMBER_MS = 5000  # a budget member (a session, a socket) not renewed this long is dropped
 HANDOVER_S = 3.0  # how long a resume waits for the holder to hand a session over
-HISTORY_EVERY = 15  # periodic checkpoints per one that rewrites the chart history
 DOWN = (RedisError, OSError, asyncio.TimeoutError)  # Redis unreachable, or too slow
 
 # a member into a capped sorted set (score: when it lapses), unless the set is full;
@@ -80,21 +78,15 @@ return 0
 """
 
 
-class ClusterDown(Exception):
-    """Redis cannot be reached now: the client should try again shortly."""
+__all__ = ["DOWN", "Cluster", "ClusterDown", "address_key", "check_reachable", "key"]
 
 
-def key(*parts: str) -> str:
-    return PREFIX + ":".join(parts)
+class Cluster(Store):
+    """This worker's view of the service: its id, its Redis connection and what it holds;
+    the store of its sessions' checkpoints (store.py)."""
 
-
-def address_key(kind: str, address: str | None) -> str:
-    """The sorted set of what `address` holds of `kind` (sessions, rooms, followers)."""
-    return key("addr", kind, address or "")
-
-
-class Cluster:
-    """This worker's view of the service: its id, its Redis connection and what it holds."""
+    name = "redis"
+    down_errors = DOWN
 
     def __init__(self, url: str, settings, manager: SessionManager):
         self.url = url
@@ -116,7 +108,7 @@ class Cluster:
 
     # start and stop
 
-    async def start(self) -> None:
+    async def start(self, manager: SessionManager | None = None) -> None:
         from .feeds import Feeds
 
         self.feeds = Feeds(self)
@@ -127,18 +119,19 @@ class Cluster:
         self._tasks = [
             loop.create_task(self._heartbeat_loop()),
             loop.create_task(self._listen_loop()),
-            loop.create_task(self._checkpoint_loop()),
         ]
         log.info("worker %s joined the cluster at %s", self.id, _safe(self.url))
 
     async def stop(self) -> None:
-        """Checkpoint every session and let its lease go, so another worker resumes it at once."""
+        """Let every lease go (the manager has checkpointed its sessions), so another worker
+        resumes them at once."""
         for t in self._tasks:
             t.cancel()
         for s in list(self.manager.sessions.values()):
             try:
-                await asyncio.wait_for(self.save(s), 2.0)
-                await self._unlease(keys=[key("lease", s.id)], args=[self.id])
+                await asyncio.wait_for(
+                    self._unlease(keys=[key("lease", s.id)], args=[self.id]), 2.0
+                )
             except (*DOWN, RuntimeError):
                 break
         try:
@@ -149,13 +142,9 @@ class Cluster:
 
     # sessions: leases and checkpoints
 
-    async def save(self, session: Session, history: bool = True) -> None:
-        """Write `session`'s checkpoint now (its TTL: a session's, or a room's); its chart
-        history too unless not `history` (the periodic saves: see `_checkpoint_loop`).
-        Encoded in the pool, not on the event loop: a long history takes milliseconds."""
-        record, histories = await session.call(session.checkpoint, history)
-        ttl = self.settings.room_ttl_s if session.room is not None else self.settings.session_ttl_s
-        ttl = max(1, int(ttl))
+    async def write(self, session: Session, record: str, histories: str | None) -> None:
+        """`session`'s checkpoint (store.Store.save), kept for its TTL: a session's, or a room's."""
+        ttl = max(1, int(ttl_of(session, self.settings)))
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(key("ckpt", session.id), record, ex=ttl)
             if histories is not None:
@@ -168,16 +157,7 @@ class Cluster:
         """Session `sid`'s last checkpoint, its chart histories put back (only the entries
         up to its step: a history saved before a step back is cut), or None."""
         record, histories = await self.redis.mget(key("ckpt", sid), key("hist", sid))
-        if record is None:
-            return None
-        r = json.loads(record)
-        h = json.loads(histories) if histories else {}
-        for name, part in (("snapshot", "a"), ("run_b", "b")):
-            snap = r.get(name)
-            if snap is not None:
-                step = snap["counters"]["step"]
-                snap["history"] = [e for e in (h.get(part) or []) if e["step"] <= step]
-        return r
+        return None if record is None else with_histories(record, histories)
 
     async def hold(self, session: Session) -> None:
         """Take `session`'s lease and count it against its address (a new or restored one)."""
@@ -296,7 +276,7 @@ class Cluster:
     def _room_fields(room) -> dict[str, str]:
         return {
             "sid": room.session.id,
-            "token": _digest(room.token),
+            "token": room.token_digest,
             "join_path": room.join_path,
             "join_urls": json.dumps(room.join_urls),
         }
@@ -324,7 +304,7 @@ class Cluster:
     async def presenter_session(self, code: str, token: str) -> str | None:
         """The session id of room `code` if `token` is its presenter's."""
         info = await self.room_info(code)
-        if info is None or not secrets.compare_digest(info.get("token", ""), _digest(token)):
+        if info is None or not secrets.compare_digest(info.get("token", ""), digest(token)):
             return None
         return info["sid"]
 
@@ -450,29 +430,6 @@ class Cluster:
         for room in list(self.manager.rooms.by_code.values()):
             room.presence_changed(recount_only=True)  # followers on every worker
 
-    async def _checkpoint_loop(self) -> None:
-        """Every changed session, each `checkpoint_period_s`; its chart history only every
-        HISTORY_EVERY periods (a long one is most of a checkpoint's bytes and encoding), so a
-        worker's crash may cost a resumed chart its last half minute, never its weights."""
-        period = self.settings.checkpoint_period_s
-        turn = 0
-        while True:
-            await asyncio.sleep(period)
-            if not self.up:
-                continue
-            turn += 1
-            for s in list(self.manager.sessions.values()):
-                if s.changed:
-                    try:
-                        await self.save(s, history=turn % HISTORY_EVERY == 0)
-                    except asyncio.CancelledError:
-                        raise
-                    except DOWN:
-                        s.changed = True
-                        break
-                    except Exception:
-                        log.exception("checkpointing session %s failed", s.id[:6])
-
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.append(task)
@@ -496,10 +453,6 @@ async def resubscribe(client, pubsub, channel: str):
 
 def _ms() -> int:
     return int(time.time() * 1000)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _safe(url: str) -> str:

@@ -140,12 +140,21 @@ class Settings(BaseSettings):
         "(redis://host:port/db): sessions, rooms and per-address budgets live there "
         "(cluster.py); unset, the server is one process and needs no Redis",
     )
+    state: str = Field(
+        "",
+        description="directory where sessions and rooms outlive a restart (a SQLite file; "
+        "empty: $XDG_STATE_HOME/backprop-lab, else ~/.local/state/backprop-lab; 'none': "
+        "keep nothing, a restart loses every session); unused with `redis_url`",
+    )
+    store_max_mb: int = Field(
+        256, ge=1, description="size budget of the state file: past it the oldest go first"
+    )
     checkpoint_period_s: float = Field(
         2.0,
         gt=0,
         le=60,
-        description="with Redis: a session that changed is checkpointed at least this "
-        "often, so a worker that dies loses at most this much of its sessions' training",
+        description="a session that changed is checkpointed at least this often, so a "
+        "crash (kill -9, power cut) loses at most this much of its sessions' training",
     )
     gil_switch_interval_s: float = Field(
         0.0005, gt=0, le=0.1, description="sys.setswitchinterval for the launched process"
