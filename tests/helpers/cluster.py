@@ -89,8 +89,7 @@ class ServerProcess:
         self.log = tempfile.NamedTemporaryFile(prefix="bpl-server-", suffix=".log", delete=False)
         shared = ["--redis", redis_url] if redis_url else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "--port", "0", "--no-browser", *shared]
-            + list(extra),
+            [sys.executable, "-m", "server", "--port", "0", "--no-browser", *shared] + list(extra),
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=self.log,
