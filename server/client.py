@@ -454,9 +454,12 @@ async def _accept(
 ) -> None:
     await websocket.accept()
     room = session.room
+    restored, lost = session.greeting_notes() if role != "follower" else (False, None)
     hello = Hello(
         session=None if role == "follower" else session.id,
         resumed=resumed,
+        restored=restored,
+        lost=lost,
         role="follower" if role == "follower" else "presenter" if room else "solo",
         room=room.message("follower" if role == "follower" else "presenter").model_dump()
         if room

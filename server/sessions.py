@@ -125,6 +125,9 @@ class Session:
         self.changed = True  # since the last checkpoint (store.py)
         self._history_of: tuple = ()  # the trainers (A, B) whose history the last save wrote
         self._history_step = -1  # and the step of its last entry
+        # for the next `hello`: whether it came back from a store; why another was lost
+        self.restored = False
+        self.lost: str | None = None
         # when each playing room's next frame is due (loop time), shared by all sessions
         self._room_ticks = room_ticks if room_ticks is not None else {}
 
@@ -212,6 +215,12 @@ class Session:
         """A snapshot's chart history as a page gets it: thinned to `history_points` entries,
         6 significant digits (a long run's 3,500 entries took 780 KB; now 170 KB at most)."""
         return rounded(readouts.thin(snap["history"], self.settings.history_points), 6)
+
+    def greeting_notes(self) -> tuple[bool, str | None]:
+        """(restored, lost) for the next `hello` (see protocol.Hello), said once."""
+        notes = self.restored, self.lost
+        self.restored, self.lost = False, None
+        return notes
 
     async def fresh(self) -> None:
         """Up to date for a follower's read (a feed's Replica rebuilds itself; this is live)."""
@@ -442,6 +451,7 @@ class SessionManager:
         self.cluster = None  # cluster.Cluster when the service shares Redis (start_cluster)
         self.store: Store | None = None  # where checkpoints go (store.py); None: nowhere
         self._claims: dict[str, asyncio.Task] = {}  # sessions being fetched from the store
+        self._unloadable: dict[str, str] = {}  # digest(sid) -> why its checkpoint failed
         if trainer_factory is None:
             from engine.trainer import Trainer
 
@@ -482,7 +492,27 @@ class SessionManager:
                     return session, True
         if not create:
             return None, False
-        return await self.create(self.trainer_factory, address), False
+        session = await self.create(self.trainer_factory, address)
+        if sid:
+            session.lost = self._why_lost(sid)
+        return session, False
+
+    def _why_lost(self, sid: str) -> str:
+        """Why session `sid` could not be resumed, for its tab."""
+        away = f"{self.settings.session_ttl_s / 60:g} min"
+        if not SESSION_ID.fullmatch(sid):
+            return "the page's session id is not one this server gives"
+        if (failed := self._unloadable.pop(digest(sid), None)) is not None:
+            return f"its checkpoint could not be loaded ({failed})"
+        if self.store is None:
+            return (
+                f"the server no longer had it: it was away for longer than {away}, or the "
+                "server restarted and keeps no state (--state none)"
+            )
+        return (
+            f"the server no longer had it: it was away for longer than {away}, or the "
+            "server's state was lost"
+        )
 
     async def _claim(self, sid: str) -> Session | None:
         r = await self.store.claim(sid)
@@ -492,6 +522,9 @@ class SessionManager:
             session = await self._revive(sid, r)
         except Exception as e:  # noqa: BLE001  (a checkpoint this engine cannot load)
             log.warning("session %s could not be restored: %s", sid[:6], e)
+            if len(self._unloadable) > 1000:
+                self._unloadable.clear()
+            self._unloadable[digest(sid)] = str(e)[:200]
             return None
         if self.cluster is None:
             log.info("session %s restored at step %d", sid[:6], session.trainer.step_count)
@@ -510,6 +543,7 @@ class SessionManager:
         session.run_b, session.b_changes = run_b, r.get("b_changes") or {}
         session.playing, session.speed, session.period = r["playing"], r["speed"], r["period"]
         session.changed = False  # the store holds it as it is
+        session.restored = True
         self.sessions[sid] = session
         if r.get("room"):
             room = r["room"]

@@ -109,9 +109,7 @@ def _immutable(*paths: Path, on: bool = True) -> None:
     assert run.returncode == 0, run.stderr
 
 
-def test_a_state_directory_that_cannot_be_written_runs_in_memory_with_one_warning(
-    tmp_path, caplog
-):
+def test_a_state_directory_that_cannot_be_written_runs_in_memory_with_one_warning(tmp_path, caplog):
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     _immutable(state)

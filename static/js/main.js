@@ -149,7 +149,8 @@ const share = new SharePanel($("btn-share"), $("share-panel"), {
   link: (withWeights) => shareLink(state, withWeights),
   refresh: () => send({ type: "view" }),  // answered with a state: the exact float64 weights
 });
-const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession());
+const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession(),
+  (params) => send(messages.setParams(params.weights, params.biases)));
 
 function render(s, dirty) {
   const now = performance.now();
