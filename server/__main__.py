@@ -236,7 +236,7 @@ def serve(args: argparse.Namespace) -> None:
         from .cluster import ClusterDown, check_reachable
 
         try:
-            asyncio.run(check_reachable(settings.redis_url))
+            asyncio.run(check_reachable(settings.redis_url, settings.redis_password_file))
         except ClusterDown as e:
             raise StartupError(str(e)) from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

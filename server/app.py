@@ -90,8 +90,10 @@ def create_app(settings: Settings | None = None, trainer_factory=None, store=Non
 def app_from_environment() -> FastAPI:
     """The app of one worker process (`--workers N`): its settings come from the
     BACKPROP_LAB_* variables the supervisor set (workers.py)."""
+    import logging
     import sys
 
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings()
     sys.setswitchinterval(settings.gil_switch_interval_s)
     return create_app(settings)

@@ -27,15 +27,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
 
 from .budgets import JOIN_BACKOFF_MAX_S, JOIN_BACKOFF_S, JOIN_FORGET_S, JOIN_FREE_FAILURES
-from .store import ClusterDown, Store, address_key, digest, key, ttl_of, with_histories
+from .store import (
+    ClusterDown,
+    Store,
+    StoreFull,
+    address_key,
+    digest,
+    key,
+    ttl_of,
+    with_histories,
+)
 
 if TYPE_CHECKING:
     from .feeds import Feeds
@@ -94,13 +104,19 @@ class Cluster(Store):
         self.manager = manager
         self.id = secrets.token_hex(6)
         self.redis = aioredis.from_url(
-            url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=0
+            url,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+            health_check_interval=0,
+            **password_of(settings.redis_password_file),
         )
         self._take = self.redis.register_script(_TAKE)
         self._lease = self.redis.register_script(_LEASE)
         self._unlease = self.redis.register_script(_UNLEASE)
         self.members: dict[str, set[str]] = {}  # sorted-set key -> members this worker holds
         self.up = True  # Redis answered the last heartbeat
+        self.full = False  # Redis refused a write for want of memory (and is not down)
+        self.closed_rooms: set[str] = set()  # closed while Redis could not hear it
         self._asks: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
         self.feeds: Feeds | None = None  # set by start()
@@ -143,7 +159,15 @@ class Cluster(Store):
     # sessions: leases and checkpoints
 
     async def write(self, session: Session, record: str, histories: str | None) -> None:
-        """`session`'s checkpoint (store.Store.save), kept for its TTL: a session's, or a room's."""
+        """`session`'s checkpoint (store.Store.save), kept for its TTL: a session's, or a room's.
+        One bigger than `max_checkpoint_kb`, or refused by a full Redis, is StoreFull: the
+        others are still written."""
+        size = len(record) + len(histories or "")
+        if size > self.settings.max_checkpoint_kb * 1024:
+            raise StoreFull(
+                f"its checkpoint takes {size // 1024} KB, over max_checkpoint_kb "
+                f"({self.settings.max_checkpoint_kb})"
+            )
         ttl = max(1, int(ttl_of(session, self.settings)))
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(key("ckpt", session.id), record, ex=ttl)
@@ -151,7 +175,13 @@ class Cluster(Store):
                 pipe.set(key("hist", session.id), histories, ex=ttl)
             else:
                 pipe.expire(key("hist", session.id), ttl)
-            await pipe.execute()
+            try:
+                await pipe.execute()
+            except ResponseError as e:
+                if not _out_of_memory(e):
+                    raise
+                self._say_full(True)
+                raise StoreFull("Redis is full (maxmemory)") from None
 
     async def load(self, sid: str) -> dict | None:
         """Session `sid`'s last checkpoint, its chart histories put back (only the entries
@@ -309,8 +339,12 @@ class Cluster(Store):
         return info["sid"]
 
     async def close_room(self, code: str) -> None:
+        """The room is over: its keys go now, or as soon as Redis hears this worker again
+        (never left to their TTL: a student with the code would find the session)."""
+        self.closed_rooms.add(code)
         try:
             await self.redis.delete(key("room", code), key("roomf", code))
+            self.closed_rooms.discard(code)
         except DOWN:
             pass
 
@@ -406,11 +440,18 @@ class Cluster(Store):
                 self.up = False
 
     async def heartbeat(self) -> None:
-        """Say this worker is alive, and re-assert all it holds (after an outage, too)."""
+        """Say this worker is alive, and re-assert all it holds (after an outage, too); rooms
+        closed while Redis could not hear it are deleted now. A full Redis (maxmemory,
+        noeviction) refuses what would grow it, not what keeps this worker alive
+        (PEXPIRE): it is said as full, not as unreachable."""
         now = _ms()
         sessions = list(self.manager.sessions.values())
+        closed = list(self.closed_rooms)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(key("worker", self.id), "1", px=ALIVE_MS)
+            pipe.pexpire(key("worker", self.id), ALIVE_MS)
+            pipe.set(key("worker", self.id), "1", px=ALIVE_MS, nx=True)
+            for code in closed:
+                pipe.delete(key("room", code), key("roomf", code))
             for s in sessions:
                 await self._lease(
                     keys=[key("lease", s.id)], args=[self.id, LEASE_MS, ""], client=pipe
@@ -423,12 +464,30 @@ class Cluster(Store):
             for room in list(self.manager.rooms.by_code.values()):
                 pipe.hset(key("room", room.code), mapping=self._room_fields(room))
                 pipe.expire(key("room", room.code), int(self.settings.room_ttl_s))
-            results = await pipe.execute()
-        for s, held in zip(sessions, results[1 : 1 + len(sessions)]):
-            if not held:
+            results = await pipe.execute(raise_on_error=False)
+        for r in results:
+            if isinstance(r, Exception) and not _out_of_memory(r):
+                raise r
+        self._say_full(any(isinstance(r, Exception) for r in results))
+        for code, done in zip(closed, results[2 : 2 + len(closed)]):
+            if not isinstance(done, Exception):
+                self.closed_rooms.discard(code)
+        leases = results[2 + len(closed) : 2 + len(closed) + len(sessions)]
+        for s, held in zip(sessions, leases):
+            if held == 0:  # another worker holds it (a refused write is not that)
                 await self.manager.lost(s)
         for room in list(self.manager.rooms.by_code.values()):
             room.presence_changed(recount_only=True)  # followers on every worker
+
+    def _say_full(self, full: bool) -> None:
+        if full and not self.full:
+            log.warning(
+                "Redis is full (maxmemory, noeviction): checkpoints and new rooms wait for "
+                "room there; sessions play on"
+            )
+        elif self.full and not full:
+            log.info("Redis has room again: checkpoints are written again")
+        self.full = full
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -451,21 +510,43 @@ async def resubscribe(client, pubsub, channel: str):
     return fresh
 
 
+def _out_of_memory(e: BaseException) -> bool:
+    """Redis refused a write for want of memory (maxmemory with noeviction)."""
+    return isinstance(e, OutOfMemoryError) or (
+        isinstance(e, ResponseError) and str(e).startswith("OOM")
+    )
+
+
 def _ms() -> int:
     return int(time.time() * 1000)
 
 
 def _safe(url: str) -> str:
-    """`url` without a password, for the log."""
-    if "@" not in url:
-        return url
+    """`url` without a password (in its user part or as `?password=`), for the log."""
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://…@{rest.rpartition('@')[2]}"
+    if "@" in rest.split("/", 1)[0]:
+        rest = "…@" + rest.split("@", 1)[1]
+    if "password=" in rest:
+        rest = re.sub(r"(password=)[^&]*", r"\1…", rest)
+    return f"{scheme}://{rest}"
 
 
-async def check_reachable(url: str) -> None:
+def password_of(path: str | None) -> dict:
+    """`{"password": ...}` from the file at `path` (its first line), or nothing."""
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            return {"password": f.readline().rstrip("\r\n")}
+    except OSError as e:
+        raise ClusterDown(f"cannot read the Redis password file {path}: {e.strerror}") from None
+
+
+async def check_reachable(url: str, password_file: str | None = None) -> None:
     """Raise ClusterDown with a reason a person can read if Redis at `url` does not answer."""
-    client = aioredis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    client = aioredis.from_url(
+        url, socket_timeout=2.0, socket_connect_timeout=2.0, **password_of(password_file)
+    )
     try:
         await client.ping()
     except (*DOWN, ValueError) as e:

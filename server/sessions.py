@@ -472,7 +472,9 @@ class SessionManager:
     ) -> tuple[Session | None, bool]:
         """(session, resumed): the live session with id `sid` (else from the store: its
         checkpoint, or in cluster mode the worker that holds it), or a new one for `address`
-        (None if not `create`). Raises store.ClusterDown when Redis cannot say."""
+        (None if not `create`). Raises store.ClusterDown when Redis cannot say, SessionsFull
+        past a cap (or while Redis is unreachable: a new session could be neither counted
+        nor kept)."""
         self.expire()
         if sid and SESSION_ID.fullmatch(sid):
             if sid in self.sessions:
@@ -624,6 +626,11 @@ class SessionManager:
         """Cluster mode: count `session` against its address on every worker, evicting one
         of the address's idle sessions here if the cap is reached, else SessionsFull."""
         address, cap = session.address, self.settings.max_sessions_per_address
+        if not self.cluster.up:  # its slot cannot be counted, nor its checkpoint kept
+            raise SessionsFull(
+                "the server cannot reach its shared store (Redis) for a moment: "
+                "a new session waits for it"
+            )
         if self.budgets.exempt(address):
             cap = -1
         for _ in range(2):

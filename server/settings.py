@@ -140,6 +140,22 @@ class Settings(BaseSettings):
         "(redis://host:port/db): sessions, rooms and per-address budgets live there "
         "(cluster.py); unset, the server is one process and needs no Redis",
     )
+    redis_password_file: str | None = Field(
+        None,
+        description="a file holding the Redis password (kept out of the command line and the "
+        "URL, where `ps` and logs would show it); read at start",
+    )
+    max_checkpoint_kb: int = Field(
+        4096,
+        ge=64,
+        description="a session's checkpoint larger than this is not written (with a log "
+        "line): one huge session cannot fill the store for all",
+    )
+    public_url: str | None = Field(
+        None,
+        description="the address people use, behind a proxy (https://lab.example.org): join "
+        "links and QR codes point there rather than at this machine",
+    )
     state: str = Field(
         "",
         description="directory where sessions and rooms outlive a restart (a SQLite file; "
