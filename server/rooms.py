@@ -64,6 +64,8 @@ class Room:
         self._tell = False  # presence must be told even if the count did not change
 
     def _join_urls(self, settings: Settings) -> list[str]:
+        if settings.public_url:  # behind a proxy: the address people use, never a backend's
+            return [settings.public_url.rstrip("/") + self.join_path]
         if settings.host not in WILDCARD_HOSTS:
             return []  # the page's own origin is the address followers use
         return [f"http://{ip}:{settings.port}{self.join_path}" for ip in lan_addresses()]

@@ -153,6 +153,7 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         None,
+        pattern=r"^https?://[^/?#\s]+/?$",
         description="the address people use, behind a proxy (https://lab.example.org): join "
         "links and QR codes point there rather than at this machine",
     )
