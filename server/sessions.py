@@ -452,6 +452,7 @@ class SessionManager:
         self.store: Store | None = None  # where checkpoints go (store.py); None: nowhere
         self._claims: dict[str, asyncio.Task] = {}  # sessions being fetched from the store
         self._unloadable: dict[str, str] = {}  # digest(sid) -> why its checkpoint failed
+        self._saving: set[asyncio.Task] = set()  # checkpoints of tabs that just went
         if trainer_factory is None:
             from engine.trainer import Trainer
 
@@ -717,7 +718,9 @@ class SessionManager:
         """Its tab went: checkpoint it now, so that a restart or another worker resumes it
         from this moment."""
         if self.store is not None and self.sessions.get(session.id) is session:
-            asyncio.get_running_loop().create_task(self._save_quietly(session))
+            task = asyncio.get_running_loop().create_task(self._save_quietly(session))
+            self._saving.add(task)  # a clean stop waits for it (see _flush)
+            task.add_done_callback(self._saving.discard)
 
     async def _save_quietly(self, session: Session) -> None:
         """Checkpoint `session` now; a failure leaves it to the checkpoint loop."""
@@ -807,6 +810,8 @@ class SessionManager:
             pool.shutdown(wait=False, cancel_futures=True)
 
     async def _flush(self) -> None:
+        """Every changed session into the store, after the writes already under way."""
+        await asyncio.gather(*self._saving, return_exceptions=True)
         store, written = self.store, 0
         for s in list(self.sessions.values()):
             if not s.changed:

@@ -219,3 +219,40 @@ def test_a_newer_format_is_moved_aside_never_misread(tmp_path):
         assert [p for p in state.iterdir() if ".unreadable-" in p.name]
     finally:
         server.stop()
+
+
+def test_a_cluster_restarted_whole_brings_back_the_session_the_room_and_its_followers():
+    """Cluster mode: every worker stopped (SIGTERM) and started again on the same Redis."""
+    from tests.helpers.cluster import RedisServer
+
+    redis_server = RedisServer()
+    redis_server.start()
+    server = ServerProcess(redis_server.url)
+    try:
+        with LiveTab.open(server.ws_url, leave=False) as presenter:
+            sid = presenter.hello["session"]
+            presenter.send({"type": "step", "count": 21})
+            presenter.recv_json("step")
+            presenter.send({"type": "open_room"})
+            room = presenter.recv_json("room")
+            stop(server, "sigterm")
+        server = ServerProcess(redis_server.url)
+        url = f"{server.ws_url}?room={room['code']}"
+        with LiveTab.open(url, leave=False, source_address=STUDENT) as follower:
+            assert follower.hello["role"] == "follower"
+            with LiveTab.open(f"{server.ws_url}?session={sid}", leave=False) as back:
+                assert back.hello["resumed"] is True
+                assert back.hello["room"]["code"] == room["code"]
+                assert back.state["metrics"]["step"] == 21
+                assert_same_weights(back.state, _reference(back.state["config"], 21))
+                follower.recv_until(
+                    lambda m: m.get("type") == "room" and m["presenter_online"], timeout=10
+                )
+                back.send({"type": "step", "count": 1})
+                assert follower.recv_json("step")["step"] == 22
+            token_url = f"{server.ws_url}?room={room['code']}&token={room['token']}"
+            with LiveTab.open(token_url, leave=False) as again:
+                assert again.hello["role"] == "presenter"
+    finally:
+        server.stop()
+        redis_server.stop()

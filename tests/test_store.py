@@ -177,3 +177,15 @@ def test_a_failed_write_is_store_full_and_said_once(tmp_path, caplog):
     said = [r.getMessage() for r in caplog.records]
     assert sum("cannot write" in m for m in said) == 1, said
     assert sum("writable again" in m for m in said) == 1, said
+
+
+def test_the_default_state_directory_is_the_users(monkeypatch, tmp_path):
+    from server.store import state_dir
+
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert state_dir("") == tmp_path / ".local" / "state" / "backprop-lab"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert state_dir("") == tmp_path / "xdg" / "backprop-lab"
+    assert state_dir("none") is None and state_dir("NONE") is None
+    assert state_dir("~/lab") == Path.home() / "lab"
