@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("backprop_lab.cluster")
 
 HEARTBEAT_S = 1.0  # leases, rooms and members are re-asserted this often
+HEARTBEAT_TIMEOUT_S = 5.0  # a heartbeat that has not finished by then has failed
 ALIVE_MS = 3000  # a worker not heard from for this long is gone: its sessions may be taken
 LEASE_MS = 30_000  # a lease outlives a slow heartbeat; a dead holder is known by ALIVE_MS
 MEMBER_MS = 5000  # a budget member (a session, a socket) not renewed this long is dropped
@@ -237,16 +238,21 @@ class Cluster(Store):
 
     # budgets: leased members of per-address sorted sets
 
-    async def take_member(self, set_key: str, member: str, cap: int) -> int | None:
+    async def take_member(
+        self, set_key: str, member: str, cap: int, strict: bool = False
+    ) -> int | None:
         """Add `member` to `set_key` unless it holds `cap` already (cap < 0: no cap);
-        None when taken, else the count that refused it. Down: taken, counted later."""
+        None when taken, else the count that refused it. Down: taken, counted later (or,
+        if `strict`, ClusterDown: a new session must be counted and kept, or wait)."""
         now = _ms()
         try:
             n = await self._take(
                 keys=[set_key], args=[now, now + MEMBER_MS, member, cap, MEMBER_MS * 4]
             )
-        except DOWN:
+        except DOWN as e:
             self.up = False
+            if strict:
+                raise ClusterDown(str(e)) from None
             n = -1
         if n >= 0:
             return int(n)
@@ -426,7 +432,8 @@ class Cluster(Store):
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                await self.heartbeat()
+                # bounded: a pipeline whose connection broke mid-call can wait for ever
+                await asyncio.wait_for(self.heartbeat(), HEARTBEAT_TIMEOUT_S)
                 if not self.up:
                     log.info("Redis is back; this worker's sessions are checkpointed again")
                     for s in self.manager.sessions.values():

@@ -53,7 +53,7 @@ from .pool import NORMAL, URGENT, PriorityPool
 from .protocol import CloseCode, Stopped, encode, rounded
 from .rooms import Rooms
 from .settings import Settings
-from .store import Store, address_key, checkpoint_loop, digest
+from .store import ClusterDown, Store, address_key, checkpoint_loop, digest
 
 log = logging.getLogger("backprop_lab.sessions")
 GIVE_WAY_TURNS = 4  # loop turns a room's due frame needs to start (its timer, then its task)
@@ -627,15 +627,18 @@ class SessionManager:
         """Cluster mode: count `session` against its address on every worker, evicting one
         of the address's idle sessions here if the cap is reached, else SessionsFull."""
         address, cap = session.address, self.settings.max_sessions_per_address
-        if not self.cluster.up:  # its slot cannot be counted, nor its checkpoint kept
-            raise SessionsFull(
-                "the server cannot reach its shared store (Redis) for a moment: "
-                "a new session waits for it"
-            )
         if self.budgets.exempt(address):
             cap = -1
         for _ in range(2):
-            held = await self.cluster.take_member(address_key("sessions", address), session.id, cap)
+            try:  # Redis away: the slot can be neither counted nor the session kept
+                held = await self.cluster.take_member(
+                    address_key("sessions", address), session.id, cap, strict=True
+                )
+            except ClusterDown:
+                raise SessionsFull(
+                    "the server cannot reach its shared store (Redis) for a moment: "
+                    "a new session waits for it"
+                ) from None
             if held is None:
                 return
             mine = [s for s in self.sessions.values() if s.address == address]
