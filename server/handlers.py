@@ -25,9 +25,9 @@ from engine.trainer import SnapshotError, TrainerError
 
 from . import compare, protocol, readouts
 from .budgets import over_memory
-from .cluster import address_key
 from .protocol import ErrorCode, ProtocolError, encode
 from .sessions import SessionsFull
+from .store import address_key
 
 log = logging.getLogger("backprop_lab.handlers")
 

@@ -572,6 +572,9 @@ class Hello(_Out):
       "feature_labels": {"x1": "X₁", ...}, "follower_messages": ["export", "fork", "leave"],
       "readouts": ["loss", "accuracy", "grad_norms"]}`
     Keep `session` and reconnect with `/ws?session=<id>` to resume within `session_ttl_s`.
+    `restored` is true when the session came back from the server's store (a restart, or
+    another worker): its step-back history starts at its current step. `lost` says why the
+    session the tab asked for could not be resumed (a new one was opened), else null.
     `role` is "solo", "presenter" (this session is a room) or "follower" (this connection
     watches a room read-only; `session` is then null); `room` is as in the `room` message.
     `tasks` groups the data sets by task, `heads` lists the valid (output activation, loss)
@@ -586,6 +589,8 @@ class Hello(_Out):
     protocol: int = PROTOCOL_VERSION
     session: str | None
     resumed: bool
+    restored: bool = False
+    lost: str | None = None
     role: Literal["solo", "presenter", "follower"] = "solo"
     room: dict[str, Any] | None = None
     limits: dict[str, Any]

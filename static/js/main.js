@@ -162,7 +162,8 @@ const csvImport = new CsvImport($("csv-dialog"), $("boundaries"), {
   refuse: (name, message) => dispatch({ type: "csvRefused", name, message }),
   limit: () => state.limits.max_import_bytes || 4 * 1024 * 1024,
 });
-const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession());
+const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession(),
+  (params) => send(messages.setParams(params.weights, params.biases)));
 
 function render(s, dirty) {
   const now = performance.now();

@@ -242,6 +242,7 @@ export class Decoder {
       case "hello":
         this.readouts = m.readouts || [];
         return [{ type: "hello", protocol: m.protocol, sessionId: m.session, resumed: m.resumed,
+          restored: !!m.restored, lost: m.lost ?? null,
           limits: m.limits || {}, defaults: m.defaults, schema: m.schema, tasks: m.tasks,
           heads: m.heads, liveFields: m.live_fields, featureLabels: m.feature_labels,
           followerMessages: m.follower_messages, readouts: m.readouts || [],

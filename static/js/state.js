@@ -47,7 +47,8 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  *   heatmaps: Heatmaps|null, featureMaps: {names: string[], maps: Map}|null,
  *   model: Model|null, wire: {step: number, params: Float32Array, compare: any}|null,
  *   unreadFrame: any, inspect: any, gradcheck: any, busy: {gradcheck: boolean},
- *   toasts: any[], ui: Ui}} State
+ *   toasts: any[], lost: {reason: string, step: number|null, params: Params|null}|null,
+ *   resumeNote: {restored: boolean}|null, ui: Ui}} State
  */
 
 /** @returns {State} */
@@ -93,6 +94,8 @@ export function initialState() {
     // a CSV file on its way in (csv_import.js): idle | reading | preview | applying | refused;
     // `preview` is the server's points_preview, `error` its refusal naming the line
     csv: { status: "idle", name: "", preview: null, error: null },
+    lost: null,              // {reason, step, params}: the session a reconnect could not resume
+    resumeNote: null,        // {restored}: a reconnect resumed the session; said with its state
     ui: {
       view: "forward",       // forward | backward
       selection: null,       // {kind: "neuron", layer, j} | {kind: "link", layer, i, j} | {kind: "bias", layer, j}
@@ -204,9 +207,13 @@ export const REDUCERS = {
     s.followerMessages = new Set(a.followerMessages || []);
     s.featureLabels = a.featureLabels || {};
     s.readouts = a.readouts || [];
-    if (s.connection.sessionId && a.sessionId && s.connection.sessionId !== a.sessionId) {
-      REDUCERS.toast(s, { kind: "info", text: "The server no longer had this tab's session: a new one "
-        + "started with the same configuration (weights and counters start afresh)." });
+    // The truth about a reconnect: the session this tab asked for is back (said once its
+    // state, with the step, arrives), or it was lost and the server says why; the weights
+    // this page still shows are then offered back (notices.js).
+    if (a.lost) {
+      s.lost = { reason: a.lost, step: s.metrics ? s.metrics.step : null, params: s.params };
+    } else if (a.resumed && s.connection.attempt > 0) {
+      s.resumeNote = { restored: !!a.restored };
     }
     Object.assign(s.connection, { sessionId: a.sessionId, resumed: !!a.resumed, status: "open", attempt: 0 });
     s.role = a.role || "solo";
@@ -235,6 +242,12 @@ export const REDUCERS = {
     s.stopped = a.stopped;
     s.phase = a.phase;
     s.canStepBack = a.canStepBack;
+    if (s.resumeNote) {
+      const cut = s.resumeNote.restored ? " (the server had restarted: step back starts from here)" : "";
+      REDUCERS.toast(s, { kind: "info", key: "resumed", text: `Reconnected: resumed at step ${a.metrics.step}${cut}.` });
+      s.resumeNote = null;
+      dirty.push("banner");
+    }
     mergeCompare(s, a.compare, true);
     if (s.unreadFrame) readFrame(s, s.unreadFrame);  // it came before this state's model
     // The last record stays on screen only while it still describes these weights' step.
@@ -334,6 +347,8 @@ export const REDUCERS = {
     if (s.toasts.length > 4) s.toasts.shift();
     return ["banner"];
   },
+  /** The lost-session notice is answered (its weights put back, or dismissed). */
+  dismissLost(s) { s.lost = null; return ["banner"]; },
   dismissToast(s, a) {
     s.toasts = s.toasts.filter((t) => t.id !== a.id);
     return ["banner"];
