@@ -70,7 +70,7 @@ READOUTS: tuple[Readout, ...] = (
         "grad_norms",
         Shape.LAYERS,
         math.inf,
-        lambda t, ev: layer_norms(t.net, t.net.grads),
+        lambda t, ev: list(t.grad_norms),
         "‖∂L/∂W_l‖ of the last gradient, as the optimizer used it (with the penalty's part)",
     ),
 )

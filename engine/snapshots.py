@@ -97,6 +97,10 @@ def load(cls, snap: dict):
     stopping.best_test = math.inf if cnt["best_test"] is None else cnt["best_test"]
     stopping.bad_epochs = cnt["bad_epochs"]
     stopping.reason, stopping.message = s["stopped"], s["stop_message"]
+    # the gradient itself is not saved: the readout of the last update is its history entry
+    now = [h for h in s["history"][-1:] if h["step"] == t.step_count]
+    if now:
+        t._grad_norms = list(now[0]["grad_norms"])
     t.history = s["history"] or [t.metrics()]
     return t
 
