@@ -313,7 +313,7 @@ class Trainer:
         np.copyto(net.grads, rec.grads)
         undo.before_update(self, saved)
         self.optimizer.step([net.params], [net.grads])
-        if not (math.isfinite(rec.loss) and np.isfinite(net.params).all()):
+        if not (math.isfinite(rec.loss) and self._params_finite()):
             undo.diverged(self, self.step_count + 1, saved)
             rec.metrics = self.metrics()
             return rec
@@ -332,6 +332,13 @@ class Trainer:
         self._check_stops(epoch_done, rec.metrics, float(np.abs(delta).max(initial=0.0)))
         self.last_record = rec
         return rec
+
+    def _params_finite(self) -> bool:
+        """Whether the weights' sum of squares is finite (no NaN, inf, or |w| past 1e154):
+        the state every update must leave, and an import must hold (snapshots.py)."""
+        p = self.net.params
+        with np.errstate(over="ignore", invalid="ignore"):
+            return math.isfinite(np.dot(p, p))
 
     def step(self) -> StepRecord:
         """Exactly one mini-batch update (finishing a half-shown one first) with its record."""
@@ -381,7 +388,7 @@ class Trainer:
                 self._traces = self._forward_backward(idx, self._workspace_for(len(idx)))[0]
                 opt.step(params, grads)
                 self._grad_norms = None  # net.grads holds this update's gradient
-                if not math.isfinite(np.dot(net.params, net.params)):  # NaN, inf or overflow
+                if not self._params_finite():
                     undo.diverged(self, self.step_count + 1)
                     break
                 epoch_done = self._advance(len(idx))
