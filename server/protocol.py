@@ -34,7 +34,7 @@ from engine.readouts import COUNTERS, READOUT_NAMES, READOUTS, Shape
 
 from .lessons import CHARTS, LESSONS
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 # What a room's follower may send: it reads along, saves a copy, forks or stops following.
 FOLLOWER_MESSAGES = frozenset({"export", "fork", "leave"})
 
@@ -536,7 +536,7 @@ class CompareReadout(_Out):
 class Hello(_Out):
     """The first message on every connection.
 
-    `{"type": "hello", "protocol": 4, "session": "3q2…", "resumed": false,
+    `{"type": "hello", "protocol": 5, "session": "3q2…", "resumed": false,
       "limits": {...}, "defaults": {<engine config>}, "schema": [<engine field table>],
       "tasks": {"binary": ["circle", ...], "regression": [...], "multiclass": [...]},
       "heads": {"binary": [["tanh", "mse"], ...], ...}, "live_fields": ["alpha", ...],
