@@ -204,3 +204,15 @@ def test_every_readout_sent_for_step_s_is_the_history_and_a_fresh_run(tab, seed)
 
 def sent_step(ops: list) -> int:
     return sum(op[0] == "update" for op in ops)
+
+
+def test_residual_where_no_skip_fits_keeps_the_weights_and_the_counters():
+    # issue 21 item 12: the same network either way, so nothing is rebuilt or reset
+    t = Trainer(XOR)  # hidden [4, 2]: no two adjacent widths match
+    t.run(3)
+    before, metrics = t.net.params.copy(), t.metrics()
+    t.configure({"residual": True})
+    assert t.step_count == 3 and (t.net.params == before).all() and t.metrics() == metrics
+    assert not any(t.net.skip) and t.can_step_back
+    t.configure({"hidden": [4, 4]})  # now one fits: a new network with its skip
+    assert t.net.skip == [False, True, False] and t.step_count == 0
