@@ -86,3 +86,14 @@ def test_the_engine_names_the_field_it_refuses():
     snap["params"] = [1e300] * len(snap["params"])  # finite, but the loss is not
     with pytest.raises(SnapshotError, match="params"):
         Trainer.from_snapshot(snap)
+
+
+@pytest.mark.parametrize("value", [True, "1", None, [1.0]])
+def test_a_weight_that_is_not_a_number_is_refused(value):
+    # numpy read true and "1" as 1.0: the old check let them in
+    t = Trainer(DIVERGE)
+    t.step()
+    snap = t.snapshot()
+    snap["params"][0] = value
+    with pytest.raises(SnapshotError, match="params"):
+        Trainer.from_snapshot(snap)
