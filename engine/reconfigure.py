@@ -14,6 +14,7 @@ from typing import Any
 from . import activations, undo
 from .config import IMPORTED_DATASETS, ConfigError
 from .data import imported_fits
+from .network import skips
 from .optimizers import make_optimizer
 
 DATA_FIELDS = {"dataset", "n_points", "noise", "train_fraction", "seed", "n_classes"}
@@ -39,6 +40,8 @@ def configure(t, changes: dict[str, Any]) -> set[str]:
     if changed & DATA_FIELDS:
         t._build_data()
         t._build_model()
+    elif changed == {"residual"} and not any(skips(new.layer_sizes)):
+        t.net.residual = new.residual  # no skip fits these widths: the same network, kept
     elif changed & NETWORK_FIELDS or new.n_outputs != old.n_outputs:
         t._refresh_features()
         t._build_model()

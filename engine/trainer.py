@@ -142,6 +142,7 @@ class Trainer:
         self.last_record: StepRecord | None = None
         self._checkpoints = Checkpoints()
         self._pending_undo: TrainingState | None = None
+        self._grad_norms: list[float | None] | None = None
         self._log(self.metrics())
 
     def variant(self, changes: dict[str, Any]) -> Trainer:
@@ -308,6 +309,7 @@ class Trainer:
 
     def _record(self, idx: np.ndarray) -> StepRecord:
         """Forward, loss and backward on the training rows `idx`, as the next update's record."""
+        self._grad_norms = self.grad_norms  # net.grads is about to hold the next batch's
         traces, yhat, t = self._forward_backward(idx)
         c, net = self.config, self.net
         per = self.head.per_example(traces[-1].z, yhat, t)
@@ -339,12 +341,13 @@ class Trainer:
         np.copyto(net.grads, rec.grads)
         undo.before_update(self, saved)
         self.optimizer.step([net.params], [net.grads])
-        if not (math.isfinite(rec.loss) and np.isfinite(net.params).all()):
+        if not (math.isfinite(rec.loss) and self._params_finite()):
             undo.diverged(self, self.step_count + 1, saved)
             rec.metrics = self.metrics()
             return rec
         epoch_done = self._advance(len(rec.batch))
-        rec.metrics = self.metrics(rec.grad_norms)
+        self._grad_norms = list(rec.grad_norms)
+        rec.metrics = self.metrics()
         if rec.metrics["loss"]["train"] is None:
             undo.diverged(self, self.step_count, saved)
             rec.metrics = self.metrics()
@@ -357,6 +360,13 @@ class Trainer:
         self._check_stops(epoch_done, rec.metrics, float(np.abs(delta).max(initial=0.0)))
         self.last_record = rec
         return rec
+
+    def _params_finite(self) -> bool:
+        """Whether the weights' sum of squares is finite (no NaN, inf, or |w| past 1e154):
+        the state every update must leave, and an import must hold (snapshots.py)."""
+        p = self.net.params
+        with np.errstate(over="ignore", invalid="ignore"):
+            return math.isfinite(np.dot(p, p))
 
     def step(self) -> StepRecord:
         """Exactly one mini-batch update (finishing a half-shown one first) with its record."""
@@ -405,7 +415,8 @@ class Trainer:
                 idx = self._next_batch()
                 self._traces = self._forward_backward(idx, self._workspace_for(len(idx)))[0]
                 opt.step(params, grads)
-                if not math.isfinite(np.dot(net.params, net.params)):  # NaN, inf or overflow
+                self._grad_norms = None  # net.grads holds this update's gradient
+                if not self._params_finite():
                     undo.diverged(self, self.step_count + 1)
                     break
                 epoch_done = self._advance(len(idx))
@@ -485,6 +496,16 @@ class Trainer:
         grads = rec.grads if rec is not None else self.net.grads
         return layer_gradients(traces, grads, self.net.layout)
 
+    @property
+    def grad_norms(self) -> list[float | None]:
+        """‖∂L/∂W_l‖ per weight layer of the gradient the last update used (zeros before any):
+        the `grad_norms` readout. Kept apart from net.grads, which a half-shown phase step
+        fills with the next batch's gradient; step back and snapshots restore it
+        (TrainingState.grad_norms, the history's entry of the step)."""
+        if self._grad_norms is None:  # the fast path left the last update's gradient there
+            self._grad_norms = self._layer_norms(self.net.grads)
+        return self._grad_norms
+
     def _layer_norms(self, flat: np.ndarray) -> list[float]:
         """‖∂L/∂W_l‖ per weight layer: the weights' gradient only (not b, γ or β), as the
         optimizer used it (with the penalty's part when there is one)."""
@@ -515,10 +536,10 @@ class Trainer:
                 out["accuracy"][name] = ok[k] / count
         return out
 
-    def metrics(self, grad_norms: list | None = None) -> dict:
+    def metrics(self) -> dict:
         """The counters and every readout of engine/readouts.py, by name: what the history
-        keeps and the page charts. A record's `grad_norms` may be passed in, not recomputed."""
-        return readouts.measure(self, {"grad_norms": grad_norms} if grad_norms else None)
+        keeps and the page charts."""
+        return readouts.measure(self)
 
     def parameters(self) -> dict:
         net = self.net

@@ -98,7 +98,7 @@ def test_frame_prefix_and_alignment_are_as_documented():
         ],
     )
     magic, version, reserved, n = struct.unpack_from("<4sHHI", data)
-    assert (magic, version, reserved) == (b"BPLF", 2, 0) and (12 + n) % 8 == 0
+    assert (magic, version, reserved) == (b"BPLF", frames.FORMAT_VERSION, 0) and (12 + n) % 8 == 0
     header = json.loads(data[12 : 12 + n])
     assert header["kind"] == "frame" and header["step"] == 3
     w, m = header["arrays"]  # floats first, at offset 0, so Float32Array can view them

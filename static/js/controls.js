@@ -289,6 +289,27 @@ export class Controls {
       }
     }
     this._heads(state.heads[task], c);
+    this._residual(state);
+  }
+
+  /** Residual adds a skip where a layer's input and output widths match, below the output
+   *  (engine/network.py `skips`). Where none does, ticking it would change nothing: the box
+   *  is disabled, and says why beside it. */
+  _residual(state) {
+    const box = this.inputs.get("residual");
+    const row = this.rows.get("residual");
+    if (!box || !row || !state.model) return;
+    const sizes = state.model.sizes;
+    const fits = sizes.slice(0, -2).some((n, l) => n === sizes[l + 1]);
+    box.el.disabled = !fits && !box.el.checked;
+    let why = row.nextElementSibling;
+    if (!why || !why.classList.contains("why")) {
+      why = h("div", { className: "hint why", "data-testid": "residual-why" });
+      row.after(why);
+    }
+    why.hidden = fits;
+    why.textContent = fits ? "" : `No skip fits the widths ${sizes.join(", ")}: a skip joins two `
+      + "adjacent layers of equal width (e.g. hidden 4, 4).";
   }
 
   /** Offer only the hello's valid (output activation, loss) pairs for the task: choices the

@@ -339,11 +339,16 @@ export class NetworkView {
         ctx.strokeRect(node.x - s / 2 - 4, node.y - s / 2 - 4, s + 8, s + 8);
       }
       ctx.font = `bold ${14 * k.font}px system-ui, sans-serif`;
-      // the mini-batch's loss, which the update follows (not the data sets' losses shown elsewhere)
-      const text = `batch loss L = ${fmt(rec.batch_loss)}`;
-      drawn.lossLabel = text;
-      const lx = Math.min(out[0].x - s / 2, this.surface.width - ctx.measureText(text).width - 4);
-      ctx.fillText(text, lx, out[0].y - s / 2 - 14);
+      // the mini-batch's loss, which the update follows (not the data sets' losses shown
+      // elsewhere). L is the inspector's L, the data loss plus the penalty: with a penalty on,
+      // the data part is named L_data, as in the inspector's ∂L_data/∂w, and the penalty beside it
+      const lines = rec.penalty
+        ? [`batch data loss L_data = ${fmt(rec.batch_loss)}`, `(L = L_data + penalty ${fmt(rec.penalty)})`]
+        : [`batch loss L = ${fmt(rec.batch_loss)}`];
+      drawn.lossLabel = lines.join(" ");
+      const width = Math.max(...lines.map((line) => ctx.measureText(line).width));
+      const lx = Math.min(out[0].x - s / 2, this.surface.width - width - 4);
+      lines.forEach((line, i) => ctx.fillText(line, lx, out[0].y - s / 2 - 14 - (lines.length - 1 - i) * 17 * k.font));
     }
     drawn.legend = this._legend(ctx, state, showGrad, phase, updates);
     this.legendText = drawn.legend.text;  // what the diagram says it shows (read by tests)

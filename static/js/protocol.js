@@ -1,17 +1,18 @@
 // @ts-check
 // The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 5) and
-// server/frames.py (binary frame format 2). The only module that builds or parses messages.
+// server/frames.py (binary frame format 3). The only module that builds or parses messages.
 //
 // Text frames are JSON objects with a `type`. Binary frames (server → client) are
 //   0  4  magic "BPLF" | 4 2 u16 format version | 6 2 u16 reserved | 8 4 u32 H (header bytes)
 //   12 H  UTF-8 JSON header {"kind": "frame" | "record", ..., "arrays": [...]}
-//   12+H  payload; entry {name, layer?, shape, dtype: "float32" | "float16", offset}
+//   12+H  payload; entry {name, layer?, shape, dtype: "float32" | "float16", offset}: every
+//         offset a multiple of 4 (each float array padded to 4 bytes, float16 ones too)
 // All little-endian. A "frame" carries the weights (`params`, laid out by paramLayout), the
 // last update's gradients (`grads`) and compare mode's B (`compare_params`); the page makes
 // every heatmap from them (heatmaps.js).
 
 export const PROTOCOL_VERSION = 5;
-export const FRAME_VERSION = 2;
+export const FRAME_VERSION = 3;
 const SESSION_KEY = "backprop-lab-session";
 const ROOM_KEY = "backprop-lab-rooms";  // localStorage: {code: presenter token} of this browser
 
