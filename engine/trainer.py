@@ -36,7 +36,7 @@ from .checkpoints import Checkpoints, TrainingState
 from .config import Config
 from .data import AddPoint, Edit, Points, RemovePoint
 from .errors import SnapshotError, TrainerError
-from .losses import correct, make_head, targets_for
+from .losses import correct, make_head, predicted_classes, targets_for
 from .network import Network
 from .optimizers import make_optimizer
 from .records import StepRecord, StepSettings, layer_gradients, update_ratios
@@ -491,6 +491,18 @@ class Trainer:
         """The counters and every readout of engine/readouts.py, by name: what the history
         keeps and the page charts. A record's `grad_norms` may be passed in, not recomputed."""
         return readouts.measure(self, {"grad_norms": grad_norms} if grad_norms else None)
+
+    def classify(self, points) -> list[int]:
+        """The class the network assigns to each point [[x1, x2], ...] now (evaluation mode,
+        as the decision boundary draws it); TrainerError for a regression."""
+        if self.config.task == "regression":
+            raise TrainerError("a regression network assigns no classes")
+        X = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        with np.errstate(all="ignore"):
+            _, yhat = self.net.predict(
+                features.compute_features(X, self.config.features), self.head
+            )
+        return predicted_classes(self.head, yhat).tolist()
 
     def parameters(self) -> dict:
         net = self.net

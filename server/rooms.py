@@ -18,6 +18,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from .cluster import address_key
+from .polls import Poll
 from .protocol import CloseCode, RoomUi, encode
 from .protocol import Room as RoomMsg
 from .security import WILDCARD_HOSTS, lan_addresses
@@ -57,6 +58,7 @@ class Room:
         self.qr = qr_rows(self.join_urls[0]) if self.join_urls else None
         self._presence: asyncio.Task | None = None
         self._tell = False  # presence must be told even if the count did not change
+        self.poll = Poll(self)  # the presenter's question to the class (polls.py)
 
     def _join_urls(self, settings: Settings) -> list[str]:
         if settings.host not in WILDCARD_HOSTS:
@@ -131,11 +133,15 @@ class Rooms:
                 session.room = self.by_code[room.code] = room
         return session.room
 
-    async def adopt(self, session: Session, code: str, token: str, ui: dict) -> Room:
-        """Session resumed from a checkpoint (cluster mode): its room goes on here."""
+    async def adopt(
+        self, session: Session, code: str, token: str, ui: dict, poll: dict | None = None
+    ) -> Room:
+        """Session resumed from a checkpoint (cluster mode): its room goes on here, its
+        question and the answers to it (in Redis) too."""
         room = Room(code, session, self.settings, token)
         room.ui = dict(ui)
         await self._share(room)
+        room.poll.restore(poll)
         session.room = self.by_code[code] = room
         return room
 
@@ -155,6 +161,7 @@ class Rooms:
     def let_go(self, room: Room) -> None:
         """The session moved to another worker: the room goes on there, its followers too."""
         self.by_code.pop(room.code, None)
+        room.poll.stop()
         if room.publisher is not None:
             room.session.followers.discard(room.publisher)
             room.publisher.stop()
@@ -176,6 +183,7 @@ class Rooms:
     async def close(self, room: Room, reason: str) -> None:
         """End `room`: its followers are closed with 4004; the session goes on alone."""
         self.by_code.pop(room.code, None)
+        room.poll.stop()
         if room.session.room is room:
             room.session.room = None
         followers, room.session.followers = list(room.session.followers), set()

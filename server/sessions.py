@@ -200,6 +200,7 @@ class Session:
                 "ui": room.ui,
                 # what the room had published by now: a joiner's state is this fresh
                 "published": None if room.publisher is None else room.publisher.mark(),
+                "poll": room.poll.record(),
             },
         }
         return json.dumps(record), histories
@@ -485,7 +486,9 @@ class SessionManager:
         self.sessions[sid] = session
         if r.get("room"):
             room = r["room"]
-            await self.rooms.adopt(session, room["code"], room["token"], room["ui"])
+            await self.rooms.adopt(
+                session, room["code"], room["token"], room["ui"], room.get("poll")
+            )
         await self.cluster.hold(session)
         await self.cluster.take_member(address_key("sessions", session.address), sid, -1)
         if session.room is not None:
