@@ -114,3 +114,27 @@ def test_a_numeric_answer_and_a_point_clicked_on_the_plot(run):
     expect(student.page.get_by_test_id("answer-0")).to_be_visible()
     teacher.page.screenshot(path=str(SCREENSHOTS / "question-point-1920x1080.png"))
     assert not teacher.errors and not student.errors, (teacher.errors, student.errors)
+
+
+def test_the_divergence_lesson_asks_whether_the_loss_goes_up(run):
+    teacher = run("lesson=diverge", size=(1280, 720))
+    ask = teacher.page.get_by_test_id("lesson-ask")
+    expect(ask).to_be_disabled()  # a question is for a room's class
+    code = present(teacher)
+    student = run(f"join={code}", size=(390, 844))
+    student.page.wait_for_function(f"() => {STATE}.role === 'follower'")
+    expect(ask).to_be_enabled()
+    expect(student.page.get_by_test_id("lesson-ask")).to_be_hidden()
+    before = teacher.page.evaluate(f"() => {STATE}.metrics.loss.train")
+    ask.click()
+    expect(student.page.get_by_test_id("question-prompt")).to_contain_text("training loss")
+    student.page.get_by_test_id("answer-down").click()
+    expect(teacher.page.get_by_test_id("question-count")).to_contain_text("1 answered")
+    teacher.page.click("#btn-step")
+    teacher.wait_steps(1)
+    after = teacher.page.evaluate(f"() => {STATE}.metrics.loss.train")
+    assert after > before  # the oracle: the page's own loss, before and after the update
+    teacher.page.get_by_test_id("question-reveal").click()
+    expect(student.page.get_by_test_id("question-truth-value")).to_contain_text("goes up")
+    expect(student.page.get_by_test_id("question-verdict")).to_contain_text("You said goes down")
+    assert not teacher.errors and not student.errors, (teacher.errors, student.errors)

@@ -132,7 +132,7 @@ const inspector = new InspectorView($("inspector"), {
 });
 const controls = new Controls(act, dispatch);
 const lessons = new LessonsView($("btn-lessons"), $("lessons-menu"), $("lesson-card"), readLessons(), {
-  open: (id) => act.openLesson(id), close: () => act.closeLesson() });
+  open: (id) => act.openLesson(id), close: () => act.closeLesson(), ask: (question) => act.ask(question) });
 const boundaryB = new BoundaryView($("boundary-b"), {
   resized: onResize,
   addPoint: () => dispatch({ type: "toast", kind: "info", text: "Edit the data on run A (the left plot); B follows." }),
