@@ -484,3 +484,30 @@ def test_the_class_answers_across_machines_and_nothing_is_counted_twice(two):
         with LiveTab.open(f"{b.ws_url}?room={code}", leave=False) as late_joiner:
             assert late_joiner.recv_json("question")["id"] == q["id"]
             assert late_joiner.recv_json("reveal")["truth"] == sign
+
+
+def test_an_open_question_moves_with_the_room_to_another_machine(two):
+    """The presenter's tab comes back on the other worker (its token): the open question,
+    the answers given so far (in Redis) and the engine's answer go on there."""
+    _, (a, b) = two
+    with LiveTab.open(a.ws_url, leave=False) as presenter:
+        presenter.send({"type": "open_room"})
+        room = presenter.recv_json("room")
+        presenter.send({"type": "ask", "question": {"kind": "loss_direction"}})
+        q = presenter.recv_json("question")
+        with LiveTab.open(f"{a.ws_url}?room={room['code']}", leave=False) as s:
+            s.recv_json("question")
+            s.send({"type": "answer", "question": q["id"], "value": "down"})
+            s.recv_json("question")
+        before = fresh_state(presenter)["metrics"]["loss"]["train"]
+    url = f"{b.ws_url}?room={room['code']}&token={room['token']}"
+    with LiveTab.open(url) as back:
+        again = back.recv_json("question")
+        assert again["id"] == q["id"]
+        assert back.recv_json("answers")["answered"] == 1  # counted before the move
+        back.send({"type": "step"})
+        after = back.recv_json("step")["loss"]["train"]
+        back.send({"type": "reveal"})
+        shown = back.recv_json("reveal")
+        assert shown["truth"] == ("up" if after > before else "down")
+        assert shown["counts"] == [0, 1, 0] and shown["answered"] == 1
