@@ -106,6 +106,11 @@ def test_a_numeric_answer_and_a_point_clicked_on_the_plot(run):
     teacher.page.wait_for_function(f"() => {STATE}.inspect && {STATE}.inspect.step === 1")
     shown = teacher.page.evaluate(f"() => {STATE}.inspect.neuron.delta")
     assert abs(shown - truth) < 1e-12
+    # the inspector's walk for that neuron, as the page draws it (it once printed
+    # "[object HTMLParagraphElement],,," for a neuron instead of its step and example)
+    inspector = teacher.page.locator("#inspector")
+    expect(inspector).to_contain_text("traced example")
+    assert "[object" not in inspector.inner_text()
     # a point clicked on the Output plot: which class?
     teacher.page.get_by_test_id("ask-point").click()
     box = teacher.page.locator("#boundary").bounding_box()
