@@ -62,7 +62,9 @@ export class QuestionView {
 
   _presenter(state) {
     const q = state.question;
-    const out = [this._askBar(state)];
+    // while the class answers, the card is the question alone (a projector's rows are few);
+    // Close or the reveal brings the ask buttons back
+    const out = !q || q.reveal ? [this._askBar(state)] : [];
     if (q) {
       out.push(h("p", { className: "q-prompt", "data-testid": "question-prompt" }, q.prompt));
       const actions = h("div", { className: "q-actions" },
@@ -158,7 +160,9 @@ export class QuestionView {
     const rows = histogramRows(q, counts, t ? t.bins : null, q.reveal);
     const top = Math.max(1, ...rows.map((r) => r.count));
     this.bars.setAttribute("aria-label", rows.map((r) => `${r.label}: ${r.count}`).join(", ") || "no answers yet");
-    this.bars.replaceChildren(...rows.map((r) => {
+    this.bars.classList.toggle("q-numbers", !q.choices);
+    if (!q.choices) this._columns(rows, top, t ? t.bins : null, q.reveal);
+    else this.bars.replaceChildren(...rows.map((r) => {
       const fill = h("span", { className: "q-fill" });
       fill.style.width = `${(100 * r.count) / top}%`;  // CSSOM: the page's CSP allows no style attributes
       return h("div", { className: `q-row${r.right ? " q-is-right" : ""}${r.mine ? " q-is-mine" : ""}`, dataset: { count: String(r.count) } },
@@ -166,6 +170,26 @@ export class QuestionView {
         h("span", { className: "q-track" }, fill),
         h("b", { className: "q-n" }, String(r.count)));
     }));
+    this._count(t, state);
+  }
+
+  /** A number's histogram as columns (a row per bin would fill a projector's screen), the
+   *  range under it and, once revealed, the engine's number marked. */
+  _columns(rows, top, bins, reveal) {
+    const cols = h("div", { className: "q-cols" }, rows.map((r) => {
+      const fill = h("span", { className: "q-fill" });
+      fill.style.height = `${(100 * r.count) / top}%`;
+      return h("div", { className: `q-col${r.right ? " q-is-right" : ""}${r.mine ? " q-is-mine" : ""}`,
+        dataset: { count: String(r.count) }, title: `${r.label}: ${r.count}` },
+      h("b", { className: "q-n" }, r.count ? String(r.count) : ""), h("span", { className: "q-track" }, fill));
+    }));
+    const axis = bins ? h("div", { className: "q-axis" }, h("span", {}, fmtAnswer(bins[0])),
+      reveal ? h("span", { className: "q-mark" }, `engine ${fmtAnswer(reveal.truth)}`) : null,
+      h("span", {}, fmtAnswer(bins[bins.length - 1]))) : h("div", { className: "q-axis" }, "no answers yet");
+    this.bars.replaceChildren(cols, axis);
+  }
+
+  _count(t, state) {
     const count = this.card.querySelector(".q-count");
     if (count) {
       const followers = state.room ? state.room.followers : 0;
