@@ -38,7 +38,7 @@ from .config import Config
 from .csv_points import ImportedData
 from .data import AddPoint, Edit, Points, RemovePoint, imported_fits
 from .errors import SnapshotError, TrainerError
-from .losses import correct, make_head, targets_for
+from .losses import correct, make_head, predicted_classes, targets_for
 from .network import Network
 from .optimizers import make_optimizer
 from .records import StepRecord, StepSettings, layer_gradients, update_ratios
@@ -540,6 +540,18 @@ class Trainer:
         """The counters and every readout of engine/readouts.py, by name: what the history
         keeps and the page charts."""
         return readouts.measure(self)
+
+    def classify(self, points) -> list[int]:
+        """The class the network assigns to each point [[x1, x2], ...] now (evaluation mode,
+        as the decision boundary draws it); TrainerError for a regression."""
+        if self.config.task == "regression":
+            raise TrainerError("a regression network assigns no classes")
+        X = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        with np.errstate(all="ignore"):
+            _, yhat = self.net.predict(
+                features.compute_features(X, self.config.features), self.head
+            )
+        return predicted_classes(self.head, yhat).tolist()
 
     def parameters(self) -> dict:
         net = self.net

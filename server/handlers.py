@@ -4,7 +4,8 @@ A handler runs trainer work through `session.call` (thread pool, lock held) and 
 through the connection. The engine's refusals become typed errors here: ConfigError →
 `bad_config` with its field, TrainerError → `rejected`; both leave the trainer unchanged.
 Answers that describe the session (state, steps, inspections) are shared with a room's
-followers; a follower may only export, fork or leave (anything else is `forbidden`).
+followers; a follower may only answer the presenter's question, export, fork or leave
+(anything else is `forbidden`).
 In compare mode every handler that moves the trainer moves run B the same way, and
 every edit reaches it as compare.py says.
 """
@@ -23,7 +24,7 @@ from engine.config import FIELDS, LIVE_FIELDS, ConfigError
 from engine.csv_points import CsvError
 from engine.trainer import SnapshotError, TrainerError
 
-from . import compare, protocol, readouts
+from . import compare, protocol, questions, readouts
 from .budgets import over_memory
 from .protocol import ErrorCode, ProtocolError, encode
 from .sessions import SessionsFull
@@ -49,8 +50,9 @@ READ_ONLY = frozenset(
         "open_room",
         "close_room",
     }
+    | {"ask", "answer", "reveal"}
 )
-UNCHARGED = frozenset({"leave", "pause", "ui"})  # never wait for the address's CPU share
+UNCHARGED = frozenset({"leave", "pause", "ui", "answer"})  # never wait for the address's CPU share
 Handler = Callable[["Connection", object], Awaitable[None]]
 
 
@@ -542,6 +544,38 @@ async def on_compare(conn: Connection, msg: protocol.Compare) -> None:
         await s.call(lambda t: compare.start(s, t, dict(msg.config), msg.restart))
     await send_state(conn, history=True)
     s.request_render()
+
+
+def _room_of(conn: Connection, type_: str):
+    room = conn.session.room
+    if room is None:
+        raise ProtocolError(
+            ErrorCode.REJECTED,
+            "a question is asked of a room's class: open a room first",
+            None,
+            type_,
+        )
+    return room
+
+
+async def on_ask(conn: Connection, msg: protocol.Ask) -> None:
+    """The engine's answer is worked out now, for the next update (questions.py)."""
+    room, s = _room_of(conn, "ask"), conn.session
+    example = room.ui.get("example")
+    posed = await s.call(lambda t: questions.pose(t, msg.question, example))
+    await room.poll.ask(posed)
+
+
+async def on_answer(conn: Connection, msg: protocol.Answer) -> None:
+    if conn.role != "follower":
+        raise ProtocolError(
+            ErrorCode.REJECTED, "the class answers; the presenter reveals", None, "answer"
+        )
+    await _room_of(conn, "answer").poll.answer(conn, msg.question, msg.value)
+
+
+async def on_reveal(conn: Connection, msg: protocol.Reveal) -> None:
+    await _room_of(conn, "reveal").poll.reveal()
 
 
 # `on_<type>` for each message protocol.py lists, found by name: a message without its

@@ -36,10 +36,14 @@ from engine.readouts import COUNTERS, READOUT_NAMES, READOUTS, Shape
 from .lessons import CHARTS, LESSONS
 
 PROTOCOL_VERSION = 5
-# What a room's follower may send: it reads along, saves a copy, forks or stops following.
-FOLLOWER_MESSAGES = frozenset({"export", "export_points", "fork", "leave"})
+# What a room's follower may send: it reads along, answers the presenter's question, saves a
+# copy, forks or stops following.
+FOLLOWER_MESSAGES = frozenset({"answer", "export", "export_points", "fork", "leave"})
 # The messages that may be over max_message_bytes (up to max_import_bytes): files
 LARGE_MESSAGES = frozenset({"import", "import_points"})
+# What a presenter may ask the class (server/questions.py has one kind each: a test checks)
+QUESTION_KINDS = ("update_sign", "delta_value", "loss_direction", "class_of_point")
+QUESTION_ID = r"^[0-9a-f]{8}$"
 
 MAX_INDEX = 4 * MAX_POINTS  # no list the engine keeps is longer (points grow by editing)
 MAX_JSON_INT = 2**53  # larger integers lose precision in a browser's JSON.parse
@@ -352,6 +356,48 @@ class UiShare(_Message):
     reveal: Annotated[int, Field(ge=0, le=64)] | None = None
 
 
+class QuestionSpec(_Message):
+    """What the presenter asks (see `Ask`): `kind`, and the target it names."""
+
+    kind: Literal[QUESTION_KINDS]  # type: ignore[valid-type]
+    target: Selection | None = None
+    x1: Annotated[float, Field(ge=-1e6, le=1e6)] | None = None
+    x2: Annotated[float, Field(ge=-1e6, le=1e6)] | None = None
+    tolerance: Annotated[float, Field(gt=0, le=1e6)] | None = None
+
+
+class Ask(_Message):
+    """`{"type": "ask", "question": {"kind": "update_sign", "target": {"kind": "link",
+    "layer": 0, "i": 1, "j": 2}}}`: ask the room's class (presenter only). Kinds:
+    `update_sign` (a link: will its weight go up or down in the next update?),
+    `delta_value` (a neuron's δ or a link's ∂L/∂w in the next update, on the traced example;
+    answered with a number, right within `tolerance`, default 10 % of |truth| or 0.01),
+    `loss_direction` (will the training loss go up or down with the next update?) and
+    `class_of_point` (`x1`, `x2`: which class does the network give that point?). The
+    engine's answer is worked out now, on a copy of the session stepped once; a new question
+    replaces the open one. Answered with `question` to everyone in the room."""
+
+    type: Literal["ask"]
+    question: QuestionSpec
+
+
+class Answer(_Message):
+    """`{"type": "answer", "question": "3f9c01ab", "value": "up"}` (a choice of the question's
+    `choices`, or a number for `delta_value`): a follower's answer, which replaces its
+    earlier one until the presenter reveals. Answered with `question` (its `answer` set)."""
+
+    type: Literal["answer"]
+    question: Annotated[str, Field(pattern=QUESTION_ID)]
+    value: Annotated[str, Field(max_length=16)] | Annotated[float, Field(ge=-1e6, le=1e6)] | int
+
+
+class Reveal(_Message):
+    """`{"type": "reveal"}`: close the answers to the open question and show everyone the
+    engine's answer (presenter only). Answered with `reveal` to everyone in the room."""
+
+    type: Literal["reveal"]
+
+
 class Fork(_Message):
     """`{"type": "fork"}`: a follower takes the room's current state (data, weights,
     optimizer state, counters, history) into a private session of its own; answered with
@@ -405,6 +451,9 @@ CLIENT_MODELS = (
     UiShare,
     Fork,
     Compare,
+    Ask,
+    Answer,
+    Reveal,
 )
 ClientMessage = Annotated[Union[CLIENT_MODELS], Field(discriminator="type")]  # noqa: UP007
 CLIENT_TYPES = tuple(m.model_fields["type"].annotation.__args__[0] for m in CLIENT_MODELS)
@@ -427,7 +476,12 @@ _RANGE_ERRORS = {
 def _from_validation_error(e: ValidationError, type_: str | None) -> ProtocolError:
     err = e.errors(include_url=False)[0]
     kind, loc = err["type"], err["loc"]
-    field = ".".join(str(p) for p in loc[1:] if p not in ("int", "float")) or None
+    # a union's member names in `loc` ("float", "constrained-str") are not fields
+    members = ("int", "float", "str")
+    field = ".".join(
+        str(p) for p in loc[1:] if p not in members and not str(p).startswith("constrained-")
+    )
+    field = field or None
     if kind == "union_tag_invalid":
         return ProtocolError(
             ErrorCode.UNKNOWN_TYPE,
@@ -823,6 +877,71 @@ class Forked(_Out):
     step: int
 
 
+class Question(_Out):
+    """The presenter's question, to everyone in the room (and to each joiner):
+
+    `{"type": "question", "id": "3f9c01ab", "kind": "update_sign", "prompt": "…", "choices":
+      ["up", "down", "unchanged"], "labels": ["goes up", "goes down", "stays"],
+      "target": {"kind": "link", "layer": 0, "i": 1, "j": 2} | null, "x1": null, "x2": null,
+      "tolerance": null, "step": 12, "answer": null}`
+    `choices` are the values an `answer` may send (null for `delta_value`: a number, right
+    within `tolerance`), `labels` what the buttons say; `step` the update it is about (the
+    next one); `answer` this follower's own answer (null: none yet, or sent to everyone)."""
+
+    type: Literal["question"] = "question"
+    id: str
+    kind: str
+    prompt: str
+    choices: list[str] | None
+    labels: list[str] | None
+    target: dict[str, Any] | None = None
+    x1: float | None = None
+    x2: float | None = None
+    tolerance: float | None = None
+    step: int
+    answer: str | float | None = None
+
+
+class Answers(_Out):
+    """The class's answers so far, to the presenter, at most twice a second: counts only.
+
+    `{"type": "answers", "id": "3f9c01ab", "counts": [12, 5, 1], "bins": null,
+      "answered": 18, "followers": 30}`
+    `counts` per choice, or for a number one per histogram bin between the `bins` edges."""
+
+    type: Literal["answers"] = "answers"
+    id: str
+    counts: list[int]
+    bins: list[float] | None = None
+    answered: int
+    followers: int
+
+
+class RevealMsg(_Out):
+    """The engine's answer, to everyone in the room; later answers are refused.
+
+    `{"type": "reveal", "id": "3f9c01ab", "kind": "update_sign", "truth": "down",
+      "truth_label": "goes down", "value": -0.0117, "detail": "Δw = −0.0117 in update 13",
+      "right": 14, "counts": [3, 14, 1], "bins": null, "answered": 18, "followers": 30,
+      "target": {...} | null}`
+    `truth` is the right choice (a number for `delta_value`), `value` the engine's number
+    behind it, `right` how many answered it (within the tolerance for a number)."""
+
+    type: Literal["reveal"] = "reveal"
+    id: str
+    kind: str
+    truth: str | float
+    truth_label: str
+    value: float | None
+    detail: str
+    right: int
+    counts: list[int]
+    bins: list[float] | None = None
+    answered: int
+    followers: int
+    target: dict[str, Any] | None = None
+
+
 ServerMessage = (
     Hello
     | State
@@ -838,6 +957,9 @@ ServerMessage = (
     | Room
     | RoomUi
     | Forked
+    | Question
+    | Answers
+    | RevealMsg
 )
 
 

@@ -17,6 +17,7 @@ import asyncio
 import secrets
 from typing import TYPE_CHECKING
 
+from .polls import Poll
 from .protocol import CloseCode, RoomUi, encode
 from .protocol import Room as RoomMsg
 from .security import WILDCARD_HOSTS, lan_addresses
@@ -62,6 +63,7 @@ class Room:
         self.qr = qr_rows(self.join_urls[0]) if self.join_urls else None
         self._presence: asyncio.Task | None = None
         self._tell = False  # presence must be told even if the count did not change
+        self.poll = Poll(self)  # the presenter's question to the class (polls.py)
 
     def _join_urls(self, settings: Settings) -> list[str]:
         if settings.public_url:  # behind a proxy: the address people use, never a backend's
@@ -140,11 +142,15 @@ class Rooms:
                     await self.saved(session)
         return session.room
 
-    async def adopt(self, session: Session, code: str, token_digest: str, ui: dict) -> Room:
-        """Session resumed from a checkpoint (a restart, another worker): its room goes on."""
+    async def adopt(
+        self, session: Session, code: str, token_digest: str, ui: dict, poll: dict | None = None
+    ) -> Room:
+        """Session resumed from a checkpoint (a restart, another worker): its room goes on,
+        its question and the answers to it (in Redis, in cluster mode) too."""
         room = Room(code, session, self.settings, token_digest)
         room.ui = dict(ui)
         await self._share(room)
+        room.poll.restore(poll)
         session.room = self.by_code[code] = room
         return room
 
@@ -164,6 +170,7 @@ class Rooms:
     def let_go(self, room: Room) -> None:
         """The session moved to another worker: the room goes on there, its followers too."""
         self.by_code.pop(room.code, None)
+        room.poll.stop()
         if room.publisher is not None:
             room.session.followers.discard(room.publisher)
             room.publisher.stop()
@@ -188,6 +195,7 @@ class Rooms:
         """End `room`: its followers are closed with 4004; the session goes on alone, and
         is written to the store at once, so that a crash now cannot bring the room back."""
         self.by_code.pop(room.code, None)
+        room.poll.stop()
         if room.session.room is room:
             room.session.room = None
             room.session.changed = True

@@ -207,6 +207,7 @@ class Session:
                 "ui": room.ui,
                 # what the room had published by now: a joiner's state is this fresh
                 "published": None if room.publisher is None else room.publisher.mark(),
+                "poll": room.poll.record(),
             },
         }
         return json.dumps(record), histories
@@ -551,7 +552,9 @@ class SessionManager:
         if r.get("room"):
             room = r["room"]
             token_digest = room.get("token_digest") or digest(room.get("token") or "")
-            await self.rooms.adopt(session, room["code"], token_digest, room["ui"])
+            await self.rooms.adopt(
+                session, room["code"], token_digest, room["ui"], room.get("poll")
+            )
         return session
 
     async def restore(self) -> None:

@@ -38,7 +38,8 @@ export function fileTicks(scale, n) {
 }
 
 export class BoundaryView {
-  /** on: {addPoint(x1, x2, label), removePoint(split, index), trace(index)} */
+  /** on: {addPoint(x1, x2, label), removePoint(split, index), trace(index), askPoint(x1, x2)
+   *  (click mode "ask": the class is asked which class the network gives the point)} */
   constructor(canvas, on) {
     this.surface = new HiDPICanvas(canvas, () => on.resized());
     this.on = on;
@@ -282,6 +283,7 @@ export class BoundaryView {
       return;
     }
     const { x1, x2 } = this.fromPx(x, y);
+    if (ui.clickMode === "ask") { this.on.askPoint(Math.round(x1 * 100) / 100, Math.round(x2 * 100) / 100); return; }
     const task = taskOf(this.state);
     let label;
     if (task === "regression") label = ev.shiftKey ? -ui.regressionValue : ui.regressionValue;

@@ -12,6 +12,7 @@ import { NetworkView } from "./network_view.js";
 import { Connection, messages, presenterTokens } from "./protocol.js";
 import { CompareView } from "./compare_view.js";
 import { RoomView } from "./room_view.js";
+import { QuestionView } from "./question_view.js";
 import { SharePanel, decodeWeights, encodeWeights, shapeWeights } from "./share.js";
 import { Store, onlyLiveFields } from "./state.js";
 import { Notices } from "./notices.js";
@@ -89,6 +90,7 @@ const act = {
     conn.follow(code);
   },
   compare: (changes) => { send(messages.compare(changes)); dispatch({ type: "setUi", patch: { comparePanel: false } }); },
+  ask: (question) => { send(messages.ask(question)); if (state.ui.clickMode === "ask") dispatch({ type: "setUi", patch: { clickMode: "add" } }); },
   inspect: () => {
     const sel = state.ui.selection;
     if (!sel || !state.config) return;
@@ -122,6 +124,7 @@ const boundary = new BoundaryView($("boundary"), {
   addPoint: (x1, x2, label) => send(messages.addPoint(x1, x2, label)),
   removePoint: (split, index) => send(messages.removePoint(split, index)),
   trace: (index) => dispatch({ type: "setExample", example: index }),
+  askPoint: (x1, x2) => act.ask({ kind: "class_of_point", x1, x2 }),
 });
 const charts = new ChartsView($("charts-card"), $("chart-tabs"), onResize, { choose: (name) => dispatch({ type: "setUi", patch: { charts: name } }) });
 const inspector = new InspectorView($("inspector"), {
@@ -132,17 +135,25 @@ const inspector = new InspectorView($("inspector"), {
 });
 const controls = new Controls(act, dispatch);
 const lessons = new LessonsView($("btn-lessons"), $("lessons-menu"), $("lesson-card"), readLessons(), {
-  open: (id) => act.openLesson(id), close: () => act.closeLesson() });
+  open: (id) => act.openLesson(id), close: () => act.closeLesson(), ask: (question) => act.ask(question) });
 const boundaryB = new BoundaryView($("boundary-b"), {
   resized: onResize,
   addPoint: () => dispatch({ type: "toast", kind: "info", text: "Edit the data on run A (the left plot); B follows." }),
   removePoint: () => {},
   trace: () => {},
+  askPoint: () => dispatch({ type: "toast", kind: "info", text: "Click the point on run A's plot (the left one)." }),
 });
 const roomView = new RoomView($("btn-room"), $("room-panel"), $("room-bar"), {
   open: () => act.openRoom(), close: () => act.closeRoom(), fork: () => act.fork(),
   followAgain: () => act.followAgain(),
   togglePanel: (open) => dispatch({ type: "setUi", patch: { roomPanel: open } }),
+});
+const questionView = new QuestionView($("question-card"), {
+  ask: (question) => act.ask(question),
+  answer: (id, value) => send(messages.answer(id, value)),
+  reveal: () => send(messages.reveal()),
+  pickPoint: () => dispatch({ type: "setUi", patch: { clickMode: state.ui.clickMode === "ask" ? "add" : "ask" } }),
+  dismiss: () => dispatch({ type: "dismissQuestion" }),
 });
 const compareView = new CompareView($("btn-compare"), $("compare-panel"), $("compare-card"), boundaryB, {
   start: (changes) => act.compare(changes), stop: () => act.compare(null), resized: onResize,
@@ -179,6 +190,7 @@ function render(s, dirty) {
   if (dirty.has("banner")) notices.render(s);
   if (dirty.has("csv")) csvImport.render(s);
   if (dirty.has("room") || dirty.has("controls")) roomView.render(s);
+  if (["question", "room", "network", "controls"].some((d) => dirty.has(d))) questionView.render(s);
   if (["boundary", "controls", "status", "charts"].some((d) => dirty.has(d))) compareView.render(s);
 }
 
@@ -262,6 +274,13 @@ store.listen((a, s) => {
   if (a.type === "room" && a.room && s.role === "presenter") shareUi(s);
   if (s.role === "presenter" && (["setView", "select", "setExample", "reveal"].includes(a.type)
     || (a.type === "setUi" && ["showTest", "discretize", "lossScale", "lesson"].some((k) => k in a.patch)))) shareUi(s);
+  // The reveal shows where the number came from: the inspector's walk for that link or neuron
+  // (the followers' pages follow the presenter's selection).
+  if (a.type === "revealed" && s.role === "presenter" && s.question && s.question.reveal && s.question.reveal.target) {
+    const t = s.question.reveal.target;
+    if (s.question.kind === "delta_value") dispatch({ type: "setView", view: "backward" });
+    dispatch({ type: "select", selection: { kind: t.kind, layer: t.layer, j: t.j, ...(t.i !== undefined ? { i: t.i } : {}) } });
+  }
   if (["select", "setExample"].includes(a.type)) act.inspect();
   if (["state", "step", "metrics"].includes(a.type) && s.ui.selection) reinspect();
   if (a.type === "exported") download(a.snapshot);

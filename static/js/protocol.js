@@ -15,6 +15,7 @@ export const PROTOCOL_VERSION = 5;
 export const FRAME_VERSION = 3;
 const SESSION_KEY = "backprop-lab-session";
 const ROOM_KEY = "backprop-lab-rooms";  // localStorage: {code: presenter token} of this browser
+const VOTER_KEY = "backprop-lab-voter";  // sessionStorage: this tab's voter id for a room's questions
 
 export const CloseCode = { SHUTTING_DOWN: 4000, REPLACED: 4001, LEFT: 4002, SERVER_FULL: 4003,
   ROOM_GONE: 4004, SLOW_DOWN: 4005, WRONG_PROTOCOL: 4006 };
@@ -65,7 +66,24 @@ export const messages = {
   /** Compare mode: run B = this session with `changes` (live or network fields; network ones
    *  restart both runs) in lockstep; null ends it. */
   compare: (changes, restart = true) => ({ type: "compare", config: changes, restart }),
+  /** Ask the room's class: {kind, target?, x1?, x2?, tolerance?} (presenter only). */
+  ask: (question) => ({ type: "ask", question }),
+  /** A follower's answer to question `id`: a choice, or a number; replaces its earlier one. */
+  answer: (id, value) => ({ type: "answer", question: id, value }),
+  /** Close the answers and show everyone the engine's answer (presenter only). */
+  reveal: () => ({ type: "reveal" }),
 };
+
+/** This tab's voter id (kept across reloads and reconnects, so an answer stays one answer). */
+export function voterId() {
+  let id = sessionStorage.getItem(VOTER_KEY);
+  if (!id) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    id = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    sessionStorage.setItem(VOTER_KEY, id);
+  }
+  return id;
+}
 
 // Binary frames
 
@@ -284,6 +302,17 @@ export class Decoder {
         return [{ type: "roomUi", ui: m.ui }];
       case "forked":
         return [{ type: "forked", session: m.session, step: m.step }];
+      case "question":
+        return [{ type: "question", question: { id: m.id, kind: m.kind, prompt: m.prompt, choices: m.choices,
+          labels: m.labels, target: m.target, x1: m.x1, x2: m.x2, tolerance: m.tolerance, step: m.step,
+          answer: m.answer ?? null } }];
+      case "answers":
+        return [{ type: "answers", id: m.id, tally: { counts: m.counts, bins: m.bins ?? null, answered: m.answered,
+          followers: m.followers } }];
+      case "reveal":
+        return [{ type: "revealed", id: m.id, reveal: { truth: m.truth, truthLabel: m.truth_label, value: m.value,
+          detail: m.detail, right: m.right, counts: m.counts, bins: m.bins ?? null, answered: m.answered,
+          followers: m.followers, target: m.target ?? null, kind: m.kind } }];
       default:
         return [];
     }
@@ -340,7 +369,7 @@ export class Connection {
   _query() {
     const sid = this.sessionId;
     const token = presenterTokens.get(this.present);
-    if (this.join) return `?room=${encodeURIComponent(this.join)}`;
+    if (this.join) return `?room=${encodeURIComponent(this.join)}&voter=${voterId()}`;
     if (sid) return `?session=${encodeURIComponent(sid)}`;
     if (token) return `?room=${encodeURIComponent(this.present)}&token=${encodeURIComponent(token)}`;
     return "";

@@ -11,7 +11,7 @@ import { decodeWeightsFrame } from "./protocol.js";
 /** @typedef {import("./protocol.js").Metrics} Metrics */
 
 export const VIEWS = ["topology", "network", "boundary", "charts", "inspector", "status",
-  "controls", "banner", "room", "csv"];
+  "controls", "banner", "room", "csv", "question"];
 
 export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are thinned)
 
@@ -48,7 +48,7 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  *   model: Model|null, wire: {step: number, params: Float32Array, compare: any}|null,
  *   unreadFrame: any, inspect: any, gradcheck: any, busy: {gradcheck: boolean},
  *   toasts: any[], lost: {reason: string, step: number|null, params: Params|null}|null,
- *   resumeNote: {restored: boolean}|null, ui: Ui}} State
+ *   resumeNote: {restored: boolean}|null, question: any, ui: Ui}} State
  */
 
 /** @returns {State} */
@@ -59,6 +59,9 @@ export function initialState() {
     room: null,              // {code, role, followers, presenterOnline, joinPath, joinUrls, qr, token, relay}
     compare: null,           // compare mode's run B: {config, changes, metrics, history, stopMessage}
     forkOf: null,            // the room code this tab's session was forked from
+    // the room's open question: {id, kind, prompt, choices, labels, target, x1, x2, tolerance,
+    // step, answer (this follower's), tally (the presenter's counts), reveal (the engine's answer)}
+    question: null,
     protocol: null,          // version from hello
     limits: {},
     schema: [],              // engine FIELDS rows from hello
@@ -218,7 +221,8 @@ export const REDUCERS = {
     Object.assign(s.connection, { sessionId: a.sessionId, resumed: !!a.resumed, status: "open", attempt: 0 });
     s.role = a.role || "solo";
     s.room = a.room || null;
-    return ["banner", "controls", "status", "room"];
+    s.question = null;  // the room says it again, with this tab's answer
+    return ["banner", "controls", "status", "room", "question"];
   },
   state(s, a) {
     const topologyChanged = !sameTopology(s.config, a.config, s.tasks);
@@ -400,6 +404,25 @@ export const REDUCERS = {
   },
   /** Back to following the room this tab forked from. */
   unfork(s) { s.forkOf = null; return ["room"]; },
+  /** The presenter's question (a new one replaces the card; the same one may bring this
+   *  follower's answer back, as the server counted it). */
+  question(s, a) {
+    const q = a.question;
+    if (!s.question || s.question.id !== q.id) s.question = { ...q, tally: null, reveal: null };
+    else if (q.answer !== null) s.question.answer = q.answer;
+    return ["question"];
+  },
+  /** The class's counts so far (presenter). */
+  answers(s, a) {
+    if (s.question && s.question.id === a.id) s.question.tally = a.tally;
+    return ["question"];
+  },
+  /** The engine's answer and the final counts. */
+  revealed(s, a) {
+    if (s.question && s.question.id === a.id) s.question.reveal = a.reveal;
+    return ["question"];
+  },
+  dismissQuestion(s) { s.question = null; return ["question"]; },
   exported() { return []; },
   pointsCsv() { return []; },  // a download (main.js), no state
 };
