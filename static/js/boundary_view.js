@@ -5,7 +5,7 @@
 
 import { HiDPICanvas, Thumb } from "./canvas.js";
 import {
-  BACKGROUND_LUT, BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, classTint, divergingCss, paintCodes,
+  BACKGROUND_LUT, BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, FOCUS, classTint, divergingCss, paintCodes,
 } from "./colors.js";
 import { featureLabel, taskOf } from "./state.js";
 import { drawScale } from "./projector.js";
@@ -66,6 +66,7 @@ export class BoundaryView {
     ctx.strokeRect(p.x, p.y, p.side, p.side);
     this._axes(ctx, p);
     this._points(ctx, state);
+    this._cursor(ctx, state.ui.plotCursor);
     if (caption) {
       ctx.font = `bold ${13 * k.font}px system-ui, sans-serif`;
       const w = ctx.measureText(caption).width;
@@ -202,6 +203,32 @@ export class BoundaryView {
     }
   }
 
+  /** The keyboard's cursor (diagram_keys.js): a cross-hair ring in the focus colour. */
+  _cursor(ctx, at) {
+    this.cursorDrawn = null;
+    if (!at) return;
+    const q = this.toPx(at.x1, at.x2), r = 9 * this.scale.line;
+    ctx.save();
+    for (const [colour, width] of [["#ffffff", 5], [FOCUS, 2.5]]) {
+      ctx.strokeStyle = colour; ctx.lineWidth = width * this.scale.line;
+      ctx.beginPath(); ctx.arc(q.x, q.y, r, 0, 2 * Math.PI);
+      ctx.moveTo(q.x - r - 5, q.y); ctx.lineTo(q.x - r + 4, q.y); ctx.moveTo(q.x + r - 4, q.y); ctx.lineTo(q.x + r + 5, q.y);
+      ctx.moveTo(q.x, q.y - r - 5); ctx.lineTo(q.x, q.y - r + 4); ctx.moveTo(q.x, q.y + r - 4); ctx.lineTo(q.x, q.y + r + 5);
+      ctx.stroke();
+    }
+    ctx.restore();
+    this.cursorDrawn = { x: q.x, y: q.y, r };  // read by tests
+  }
+
+  /** The label a click adds (`other`: the other class, as with Shift), for the task shown. */
+  labelFor(other) {
+    const ui = this.state.ui;
+    const task = taskOf(this.state);
+    if (task === "regression") return other ? -ui.regressionValue : ui.regressionValue;
+    const k = task === "multiclass" ? this.state.config.n_classes : 2;
+    return other ? (ui.classPick + 1) % k : Math.min(ui.classPick, k - 1);
+  }
+
   /** The nearest drawn point to (x, y) within `radius` CSS pixels: {split, index} or null. */
   nearest(x, y, radius = 10, splits = ["train", "test"]) {
     const pts = this.state && this.state.points;
@@ -233,13 +260,7 @@ export class BoundaryView {
       return;
     }
     const { x1, x2 } = this.fromPx(x, y);
-    const task = taskOf(this.state);
-    let label;
-    if (task === "regression") label = ev.shiftKey ? -ui.regressionValue : ui.regressionValue;
-    else {
-      const k = task === "multiclass" ? this.state.config.n_classes : 2;
-      label = ev.shiftKey ? (ui.classPick + 1) % k : Math.min(ui.classPick, k - 1);
-    }
+    const label = this.labelFor(ev.shiftKey);
     this.on.addPoint(Math.round(x1 * 1000) / 1000, Math.round(x2 * 1000) / 1000, label);
   }
 

@@ -6,6 +6,8 @@ export const NEG = [232, 125, 14];     // orange
 export const MID = [240, 241, 242];    // near white
 export const POS = [16, 108, 186];     // blue
 export const CLASS_COLORS = ["#e69f00", "#0072b2", "#009e73", "#cc79a7", "#56b4e9"];
+// The keyboard focus, on the canvases as in app.css (--focus): violet, which means nothing else.
+export const FOCUS = "#6b2bd6";
 export const CLASS_RGB = CLASS_COLORS.map(hexToRgb);
 export const BINARY_CLASS_COLORS = [rgbCss(NEG), rgbCss(POS)];
 

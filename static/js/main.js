@@ -23,6 +23,7 @@ import {
 import { LessonsView, lessonChanges, readLessons } from "./lessons.js";
 import { renderProjector } from "./projector.js";
 import { MapMaker, NEURON_GRID, NEURON_RANGE, featureGrid, mapOf } from "./heatmaps.js";
+import { renderA11y, wireA11y } from "./a11y.js";
 
 const $ = (id) => document.getElementById(id);
 const store = new Store(render);
@@ -149,6 +150,7 @@ const share = new SharePanel($("btn-share"), $("share-panel"), {
   link: (withWeights) => shareLink(state, withWeights),
   refresh: () => send({ type: "view" }),  // answered with a state: the exact float64 weights
 });
+wireA11y(store, boundary, { addPoint: (x1, x2, label) => send(messages.addPoint(x1, x2, label)) });
 const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession());
 
 function render(s, dirty) {
@@ -165,6 +167,7 @@ function render(s, dirty) {
   if (dirty.has("banner")) notices.render(s);
   if (dirty.has("room") || dirty.has("controls")) roomView.render(s);
   if (["boundary", "controls", "status", "charts"].some((d) => dirty.has(d))) compareView.render(s);
+  renderA11y(s, dirty);
 }
 
 /** The share link: config (and lesson), and with `withWeights` the exact weights, or null
