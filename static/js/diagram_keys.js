@@ -3,9 +3,10 @@
 // one Tab stop; inside it the arrow keys move a cursor that the view draws in the focus
 // colour (`ui.keyFocus`, `ui.plotCursor` in state.js), Enter or Space acts as a click would.
 //
-// Diagram: ↑ ↓ walk a column's stops (each neuron, then its bias square), → from a neuron or
-// bias follows its first outgoing link and ← its first incoming one; on a link ↑ ↓ walk the
-// links between the same two columns and → ← go to the neuron at either end. Enter or Space
+// Diagram: ↑ ↓ walk a column's stops (each neuron, then its bias square); → from a neuron or
+// bias takes the outgoing link straight ahead (to the same row of the next column, or its
+// last) and ← the incoming one; on a link ↑ ↓ walk the links between the same two columns
+// (by source, then target) and → ← go to the neuron at either end. Enter or Space
 // selects (the inspector opens), Escape clears the selection.
 // Plot: the arrows move a cursor over the input plane (Shift: finer), Enter or Space adds a
 // point of the chosen class at it, or in trace mode traces the example nearest to it; t traces.
@@ -74,8 +75,8 @@ const showsFocus = (canvas) => canvas.matches(":focus-visible");
 
 export class DiagramKeys {
   /**
-   * canvas: the diagram; getState(): the store's state; on: {focus(el|null), select(el|null),
-   * say(text)}: the cursor to draw (null: none), a selection, a polite announcement.
+   * canvas: the diagram; getState(): the store's state; on: {focus(el|null), moved(el),
+   * select(el|null)}: the cursor to draw (null: none), where a key moved it, a selection.
    */
   constructor(canvas, getState, on) {
     this.getState = getState;
