@@ -286,3 +286,25 @@ def test_reduced_motion_turns_the_phase_animation_off(run):
     r.page.get_by_role("button", name="Step", exact=True).click()
     r.page.wait_for_function(f"() => {STATE}.phase === 'loss'")
     assert r.state("s.ui.anim") is not None
+
+
+def test_points_and_full_weight_links_keep_3_to_1_on_what_they_are_drawn_over(run):
+    """WCAG 1.4.11 on the canvases: a data point's outline against every colour the output
+    map can take under it (either scale, either class tint); a link at full weight against
+    the diagram's white. The colours are the page's own (colors.js, imported in the page)."""
+    r = run()
+    c = r.page.evaluate(
+        """async () => {
+            const m = await import('/static/js/colors.js');
+            const lut = (t) => Array.from({length: 256},
+                (_, q) => Array.from(t.slice(q * 4, q * 4 + 3)));
+            const tints = [];
+            for (let k = 0; k < m.CLASS_COLORS.length; k++)
+              for (let p = 0; p <= 1; p += 0.1) tints.push(m.classTint(k, p));
+            return {outline: m.hexToRgb(m.POINT_OUTLINE), neg: m.NEG, pos: m.POS,
+                    under: [...lut(m.BACKGROUND_LUT), ...lut(m.DISCRETE_LUT), ...tints]};
+        }"""
+    )
+    assert min(contrast(c["outline"], u) for u in c["under"]) >= 3
+    for end in ("neg", "pos"):
+        assert contrast(c[end], (255, 255, 255)) >= 3, end

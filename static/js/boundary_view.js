@@ -5,7 +5,7 @@
 
 import { HiDPICanvas, Thumb } from "./canvas.js";
 import {
-  BACKGROUND_LUT, BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, FOCUS, classTint, divergingCss, paintCodes,
+  BACKGROUND_LUT, BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, FOCUS, POINT_OUTLINE, classTint, divergingCss, paintCodes,
 } from "./colors.js";
 import { featureLabel, taskOf } from "./state.js";
 import { drawScale } from "./projector.js";
@@ -161,12 +161,14 @@ export class BoundaryView {
     if (!pts) return;
     const k = this.scale;
     const r = Math.max(3.5, Math.min(6, this._plot().side / 80)) * (k.line > 1 ? 1.3 : 1);
-    const draw = (set, stroke, lw) => {
+    // training points are discs, test points squares (told apart without colour)
+    const draw = (set, stroke, lw, square = false) => {
       const xs = set.x, ys = set.y;
       for (let i = 0; i < xs.length; i++) {
         const q = this.toPx(xs[i][0], xs[i][1]);
         ctx.beginPath();
-        ctx.arc(q.x, q.y, r, 0, 2 * Math.PI);
+        if (square) ctx.rect(q.x - r * 0.9, q.y - r * 0.9, 1.8 * r, 1.8 * r);
+        else ctx.arc(q.x, q.y, r, 0, 2 * Math.PI);
         ctx.fillStyle = this._pointColor(state, ys[i]);
         ctx.fill();
         ctx.strokeStyle = stroke;
@@ -174,9 +176,8 @@ export class BoundaryView {
         ctx.stroke();
       }
     };
-    const task = taskOf(state);
-    draw(pts.train, task === "regression" ? "#555555" : "#ffffff", 1);
-    if (state.ui.showTest) draw(pts.test, "#111111", 1.2);
+    draw(pts.train, POINT_OUTLINE, 1);
+    if (state.ui.showTest) draw(pts.test, POINT_OUTLINE, 1.2, true);
     const rec = state.record;
     if (rec && rec.batch) {
       ctx.strokeStyle = "#111";

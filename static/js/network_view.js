@@ -319,7 +319,7 @@ export class NetworkView {
           drawn.biasValues.push({ layer: c - 1, j: node.j, value: b });
         }
         if (c === 0) {
-          ctx.fillStyle = node.active ? "#111" : "#888";
+          ctx.fillStyle = node.active ? "#111" : "#6b7077";  // 4.5:1 on white even when off
           ctx.textAlign = "right";
           ctx.fillText(featureLabel(state, node.feature), x - 6, node.y);
         }
