@@ -11,7 +11,8 @@
 // Plot: the arrows move a cursor over the input plane (Shift: finer), Enter or Space adds a
 // point of the chosen class at it, or in trace mode traces the example nearest to it; t traces.
 //
-// The handled keys stop here, so the page's own shortcuts (→ step, space play) do not fire.
+// The handled keys stop here, so the page's own shortcuts (→ step, space play) do not fire;
+// a canvas focused by a click leaves every key to those shortcuts, as before.
 
 import { layerSizes } from "./state.js";
 import { DOMAIN } from "./heatmaps.js";
@@ -71,7 +72,19 @@ export function inDiagram(el, sizes) {
 }
 
 const ARROWS = new Set(["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"]);
-const showsFocus = (canvas) => canvas.matches(":focus-visible");
+
+/** Tells whether a canvas has the keyboard's focus: reached by Tab or the skip link, not by a
+ *  click, after which the page's shortcuts (→ step, space play) keep working as before. */
+class KeyboardFocus {
+  constructor(canvas, { focus, blur }) {
+    this.byMouse = false;
+    canvas.addEventListener("mousedown", () => { this.byMouse = true; });
+    canvas.addEventListener("focus", () => { if (!this.byMouse) focus(); });
+    canvas.addEventListener("blur", () => { this.byMouse = false; blur(); });
+  }
+
+  get active() { return !this.byMouse; }
+}
 
 export class DiagramKeys {
   /**
@@ -83,8 +96,7 @@ export class DiagramKeys {
     this.on = on;
     /** @type {Selection|null} */
     this.at = null;  // kept while the canvas is blurred, so Tab back returns to it
-    canvas.addEventListener("focus", () => { if (showsFocus(canvas)) this._show(this._start()); });
-    canvas.addEventListener("blur", () => on.focus(null));
+    this.keyboard = new KeyboardFocus(canvas, { focus: () => this._show(this._start()), blur: () => on.focus(null) });
     canvas.addEventListener("mousedown", () => { this.at = null; });
     canvas.addEventListener("keydown", (ev) => this._key(ev));
   }
@@ -103,7 +115,7 @@ export class DiagramKeys {
   }
 
   _key(ev) {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || !this.keyboard.active) return;
     const s = this.getState();
     if (!s.config) return;
     const sizes = layerSizes(s);
@@ -136,13 +148,12 @@ export class PlotKeys {
     this.getState = getState;
     this.on = on;
     this.at = { x1: 0, x2: 0 };
-    canvas.addEventListener("focus", () => { if (showsFocus(canvas)) on.cursor(this.at); });
-    canvas.addEventListener("blur", () => on.cursor(null));
+    this.keyboard = new KeyboardFocus(canvas, { focus: () => on.cursor(this.at), blur: () => on.cursor(null) });
     canvas.addEventListener("keydown", (ev) => this._key(ev));
   }
 
   _key(ev) {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || !this.keyboard.active) return;
     const s = this.getState();
     if (!s.points) return;
     const d = ev.shiftKey ? FINE : COARSE;
