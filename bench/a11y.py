@@ -22,7 +22,6 @@ from tests.helpers.a11y import (  # noqa: E402
     STATES,
     aria_snapshot,
     axe_violations,
-    select,
     tab_stops_to,
 )
 from tests.helpers.page import PageRun, click_step  # noqa: E402
@@ -52,6 +51,7 @@ def main() -> None:
 
         r = run()
         print("Tab presses from the page top to #network:", tab_stops_to(r.page, "#network"))
+        print("  ...to the diagram's first button:", tab_stops_to(r.page, "#net-layers button"))
         skip = r.page.query_selector("a.skip-link")
         if skip:
             n = tab_stops_to(r.page, "a.skip-link")
@@ -59,11 +59,14 @@ def main() -> None:
             on = r.page.evaluate("() => document.activeElement.id")
             print(f"  by the skip link: {n} Tab, then Enter focuses #{on}")
         click_step(r, 1)
-        select(r, {"kind": "neuron", "layer": 1, "j": 0})
+        # a neuron selected by the keyboard alone: skip link, Enter, Enter
+        tab_stops_to(r.page, "a.skip-link")
+        r.page.keyboard.press("Enter")
+        r.page.keyboard.press("Enter")
         r.page.get_by_test_id("neuron-delta").wait_for()
         r.settle()
         r.page.wait_for_timeout(300)
-        for sel in ("#network", "#inspector h3", "#net-table"):
+        for sel in ("#network", "#announce-polite", "#inspector", "#net-table"):
             print(f"accessibility tree of {sel}:")
             print(aria_snapshot(r.page, sel))
         r.close()

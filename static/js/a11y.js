@@ -39,7 +39,10 @@ export function wireA11y(store, boundary, act) {
       $("net-focus").textContent = text;
       say(polite, text);
     },
-    select: (el) => dispatch({ type: "select", selection: el }),
+    select: (el) => {
+      dispatch({ type: "select", selection: el });
+      say(polite, el ? `${elementReading(state, el)}; the inspector shows its numbers` : "selection cleared");
+    },
   });
   new PlotKeys($("boundary"), () => state, {
     cursor: (at) => {
