@@ -5,7 +5,7 @@
 
 import { HiDPICanvas, Thumb } from "./canvas.js";
 import {
-  BACKGROUND_LUT, BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, classTint, divergingCss, paintCodes,
+  BACKGROUND_LUT, BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, FOCUS, POINT_OUTLINE, classTint, divergingCss, paintCodes,
 } from "./colors.js";
 import { featureLabel, taskOf } from "./state.js";
 import { drawScale } from "./projector.js";
@@ -91,6 +91,7 @@ export class BoundaryView {
     ctx.strokeRect(p.x, p.y, p.side, p.side);
     this._axes(ctx, p);
     this._points(ctx, state);
+    this._cursor(ctx, state.ui.plotCursor);
     if (caption) {
       ctx.font = `bold ${13 * k.font}px system-ui, sans-serif`;
       const w = ctx.measureText(caption).width;
@@ -210,12 +211,14 @@ export class BoundaryView {
     if (!pts) return;
     const k = this.scale;
     const r = Math.max(3.5, Math.min(6, this._plot().side / 80)) * (k.line > 1 ? 1.3 : 1);
-    const draw = (set, stroke, lw) => {
+    // training points are discs, test points squares (told apart without colour)
+    const draw = (set, stroke, lw, square = false) => {
       const xs = set.x, ys = set.y;
       for (let i = 0; i < xs.length; i++) {
         const q = this.toPx(xs[i][0], xs[i][1]);
         ctx.beginPath();
-        ctx.arc(q.x, q.y, r, 0, 2 * Math.PI);
+        if (square) ctx.rect(q.x - r * 0.9, q.y - r * 0.9, 1.8 * r, 1.8 * r);
+        else ctx.arc(q.x, q.y, r, 0, 2 * Math.PI);
         ctx.fillStyle = this._pointColor(state, ys[i]);
         ctx.fill();
         ctx.strokeStyle = stroke;
@@ -223,9 +226,8 @@ export class BoundaryView {
         ctx.stroke();
       }
     };
-    const task = taskOf(state);
-    draw(pts.train, task === "regression" ? "#555555" : "#ffffff", 1);
-    if (state.ui.showTest) draw(pts.test, "#111111", 1.2);
+    draw(pts.train, POINT_OUTLINE, 1);
+    if (state.ui.showTest) draw(pts.test, POINT_OUTLINE, 1.2, true);
     const rec = state.record;
     if (rec && rec.batch) {
       ctx.strokeStyle = "#111";
@@ -250,6 +252,32 @@ export class BoundaryView {
       ctx.stroke();
       ctx.setLineDash([]);
     }
+  }
+
+  /** The keyboard's cursor (diagram_keys.js): a cross-hair ring in the focus colour. */
+  _cursor(ctx, at) {
+    this.cursorDrawn = null;
+    if (!at) return;
+    const q = this.toPx(at.x1, at.x2), r = 9 * this.scale.line;
+    ctx.save();
+    for (const [colour, width] of [["#ffffff", 5], [FOCUS, 2.5]]) {
+      ctx.strokeStyle = colour; ctx.lineWidth = width * this.scale.line;
+      ctx.beginPath(); ctx.arc(q.x, q.y, r, 0, 2 * Math.PI);
+      ctx.moveTo(q.x - r - 5, q.y); ctx.lineTo(q.x - r + 4, q.y); ctx.moveTo(q.x + r - 4, q.y); ctx.lineTo(q.x + r + 5, q.y);
+      ctx.moveTo(q.x, q.y - r - 5); ctx.lineTo(q.x, q.y - r + 4); ctx.moveTo(q.x, q.y + r - 4); ctx.lineTo(q.x, q.y + r + 5);
+      ctx.stroke();
+    }
+    ctx.restore();
+    this.cursorDrawn = { x: q.x, y: q.y, r };  // read by tests
+  }
+
+  /** The label a click adds (`other`: the other class, as with Shift), for the task shown. */
+  labelFor(other) {
+    const ui = this.state.ui;
+    const task = taskOf(this.state);
+    if (task === "regression") return other ? -ui.regressionValue : ui.regressionValue;
+    const k = task === "multiclass" ? this.state.config.n_classes : 2;
+    return other ? (ui.classPick + 1) % k : Math.min(ui.classPick, k - 1);
   }
 
   /** The nearest drawn point to (x, y) within `radius` CSS pixels: {split, index} or null. */
@@ -284,13 +312,7 @@ export class BoundaryView {
     }
     const { x1, x2 } = this.fromPx(x, y);
     if (ui.clickMode === "ask") { this.on.askPoint(Math.round(x1 * 100) / 100, Math.round(x2 * 100) / 100); return; }
-    const task = taskOf(this.state);
-    let label;
-    if (task === "regression") label = ev.shiftKey ? -ui.regressionValue : ui.regressionValue;
-    else {
-      const k = task === "multiclass" ? this.state.config.n_classes : 2;
-      label = ev.shiftKey ? (ui.classPick + 1) % k : Math.min(ui.classPick, k - 1);
-    }
+    const label = this.labelFor(ev.shiftKey);
     this.on.addPoint(Math.round(x1 * 1000) / 1000, Math.round(x2 * 1000) / 1000, label);
   }
 

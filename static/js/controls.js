@@ -142,7 +142,7 @@ export class Controls {
         }
       }
       if (group === "data") {
-        body.appendChild(h("button", { type: "button", className: "wide", "aria-label": "Regenerate the data with a new seed",
+        body.appendChild(h("button", { type: "button", className: "wide", "aria-label": "Regenerate data with a new seed",
           onclick: () => this.act.configure({ seed: ((this.config && this.config.seed) || 0) + 1 }) }, "Regenerate data"));
         body.appendChild(this._csvRow());
       }

@@ -25,6 +25,7 @@ import {
 import { LessonsView, lessonChanges, readLessons } from "./lessons.js";
 import { renderProjector } from "./projector.js";
 import { MapMaker, NEURON_GRID, NEURON_RANGE, featureGrid, mapOf } from "./heatmaps.js";
+import { renderA11y, wireA11y } from "./a11y.js";
 
 const $ = (id) => document.getElementById(id);
 const store = new Store(render);
@@ -175,6 +176,7 @@ const csvImport = new CsvImport($("csv-dialog"), $("boundaries"), {
 });
 const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession(),
   (params) => send(messages.setParams(params.weights, params.biases)));
+wireA11y(store, boundary, { addPoint: (x1, x2, label) => send(messages.addPoint(x1, x2, label)) });
 
 function render(s, dirty) {
   const now = performance.now();
@@ -192,6 +194,7 @@ function render(s, dirty) {
   if (dirty.has("room") || dirty.has("controls")) roomView.render(s);
   if (["question", "room", "network", "controls"].some((d) => dirty.has(d))) questionView.render(s);
   if (["boundary", "controls", "status", "charts"].some((d) => dirty.has(d))) compareView.render(s);
+  renderA11y(s, dirty);
 }
 
 /** The share link: config (and lesson), and with `withWeights` the exact weights, or null

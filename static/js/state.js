@@ -119,6 +119,8 @@ export function initialState() {
       lesson: null,          // id of the open guided lesson (lessons.js), kept in the URL
       projector: false,      // projector mode: large type, thick lines (projector.js), in the URL
       reveal: null,          // backward phase: how many steps of the inspector's walk back are shown (null: all)
+      keyFocus: null,        // the diagram element the keyboard is on (diagram_keys.js), a Selection, while focused
+      plotCursor: null,      // the output plot's keyboard cursor {x1, x2}, while focused
     },
   };
 }
@@ -374,6 +376,8 @@ export const REDUCERS = {
     return ["boundary", "charts", "controls", "status", "network"];
   },
   animDone(s) { s.ui.anim = null; return ["network"]; },
+  keyFocus(s, a) { s.ui.keyFocus = a.focus; return ["network"]; },
+  plotCursor(s, a) { s.ui.plotCursor = a.cursor; return ["boundary"]; },
   room(s, a) {
     s.room = a.room;
     s.role = a.role === "follower" ? "follower" : a.room ? "presenter" : "solo";
