@@ -39,6 +39,7 @@ from .sessions import PAYER, Session, SessionManager, SessionsFull
 from .settings import Settings
 
 log = logging.getLogger("backprop_lab.client")
+SMALL_MESSAGE = 1024  # characters: `pause`, `leave` and `ui` fit, and are parsed without waiting
 
 
 class TokenBucket:
@@ -279,7 +280,10 @@ class Connection:
                 )
                 continue
             if size > limit:  # parsed off the loop; only a parsed `import` may be that big
-                if self._large_waiting or not self.bucket.take(size / limit):
+                # paid by size (one message's token is taken already), never more than a
+                # full bucket: an import up to the documented max_import_bytes can go
+                cost = max(0.0, min(size / limit, self.bucket.capacity) - 1)
+                if self._large_waiting or not self.bucket.take(cost):
                     self._queue(
                         ProtocolError(
                             ErrorCode.RATE_LIMITED,
@@ -313,15 +317,15 @@ class Connection:
                 continue
             try:
                 limit = self.settings.max_message_bytes
+                if len(item) > SMALL_MESSAGE and (wait := budgets.cpu_wait(self.address)):
+                    await asyncio.sleep(wait)  # parsing costs too: an address in debt waits
                 if utf8_size(item, limit) > limit:  # an import, or refused once parsed
                     try:
-                        msg = await self.loop.run_in_executor(
-                            None, parse_client_message, item, limit
-                        )
+                        msg = await self.loop.run_in_executor(None, self._parse, item, limit)
                     finally:
                         self._large_waiting = False
                 else:
-                    msg = parse_client_message(item)
+                    msg = self._parse(item, None)
                 if msg.type not in handlers.UNCHARGED and (wait := budgets.cpu_wait(self.address)):
                     await asyncio.sleep(wait)  # over its address's CPU share: it waits its turn
                 await handlers.dispatch(self, msg)
@@ -340,6 +344,15 @@ class Connection:
                         )
                     )
                 )
+
+    def _parse(self, text: str, limit: int | None):
+        """parse_client_message, its CPU time charged to this connection's address (a
+        message refused anyway still cost its parse)."""
+        start = time.thread_time()
+        try:
+            return parse_client_message(text, limit)
+        finally:
+            self.manager.budgets.charge_cpu(self.address, time.thread_time() - start)
 
     async def _send_loop(self) -> None:
         ws = self.ws

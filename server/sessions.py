@@ -587,11 +587,47 @@ class SessionManager:
                 idle = oldest_first(self.sessions.values(), hog, settings.evict_grace_s)
                 if idle:
                     break
+        if not idle and self.budgets.exempt(address):
+            return self._make_room_for_teacher()
         if not idle:
             raise SessionsFull(
                 f"the server is full: {settings.max_sessions} sessions are open; try again later"
             )
         self._evict(idle[0])
+
+    def _make_room_for_teacher(self) -> None:
+        """The server is full of sessions in use and the teacher's machine asks for one: the
+        biggest holder's oldest session that is not a room goes, and its tab is told why."""
+        held: dict[str | None, list[Session]] = {}
+        for s in self.sessions.values():
+            if not self.budgets.exempt(s.address) and s.room is None:
+                held.setdefault(s.address, []).append(s)
+        if not held:
+            raise SessionsFull(
+                f"the server is full: {self.settings.max_sessions} sessions are open, all "
+                "of them rooms or the teacher's own"
+            )
+        hog = max(held.values(), key=len)
+        session = hog[0]
+        log.warning(
+            "closed session %s of %s (holding %d) to make room for the teacher's machine",
+            session.id[:6],
+            session.address,
+            len(hog),
+        )
+        del self.sessions[session.id]
+        session.pause()
+        self._forget(session)
+        client = session.client
+        if client is not None:
+            session.detach(client)
+            asyncio.get_running_loop().create_task(
+                client.close(
+                    CloseCode.SERVER_FULL,
+                    f"server full: the teacher needed a session, and your address held "
+                    f"{len(hog)}, the most; this one was closed",
+                )
+            )
 
     def _evict(self, session: Session) -> None:
         """Forget a detached session to make room (it has no connection to tell)."""
