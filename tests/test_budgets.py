@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import threading
+import time
 
+import numpy as np
 import pytest
 from websockets.exceptions import ConnectionClosed
 
@@ -155,3 +158,94 @@ def test_an_import_near_the_documented_cap_is_looked_at(server):
         err = tab.recv_json("error", timeout=60)
         assert err["code"] != "rate_limited", err
         assert (err.get("field") or "").startswith("snapshot"), err  # looked at, and refused
+
+
+# 3. a gradient check is bounded, paid as it runs, and stops when its tab goes
+
+LARGEST = {
+    "features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2"],
+    "hidden": [32] * 8,
+    "n_points": 2000,
+    "batch_size": 1000,
+    "batch_norm": True,
+}
+
+
+def test_the_largest_networks_check_is_a_stated_sample_over_every_layer():
+    from engine import gradcheck
+    from engine.trainer import Trainer
+
+    t = Trainer(LARGEST)
+    t.step()
+    evaluations = 0
+    forward = t.net.forward
+
+    def counted(*a, **kw):
+        nonlocal evaluations
+        evaluations += 1
+        return forward(*a, **kw)
+
+    t.net.forward = counted  # the check's replayed network is a shallow copy: it counts too
+    job = t.gradcheck_job()
+    slices = 0
+    while not job.done:
+        job.run(t)
+        slices += 1
+    res = job.result()
+    n = res["n_checked"]
+    assert res["n_params"] == t.net.n_params and n < res["n_params"]
+    per_param = gradcheck.EVALS_PER_PARAM * len(t.last_record.batch) * t.net.n_params
+    assert n == max(gradcheck.GRADCHECK_MIN_PARAMS, int(gradcheck.GRADCHECK_COST // per_param))
+    assert evaluations <= 20 * n  # 12 a parameter, 5 more at a kink: not 2,000 parameters' worth
+    assert slices == n  # one parameter a slice at this size
+    layers = np.searchsorted(t.net.layer_offsets, job.idx, side="right") - 1
+    assert set(layers) == set(range(t.net.n_layers))  # every layer is sampled
+    assert res["passed"], res
+
+
+def test_a_small_network_is_still_checked_whole():
+    from engine.trainer import Trainer
+
+    t = Trainer({"hidden": [4, 3], "features": ["x1", "x2", "x1x2"]})
+    t.step()
+    res = t.gradcheck()
+    assert res["n_checked"] == res["n_params"] == t.net.n_params and res["passed"]
+
+
+def test_a_check_is_charged_as_it_runs_and_stops_when_its_tab_goes(server, monkeypatch):
+    from engine.gradcheck import GradCheck
+
+    budgets = server.app.state.sessions.budgets
+    runs, second, release, ended = [], threading.Event(), threading.Event(), threading.Event()
+    original = GradCheck.run
+
+    def run(self, trainer, n=None):
+        runs.append(self)
+        if len(runs) == 2:
+            second.set()
+            release.wait(60)
+        original(self, trainer, n)
+        if len(runs) == 2:
+            ended.set()
+
+    monkeypatch.setattr(GradCheck, "run", run)
+    address = "127.0.0.7"
+    with tab_from(address, server.ws_url) as tab:
+        tab.send({"type": "configure", "config": LARGEST})
+        tab.recv_json("state", timeout=60)
+        settled(tab)
+        before = budgets.cpu_spent(address)
+        tab.send({"type": "gradcheck"})
+        assert second.wait(60)
+        assert budgets.cpu_spent(address) > before  # the first slice is paid for already
+        session = server.app.state.sessions.sessions[tab.hello["session"]]
+        tab.ws.close()
+        for _ in range(600):  # the server sees the tab go
+            if session.client is None:
+                break
+            time.sleep(0.05)
+    release.set()
+    assert ended.wait(60)
+    time.sleep(0.5)  # a third slice, if one were asked for, would be under way by now
+    job = runs[0]
+    assert len(runs) == 2 and not job.done, (len(runs), len(job.idx))
