@@ -195,8 +195,7 @@ class Connection:
             self.session.request_render()
             await self._receive_loop()
         finally:
-            worker.cancel()
-            sender.cancel()
+            await _stopped(worker, sender)
             self.session.detach(self)
             if self.session.room is not None:
                 self.session.room.presence_changed()
@@ -209,6 +208,12 @@ class Connection:
         """A follower: the room's state, current frame and presenter view at
         once (a late joiner is current straight away), then the room's traffic."""
         s = self.session
+        # what welcoming it costs (the room's state and history, a frame) is charged to the
+        # follower's address, and an address in debt waits first: joining and leaving in a
+        # loop cannot take the room's lock from its presenter
+        PAYER.set(self.address)
+        if wait := self.manager.budgets.cpu_wait(self.address):
+            await asyncio.sleep(wait)
         self.reply(encode(self.hello))
         sender = self.loop.create_task(self._send_loop())
         worker = self.loop.create_task(self._work_loop())
@@ -226,8 +231,7 @@ class Connection:
                     self.reply(s.room.ui_message())
             await self._receive_loop()
         finally:
-            worker.cancel()
-            sender.cancel()
+            await _stopped(worker, sender)
             s.followers.discard(self)
             if s.room is not None:
                 s.room.presence_changed()
@@ -365,6 +369,14 @@ class Connection:
                         await ws.send_bytes(payload)
         except (WebSocketDisconnect, RuntimeError, OSError):
             return
+
+
+async def _stopped(*tasks: asyncio.Task) -> None:
+    """Cancel `tasks` and wait (a moment at most) until they have stopped: a task dropped
+    while still cancelling is logged as "Task was destroyed but it is pending"."""
+    for t in tasks:
+        t.cancel()
+    await asyncio.wait(tasks, timeout=2.0)
 
 
 def utf8_size(text: str, limit: int) -> int:

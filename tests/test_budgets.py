@@ -7,6 +7,7 @@ documented size is not rate-limited. (The timings are in bench/hostile.py.)"""
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import socket
 import threading
@@ -249,3 +250,28 @@ def test_a_check_is_charged_as_it_runs_and_stops_when_its_tab_goes(server, monke
     time.sleep(0.5)  # a third slice, if one were asked for, would be under way by now
     job = runs[0]
     assert len(runs) == 2 and not job.done, (len(runs), len(job.idx))
+
+
+# 5. a follower's churn is paid by its address, and leaving leaves no task behind
+
+
+def test_joining_a_room_is_charged_to_the_follower_and_leaving_leaves_no_task(server, caplog):
+    budgets = server.app.state.sessions.budgets
+    follower = "127.0.0.8"
+    with tab_from(TEACHER, server.ws_url, leave=True) as teacher:
+        teacher.send({"type": "configure", "config": {"hidden": [32] * 4, "n_points": 2000}})
+        teacher.recv_json("state", timeout=30)
+        teacher.send({"type": "step", "count": 100})
+        teacher.recv_json("step", timeout=30)
+        teacher.send('{"type": "open_room"}')
+        code = teacher.recv_json("room")["code"]
+        for _ in range(5):
+            with tab_from(follower, f"{server.ws_url}?room={code}", leave=True):
+                pass
+        assert budgets.cpu_spent(follower) > 0  # the room's state for it was its to pay
+        for _ in range(3):
+            with tab_from(OTHER, server.ws_url, leave=True):
+                pass
+    gc.collect()
+    destroyed = [r for r in caplog.records if "Task was destroyed" in r.getMessage()]
+    assert not destroyed, destroyed[0].getMessage()
