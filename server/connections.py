@@ -105,9 +105,31 @@ class AddressCountedH11(DeadlineH11):
         super().connection_lost(exc)
 
 
+class EnvironmentH11(AddressCountedH11):
+    """AddressCountedH11 for `--workers N`, whose config is pickled to each worker (a class
+    made at run time cannot be): its cap and exempt addresses are read from the
+    BACKPROP_LAB_* variables the supervisor set, at the worker's first connection."""
+
+    held = Counter()
+    _loaded = False
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        cls = type(self)
+        if not cls._loaded:
+            from .settings import Settings
+
+            settings = Settings()
+            cls.per_address = settings.max_connections_per_address
+            cls.exempt = frozenset(settings.exempt_addresses)
+            cls._loaded = True
+        super().connection_made(transport)
+
+
 def http_protocol(settings) -> type[AddressCountedH11]:
     """uvicorn's `http` protocol class for one server: its own count per address, with the
     server's cap and exempt addresses."""
+    if settings.workers > 1:
+        return EnvironmentH11
     return type(
         "ServerH11",
         (AddressCountedH11,),

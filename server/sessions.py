@@ -462,9 +462,14 @@ class SessionManager:
                 return self.sessions[sid], True
             if self.cluster is not None:
                 task = self._claims.get(sid)
+                if task is None and (wait := self.budgets.cpu_wait(address)):
+                    # a hand-over costs both workers a checkpoint and a rebuild, charged to
+                    # the address that asks: one bouncing its sessions between workers waits
+                    await asyncio.sleep(wait)
+                    task = self._claims.get(sid)
                 if task is None:
                     task = self._claims[sid] = asyncio.get_running_loop().create_task(
-                        self._claim(sid)
+                        self._claim(sid, address)
                     )
                     task.add_done_callback(lambda _: self._claims.pop(sid, None))
                 session = await asyncio.shield(task)
@@ -474,11 +479,13 @@ class SessionManager:
             return None, False
         return await self.create(self.trainer_factory, address), False
 
-    async def _claim(self, sid: str) -> Session | None:
-        r = await self.cluster.claim(sid)
+    async def _claim(self, sid: str, asker: str | None = None) -> Session | None:
+        start = time.thread_time()
+        r = await self.cluster.claim(sid)  # its JSON parsed here, on the loop's thread
+        self.budgets.charge_cpu(asker, time.thread_time() - start)
         if r is None:
             return None
-        trainer, run_b = await self.build(r)
+        trainer, run_b = await self.build(r, asker)
         session = self._new(sid, trainer, r.get("address"))
         session.run_b, session.b_changes = run_b, r.get("b_changes") or {}
         session.playing, session.speed, session.period = r["playing"], r["speed"], r["period"]
@@ -493,8 +500,9 @@ class SessionManager:
         log.info("session %s resumed here from step %d", sid[:6], trainer.step_count)
         return session
 
-    async def build(self, record: dict) -> tuple[Any, Any]:
-        """A checkpoint's trainer and run B (or None), built in the pool kept for new sessions."""
+    async def build(self, record: dict, payer: str | None = None) -> tuple[Any, Any]:
+        """A checkpoint's trainer and run B (or None), built in the pool kept for new sessions,
+        its CPU time charged to `payer`'s address."""
         factory = getattr(self.trainer_factory, "from_snapshot", None)
         if factory is None:
             from engine.trainer import Trainer
@@ -502,8 +510,12 @@ class SessionManager:
             factory = Trainer.from_snapshot
 
         def build():
-            b = record.get("run_b")
-            return factory(record["snapshot"]), None if b is None else factory(b)
+            start = time.thread_time()
+            try:
+                b = record.get("run_b")
+                return factory(record["snapshot"]), None if b is None else factory(b)
+            finally:
+                self.budgets.charge_cpu(payer, time.thread_time() - start)
 
         return await asyncio.wrap_future(self.open_executor.submit(build))
 
