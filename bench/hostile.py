@@ -331,8 +331,12 @@ class Server:
             self.proc.kill()
         with open(self.log.name, errors="replace") as f:
             text = f.read()
-        os.unlink(self.log.name)
-        return text.count("Traceback") + text.count("Task was destroyed")
+        n = text.count("Traceback") + text.count("Task was destroyed")
+        if n:  # kept for a look
+            print(f"  (the server's stderr: {self.log.name})", file=sys.stderr)
+        else:
+            os.unlink(self.log.name)
+        return n
 
 
 @contextlib.contextmanager
@@ -384,6 +388,8 @@ async def run_attack(name: str, seconds: float) -> dict:
     attack = ATTACKS[name]
     task = asyncio.create_task(attack(ctx, stop)) if attack else None
     rss = [s.rss_mb() for s in servers]
+    cpu0 = sum(sum(s.ps.cpu_times()[:2]) for s in servers)
+    me0, t0 = sum(psutil.Process().cpu_times()[:2]), time.perf_counter()
     if name != "churn":
         await asyncio.sleep(4.0 if name in ("class", "slots", "handover", "heavy") else 1.5)
     student = asyncio.create_task(run_student(ctx["url"], seconds, name == "churn", ctx["room"]))
@@ -391,6 +397,9 @@ async def run_attack(name: str, seconds: float) -> dict:
         rss.append(max(s.rss_mb() for s in servers))
         await asyncio.sleep(0.5)
     result = student.result()
+    wall = time.perf_counter() - t0
+    cpu = (sum(sum(s.ps.cpu_times()[:2]) for s in servers) - cpu0) / wall
+    script = (sum(psutil.Process().cpu_times()[:2]) - me0) / wall
     stop.set()
     note = ""
     if task is not None:
@@ -401,6 +410,7 @@ async def run_attack(name: str, seconds: float) -> dict:
             note = f"(the attack ended with {type(e).__name__})"
     exceptions = sum(s.stop() for s in servers)
     stack.close()
+    note = f"{note}; CPU: server {cpu:.2f}, script {script:.2f}".lstrip("; ")
     return {**result, "rss_mb": max(rss), "exceptions": exceptions, "note": note}
 
 

@@ -373,10 +373,16 @@ class Connection:
 
 async def _stopped(*tasks: asyncio.Task) -> None:
     """Cancel `tasks` and wait (a moment at most) until they have stopped: a task dropped
-    while still cancelling is logged as "Task was destroyed but it is pending"."""
-    for t in tasks:
-        t.cancel()
-    await asyncio.wait(tasks, timeout=2.0)
+    while still cancelling is logged as "Task was destroyed but it is pending". A task can
+    lose a cancellation (3.11's `wait_for` swallows one that meets its inner task's end, as
+    when a follower's `leave` closes its own socket) and wait on: it is cancelled again."""
+    pending = set(tasks)
+    for timeout in (0.1, 0.5, 2.0):
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=timeout)
+        if not pending:
+            return
 
 
 def utf8_size(text: str, limit: int) -> int:

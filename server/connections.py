@@ -9,8 +9,9 @@ file descriptors, nor fill its log.
   and is not affected.
 - `http_protocol(settings)`: `DeadlineH11` that also counts each address's connections
   while they are HTTP (idle, half-sent, or being answered): past
-  `max_connections_per_address` a new one is closed at once, so one address cannot hold
-  every slot of uvicorn's server-wide `limit_concurrency`; the teacher's machine
+  `max_connections_per_address` a new one is reset at once, before uvicorn sets anything
+  up for it, so one address cannot hold every slot of uvicorn's server-wide
+  `limit_concurrency`; the teacher's machine
   (`exempt_addresses`) is neither counted nor held to that cap, so its page always loads.
   (A WebSocket leaves the count when it is upgraded: sessions and followers have their own
   caps per address.)
@@ -77,17 +78,22 @@ class AddressCountedH11(DeadlineH11):
     held: Counter[str]  # connections per address, of this server's own subclass
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
-        self._address = None
+        self._address, self._refused = None, False
         peer = transport.get_extra_info("peername")
         address = peer[0] if isinstance(peer, tuple) and peer else None
-        super().connection_made(transport)
         if address in self.exempt:
+            super().connection_made(transport)
             self.limit_concurrency = None  # the teacher's machine: never answered 503
+            return
+        if self.held[address] >= self.per_address:
+            # refused before anything is set up for it (a script reconnecting in a loop
+            # costs an accept and a reset), and reset rather than closed: no TIME_WAIT here
+            self._refused = True
+            transport.abort()
             return
         self._address = address
         self.held[address] += 1
-        if self.held[address] > self.per_address:
-            transport.close()  # connection_lost gives the slot back
+        super().connection_made(transport)
 
     def _release(self) -> None:
         if self._address is not None:
@@ -101,6 +107,8 @@ class AddressCountedH11(DeadlineH11):
         super().handle_websocket_upgrade(event)
 
     def connection_lost(self, exc) -> None:
+        if self._refused:
+            return
         self._release()
         super().connection_lost(exc)
 

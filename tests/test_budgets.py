@@ -93,9 +93,13 @@ def test_one_address_cannot_hold_every_http_slot(live_server_factory):
         try:
             assert get(server.port, OTHER) == b"HTTP/1.1 200"  # another student gets the page
             assert get(server.port, TEACHER) == b"HTTP/1.1 200"  # and so does the teacher
-            for s in held[8:]:  # the address's sockets past its share were closed at once
+            for s in held[8:]:  # the address's sockets past its share were reset at once
                 s.settimeout(30)
-                assert s.recv(1) == b""
+                try:
+                    got = s.recv(1)
+                except ConnectionResetError:
+                    got = b""
+                assert got == b""
             for s in held[:8]:  # and those within it are answered
                 assert ask_health(s, server.port) == b"HTTP/1.1 200"
         finally:
