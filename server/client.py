@@ -195,14 +195,18 @@ class Connection:
             self.session.request_render()
             await self._receive_loop()
         finally:
-            await _stopped(worker, sender)
+            worker.cancel()  # the bookkeeping first: an await below may be cancelled itself
+            sender.cancel()
             self.session.detach(self)
             if self.session.room is not None:
                 self.session.room.presence_changed()
             if not self.leave_seen:
                 self.manager.detached(self.session)
-            if self.leave_seen:  # the worker may have been cancelled before it got there
-                await self.manager.end(self.session, CloseCode.LEFT, "left")
+            try:
+                if self.leave_seen:  # the worker may have been cancelled before it got there
+                    await self.manager.end(self.session, CloseCode.LEFT, "left")
+            finally:
+                await _stopped(worker, sender)
 
     async def _follow(self) -> None:
         """A follower: the room's state, current frame and presenter view at
@@ -231,10 +235,12 @@ class Connection:
                     self.reply(s.room.ui_message())
             await self._receive_loop()
         finally:
-            await _stopped(worker, sender)
+            worker.cancel()
+            sender.cancel()
             s.followers.discard(self)
             if s.room is not None:
                 s.room.presence_changed()
+            await _stopped(worker, sender)
 
     def _is_leave(self, text: str) -> bool:
         """Whether `text` is a valid `leave`, noted on arrival so that a hang-up right after
