@@ -94,9 +94,25 @@ def _replay_net(trainer, rec: StepRecord):
     return net, make_head(s.output_activation, s.loss)
 
 
-def check(trainer, rec: StepRecord, seed: int = 0) -> dict:
-    """Central differences in float64 (five-point stencil) on the record's batch, weights,
+# What a check may cost, in weight-examples (one loss evaluation costs about the batch
+# size times the parameter count): at most this many in all, so the largest legal network
+# (8×32, every feature, batch norm, a batch of 1,800) checks a stated sample of its
+# parameters in a few CPU-seconds instead of 2,000 of them in three CPU-minutes; a small
+# network is checked whole. A check runs in slices of about SLICE_COST, each a job of its
+# own, so it is paid for as it runs, shares the pool with others, and stops when asked.
+GRADCHECK_COST = 3.0e9
+GRADCHECK_MIN_PARAMS = 24  # at least this many (or all), whatever they cost
+SLICE_COST = 5.0e7
+EVALS_PER_PARAM = 10  # loss evaluations one parameter takes, about (8 to 14)
+
+
+class GradCheck:
+    """A finite-difference check of one step record, run a slice at a time.
+
+    Central differences in float64 (five-point stencil) on the record's batch, weights,
     masks and settings, against the record's backprop gradient (data loss plus penalty).
+    The parameters checked are every one when that costs under GRADCHECK_COST, else a
+    sample spread evenly over the layers (`n_checked` of `n_params`, stated in the result).
 
     A parameter passes when the relative error is at most 1e-6, or when the difference is
     within the rounding noise of finite differences ("below the noise floor": a gradient
@@ -106,90 +122,160 @@ def check(trainer, rec: StepRecord, seed: int = 0) -> dict:
     against differences of the loss with those inputs held on the branch backprop took
     (f′(0)·u, f′(0) = 0 for ReLU by convention): it passes as "at a kink" when they agree
     and fails otherwise, so a wrong gradient at a kink is never excused.
+
+    `run(trainer, n)` checks the next `n` (with the trainer's lock held; the trainer's
+    parameters are as they were after it), `done` says when all are, `result()` reads it.
     """
-    net, head = _replay_net(trainer, rec)
-    X = trainer.F_train[rec.batch]
-    target = rec.target
-    masks = _masks(rec)
-    saved_params = net.params.copy()
-    saved_buffers = net.buffers.copy()
-    s = rec.settings
 
-    def penalty(params: np.ndarray) -> float:
-        return regularization.penalty(
-            params, net.weight_mask, s.regularization, s.regularization_rate
-        )
+    def __init__(self, trainer, rec: StepRecord, seed: int = 0):
+        self.rec = rec
+        n_params = trainer.net.n_params
+        per_param = EVALS_PER_PARAM * max(1, len(rec.batch)) * n_params
+        budget = max(GRADCHECK_MIN_PARAMS, int(GRADCHECK_COST // per_param))
+        self.idx = _sample(trainer.net.layer_offsets, min(budget, GRADCHECK_MAX_PARAMS), seed)
+        self.slice = max(1, int(SLICE_COST // per_param))
+        self.n_params = n_params
+        self.layer_offsets = list(trainer.net.layer_offsets)
+        self.numeric = np.empty(len(self.idx))
+        self.steps = np.empty(len(self.idx))
+        self.status = np.zeros(len(self.idx), dtype=np.int8)  # 0 checked, 1 noise, 2 kink
+        self.analytic = rec.grads[self.idx]
+        self.at_kink = inputs_at_kink(rec)
+        self.next = 0
 
-    def total_loss() -> float:
-        traces, yhat = net.forward(X, head, train=True, masks=masks)
-        np.copyto(net.buffers, saved_buffers)
-        return float(head.per_example(traces[-1].z, yhat, target).mean()) + penalty(net.params)
+    @property
+    def done(self) -> bool:
+        return self.next >= len(self.idx)
 
-    def at(k: int, value: float) -> float:
-        net.params[k] = value
-        return total_loss()
+    def run(self, trainer, n: int | None = None) -> None:
+        """Check the next `n` parameters (default: a slice)."""
+        rec, n = self.rec, self.slice if n is None else n
+        net, head = _replay_net(trainer, rec)
+        X = trainer.F_train[rec.batch]
+        target = rec.target
+        masks = _masks(rec)
+        saved_params = net.params.copy()
+        saved_buffers = net.buffers.copy()
+        s = rec.settings
 
-    def stencil(k: int, w: float, h: float) -> float:
-        """Five-point central differences in parameter k at value w: truncation O(h⁴)."""
-        f = [at(k, w + step * h) for step in (-2.0, -1.0, 1.0, 2.0)]
-        net.params[k] = w
-        return (f[0] - 8.0 * f[1] + 8.0 * f[2] - f[3]) / (12.0 * h)
+        def penalty(params: np.ndarray) -> float:
+            return regularization.penalty(
+                params, net.weight_mask, s.regularization, s.regularization_rate
+            )
 
-    def on_branch(k: int, w: float, h: float, grad: float, noise: float) -> bool:
-        """Whether backprop's value is the derivative of the loss with every input that sat
-        exactly on a kink held on the branch backprop took (f′(0)·u there): central
-        differences of that function, smooth near w, are an oracle for the subgradient."""
-        acts = net.acts
-        net.acts = branch_acts
+        def total_loss() -> float:
+            traces, yhat = net.forward(X, head, train=True, masks=masks)
+            np.copyto(net.buffers, saved_buffers)
+            return float(head.per_example(traces[-1].z, yhat, target).mean()) + penalty(net.params)
+
+        def at(k: int, value: float) -> float:
+            net.params[k] = value
+            return total_loss()
+
+        def stencil(k: int, w: float, h: float) -> float:
+            """Five-point central differences in parameter k at value w: truncation O(h⁴)."""
+            f = [at(k, w + step * h) for step in (-2.0, -1.0, 1.0, 2.0)]
+            net.params[k] = w
+            return (f[0] - 8.0 * f[1] + 8.0 * f[2] - f[3]) / (12.0 * h)
+
+        def on_branch(k: int, w: float, h: float, grad: float, noise: float) -> bool:
+            """Whether backprop's value is the derivative of the loss with every input that sat
+            exactly on a kink held on the branch backprop took (f′(0)·u there): central
+            differences of that function, smooth near w, are an oracle for the subgradient."""
+            acts = net.acts
+            net.acts = branch_acts
+            try:
+                for hh in (h, h / 10):
+                    if abs(stencil(k, w, hh) - grad) <= max(
+                        GRADCHECK_TOL * max(abs(grad), GRADCHECK_FLOOR), noise * h / hh
+                    ):
+                        return True
+                return False
+            finally:
+                net.acts = acts
+
+        branch_acts = _branch_acts(net, rec) if self.at_kink else None
+        numeric, steps, status, analytic = self.numeric, self.steps, self.status, self.analytic
+        loss = abs(rec.loss + rec.penalty)
+        stop = min(len(self.idx), self.next + n)
         try:
-            for hh in (h, h / 10):
-                if abs(stencil(k, w, hh) - grad) <= max(
-                    GRADCHECK_TOL * max(abs(grad), GRADCHECK_FLOOR), noise * h / hh
-                ):
-                    return True
-            return False
+            np.copyto(net.params, rec.params_before)
+            for n_ in range(self.next, stop):
+                k = self.idx[n_]
+                w = net.params[k]
+                h = GRADCHECK_H * max(1.0, abs(w))
+                # Where the loss curves sharply at this scale (batch norm over nearly equal z,
+                # say), h is too coarse: the estimates at h and h/10 disagree, and the pair
+                # h/10, h/100 that agrees better is used instead.
+                e0, e1 = stencil(k, w, h), stencil(k, w, h / 10)
+                numeric[n_], steps[n_] = e0, h
+                if abs(e0 - e1) > 1e-7 * max(abs(e0), GRADCHECK_FLOOR):
+                    e2 = stencil(k, w, h / 100)
+                    if abs(e1 - e2) < abs(e0 - e1):
+                        numeric[n_], steps[n_] = e2, h / 100
+                if relative_error(numeric[n_], analytic[n_]) <= GRADCHECK_TOL:
+                    continue
+                noise = GRADCHECK_NOISE * np.finfo(float).eps * max(1.0, loss) / steps[n_]
+                if abs(numeric[n_] - analytic[n_]) <= noise:
+                    status[n_] = 1
+                elif self.at_kink and on_branch(k, w, h, analytic[n_], noise * steps[n_] / h):
+                    status[n_] = 2
         finally:
-            net.acts = acts
+            np.copyto(net.params, saved_params)
+            np.copyto(net.buffers, saved_buffers)
+        self.next = stop
 
-    idx = np.arange(net.n_params)
-    if len(idx) > GRADCHECK_MAX_PARAMS:
-        idx = np.sort(np.random.default_rng(seed).choice(idx, GRADCHECK_MAX_PARAMS, replace=False))
-    numeric, steps = np.empty(len(idx)), np.empty(len(idx))
-    analytic = rec.grads[idx]
-    status = np.zeros(len(idx), dtype=np.int8)  # 0 checked, 1 below the noise floor, 2 kink
-    loss = abs(rec.loss + rec.penalty)
-    at_kink = inputs_at_kink(rec)
-    branch_acts = _branch_acts(net, rec) if at_kink else None
-    try:
-        np.copyto(net.params, rec.params_before)
-        for n, k in enumerate(idx):
-            w = net.params[k]
-            h = GRADCHECK_H * max(1.0, abs(w))
-            # Where the loss curves sharply at this scale (batch norm over nearly equal z,
-            # say), h is too coarse: the estimates at h and h/10 disagree, and the pair
-            # h/10, h/100 that agrees better is used instead.
-            e0, e1 = stencil(k, w, h), stencil(k, w, h / 10)
-            numeric[n], steps[n] = e0, h
-            if abs(e0 - e1) > 1e-7 * max(abs(e0), GRADCHECK_FLOOR):
-                e2 = stencil(k, w, h / 100)
-                if abs(e1 - e2) < abs(e0 - e1):
-                    numeric[n], steps[n] = e2, h / 100
-            if relative_error(numeric[n], analytic[n]) <= GRADCHECK_TOL:
-                continue
-            noise = GRADCHECK_NOISE * np.finfo(float).eps * max(1.0, loss) / steps[n]
-            if abs(numeric[n] - analytic[n]) <= noise:
-                status[n] = 1
-            elif at_kink and on_branch(k, w, h, analytic[n], noise * steps[n] / h):
-                status[n] = 2
-    finally:
-        np.copyto(net.params, saved_params)
-        np.copyto(net.buffers, saved_buffers)
+    def result(self) -> dict:
+        """The check's findings (all of them once `done`)."""
+        return _result(self)
+
+
+def _sample(offsets: list[int], n: int, seed: int) -> np.ndarray:
+    """`n` parameter indices (all of them if there are no more), spread evenly over the
+    layers (a layer with fewer than its share gives the rest to the others), sorted."""
+    total = offsets[-1]
+    if n >= total:
+        return np.arange(total)
+    rng = np.random.default_rng(seed)
+    sizes = np.diff(offsets)
+    quota = np.zeros(len(sizes), dtype=int)
+    left = n
+    while left > 0:  # water-filling: an even share, capped at each layer's size
+        open_ = np.flatnonzero(quota < sizes)
+        share = max(1, left // len(open_))
+        for l in open_:
+            take = min(share, sizes[l] - quota[l], left)
+            quota[l] += take
+            left -= take
+            if left == 0:
+                break
+    picked = [
+        offsets[l] + rng.choice(sizes[l], quota[l], replace=False)
+        for l in range(len(sizes))
+        if quota[l]
+    ]
+    return np.sort(np.concatenate(picked))
+
+
+def check(trainer, rec: StepRecord, seed: int = 0) -> dict:
+    """The whole check at once (GradCheck run to the end): its result."""
+    job = GradCheck(trainer, rec, seed)
+    while not job.done:
+        job.run(trainer)
+    return job.result()
+
+
+def _result(job: GradCheck) -> dict:
+    idx, numeric, analytic, status, rec = job.idx, job.numeric, job.analytic, job.status, job.rec
+    at_kink = job.at_kink
+    idx, numeric, analytic, status = (a[: job.next] for a in (idx, numeric, analytic, status))
+    layer_offsets = np.asarray(job.layer_offsets)
     err = relative_error(numeric, analytic)
     checked = np.flatnonzero(status == 0)
     worst = int(checked[np.argmax(err[checked])]) if len(checked) else None
     max_err = float(err[worst]) if worst is not None else 0.0
     layer = (
-        int(np.searchsorted(net.layer_offsets, idx[worst], side="right") - 1)
+        int(np.searchsorted(layer_offsets, idx[worst], side="right") - 1)
         if worst is not None
         else None
     )
@@ -213,7 +299,7 @@ def check(trainer, rec: StepRecord, seed: int = 0) -> dict:
     return {
         "max_rel_error": max_err if math.isfinite(max_err) else None,
         "n_checked": int(len(idx)),
-        "n_params": int(net.n_params),
+        "n_params": int(job.n_params),
         "n_noise": n_noise,
         "n_kink": n_kink,
         "n_at_kink": at_kink,

@@ -632,6 +632,11 @@ class Trainer:
         rec, _, _ = self.inspection_record()
         return gradcheck.check(self, rec, seed=self.config.seed)
 
+    def gradcheck_job(self) -> gradcheck.GradCheck:
+        """`gradcheck` as a job to run a slice at a time (`job.run(trainer)` until `done`)."""
+        rec, _, _ = self.inspection_record()
+        return gradcheck.GradCheck(self, rec, seed=self.config.seed)
+
     def grid(self, n: int) -> heatmaps.Grid:
         return heatmaps.evaluate_grid(self.net, self.head, self.config.features, n)
 

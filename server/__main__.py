@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from . import single_threaded_blas  # noqa: F401  (before anything imports NumPy)
 from .app import create_app
-from .connections import DeadlineH11, install_repeat_filter, raise_open_file_limit
+from .connections import http_protocol, install_repeat_filter, raise_open_file_limit
 from .security import WILDCARD_HOSTS, lan_addresses
 from .settings import Settings
 from .store import StoreBusy, open_store
@@ -213,7 +213,7 @@ def uvicorn_config(app, settings: Settings, **extra) -> uvicorn.Config:
         ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_size,
         lifespan="on",
-        http=DeadlineH11,
+        http=http_protocol(settings),
         limit_concurrency=settings.max_connections,
         timeout_keep_alive=5,
         **extra,

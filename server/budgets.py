@@ -35,6 +35,7 @@ class _Cpu:
 
     credit: float
     stamp: float
+    spent: float = 0.0
 
 
 class Budgets:
@@ -65,6 +66,12 @@ class Budgets:
     def charge_cpu(self, address: str | None, seconds: float) -> None:
         if not self.exempt(address):
             self._credit(address, time.monotonic()).credit -= seconds
+            self._cpu[address or ""].spent += seconds
+
+    def cpu_spent(self, address: str | None) -> float:
+        """CPU-seconds charged to `address` so far (0 for an exempt one)."""
+        c = self._cpu.get(address or "")
+        return 0.0 if c is None else c.spent
 
     def cpu_wait(self, address: str | None) -> float:
         """Seconds until `address` is out of CPU debt (0 if it is not)."""

@@ -39,6 +39,7 @@ from .settings import Settings
 from .store import ClusterDown, address_key, key
 
 log = logging.getLogger("backprop_lab.client")
+SMALL_MESSAGE = 1024  # characters: `pause`, `leave` and `ui` fit, and are parsed without waiting
 
 
 class TokenBucket:
@@ -202,20 +203,29 @@ class Connection:
             self.session.request_render()
             await self._receive_loop()
         finally:
-            worker.cancel()
+            worker.cancel()  # the bookkeeping first: an await below may be cancelled itself
             sender.cancel()
             self.session.detach(self)
             if self.session.room is not None:
                 self.session.room.presence_changed()
             if not self.leave_seen:
                 self.manager.detached(self.session)
-            if self.leave_seen:  # the worker may have been cancelled before it got there
-                await self.manager.end(self.session, CloseCode.LEFT, "left")
+            try:
+                if self.leave_seen:  # the worker may have been cancelled before it got there
+                    await self.manager.end(self.session, CloseCode.LEFT, "left")
+            finally:
+                await _stopped(worker, sender)
 
     async def _follow(self) -> None:
         """A follower: the room's state, current frame and presenter view at
         once (a late joiner is current straight away), then the room's traffic."""
         s = self.session
+        # what welcoming it costs (the room's state and history, a frame) is charged to the
+        # follower's address, and an address in debt waits first: joining and leaving in a
+        # loop cannot take the room's lock from its presenter
+        PAYER.set(self.address)
+        if wait := self.manager.budgets.cpu_wait(self.address):
+            await asyncio.sleep(wait)
         self.reply(encode(self.hello))
         sender = self.loop.create_task(self._send_loop())
         worker = self.loop.create_task(self._work_loop())
@@ -240,6 +250,7 @@ class Connection:
             s.followers.discard(self)
             if s.room is not None:
                 s.room.presence_changed()
+            await _stopped(worker, sender)
 
     def _is_leave(self, text: str) -> bool:
         """Whether `text` is a valid `leave`, noted on arrival so that a hang-up right after
@@ -289,7 +300,10 @@ class Connection:
                 )
                 continue
             if size > limit:  # parsed off the loop; only a parsed `import` may be that big
-                if self._large_waiting or not self.bucket.take(size / limit):
+                # paid by size (one message's token is taken already), never more than a
+                # full bucket: an import up to the documented max_import_bytes can go
+                cost = max(0.0, min(size / limit, self.bucket.capacity) - 1)
+                if self._large_waiting or not self.bucket.take(cost):
                     self._queue(
                         ProtocolError(
                             ErrorCode.RATE_LIMITED,
@@ -323,15 +337,15 @@ class Connection:
                 continue
             try:
                 limit = self.settings.max_message_bytes
+                if len(item) > SMALL_MESSAGE and (wait := budgets.cpu_wait(self.address)):
+                    await asyncio.sleep(wait)  # parsing costs too: an address in debt waits
                 if utf8_size(item, limit) > limit:  # an import, or refused once parsed
                     try:
-                        msg = await self.loop.run_in_executor(
-                            None, parse_client_message, item, limit
-                        )
+                        msg = await self.loop.run_in_executor(None, self._parse, item, limit)
                     finally:
                         self._large_waiting = False
                 else:
-                    msg = parse_client_message(item)
+                    msg = self._parse(item, None)
                 if msg.type not in handlers.UNCHARGED and (wait := budgets.cpu_wait(self.address)):
                     await asyncio.sleep(wait)  # over its address's CPU share: it waits its turn
                 await handlers.dispatch(self, msg)
@@ -351,6 +365,15 @@ class Connection:
                     )
                 )
 
+    def _parse(self, text: str, limit: int | None):
+        """parse_client_message, its CPU time charged to this connection's address (a
+        message refused anyway still cost its parse)."""
+        start = time.thread_time()
+        try:
+            return parse_client_message(text, limit)
+        finally:
+            self.manager.budgets.charge_cpu(self.address, time.thread_time() - start)
+
     async def _send_loop(self) -> None:
         ws = self.ws
         try:
@@ -361,6 +384,20 @@ class Connection:
                     else:
                         await ws.send_bytes(payload)
         except (WebSocketDisconnect, RuntimeError, OSError):
+            return
+
+
+async def _stopped(*tasks: asyncio.Task) -> None:
+    """Cancel `tasks` and wait (a moment at most) until they have stopped: a task dropped
+    while still cancelling is logged as "Task was destroyed but it is pending". A task can
+    lose a cancellation (3.11's `wait_for` swallows one that meets its inner task's end, as
+    when a follower's `leave` closes its own socket) and wait on: it is cancelled again."""
+    pending = set(tasks)
+    for timeout in (0.1, 0.5, 2.0):
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=timeout)
+        if not pending:
             return
 
 

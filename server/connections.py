@@ -7,6 +7,14 @@ file descriptors, nor fill its log.
   this deadline is not restarted by data, so an idle or dripping socket is closed after
   `header_timeout_s` whatever it sends. A WebSocket upgrade completes its headers in time
   and is not affected.
+- `http_protocol(settings)`: `DeadlineH11` that also counts each address's connections
+  while they are HTTP (idle, half-sent, or being answered): past
+  `max_connections_per_address` a new one is reset at once, before uvicorn sets anything
+  up for it, so one address cannot hold every slot of uvicorn's server-wide
+  `limit_concurrency`; the teacher's machine
+  (`exempt_addresses`) is neither counted nor held to that cap, so its page always loads.
+  (A WebSocket leaves the count when it is upgraded: sessions and followers have their own
+  caps per address.)
 - `raise_open_file_limit`: the soft RLIMIT_NOFILE up to the hard one, so that the connection
   cap (uvicorn's `limit_concurrency`, answered with 503) is reached before the OS refuses.
 - `RepeatFilter`: the same log message at most once per period, with a count of the rest
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -59,6 +68,85 @@ class DeadlineH11(H11Protocol):
     def connection_lost(self, exc) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+
+class AddressCountedH11(DeadlineH11):
+    """DeadlineH11 with a cap on each address's HTTP connections (see `http_protocol`)."""
+
+    per_address = 64
+    exempt: frozenset[str] = frozenset()
+    held: Counter[str]  # connections per address, of this server's own subclass
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self._address, self._refused = None, False
+        peer = transport.get_extra_info("peername")
+        address = peer[0] if isinstance(peer, tuple) and peer else None
+        if address in self.exempt:
+            super().connection_made(transport)
+            self.limit_concurrency = None  # the teacher's machine: never answered 503
+            return
+        if self.held[address] >= self.per_address:
+            # refused before anything is set up for it (a script reconnecting in a loop
+            # costs an accept and a reset), and reset rather than closed: no TIME_WAIT here
+            self._refused = True
+            transport.abort()
+            return
+        self._address = address
+        self.held[address] += 1
+        super().connection_made(transport)
+
+    def _release(self) -> None:
+        if self._address is not None:
+            self.held[self._address] -= 1
+            if self.held[self._address] <= 0:
+                del self.held[self._address]
+            self._address = None
+
+    def handle_websocket_upgrade(self, event) -> None:
+        self._release()
+        super().handle_websocket_upgrade(event)
+
+    def connection_lost(self, exc) -> None:
+        if self._refused:
+            return
+        self._release()
+        super().connection_lost(exc)
+
+
+class EnvironmentH11(AddressCountedH11):
+    """AddressCountedH11 for `--workers N`, whose config is pickled to each worker (a class
+    made at run time cannot be): its cap and exempt addresses are read from the
+    BACKPROP_LAB_* variables the supervisor set, at the worker's first connection."""
+
+    held = Counter()
+    _loaded = False
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        cls = type(self)
+        if not cls._loaded:
+            from .settings import Settings
+
+            settings = Settings()
+            cls.per_address = settings.max_connections_per_address
+            cls.exempt = frozenset(settings.exempt_addresses)
+            cls._loaded = True
+        super().connection_made(transport)
+
+
+def http_protocol(settings) -> type[AddressCountedH11]:
+    """uvicorn's `http` protocol class for one server: its own count per address, with the
+    server's cap and exempt addresses."""
+    if settings.workers > 1:
+        return EnvironmentH11
+    return type(
+        "ServerH11",
+        (AddressCountedH11,),
+        {
+            "per_address": settings.max_connections_per_address,
+            "exempt": frozenset(settings.exempt_addresses),
+            "held": Counter(),
+        },
+    )
 
 
 def raise_open_file_limit(wanted: int) -> int:

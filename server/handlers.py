@@ -433,8 +433,17 @@ async def on_export_points(conn: Connection, msg: protocol.ExportPoints) -> None
 
 
 async def on_gradcheck(conn: Connection, msg: protocol.Gradcheck) -> None:
-    result = await conn.session.call(lambda t: t.gradcheck(), heavy=True)
-    conn.session.share(encode(protocol.GradcheckResult(result=result)))
+    """A bounded check (engine/gradcheck.py) run a slice at a time in the long-jobs pool: each
+    slice is charged to the asker's address as it ends, an address over its share waits
+    between slices, every other job in the pool gets in between two slices, and when the
+    tab goes (its worker is cancelled) no further slice runs."""
+    s, budgets = conn.session, conn.manager.budgets
+    job = await s.call(lambda t: t.gradcheck_job(), heavy=True)
+    while not job.done:
+        await s.call(job.run, heavy=True)
+        if wait := budgets.cpu_wait(conn.address):
+            await asyncio.sleep(wait)
+    s.share(encode(protocol.GradcheckResult(result=job.result())))
 
 
 async def on_view(conn: Connection, msg: protocol.View) -> None:

@@ -486,9 +486,14 @@ class SessionManager:
                 return self.claimed(waiting, sid), True
             if self.store is not None:
                 task = self._claims.get(sid)
+                if task is None and (wait := self.budgets.cpu_wait(address)):
+                    # a hand-over costs both workers a checkpoint and a rebuild, charged to
+                    # the address that asks: one bouncing its sessions between workers waits
+                    await asyncio.sleep(wait)
+                    task = self._claims.get(sid)
                 if task is None:
                     task = self._claims[sid] = asyncio.get_running_loop().create_task(
-                        self._claim(sid)
+                        self._claim(sid, address)
                     )
                     task.add_done_callback(lambda _: self._claims.pop(sid, None))
                 session = await asyncio.shield(task)
@@ -518,12 +523,14 @@ class SessionManager:
             "server's state was lost"
         )
 
-    async def _claim(self, sid: str) -> Session | None:
-        r = await self.store.claim(sid)
+    async def _claim(self, sid: str, asker: str | None = None) -> Session | None:
+        start = time.thread_time()
+        r = await self.store.claim(sid)  # its JSON parsed here, on the loop's thread
+        self.budgets.charge_cpu(asker, time.thread_time() - start)
         if r is None:
             return None
         try:
-            session = await self._revive(sid, r)
+            session = await self._revive(sid, r, asker)
         except Exception as e:  # noqa: BLE001  (a checkpoint this engine cannot load)
             log.warning("session %s could not be restored: %s", sid[:6], e)
             if len(self._unloadable) > 1000:
@@ -540,9 +547,10 @@ class SessionManager:
         log.info("session %s resumed here from step %d", sid[:6], session.trainer.step_count)
         return session
 
-    async def _revive(self, sid: str, r: dict) -> Session:
-        """A session as checkpoint `r` left it, under `sid`, with its room open again."""
-        trainer, run_b = await self.build(r)
+    async def _revive(self, sid: str, r: dict, payer: str | None = None) -> Session:
+        """A session as checkpoint `r` left it, under `sid`, with its room open again (its
+        rebuild charged to `payer`'s address: the tab that asked for it)."""
+        trainer, run_b = await self.build(r, payer)
         session = self._new(sid, trainer, r.get("address"))
         session.run_b, session.b_changes = run_b, r.get("b_changes") or {}
         session.playing, session.speed, session.period = r["playing"], r["speed"], r["period"]
@@ -587,8 +595,9 @@ class SessionManager:
             session.changed = True
         return session
 
-    async def build(self, record: dict) -> tuple[Any, Any]:
-        """A checkpoint's trainer and run B (or None), built in the pool kept for new sessions."""
+    async def build(self, record: dict, payer: str | None = None) -> tuple[Any, Any]:
+        """A checkpoint's trainer and run B (or None), built in the pool kept for new sessions,
+        its CPU time charged to `payer`'s address."""
         factory = getattr(self.trainer_factory, "from_snapshot", None)
         if factory is None:
             from engine.trainer import Trainer
@@ -596,8 +605,12 @@ class SessionManager:
             factory = Trainer.from_snapshot
 
         def build():
-            b = record.get("run_b")
-            return factory(record["snapshot"]), None if b is None else factory(b)
+            start = time.thread_time()
+            try:
+                b = record.get("run_b")
+                return factory(record["snapshot"]), None if b is None else factory(b)
+            finally:
+                self.budgets.charge_cpu(payer, time.thread_time() - start)
 
         return await asyncio.wrap_future(self.open_executor.submit(build))
 
@@ -689,11 +702,47 @@ class SessionManager:
                 idle = oldest_first(self.sessions.values(), hog, settings.evict_grace_s)
                 if idle:
                     break
+        if not idle and self.budgets.exempt(address):
+            return self._make_room_for_teacher()
         if not idle:
             raise SessionsFull(
                 f"the server is full: {settings.max_sessions} sessions are open; try again later"
             )
         self._evict(idle[0])
+
+    def _make_room_for_teacher(self) -> None:
+        """The server is full of sessions in use and the teacher's machine asks for one: the
+        biggest holder's oldest session that is not a room goes, and its tab is told why."""
+        held: dict[str | None, list[Session]] = {}
+        for s in self.sessions.values():
+            if not self.budgets.exempt(s.address) and s.room is None:
+                held.setdefault(s.address, []).append(s)
+        if not held:
+            raise SessionsFull(
+                f"the server is full: {self.settings.max_sessions} sessions are open, all "
+                "of them rooms or the teacher's own"
+            )
+        hog = max(held.values(), key=len)
+        session = hog[0]
+        log.warning(
+            "closed session %s of %s (holding %d) to make room for the teacher's machine",
+            session.id[:6],
+            session.address,
+            len(hog),
+        )
+        del self.sessions[session.id]
+        session.pause()
+        self._forget(session)
+        client = session.client
+        if client is not None:
+            session.detach(client)
+            asyncio.get_running_loop().create_task(
+                client.close(
+                    CloseCode.SERVER_FULL,
+                    f"server full: the teacher needed a session, and your address held "
+                    f"{len(hog)}, the most; this one was closed",
+                )
+            )
 
     def _evict(self, session: Session) -> None:
         """Forget a detached session to make room (it has no connection to tell)."""

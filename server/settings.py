@@ -6,7 +6,7 @@ import json
 import os
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -21,6 +21,9 @@ def _names(value):
 
 # a list of names that BACKPROP_LAB_* may give as JSON or comma-separated
 NameList = Annotated[list[str], NoDecode, BeforeValidator(_names)]
+
+
+SESSION_MB = 6  # the largest legal session's resident memory, about (bench/hostile.py)
 
 
 class Settings(BaseSettings):
@@ -39,7 +42,12 @@ class Settings(BaseSettings):
         "the bound host and (bound to 0.0.0.0) this machine's LAN address",
     )
 
-    max_sessions: int = Field(64, ge=1)
+    max_sessions: int | None = Field(
+        None,
+        ge=1,
+        description="sessions on this server (forks included); unset, one per "
+        f"{SESSION_MB} MiB of `max_memory_mb` (the largest session takes about that)",
+    )
     session_ttl_s: float = Field(600.0, gt=0, description="a detached session is kept this long")
     room_ttl_s: float = Field(
         3600.0, gt=0, description="a room whose presenter is away is kept this long"
@@ -84,6 +92,13 @@ class Settings(BaseSettings):
         1000,
         ge=16,
         description="open HTTP and WebSocket connections; past it the server answers 503",
+    )
+    max_connections_per_address: int = Field(
+        64,
+        ge=1,
+        description="open HTTP connections from one network address (idle, half-sent or "
+        "being answered); past it a new one is closed at once (the teacher's machine, "
+        "`exempt_addresses`, is never capped, nor answered 503)",
     )
     max_message_bytes: int = Field(65536, ge=1024)
     max_import_bytes: int = Field(
@@ -176,6 +191,12 @@ class Settings(BaseSettings):
     gil_switch_interval_s: float = Field(
         0.0005, gt=0, le=0.1, description="sys.setswitchinterval for the launched process"
     )
+
+    @model_validator(mode="after")
+    def _sessions_from_memory(self) -> Settings:
+        if self.max_sessions is None:
+            self.max_sessions = max(1, self.max_memory_mb // SESSION_MB)
+        return self
 
     def limits(self) -> dict:
         """The limits a page should know, sent in `hello` and rendered into the page."""

@@ -418,7 +418,7 @@ def test_internal_fault_is_logged_answered_and_survived(tab, session, caplog, mo
     def broken():
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(session.trainer, "gradcheck", broken)
+    monkeypatch.setattr(session.trainer, "gradcheck_job", broken)
     tab.send({"type": "gradcheck"})
     err = tab.until("error")
     assert err["code"] == "internal" and "boom" not in err["message"]
