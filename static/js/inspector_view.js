@@ -141,7 +141,7 @@ export class InspectorView {
     if (sel.layer === 0) return [title, h("p", {}, "Inputs have no z or δ.")];
     if (!r) return [title, h("p", { className: "hint" }, "asking the engine…")];
     const n = r.neuron;
-    const out = [title, this._example(r),
+    const out = [title, ...this._example(r),
       h("table", { className: "nums" },
         h("tr", {}, h("th", {}, ""), h("th", {}, "example"), h("th", {}, "batch mean")),
         h("tr", {}, h("td", {}, "z"), h("td", {}, num(n.z, "neuron-z")), h("td", {}, num(n.z_mean, "neuron-z-mean"))),
