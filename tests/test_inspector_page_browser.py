@@ -6,10 +6,15 @@ backward walk starts at the loss with the diagram showing only what the walk has
 
 from __future__ import annotations
 
-import pytest
+import re
+from decimal import Decimal, localcontext
+from urllib.parse import urlencode
+
+import numpy as np
 from playwright.sync_api import expect
 
-from tests.helpers.page import click_step
+from tests.helpers.numbers import NUMBER, last_digit_unit, parse_number
+from tests.helpers.page import PageRun, click_step
 
 
 def neuron_center(r, layer: int, j: int) -> dict:
@@ -35,3 +40,138 @@ def test_the_neuron_inspector_prints_its_step_line_and_hints_as_text(run):
     assert "[object" not in text and ",,," not in text, text
     assert "traced example #" in text, text
     assert r.errors == [], r.errors
+
+
+# -- printed arithmetic (item 7) and one number format (item 11) ----------------------------
+
+READ_PRINTED = """() => {
+  const insp = document.querySelector('#inspector');
+  const eqs = [...insp.querySelectorAll('.eq')].map(el => {
+    const parts = el.childNodes;
+    return {id: el.dataset.testid, expr: parts[2].textContent,
+            value: parts[parts.length - 1].textContent, exact: Number(parts[parts.length - 1].dataset.value)};
+  });
+  const rows = [...insp.querySelectorAll('table.batch-terms tr')].slice(1)
+    .map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent));
+  const mean = insp.querySelector('[data-testid=grad-data]');
+  return {eqs, rows, mean: mean ? mean.textContent : null, text: insp.innerText};
+}"""
+
+
+def evaluate_printed(text: str) -> Decimal:
+    """A printed expression's value, exactly, on its printed numbers."""
+    out, pos = [], 0
+    for m in NUMBER.finditer(text):
+        out.append(text[pos : m.start()])
+        out.append(f"D('{parse_number(m.group())}')")
+        pos = m.end()
+    out.append(text[pos:])
+    expr = "".join(out).replace("×", "*").replace(" − ", " - ").replace("[", "(").replace("]", ")")
+    assert re.fullmatch(r"(?:D\('[-0-9.E+]+'\)|[ +\-*/()0-9])+", expr), (text, expr)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return eval(expr, {"__builtins__": {}, "D": Decimal})  # noqa: S307 (numbers and operators only)
+
+
+def holds(lhs_text: str, result_text: str) -> tuple[bool, str]:
+    got, shown = evaluate_printed(lhs_text), parse_number(result_text)
+    unit = last_digit_unit(result_text)
+    ok = abs(got - shown) <= unit * Decimal("1.0000001")
+    return ok, f"{lhs_text} = {result_text}: the printed numbers give {got:.6E} (unit {unit})"
+
+
+def check_printed(printed: dict) -> list[str]:
+    """Every printed equation evaluated on its printed numbers, against the rule of item 7."""
+    bad = []
+    for e in printed["eqs"]:
+        ok, why = holds(e["expr"], e["value"])
+        if not ok:
+            bad.append(f"{e['id']}: {why}")
+    products = []
+    for row in printed["rows"]:
+        if len(row) == 4:
+            ok, why = holds(f"({row[1]}) × ({row[2]})", row[3])
+            if not ok:
+                bad.append(f"batch row {row[0]}: {why}")
+        products.append(row[-1])
+    if printed["mean"] is not None:
+        terms = " + ".join(f"({p})" for p in products)
+        ok, why = holds(f"({terms})/{len(products)}", printed["mean"])
+        if not ok:
+            bad.append(f"batch mean: {why}")
+    return bad
+
+
+# every number the inspector prints: a leading zero, U+2212, no e-notation
+FOREIGN_NUMBER = re.compile(r"(?<![\w.])-\d|(?<![\w\d])\.\d|\d[eE][-+]?\d")
+
+
+def random_config(rng: np.random.Generator) -> tuple[dict, tuple[int, int, int]]:
+    dataset = str(rng.choice(["xor", "circle", "gaussian", "spiral", "moons", "plane", "blobs"]))
+    depth = int(rng.integers(1, 4))
+    width = int(rng.integers(2, 5))
+    hidden = [width] * depth if rng.random() < 0.5 else [int(rng.integers(2, 5)) for _ in range(depth)]
+    batch_norm = bool(rng.random() < 0.4)
+    regularization = str(rng.choice(["none", "l1", "l2"]))
+    cfg = {
+        "dataset": dataset,
+        "seed": int(rng.integers(0, 1000)),
+        "features": "x1,x2,x1x2",
+        "hidden": ",".join(map(str, hidden)),
+        "activation": str(rng.choice(["tanh", "relu", "sigmoid", "leaky_relu", "elu", "linear"])),
+        "batch_norm": str(batch_norm).lower(),
+        "dropout": str(rng.choice([0.0, 0.2])),
+        "residual": str(bool(rng.random() < 0.5)).lower(),
+        "optimizer": str(rng.choice(["sgd", "momentum", "nesterov", "rmsprop", "adam"])),
+        "learning_rate": str(rng.choice([0.003, 0.03, 0.3])),
+        "regularization": regularization,
+        "regularization_rate": "0" if regularization == "none" else str(rng.choice([0.001, 0.03])),
+        "batch_size": str(rng.choice([3, 10, 30])),
+    }
+    sizes = [3, *hidden, 1]
+    layer = int(rng.integers(0, len(sizes) - 1))
+    i, j = int(rng.integers(0, sizes[layer])), int(rng.integers(0, sizes[layer + 1]))
+    return cfg, (layer, i, j)
+
+
+def wait_config(r, seed: int, hidden: str) -> None:
+    r.page.wait_for_function(
+        "([seed, hidden]) => { const c = window.backpropLab.store.state.config;"
+        " return c && c.seed === seed && c.hidden.join(',') === hidden; }",
+        [seed, hidden],
+    )
+
+
+def test_every_printed_equation_holds_on_its_printed_numbers_over_random_configs(
+    browser, base_url
+):
+    rng = np.random.default_rng(21)
+    failures, checked = [], 0
+    for n in range(20):
+        cfg, (layer, i, j) = random_config(rng)
+        r = PageRun(browser, base_url, urlencode(cfg))
+        try:
+            wait_config(r, cfg["seed"], cfg["hidden"])
+            click_step(r, 1 + n % 3)
+            pt = r.page.evaluate(
+                f"() => window.backpropLab.network.linkPoint({layer}, {i}, {j}, 0.3)"
+            )
+            r.click_canvas("#network", pt["x"], pt["y"])
+            expect(r.page.get_by_test_id("grad-batch")).to_be_visible()
+            r.settle()
+            printed = r.page.evaluate(READ_PRINTED)
+            assert len(printed["eqs"]) >= 4, printed
+            checked += len(printed["eqs"]) + len(printed["rows"]) + 1
+            failures += [f"{urlencode(cfg)} w{layer}[{i},{j}]: {b}" for b in check_printed(printed)]
+            foreign = FOREIGN_NUMBER.findall(printed["text"])
+            if foreign:
+                failures.append(f"{urlencode(cfg)}: numbers in another format: {foreign}")
+            if n == 0:
+                r.shot("inspector-printed-arithmetic")
+            assert r.errors == [], r.errors
+        finally:
+            r.close()
+    assert not failures, f"{len(failures)} of {checked} printed equations:\n" + "\n".join(
+        failures[:30]
+    )
+    assert checked >= 20 * 6

@@ -6,7 +6,7 @@
 // button runs the finite-difference gradient check. Every number is the server's.
 
 import { revealed } from "./backward_walk.js";
-import { fmt } from "./canvas.js";
+import { RESULT_DIGITS, formatNumber, printedDigits } from "./format.js";
 import { featureLabel } from "./state.js";
 
 /** Build an element: h("div", {className: "x"}, "text", child, ...). */
@@ -26,9 +26,9 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-function num(value, testid, digits = 5) {
+function num(value, testid, digits = RESULT_DIGITS) {
   return h("span", { className: "num", "data-testid": testid,
-    dataset: value === null || value === undefined ? {} : { value: String(value) } }, fmt(value, digits));
+    dataset: value === null || value === undefined ? {} : { value: String(value) } }, formatNumber(value, digits));
 }
 
 function row(label, ...value) {
@@ -105,13 +105,13 @@ export class InspectorView {
     g.nodes.map((n) => (n.grad !== null && hidden(n) ? { ...n, grad: null } : n)).forEach((n, k) => {
       // the edge into this node, labelled with its local derivative once the backward pass shows it
       const local = n.local && n.grad !== null ? h("span", { className: "glocal", title: n.local.label,
-        dataset: { value: String(n.local.value) } }, `×${fmt(n.local.value, 3)}`) : null;
+        dataset: { value: String(n.local.value) } }, `×${formatNumber(n.local.value, 3)}`) : null;
       if (k) chips.push(h("span", { className: "garrow", "aria-hidden": local ? null : "true" }, local, n.id === "w" ? "" : "→"));
       const grad = n.grad === null ? null
-        : h("span", { className: "ggrad" }, n.id === "w" ? "δ·a " : "∂ ", fmt(n.grad));
+        : h("span", { className: "ggrad" }, n.id === "w" ? "δ·a " : "∂ ", formatNumber(n.grad));
       chips.push(h("span", { className: "gnode", title: `${n.what}${n.grad === null ? "" : `; gradient ${n.id === "w" ? "δ·a, this example's term" : `${g.grad_symbol}${n.label}`}`}`,
         "data-testid": `graph-${n.id}`, dataset: { value: String(n.value), grad: n.grad === null ? "" : String(n.grad) } },
-      h("b", {}, n.label), " ", fmt(n.value), grad));
+      h("b", {}, n.label), " ", formatNumber(n.value), grad));
     });
     const legend = g.grad_symbol.startsWith("B")
       ? `∂: B·∂L/∂(node), B = ${g.batch_size} (with batch norm, this example's share of the batch's gradient, × B)`
@@ -121,10 +121,12 @@ export class InspectorView {
     h("div", { className: "gchain" }, chips));
   }
 
-  /** One equation: its symbols, then its numbers and value (data-values for tests). */
-  _equation(eq, big = false) {
-    return h("div", { className: `formula eq${big ? " big" : ""}`, "data-testid": `eq-${eq.id}` },
-      h("span", { className: "lhs" }, eq.lhs), " = ", numbers(eq.expr), " = ", num(eq.value, `eq-${eq.id}-value`));
+  /** One equation: its symbols, then its numbers and value (data-values for tests), its
+   *  operands printed with as many digits as the printed value needs (format.js). */
+  _equation(eq, { big = false, testid = `eq-${eq.id}`, valueTestid = `eq-${eq.id}-value`, lhs = eq.lhs } = {}) {
+    return h("div", { className: `formula eq${big ? " big" : ""}`, "data-testid": testid },
+      h("span", { className: "lhs" }, lhs), " = ", numbers(eq.expr, printedDigits(eq.expr, eq.value)), " = ",
+      num(eq.value, valueTestid));
   }
 
   _equations(r, ids) {
@@ -147,7 +149,7 @@ export class InspectorView {
         h("tr", {}, h("td", {}, "z"), h("td", {}, num(n.z, "neuron-z")), h("td", {}, num(n.z_mean, "neuron-z-mean"))),
         h("tr", {}, h("td", {}, "a"), h("td", {}, num(n.a, "neuron-a")), h("td", {}, num(n.a_mean, "neuron-a-mean"))),
         h("tr", {}, h("td", {}, "δ"), h("td", {}, num(n.delta, "neuron-delta")), h("td", {}, num(n.delta_mean, "neuron-delta-mean"))))];
-    if (n.yhat !== undefined) out.push(row("ŷ, target, ℓ", `${fmt(n.yhat)}, ${fmt(n.target)}, ${fmt(n.loss)}`));
+    if (n.yhat !== undefined) out.push(row("ŷ, target, ℓ", `${formatNumber(n.yhat)}, ${formatNumber(n.target)}, ${formatNumber(n.loss)}`));
     out.push(this._graph(r), ...this._equations(r, BACKWARD_IDS), this._forwardDetails(r));
     return out;
   }
@@ -182,30 +184,32 @@ export class InspectorView {
         ...this._equations(r, BACKWARD_IDS), this._forwardDetails(r)),
       h("div", {},
         h("h4", {}, "The chain rule on the traced example"),
-        h("div", { className: "formula big", "data-testid": "chain-rule" },
-          h("span", { className: "lhs" }, ex.lhs), " = (", num(ex.expr.args[0].value, "chain-delta"), ") × (",
-          num(ex.expr.args[1].value, "chain-a"), ") = ", num(ex.value, "chain-value")),
+        this._equation(ex, { big: true, testid: "chain-rule", valueTestid: "chain-value" }),
         eq.grad_w_data ? this._batchTable(eq.grad_w_data, r) : null,
         eq.grad_w_penalty ? h("div", {}, h("div", { className: "eq-title" }, eq.grad_w_penalty.title), this._equation(eq.grad_w_penalty)) : null,
-        eq.grad_w ? h("div", { className: "formula big", "data-testid": "eq-grad_w" }, h("span", { className: "lhs" }, eq.grad_w.lhs), " = ",
-          numbers(eq.grad_w.expr), " = ", num(g.grad, "grad-batch", 6)) : null,
+        eq.grad_w ? this._equation(eq.grad_w, { big: true, valueTestid: "grad-batch" }) : null,
         eq.grad_w ? this._update(g) : null)));
     return out;
   }
 
-  /** ∂L_data/∂w = (1/B)·Σ δ·a: the batch's terms in a table, the traced row marked. */
+  /** ∂L_data/∂w = (1/B)·Σ δ·a: the batch's terms in a table, the traced row marked. The
+   *  products get the digits their mean needs, each row's δ and a the digits its product needs. */
   _batchTable(eq, r) {
     const rows = eq.expr.args;
+    const dProduct = printedDigits(eq.expr, eq.value);
+    const products = rows.filter((t) => t.op === "mul");
+    const dRow = Math.max(dProduct, ...products.map((t) => printedDigits(t, t.value, dProduct)));
     const body = rows.map((t) => t.op === "num"
-      ? h("tr", {}, h("td", { colspan: "3" }, t.label), h("td", {}, num(t.value)))
+      ? h("tr", {}, h("td", { colspan: "3" }, t.label), h("td", {}, num(t.value, undefined, dProduct)))
       : h("tr", { className: t.label === `#${r.example}` ? "traced" : null },
-        h("td", {}, t.label), h("td", {}, num(t.args[0].value)), h("td", {}, num(t.args[1].value)), h("td", {}, num(t.value))));
-    const [d, a] = rows.find((t) => t.op === "mul").args.map((x) => x.label);
+        h("td", {}, t.label), h("td", {}, num(t.args[0].value, undefined, dRow)), h("td", {}, num(t.args[1].value, undefined, dRow)),
+        h("td", {}, num(t.value, undefined, dProduct))));
+    const [d, a] = products[0].args.map((x) => x.label);
     return h("div", { "data-testid": "batch-terms" },
       h("div", { className: "eq-title" }, `${eq.title}: ∂L_data/∂w is the mean of ${d}·${a} over the batch`),
       h("div", { className: "terms-scroll" }, h("table", { className: "nums batch-terms" },
         h("tr", {}, h("th", {}, "example"), h("th", {}, d), h("th", {}, a), h("th", {}, `${d}·${a}`)), body)),
-      h("div", { className: "formula" }, `∂L_data/∂w = (1/${eq.expr.count}) × Σ = `, num(eq.value, "grad-data", 6)));
+      h("div", { className: "formula" }, `∂L_data/∂w = (1/${eq.expr.count}) × Σ = `, num(eq.value, "grad-data")));
   }
 
   _update(g) {
@@ -218,12 +222,12 @@ export class InspectorView {
       const terms = Object.entries(u).filter(([k, v]) => !shown.has(k) && (typeof v === "number" || typeof v === "string"));
       if (terms.length) {
         box.appendChild(h("div", { className: "terms" }, terms.map(([k, v]) => h("span", { className: "term" },
-          `${SYMBOLS[k] || k} = `, typeof v === "number" ? fmt(v) : v))));
+          `${SYMBOLS[k] || k} = `, typeof v === "number" ? formatNumber(v) : v))));
       }
     }
     if (g.weight_after !== undefined) {
       // w before is the formula's first number; one line keeps the update on screen.
-      box.appendChild(row("w after", h("span", { title: `before: ${fmt(g.weight, 6)}` }, fmt(g.weight_after, 6)),
+      box.appendChild(row("w after", h("span", { title: `before: ${formatNumber(g.weight, 6)}` }, formatNumber(g.weight_after, 6)),
         h("span", {}, "Δw = ", num(g.delta_w, "delta-w"))));
     } else box.appendChild(h("p", { className: "hint" }, "the update is applied at the end of the step"));
     return box;
@@ -241,7 +245,7 @@ export class InspectorView {
       out.push(...this._example(r));
       if (r.neuron.delta !== null) {
         out.push(h("div", { className: "formula big" },
-          `∂L/∂b = (1/B)·Σ δ·1: δ = ${fmt(r.neuron.delta)} on the traced example; the batch mean of δ = ${fmt(r.neuron.delta_mean)} (biases carry no penalty)`));
+          `∂L/∂b = (1/B)·Σ δ·1: δ = ${formatNumber(r.neuron.delta)} on the traced example; the batch mean of δ = ${formatNumber(r.neuron.delta_mean)} (biases carry no penalty)`));
       }
     }
     return out;
@@ -264,14 +268,14 @@ const WEIGHT_IDS = ["grad_w_example", "grad_w_data", "grad_w_penalty", "grad_w"]
 const SYMBOLS = { lr: "α", momentum: "μ", alpha: "ρ", beta1: "β1", beta2: "β2", eps: "ε", velocity: "b",
   lookahead: "g + μ·b", m_hat: "m̂", v_hat: "v̂", step: "Δw" };
 
-/** An expression's numbers, as engine/graph.py's `numbers` prints them. */
-function numbers(e) {
+/** An expression's numbers, each leaf with `digits` significant digits. */
+function numbers(e, digits) {
   if (e.op === "num") {
-    const v = h("span", { className: "num", title: e.label, dataset: { value: String(e.value) } }, fmt(e.value));
+    const v = h("span", { className: "num", title: e.label, dataset: { value: String(e.value) } }, formatNumber(e.value, digits));
     return e.value < 0 ? h("span", {}, "(", v, ")") : v;
   }
   const parts = e.args.map((a) => {
-    const p = numbers(a);
+    const p = numbers(a, digits);
     return ["add", "sub", "mean"].includes(a.op) && e.op !== "add" ? h("span", {}, "[", p, "]") : p;
   });
   const joined = [];

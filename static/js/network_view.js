@@ -7,13 +7,14 @@
 // Layout (node positions, DOM header controls) is rebuilt only on a topology change or a
 // resize; every other frame only restyles.
 
-import { HiDPICanvas, Thumb, fmt } from "./canvas.js";
+import { HiDPICanvas, Thumb } from "./canvas.js";
+import { compactNumber, formatNumber } from "./format.js";
 import { DIVERGING_LUT, CLASS_RGB, MID, divergingCss, paintCodes } from "./colors.js";
 import { LEFT, buildOverlay } from "./network_overlay.js";
 import { featureLabel, layerSizes, taskOf, field } from "./state.js";
 import { drawScale } from "./projector.js";
 import { PHASE_NAMES, shownPhase } from "./phases.js";
-import { WIDEST_LABELS, compactNumber, labelBox, labelFont, labelRoom } from "./neuron_labels.js";
+import { WIDEST_LABELS, labelBox, labelFont, labelRoom } from "./neuron_labels.js";
 
 const HEADER = 64;     // room for the per-layer controls above the columns
 const RIGHT = 84;      // room for the output column's header and the loss label (less when narrow)
@@ -340,7 +341,7 @@ export class NetworkView {
       }
       ctx.font = `bold ${14 * k.font}px system-ui, sans-serif`;
       // the mini-batch's loss, which the update follows (not the data sets' losses shown elsewhere)
-      const text = `batch loss L = ${fmt(rec.batch_loss)}`;
+      const text = `batch loss L = ${formatNumber(rec.batch_loss)}`;
       drawn.lossLabel = text;
       const lx = Math.min(out[0].x - s / 2, this.surface.width - ctx.measureText(text).width - 4);
       ctx.fillText(text, lx, out[0].y - s / 2 - 14);
@@ -400,7 +401,7 @@ export class NetworkView {
     let texts, ends = ["−", "+"];
     if (updates) {
       const base = `Phase: ${PHASE_NAMES.update}`;
-      texts = [`${base} · links Δw, biases Δb (max |Δw| = ${fmt(this.updateScale, 3)})`, `${base} · links Δw, biases Δb`, base];
+      texts = [`${base} · links Δw, biases Δb (max |Δw| = ${formatNumber(this.updateScale, 3)})`, `${base} · links Δw, biases Δb`, base];
       ends = [`−${compactNumber(this.updateScale)}`, `+${compactNumber(this.updateScale)}`];
     } else if (phase) {
       texts = [`Phase: ${PHASE_NAMES[phase.phase]}${phase.phase === "backward" ? noLabels : ""}`,
@@ -409,7 +410,7 @@ export class NetworkView {
       texts = ["Backward view: the gradients come in phase 3, the backward pass", "Backward view: gradients come in phase 3"];
     } else if (state.ui.view === "backward") {
       texts = showGrad
-        ? [`Backward view: links ∂L/∂w (max |∂L/∂w| = ${fmt(this.gradScale, 3)}), neurons δ = ∂L/∂z (batch mean)${noLabels}`,
+        ? [`Backward view: links ∂L/∂w (max |∂L/∂w| = ${formatNumber(this.gradScale, 3)}), neurons δ = ∂L/∂z (batch mean)${noLabels}`,
           "Backward view: links ∂L/∂w, neurons δ = ∂L/∂z", "Backward view: ∂L/∂w and δ"]
         : ["Backward view: take a step to see the gradients"];
     } else {
