@@ -15,9 +15,8 @@ the textbook δ. With batch norm, z of one example moves every example's loss th
 batch mean and variance, so G(x) is that example's share of the batch gradient, times B.
 Either way ∂L/∂w = (1/B)·Σ_r δ_j⁽ʳ⁾·a_i⁽ʳ⁾ + the penalty's part.
 
-An expression is {"op", "value", "label"?, "args"?}: op "num" is a leaf; "mul", "add", "sub"
-and "mean" combine their args. Every value is the engine's own number, never recomputed from
-the args, so a test that evaluates the args checks the printed equation against the engine.
+Each equation is an expression tree (engine/expressions.py) whose values are the engine's
+own numbers, so a test that evaluates its args checks the printed equation against the engine.
 """
 
 from __future__ import annotations
@@ -25,60 +24,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations
+from .expressions import num, op
 from .losses import make_head
 from .records import StepRecord
 
 MAX_TERMS = 256  # per-example rows sent for a batch sum; the rest travel as one subtotal
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-
-
-def num(value, label: str) -> dict:
-    return {"op": "num", "label": label, "value": float(value)}
-
-
-def op(name: str, args: list[dict], value, label: str | None = None) -> dict:
-    out = {"op": name, "args": args, "value": float(value)}
-    if label:
-        out["label"] = label
-    return out
-
-
-def evaluate(expr: dict) -> float:
-    """The value an expression's args give (what a student computes from the printout)."""
-    if expr["op"] == "num":
-        return expr["value"]
-    vals = [evaluate(a) for a in expr["args"]]
-    if expr["op"] == "mul":
-        return float(np.prod(vals))
-    if expr["op"] == "add":
-        return float(sum(vals))
-    if expr["op"] == "sub":
-        return vals[0] - sum(vals[1:])
-    if expr["op"] == "mean":
-        return float(sum(vals) / expr["count"])
-    raise ValueError(f"unknown op {expr['op']!r}")
-
-
-def numbers(expr: dict, digits: int = 4) -> str:
-    """An expression with its numbers, as printed: (0.5) × (−1.2) + 0.1."""
-    if expr["op"] == "num":
-        v = expr["value"]
-        text = f"{v:.{digits}g}".replace("-", "−")
-        return f"({text})" if v < 0 else text
-    parts = [numbers(a, digits) for a in expr["args"]]
-    parts = [
-        f"[{p}]" if a["op"] in ("add", "sub", "mean") and expr["op"] != "add" else p
-        for p, a in zip(parts, expr["args"])
-    ]
-    if expr["op"] == "mean":
-        return f"({' + '.join(parts)})/{expr['count']}"
-    return {"mul": " × ", "add": " + ", "sub": " − "}[expr["op"]].join(parts)
-
-
-def text(eq: dict, digits: int = 4) -> str:
-    """One equation on one line: `lhs = its numbers = value`."""
-    value = f"{eq['value']:.{digits}g}".replace("-", "−")
-    return f"{eq['lhs']} = {numbers(eq['expr'], digits)} = {value}"
 
 
 def equation(key: str, title: str, lhs: str, expr: dict) -> dict:

@@ -14,7 +14,7 @@ import numpy as np
 from playwright.sync_api import expect
 
 from tests.helpers.numbers import NUMBER, last_digit_unit, parse_number
-from tests.helpers.page import PageRun, click_step
+from tests.helpers.page import SCREENSHOTS, PageRun, click_step
 
 
 def neuron_center(r, layer: int, j: int) -> dict:
@@ -46,10 +46,10 @@ def test_the_neuron_inspector_prints_its_step_line_and_hints_as_text(run):
 
 READ_PRINTED = """() => {
   const insp = document.querySelector('#inspector');
-  const eqs = [...insp.querySelectorAll('.eq')].map(el => {
+  const eqs = [...insp.querySelectorAll('.eq, [data-testid=eq-grad_w]')].map(el => {
     const parts = el.childNodes;
     return {id: el.dataset.testid, expr: parts[2].textContent,
-            value: parts[parts.length - 1].textContent, exact: Number(parts[parts.length - 1].dataset.value)};
+            value: parts[parts.length - 1].textContent};
   });
   const rows = [...insp.querySelectorAll('table.batch-terms tr')].slice(1)
     .map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent));
@@ -67,14 +67,19 @@ def evaluate_printed(text: str) -> Decimal:
         pos = m.end()
     out.append(text[pos:])
     expr = "".join(out).replace("×", "*").replace(" − ", " - ").replace("[", "(").replace("]", ")")
-    assert re.fullmatch(r"(?:D\('[-0-9.E+]+'\)|[ +\-*/()0-9])+", expr), (text, expr)
+    expr = expr.replace("√(", "R(")
+    assert re.fullmatch(r"(?:D\('[-0-9.E+]+'\)|R\(|[ +\-*/()0-9])+", expr), (text, expr)
     with localcontext() as ctx:
         ctx.prec = 60
-        return eval(expr, {"__builtins__": {}, "D": Decimal})  # noqa: S307 (numbers and operators only)
+        names = {"__builtins__": {}, "D": Decimal, "R": lambda x: x.sqrt()}
+        return eval(expr, names)  # noqa: S307 (numbers and operators only)
 
 
 def holds(lhs_text: str, result_text: str) -> tuple[bool, str]:
-    got, shown = evaluate_printed(lhs_text), parse_number(result_text)
+    try:
+        got, shown = evaluate_printed(lhs_text), parse_number(result_text)
+    except AssertionError as e:
+        return False, f"{lhs_text} = {result_text}: unreadable ({e})"
     unit = last_digit_unit(result_text)
     ok = abs(got - shown) <= unit * Decimal("1.0000001")
     return ok, f"{lhs_text} = {result_text}: the printed numbers give {got:.6E} (unit {unit})"
@@ -110,7 +115,9 @@ def random_config(rng: np.random.Generator) -> tuple[dict, tuple[int, int, int]]
     dataset = str(rng.choice(["xor", "circle", "gaussian", "spiral", "moons", "plane", "blobs"]))
     depth = int(rng.integers(1, 4))
     width = int(rng.integers(2, 5))
-    hidden = [width] * depth if rng.random() < 0.5 else [int(rng.integers(2, 5)) for _ in range(depth)]
+    hidden = (
+        [width] * depth if rng.random() < 0.5 else [int(rng.integers(2, 5)) for _ in range(depth)]
+    )
     batch_norm = bool(rng.random() < 0.4)
     regularization = str(rng.choice(["none", "l1", "l2"]))
     cfg = {
@@ -138,13 +145,11 @@ def wait_config(r, seed: int, hidden: str) -> None:
     r.page.wait_for_function(
         "([seed, hidden]) => { const c = window.backpropLab.store.state.config;"
         " return c && c.seed === seed && c.hidden.join(',') === hidden; }",
-        [seed, hidden],
+        arg=[seed, hidden],
     )
 
 
-def test_every_printed_equation_holds_on_its_printed_numbers_over_random_configs(
-    browser, base_url
-):
+def test_every_printed_equation_holds_on_its_printed_numbers_over_random_configs(browser, base_url):
     rng = np.random.default_rng(21)
     failures, checked = [], 0
     for n in range(20):
@@ -160,7 +165,7 @@ def test_every_printed_equation_holds_on_its_printed_numbers_over_random_configs
             expect(r.page.get_by_test_id("grad-batch")).to_be_visible()
             r.settle()
             printed = r.page.evaluate(READ_PRINTED)
-            assert len(printed["eqs"]) >= 4, printed
+            assert len(printed["eqs"]) >= 2, printed
             checked += len(printed["eqs"]) + len(printed["rows"]) + 1
             failures += [f"{urlencode(cfg)} w{layer}[{i},{j}]: {b}" for b in check_printed(printed)]
             foreign = FOREIGN_NUMBER.findall(printed["text"])
@@ -171,7 +176,7 @@ def test_every_printed_equation_holds_on_its_printed_numbers_over_random_configs
             assert r.errors == [], r.errors
         finally:
             r.close()
-    assert not failures, f"{len(failures)} of {checked} printed equations:\n" + "\n".join(
-        failures[:30]
-    )
+    report = f"{len(failures)} of {checked} printed equations fail:\n" + "\n".join(failures)
+    (SCREENSHOTS.parent / "printed-arithmetic.txt").write_text(report, encoding="utf-8")
+    assert not failures, report
     assert checked >= 20 * 6

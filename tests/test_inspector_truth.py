@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.config import ACTIVATIONS, HEADS, OPTIMIZERS, REGULARIZATIONS, ConfigError, task_of
-from engine.graph import evaluate
+from engine.expressions import evaluate
 from engine.trainer import Trainer, TrainerError
 from tests.helpers.inspector_oracle import fd, oracle_loss, weight_fd
 

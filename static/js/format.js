@@ -57,6 +57,8 @@ export function evaluatePrinted(expr, digits) {
   if (expr.op === "mul") return vals.reduce((p, v) => p * v, 1);
   if (expr.op === "add") return vals.reduce((p, v) => p + v, 0);
   if (expr.op === "sub") return vals.slice(1).reduce((p, v) => p - v, vals[0]);
+  if (expr.op === "div") return vals[0] / vals[1];
+  if (expr.op === "sqrt") return Math.sqrt(vals[0]);
   if (expr.op === "mean") return vals.reduce((p, v) => p + v, 0) / expr.count;
   throw new Error(`unknown op ${expr.op}`);
 }

@@ -123,9 +123,9 @@ export class InspectorView {
 
   /** One equation: its symbols, then its numbers and value (data-values for tests), its
    *  operands printed with as many digits as the printed value needs (format.js). */
-  _equation(eq, { big = false, testid = `eq-${eq.id}`, valueTestid = `eq-${eq.id}-value`, lhs = eq.lhs } = {}) {
+  _equation(eq, { big = false, testid = `eq-${eq.id}`, valueTestid = `eq-${eq.id}-value`, relation = " = " } = {}) {
     return h("div", { className: `formula eq${big ? " big" : ""}`, "data-testid": testid },
-      h("span", { className: "lhs" }, lhs), " = ", numbers(eq.expr, printedDigits(eq.expr, eq.value)), " = ",
+      h("span", { className: "lhs" }, eq.lhs), relation, numbers(eq.expr, printedDigits(eq.expr, eq.value)), " = ",
       num(eq.value, valueTestid));
   }
 
@@ -196,7 +196,9 @@ export class InspectorView {
    *  products get the digits their mean needs, each row's δ and a the digits its product needs. */
   _batchTable(eq, r) {
     const rows = eq.expr.args;
-    const dProduct = printedDigits(eq.expr, eq.value);
+    // the sum a student adds up is of the printed products, so their digits follow the mean
+    const printed = { op: "mean", count: eq.expr.count, args: rows.map((t) => ({ op: "num", value: t.value })) };
+    const dProduct = printedDigits(printed, eq.value);
     const products = rows.filter((t) => t.op === "mul");
     const dRow = Math.max(dProduct, ...products.map((t) => printedDigits(t, t.value, dProduct)));
     const body = rows.map((t) => t.op === "num"
@@ -216,9 +218,12 @@ export class InspectorView {
     const u = g.update;
     const box = h("div", { className: "update" }, h("h4", {}, "The optimizer's update",
       u && u.optimizer ? ` (${u.optimizer}${u.rule ? `: ${u.rule}` : ""})` : ""));
-    if (u && u.formula) box.appendChild(h("div", { className: "formula big", "data-testid": "update-formula" }, u.formula));
+    if (u && u.expr) {
+      box.appendChild(this._equation({ id: "update", lhs: "w", expr: u.expr, value: u.expr.value },
+        { big: true, testid: "update-formula", relation: " ← " }));
+    }
     if (u && typeof u === "object") {
-      const shown = new Set(["formula", "optimizer", "rule", "grad", "weight_before", "weight_after"]);
+      const shown = new Set(["expr", "optimizer", "rule", "grad", "weight_before", "weight_after"]);
       const terms = Object.entries(u).filter(([k, v]) => !shown.has(k) && (typeof v === "number" || typeof v === "string"));
       if (terms.length) {
         box.appendChild(h("div", { className: "terms" }, terms.map(([k, v]) => h("span", { className: "term" },
@@ -268,18 +273,21 @@ const WEIGHT_IDS = ["grad_w_example", "grad_w_data", "grad_w_penalty", "grad_w"]
 const SYMBOLS = { lr: "α", momentum: "μ", alpha: "ρ", beta1: "β1", beta2: "β2", eps: "ε", velocity: "b",
   lookahead: "g + μ·b", m_hat: "m̂", v_hat: "v̂", step: "Δw" };
 
-/** An expression's numbers, each leaf with `digits` significant digits. */
+/** An expression's numbers, each leaf with `digits` significant digits: what
+ *  tests/test_inspector_page_browser.py reads back and evaluates. */
 function numbers(e, digits) {
   if (e.op === "num") {
     const v = h("span", { className: "num", title: e.label, dataset: { value: String(e.value) } }, formatNumber(e.value, digits));
     return e.value < 0 ? h("span", {}, "(", v, ")") : v;
   }
+  if (e.op === "sqrt") return h("span", {}, "√(", numbers(e.args[0], digits), ")");
   const parts = e.args.map((a) => {
     const p = numbers(a, digits);
-    return ["add", "sub", "mean"].includes(a.op) && e.op !== "add" ? h("span", {}, "[", p, "]") : p;
+    const compound = ["add", "sub", "mean"].includes(a.op) || (e.op === "div" && a.op !== "num" && a.op !== "sqrt");
+    return compound && e.op !== "add" ? h("span", {}, "[", p, "]") : p;
   });
   const joined = [];
-  parts.forEach((p, k) => { if (k) joined.push({ mul: " × ", add: " + ", sub: " − ", mean: " + " }[e.op]); joined.push(p); });
+  parts.forEach((p, k) => { if (k) joined.push({ mul: " × ", add: " + ", sub: " − ", mean: " + ", div: "/" }[e.op]); joined.push(p); });
   return e.op === "mean" ? h("span", {}, "(", ...joined, `)/${e.count}`) : h("span", {}, ...joined);
 }
 
