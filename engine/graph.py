@@ -198,10 +198,8 @@ class Chain:
         h = t.f_out[r, j]
         arg = "u" if t.u is not None else "z"
         self.h = "h" if t.mask is not None or self.settings.skip[self.layer] else "a"
-        x = t.u if t.u is not None else t.z
-        self.fprime = float(
-            self.act.derivative(x[r : r + 1, j : j + 1], t.f_out[r : r + 1, j : j + 1])[0, 0]
-        )
+        # the factor backward multiplied by (network.py), so δ = f′ · G(h) holds as printed
+        self.fprime = None if t.fprime is None else float(t.fprime[r, j])
         slope = (f"{f_name}′({arg})", self.fprime)
         if self.h == "h":  # else the activation's output is the neuron's output, node "a"
             self._node("h", f"h{sub(j + 1)}", h, f"{f_name}({arg})", local=slope)

@@ -302,3 +302,33 @@ def test_gradient_norms_are_the_weights_gradient_only():
     ]
     np.testing.assert_allclose(rec.grad_norms, want, rtol=1e-12)
     np.testing.assert_allclose(t.metrics()["grad_norms"], want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "swish", "elu"])
+def test_a_saturated_activations_delta_is_its_printed_product(activation):
+    """δ = f′ × G(h) holds to rounding as printed (issue 21, item 7): f′ is the factor the
+    backward pass used, not 1 − a² computed again (which differs where f saturates: "δ =
+    4.441e−16 × (−0.05387) = −2.082e−17" had a true product of −2.392e−17)."""
+    worst = 0.0
+    for seed in range(6):
+        t = Trainer(
+            {
+                "dataset": "xor",
+                "n_points": 60,
+                "seed": seed,
+                "features": ["x1", "x2"],
+                "hidden": [3],
+                "activation": activation,
+                "batch_size": 10,
+            }
+        )
+        t.net.weights[0] *= 20.0  # deep into saturation
+        rec = t.step()
+        for j in range(3):
+            for example in rec.batch:
+                ex = t.explain(0, j, 0, example=int(example))
+                eq = next(e for e in ex["graph"]["equations"] if e["id"] == "delta")
+                fprime, g = (a["value"] for a in eq["expr"]["args"])
+                if eq["value"]:
+                    worst = max(worst, abs(fprime * g - eq["value"]) / abs(eq["value"]))
+    assert worst <= 2.3e-16, worst
