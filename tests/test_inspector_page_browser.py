@@ -180,3 +180,32 @@ def test_every_printed_equation_holds_on_its_printed_numbers_over_random_configs
     (SCREENSHOTS.parent / "printed-arithmetic.txt").write_text(report, encoding="utf-8")
     assert not failures, report
     assert checked >= 20 * 6
+
+
+# -- a gradient check says which step it checked, and greys out once stale (item 12) -------
+
+
+def verify(r) -> None:
+    r.page.get_by_test_id("gradcheck").click()
+    expect(r.page.get_by_test_id("gradcheck-result")).to_be_visible()
+    r.settle()
+
+
+def test_the_gradient_check_names_its_step_and_greys_out_when_stale(run):
+    r = run("dataset=xor&hidden=4,2&seed=0&learning_rate=0.03")
+    click_step(r, 3)
+    verify(r)
+    result = r.page.get_by_test_id("gradcheck-result")
+    expect(result).to_contain_text("Gradient check of step 3")
+    expect(result).not_to_have_class(re.compile(r"\bstale\b"))
+    click_step(r, 1)  # more steps: the check is of step 3, the weights are of step 4
+    expect(result).to_have_class(re.compile(r"\bstale\b"))
+    expect(result).to_contain_text("step 3")
+    expect(result).to_contain_text("verify again")
+    r.shot("inspector-gradcheck-stale")
+    verify(r)
+    expect(result).to_contain_text("Gradient check of step 4")
+    expect(result).not_to_have_class(re.compile(r"\bstale\b"))
+    r.page.select_option("#cfg-learning_rate", "0.3")  # a config change
+    expect(result).to_have_class(re.compile(r"\bstale\b"))
+    assert r.errors == [], r.errors

@@ -7,7 +7,7 @@
 
 import { revealed } from "./backward_walk.js";
 import { RESULT_DIGITS, formatNumber, printedDigits } from "./format.js";
-import { featureLabel } from "./state.js";
+import { featureLabel, gradcheckStale } from "./state.js";
 
 /** Build an element: h("div", {className: "x"}, "text", child, ...). */
 export function h(tag, attrs = {}, ...children) {
@@ -75,11 +75,14 @@ export class InspectorView {
     const g = state.gradcheck;
     if (!g) return null;
     const ok = g.passed ?? (g.max_rel_error !== null && g.max_rel_error < 1e-6);
-    return h("div", { className: `gradcheck ${ok ? "ok" : "bad"}`, "data-testid": "gradcheck-result" },
+    const stale = gradcheckStale(state);
+    return h("div", { className: `gradcheck ${ok ? "ok" : "bad"}${stale ? " stale" : ""}`, "data-testid": "gradcheck-result" },
       ok ? "✓ " : "✗ ", `Gradient check of step ${g.step ?? "?"}: largest relative error `,
       num(g.max_rel_error, "gradcheck-error", 3),
       ` over ${g.n_checked ?? "?"}/${g.n_params ?? "?"} parameters: `,
       ok ? "backprop matches finite differences" : "backprop and finite differences disagree",
+      stale ? h("div", { className: "hint", "data-testid": "gradcheck-stale" },
+        `Stale: ${stale} since; press “Verify this step” to verify again.`) : null,
       (g.notes || []).map((n) => h("div", { className: "hint", "data-testid": "gradcheck-note" }, n)));
   }
 

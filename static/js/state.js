@@ -51,6 +51,16 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  */
 
 /** @returns {State} */
+/** Why the last gradient check no longer describes the page (more steps, a step back, a
+ *  changed setting), or null while it does. */
+export function gradcheckStale(s) {
+  const g = s.gradcheck;
+  if (!g) return null;
+  if (s.counters.step !== g.atStep) return `the weights have moved on to step ${s.counters.step}`;
+  if (JSON.stringify(s.config) !== g.atConfig) return "the settings changed";
+  return null;
+}
+
 export function initialState() {
   return {
     connection: { status: "connecting", attempt: 0, sessionId: null, resumed: false },
@@ -295,7 +305,8 @@ export const REDUCERS = {
     return ["inspector"];
   },
   gradcheck(s, a) {
-    s.gradcheck = a.result;
+    // what it checked: the step, at the weights and settings the page has now
+    s.gradcheck = { ...a.result, atStep: s.counters.step, atConfig: JSON.stringify(s.config) };
     s.busy.gradcheck = false;
     return ["inspector"];
   },
