@@ -50,10 +50,20 @@ def sup(n: int) -> str:
 class Chain:
     """The graph and its equations for neuron j of weight layer `layer` (0-based) on batch
     row `row`, and for weight w_ij when `i` is given. `show` is the set of passes whose
-    numbers may be shown: "forward", "loss", "backward", "update"."""
+    numbers may be shown: "forward", "loss", "backward", "update". `evaluation`: the record is
+    a forward pass in evaluation mode (explain.evaluation): batch norm with the running mean
+    and variance."""
 
     def __init__(
-        self, trainer, rec: StepRecord, layer: int, j: int, i: int | None, row: int, show: set[str]
+        self,
+        trainer,
+        rec: StepRecord,
+        layer: int,
+        j: int,
+        i: int | None,
+        row: int,
+        show: set[str],
+        evaluation: bool = False,
     ):
         self.rec, self.layer, self.j, self.i, self.r = rec, layer, j, i, row
         self.settings = s = rec.settings
@@ -64,6 +74,7 @@ class Chain:
         self.head = make_head(s.output_activation, s.loss)
         self.act = None if self.last else activations.get(s.activations[layer])
         self.show = show
+        self.evaluation = evaluation
         self.nodes: list[dict] = []
         self.equations: list[dict] = []
         self.G = "B·∂L/∂" if s.batch_norm else "∂ℓ/∂"  # how a node's gradient is written
@@ -128,7 +139,7 @@ class Chain:
                 f"w{sub(self.i + 1)}{sub(j + 1)}",
                 W[self.i, j],
                 "the weight",
-                grad=B * t.dz[r, j] * t.input[r, self.i],
+                grad=None if t.dz is None else B * t.dz[r, j] * t.input[r, self.i],
             )
         products = [op("mul", [a, w], a["value"] * w["value"]) for a, w in zip(ins, weights)]
         z = t.z[r, j]
@@ -137,7 +148,7 @@ class Chain:
             f"z{sub(j + 1)}",
             z,
             "Σ a·w + b",
-            grad=B * t.dz[r, j],
+            grad=None if t.dz is None else B * t.dz[r, j],
             local=None if self.i is None else ("∂z/∂w = a", t.input[r, self.i]),
         )
         self.equations.append(
@@ -153,27 +164,34 @@ class Chain:
         u = z
         if t.u is not None:  # batch norm: ẑ = (z − μ)/σ over the batch, u = γ·ẑ + β
             l = self.layer
-            mu, inv = float(t.z[:, j].mean()), float(t.inv_std[j])
+            inv = float(t.inv_std[j])
+            if self.evaluation:  # the running statistics, as inv_std is
+                mu, stats = float(self.net.running_mean[l][j]), "with the running mean and variance"
+                mu_label, inv_label = "μ_run", "1/σ_run"
+            else:
+                mu, stats = float(t.z[:, j].mean()), "over the batch"
+                mu_label, inv_label = "μ", "1/σ"
             gamma = float(self.rec.params_before[self.net._spans[l]["gamma"][0] + j])
             beta = float(self.rec.params_before[self.net._spans[l]["beta"][0] + j])
             z_hat, u = t.z_hat[r, j], t.u[r, j]
-            self._node("z_hat", f"ẑ{sub(j + 1)}", z_hat, "(z − μ)/σ over the batch")
+            self._node("z_hat", f"ẑ{sub(j + 1)}", z_hat, f"(z − μ)/σ {stats}")
             self.equations.append(
                 equation(
                     "z_hat",
-                    "Batch norm: normalise over the batch",
-                    f"ẑ{sub(j + 1)} = (z{sub(j + 1)} − μ) · 1/σ",
+                    f"Batch norm: normalise {stats}",
+                    f"ẑ{sub(j + 1)} = (z{sub(j + 1)} − {mu_label}) · {inv_label}",
                     op(
                         "mul",
                         [
-                            op("sub", [num(z, f"z{sub(j + 1)}"), num(mu, "μ")], z - mu),
-                            num(inv, "1/σ"),
+                            op("sub", [num(z, f"z{sub(j + 1)}"), num(mu, mu_label)], z - mu),
+                            num(inv, inv_label),
                         ],
                         z_hat,
                     ),
                 )
             )
-            self._node("u", f"u{sub(j + 1)}", u, "γ·ẑ + β", grad=self.B * t.du[r, j])
+            grad_u = None if t.du is None else self.B * t.du[r, j]
+            self._node("u", f"u{sub(j + 1)}", u, "γ·ẑ + β", grad=grad_u)
             self.equations.append(
                 equation(
                     "u",

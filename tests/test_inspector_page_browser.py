@@ -209,3 +209,42 @@ def test_the_gradient_check_names_its_step_and_greys_out_when_stale(run):
     r.page.select_option("#cfg-learning_rate", "0.3")  # a config change
     expect(result).to_have_class(re.compile(r"\bstale\b"))
     assert r.errors == [], r.errors
+
+
+# -- an example outside the batch (item 3) ---------------------------------------------------
+
+
+def test_an_example_outside_the_batch_is_shown_as_what_it_is(run):
+    r = run("dataset=xor&hidden=4,2&seed=0&batch_norm=true&batch_size=10")
+    click_step(r, 3)
+    select_neuron(r, 1, 0)
+    expect(r.page.locator("#inspector .nums")).to_be_visible()
+    batch = set(r.state("Array.from(s.record.batch)"))
+    assert len(batch) == 10
+    n_train = r.state("s.points.train.x.length")
+    outside = next(k for k in range(n_train) if k not in batch)
+    r.page.evaluate(
+        f"() => window.backpropLab.store.dispatch({{type: 'setExample', example: {outside}}})"
+    )
+    r.page.wait_for_function(
+        f"() => {{ const i = window.backpropLab.store.state.inspect;"
+        f" return i && i.example === {outside}; }}"
+    )
+    r.settle()
+    text = inspector_text(r)
+    assert "did not contribute" in text and "step 3" in text, text
+    assert "current weights (after step 3)" in text and "running mean" in text, text
+    assert "not applied yet" not in text and "the gradient the optimizer used" not in text
+    # no gradient and no batch statistics of a batch of one
+    assert "batch mean" not in text, text
+    grads = r.page.evaluate(
+        "() => [...document.querySelectorAll('#inspector .gnode')]"
+        ".filter(n => n.dataset.grad !== '').length"
+    )
+    assert grads == 0
+    z_hat = r.page.get_by_test_id("graph-z_hat").get_attribute("data-value")
+    assert float(z_hat) != 0.0
+    r.page.keyboard.press("p")
+    expect(r.page.locator("body")).to_have_class(re.compile(r"\bprojector\b"))
+    r.shot("inspector-outside-batch-projector")
+    assert r.errors == [], r.errors

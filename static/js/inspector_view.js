@@ -89,13 +89,19 @@ export class InspectorView {
   _example(r) {
     if (!r) return null;
     const phase = r.phase ? `, phase: ${r.phase}` : "";
-    return [h("p", { className: "hint" }, `Step ${r.step}${r.applied ? "" : " (not applied yet)"}, traced example #${r.example}`,
-      r.in_batch === false ? " (outside the batch: a one-example pass at the same weights)" : "", phase),
+    const line = r.evaluation
+      ? h("p", { className: "hint", "data-testid": "outside-batch" },
+        `Traced example #${r.example} is not in the batch of step ${r.update}: it did not contribute to that update, so it has no gradient here. `,
+        `Shown: its forward pass at the current weights (after step ${r.step}), in evaluation mode`,
+        r.graph.nodes.some((n) => n.id === "z_hat") ? " (batch norm with its running mean and variance, no dropout)" : " (no dropout)",
+        ". Trace a circled example of the batch to see the backward pass.")
+      : h("p", { className: "hint" }, `Step ${r.step}${r.applied ? "" : " (not applied yet)"}, traced example #${r.example}`, phase);
+    return [line,
     r.settings_changed && r.settings_changed.length ? h("p", { className: "warn", "data-testid": "settings-changed" },
       `The settings changed since this step (${r.settings_changed.join("; ")}): it is explained as it was made.`) : null,
     this.walk ? h("p", { className: "hint", "data-testid": "walk-hint" },
       `Backward pass, step ${this.walk.step} of ${this.walk.of}: press Step to go on back toward ${r.weight ? "the weight" : "this neuron's z"}, one equation at a time.`) : null,
-    r.shows && !r.shows.includes("backward") ? h("p", { className: "hint", "data-testid": "phase-hint" },
+    r.shows && !r.shows.includes("backward") && !r.evaluation ? h("p", { className: "hint", "data-testid": "phase-hint" },
       r.shows.includes("loss") ? "Loss phase: the forward pass and the loss are known; gradients come in the backward phase."
         : "Forward phase: only values so far; the loss and the gradients come in the next phases.") : null];
   }
@@ -146,12 +152,14 @@ export class InspectorView {
     if (sel.layer === 0) return [title, h("p", {}, "Inputs have no z or δ.")];
     if (!r) return [title, h("p", { className: "hint" }, "asking the engine…")];
     const n = r.neuron;
+    // an example outside the batch has no batch to average over and no δ (engine/explain.py)
+    const mean = (v, testid) => (r.evaluation ? null : h("td", {}, num(v, testid)));
     const out = [title, ...this._example(r),
       h("table", { className: "nums" },
-        h("tr", {}, h("th", {}, ""), h("th", {}, "example"), h("th", {}, "batch mean")),
-        h("tr", {}, h("td", {}, "z"), h("td", {}, num(n.z, "neuron-z")), h("td", {}, num(n.z_mean, "neuron-z-mean"))),
-        h("tr", {}, h("td", {}, "a"), h("td", {}, num(n.a, "neuron-a")), h("td", {}, num(n.a_mean, "neuron-a-mean"))),
-        h("tr", {}, h("td", {}, "δ"), h("td", {}, num(n.delta, "neuron-delta")), h("td", {}, num(n.delta_mean, "neuron-delta-mean"))))];
+        h("tr", {}, h("th", {}, ""), h("th", {}, `example #${r.example}`), r.evaluation ? null : h("th", {}, "batch mean")),
+        h("tr", {}, h("td", {}, "z"), h("td", {}, num(n.z, "neuron-z")), mean(n.z_mean, "neuron-z-mean")),
+        h("tr", {}, h("td", {}, "a"), h("td", {}, num(n.a, "neuron-a")), mean(n.a_mean, "neuron-a-mean")),
+        r.evaluation ? null : h("tr", {}, h("td", {}, "δ"), h("td", {}, num(n.delta, "neuron-delta")), mean(n.delta_mean, "neuron-delta-mean")))];
     if (n.yhat !== undefined) out.push(row("ŷ, target, ℓ", `${formatNumber(n.yhat)}, ${formatNumber(n.target)}, ${formatNumber(n.loss)}`));
     out.push(this._graph(r), ...this._equations(r, BACKWARD_IDS), this._forwardDetails(r));
     return out;
