@@ -165,6 +165,8 @@ def _numbers(
         "delta": _f(t.dz[row, j] * n) if backward else None,
         "delta_mean": _f(t.dz[:, j].sum()) if backward else None,
     }
+    if backward:  # the traced example's δ of every neuron, for the diagram to follow
+        out["deltas"] = [[_f(len(rec.batch) * d) for d in tr.dz[row]] for tr in rec.traces]
     if layer == len(rec.traces) - 1 and "loss" in show:
         target = rec.target[row]
         out["neuron"].update(

@@ -293,8 +293,11 @@ class Chain:
         t, r, j, B = self.t, self.r, self.j, self.B
         dj = sub(j + 1)
         if self.last:
-            self._output_delta()
+            self._output_delta(j)
             return
+        # the walk starts at the loss: the output layer's δ, which flows back to this neuron
+        for k in range(self.rec.traces[-1].z.shape[1]):
+            self._output_delta(k, f"delta_out_{k + 1}")
         a_grad = B * t.da[r, j]
         self._grad("a", a_grad)
         nxt = self.rec.traces[self.layer + 1]
@@ -379,8 +382,9 @@ class Chain:
                 )
             )
 
-    def _output_delta(self) -> None:
-        t, r, j, B = self.t, self.r, self.j, self.B
+    def _output_delta(self, j: int, key: str = "delta") -> None:
+        """δ of output neuron j on the traced example, where every backward walk starts."""
+        t, r, B = self.rec.traces[-1], self.r, self.B
         dj = sub(j + 1)
         delta = B * t.dz[r, j]
         yhat = float(self.rec.yhat[r, j])
@@ -392,7 +396,8 @@ class Chain:
                     0, 0
                 ]
             )
-            self._grad("yhat", yhat - target)
+            if key == "delta":
+                self._grad("yhat", yhat - target)
             diff = op("sub", [num(yhat, "ŷ"), num(target, "y")], yhat - target)
             expr = op("mul", [diff, num(gprime, f"{head.output_activation}′(z)")], delta)
             rule = f"δ{dj} = ∂ℓ/∂ŷ · g′(z) = (ŷ − y) · {head.output_activation}′(z{dj})"
@@ -410,7 +415,9 @@ class Chain:
             rule = (
                 f"δ{dj} = ŷ − y ({head.output_activation} with cross-entropy: g′ and ∂ℓ/∂ŷ cancel)"
             )
-        self.equations.append(equation("delta", "The output's error", rule, expr))
+        self.equations.append(
+            equation(key, "The output's error (where the walk starts)", rule, expr)
+        )
 
     def _weight_gradient(self) -> None:
         """∂L/∂w from the traced example to the batch, then the penalty: the number the

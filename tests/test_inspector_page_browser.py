@@ -11,6 +11,7 @@ from decimal import Decimal, localcontext
 from urllib.parse import urlencode
 
 import numpy as np
+import pytest
 from playwright.sync_api import expect
 
 from tests.helpers.numbers import NUMBER, last_digit_unit, parse_number
@@ -247,4 +248,80 @@ def test_an_example_outside_the_batch_is_shown_as_what_it_is(run):
     r.page.keyboard.press("p")
     expect(r.page.locator("body")).to_have_class(re.compile(r"\bprojector\b"))
     r.shot("inspector-outside-batch-projector")
+    assert r.errors == [], r.errors
+
+
+# -- the backward walk and the diagram tell one story (item 10) ------------------------------
+
+DRAWN = "() => window.backpropLab.network.drawn"
+
+
+def labelled(r) -> dict:
+    return {(d["layer"], d["j"]): d["value"] for d in r.page.evaluate(DRAWN)["labels"]}
+
+
+def test_the_backward_walk_starts_at_the_loss_and_the_diagram_shows_only_what_it_reached(run):
+    r = run("dataset=xor&hidden=3,2&seed=4&features=x1,x2")
+    r.page.select_option("#step-unit", "phase")
+    pt = r.page.evaluate("() => window.backpropLab.network.linkPoint(0, 1, 2, 0.3)")
+    r.click_canvas("#network", pt["x"], pt["y"])  # w from x2 to hidden neuron 3 of layer 1
+    for shows in (1, 2, 3):  # forward, loss, backward
+        r.page.get_by_role("button", name="Step", exact=True).click()
+        r.page.wait_for_function(
+            "() => { const i = window.backpropLab.store.state.inspect;"
+            f" return i && i.step === 1 && i.shows.length === {shows}; }}"
+        )
+    r.settle()
+    inspect = r.state("s.inspect")
+    deltas = inspect["deltas"]  # the traced example's δ, per weight layer
+    # step 1 of the walk: the loss's end, δ of the output = (ŷ − y)·g′(z), and only it
+    expect(r.page.get_by_test_id("eq-delta_out_1")).to_be_visible()
+    expect(r.page.get_by_test_id("eq-delta_out_1")).to_contain_text("(ŷ − y)")
+    assert r.page.get_by_test_id("eq-grad_a").count() == 0
+    assert set(labelled(r)) == {(3, 0)}, labelled(r)
+    assert labelled(r)[(3, 0)] == pytest.approx(deltas[2][0], rel=1e-12)
+    legend = r.page.evaluate(DRAWN)["legend"]["text"]
+    assert f"example #{inspect['example']}" in legend, legend
+    r.shot("walk-1-output-delta")
+    # step 2: Σ w·δ from the layer above: that layer's δ appear, this layer's not yet
+    r.page.get_by_role("button", name="Step", exact=True).click()
+    expect(r.page.get_by_test_id("eq-grad_a")).to_be_visible()
+    r.settle()
+    assert set(labelled(r)) == {(3, 0), (2, 0), (2, 1)}, labelled(r)
+    for k in (0, 1):
+        assert labelled(r)[(2, k)] == pytest.approx(deltas[1][k], rel=1e-12)
+    # on to δ of this neuron: it alone of its layer is labelled, with the equations' δ
+    while r.page.get_by_test_id("eq-delta").count() == 0:
+        r.page.get_by_role("button", name="Step", exact=True).click()
+        r.settle()
+    r.settle()
+    assert set(labelled(r)) == {(3, 0), (2, 0), (2, 1), (1, 2)}, labelled(r)
+    value = float(r.page.get_by_test_id("eq-delta-value").get_attribute("data-value"))
+    assert labelled(r)[(1, 2)] == pytest.approx(value, rel=1e-12)
+    r.page.keyboard.press("p")
+    r.shot("walk-delta-projector")
+    assert r.errors == [], r.errors
+
+
+def test_the_diagrams_delta_says_batch_mean_without_a_traced_example(run):
+    r = run("dataset=xor&hidden=3,2&seed=4&features=x1,x2")
+    click_step(r, 1)
+    r.page.click("#view-backward")
+    r.settle()
+    legend = r.page.evaluate(DRAWN)["legend"]["text"]
+    assert "batch mean" in legend or "batch-mean" in legend, legend
+    batch_mean = r.state("s.record.layers.map(L => L.delta_mean)")
+    for (layer, j), v in labelled(r).items():
+        assert v == pytest.approx(batch_mean[layer - 1][j], rel=1e-12)
+    # a selected neuron traces an example: the labels follow it, and say so
+    select_neuron(r, 2, 1)
+    r.page.wait_for_function(
+        "() => { const i = window.backpropLab.store.state.inspect; return i && i.deltas; }"
+    )
+    r.settle()
+    inspect = r.state("s.inspect")
+    legend = r.page.evaluate(DRAWN)["legend"]["text"]
+    assert f"example #{inspect['example']}" in legend, legend
+    for (layer, j), v in labelled(r).items():
+        assert v == pytest.approx(inspect["deltas"][layer - 1][j], rel=1e-12)
     assert r.errors == [], r.errors

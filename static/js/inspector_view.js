@@ -5,7 +5,7 @@
 // update. In phase stepping it shows only what the phase has computed. A "Verify this step"
 // button runs the finite-difference gradient check. Every number is the server's.
 
-import { revealed } from "./backward_walk.js";
+import { isBackward, revealed } from "./backward_walk.js";
 import { RESULT_DIGITS, formatNumber, printedDigits } from "./format.js";
 import { featureLabel, gradcheckStale } from "./state.js";
 
@@ -138,13 +138,14 @@ export class InspectorView {
       num(eq.value, valueTestid));
   }
 
-  _equations(r, ids) {
-    const eqs = r.graph.equations.filter((e) => ids.includes(e.id) && this._shown(e.id));
+  /** The equations whose ids `pick` accepts and the walk has reached, in the engine's order. */
+  _equations(r, pick) {
+    const eqs = r.graph.equations.filter((e) => pick(e.id) && this._shown(e.id));
     return eqs.map((e) => h("div", { title: e.title }, this._equation(e)));
   }
 
   /** Whether the backward walk has reached equation `id` (always, outside the walk). */
-  _shown(id) { return !this.walk || !BACKWARD_IDS.concat(WEIGHT_IDS).includes(id) || this.walk.equations.has(id); }
+  _shown(id) { return !this.walk || !isBackward(id) || this.walk.equations.has(id); }
 
   _neuron(state, sel, r) {
     const isOut = sel.layer === (state.params ? state.params.weights.length : 0);
@@ -161,12 +162,12 @@ export class InspectorView {
         h("tr", {}, h("td", {}, "a"), h("td", {}, num(n.a, "neuron-a")), mean(n.a_mean, "neuron-a-mean")),
         r.evaluation ? null : h("tr", {}, h("td", {}, "δ"), h("td", {}, num(n.delta, "neuron-delta")), mean(n.delta_mean, "neuron-delta-mean")))];
     if (n.yhat !== undefined) out.push(row("ŷ, target, ℓ", `${formatNumber(n.yhat)}, ${formatNumber(n.target)}, ${formatNumber(n.loss)}`));
-    out.push(this._graph(r), ...this._equations(r, BACKWARD_IDS), this._forwardDetails(r));
+    out.push(this._graph(r), ...this._equations(r, isDeltaEquation), this._forwardDetails(r));
     return out;
   }
 
   _forwardDetails(r) {
-    const eqs = this._equations(r, FORWARD_IDS);
+    const eqs = this._equations(r, isForwardEquation);
     return eqs.length ? h("details", { className: "fwd" }, h("summary", {}, "The forward equations"), eqs) : null;
   }
 
@@ -183,7 +184,7 @@ export class InspectorView {
     const eq = Object.fromEntries(r.graph.equations.filter((e) => this._shown(e.id)).map((e) => [e.id, e]));
     out.push(...this._example(r), this._graph(r));
     if (!eq.grad_w_example) {
-      out.push(...this._equations(r, BACKWARD_IDS), this._forwardDetails(r));
+      out.push(...this._equations(r, isDeltaEquation), this._forwardDetails(r));
       return out;
     }
     const ex = eq.grad_w_example;
@@ -192,7 +193,7 @@ export class InspectorView {
     out.push(h("div", { className: "insp-cols" },
       h("div", {},
         h("h4", {}, "Backward: δ of the neuron this weight feeds"),
-        ...this._equations(r, BACKWARD_IDS), this._forwardDetails(r)),
+        ...this._equations(r, isDeltaEquation), this._forwardDetails(r)),
       h("div", {},
         h("h4", {}, "The chain rule on the traced example"),
         this._equation(ex, { big: true, testid: "chain-rule", valueTestid: "chain-value" }),
@@ -277,9 +278,10 @@ export class InspectorView {
   }
 }
 
-const FORWARD_IDS = ["z", "z_hat", "u", "drop", "skip"];
-const BACKWARD_IDS = ["grad_a", "grad_h", "grad_u", "delta"];
-const WEIGHT_IDS = ["grad_w_example", "grad_w_data", "grad_w_penalty", "grad_w"];
+const isForwardEquation = (id) => ["z", "z_hat", "u", "drop", "skip"].includes(id);
+// δ from the loss to this neuron: the output's δ first (the walk's start), then inward
+const DELTA_IDS = ["grad_a", "grad_h", "grad_u", "delta"];
+const isDeltaEquation = (id) => id.startsWith("delta_out_") || DELTA_IDS.includes(id);
 // the optimizer's terms by the symbols of its rule (engine/optimizers.py)
 const SYMBOLS = { lr: "α", momentum: "μ", alpha: "ρ", beta1: "β1", beta2: "β2", eps: "ε", velocity: "b",
   lookahead: "g + μ·b", m_hat: "m̂", v_hat: "v̂", step: "Δw" };

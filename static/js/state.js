@@ -297,12 +297,12 @@ export const REDUCERS = {
   },
   inspect(s, a) {
     s.inspect = a.result;
-    return ["inspector"];
+    return ["inspector", "network"];  // the diagram's δ follow the traced example
   },
   /** One more step of the inspector's walk back through the graph (backward phase). */
   reveal(s) {
     if (s.ui.reveal !== null) s.ui.reveal += 1;
-    return ["inspector"];
+    return ["inspector", "network"];
   },
   gradcheck(s, a) {
     // what it checked: the step, at the weights and settings the page has now
