@@ -7,14 +7,14 @@ backward walk starts at the loss with the diagram showing only what the walk has
 from __future__ import annotations
 
 import re
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers.numbers import NUMBER, last_digit_unit, parse_number
+from tests.helpers.numbers import evaluate_printed, last_digit_unit, parse_number
 from tests.helpers.page import SCREENSHOTS, PageRun, click_step
 
 
@@ -57,23 +57,6 @@ READ_PRINTED = """() => {
   const mean = insp.querySelector('[data-testid=grad-data]');
   return {eqs, rows, mean: mean ? mean.textContent : null, text: insp.innerText};
 }"""
-
-
-def evaluate_printed(text: str) -> Decimal:
-    """A printed expression's value, exactly, on its printed numbers."""
-    out, pos = [], 0
-    for m in NUMBER.finditer(text):
-        out.append(text[pos : m.start()])
-        out.append(f"D('{parse_number(m.group())}')")
-        pos = m.end()
-    out.append(text[pos:])
-    expr = "".join(out).replace("×", "*").replace(" − ", " - ").replace("[", "(").replace("]", ")")
-    expr = expr.replace("√(", "R(")
-    assert re.fullmatch(r"(?:D\('[-0-9.E+]+'\)|R\(|[ +\-*/()0-9])+", expr), (text, expr)
-    with localcontext() as ctx:
-        ctx.prec = 60
-        names = {"__builtins__": {}, "D": Decimal, "R": lambda x: x.sqrt()}
-        return eval(expr, names)  # noqa: S307 (numbers and operators only)
 
 
 def holds(lhs_text: str, result_text: str) -> tuple[bool, str]:

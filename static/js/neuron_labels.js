@@ -1,8 +1,9 @@
 // The number printed under each neuron of the diagram (its δ in the backward view). One rule
 // at every size, so a class's windows agree: the label sits below its neuron, its font
 // follows the neuron's size between a legible minimum and a maximum (times the projector
-// factor), and its text is at most about five characters. The layout reserves the room
-// (`labelRoom`) under every neuron, so labels never cover a neuron or each other.
+// factor), and its text is format.js's two-digit form (0.034, −3.4×10⁻⁵). The layout
+// reserves the room (`labelRoom`) under every neuron, so labels never cover a neuron or each
+// other.
 
 export const MIN_LABEL_PX = 10;  // CSS px: the smallest label font, however small the neuron
 export const MAX_LABEL_PX = 14;
@@ -32,4 +33,4 @@ export function labelBox(x, y, size, fontScale, overhang, width) {
 }
 
 // The widest δ labels format.js's compactNumber makes (a sign, two digits and an exponent).
-export const WIDEST_LABELS = ["−0.034", "−3.4×10⁻³", "−1.2×10⁻¹²", "−1.2×10³"];
+export const WIDEST_LABELS = ["−0.034", "−3.4×10⁻⁵", "−1.2×10⁻¹²", "−1.2×10³"];

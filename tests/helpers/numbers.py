@@ -5,7 +5,7 @@ dropped, and outside [0.001, 10 000) scientific notation written 4.77×10⁻⁵.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 MINUS = "\u2212"
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -47,3 +47,20 @@ def last_digit_unit(text: str) -> Decimal:
     places = len(m.split(".")[1]) if "." in m else 0
     exp = int(e.translate(PLAIN)) if e else 0
     return Decimal(10) ** (exp - places)
+
+
+def evaluate_printed(text: str) -> Decimal:
+    """A printed expression's value, exactly, on its printed numbers."""
+    out, pos = [], 0
+    for m in NUMBER.finditer(text):
+        out.append(text[pos : m.start()])
+        out.append(f"D('{parse_number(m.group())}')")
+        pos = m.end()
+    out.append(text[pos:])
+    expr = "".join(out).replace("×", "*").replace(" − ", " - ").replace("[", "(").replace("]", ")")
+    expr = expr.replace("√(", "R(")
+    assert re.fullmatch(r"(?:D\('[-0-9.E+]+'\)|R\(|[ +\-*/()0-9])+", expr), (text, expr)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        names = {"__builtins__": {}, "D": Decimal, "R": lambda x: x.sqrt()}
+        return eval(expr, names)  # noqa: S307 (numbers and operators only)
