@@ -385,7 +385,8 @@ class Chain:
     def _output_delta(self, j: int, key: str = "delta") -> None:
         """δ of output neuron j on the traced example, where every backward walk starts."""
         t, r, B = self.rec.traces[-1], self.r, self.B
-        dj = sub(j + 1)
+        # the output's own neuron is this one; another layer's names carry their layer
+        dj = sub(j + 1) if key == "delta" else f"{sub(j + 1)}{sup(len(self.rec.traces))}"
         delta = B * t.dz[r, j]
         yhat = float(self.rec.yhat[r, j])
         head = self.head
