@@ -16,8 +16,10 @@ from numbers import Real
 
 import numpy as np
 
-from .config import Config
-from .data import edit_from_json
+from . import csv_points
+from .config import IMPORTED_DATASETS, Config
+from .csv_points import CsvError, ImportedData
+from .data import edit_from_json, imported_fits
 from .errors import SnapshotError, TrainerError
 from .readouts import COUNTERS, READOUT_NAMES, READOUTS, Shape
 from .stopping import STOP_MESSAGES
@@ -27,6 +29,7 @@ KEYS = {
     "version",
     "config",
     "edits",
+    "imported",
     "params",
     "buffers",
     "optimizer",
@@ -49,6 +52,7 @@ def write(t) -> dict:
         "version": SNAPSHOT_VERSION,
         "config": t.config.to_dict(),
         "edits": [e.to_json() for e in t.edits],
+        **({} if t.imported is None else {"imported": imported_json(t.imported)}),
         "params": t.net.params.tolist(),
         "buffers": buffers.tolist(),
         "optimizer": t.optimizer.state_dict(),
@@ -69,7 +73,9 @@ def load(cls, snap: dict):
     """A `cls` (Trainer) rebuilt from `write()`, all or nothing: a malformed or out-of-range
     part raises SnapshotError naming it, a bad config ConfigError."""
     check_top(snap)
-    t = cls(Config.from_dict(snap["config"]))
+    config = Config.from_dict(snap["config"])
+    imported = load_imported(snap.get("imported"), config)
+    t = cls(config, imported)
     for k, edit in enumerate(snap.get("edits", [])):
         try:
             t.data.apply(t.data.checked(edit_from_json(edit), t.config))
@@ -99,6 +105,31 @@ def load(cls, snap: dict):
     stopping.reason, stopping.message = s["stopped"], s["stop_message"]
     t.history = s["history"] or [t.metrics()]
     return t
+
+
+def imported_json(imported: ImportedData) -> dict:
+    """A CSV file's points as a snapshot keeps them: its name and its canonical text."""
+    return {"name": imported.name, "csv": imported.to_csv()}
+
+
+def load_imported(value, config: Config) -> ImportedData | None:
+    """The file a snapshot carries, read by the same parser as an upload."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or set(value) != {"name", "csv"}
+        or not isinstance(value["name"], str)
+        or not isinstance(value["csv"], str)
+    ):
+        raise SnapshotError("imported", 'must be null or {"name": text, "csv": text}')
+    try:
+        imported = csv_points.parse(value["csv"], value["name"])
+    except CsvError as e:
+        raise SnapshotError("imported.csv", str(e)) from None
+    if config.dataset in IMPORTED_DATASETS and not imported_fits(config, imported):
+        raise SnapshotError("imported", f"is not a file for the data set {config.dataset!r}")
+    return imported
 
 
 def integer(value, field: str, lo: int, hi: int) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import (
     batches,
+    csv_points,
     explain,
     features,
     gradcheck,
@@ -34,7 +35,8 @@ from . import (
 )
 from .checkpoints import Checkpoints, TrainingState
 from .config import Config
-from .data import AddPoint, Edit, Points, RemovePoint
+from .csv_points import ImportedData
+from .data import AddPoint, Edit, Points, RemovePoint, imported_fits
 from .errors import SnapshotError, TrainerError
 from .losses import correct, make_head, targets_for
 from .network import Network
@@ -54,19 +56,20 @@ def _float(x) -> float | None:
 class Trainer:
     """Trainer(Config(...)) or Trainer({"dataset": "xor", ...}) or Trainer() for defaults."""
 
-    def __init__(self, config: Config | dict | None = None):
+    def __init__(self, config: Config | dict | None = None, imported: ImportedData | None = None):
         if config is None:
             config = Config()
         elif isinstance(config, dict):
             config = Config.from_dict(config)
         self.config = config
+        self.imported = imported  # a CSV file's points, read while the data set is your_data*
         self._build_data()
         self._build_model()
 
     # building
 
     def _build_data(self, edits: list[Edit] | tuple[Edit, ...] = ()) -> None:
-        self.data = Points(self.config, edits)
+        self.data = Points(self.config, edits, self.imported)
         self._refresh_features()
 
     @property
@@ -161,6 +164,31 @@ class Trainer:
         return reconfigure.configure(self, changes)
 
     # data editing
+
+    def import_points(self, imported: ImportedData) -> None:
+        """Train on a CSV file's points (csv_points.py): the data set becomes the file's
+        your_data set (with its number of classes and the task's default output head), the
+        points are drawn anew and the weights from the seed. Raises ConfigError, changing
+        nothing, if the config cannot take the file."""
+        changes: dict[str, Any] = {"dataset": imported.dataset}
+        if imported.task == "multiclass":
+            changes["n_classes"] = imported.n_classes
+        config = self.config.replace(**changes)
+        self._discard_pending()
+        self.config, self.imported = config, imported
+        self._build_data()
+        self._build_model()
+
+    @property
+    def data_source(self) -> dict | None:
+        """The imported file's name, scales and class names while its points are the data
+        (csv_points.ImportedData.axes), else None."""
+        return self.imported.axes() if imported_fits(self.config, self.imported) else None
+
+    def points_csv(self) -> str:
+        """The points, train and test with the split, as CSV in the file's units (or the
+        plot's, for a generated set); importing it gives the same points back."""
+        return csv_points.export(self.data, self.config, self.data_source and self.imported)
 
     def add_point(self, x1: float, x2: float, label, split: str = "train") -> int:
         """Add a point; returns its index in its split. Weights and counters are kept; the
@@ -533,6 +561,7 @@ class Trainer:
         return {
             "train": {"x": self.X_train.tolist(), "y": self.y_train.tolist()},
             "test": {"x": self.X_test.tolist(), "y": self.y_test.tolist()},
+            "source": self.data_source,
         }
 
     # weights set by hand (weight_edits.py)

@@ -22,7 +22,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from engine.config import Config, schema
 
 from . import handlers
-from .cluster import ClusterDown, address_key, key
 from .protocol import (
     PROTOCOL_VERSION,
     CloseCode,
@@ -37,6 +36,7 @@ from .protocol import (
 from .security import origin_allowed
 from .sessions import PAYER, Session, SessionManager, SessionsFull
 from .settings import Settings
+from .store import ClusterDown, address_key, key
 
 log = logging.getLogger("backprop_lab.client")
 
@@ -409,7 +409,7 @@ async def serve(websocket: WebSocket, manager: SessionManager, settings: Setting
                 "no room with that code and presenter token: it may have closed",
             )
         budgets.join_succeeded(address)
-        session, resumed = room.session, True
+        session, resumed = manager.claimed(room.session), True
     elif code:
         room = rooms.get(code)
         if room is None:
@@ -454,9 +454,12 @@ async def _accept(
 ) -> None:
     await websocket.accept()
     room = session.room
+    restored, lost = session.greeting_notes() if role != "follower" else (False, None)
     hello = Hello(
         session=None if role == "follower" else session.id,
         resumed=resumed,
+        restored=restored,
+        lost=lost,
         role="follower" if role == "follower" else "presenter" if room else "solo",
         room=room.message("follower" if role == "follower" else "presenter").model_dump()
         if room

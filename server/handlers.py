@@ -18,14 +18,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from engine import csv_points
 from engine.config import FIELDS, LIVE_FIELDS, ConfigError
+from engine.csv_points import CsvError
 from engine.trainer import SnapshotError, TrainerError
 
 from . import compare, protocol, readouts
 from .budgets import over_memory
-from .cluster import address_key
 from .protocol import ErrorCode, ProtocolError, encode
 from .sessions import SessionsFull
+from .store import address_key
 
 log = logging.getLogger("backprop_lab.handlers")
 
@@ -36,7 +38,17 @@ DATA_GROUP = frozenset(f.name for f in FIELDS if f.group == "data")
 HEAVY_STEPS = 20  # a `step` of more updates than this runs as a series of short jobs
 LONG_STEP_CHUNK_S = 0.03  # CPU seconds of each of those jobs
 READ_ONLY = frozenset(
-    {"inspect", "export", "gradcheck", "view", "ui", "fork", "open_room", "close_room"}
+    {
+        "inspect",
+        "export",
+        "export_points",
+        "gradcheck",
+        "view",
+        "ui",
+        "fork",
+        "open_room",
+        "close_room",
+    }
 )
 UNCHARGED = frozenset({"leave", "pause", "ui"})  # never wait for the address's CPU share
 Handler = Callable[["Connection", object], Awaitable[None]]
@@ -360,6 +372,62 @@ async def on_import(conn: Connection, msg: protocol.Import) -> None:
     await s.call(swap)
     await send_state(conn, points=True, history=True)
     s.request_render()
+
+
+async def on_import_points(conn: Connection, msg: protocol.ImportPoints) -> None:
+    """A CSV file read (csv_points.parse) off the loop; previewed, or trained on from fresh
+    weights by a new trainer that replaces the session's only once it is built (like
+    `import`), so a refusal, run B's included, changes nothing."""
+    s = conn.session
+    factory = s.trainer.__class__
+
+    def load(t):
+        imported = csv_points.parse(msg.csv, msg.name)
+        if not msg.apply:
+            return imported, None
+        trainer = factory(t.config)
+        trainer.import_points(imported)
+        if s.run_b is not None:
+            compare.config_of_b(trainer.config, s.b_changes)  # B can follow, or ConfigError
+        return imported, trainer
+
+    try:
+        imported, trainer = await s.call(load, heavy=True)
+    except CsvError as e:
+        raise ProtocolError(ErrorCode.REJECTED, str(e)[:300], "csv", "import_points") from None
+    if trainer is None:
+        conn.reply(encode(protocol.PointsPreview(preview=imported.preview())))
+        return
+    s.pause()
+
+    def swap(_):
+        compare.rebuild(s, trainer)
+        s.trainer = trainer
+
+    await s.call(swap)
+    await send_state(conn, points=True, history=True)
+    s.request_render()
+
+
+async def on_export_points(conn: Connection, msg: protocol.ExportPoints) -> None:
+    """The points as CSV, charged to the asker by its size like `export`."""
+    s = conn.session
+    await s.fresh()
+
+    def job(t):
+        source = t.data_source
+        return source["name"] if source else f"{t.config.dataset}.csv", t.points_csv()
+
+    name, text = await s.call(job)
+    cost = len(text) / conn.settings.max_message_bytes
+    if cost > 1 and not conn.bucket.take(cost - 1):
+        raise ProtocolError(
+            ErrorCode.RATE_LIMITED,
+            f"the points' CSV of {len(text) // 1024} KiB counts as many messages; wait a moment",
+            None,
+            "export_points",
+        )
+    conn.reply(encode(protocol.PointsCsv(name=name, csv=text)))
 
 
 async def on_gradcheck(conn: Connection, msg: protocol.Gradcheck) -> None:

@@ -29,14 +29,17 @@ from engine.config import (
     MULTICLASS_DATASETS,
     REGRESSION_DATASETS,
 )
+from engine.csv_points import MAX_CSV_CHARS, MAX_NAME_CHARS
 from engine.features import FEATURE_LABELS
 from engine.readouts import COUNTERS, READOUT_NAMES, READOUTS, Shape
 
 from .lessons import CHARTS, LESSONS
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 # What a room's follower may send: it reads along, saves a copy, forks or stops following.
-FOLLOWER_MESSAGES = frozenset({"export", "fork", "leave"})
+FOLLOWER_MESSAGES = frozenset({"export", "export_points", "fork", "leave"})
+# The messages that may be over max_message_bytes (up to max_import_bytes): files
+LARGE_MESSAGES = frozenset({"import", "import_points"})
 
 MAX_INDEX = 4 * MAX_POINTS  # no list the engine keeps is longer (points grow by editing)
 MAX_JSON_INT = 2**53  # larger integers lose precision in a browser's JSON.parse
@@ -246,6 +249,27 @@ class Import(_Message):
     snapshot: dict[str, Any]
 
 
+class ImportPoints(_Message):
+    """`{"type": "import_points", "name": "iris.csv", "csv": "x1,x2,label\\n5.1,3.5,setosa…",
+    "apply": false}`: your own data from a CSV file (engine/csv_points.py). Without `apply`
+    it changes nothing and is answered with `points_preview` (the rows read, the classes and
+    the ranges); with `apply` the session trains on the file from fresh weights, answered
+    with `state`. A bad file is `rejected`, field "csv", its message naming the line. May be
+    over `max_message_bytes`, up to `max_import_bytes`."""
+
+    type: Literal["import_points"]
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+    csv: Annotated[str, Field(max_length=MAX_CSV_CHARS)]
+    apply: bool = False
+
+
+class ExportPoints(_Message):
+    """`{"type": "export_points"}`: the points, train and test with the split, as CSV in the
+    file's units; answered with `points_csv`."""
+
+    type: Literal["export_points"]
+
+
 class Gradcheck(_Message):
     """`{"type": "gradcheck"}`: finite-difference check of the last update's gradients;
     answered with `gradcheck`."""
@@ -370,6 +394,8 @@ CLIENT_MODELS = (
     RemovePoint,
     Export,
     Import,
+    ImportPoints,
+    ExportPoints,
     Gradcheck,
     View,
     Leave,
@@ -391,6 +417,8 @@ _RANGE_ERRORS = {
     "less_than_equal",
     "too_long",
     "too_short",
+    "string_too_long",
+    "string_too_short",
     "literal_error",
     "enum",
 }
@@ -462,13 +490,14 @@ def parse_client_message(text: str, max_bytes: int | None = None) -> BaseModel:
     type_ = data.get("type")
     if "type" in data and not isinstance(type_, str):
         raise ProtocolError(ErrorCode.WRONG_TYPE, "`type` must be a string", "type")
-    if max_bytes is not None and type_ != "import":
+    if max_bytes is not None and type_ not in LARGE_MESSAGES:
         size = len(text.encode("utf-8"))
         if size > max_bytes:
             raise ProtocolError(
                 ErrorCode.TOO_LARGE,
                 f"message of {size} bytes is over the "
-                f"{max_bytes}-byte limit (only `import` may be larger)",
+                f"{max_bytes}-byte limit (only {' and '.join(sorted(LARGE_MESSAGES))} may "
+                "be larger)",
             )
     for key in ("config", "snapshot"):
         if key in data:
@@ -536,13 +565,16 @@ class CompareReadout(_Out):
 class Hello(_Out):
     """The first message on every connection.
 
-    `{"type": "hello", "protocol": 4, "session": "3q2…", "resumed": false,
+    `{"type": "hello", "protocol": 5, "session": "3q2…", "resumed": false,
       "limits": {...}, "defaults": {<engine config>}, "schema": [<engine field table>],
       "tasks": {"binary": ["circle", ...], "regression": [...], "multiclass": [...]},
       "heads": {"binary": [["tanh", "mse"], ...], ...}, "live_fields": ["alpha", ...],
       "feature_labels": {"x1": "X₁", ...}, "follower_messages": ["export", "fork", "leave"],
       "readouts": ["loss", "accuracy", "grad_norms"]}`
     Keep `session` and reconnect with `/ws?session=<id>` to resume within `session_ttl_s`.
+    `restored` is true when the session came back from the server's store (a restart, or
+    another worker): its step-back history starts at its current step. `lost` says why the
+    session the tab asked for could not be resumed (a new one was opened), else null.
     `role` is "solo", "presenter" (this session is a room) or "follower" (this connection
     watches a room read-only; `session` is then null); `room` is as in the `room` message.
     `tasks` groups the data sets by task, `heads` lists the valid (output activation, loss)
@@ -557,6 +589,8 @@ class Hello(_Out):
     protocol: int = PROTOCOL_VERSION
     session: str | None
     resumed: bool
+    restored: bool = False
+    lost: str | None = None
     role: Literal["solo", "presenter", "follower"] = "solo"
     room: dict[str, Any] | None = None
     limits: dict[str, Any]
@@ -716,6 +750,28 @@ class Snapshot(_Out):
     snapshot: dict[str, Any]
 
 
+class PointsPreview(_Out):
+    """`{"type": "points_preview", "preview": {"name": "iris.csv", "rows": 150, "task":
+    "multiclass", "dataset": "your_data_classes", "columns": ["length", "width",
+    "species"], "header": true, "delimiter": "comma",
+    "class_names": ["setosa", ...], "class_counts": [50, 50, 50], "scales": [{"column":
+    "length", "lo": 4.3, "hi": 7.9, "to": [-5, 5]}, ...], "split": null | {"train": 120,
+    "test": 30}}}`: what `import_points` would load (csv_points.ImportedData.preview);
+    nothing changed."""
+
+    type: Literal["points_preview"] = "points_preview"
+    preview: dict[str, Any]
+
+
+class PointsCsv(_Out):
+    """`{"type": "points_csv", "name": "iris.csv", "csv": "# classes: …\\nx1,x2,label,split\\n…"}`:
+    the points as `export_points` asked (Trainer.points_csv); `import_points` reads it back."""
+
+    type: Literal["points_csv"] = "points_csv"
+    name: str
+    csv: str
+
+
 class GradcheckResult(_Out):
     """`{"type": "gradcheck", "result": {"max_rel_error": 3e-9, "n_checked": 33, ...}}`."""
 
@@ -776,6 +832,8 @@ ServerMessage = (
     | Error
     | Inspection
     | Snapshot
+    | PointsPreview
+    | PointsCsv
     | GradcheckResult
     | Room
     | RoomUi

@@ -34,7 +34,7 @@ def test_every_client_type_has_a_model_and_a_handler():
     union, _discriminator = typing.get_args(protocol.ClientMessage)
     models = typing.get_args(union)
     parsed = {typing.get_args(m.model_fields["type"].annotation)[0] for m in models}
-    assert len(parsed) == len(models) == 22
+    assert len(parsed) == len(models) == 24
     assert parsed == set(protocol.CLIENT_TYPES), parsed ^ set(protocol.CLIENT_TYPES)
     assert parsed == set(HANDLERS), parsed ^ set(HANDLERS)
     assert all(inspect.iscoroutinefunction(h) for h in HANDLERS.values())

@@ -13,6 +13,30 @@ import { DOMAIN, focusMap } from "./heatmaps.js";
 
 const PAD = { left: 26, right: 8, top: 8, bottom: 22 };
 
+const minus = (v) => String(v).replace("-", "−");
+
+/** Round ticks of a file's column over the whole plot (−6…6 read back in the file's units):
+ *  [{at: plot units, text: file units}], at most n + 2 of them at 1, 2 or 5 × 10^k apart. */
+export function fileTicks(scale, n) {
+  const [a, b] = scale.to;
+  const { lo, hi } = scale;
+  if (hi === lo) return [{ at: (a + b) / 2, text: minus(lo) }];
+  const toFile = (v) => lo + ((v - a) * (hi - lo)) / (b - a);
+  const toPlot = (f) => a + ((f - lo) * (b - a)) / (hi - lo);
+  const f0 = toFile(DOMAIN[0]), f1 = toFile(DOMAIN[1]);
+  const raw = (f1 - f0) / n;
+  const p10 = 10 ** Math.floor(Math.log10(raw));
+  // the finest round step that keeps to n + 1 ticks
+  const step = [1, 2, 5, 10].map((m) => m * p10).find((s) => (f1 - f0) / s <= n + 1) || 10 * p10;
+  const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const out = [];
+  for (let k = Math.ceil(f0 / step); k * step <= f1 + step * 1e-9; k++) {
+    const f = k * step;
+    out.push({ at: toPlot(f), text: minus(f.toFixed(digits)) });
+  }
+  return out;
+}
+
 export class BoundaryView {
   /** on: {addPoint(x1, x2, label), removePoint(split, index), trace(index)} */
   constructor(canvas, on) {
@@ -133,17 +157,42 @@ export class BoundaryView {
   _axes(ctx, p) {
     ctx.fillStyle = "#444";
     ctx.font = `${11 * this.scale.font}px system-ui, sans-serif`;
+    const src = this.state && this.state.points ? this.state.points.source : null;
+    // an imported file's plot reads in the file's units (its scales, engine/csv_points.py)
+    const xs = src ? fileTicks(src.scales[0], 4) : [-6, -3, 0, 3, 6].map((v) => ({ at: v, text: minus(v) }));
+    const ys = src ? fileTicks(src.scales[1], 3) : [-6, 0, 6].map((v) => ({ at: v, text: minus(v) }));
     ctx.textBaseline = "top";
     ctx.textAlign = "center";
-    for (const v of [-6, -3, 0, 3, 6]) {
-      const q = this.toPx(v, 0);
-      ctx.fillText(String(v).replace("-", "−"), q.x, p.y + p.side + 4);
-    }
-    ctx.textAlign = "right";
+    for (const t of xs) ctx.fillText(t.text, this.toPx(t.at, 0).x, p.y + p.side + 4);
     ctx.textBaseline = "middle";
-    for (const v of [-6, 0, 6]) {
-      const q = this.toPx(0, v);
-      ctx.fillText(String(v).replace("-", "−"), p.x - 4, q.y);
+    for (const t of ys) {
+      const y = this.toPx(0, t.at).y;
+      const w = ctx.measureText(t.text).width;
+      if (w <= p.x - 5) { ctx.textAlign = "right"; ctx.fillText(t.text, p.x - 4, y); continue; }
+      ctx.fillStyle = "rgba(255,255,255,0.8)";  // too wide for the margin: inside the plot
+      ctx.fillRect(p.x + 1, y - 7 * this.scale.font, w + 6, 14 * this.scale.font);
+      ctx.fillStyle = "#444";
+      ctx.textAlign = "left";
+      ctx.fillText(t.text, p.x + 4, y);
+    }
+    if (src) {  // the columns' names, in the corners their axes end at, cut to half the side
+      ctx.font = `${10 * this.scale.font}px system-ui, sans-serif`;
+      const fit = (text) => {
+        if (ctx.measureText(text).width <= p.side / 2) return text;
+        let t = text;
+        while (t.length > 1 && ctx.measureText(`${t}…`).width > p.side / 2) t = t.slice(0, -1);
+        return `${t}…`;
+      };
+      const tag = (text, x, y, align) => {
+        const w = ctx.measureText(text).width;
+        ctx.fillStyle = "rgba(255,255,255,0.8)";
+        ctx.fillRect(align === "right" ? x - w - 3 : x - 3, y - 7 * this.scale.font, w + 6, 14 * this.scale.font);
+        ctx.fillStyle = "#222";
+        ctx.textAlign = align;
+        ctx.fillText(text, x, y);
+      };
+      tag(`${fit(src.scales[0].column)} →`, p.x + p.side - 4, p.y + p.side - 9 * this.scale.font, "right");
+      tag(`↑ ${fit(src.scales[1].column)}`, p.x + 6, p.y + 9 * this.scale.font, "left");
     }
     ctx.textAlign = "left";
   }

@@ -6,6 +6,7 @@ import { BoundaryView } from "./boundary_view.js";
 import { walkGoesOn } from "./backward_walk.js";
 import { ChartsView } from "./charts_view.js";
 import { Controls } from "./controls.js";
+import { CsvImport } from "./csv_import.js";
 import { InspectorView } from "./inspector_view.js";
 import { NetworkView } from "./network_view.js";
 import { Connection, messages, presenterTokens } from "./protocol.js";
@@ -56,6 +57,8 @@ const act = {
   reset: (data = false) => send(messages.reset(data)),
   exportState: () => send(messages.exportState()),
   importState: (snapshot) => send(messages.importState(snapshot)),
+  readCsv: (file) => csvImport.read(file),
+  exportPoints: () => send(messages.exportPoints()),
   // A lesson runs from its full config (engine defaults under the lesson's fields under
   // `overrides`) and fresh weights; `onlyIfChanged` leaves a session that is already there.
   openLesson: (id, { overrides = {}, onlyIfChanged = false } = {}) => {
@@ -149,7 +152,18 @@ const share = new SharePanel($("btn-share"), $("share-panel"), {
   link: (withWeights) => shareLink(state, withWeights),
   refresh: () => send({ type: "view" }),  // answered with a state: the exact float64 weights
 });
-const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession());
+const csvImport = new CsvImport($("csv-dialog"), $("boundaries"), {
+  preview: (name, text) => {
+    dispatch({ type: "csvRead", name });
+    if (!send(messages.importPoints(name, text))) dispatch({ type: "csvCancel" });
+  },
+  apply: (name, text) => { dispatch({ type: "csvApply" }); send(messages.importPoints(name, text, true)); },
+  cancel: () => dispatch({ type: "csvCancel" }),
+  refuse: (name, message) => dispatch({ type: "csvRefused", name, message }),
+  limit: () => state.limits.max_import_bytes || 4 * 1024 * 1024,
+});
+const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession(),
+  (params) => send(messages.setParams(params.weights, params.biases)));
 
 function render(s, dirty) {
   const now = performance.now();
@@ -163,6 +177,7 @@ function render(s, dirty) {
   if (dirty.has("controls") || dirty.has("status")) controls.render(s);
   if (dirty.has("controls")) { lessons.render(s); renderProjector(s, $("btn-projector")); }
   if (dirty.has("banner")) notices.render(s);
+  if (dirty.has("csv")) csvImport.render(s);
   if (dirty.has("room") || dirty.has("controls")) roomView.render(s);
   if (["boundary", "controls", "status", "charts"].some((d) => dirty.has(d))) compareView.render(s);
 }
@@ -250,6 +265,7 @@ store.listen((a, s) => {
   if (["select", "setExample"].includes(a.type)) act.inspect();
   if (["state", "step", "metrics"].includes(a.type) && s.ui.selection) reinspect();
   if (a.type === "exported") download(a.snapshot);
+  if (a.type === "pointsCsv") saveText(a.csv, `${a.name.replace(/\.[^.]*$/, "")}-points.csv`, "text/csv");
   if (a.type === "forked" && a.session) conn.drive(a.session);
   if (a.type === "state") share.update();
   if ((a.type === "weights" || a.type === "state") && s.wire && s.model) {
@@ -260,10 +276,14 @@ store.listen((a, s) => {
 });
 
 function download(snapshot) {
-  const blob = new Blob([JSON.stringify(snapshot)], { type: "application/json" });
+  saveText(JSON.stringify(snapshot), `backprop-lab-step${state.counters.step}.json`, "application/json");
+}
+
+function saveText(text, name, type) {
+  const blob = new Blob([text], { type });
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);
-  a.download = `backprop-lab-step${state.counters.step}.json`;
+  a.download = name;
   document.body.appendChild(a);
   a.click();
   a.remove();
@@ -302,5 +322,5 @@ window.addEventListener("beforeunload", () => conn.close());
 // For the browser tests and the console: read-only handles, never used by the page itself.
 window.backpropLab = { store, network, boundary, boundaryB, charts, conn, recorder, maps };
 dispatch({ type: "setUi", patch: readPageParams(location.search) });
-store.invalidate(...["topology", "network", "boundary", "charts", "inspector", "controls", "banner"]);
+store.invalidate(...["topology", "network", "boundary", "charts", "inspector", "controls", "banner", "csv"]);
 conn.open();

@@ -1,5 +1,5 @@
 // @ts-check
-// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 4) and
+// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 5) and
 // server/frames.py (binary frame format 2). The only module that builds or parses messages.
 //
 // Text frames are JSON objects with a `type`. Binary frames (server → client) are
@@ -10,7 +10,7 @@
 // last update's gradients (`grads`) and compare mode's B (`compare_params`); the page makes
 // every heatmap from them (heatmaps.js).
 
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 export const FRAME_VERSION = 2;
 const SESSION_KEY = "backprop-lab-session";
 const ROOM_KEY = "backprop-lab-rooms";  // localStorage: {code: presenter token} of this browser
@@ -45,6 +45,10 @@ export const messages = {
   removePoint: (split, index) => ({ type: "remove_point", split, index }),
   exportState: () => ({ type: "export" }),
   importState: (snapshot) => ({ type: "import", snapshot }),
+  /** Your own data: a CSV file's text, previewed (apply false: nothing changes) or trained on. */
+  importPoints: (name, csv, apply = false) => ({ type: "import_points", name, csv, apply }),
+  /** The points (train and test, with the split) as CSV in the file's units. */
+  exportPoints: () => ({ type: "export_points" }),
   gradcheck: () => ({ type: "gradcheck" }),
   /** Asks for a `state` now (the exact float64 weights, for a share link). */
   view: () => ({ type: "view" }),
@@ -238,6 +242,7 @@ export class Decoder {
       case "hello":
         this.readouts = m.readouts || [];
         return [{ type: "hello", protocol: m.protocol, sessionId: m.session, resumed: m.resumed,
+          restored: !!m.restored, lost: m.lost ?? null,
           limits: m.limits || {}, defaults: m.defaults, schema: m.schema, tasks: m.tasks,
           heads: m.heads, liveFields: m.live_fields, featureLabels: m.feature_labels,
           followerMessages: m.follower_messages, readouts: m.readouts || [],
@@ -266,6 +271,10 @@ export class Decoder {
         return [{ type: "inspect", result: m.result }];
       case "snapshot":
         return [{ type: "exported", snapshot: m.snapshot }];
+      case "points_preview":
+        return [{ type: "pointsPreview", preview: m.preview }];
+      case "points_csv":
+        return [{ type: "pointsCsv", name: m.name, csv: m.csv }];
       case "gradcheck":
         return [{ type: "gradcheck", result: m.result }];
       case "room":
