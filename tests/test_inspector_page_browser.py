@@ -40,6 +40,10 @@ def test_the_neuron_inspector_prints_its_step_line_and_hints_as_text(run):
     text = inspector_text(r)
     assert "[object" not in text and ",,," not in text, text
     assert "traced example #" in text, text
+    r.page.click("#view-backward")
+    r.page.keyboard.press("p")
+    expect(r.page.locator("body")).to_have_class(re.compile(r"\bprojector\b"))
+    r.shot("inspector-neuron-projector")
     assert r.errors == [], r.errors
 
 
