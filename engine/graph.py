@@ -15,9 +15,8 @@ the textbook δ. With batch norm, z of one example moves every example's loss th
 batch mean and variance, so G(x) is that example's share of the batch gradient, times B.
 Either way ∂L/∂w = (1/B)·Σ_r δ_j⁽ʳ⁾·a_i⁽ʳ⁾ + the penalty's part.
 
-An expression is {"op", "value", "label"?, "args"?}: op "num" is a leaf; "mul", "add", "sub"
-and "mean" combine their args. Every value is the engine's own number, never recomputed from
-the args, so a test that evaluates the args checks the printed equation against the engine.
+Each equation is an expression tree (engine/expressions.py) whose values are the engine's
+own numbers, so a test that evaluates its args checks the printed equation against the engine.
 """
 
 from __future__ import annotations
@@ -25,60 +24,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations
+from .expressions import num, op
 from .losses import make_head
 from .records import StepRecord
 
 MAX_TERMS = 256  # per-example rows sent for a batch sum; the rest travel as one subtotal
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-
-
-def num(value, label: str) -> dict:
-    return {"op": "num", "label": label, "value": float(value)}
-
-
-def op(name: str, args: list[dict], value, label: str | None = None) -> dict:
-    out = {"op": name, "args": args, "value": float(value)}
-    if label:
-        out["label"] = label
-    return out
-
-
-def evaluate(expr: dict) -> float:
-    """The value an expression's args give (what a student computes from the printout)."""
-    if expr["op"] == "num":
-        return expr["value"]
-    vals = [evaluate(a) for a in expr["args"]]
-    if expr["op"] == "mul":
-        return float(np.prod(vals))
-    if expr["op"] == "add":
-        return float(sum(vals))
-    if expr["op"] == "sub":
-        return vals[0] - sum(vals[1:])
-    if expr["op"] == "mean":
-        return float(sum(vals) / expr["count"])
-    raise ValueError(f"unknown op {expr['op']!r}")
-
-
-def numbers(expr: dict, digits: int = 4) -> str:
-    """An expression with its numbers, as printed: (0.5) × (−1.2) + 0.1."""
-    if expr["op"] == "num":
-        v = expr["value"]
-        text = f"{v:.{digits}g}".replace("-", "−")
-        return f"({text})" if v < 0 else text
-    parts = [numbers(a, digits) for a in expr["args"]]
-    parts = [
-        f"[{p}]" if a["op"] in ("add", "sub", "mean") and expr["op"] != "add" else p
-        for p, a in zip(parts, expr["args"])
-    ]
-    if expr["op"] == "mean":
-        return f"({' + '.join(parts)})/{expr['count']}"
-    return {"mul": " × ", "add": " + ", "sub": " − "}[expr["op"]].join(parts)
-
-
-def text(eq: dict, digits: int = 4) -> str:
-    """One equation on one line: `lhs = its numbers = value`."""
-    value = f"{eq['value']:.{digits}g}".replace("-", "−")
-    return f"{eq['lhs']} = {numbers(eq['expr'], digits)} = {value}"
 
 
 def equation(key: str, title: str, lhs: str, expr: dict) -> dict:
@@ -99,10 +50,20 @@ def sup(n: int) -> str:
 class Chain:
     """The graph and its equations for neuron j of weight layer `layer` (0-based) on batch
     row `row`, and for weight w_ij when `i` is given. `show` is the set of passes whose
-    numbers may be shown: "forward", "loss", "backward", "update"."""
+    numbers may be shown: "forward", "loss", "backward", "update". `evaluation`: the record is
+    a forward pass in evaluation mode (explain.evaluation): batch norm with the running mean
+    and variance."""
 
     def __init__(
-        self, trainer, rec: StepRecord, layer: int, j: int, i: int | None, row: int, show: set[str]
+        self,
+        trainer,
+        rec: StepRecord,
+        layer: int,
+        j: int,
+        i: int | None,
+        row: int,
+        show: set[str],
+        evaluation: bool = False,
     ):
         self.rec, self.layer, self.j, self.i, self.r = rec, layer, j, i, row
         self.settings = s = rec.settings
@@ -113,6 +74,7 @@ class Chain:
         self.head = make_head(s.output_activation, s.loss)
         self.act = None if self.last else activations.get(s.activations[layer])
         self.show = show
+        self.evaluation = evaluation
         self.nodes: list[dict] = []
         self.equations: list[dict] = []
         self.G = "B·∂L/∂" if s.batch_norm else "∂ℓ/∂"  # how a node's gradient is written
@@ -177,7 +139,7 @@ class Chain:
                 f"w{sub(self.i + 1)}{sub(j + 1)}",
                 W[self.i, j],
                 "the weight",
-                grad=B * t.dz[r, j] * t.input[r, self.i],
+                grad=None if t.dz is None else B * t.dz[r, j] * t.input[r, self.i],
             )
         products = [op("mul", [a, w], a["value"] * w["value"]) for a, w in zip(ins, weights)]
         z = t.z[r, j]
@@ -186,7 +148,7 @@ class Chain:
             f"z{sub(j + 1)}",
             z,
             "Σ a·w + b",
-            grad=B * t.dz[r, j],
+            grad=None if t.dz is None else B * t.dz[r, j],
             local=None if self.i is None else ("∂z/∂w = a", t.input[r, self.i]),
         )
         self.equations.append(
@@ -202,27 +164,34 @@ class Chain:
         u = z
         if t.u is not None:  # batch norm: ẑ = (z − μ)/σ over the batch, u = γ·ẑ + β
             l = self.layer
-            mu, inv = float(t.z[:, j].mean()), float(t.inv_std[j])
+            inv = float(t.inv_std[j])
+            if self.evaluation:  # the running statistics, as inv_std is
+                mu, stats = float(self.net.running_mean[l][j]), "with the running mean and variance"
+                mu_label, inv_label = "μ_run", "1/σ_run"
+            else:
+                mu, stats = float(t.z[:, j].mean()), "over the batch"
+                mu_label, inv_label = "μ", "1/σ"
             gamma = float(self.rec.params_before[self.net._spans[l]["gamma"][0] + j])
             beta = float(self.rec.params_before[self.net._spans[l]["beta"][0] + j])
             z_hat, u = t.z_hat[r, j], t.u[r, j]
-            self._node("z_hat", f"ẑ{sub(j + 1)}", z_hat, "(z − μ)/σ over the batch")
+            self._node("z_hat", f"ẑ{sub(j + 1)}", z_hat, f"(z − μ)/σ {stats}")
             self.equations.append(
                 equation(
                     "z_hat",
-                    "Batch norm: normalise over the batch",
-                    f"ẑ{sub(j + 1)} = (z{sub(j + 1)} − μ) · 1/σ",
+                    f"Batch norm: normalise {stats}",
+                    f"ẑ{sub(j + 1)} = (z{sub(j + 1)} − {mu_label}) · {inv_label}",
                     op(
                         "mul",
                         [
-                            op("sub", [num(z, f"z{sub(j + 1)}"), num(mu, "μ")], z - mu),
-                            num(inv, "1/σ"),
+                            op("sub", [num(z, f"z{sub(j + 1)}"), num(mu, mu_label)], z - mu),
+                            num(inv, inv_label),
                         ],
                         z_hat,
                     ),
                 )
             )
-            self._node("u", f"u{sub(j + 1)}", u, "γ·ẑ + β", grad=self.B * t.du[r, j])
+            grad_u = None if t.du is None else self.B * t.du[r, j]
+            self._node("u", f"u{sub(j + 1)}", u, "γ·ẑ + β", grad=grad_u)
             self.equations.append(
                 equation(
                     "u",
@@ -247,10 +216,8 @@ class Chain:
         h = t.f_out[r, j]
         arg = "u" if t.u is not None else "z"
         self.h = "h" if t.mask is not None or self.settings.skip[self.layer] else "a"
-        x = t.u if t.u is not None else t.z
-        self.fprime = float(
-            self.act.derivative(x[r : r + 1, j : j + 1], t.f_out[r : r + 1, j : j + 1])[0, 0]
-        )
+        # the factor backward multiplied by (network.py), so δ = f′ · G(h) holds as printed
+        self.fprime = None if t.fprime is None else float(t.fprime[r, j])
         slope = (f"{f_name}′({arg})", self.fprime)
         if self.h == "h":  # else the activation's output is the neuron's output, node "a"
             self._node("h", f"h{sub(j + 1)}", h, f"{f_name}({arg})", local=slope)
@@ -326,8 +293,11 @@ class Chain:
         t, r, j, B = self.t, self.r, self.j, self.B
         dj = sub(j + 1)
         if self.last:
-            self._output_delta()
+            self._output_delta(j)
             return
+        # the walk starts at the loss: the output layer's δ, which flows back to this neuron
+        for k in range(self.rec.traces[-1].z.shape[1]):
+            self._output_delta(k, f"delta_out_{k + 1}")
         a_grad = B * t.da[r, j]
         self._grad("a", a_grad)
         nxt = self.rec.traces[self.layer + 1]
@@ -412,9 +382,11 @@ class Chain:
                 )
             )
 
-    def _output_delta(self) -> None:
-        t, r, j, B = self.t, self.r, self.j, self.B
-        dj = sub(j + 1)
+    def _output_delta(self, j: int, key: str = "delta") -> None:
+        """δ of output neuron j on the traced example, where every backward walk starts."""
+        t, r, B = self.rec.traces[-1], self.r, self.B
+        # the output's own neuron is this one; another layer's names carry their layer
+        dj = sub(j + 1) if key == "delta" else f"{sub(j + 1)}{sup(len(self.rec.traces))}"
         delta = B * t.dz[r, j]
         yhat = float(self.rec.yhat[r, j])
         head = self.head
@@ -425,7 +397,8 @@ class Chain:
                     0, 0
                 ]
             )
-            self._grad("yhat", yhat - target)
+            if key == "delta":
+                self._grad("yhat", yhat - target)
             diff = op("sub", [num(yhat, "ŷ"), num(target, "y")], yhat - target)
             expr = op("mul", [diff, num(gprime, f"{head.output_activation}′(z)")], delta)
             rule = f"δ{dj} = ∂ℓ/∂ŷ · g′(z) = (ŷ − y) · {head.output_activation}′(z{dj})"
@@ -443,7 +416,9 @@ class Chain:
             rule = (
                 f"δ{dj} = ŷ − y ({head.output_activation} with cross-entropy: g′ and ∂ℓ/∂ŷ cancel)"
             )
-        self.equations.append(equation("delta", "The output's error", rule, expr))
+        self.equations.append(
+            equation(key, "The output's error (where the walk starts)", rule, expr)
+        )
 
     def _weight_gradient(self) -> None:
         """∂L/∂w from the traced example to the batch, then the penalty: the number the

@@ -41,6 +41,7 @@ class LayerTrace:
     mask: np.ndarray | None = None  # (n, fan_out) bool dropout mask
     dz: np.ndarray | None = None  # (n, fan_out) ∂L/∂z
     du: np.ndarray | None = None  # (n, fan_out) ∂L/∂u (= dz without batch norm)
+    fprime: np.ndarray | None = None  # (n, fan_out) f′(u): du = da·fprime, the inspector's f′
     da: np.ndarray | None = None  # (n, fan_out) ∂L/∂a
 
 
@@ -297,7 +298,9 @@ class Network:
                 da *= inv_keep
             du = work.dzs[l - 1]
             u = below.u if below.u is not None else below.z
-            self.acts[l - 1].backprop_into(u, below.f_out, da, du)
+            # f′ kept in the trace, so the inspector prints the very factor du was made with
+            below.fprime = self.acts[l - 1].derivative(u, below.f_out)
+            np.multiply(da, below.fprime, out=du)
             below.du = du
             dz = du if below.u is None else self._batch_norm_backward(l - 1, below, du)
 

@@ -14,6 +14,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from .expressions import num, op
+
 HYPERPARAMETERS = ("lr", "momentum", "alpha", "beta1", "beta2", "eps")
 
 
@@ -148,7 +150,8 @@ class Optimizer:
         self, param_index: int, flat_index: int, grad: float, weight_before: float
     ) -> dict:
         """The terms of one element's last update, with numbers: rule, hyperparameters, grad,
-        state values, `step` (the change applied), `weight_after` and a `formula` string."""
+        state values, `step` (the change applied), `weight_after`, and `expr`: w − the amount
+        subtracted, as an expression tree over these numbers (engine/expressions.py)."""
         if self.t == 0:
             raise RuntimeError("no step has been taken yet")
         hp = self._used
@@ -156,7 +159,7 @@ class Optimizer:
             n: float(a.flat[flat_index])
             for n, a in zip(self.state_names, self._state[param_index], strict=True)
         }
-        terms, delta, expr = self._terms(float(grad), values, hp)
+        terms, delta, amount = self._terms(float(grad), values, hp)
         w, after = float(weight_before), float(weight_before) - delta
         return {
             "optimizer": self.name,
@@ -168,11 +171,11 @@ class Optimizer:
             **terms,
             "step": -delta,
             "weight_after": after,
-            "formula": f"w ← {w:.4g} − {expr} = {after:.4g}",
+            "expr": op("sub", [num(w, "w"), amount], after),
         }
 
     def _terms(self, g: float, values: dict[str, float], hp: dict) -> tuple[dict, float, str]:
-        """(named terms, the amount subtracted from w, that amount as a formula)."""
+        """(named terms, the amount subtracted from w, that amount as an expression tree)."""
         raise NotImplementedError
 
 
@@ -184,7 +187,8 @@ class SGD(Optimizer):
         p -= s
 
     def _terms(self, g, values, hp):
-        return {}, hp["lr"] * g, f"{hp['lr']:.4g} × {g:.4g}"
+        amount = hp["lr"] * g
+        return {}, amount, op("mul", [num(hp["lr"], "α"), num(g, "g")], amount)
 
 
 class Momentum(Optimizer):
@@ -201,7 +205,8 @@ class Momentum(Optimizer):
 
     def _terms(self, g, values, hp):
         b = values["velocity"]
-        return {"velocity": b}, b * hp["lr"], f"{hp['lr']:.4g} × {b:.4g}"
+        amount = b * hp["lr"]
+        return {"velocity": b}, amount, op("mul", [num(hp["lr"], "α"), num(b, "b")], amount)
 
 
 class Nesterov(Momentum):
@@ -219,10 +224,18 @@ class Nesterov(Momentum):
 
     def _terms(self, g, values, hp):
         b, lr, mu = values["velocity"], hp["lr"], hp["momentum"]
+        ahead = b * mu + g
         return (
-            {"velocity": b, "lookahead": b * mu + g},
-            (b * mu + g) * lr,
-            f"{lr:.4g} × ({g:.4g} + {mu:.4g} × {b:.4g})",
+            {"velocity": b, "lookahead": ahead},
+            ahead * lr,
+            op(
+                "mul",
+                [
+                    num(lr, "α"),
+                    op("add", [num(g, "g"), op("mul", [num(mu, "μ"), num(b, "b")], b * mu)], ahead),
+                ],
+                ahead * lr,
+            ),
         )
 
 
@@ -245,10 +258,12 @@ class RMSprop(Optimizer):
 
     def _terms(self, g, values, hp):
         v, lr, eps = values["v"], hp["lr"], hp["eps"]
+        root = math.sqrt(v)
+        amount = g / (root + eps) * lr
         return (
             {"v": v},
-            g / (math.sqrt(v) + eps) * lr,
-            f"{lr:.4g} × {g:.4g}/(√{v:.4g} + {eps:.4g})",
+            amount,
+            op("mul", [num(lr, "α"), _ratio(num(g, "g"), v, "v", eps)], amount),
         )
 
 
@@ -286,11 +301,19 @@ class Adam(Optimizer):
         m, v = values["m"], values["v"]
         m_hat, v_hat = m / (1.0 - hp["beta1"] ** self.t), v / (1.0 - hp["beta2"] ** self.t)
         step_size, eps_hat = self._scales(hp)
+        amount = m / (math.sqrt(v) + eps_hat) * step_size
         return (
             {"m": m, "v": v, "m_hat": m_hat, "v_hat": v_hat},
-            m / (math.sqrt(v) + eps_hat) * step_size,
-            f"{hp['lr']:.4g} × {m_hat:.4g}/(√{v_hat:.4g} + {hp['eps']:.4g})",
+            amount,
+            op("mul", [num(hp["lr"], "α"), _ratio(num(m_hat, "m̂"), v_hat, "v̂", hp["eps"])], amount),
         )
+
+
+def _ratio(top: dict, v: float, v_name: str, eps: float) -> dict:
+    """top/(√v + ε), as printed."""
+    root = math.sqrt(v)
+    below = op("add", [op("sqrt", [num(v, v_name)], root), num(eps, "ε")], root + eps)
+    return op("div", [top, below], top["value"] / below["value"])
 
 
 REGISTRY: dict[str, type[Optimizer]] = {

@@ -6,12 +6,14 @@ forward pass (tests/helpers/inspector_oracle.py)."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
 
 from engine.trainer import Trainer
 from tests.helpers.inspector_oracle import fd, oracle_loss, weight_fd
+from tests.helpers.numbers import SUPERSCRIPTS, evaluate_printed, parse_number
 from tests.helpers.page import click_step
 
 QUERY = (
@@ -35,14 +37,20 @@ READ_EQUATIONS = """() => [
 
 
 def arithmetic(text: str) -> float:
-    """The value of a printed expression: × − [ ] as Python operators."""
-    expr = text.replace("×", "*").replace("−", "-").replace("[", "(").replace("]", ")")
-    assert re.fullmatch(r"[0-9eE.+\-*/() ]+", expr), expr
-    return float(eval(expr, {"__builtins__": {}}))  # noqa: S307 (digits and operators only)
+    """The value of a printed expression (numbers in the page's format, or exact values)."""
+    text = re.sub(r"\((-?[0-9.]+(?:e[-+]?[0-9]+)?)\)", lambda m: format_exact(m.group(1)), text)
+    return float(evaluate_printed(text))
+
+
+def format_exact(text: str) -> str:
+    """An exact value (a data-value) written in the page's notation, digit for digit."""
+    d = Decimal(text)
+    sign, (mantissa, exponent) = ("−" if d < 0 else ""), f"{abs(d):e}".split("e")
+    return f"({sign}{mantissa}×10{str(int(exponent)).translate(SUPERSCRIPTS)})"
 
 
 def shown_number(text: str) -> float:
-    return float(text.replace("−", "-"))
+    return float(parse_number(text))
 
 
 def select_link(r) -> None:
@@ -148,7 +156,7 @@ def test_phase_by_phase_the_page_shows_gradients_only_from_the_backward_phase(ru
 
 
 def walk_back(r) -> None:
-    """In the backward phase each press of Step shows one more equation, from ℓ back to w,
+    """In the backward phase each press of Step shows one more step, from ℓ back to w,
     and the gradients it gives; the update waits until the walk reaches the weight."""
     shown, grads = [], []
     while r.page.get_by_test_id("walk-hint").count():
@@ -166,5 +174,7 @@ def walk_back(r) -> None:
         r.settle()
         assert len(shown) < 20
     assert r.state("s.phase") == "backward" and len(shown) >= 5
-    assert grads[0] == 2 and grads == sorted(grads) and grads[-1] < 8  # a and d first, w last
+    # the walk starts at the loss: the output's δ (no node of this weight's graph yet), then
+    # a and d, w last
+    assert grads[0] == 0 and grads[1] == 2 and grads == sorted(grads) and grads[-1] < 8
     assert shown == sorted(shown)

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.config import ACTIVATIONS, HEADS, OPTIMIZERS, REGULARIZATIONS, ConfigError, task_of
-from engine.graph import evaluate
+from engine.expressions import evaluate
 from engine.trainer import Trainer, TrainerError
 from tests.helpers.inspector_oracle import fd, oracle_loss, weight_fd
 
@@ -302,3 +302,96 @@ def test_gradient_norms_are_the_weights_gradient_only():
     ]
     np.testing.assert_allclose(rec.grad_norms, want, rtol=1e-12)
     np.testing.assert_allclose(t.metrics()["grad_norms"], want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "swish", "elu"])
+def test_a_saturated_activations_delta_is_its_printed_product(activation):
+    """δ = f′ × G(h) holds to rounding as printed (issue 21, item 7): f′ is the factor the
+    backward pass used, not 1 − a² computed again (which differs where f saturates: "δ =
+    4.441e−16 × (−0.05387) = −2.082e−17" had a true product of −2.392e−17)."""
+    worst = 0.0
+    for seed in range(6):
+        t = Trainer(
+            {
+                "dataset": "xor",
+                "n_points": 60,
+                "seed": seed,
+                "features": ["x1", "x2"],
+                "hidden": [3],
+                "activation": activation,
+                "batch_size": 10,
+            }
+        )
+        t.net.weights[0] *= 20.0  # deep into saturation
+        rec = t.step()
+        for j in range(3):
+            for example in rec.batch:
+                ex = t.explain(0, j, 0, example=int(example))
+                eq = next(e for e in ex["graph"]["equations"] if e["id"] == "delta")
+                fprime, g = (a["value"] for a in eq["expr"]["args"])
+                if eq["value"]:
+                    worst = max(worst, abs(fprime * g - eq["value"]) / abs(eq["value"]))
+    assert worst <= 2.3e-16, worst
+
+
+@pytest.mark.parametrize("batch_norm", [True, False])
+@pytest.mark.parametrize("phase_steps", [0, 2])
+def test_an_example_outside_the_batch_is_its_forward_pass_now_in_evaluation_mode(
+    batch_norm, phase_steps
+):
+    """Issue 21, item 3: an example the update did not use has no gradient in it. The
+    inspector shows it as the model sees it now: the current weights, batch norm with its
+    running statistics (never a batch of one: ẑ = 0, every gradient 0), no dropout; and the
+    step it names is the one whose weights it used."""
+    t = Trainer(
+        {
+            "dataset": "xor",
+            "n_points": 60,
+            "seed": 3,
+            "features": ["x1", "x2"],
+            "hidden": [4, 3],
+            "batch_norm": batch_norm,
+            "dropout": 0.3,
+            "batch_size": 10,
+        }
+    )
+    for _ in range(3):
+        t.step()
+    for _ in range(phase_steps):  # half-shown: the weights are still those of update 3
+        t.phase_step()
+    rec = t.pending or t.last_record
+    example = next(k for k in range(len(t.F_train)) if k not in set(rec.batch.tolist()))
+    # an independent forward pass: the current weights, running statistics, no dropout
+    a = t.F_train[example]
+    zs = []
+    for l, (W, b) in enumerate(zip(t.net.weights, t.net.biases, strict=True)):
+        z = a @ W + b
+        zs.append(z)
+        if l == len(t.net.weights) - 1:
+            break
+        if batch_norm:
+            mean, var = t.net.running_mean[l], t.net.running_var[l]
+            gamma, beta = t.net.gammas[l], t.net.betas[l]
+            z = (z - mean) / np.sqrt(var + 1e-5) * gamma + beta
+        a = np.tanh(z)
+    for layer in range(3):
+        ex = t.explain(layer, 0, 0, example=example)
+        assert not ex["in_batch"]
+        assert ex["shows"] == ["forward", "loss"], ex["shows"]
+        assert ex["neuron"]["z"] == pytest.approx(zs[layer][0], rel=1e-12, abs=1e-12)
+        assert ex["evaluation"] and ex["step"] == 3 and ex["update"] == rec.step
+        assert "grad" not in ex["weight"] and "update" not in ex["weight"]
+        assert all(n["grad"] is None for n in ex["graph"]["nodes"])
+        assert ex["neuron"]["delta"] is None and ex["neuron"]["z_mean"] is None
+        assert ex["weight"]["weight"] == t.net.weights[layer][0, 0]
+        ids = {e["id"] for e in ex["graph"]["equations"]}
+        assert not ids & {"grad_w", "grad_w_example", "delta", "grad_a"}
+        if batch_norm and layer < 2:
+            z_hat = next(n for n in ex["graph"]["nodes"] if n["id"] == "z_hat")["value"]
+            assert z_hat != 0.0
+            assert (
+                "running"
+                in next(e for e in ex["graph"]["equations"] if e["id"] == "z_hat")["title"]
+            )
+        for eq in ex["graph"]["equations"]:
+            check_tree(eq["expr"])

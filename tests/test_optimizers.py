@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from engine import config
+from engine.expressions import evaluate
 from engine.optimizers import REGISTRY, make_optimizer
 
 NAMES = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
@@ -212,8 +213,13 @@ def test_update_terms_match_the_applied_step(name):
         np.testing.assert_allclose(terms["step"], params[i].flat[j] - w0, rtol=1e-12)
         for key, arr in state.items():
             assert terms[key] == arr.flat[j]
-        assert terms["formula"].startswith(f"w ← {w0:.4g} − {HP['lr']:.4g} × ")
-        assert terms["formula"].endswith(f"= {terms['weight_after']:.4g}")
+        # the printed update: w − (the amount), its leaves the terms' own numbers
+        expr = terms["expr"]
+        assert expr["value"] == terms["weight_after"] and expr["args"][0]["value"] == w0
+        assert evaluate(expr) == pytest.approx(terms["weight_after"], rel=1e-12, abs=1e-15)
+        amount = expr["args"][1]
+        assert amount["op"] == "mul" and amount["args"][0]["value"] == HP["lr"]
+        assert evaluate(amount) == pytest.approx(-terms["step"], rel=1e-12)
     if name == "adam":
         assert terms["m_hat"] == pytest.approx(terms["m"] / (1 - HP["beta1"] ** 8), rel=1e-15)
 
@@ -224,7 +230,21 @@ def test_update_terms_of_sgd_read_like_the_page():
     opt.step([p], [np.array([0.5678])])
     terms = opt.update_terms(0, 0, 0.5678, 0.1234)
     assert terms["rule"] == "w ← w − α·g"
-    assert terms["formula"] == "w ← 0.1234 − 0.03 × 0.5678 = 0.1064"
+    assert terms["expr"] == {
+        "op": "sub",
+        "args": [
+            {"op": "num", "label": "w", "value": 0.1234},
+            {
+                "op": "mul",
+                "args": [
+                    {"op": "num", "label": "α", "value": 0.03},
+                    {"op": "num", "label": "g", "value": 0.5678},
+                ],
+                "value": 0.03 * 0.5678,
+            },
+        ],
+        "value": p[0],
+    }
     assert terms["step"] == -0.03 * 0.5678 and terms["weight_after"] == p[0]
 
 

@@ -3,7 +3,7 @@
 // element of the diagram the keyboard is on, the charts' last values, the live region's
 // sentences. Pure functions of the state and the engine's numbers: no DOM.
 
-import { fmt } from "./canvas.js";
+import { MINUS, RESULT_DIGITS, formatNumber, printedDigits } from "./format.js";
 
 // Symbols as a screen reader should say them (most read "δ" as "delta" already, but not
 // "∂", "′" or the subscripts); the longest first where one contains another.
@@ -26,25 +26,31 @@ export function spokenSymbols(text) {
   return s.replace(/\s+/g, " ").trim();
 }
 
-/** A number as said: "minus 0.0011" for −0.0011, fmt's significant digits. */
-export function spokenNumber(x, digits = 4) {
-  const t = fmt(x, digits);
-  return t.startsWith("−") ? `minus ${t.slice(1)}` : t;
+/** A number as said, as the page prints it (format.js): "minus 0.0011", and 4.77×10⁻⁵ as
+ *  "4.77 times 10 to the minus 5". */
+export function spokenNumber(x, digits = RESULT_DIGITS) {
+  const t = formatNumber(x, digits)
+    .replace(/×10([⁻⁰-⁹¹²³]+)/, (_, e) => ` times 10 to the ${[...e].map((c) => (c === "⁻" ? "minus " : SUPERSCRIPTS.indexOf(c))).join("")}`);
+  return t.startsWith(MINUS) ? `minus ${t.slice(1)}` : t;
 }
 
-/** An engine expression's numbers in words (engine/graph.py `numbers`, read aloud). */
-export function spokenExpr(e) {
-  if (e.op === "num") return spokenNumber(e.value);
-  const parts = e.args.map((a) => (a.op === "num" ? spokenExpr(a) : `(${spokenExpr(a)})`));
+/** An engine expression's numbers in words (engine/graph.py `numbers`, read aloud), each
+ *  with the digits the page prints it with. */
+export function spokenExpr(e, digits = RESULT_DIGITS) {
+  if (e.op === "num") return spokenNumber(e.value, digits);
+  const parts = e.args.map((a) => (a.op === "num" ? spokenExpr(a, digits) : `(${spokenExpr(a, digits)})`));
   if (e.op === "mean") return `the mean of ${parts.join(", ")}`;
+  if (e.op === "sqrt") return `the square root of ${parts[0]}`;
+  if (e.op === "div") return parts.join(" divided by ");
   return parts.join({ mul: " times ", add: " plus ", sub: " minus " }[e.op] || ", ");
 }
 
 /** An inspector equation read aloud: "delta 1 equals 0.0296 times 0.01155 equals 0.0003419"
- *  (the quantity, its numbers, its value; the symbolic rule is in the title). */
+ *  (the quantity, its numbers as printed, its value; the symbolic rule is in the title). */
 export function spokenEquation(eq) {
   const quantity = String(eq.lhs).split(" = ")[0];
-  return `${spokenSymbols(quantity)} equals ${spokenExpr(eq.expr)} equals ${spokenNumber(eq.value, 5)}`;
+  const digits = printedDigits(eq.expr, eq.value);
+  return `${spokenSymbols(quantity)} equals ${spokenExpr(eq.expr, digits)} equals ${spokenNumber(eq.value)}`;
 }
 
 /** The name of a diagram element (a selection-shaped {kind, layer, j, i?}). */

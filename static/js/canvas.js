@@ -127,13 +127,3 @@ export class Thumb {
   }
   commit() { this.canvas.getContext("2d").putImageData(this.img, 0, 0); }
 }
-
-/** Format a number for display: 4 significant digits, '—' for missing. */
-export function fmt(x, digits = 4) {
-  if (x === null || x === undefined) return "—";
-  if (!Number.isFinite(x)) return x > 0 ? "∞" : x < 0 ? "−∞" : "NaN";
-  if (x === 0) return "0";
-  const a = Math.abs(x);
-  const s = a >= 1e5 || a < 1e-4 ? x.toExponential(digits - 1) : x.toPrecision(digits);
-  return (s.includes("e") ? s.replace(/\.?0+e/, "e") : s.replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "")).replace("-", "−");
-}

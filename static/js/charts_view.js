@@ -2,7 +2,8 @@
 // of every layer (log scale, so vanishing and exploding gradients stand out). Hovering a
 // chart reads out the values at that step.
 
-import { HiDPICanvas, fmt } from "./canvas.js";
+import { HiDPICanvas } from "./canvas.js";
+import { formatNumber } from "./format.js";
 import { lastValues } from "./a11y_text.js";
 import { drawScale } from "./projector.js";
 
@@ -76,7 +77,7 @@ export class LineChart {
     const r = this._range();
     const log = this.opts.log;
     const ticks = r ? (log ? logTicks(r.lo, r.hi) : linTicks(r.lo, r.hi)) : [];
-    const label = (v) => (log ? fmt(10 ** v, 2) : fmt(v, 3));
+    const label = (v) => (log ? formatNumber(10 ** v, 2) : formatNumber(v, 3));
     ctx.font = font(11, k);
     const left = Math.max(40, ...ticks.map((v) => ctx.measureText(label(v)).width + 10));
     const pw = W - left - right, ph = H - top - bottom;
@@ -153,12 +154,12 @@ export class LineChart {
     ctx.textAlign = "right";
     ctx.fillText("step", left - 4, H - 3);
     ctx.textAlign = "center";
-    const wide = ctx.measureText(fmt(r.dataXMax, 6)).width + 14 * k.font;
+    const wide = ctx.measureText(formatNumber(r.dataXMax, 6)).width + 14 * k.font;
     const most = Math.max(1, Math.floor(pw / wide));
     const stride = niceStride((r.dataXMax - r.xMin) / most);
     for (let v = Math.ceil(r.xMin / stride) * stride; v <= r.dataXMax; v += stride) {
       const x = X(v);
-      const text = fmt(v, 6);
+      const text = formatNumber(v, 6);
       const half = ctx.measureText(text).width / 2;
       const at = Math.min(Math.max(x, left + half), left + pw - half);
       ctx.fillText(text, at, H - 3);
@@ -218,7 +219,7 @@ export class LineChart {
       let k = 0, bd = Infinity;
       s.xs.forEach((x, i) => { const d = Math.abs(x - target); if (d < bd) { bd = d; k = i; } });
       step = s.xs[k];
-      lines.push([s.color, `${s.name}: ${fmt(s.ys[k])}`]);
+      lines.push([s.color, `${s.name}: ${formatNumber(s.ys[k])}`]);
     }
     if (step === null) return;
     const x = X(step);

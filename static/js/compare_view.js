@@ -2,7 +2,7 @@
 // card that shows B beside A: what differs, B's decision boundary and numbers. The two runs
 // move in lockstep on the server; the loss and accuracy charts overlay B's curves.
 
-import { fmt } from "./canvas.js";
+import { formatNumber } from "./format.js";
 import { h } from "./inspector_view.js";
 import { choiceLabel, fieldLabel } from "./labels.js";
 import { layerSizes } from "./state.js";
@@ -163,11 +163,11 @@ export class CompareView {
     const acc = m.accuracy && m.accuracy.train !== null && m.accuracy.train !== undefined
       ? ` · acc. ${(m.accuracy.train * 100).toFixed(1)}%` : "";
     stats.replaceChildren(
-      h("span", { className: "swatch-a" }, "A"), ` step ${state.counters.step} · loss ${fmt(state.metrics.loss?.train, 4)}`,
+      h("span", { className: "swatch-a" }, "A"), ` step ${state.counters.step} · loss ${formatNumber(state.metrics.loss?.train, 4)}`,
       h("br"),
       h("span", { className: "swatch-b" }, "B"), " step ",
       h("b", { "data-testid": "compare-step" }, String(m.step ?? 0)), ` · loss `,
-      h("b", { "data-testid": "compare-loss" }, fmt(m.loss ? m.loss.train : null, 4)), acc,
+      h("b", { "data-testid": "compare-loss" }, formatNumber(m.loss ? m.loss.train : null, 4)), acc,
       ...(m.stopped ? [h("span", { className: "warn" }, ` · stopped: ${m.stopped}`)] : []));
     const maps = state.heatmaps;
     this.boundaryB.render({ ...state,

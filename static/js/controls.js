@@ -3,7 +3,7 @@
 // Controls only call `act` (commands to the server) or `dispatch` (client state); they never
 // change state themselves.
 
-import { fmt } from "./canvas.js";
+import { formatNumber } from "./format.js";
 import { BINARY_CLASS_COLORS, CLASS_COLORS } from "./colors.js";
 import { datasetIcon } from "./dataset_icons.js";
 import { h } from "./inspector_view.js";
@@ -194,7 +194,7 @@ export class Controls {
       const out = h("output", { for: id });
       el.addEventListener("input", () => { out.textContent = el.value; });
       el.addEventListener("change", () => send(Number(el.value)));
-      set = (v) => { el.value = String(v); out.textContent = fmt(v, 3); };
+      set = (v) => { el.value = String(v); out.textContent = formatNumber(v, 3); };
       const row = h("div", { className: "row" }, label, h("span", { className: "slider" }, el, out));
       row.title = f.help || "";
       this.inputs.set(f.name, { el, set });
@@ -335,8 +335,8 @@ export class Controls {
     q("step-count").textContent = String(state.counters.step);
     q("epoch").textContent = String(state.counters.epoch);
     const { loss, accuracy } = state.metrics;
-    q("loss-train").textContent = fmt(loss?.train, 4);
-    q("loss-test").textContent = fmt(loss?.test, 4);
+    q("loss-train").textContent = formatNumber(loss?.train, 4);
+    q("loss-test").textContent = formatNumber(loss?.test, 4);
     // the optimizer minimises the data loss plus the L1/L2 penalty; these read-outs are the
     // data loss alone, which the page says whenever a penalty is on
     q("loss-penalty").hidden = !(state.config && state.config.regularization !== "none"
@@ -370,9 +370,9 @@ export class Controls {
     $("speed").value = String(k);
     const n = state.points ? state.points.train.x.length : 0;
     const perEpoch = state.config && n ? Math.max(1, Math.ceil(n / state.config.batch_size)) : null;
-    const rate = state.ui.rate >= 1 ? String(Math.round(state.ui.rate)) : fmt(state.ui.rate, 2);
+    const rate = state.ui.rate >= 1 ? String(Math.round(state.ui.rate)) : formatNumber(state.ui.rate, 2);
     $("speed-out").textContent = `${rate}/s`;
-    $("speed-out").title = perEpoch ? `${rate} updates a second: about ${fmt(state.ui.rate / perEpoch, 2)} epochs a second (an epoch is ${perEpoch} updates)` : "updates a second";
+    $("speed-out").title = perEpoch ? `${rate} updates a second: about ${formatNumber(state.ui.rate / perEpoch, 2)} epochs a second (an epoch is ${perEpoch} updates)` : "updates a second";
     const fwd = state.ui.view === "forward";
     $("view-forward").setAttribute("aria-checked", String(fwd));
     $("view-backward").setAttribute("aria-checked", String(!fwd));
@@ -390,7 +390,7 @@ export class Controls {
       const input = h("input", { type: "range", min: -1, max: 1, step: 0.1, value: state.ui.regressionValue,
         "aria-label": "Value of added points" });
       input.addEventListener("change", () => this.dispatch({ type: "setUi", patch: { regressionValue: Number(input.value) } }));
-      box.replaceChildren(h("span", {}, "value "), input, h("span", {}, fmt(state.ui.regressionValue, 2)));
+      box.replaceChildren(h("span", {}, "value "), input, h("span", {}, formatNumber(state.ui.regressionValue, 2)));
       return;
     }
     const colors = task === "binary" ? BINARY_CLASS_COLORS : CLASS_COLORS;

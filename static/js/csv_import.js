@@ -7,7 +7,7 @@
 // the answer, and keeps the text between the preview and Import (it is not page state).
 
 import { BINARY_CLASS_COLORS, CLASS_COLORS } from "./colors.js";
-import { fmt } from "./canvas.js";
+import { formatNumber } from "./format.js";
 import { h } from "./inspector_view.js";
 
 const AXES = ["x₁", "x₂", "y"];
@@ -18,7 +18,7 @@ export function scaleLines(source) {
     + `${num(s.to[0])}…${num(s.to[1])}`);
 }
 
-const num = (v) => fmt(v, 4).replace(/^-/, "−");
+const num = (v) => formatNumber(v, 4);
 
 /** A class swatch and its name: "● setosa". */
 function classChip(task, k, name, count) {
@@ -63,7 +63,7 @@ export class CsvImport {
     const limit = this.on.limit();
     if (file.size > limit) {
       this.pending = null;
-      return this.on.refuse(file.name, `The file is ${fmt(file.size / 1024, 3)} KiB; files up to ${fmt(limit / 1024, 3)} KiB can be imported.`);
+      return this.on.refuse(file.name, `The file is ${formatNumber(file.size / 1024, 3)} KiB; files up to ${formatNumber(limit / 1024, 3)} KiB can be imported.`);
     }
     this.returnFocus = document.activeElement;  // the file input, if it was chosen there
     const text = new TextDecoder("utf-8").decode(await file.arrayBuffer());

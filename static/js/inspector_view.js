@@ -5,9 +5,9 @@
 // update. In phase stepping it shows only what the phase has computed. A "Verify this step"
 // button runs the finite-difference gradient check. Every number is the server's.
 
-import { revealed } from "./backward_walk.js";
-import { fmt } from "./canvas.js";
-import { featureLabel } from "./state.js";
+import { isBackward, revealed } from "./backward_walk.js";
+import { RESULT_DIGITS, formatNumber, printedDigits } from "./format.js";
+import { featureLabel, gradcheckStale } from "./state.js";
 import { spokenEquation } from "./a11y_text.js";
 
 /** Build an element: h("div", {className: "x"}, "text", child, ...). */
@@ -27,9 +27,9 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-function num(value, testid, digits = 5) {
+function num(value, testid, digits = RESULT_DIGITS) {
   return h("span", { className: "num", "data-testid": testid,
-    dataset: value === null || value === undefined ? {} : { value: String(value) } }, fmt(value, digits));
+    dataset: value === null || value === undefined ? {} : { value: String(value) } }, formatNumber(value, digits));
 }
 
 function row(label, ...value) {
@@ -76,24 +76,33 @@ export class InspectorView {
     const g = state.gradcheck;
     if (!g) return null;
     const ok = g.passed ?? (g.max_rel_error !== null && g.max_rel_error < 1e-6);
-    return h("div", { className: `gradcheck ${ok ? "ok" : "bad"}`, "data-testid": "gradcheck-result" },
+    const stale = gradcheckStale(state);
+    return h("div", { className: `gradcheck ${ok ? "ok" : "bad"}${stale ? " stale" : ""}`, "data-testid": "gradcheck-result" },
       ok ? "✓ " : "✗ ", `Gradient check of step ${g.step ?? "?"}: largest relative error `,
       num(g.max_rel_error, "gradcheck-error", 3),
       ` over ${g.n_checked ?? "?"}/${g.n_params ?? "?"} parameters: `,
       ok ? "backprop matches finite differences" : "backprop and finite differences disagree",
+      stale ? h("div", { className: "hint", "data-testid": "gradcheck-stale" },
+        `Stale: ${stale} since; press “Verify this step” to verify again.`) : null,
       (g.notes || []).map((n) => h("div", { className: "hint", "data-testid": "gradcheck-note" }, n)));
   }
 
   _example(r) {
     if (!r) return null;
     const phase = r.phase ? `, phase: ${r.phase}` : "";
-    return [h("p", { className: "hint" }, `Step ${r.step}${r.applied ? "" : " (not applied yet)"}, traced example #${r.example}`,
-      r.in_batch === false ? " (outside the batch: a one-example pass at the same weights)" : "", phase),
+    const line = r.evaluation
+      ? h("p", { className: "hint", "data-testid": "outside-batch" },
+        `Traced example #${r.example} is not in the batch of step ${r.update}: it did not contribute to that update, so it has no gradient here. `,
+        `Shown: its forward pass at the current weights (after step ${r.step}), in evaluation mode`,
+        r.graph.nodes.some((n) => n.id === "z_hat") ? " (batch norm with its running mean and variance, no dropout)" : " (no dropout)",
+        ". Trace a circled example of the batch to see the backward pass.")
+      : h("p", { className: "hint" }, `Step ${r.step}${r.applied ? "" : " (not applied yet)"}, traced example #${r.example}`, phase);
+    return [line,
     r.settings_changed && r.settings_changed.length ? h("p", { className: "warn", "data-testid": "settings-changed" },
       `The settings changed since this step (${r.settings_changed.join("; ")}): it is explained as it was made.`) : null,
     this.walk ? h("p", { className: "hint", "data-testid": "walk-hint" },
       `Backward pass, step ${this.walk.step} of ${this.walk.of}: press Step to go on back toward ${r.weight ? "the weight" : "this neuron's z"}, one equation at a time.`) : null,
-    r.shows && !r.shows.includes("backward") ? h("p", { className: "hint", "data-testid": "phase-hint" },
+    r.shows && !r.shows.includes("backward") && !r.evaluation ? h("p", { className: "hint", "data-testid": "phase-hint" },
       r.shows.includes("loss") ? "Loss phase: the forward pass and the loss are known; gradients come in the backward phase."
         : "Forward phase: only values so far; the loss and the gradients come in the next phases.") : null];
   }
@@ -106,13 +115,13 @@ export class InspectorView {
     g.nodes.map((n) => (n.grad !== null && hidden(n) ? { ...n, grad: null } : n)).forEach((n, k) => {
       // the edge into this node, labelled with its local derivative once the backward pass shows it
       const local = n.local && n.grad !== null ? h("span", { className: "glocal", title: n.local.label,
-        dataset: { value: String(n.local.value) } }, `×${fmt(n.local.value, 3)}`) : null;
+        dataset: { value: String(n.local.value) } }, `×${formatNumber(n.local.value, 3)}`) : null;
       if (k) chips.push(h("span", { className: "garrow", "aria-hidden": local ? null : "true" }, local, n.id === "w" ? "" : "→"));
       const grad = n.grad === null ? null
-        : h("span", { className: "ggrad" }, n.id === "w" ? "δ·a " : "∂ ", fmt(n.grad));
+        : h("span", { className: "ggrad" }, n.id === "w" ? "δ·a " : "∂ ", formatNumber(n.grad));
       chips.push(h("span", { className: "gnode", title: `${n.what}${n.grad === null ? "" : `; gradient ${n.id === "w" ? "δ·a, this example's term" : `${g.grad_symbol}${n.label}`}`}`,
         "data-testid": `graph-${n.id}`, dataset: { value: String(n.value), grad: n.grad === null ? "" : String(n.grad) } },
-      h("b", {}, n.label), " ", fmt(n.value), grad));
+      h("b", {}, n.label), " ", formatNumber(n.value), grad));
     });
     const legend = g.grad_symbol.startsWith("B")
       ? `∂: B·∂L/∂(node), B = ${g.batch_size} (with batch norm, this example's share of the batch's gradient, × B)`
@@ -122,20 +131,23 @@ export class InspectorView {
     h("div", { className: "gchain" }, chips));
   }
 
-  /** One equation: its symbols, then its numbers and value (data-values for tests). */
-  _equation(eq, big = false) {
-    return h("div", { className: `formula eq${big ? " big" : ""}`, "data-testid": `eq-${eq.id}`,
+  /** One equation: its symbols, then its numbers and value (data-values for tests), its
+   *  operands printed with as many digits as the printed value needs (format.js). */
+  _equation(eq, { big = false, testid = `eq-${eq.id}`, valueTestid = `eq-${eq.id}-value`, relation = " = " } = {}) {
+    return h("div", { className: `formula eq${big ? " big" : ""}`, "data-testid": testid,
       role: "math", "aria-label": spokenEquation(eq) },
-      h("span", { className: "lhs" }, eq.lhs), " = ", numbers(eq.expr), " = ", num(eq.value, `eq-${eq.id}-value`));
+      h("span", { className: "lhs" }, eq.lhs), relation, numbers(eq.expr, printedDigits(eq.expr, eq.value)), " = ",
+      num(eq.value, valueTestid));
   }
 
-  _equations(r, ids) {
-    const eqs = r.graph.equations.filter((e) => ids.includes(e.id) && this._shown(e.id));
+  /** The equations whose ids `pick` accepts and the walk has reached, in the engine's order. */
+  _equations(r, pick) {
+    const eqs = r.graph.equations.filter((e) => pick(e.id) && this._shown(e.id));
     return eqs.map((e) => h("div", { title: e.title }, this._equation(e)));
   }
 
   /** Whether the backward walk has reached equation `id` (always, outside the walk). */
-  _shown(id) { return !this.walk || !BACKWARD_IDS.concat(WEIGHT_IDS).includes(id) || this.walk.equations.has(id); }
+  _shown(id) { return !this.walk || !isBackward(id) || this.walk.equations.has(id); }
 
   _neuron(state, sel, r) {
     const isOut = sel.layer === (state.params ? state.params.weights.length : 0);
@@ -143,19 +155,21 @@ export class InspectorView {
     if (sel.layer === 0) return [title, h("p", {}, "Inputs have no z or δ.")];
     if (!r) return [title, h("p", { className: "hint" }, "asking the engine…")];
     const n = r.neuron;
+    // an example outside the batch has no batch to average over and no δ (engine/explain.py)
+    const mean = (v, testid) => (r.evaluation ? null : h("td", {}, num(v, testid)));
     const out = [title, ...this._example(r),
       h("table", { className: "nums" },
-        h("tr", {}, h("th", {}, ""), h("th", {}, "example"), h("th", {}, "batch mean")),
-        h("tr", {}, h("td", {}, "z"), h("td", {}, num(n.z, "neuron-z")), h("td", {}, num(n.z_mean, "neuron-z-mean"))),
-        h("tr", {}, h("td", {}, "a"), h("td", {}, num(n.a, "neuron-a")), h("td", {}, num(n.a_mean, "neuron-a-mean"))),
-        h("tr", {}, h("td", {}, "δ"), h("td", {}, num(n.delta, "neuron-delta")), h("td", {}, num(n.delta_mean, "neuron-delta-mean"))))];
-    if (n.yhat !== undefined) out.push(row("ŷ, target, ℓ", `${fmt(n.yhat)}, ${fmt(n.target)}, ${fmt(n.loss)}`));
-    out.push(this._graph(r), ...this._equations(r, BACKWARD_IDS), this._forwardDetails(r));
+        h("tr", {}, h("th", {}, ""), h("th", {}, `example #${r.example}`), r.evaluation ? null : h("th", {}, "batch mean")),
+        h("tr", {}, h("td", {}, "z"), h("td", {}, num(n.z, "neuron-z")), mean(n.z_mean, "neuron-z-mean")),
+        h("tr", {}, h("td", {}, "a"), h("td", {}, num(n.a, "neuron-a")), mean(n.a_mean, "neuron-a-mean")),
+        r.evaluation ? null : h("tr", {}, h("td", {}, "δ"), h("td", {}, num(n.delta, "neuron-delta")), mean(n.delta_mean, "neuron-delta-mean")))];
+    if (n.yhat !== undefined) out.push(row("ŷ, target, ℓ", `${formatNumber(n.yhat)}, ${formatNumber(n.target)}, ${formatNumber(n.loss)}`));
+    out.push(this._graph(r), ...this._equations(r, isDeltaEquation), this._forwardDetails(r));
     return out;
   }
 
   _forwardDetails(r) {
-    const eqs = this._equations(r, FORWARD_IDS);
+    const eqs = this._equations(r, isForwardEquation);
     return eqs.length ? h("details", { className: "fwd" }, h("summary", {}, "The forward equations"), eqs) : null;
   }
 
@@ -172,7 +186,7 @@ export class InspectorView {
     const eq = Object.fromEntries(r.graph.equations.filter((e) => this._shown(e.id)).map((e) => [e.id, e]));
     out.push(...this._example(r), this._graph(r));
     if (!eq.grad_w_example) {
-      out.push(...this._equations(r, BACKWARD_IDS), this._forwardDetails(r));
+      out.push(...this._equations(r, isDeltaEquation), this._forwardDetails(r));
       return out;
     }
     const ex = eq.grad_w_example;
@@ -181,52 +195,58 @@ export class InspectorView {
     out.push(h("div", { className: "insp-cols" },
       h("div", {},
         h("h4", {}, "Backward: δ of the neuron this weight feeds"),
-        ...this._equations(r, BACKWARD_IDS), this._forwardDetails(r)),
+        ...this._equations(r, isDeltaEquation), this._forwardDetails(r)),
       h("div", {},
         h("h4", {}, "The chain rule on the traced example"),
-        h("div", { className: "formula big", "data-testid": "chain-rule", role: "math", "aria-label": spokenEquation(ex) },
-          h("span", { className: "lhs" }, ex.lhs), " = (", num(ex.expr.args[0].value, "chain-delta"), ") × (",
-          num(ex.expr.args[1].value, "chain-a"), ") = ", num(ex.value, "chain-value")),
+        this._equation(ex, { big: true, testid: "chain-rule", valueTestid: "chain-value" }),
         eq.grad_w_data ? this._batchTable(eq.grad_w_data, r) : null,
         eq.grad_w_penalty ? h("div", {}, h("div", { className: "eq-title" }, eq.grad_w_penalty.title), this._equation(eq.grad_w_penalty)) : null,
-        eq.grad_w ? h("div", { className: "formula big", "data-testid": "eq-grad_w", role: "math",
-          "aria-label": spokenEquation(eq.grad_w) }, h("span", { className: "lhs" }, eq.grad_w.lhs), " = ",
-          numbers(eq.grad_w.expr), " = ", num(g.grad, "grad-batch", 6)) : null,
+        eq.grad_w ? this._equation(eq.grad_w, { big: true, valueTestid: "grad-batch" }) : null,
         eq.grad_w ? this._update(g) : null)));
     return out;
   }
 
-  /** ∂L_data/∂w = (1/B)·Σ δ·a: the batch's terms in a table, the traced row marked. */
+  /** ∂L_data/∂w = (1/B)·Σ δ·a: the batch's terms in a table, the traced row marked. The
+   *  products get the digits their mean needs, each row's δ and a the digits its product needs. */
   _batchTable(eq, r) {
     const rows = eq.expr.args;
+    // the sum a student adds up is of the printed products, so their digits follow the mean
+    const printed = { op: "mean", count: eq.expr.count, args: rows.map((t) => ({ op: "num", value: t.value })) };
+    const dProduct = printedDigits(printed, eq.value);
+    const products = rows.filter((t) => t.op === "mul");
+    const dRow = Math.max(dProduct, ...products.map((t) => printedDigits(t, t.value, dProduct)));
     const body = rows.map((t) => t.op === "num"
-      ? h("tr", {}, h("td", { colspan: "3" }, t.label), h("td", {}, num(t.value)))
+      ? h("tr", {}, h("td", { colspan: "3" }, t.label), h("td", {}, num(t.value, undefined, dProduct)))
       : h("tr", { className: t.label === `#${r.example}` ? "traced" : null },
-        h("td", {}, t.label), h("td", {}, num(t.args[0].value)), h("td", {}, num(t.args[1].value)), h("td", {}, num(t.value))));
-    const [d, a] = rows.find((t) => t.op === "mul").args.map((x) => x.label);
+        h("td", {}, t.label), h("td", {}, num(t.args[0].value, undefined, dRow)), h("td", {}, num(t.args[1].value, undefined, dRow)),
+        h("td", {}, num(t.value, undefined, dProduct))));
+    const [d, a] = products[0].args.map((x) => x.label);
     return h("div", { "data-testid": "batch-terms" },
       h("div", { className: "eq-title" }, `${eq.title}: ∂L_data/∂w is the mean of ${d}·${a} over the batch`),
       h("div", { className: "terms-scroll", tabindex: "0", role: "region", "aria-label": "The batch's terms" }, h("table", { className: "nums batch-terms" },
         h("tr", {}, h("th", {}, "example"), h("th", {}, d), h("th", {}, a), h("th", {}, `${d}·${a}`)), body)),
-      h("div", { className: "formula" }, `∂L_data/∂w = (1/${eq.expr.count}) × Σ = `, num(eq.value, "grad-data", 6)));
+      h("div", { className: "formula" }, `∂L_data/∂w = (1/${eq.expr.count}) × Σ = `, num(eq.value, "grad-data")));
   }
 
   _update(g) {
     const u = g.update;
     const box = h("div", { className: "update" }, h("h4", {}, "The optimizer's update",
       u && u.optimizer ? ` (${u.optimizer}${u.rule ? `: ${u.rule}` : ""})` : ""));
-    if (u && u.formula) box.appendChild(h("div", { className: "formula big", "data-testid": "update-formula" }, u.formula));
+    if (u && u.expr) {
+      box.appendChild(this._equation({ id: "update", lhs: "w", expr: u.expr, value: u.expr.value },
+        { big: true, testid: "update-formula", relation: " ← " }));
+    }
     if (u && typeof u === "object") {
-      const shown = new Set(["formula", "optimizer", "rule", "grad", "weight_before", "weight_after"]);
+      const shown = new Set(["expr", "optimizer", "rule", "grad", "weight_before", "weight_after"]);
       const terms = Object.entries(u).filter(([k, v]) => !shown.has(k) && (typeof v === "number" || typeof v === "string"));
       if (terms.length) {
         box.appendChild(h("div", { className: "terms" }, terms.map(([k, v]) => h("span", { className: "term" },
-          `${SYMBOLS[k] || k} = `, typeof v === "number" ? fmt(v) : v))));
+          `${SYMBOLS[k] || k} = `, typeof v === "number" ? formatNumber(v) : v))));
       }
     }
     if (g.weight_after !== undefined) {
       // w before is the formula's first number; one line keeps the update on screen.
-      box.appendChild(row("w after", h("span", { title: `before: ${fmt(g.weight, 6)}` }, fmt(g.weight_after, 6)),
+      box.appendChild(row("w after", h("span", { title: `before: ${formatNumber(g.weight, 6)}` }, formatNumber(g.weight_after, 6)),
         h("span", {}, "Δw = ", num(g.delta_w, "delta-w"))));
     } else box.appendChild(h("p", { className: "hint" }, "the update is applied at the end of the step"));
     return box;
@@ -244,7 +264,7 @@ export class InspectorView {
       out.push(...this._example(r));
       if (r.neuron.delta !== null) {
         out.push(h("div", { className: "formula big" },
-          `∂L/∂b = (1/B)·Σ δ·1: δ = ${fmt(r.neuron.delta)} on the traced example; the batch mean of δ = ${fmt(r.neuron.delta_mean)} (biases carry no penalty)`));
+          `∂L/∂b = (1/B)·Σ δ·1: δ = ${formatNumber(r.neuron.delta)} on the traced example; the batch mean of δ = ${formatNumber(r.neuron.delta_mean)} (biases carry no penalty)`));
       }
     }
     return out;
@@ -260,25 +280,29 @@ export class InspectorView {
   }
 }
 
-const FORWARD_IDS = ["z", "z_hat", "u", "drop", "skip"];
-const BACKWARD_IDS = ["grad_a", "grad_h", "grad_u", "delta"];
-const WEIGHT_IDS = ["grad_w_example", "grad_w_data", "grad_w_penalty", "grad_w"];
+const isForwardEquation = (id) => ["z", "z_hat", "u", "drop", "skip"].includes(id);
+// δ from the loss to this neuron: the output's δ first (the walk's start), then inward
+const DELTA_IDS = ["grad_a", "grad_h", "grad_u", "delta"];
+const isDeltaEquation = (id) => id.startsWith("delta_out_") || DELTA_IDS.includes(id);
 // the optimizer's terms by the symbols of its rule (engine/optimizers.py)
 const SYMBOLS = { lr: "α", momentum: "μ", alpha: "ρ", beta1: "β1", beta2: "β2", eps: "ε", velocity: "b",
   lookahead: "g + μ·b", m_hat: "m̂", v_hat: "v̂", step: "Δw" };
 
-/** An expression's numbers, as engine/graph.py's `numbers` prints them. */
-function numbers(e) {
+/** An expression's numbers, each leaf with `digits` significant digits: what
+ *  tests/test_inspector_page_browser.py reads back and evaluates. */
+function numbers(e, digits) {
   if (e.op === "num") {
-    const v = h("span", { className: "num", title: e.label, dataset: { value: String(e.value) } }, fmt(e.value));
+    const v = h("span", { className: "num", title: e.label, dataset: { value: String(e.value) } }, formatNumber(e.value, digits));
     return e.value < 0 ? h("span", {}, "(", v, ")") : v;
   }
+  if (e.op === "sqrt") return h("span", {}, "√(", numbers(e.args[0], digits), ")");
   const parts = e.args.map((a) => {
-    const p = numbers(a);
-    return ["add", "sub", "mean"].includes(a.op) && e.op !== "add" ? h("span", {}, "[", p, "]") : p;
+    const p = numbers(a, digits);
+    const compound = ["add", "sub", "mean"].includes(a.op) || (e.op === "div" && a.op !== "num" && a.op !== "sqrt");
+    return compound && e.op !== "add" ? h("span", {}, "[", p, "]") : p;
   });
   const joined = [];
-  parts.forEach((p, k) => { if (k) joined.push({ mul: " × ", add: " + ", sub: " − ", mean: " + " }[e.op]); joined.push(p); });
+  parts.forEach((p, k) => { if (k) joined.push({ mul: " × ", add: " + ", sub: " − ", mean: " + ", div: "/" }[e.op]); joined.push(p); });
   return e.op === "mean" ? h("span", {}, "(", ...joined, `)/${e.count}`) : h("span", {}, ...joined);
 }
 

@@ -5,7 +5,7 @@
 // step's record, else the last frame's gradients). It sits visually hidden under the
 // diagram; while playing it is rebuilt at most every REBUILD_MS, else after every step.
 
-import { fmt } from "./canvas.js";
+import { formatNumber } from "./format.js";
 import { CHARTS } from "./charts_view.js";
 import { elementName, lastValues, shownGrads } from "./a11y_text.js";
 
@@ -23,7 +23,7 @@ function table(caption, head, rows, testid) {
     r.forEach((v, k) => {
       const cell = document.createElement(k ? "td" : "th");
       if (!k) cell.setAttribute("scope", "row");
-      cell.textContent = typeof v === "number" || v === null ? fmt(v, 5) : v;
+      cell.textContent = typeof v === "number" || v === null ? formatNumber(v, 5) : v;
       tr.append(cell);
     });
   }

@@ -7,13 +7,15 @@
 // Layout (node positions, DOM header controls) is rebuilt only on a topology change or a
 // resize; every other frame only restyles.
 
-import { HiDPICanvas, Thumb, fmt } from "./canvas.js";
+import { HiDPICanvas, Thumb } from "./canvas.js";
+import { compactNumber, formatNumber } from "./format.js";
 import { DIVERGING_LUT, CLASS_RGB, FOCUS, MID, divergingCss, paintCodes } from "./colors.js";
 import { LEFT, buildOverlay } from "./network_overlay.js";
 import { featureLabel, layerSizes, taskOf, field } from "./state.js";
 import { drawScale } from "./projector.js";
 import { PHASE_NAMES, shownPhase } from "./phases.js";
-import { WIDEST_LABELS, compactNumber, labelBox, labelFont, labelRoom } from "./neuron_labels.js";
+import { WIDEST_LABELS, labelBox, labelFont, labelRoom } from "./neuron_labels.js";
+import { reached, revealed } from "./backward_walk.js";
 
 const HEADER = 64;     // room for the per-layer controls above the columns
 const RIGHT = 84;      // room for the output column's header and the loss label (less when narrow)
@@ -215,6 +217,17 @@ export class NetworkView {
     const drawn = { phase: phase && phase.phase, view: state.ui.view,
       links: updates ? "Δw" : showGrad ? "∂L/∂w" : "w", linkValues: [], biasValues: [], labels: [], neurons: [] };
 
+    // The δ under the neurons: the traced example's while an inspection of this step shows
+    // its backward pass (so diagram and equations tell one story), else the batch mean; in
+    // the inspector's backward walk, only where the walk has reached (backward_walk.js).
+    const insp = state.inspect;
+    const follow = showGrad && insp && insp.deltas && insp.in_batch && rec && insp.step === rec.step ? insp : null;
+    const walk = follow ? revealed(follow, state.ui.reveal) : null;
+    const reach = (c, j) => !walk || reached(walk, follow, c, j, nCols);
+    const deltaOf = (c) => (follow ? follow.deltas[c - 1] : grads && grads[c - 1] ? grads[c - 1].delta_mean : null);
+    this.deltaSource = follow ? { kind: "example", example: follow.example, walking: !!walk } : { kind: "batch" };
+    drawn.deltaSource = this.deltaSource;
+
     // Column reveal for the animation.
     let litUpTo = nCols, gradFrom = 0;
     if (phase && phase.phase === "forward") litUpTo = phase.t * (nCols - 1) + 1;
@@ -242,7 +255,7 @@ export class NetworkView {
             value = updates[l].dW_applied[i][j];
             v = value / uMax;
             width = (1 + 7 * Math.min(1, Math.abs(v))) * k.line;
-          } else if (showGrad && L && (l + 1) > gradFrom - 0.001) {
+          } else if (showGrad && L && (l + 1) > gradFrom - 0.001 && to.every((_, q) => reach(l + 1, q))) {
             value = L.dW[i][j];
             v = value / gMax;
             width = (1 + 7 * Math.min(1, Math.abs(v))) * k.line;
@@ -277,7 +290,7 @@ export class NetworkView {
     }
 
     // Nodes.
-    const dMax = showGrad ? maxAbs(grads.map((L) => L.delta_mean || [])) || 1 : 1;
+    const dMax = showGrad ? maxAbs(cols.slice(1).map((_, c) => deltaOf(c + 1) || [])) || 1 : 1;
     this.deltaScale = dMax;
     ctx.font = `${labelFont(s, k.font)}px system-ui, sans-serif`;
     ctx.textBaseline = "middle";
@@ -287,9 +300,9 @@ export class NetworkView {
       for (const node of col) {
         const x = node.x - s / 2, y = node.y - s / 2;
         ctx.globalAlpha = dim ? 0.3 : node.active ? 1 : 0.35;
-        const L = c > 0 && grads ? grads[c - 1] : null;
-        if (showGrad && c > 0 && L && L.delta_mean && c > gradFrom - 0.001) {
-          const d = L.delta_mean[node.j];
+        const D = c > 0 ? deltaOf(c) : null;
+        if (showGrad && D && c > gradFrom - 0.001 && reach(c, node.j)) {
+          const d = D[node.j];
           ctx.fillStyle = divergingCss(d / dMax);
           ctx.fillRect(x, y, s, s);
           deltas.push({ node, c, d });
@@ -314,7 +327,7 @@ export class NetworkView {
         drawn.neurons.push({ layer: c, j: node.j, box: { x, y, w: s, h: s } });
         if (c > 0) {
           const shown = updates ? { values: updates.map((U) => U.db_applied), scale: uMax }
-            : showGrad && c > gradFrom - 0.001 ? { values: grads.map((G) => G.db), scale: gMax } : null;
+            : showGrad && c > gradFrom - 0.001 && cols[c].every((_, q) => reach(c, q)) ? { values: grads.map((G) => G.db), scale: gMax } : null;
           const b = this._bias(ctx, state, node, c, shown);
           drawn.biasValues.push({ layer: c - 1, j: node.j, value: b });
         }
@@ -343,8 +356,8 @@ export class NetworkView {
       // elsewhere). L is the inspector's L, the data loss plus the penalty: with a penalty on,
       // the data part is named L_data, as in the inspector's ∂L_data/∂w, and the penalty beside it
       const lines = rec.penalty
-        ? [`batch data loss L_data = ${fmt(rec.batch_loss)}`, `(L = L_data + penalty ${fmt(rec.penalty)})`]
-        : [`batch loss L = ${fmt(rec.batch_loss)}`];
+        ? [`batch data loss L_data = ${formatNumber(rec.batch_loss)}`, `(L = L_data + penalty ${formatNumber(rec.penalty)})`]
+        : [`batch loss L = ${formatNumber(rec.batch_loss)}`];
       drawn.lossLabel = lines.join(" ");
       const width = Math.max(...lines.map((line) => ctx.measureText(line).width));
       const lx = Math.min(out[0].x - s / 2, this.surface.width - width - 4);
@@ -438,21 +451,29 @@ export class NetworkView {
     ctx.textBaseline = "alphabetic";
     const y = H - 8;
     const noLabels = this.labelsFit ? "" : "; too many neurons for δ labels: select one to read its δ";
+    // what the numbers under the neurons are (see _draw)
+    const src = this.deltaSource || { kind: "batch" };
+    const deltaShort = src.kind === "example" ? `δ of example #${src.example}` : "batch-mean δ";
+    const deltaWhat = src.kind === "example"
+      ? `δ of traced example #${src.example}${src.walking ? " as far as the walk has reached" : ""}`
+      : "δ = ∂L/∂z, batch mean";
     // the legend's wordings, longest first: the longest that fits is drawn
     let texts, ends = ["−", "+"];
     if (updates) {
       const base = `Phase: ${PHASE_NAMES.update}`;
-      texts = [`${base} · links Δw, biases Δb (max |Δw| = ${fmt(this.updateScale, 3)})`, `${base} · links Δw, biases Δb`, base];
+      texts = [`${base} · links Δw, biases Δb (max |Δw| = ${formatNumber(this.updateScale, 3)})`, `${base} · links Δw, biases Δb`, base];
       ends = [`−${compactNumber(this.updateScale)}`, `+${compactNumber(this.updateScale)}`];
     } else if (phase) {
-      texts = [`Phase: ${PHASE_NAMES[phase.phase]}${phase.phase === "backward" ? noLabels : ""}`,
-        `Phase: ${PHASE_NAMES[phase.phase]}`];
+      texts = phase.phase === "backward" && showGrad
+        ? [`Phase: ${PHASE_NAMES[phase.phase]} · neurons: ${deltaWhat}${noLabels}`, `Phase: ${PHASE_NAMES[phase.phase]} · ${deltaShort}`,
+          `Phase: ${PHASE_NAMES[phase.phase]}`]
+        : [`Phase: ${PHASE_NAMES[phase.phase]}`];
     } else if (state.ui.view === "backward" && (state.phase === "forward" || state.phase === "loss")) {
       texts = ["Backward view: the gradients come in phase 3, the backward pass", "Backward view: gradients come in phase 3"];
     } else if (state.ui.view === "backward") {
       texts = showGrad
-        ? [`Backward view: links ∂L/∂w (max |∂L/∂w| = ${fmt(this.gradScale, 3)}), neurons δ = ∂L/∂z (batch mean)${noLabels}`,
-          "Backward view: links ∂L/∂w, neurons δ = ∂L/∂z", "Backward view: ∂L/∂w and δ"]
+        ? [`Backward view: links ∂L/∂w (max |∂L/∂w| = ${formatNumber(this.gradScale, 3)}), neurons ${deltaWhat}${noLabels}`,
+          `Backward view: links ∂L/∂w, neurons ${deltaShort}`, `Backward view: ∂L/∂w and ${deltaShort}`]
         : ["Backward view: take a step to see the gradients"];
     } else {
       texts = ["Forward view: neuron maps show each output over the plane; links show weights",

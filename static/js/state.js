@@ -52,6 +52,16 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  */
 
 /** @returns {State} */
+/** Why the last gradient check no longer describes the page (more steps, a step back, a
+ *  changed setting), or null while it does. */
+export function gradcheckStale(s) {
+  const g = s.gradcheck;
+  if (!g) return null;
+  if (s.counters.step !== g.atStep) return `the weights have moved on to step ${s.counters.step}`;
+  if (JSON.stringify(s.config) !== g.atConfig) return "the settings changed";
+  return null;
+}
+
 export function initialState() {
   return {
     connection: { status: "connecting", attempt: 0, sessionId: null, resumed: false },
@@ -322,15 +332,16 @@ export const REDUCERS = {
   },
   inspect(s, a) {
     s.inspect = a.result;
-    return ["inspector"];
+    return ["inspector", "network"];  // the diagram's δ follow the traced example
   },
   /** One more step of the inspector's walk back through the graph (backward phase). */
   reveal(s) {
     if (s.ui.reveal !== null) s.ui.reveal += 1;
-    return ["inspector"];
+    return ["inspector", "network"];
   },
   gradcheck(s, a) {
-    s.gradcheck = a.result;
+    // what it checked: the step, at the weights and settings the page has now
+    s.gradcheck = { ...a.result, atStep: s.counters.step, atConfig: JSON.stringify(s.config) };
     s.busy.gradcheck = false;
     return ["inspector"];
   },

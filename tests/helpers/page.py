@@ -9,6 +9,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests.helpers.numbers import parse_number
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -65,7 +67,7 @@ class PageRun:
         return self.page.get_by_test_id(testid).inner_text().strip()
 
     def number(self, testid: str) -> float:
-        return float(self.text(testid).replace("−", "-"))
+        return float(parse_number(self.text(testid)))
 
     def steps(self) -> int:
         return int(self.text("step-count"))
