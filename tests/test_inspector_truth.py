@@ -331,7 +331,7 @@ def test_a_saturated_activations_delta_is_its_printed_product(activation):
                 fprime, g = (a["value"] for a in eq["expr"]["args"])
                 if eq["value"]:
                     worst = max(worst, abs(fprime * g - eq["value"]) / abs(eq["value"]))
-    assert worst <= 2.3e-16, worst
+    assert worst <= 1e-15, worst  # a few ulps (G is summed apart); the bug was 0.42
 
 
 @pytest.mark.parametrize("batch_norm", [True, False])
