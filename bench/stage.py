@@ -49,7 +49,8 @@ def wait_config(page, query):
     if "hidden=8,8,8,8,8,8" in query:
         page.wait_for_function(
             "() => { const s = window.backpropLab.store.state;"
-            " return s.config.hidden.length === 6 && s.heatmaps && s.heatmaps.neurons.length === 6; }"
+            " return s.config.hidden.length === 6 && s.heatmaps"
+            " && s.heatmaps.neurons.length === 6; }"
         )
     settle(page)
 
@@ -64,9 +65,7 @@ def step(page, n=1):
     for _ in range(n):
         before = page.evaluate("() => window.backpropLab.store.state.counters.step")
         page.get_by_role("button", name="Step", exact=True).click()
-        page.wait_for_function(
-            f"() => window.backpropLab.store.state.counters.step > {before}"
-        )
+        page.wait_for_function(f"() => window.backpropLab.store.state.counters.step > {before}")
     settle(page)
 
 
@@ -107,7 +106,8 @@ def controls(browser, url):
     page.evaluate("() => window.backpropLab.conn.send({type: 'open_room'})")
     page.wait_for_function("() => window.backpropLab.store.state.room")
     code = page.evaluate("() => window.backpropLab.store.state.room.code")
-    for name, (w, h) in [("phone follower 390×844", (390, 844)), ("laptop follower 1280×720", (1280, 720))]:
+    followers = [("phone follower 390×844", (390, 844)), ("laptop follower 1280×720", (1280, 720))]
+    for name, (w, h) in followers:
         fctx, fpage = open_page(browser, url, f"join={code}", w, h)
         fpage.wait_for_function("() => window.backpropLab.store.state.role === 'follower'")
         settle(fpage)
@@ -126,7 +126,8 @@ def cuts(browser, url):
             step(page)
             page.evaluate(LONG_NUMBERS)
             cut = page.evaluate(CUT)
-            row.append(f"{len(cut):2}" + (f" ({'; '.join(c['text'] + ' ' + c['by'] for c in cut[:4])})" if cut else ""))
+            said = "; ".join(f"{c['text']} {c['by']}" for c in cut[:4])
+            row.append(f"{len(cut):2}" + (f" ({said})" if cut else ""))
             close(ctx, page)
         print(f"  {name:10} plain {row[0]} | projector {row[1]}")
 
@@ -143,7 +144,8 @@ def chart_flip(browser, url):
                   seen.add(window.backpropLab.charts.shown); } return [...seen]; }"""
             )
             ink = page.evaluate(CHARTS)
-            print(f"  1366×{h} {'projector' if mode else 'plain':9} shown {seen}  ink {[c['ink'] for c in ink]}")
+            name = "projector" if mode else "plain"
+            print(f"  1366×{h} {name:9} shown {seen}  ink {[c['ink'] for c in ink]}")
             close(ctx, page)
 
 

@@ -142,7 +142,9 @@ export class Controls {
         body.appendChild(h("button", { type: "button", className: "wide", "aria-label": "Regenerate the data with a new seed",
           onclick: () => this.act.configure({ seed: ((this.config && this.config.seed) || 0) + 1 }) }, "Regenerate data"));
       }
-      sections.push(h("details", { open: true, className: "group" },
+      // the data open; the rest one click away, for a calm first look (layout.js unfolds a
+      // lesson's groups)
+      sections.push(h("details", { open: group === "data", className: "group" },
         h("summary", {}, GROUP_LABELS[group] || group), body));
     }
     this.panel.replaceChildren(...sections);

@@ -30,7 +30,7 @@ LONG_NUMBERS = """() => {
   const put = (id, t) => { document.querySelector(`[data-testid="${id}"]`).textContent = t; };
   put("loss-train", "0.004533"); put("loss-test", "0.004533");
   put("accuracy-train", "100.0%"); put("accuracy-test", "100.0%");
-  put("step-count", "123456"); put("epoch", "12345"); }"""
+  put("epoch", "12345"); }"""
 
 # Every visible score, card title and control label whose box runs outside its card (or
 # its bar) or the window, where no scrollbar of an ancestor reaches it. [{what, text, by}]
@@ -44,7 +44,8 @@ CUT = """() => {
       && (axis === "x" ? a.scrollWidth > a.clientWidth : a.scrollHeight > a.clientHeight);
   };
   const bodyScrolls = getComputedStyle(document.body).overflowY !== "hidden";
-  const sel = ".scores .stat, .card-head h2, .card-head > *, label, button, select, output, .lesson-head h2";
+  const sel = ".scores .stat, .card-head h2, .card-head > *, label, button, select, output,"
+    + " .lesson-head h2";
   for (const el of document.querySelectorAll(sel)) {
     if (!vis(el)) continue;
     const r = el.getBoundingClientRect();
@@ -64,14 +65,16 @@ CUT = """() => {
       }
     }
     if (!by && !reach.x && (r.left < -1 || r.right > innerWidth + 1)) by = "x past the window";
-    if (!by && !reach.y && !bodyScrolls && (r.top < -1 || r.bottom > innerHeight + 1)) by = "y past the window";
+    const below = r.top < -1 || r.bottom > innerHeight + 1;
+    if (!by && !reach.y && !bodyScrolls && below) by = "y past the window";
     if (by) out.push({ what: el.tagName.toLowerCase() + (el.className ? "." + el.className : ""),
       text: (el.textContent || el.getAttribute("aria-label") || "").trim().slice(0, 40), by,
       px: Math.round(Math.max(r.right - innerWidth, 0)) });
   }
   for (const c of window.backpropLab.charts.charts) {  // the titles the charts draw
     if (c.canvas.hidden || !c.titleDrawn) continue;
-    if (c.titleEnd > c.surface.width + 1) out.push({ what: "chart title", text: c.titleDrawn, by: "past its canvas" });
+    if (c.titleEnd > c.surface.width + 1)
+      out.push({ what: "chart title", text: c.titleDrawn, by: "past its canvas" });
   }
   return out; }"""
 
@@ -88,20 +91,24 @@ CONTROLS = """() => {
   let shown = 0, greyed = 0; const names = [];
   for (const el of document.querySelectorAll("button, select, input, label.button")) {
     if (el.type === "file" || !el.getClientRects().length) continue;
+    if (el.closest("details:not([open])") && !el.matches("summary")) continue;  // folded
     const r = el.getBoundingClientRect();
-    if (r.width < 2 || r.height < 2 || r.bottom <= 0 || r.top >= innerHeight || r.right <= 0 || r.left >= innerWidth) continue;
+    if (r.width < 2 || r.height < 2) continue;
+    if (r.bottom <= 0 || r.top >= innerHeight || r.right <= 0 || r.left >= innerWidth) continue;
     let clip = false;
     for (let a = el.parentElement; a; a = a.parentElement) {
       const b = a.getBoundingClientRect(), o = getComputedStyle(a);
-      if (o.overflowX !== "visible" && (r.left >= b.right - 1 || r.right <= b.left + 1)) clip = true;
-      if (o.overflowY !== "visible" && (r.top >= b.bottom - 1 || r.bottom <= b.top + 1)) clip = true;
+      const outX = r.left >= b.right - 1 || r.right <= b.left + 1;
+      const outY = r.top >= b.bottom - 1 || r.bottom <= b.top + 1;
+      if ((o.overflowX !== "visible" && outX) || (o.overflowY !== "visible" && outY)) clip = true;
     }
     if (clip) continue;
     shown++;
     let op = 1;
     for (let a = el; a; a = a.parentElement) op *= Number(getComputedStyle(a).opacity);
     if (el.disabled || op < 0.7 || getComputedStyle(el).pointerEvents === "none") greyed++;
-    names.push(el.id || el.dataset.chart || el.getAttribute("aria-label") || el.textContent.trim().slice(0, 16));
+    names.push(el.id || el.dataset.chart || el.getAttribute("aria-label")
+      || el.textContent.trim().slice(0, 16));
   }
   return { shown, greyed, names }; }"""
 

@@ -1,0 +1,66 @@
+// @ts-check
+// The page's layout state, kept off the stage: the network card has the centre column to
+// itself at every size, so nothing that opens (the inspector's walk, a lesson, a selection)
+// moves or shrinks it. What opens goes into the left column: the inspector, a strip until
+// something is selected, takes the configuration panel's place while it is. Advanced controls
+// sit one click away (More in the top bar; the panel's groups other than Data start folded,
+// and a lesson unfolds the groups of the fields it sets). On a phone, a top-bar row that
+// scrolls sideways fades at the edge where more controls wait.
+
+const ROWS = ".topbar > .play, .topbar > .hyper-bar, .topbar > .classroom, .topbar > .file";
+
+export class PageLayout {
+  /** more: the top bar's More button; panel: the configuration panel; lessonConfig(id): the
+   *  config fields lesson `id` sets, or null. */
+  constructor(more, panel, lessonConfig) {
+    this.more = more;
+    this.panel = panel;
+    this.lessonConfig = lessonConfig;
+    this.lesson = undefined;
+    this.panelBuilt = null;
+    more.addEventListener("click", () => this.showAdvanced(!document.body.classList.contains("advanced-open")));
+    for (const row of document.querySelectorAll(ROWS)) {
+      row.addEventListener("scroll", () => this._hint(row), { passive: true });
+    }
+    new ResizeObserver(() => this.hintScroll()).observe(document.body);
+  }
+
+  /** Show or hide the top bar's advanced controls (Compare, Export, Import, Record). */
+  showAdvanced(open) {
+    document.body.classList.toggle("advanced-open", open);
+    this.more.setAttribute("aria-expanded", String(open));
+    this.more.textContent = open ? "Less ◂" : "More ▸";
+    this.hintScroll();
+  }
+
+  render(state) {
+    const sel = state.ui.selection;
+    document.body.classList.toggle("inspecting", Boolean(sel && (sel.kind !== "neuron" || sel.layer > 0)));
+    const built = this.panel.querySelector("details.group");
+    if (built !== this.panelBuilt) { this.panelBuilt = built; this.lesson = undefined; }  // rebuilt folded
+    if (built && state.ui.lesson !== this.lesson) {
+      this.lesson = state.ui.lesson;
+      this._unfold(state);
+    }
+    this.hintScroll();
+  }
+
+  /** Unfold the panel's groups that hold a field the open lesson sets. */
+  _unfold(state) {
+    const config = state.ui.lesson ? this.lessonConfig(state.ui.lesson) : null;
+    for (const name of Object.keys(config || {})) {
+      const el = document.getElementById(`cfg-${name}`);
+      const group = el && el.closest("details.group");
+      if (group) /** @type {HTMLDetailsElement} */ (group).open = true;
+    }
+  }
+
+  /** Mark each top-bar row that hides controls past its right edge. */
+  hintScroll() {
+    for (const row of document.querySelectorAll(ROWS)) this._hint(/** @type {HTMLElement} */ (row));
+  }
+
+  _hint(row) {
+    row.classList.toggle("more-right", row.scrollLeft + row.clientWidth < row.scrollWidth - 2);
+  }
+}
