@@ -139,7 +139,7 @@ const boundaryB = new BoundaryView($("boundary-b"), {
   removePoint: () => {},
   trace: () => {},
 });
-const layout = new PageLayout($("btn-more"), $("config-panel"), (id) => (lessons.byId(id) || {}).config || null);
+const layout = new PageLayout($("btn-more"), $("more-menu"), $("config-panel"), (id) => (lessons.byId(id) || {}).config || null);
 const roomView = new RoomView($("btn-room"), $("room-panel"), $("room-bar"), {
   open: () => act.openRoom(), close: () => act.closeRoom(), fork: () => act.fork(),
   followAgain: () => act.followAgain(),

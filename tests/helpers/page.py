@@ -125,10 +125,9 @@ def click_step(r: PageRun, times: int = 1) -> None:
 
 
 def reveal(page: Page, selector: str) -> None:
-    """Make an advanced control shown, as a person would (issue 22): More in the top bar for
-    Compare, Export, Import, Record and the PNG buttons; the folded group's summary for a
-    panel field."""
-    if page.locator(selector).first.evaluate("e => !!e.closest('.advanced, #btn-import-label')"):
+    """Make an advanced control shown, as a person would (issue 22): the More menu for
+    Compare, Export, Import and Record; the folded group's summary for a panel field."""
+    if page.locator(selector).first.evaluate("e => !!e.closest('#more-menu')"):
         if page.get_attribute("#btn-more", "aria-expanded") != "true":
             page.click("#btn-more")
     closed = page.locator(selector).first.evaluate(
