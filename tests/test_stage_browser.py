@@ -141,6 +141,21 @@ def test_the_inspector_scrolls_inside_itself_beside_the_stage(run):
     r.shot("stage-inspector-bn-dropout-residual-1366x768")
 
 
+def test_a_links_update_equation_is_in_view_at_1366x768(run):
+    r = run("dataset=circle", size=(1366, 768))
+    click_step(r)
+    first = r.page.evaluate(NET)
+    p = r.page.evaluate("() => window.backpropLab.network.linkPoint(1, 0, 0, 0.5)")
+    r.click_canvas("#network", p["x"], p["y"])
+    formula = r.page.get_by_test_id("update-formula")
+    expect(formula).to_be_visible()
+    f, insp = formula.bounding_box(), r.page.locator("#inspector").bounding_box()
+    assert f["y"] + f["height"] <= min(insp["y"] + insp["height"], 768), (f, insp)  # no scrolling
+    assert f["x"] + f["width"] <= insp["x"] + insp["width"] + 1, (f, insp)
+    assert moved(first, r.page.evaluate(NET)) <= JUMP_PX
+    r.shot("stage-link-selected-1366x768")
+
+
 def test_a_calm_first_look(run):
     r = run(size=(1280, 720))
     page = r.page
