@@ -80,7 +80,7 @@ export class NetworkView {
     this.labelsFit = true;  // whether the layout has room for a label under every neuron
     this.drawn = null;      // what the last frame drew (read by tests; see _draw)
     canvas.addEventListener("mousemove", (ev) => this._hover(ev));
-    canvas.addEventListener("mouseleave", () => { this.on.hover(null); this.linkTip.hide(); });
+    canvas.addEventListener("mouseleave", () => { this.on.hover(null); this.tipAt = null; this.linkTip.hide(); });
     this.linkTip = new LinkTip(overlay.parentElement, on);
     this.shownGrads = null;  // the ∂L/∂w the links show in the backward view, else null
     canvas.addEventListener("click", (ev) => this._click(ev));
@@ -353,6 +353,7 @@ export class NetworkView {
     drawn.legend = this._legend(ctx, state, showGrad, phase, updates);
     this.legendText = drawn.legend.text;  // what the diagram says it shows (read by tests)
     this.drawn = drawn;
+    if (this.tipAt) this._showTip();
     return !!(phase && phase.running);
   }
 
@@ -479,18 +480,23 @@ export class NetworkView {
     const h = this._hit(ev);
     this.canvas.style.cursor = h ? "pointer" : "default";
     this.on.hover(h && h.kind === "neuron" ? { layer: h.layer, j: h.j } : null);
-    const w = h && h.kind === "link" ? this._weight(h) : null;
+    this.tipAt = h && h.kind === "link" ? { link: h, ...this.surface.pointer(ev) } : null;
+    this._showTip();
+  }
+
+  /** The hovered link's tooltip, with the values the diagram now shows (redrawn each frame). */
+  _showTip() {
+    const at = this.tipAt, w = at ? this._weight(at.link) : null;
     if (w === null) { this.linkTip.hide(); return; }
-    const g = this.shownGrads && this.shownGrads[h.layer] ? this.shownGrads[h.layer].dW[h.i][h.j] : null;
-    const p = this.surface.pointer(ev);
-    this.linkTip.show(p.x, p.y, w, g);
+    const G = this.shownGrads && this.shownGrads[at.link.layer];
+    this.linkTip.show(at.x, at.y, w, G ? G.dW[at.link.i][at.link.j] : null);
   }
 
   _click(ev) {
     const h = this._hit(ev);
     this.on.select(h);
     const w = h && h.kind === "link" ? this._weight(h) : null;
-    if (w !== null) { const p = this.surface.pointer(ev); this.linkTip.open(h, p.x, p.y, w); }
+    if (w !== null) { const p = this.surface.pointer(ev); this.tipAt = null; this.linkTip.open(h, p.x, p.y, w); }
   }
 
   /** The weight of link {layer, i, j} as the page holds it, or null. */
