@@ -9,6 +9,12 @@ process) configures 7→[8×6]→1 (or the default 2→[4,2]→1), opens a room,
 
 A. `--followers` clients follow the room (`/ws?room=CODE`); after `--warmup` s, a window of
    `--seconds` s is measured.
+Q. The asking round (issue 27): the teacher asks the class whether a weight's next update
+   goes up or down; every follower answers at a random moment within one second of being
+   told; the teacher reveals once its `answers` count reaches them all. A window of
+   `--seconds` s from the ask is measured as A is, and: the time from the ask, and from the
+   last answer sent, until the presenter's count reaches `--followers`, and the bytes per
+   follower of the round's own messages (the question, its answer confirmed, the reveal).
 B. `--forks` more clients follow, fork (`fork` → `forked`), reconnect to their own session
    (`/ws?session=SID`) and play it at speed 1, while the followers stay; after the warm-up
    another window is measured.
@@ -33,6 +39,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import random
 import re
 import statistics
 import sys
@@ -63,6 +70,11 @@ class Log:
     t: array = field(default_factory=lambda: array("d"))
     size: array = field(default_factory=lambda: array("q"))
     step: array = field(default_factory=lambda: array("q"))
+    asking: int = 0  # bytes of `question` and `reveal` messages
+    answered_at: float = 0.0  # when this follower sent its answer
+
+
+ASKING = (b'{"type":"question"', b'{"type":"reveal"')
 
 
 def frame_step(m: bytes) -> int:
@@ -73,8 +85,8 @@ def frame_step(m: bytes) -> int:
     return int(hit.group(1)) if hit else -1
 
 
-async def record(ws, log: Log) -> None:
-    """Log every message on `ws` until it closes."""
+async def record(ws, log: Log, on_answers=None) -> None:
+    """Log every message on `ws` until it closes; `on_answers(message)` sees each `answers`."""
     t, size, step = log.t.append, log.size.append, log.step.append
     clock = time.monotonic
     try:
@@ -83,8 +95,22 @@ async def record(ws, log: Log) -> None:
             t(clock())
             size(len(m))
             step(frame_step(m))
+            if m.startswith(ASKING):
+                log.asking += len(m)
+                if on_answers is not None and m.startswith(b'{"type":"question"'):
+                    on_answers(json.loads(m))
+            elif on_answers is not None and m.startswith(b'{"type":"answers"'):
+                on_answers(json.loads(m))
     except ConnectionClosed:
         pass
+
+
+async def answer(ws, log: Log, qid: str, rng: random.Random) -> None:
+    """One follower's answer, at a random moment within the next second."""
+    await asyncio.sleep(rng.random())
+    value = rng.choice(["up", "down", "unchanged"])
+    log.answered_at = time.monotonic()
+    await ws.send(json.dumps({"type": "answer", "question": qid, "value": value}))
 
 
 async def recv_json(ws, type_: str) -> dict:
@@ -101,6 +127,7 @@ async def follow(
     async with gate:
         ws = await connect(url, **WS_OPTIONS)
         await recv_json(ws, "state")
+    ws.bench_log = log  # a follower: it answers the teacher's questions (kind "answer")
     conns.append(ws)
     ready.set()
     await record(ws, log)
@@ -144,6 +171,14 @@ async def client_process(pipe, kinds: dict | None = None) -> None:
         cmd = await asyncio.to_thread(pipe.recv)
         if cmd[0] == "stop":
             break
+        if cmd[0] == "answer":  # every follower answers question cmd[1] within a second
+            rng = random.Random(0)
+            followers = [ws for ws in conns if hasattr(ws, "bench_log")]
+            tasks += [
+                asyncio.create_task(answer(ws, ws.bench_log, cmd[1], rng)) for ws in followers
+            ]
+            pipe.send("ready")
+            continue
         kind, url, n = cmd
         logs[kind] += await start_clients(kinds[kind], n, url, conns, tasks)
         pipe.send("ready")
@@ -221,6 +256,45 @@ class Run:
         self.rss_max = 0
         self.pipes, self.workers = client_processes(args.processes, client_main)
         self.teacher = Log()
+        self.asked = self.counted = 0.0  # when the teacher asked; when its count reached all
+        self._question: asyncio.Future | None = None
+        self._all_in: asyncio.Event = asyncio.Event()
+
+    def on_answers(self, m: dict) -> None:
+        """The teacher's `question` (its id) and `answers` (when all have answered)."""
+        if m["type"] == "question" and self._question is not None and not self._question.done():
+            self._question.set_result(m["id"])
+        elif m["type"] == "answers" and m["answered"] >= self.args.followers and not self.counted:
+            self.counted = time.monotonic()
+            self._all_in.set()
+
+    async def asking(self, ws) -> Window:
+        """Window Q: ask, every follower answers within a second, reveal when all are in."""
+        self._question = asyncio.get_running_loop().create_future()
+        cpu0 = self.cpu()
+        w = Window(time.monotonic())
+        self.asked = w.t0
+        question = {"kind": "update_sign", "target": {"kind": "link", "layer": 0, "i": 0, "j": 0}}
+        await ws.send(json.dumps({"type": "ask", "question": question}))
+        qid = await asyncio.wait_for(self._question, 10)
+        await self.command_all(("answer", qid))
+        try:
+            await asyncio.wait_for(self._all_in.wait(), 30)
+        except asyncio.TimeoutError:
+            print("the presenter's count never reached every follower", file=sys.stderr)
+        await ws.send('{"type":"reveal"}')
+        await asyncio.sleep(max(0.0, w.t0 + self.args.seconds - time.monotonic()))
+        w.t1 = time.monotonic()
+        w.server_cpu, w.client_cpu, w.teacher_cpu, w.machine_cpu = (
+            b - a for a, b in zip(cpu0, self.cpu())
+        )
+        return w
+
+    async def command_all(self, cmd: tuple) -> None:
+        for pipe in self.pipes:
+            pipe.send(cmd)
+        for pipe in self.pipes:
+            assert await asyncio.to_thread(pipe.recv) == "ready"
 
     def cpu(self) -> tuple[float, float, float, float]:
         return (
@@ -264,10 +338,11 @@ class Run:
             await ws.send(json.dumps({"type": "ui", "view": self.args.view}))
             await ws.send('{"type":"play","speed":1}')
             await recv_json(ws, "metrics")
-            teacher = asyncio.create_task(record(ws, self.teacher))
+            teacher = asyncio.create_task(record(ws, self.teacher, self.on_answers))
             room_url = f"{self.ws_url}?room={code}"
             await self.command("follow", room_url, self.args.followers)
             alone = await self.window(self.args.profile and f"{self.args.profile}.A.txt")
+            self.asking_window = await self.asking(ws)
             await self.command("fork", room_url, self.args.forks)
             forked = await self.window(self.args.profile and f"{self.args.profile}.B.txt")
             for pipe in self.pipes:
@@ -475,6 +550,45 @@ def main() -> None:
         f"run took {time.monotonic() - started:.0f} s\n"
     )
     print_table(args, a, b, run.rss_max / 2**20)
+    q = figures(run.asking_window, run.teacher, followers, [])
+    print_asking(args, run, a, q, followers)
+
+
+def print_asking(args, run: Run, a: dict, q: dict, followers: list[Log]) -> None:
+    """The asking round beside window A (the same room without a question)."""
+    sent = [lg.answered_at for lg in followers if lg.answered_at]
+    last = max(sent) if sent else None
+    counted = run.counted or None
+    rows = [
+        ("answers sent", "", f"{len(sent)} of {args.followers}"),
+        (
+            "ask → presenter's count reaches all, ms",
+            "",
+            "never" if counted is None else f"{(counted - run.asked) * 1e3:.0f}",
+        ),
+        (
+            "last answer sent → count reaches all, ms",
+            "≤ 500 (the tally's period)",
+            "—" if counted is None or last is None else f"{(counted - last) * 1e3:.0f}",
+        ),
+        (
+            "bytes of the round per follower (median)",
+            "question, its answer confirmed, reveal",
+            f"{statistics.median(lg.asking for lg in followers):.0f}",
+        ),
+    ]
+    print(f"\nAsking round (Q): {args.followers} followers answer within one second")
+    for name, note, value in rows:
+        print(f"  {name.ljust(42)} {value.ljust(12)} {note}")
+    print(f"\nThe room without (A) and with (Q) a question, each a window of {args.seconds:g} s:")
+    for name, key, spec in (
+        ("follower frames/s, min", "fps_min", ".1f"),
+        ("follower frames/s, median", "fps_median", ".1f"),
+        ("lag behind teacher p99, ms", "lag_p99", ".1f"),
+        ("KB per follower per second (median)", "kb_per_follower_s", ".1f"),
+        ("server CPU, cores", "server_cores", ".2f"),
+    ):
+        print(f"  {name.ljust(42)} A {format(a[key], spec).ljust(10)} Q {format(q[key], spec)}")
 
 
 if __name__ == "__main__":

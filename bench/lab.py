@@ -26,7 +26,9 @@ else Redis carries, checkpoints and leases above all, so their mean size and the
 shown too). Also the CPU of the client processes, of the presenter's
 (this) process and of everything else on the machine, so that a client-bound or disturbed
 figure can be told from a server-bound one. `--baseline` adds a run of one process without
-Redis (`python -m server`), for reference.
+Redis (`python -m server --state none`), for reference. `--stores` instead runs one process
+with `--state none` and with its SQLite store (issue 23), in turn, and prints what
+checkpointing costs: the server's CPU per frame and the state file's size after a clean stop.
 
 Two things decide what the figures mean. The ratio of throughputs says something only when
 one worker is saturated: at the default load one worker already plays everyone at the full
@@ -53,11 +55,14 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 import shutil  # noqa: E402
+import sqlite3  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import psutil  # noqa: E402
 import redis  # noqa: E402
@@ -324,10 +329,11 @@ def figures(w: Window, presenter: Log, students: list[Log], followers: list[Log]
     return out
 
 
-def run_one(args, label: str, workers: int | None, redis_server) -> dict:
-    """Start the server of one configuration, run the lab against it, stop it."""
+def run_one(args, label: str, workers: int | None, redis_server, state: str = "none") -> dict:
+    """Start the server of one configuration, run the lab against it, stop it (without Redis:
+    its sessions kept in `state`, a directory, or nowhere: "none")."""
     if redis_server is None:
-        proc, ws_url = start_server(**SERVER_ENV)
+        proc, ws_url = start_server(**SERVER_ENV, BACKPROP_LAB_STATE=state)
         stop = proc.terminate
     else:
         sp = ServerProcess(redis_server.url, "--workers", str(workers), env=SERVER_ENV)
@@ -456,6 +462,49 @@ def verdicts(args, w1: list[dict], w2: list[dict]) -> None:
         print(f"{'PASS' if ok else 'MISS'}  {text}")
 
 
+def state_size(directory: Path) -> dict:
+    """The state directory's bytes on disk (file, WAL, shared memory) and its rows."""
+    files = {p.name: p.stat().st_size for p in directory.iterdir()}
+    with sqlite3.connect(directory / "sessions.sqlite3") as db:
+        rows, mean, biggest = db.execute(
+            "SELECT COUNT(*), AVG(bytes), MAX(bytes) FROM checkpoints"
+        ).fetchone()
+    return {"files": files, "rows": rows, "mean": mean or 0, "max": biggest or 0}
+
+
+def compare_stores(args) -> None:
+    """`--stores`: one process, its sessions kept nowhere (`--state none`) and in the SQLite
+    file (the default), in turn for `--rounds`: what checkpointing costs."""
+    runs: dict[str, list[dict]] = {"state none": [], "sqlite": []}
+    sizes = []
+    for i in range(args.rounds):
+        runs["state none"].append(f := run_one(args, f"none{i + 1}", None, None, "none"))
+        print_round("state none", f)
+        with tempfile.TemporaryDirectory(prefix="bpl-bench-state-") as tmp:
+            runs["sqlite"].append(f := run_one(args, f"sqlite{i + 1}", None, None, tmp))
+            print_round("sqlite", f)
+            sizes.append(state_size(Path(tmp)))
+            print(f"  state after the clean stop: {sizes[-1]}", flush=True)
+    print(f"\nmedians over {args.rounds} round(s)\n")
+    for label, key, spec in (
+        ("server CPU, cores", "server_cores", ".3f"),
+        ("student frames/s, median", "students_median", ".1f"),
+        ("student frames/s, min", "students_min", ".1f"),
+        ("throughput, student frames/s", "throughput", ".0f"),
+        ("server CPU per frame made, ms", "cpu_per_made", ".3f"),
+    ):
+        none, sql = med(runs["state none"], key), med(runs["sqlite"], key)
+        print(f"  {label:32} state none {none:{spec}}   sqlite {sql:{spec}}")
+    none, sql = med(runs["state none"], "cpu_per_made"), med(runs["sqlite"], "cpu_per_made")
+    print(
+        f"\ncheckpointing's share of the server's CPU per frame: {(sql - none) / sql:.1%}; "
+        f"state file {statistics.median(sum(s['files'].values()) for s in sizes) / 1e6:.2f} MB "
+        f"on disk for {statistics.median(s['rows'] for s in sizes)} sessions "
+        f"(a checkpoint {statistics.median(s['mean'] for s in sizes) / 1e3:.1f} KB mean, "
+        f"{statistics.median(s['max'] for s in sizes) / 1e3:.1f} KB largest)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--students", type=int, default=60)
@@ -466,6 +515,11 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=2, help="client processes")
     ap.add_argument("--baseline", action="store_true", help="also one process without Redis")
     ap.add_argument("--quick", action="store_true", help="one round of 5 s after 2 s")
+    ap.add_argument(
+        "--stores",
+        action="store_true",
+        help="instead: one process with --state none, then with its SQLite store (issue 23)",
+    )
     ap.add_argument(
         "--profile",
         metavar="PREFIX",
@@ -480,7 +534,9 @@ def main() -> None:
     command = (
         f"python bench/lab.py --students {args.students} --followers {args.followers} "
         f"--seconds {args.seconds:g} --warmup {args.warmup:g} --rounds {args.rounds} "
-        f"--processes {args.processes}" + (" --baseline" if args.baseline else "")
+        f"--processes {args.processes}"
+        + (" --baseline" if args.baseline else "")
+        + (" --stores" if args.stores else "")
     )
     print(
         f"{command}\n{args.students} students each playing 2→[4,2]→1 at speed 1, 1 presenter "
@@ -488,6 +544,8 @@ def main() -> None:
         f"after {args.warmup:g} s warm-up; {psutil.cpu_count()} cores\n",
         flush=True,
     )
+    if args.stores:
+        return compare_stores(args)
     started = time.monotonic()
     runs: dict[str, list[dict]] = {"workers 1": [], "workers 2": []}
     redis_server = RedisServer()

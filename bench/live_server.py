@@ -36,6 +36,7 @@ def start_server(**env: str) -> tuple[subprocess.Popen, str]:
         "BACKPROP_LAB_RATE_BURST": "1000000",
         "BACKPROP_LAB_RATE_PER_S": "1000000",
         "BACKPROP_LAB_MAX_SESSIONS": "64",
+        "BACKPROP_LAB_STATE": "none",  # a benchmark keeps nothing (bench/lab.py --stores does)
         **env,
     }
     proc = subprocess.Popen(

@@ -10,6 +10,12 @@ import numpy as np
 
 LEAKY_SLOPE = 0.01
 ELU_ALPHA = 1.0
+# Saturation: beyond |z| = SATURATED, σ, 1 − σ, 1 − tanh² and eᶻ + (−1 + 1) lose relative
+# precision as 1e-16·e^|z| in their plain forms (σ(−30) shown as 9.3592e−14 for 9.3576e−14;
+# 0 below −37). There the values are recomputed in forms exact to the last bits (from e^−|z|,
+# which never overflows); inside, the plain forms are within 1e-13 and kept, so the numbers
+# of every unsaturated run stay bit for bit what they were (tests/data/snapshot-v1.json).
+SATURATED = 4.0
 
 
 class Activation:
@@ -48,16 +54,40 @@ class Linear(Activation):
         np.copyto(out, da)
 
 
+def _saturated(z: np.ndarray, limit: float = SATURATED) -> np.ndarray | None:
+    """Where |z| > limit (the plain forms' precision is spent), or None if nowhere."""
+    big = np.abs(z) > limit
+    return big if big.any() else None
+
+
+def _sigmoid_exact(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(σ(z), σ(−z)), each to full relative precision for any z: with e = e^−|z|, they are
+    1/(1+e) and e/(1+e), the first on the side where σ is near 1."""
+    e = np.exp(-np.abs(z))
+    inv = 1.0 / (1.0 + e)
+    small = e * inv
+    pos = z >= 0.0
+    return np.where(pos, inv, small), np.where(pos, small, inv)
+
+
+def _sigmoid_slope_exact(z: np.ndarray) -> np.ndarray:
+    """σ′(z) = σ(z)·σ(−z) = e/(1+e)² with e = e^−|z|."""
+    e = np.exp(-np.abs(z))
+    return e / ((1.0 + e) * (1.0 + e))
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     # 1/(1+e^-z) written through tanh: no overflow warnings for large |z|.
     s = np.tanh(z * 0.5)
     s += 1.0
     s *= 0.5
+    if (big := _saturated(z, 2 * SATURATED)) is not None:
+        s[big] = _sigmoid_exact(z[big])[0]
     return s
 
 
 class Sigmoid(Activation):
-    """σ(z) = 1/(1+e^−z); σ′(z) = σ(z)(1−σ(z))."""
+    """σ(z) = 1/(1+e^−z); σ′(z) = σ(z)(1−σ(z)) = σ(z)·σ(−z) (the latter in saturation)."""
 
     name = "sigmoid"
 
@@ -65,22 +95,25 @@ class Sigmoid(Activation):
         return _sigmoid(z)
 
     def derivative(self, z, a):
-        return a * (1.0 - a)
+        d = a * (1.0 - a)
+        if (big := _saturated(z, 2 * SATURATED)) is not None:
+            d[big] = _sigmoid_slope_exact(z[big])
+        return d
 
     def forward_into(self, z, out):
-        np.multiply(z, 0.5, out=out)
-        np.tanh(out, out=out)
-        out += 1.0
-        out *= 0.5
+        np.copyto(out, _sigmoid(z))
 
     def backprop_into(self, z, a, da, out):
         np.subtract(1.0, a, out=out)
         out *= a
         out *= da
+        if (big := _saturated(z, 2 * SATURATED)) is not None:
+            out[big] = da[big] * _sigmoid_slope_exact(z[big])
 
 
 class Tanh(Activation):
-    """f(z) = tanh(z); f′(z) = 1 − tanh²(z)."""
+    """f(z) = tanh(z); f′(z) = 1 − tanh²(z) = 4σ′(2z) (the latter in saturation, where a
+    rounds to ±1 and 1 − a² to 0 while the true slope is 4e^−2|z|)."""
 
     name = "tanh"
 
@@ -90,6 +123,8 @@ class Tanh(Activation):
     def derivative(self, z, a):
         d = a * a
         np.subtract(1.0, d, out=d)
+        if (big := _saturated(z)) is not None:
+            d[big] = 4.0 * _sigmoid_slope_exact(2.0 * z[big])
         return d
 
     def forward_into(self, z, out):
@@ -99,6 +134,8 @@ class Tanh(Activation):
         np.multiply(a, a, out=out)  # da − da·a² = da·(1 − a²)
         out *= da
         np.subtract(da, out, out=out)
+        if (big := _saturated(z)) is not None:
+            out[big] = da[big] * (4.0 * _sigmoid_slope_exact(2.0 * z[big]))
 
 
 class ReLU(Activation):
@@ -132,7 +169,8 @@ class LeakyReLU(Activation):
 
 
 class ELU(Activation):
-    """f(z) = z if z > 0 else ELU_ALPHA·(eᶻ − 1); f′(z) = 1 if z > 0 else f(z) + ELU_ALPHA."""
+    """f(z) = z if z > 0 else ELU_ALPHA·(eᶻ − 1); f′(z) = 1 if z > 0 else f(z) + ELU_ALPHA
+    = ELU_ALPHA·eᶻ (the latter in saturation, where the sum cancels to 0)."""
 
     name = "elu"
 
@@ -140,11 +178,15 @@ class ELU(Activation):
         return np.where(z > 0.0, z, ELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
 
     def derivative(self, z, a):
-        return np.where(z > 0.0, 1.0, a + ELU_ALPHA).astype(z.dtype, copy=False)
+        d = np.where(z > 0.0, 1.0, a + ELU_ALPHA).astype(z.dtype, copy=False)
+        if (big := _saturated(np.minimum(z, 0.0), 2 * SATURATED)) is not None:
+            d[big] = ELU_ALPHA * np.exp(z[big])
+        return d
 
 
 class Swish(Activation):
-    """f(z) = z·σ(z); f′(z) = σ(z) + f(z)·(1 − σ(z))."""
+    """f(z) = z·σ(z); f′(z) = σ(z) + f(z)·(1 − σ(z)) = σ(z)·(1 + z·σ(−z)) (the latter in
+    saturation, with σ(±z) each exact)."""
 
     name = "swish"
 
@@ -153,7 +195,12 @@ class Swish(Activation):
 
     def derivative(self, z, a):
         s = _sigmoid(z)
-        return s + a * (1.0 - s)
+        d = s + a * (1.0 - s)
+        if (big := _saturated(z, 2 * SATURATED)) is not None:
+            zb = z[big]
+            s_plus, s_minus = _sigmoid_exact(zb)
+            d[big] = s_plus * (1.0 + zb * s_minus)
+        return d
 
 
 ACTIVATIONS: dict[str, Activation] = {

@@ -29,7 +29,8 @@ UNDO_BUDGET_BYTES = 4 << 20  # the checkpoints' memory: a full one every k updat
 class TrainingState:
     """Everything an update changes, copied: the flat parameters and batch-norm buffers
     (float64, as Network keeps them), the optimizer's state arrays and step count t, the
-    counters, and early stopping's count."""
+    counters, early stopping's count, and the `grad_norms` readout of the last update (its
+    gradient is not kept: the readout is all that is shown of it)."""
 
     params: np.ndarray
     buffers: np.ndarray
@@ -40,6 +41,7 @@ class TrainingState:
     pos: int
     best_test: float
     bad_epochs: int
+    grad_norms: tuple[float | None, ...]
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,20 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
 REGULARIZATIONS = ("none", "l1", "l2")
 FEATURES = ("x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2")
 
-BINARY_DATASETS = ("circle", "xor", "gaussian", "spiral", "moons", "checkerboard", "custom")
-REGRESSION_DATASETS = ("plane", "multi_gaussian")
-MULTICLASS_DATASETS = ("blobs", "multi_spiral")
+# your_data*: a CSV file's points (engine/csv_points.py), one name per task the file's labels set
+BINARY_DATASETS = (
+    "circle",
+    "xor",
+    "gaussian",
+    "spiral",
+    "moons",
+    "checkerboard",
+    "custom",
+    "your_data",
+)
+REGRESSION_DATASETS = ("plane", "multi_gaussian", "your_data_regression")
+MULTICLASS_DATASETS = ("blobs", "multi_spiral", "your_data_classes")
+IMPORTED_DATASETS = ("your_data", "your_data_regression", "your_data_classes")
 DATASETS = BINARY_DATASETS + REGRESSION_DATASETS + MULTICLASS_DATASETS
 
 # Output activation / loss pairs the engine supports, per task.

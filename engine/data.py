@@ -1,4 +1,5 @@
-"""The points a trainer learns from: the seed's draw, then the points added or removed by hand.
+"""The points a trainer learns from: the seed's draw (or an imported file's points, for the
+your_data sets), then the points added or removed by hand.
 
 The hand edits are kept, not only applied, because the same points must be rebuilt elsewhere:
 a snapshot carries them (as `["add", split, x1, x2, label]` and `["remove", split, index]`),
@@ -17,6 +18,7 @@ import numpy as np
 
 from . import datasets
 from .config import Config
+from .csv_points import ImportedData
 from .errors import TrainerError
 
 Split = Literal["train", "test"]
@@ -57,17 +59,43 @@ def edit_from_json(e: list) -> Edit:
     return AddPoint(e[1], e[2], e[3], e[4]) if e[0] == "add" else RemovePoint(e[1], e[2])
 
 
+def imported_fits(config: Config, imported: ImportedData | None) -> bool:
+    """Whether `config` reads `imported`'s points: its data set is the file's (with the
+    file's number of classes). A your_data set without a fitting file has no points."""
+    return (
+        imported is not None
+        and config.dataset == imported.dataset
+        and (config.task != "multiclass" or config.n_classes == imported.n_classes)
+    )
+
+
 class Points:
     """The training and test points (X (n, 2) float64, y (n,) of the task's label dtype):
-    the config's data set drawn from `default_rng([seed, 0])`, then `edits` in order."""
+    the config's data set drawn from `default_rng([seed, 0])`, or `imported`'s points (in
+    plot units; split by the file, else by that same generator), then `edits` in order."""
 
-    def __init__(self, config: Config, edits: list[Edit] | tuple[Edit, ...] = ()):
+    def __init__(
+        self,
+        config: Config,
+        edits: list[Edit] | tuple[Edit, ...] = (),
+        imported: ImportedData | None = None,
+    ):
         c = config
         rng = np.random.default_rng([c.seed, 0])
-        X, y = datasets.generate(c.dataset, c.n_points, c.noise, rng, n_classes=c.n_classes)
-        self.X_train, self.y_train, self.X_test, self.y_test = datasets.split(
-            X, y, c.train_fraction, rng
-        )
+        if imported_fits(c, imported):
+            X, y = imported.scaled()
+            y = y.astype(np.float64 if c.task == "regression" else np.int64)
+        else:  # a your_data set without its file draws no points, like custom
+            X, y = datasets.generate(c.dataset, c.n_points, c.noise, rng, n_classes=c.n_classes)
+        self.n_drawn = len(X) if imported_fits(c, imported) else c.n_points
+        if imported_fits(c, imported) and imported.is_train is not None:
+            train = imported.is_train
+            self.X_train, self.y_train = X[train], y[train]
+            self.X_test, self.y_test = X[~train], y[~train]
+        else:
+            self.X_train, self.y_train, self.X_test, self.y_test = datasets.split(
+                X, y, c.train_fraction, rng
+            )
         self.edits: list[Edit] = []
         for edit in edits:
             self.apply(edit)
@@ -88,7 +116,7 @@ class Points:
         lo, hi = datasets.DOMAIN
         if not (lo <= edit.x1 <= hi and lo <= edit.x2 <= hi):
             raise TrainerError(f"x1 and x2 must be in [{lo:g}, {hi:g}]")
-        if len(self.X_train) + len(self.X_test) >= 2 * config.n_points + MAX_EXTRA_POINTS:
+        if len(self.X_train) + len(self.X_test) >= 2 * self.n_drawn + MAX_EXTRA_POINTS:
             raise TrainerError("too many points")
         label, task = edit.label, config.task
         if task == "regression":
@@ -120,4 +148,4 @@ class Points:
         self.edits.append(edit)
 
 
-__all__ = ["AddPoint", "Edit", "Points", "RemovePoint", "Split", "edit_from_json"]
+__all__ = ["AddPoint", "Edit", "Points", "RemovePoint", "Split", "edit_from_json", "imported_fits"]

@@ -153,7 +153,7 @@ def _multi_spiral(n, noise, rng, n_classes):
 
 
 def _custom(n, noise, rng, n_classes):
-    """No points: the user adds them."""
+    """No points: the user adds them (or, for your_data*, a CSV file brings them: data.py)."""
     return np.empty((0, 2)), np.empty(0, dtype=np.int64)
 
 
@@ -169,6 +169,9 @@ GENERATORS: dict[str, DataGenerator] = {
     "multi_gaussian": _multi_gaussian,
     "blobs": _blobs,
     "multi_spiral": _multi_spiral,
+    "your_data": _custom,
+    "your_data_regression": _custom,
+    "your_data_classes": _custom,
 }
 
 _LABEL_DTYPE = {"binary": np.int64, "regression": np.float64, "multiclass": np.int64}
@@ -179,7 +182,8 @@ def generate(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Data set `name`: X (n, 2) float64 and y (n,), int64 labels or float64 targets.
 
-    `custom` always returns zero points; every other set returns exactly `n_points`.
+    `custom` and the your_data sets always return zero points; every other set returns
+    exactly `n_points`.
     """
     if name not in GENERATORS:
         raise ValueError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)}")

@@ -143,9 +143,18 @@ def targets_for(head: Head, labels: np.ndarray, task: str) -> np.ndarray:
     return t
 
 
+def predicted_classes(head: Head, yhat: np.ndarray) -> np.ndarray:
+    """(n,) int64: the class each output names: the largest probability, or for one output
+    1 above the threshold (0.5 for a sigmoid, 0 for ±1 outputs) and 0 below. (Not defined
+    for regression.)"""
+    if head.name == "cross_entropy":
+        return yhat.argmax(axis=1)
+    threshold = 0.5 if head.output_activation == "sigmoid" else 0.0
+    return (yhat[:, 0] > threshold).astype(np.int64)
+
+
 def correct(head: Head, yhat: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(n,) bool: is each classification right? (Not defined for regression.)"""
     if head.name == "cross_entropy":
-        return yhat.argmax(axis=1) == labels
-    threshold = 0.5 if head.output_activation == "sigmoid" else 0.0
-    return (yhat[:, 0] > threshold) == (labels > 0.5)
+        return predicted_classes(head, yhat) == labels
+    return predicted_classes(head, yhat) == (labels > 0.5)

@@ -76,6 +76,14 @@ def _init_weights(init: str, fan_in: int, fan_out: int, rng: np.random.Generator
     raise ValueError(f"unknown init {init!r}; use uniform, xavier, he or zeros")
 
 
+def skips(sizes, residual: bool = True) -> list[bool]:
+    """Per weight layer, whether it gets a skip connection: with `residual`, where its input
+    and output widths match, below the output layer (static/js/controls.js mirrors it to say
+    when Residual has nothing to connect)."""
+    n_hidden = len(sizes) - 2
+    return [residual and l < n_hidden and sizes[l] == sizes[l + 1] for l in range(len(sizes) - 1)]
+
+
 class Network:
     """Network([2, 4, 2, 1], activation="tanh", output_activation="tanh", seed=0)."""
 
@@ -106,10 +114,7 @@ class Network:
         self.batch_norm = bool(batch_norm)
         self.dropout = float(dropout)
         self.residual = bool(residual)
-        self.skip = [
-            self.residual and l < n_hidden and sizes[l] == sizes[l + 1]
-            for l in range(self.n_layers)
-        ]
+        self.skip = skips(sizes, self.residual)
         self.rng = rng if rng is not None else np.random.default_rng(seed)
         self._eval_cache: dict = {}
         self._layout()

@@ -70,27 +70,30 @@ READOUTS: tuple[Readout, ...] = (
         "grad_norms",
         Shape.LAYERS,
         math.inf,
-        lambda t, ev: layer_norms(t.net, t.net.grads),
+        lambda t, ev: list(t.grad_norms),
         "‖∂L/∂W_l‖ of the last gradient, as the optimizer used it (with the penalty's part)",
     ),
 )
 READOUT_NAMES = tuple(r.name for r in READOUTS)
 COUNTERS = ("step", "epoch")  # what every metrics dict has besides its readouts
+# a metrics dict's keys in the order snapshots have always written them (a version 1 file is
+# written byte for byte the same, and one read back is written as it was read): the
+# readouts over the splits, the counters, the readouts per layer
+METRIC_KEYS = (
+    *(r.name for r in READOUTS if r.shape is Shape.SPLITS),
+    *COUNTERS,
+    *(r.name for r in READOUTS if r.shape is not Shape.SPLITS),
+)
 
 
 def measure(trainer: Trainer, given: dict[str, Any] | None = None) -> dict[str, Any]:
     """`Trainer.metrics()`: the counters and every readout of `trainer` by name; those in
     `given` (a record's, already computed) are taken as they are. The keys come in the order
-    snapshots have always written them (a version 1 file is written byte for byte the same):
-    the readouts over the splits, the counters, the readouts per layer."""
+    METRIC_KEYS."""
     given = given or {}
     evaluation = trainer.evaluate()
     values = {
         r.name: given[r.name] if r.name in given else r.read(trainer, evaluation) for r in READOUTS
     }
-    return {
-        **{r.name: values[r.name] for r in READOUTS if r.shape is Shape.SPLITS},
-        "step": trainer.step_count,
-        "epoch": trainer.epoch,
-        **{r.name: values[r.name] for r in READOUTS if r.shape is not Shape.SPLITS},
-    }
+    values.update(step=trainer.step_count, epoch=trainer.epoch)
+    return {k: values[k] for k in METRIC_KEYS}

@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import activations, undo
-from .config import ConfigError
+from .config import IMPORTED_DATASETS, ConfigError
+from .data import imported_fits
+from .network import skips
 from .optimizers import make_optimizer
 
 DATA_FIELDS = {"dataset", "n_points", "noise", "train_fraction", "seed", "n_classes"}
@@ -28,12 +30,18 @@ def configure(t, changes: dict[str, Any]) -> set[str]:
     changed = new.changed_fields(t.config)
     if not changed:
         return changed
+    if new.dataset in IMPORTED_DATASETS and not imported_fits(new, t.imported):
+        if new.dataset == t.config.dataset and "n_classes" in changed:
+            raise ConfigError("n_classes", f"your data has {t.imported.n_classes} classes")
+        raise ConfigError("dataset", "your data comes from a CSV file: import one first")
     t._discard_pending()
     old = t.config
     t.config = new
     if changed & DATA_FIELDS:
         t._build_data()
         t._build_model()
+    elif changed == {"residual"} and not any(skips(new.layer_sizes)):
+        t.net.residual = new.residual  # no skip fits these widths: the same network, kept
     elif changed & NETWORK_FIELDS or new.n_outputs != old.n_outputs:
         t._refresh_features()
         t._build_model()
@@ -70,7 +78,7 @@ def variant(t, changes: dict[str, Any]):
     for an invalid change or for a data field (DATA_FIELDS: other points)."""
     if same := sorted(changes.keys() & DATA_FIELDS):
         raise ConfigError(same[0], "a variant keeps the data and the seed")
-    v = t.__class__(t.config.replace(**changes))
+    v = t.__class__(t.config.replace(**changes), t.imported)
     if t.edits:  # the seed's points, then the same edits
         v._build_data(t.edits)
         v._build_model()

@@ -3,9 +3,11 @@
 `write` is everything needed to continue exactly, as a JSON-able dict; `load` rebuilds a
 trainer from it. A snapshot file is untrusted input: it may come from another machine, an
 older version or a student's editor. `load` refuses it whole, naming the field, unless every
-part holds to the rules a live session keeps: the config as `configure` checks it, weights
-as bounded as `set_parameters` allows (wider, since training may go past a hand edit's
-±100), counters that fit the data, an optimizer state of the right shape and sign, and the
+part holds to the rules a live session keeps: the config as `configure` checks it, finite
+weights, buffers and optimizer state (as large as training leaves them: a run that blows up
+passes |w| = 1e6 with a finite loss, and what `write` wrote `load` reads back bit for bit),
+weights whose sum of squares and training loss are finite (training keeps no other state),
+counters that fit the data, an optimizer state of the right shape and sign, and the
 config's own hyperparameters (the file's are ignored, so the page and the engine agree).
 """
 
@@ -16,10 +18,12 @@ from numbers import Real
 
 import numpy as np
 
-from .config import Config
-from .data import edit_from_json
+from . import csv_points
+from .config import IMPORTED_DATASETS, Config
+from .csv_points import CsvError, ImportedData
+from .data import edit_from_json, imported_fits
 from .errors import SnapshotError, TrainerError
-from .readouts import COUNTERS, READOUT_NAMES, READOUTS, Shape
+from .readouts import COUNTERS, METRIC_KEYS, READOUT_NAMES, READOUTS, Shape
 from .stopping import STOP_MESSAGES
 
 SNAPSHOT_VERSION = 1
@@ -27,6 +31,7 @@ KEYS = {
     "version",
     "config",
     "edits",
+    "imported",
     "params",
     "buffers",
     "optimizer",
@@ -36,7 +41,6 @@ KEYS = {
     "history",
 }
 MAX_EDITS = 4000  # point edits a session may carry (each is replayed on import and compare)
-MAX_PARAM = 1e6  # |weight| an import accepts; the hand editor allows ±100
 MAX_COUNTER = 10**9
 
 
@@ -49,6 +53,7 @@ def write(t) -> dict:
         "version": SNAPSHOT_VERSION,
         "config": t.config.to_dict(),
         "edits": [e.to_json() for e in t.edits],
+        **({} if t.imported is None else {"imported": imported_json(t.imported)}),
         "params": t.net.params.tolist(),
         "buffers": buffers.tolist(),
         "optimizer": t.optimizer.state_dict(),
@@ -69,7 +74,9 @@ def load(cls, snap: dict):
     """A `cls` (Trainer) rebuilt from `write()`, all or nothing: a malformed or out-of-range
     part raises SnapshotError naming it, a bad config ConfigError."""
     check_top(snap)
-    t = cls(Config.from_dict(snap["config"]))
+    config = Config.from_dict(snap["config"])
+    imported = load_imported(snap.get("imported"), config)
+    t = cls(config, imported)
     for k, edit in enumerate(snap.get("edits", [])):
         try:
             t.data.apply(t.data.checked(edit_from_json(edit), t.config))
@@ -97,8 +104,41 @@ def load(cls, snap: dict):
     stopping.best_test = math.inf if cnt["best_test"] is None else cnt["best_test"]
     stopping.bad_epochs = cnt["bad_epochs"]
     stopping.reason, stopping.message = s["stopped"], s["stop_message"]
+    # the gradient itself is not saved: the readout of the last update is its history entry
+    now = [h for h in s["history"][-1:] if h["step"] == t.step_count]
+    if now:
+        t._grad_norms = list(now[0]["grad_norms"])
     t.history = s["history"] or [t.metrics()]
+    if len(t.F_train) and t.evaluate()["loss"]["train"] is None:
+        raise SnapshotError(
+            "params", "give an infinite training loss: training never keeps such weights"
+        )
     return t
+
+
+def imported_json(imported: ImportedData) -> dict:
+    """A CSV file's points as a snapshot keeps them: its name and its canonical text."""
+    return {"name": imported.name, "csv": imported.to_csv()}
+
+
+def load_imported(value, config: Config) -> ImportedData | None:
+    """The file a snapshot carries, read by the same parser as an upload."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or set(value) != {"name", "csv"}
+        or not isinstance(value["name"], str)
+        or not isinstance(value["csv"], str)
+    ):
+        raise SnapshotError("imported", 'must be null or {"name": text, "csv": text}')
+    try:
+        imported = csv_points.parse(value["csv"], value["name"])
+    except CsvError as e:
+        raise SnapshotError("imported.csv", str(e)) from None
+    if config.dataset in IMPORTED_DATASETS and not imported_fits(config, imported):
+        raise SnapshotError("imported", f"is not a file for the data set {config.dataset!r}")
+    return imported
 
 
 def integer(value, field: str, lo: int, hi: int) -> int:
@@ -124,16 +164,18 @@ def number(
     return float(value)
 
 
-def array(value, field: str, size: int, bound: float, lo: float | None = None) -> np.ndarray:
-    """A flat list of `size` finite numbers within ±bound (and ≥ lo)."""
+def array(value, field: str, size: int, lo: float | None = None) -> np.ndarray:
+    """A flat list of `size` finite numbers (≥ lo)."""
     if not isinstance(value, list) or len(value) != size:
         raise SnapshotError(field, f"must be a list of {size} numbers")
+    if not all(type(x) is float or type(x) is int for x in value):  # not "1", true or null
+        raise SnapshotError(field, "must hold numbers only")
     try:
         a = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise SnapshotError(field, "must hold numbers only") from None
-    if a.shape != (size,) or not np.isfinite(a).all() or np.abs(a).max(initial=0.0) > bound:
-        raise SnapshotError(field, f"must hold finite numbers in [−{bound:g}, {bound:g}]")
+    if a.shape != (size,) or not np.isfinite(a).all():
+        raise SnapshotError(field, "must hold finite numbers")
     if lo is not None and a.min(initial=lo) < lo:
         raise SnapshotError(field, f"must hold numbers ≥ {lo:g}")
     return a
@@ -175,9 +217,12 @@ def check_state(snap: dict, trainer, stop_reasons) -> dict:
     """The parts that must fit `trainer`, a fresh one built from the snapshot's config and
     edits: returns them as arrays and numbers, ready to load."""
     net = trainer.net
-    params = array(snap["params"], "params", net.n_params, MAX_PARAM)
+    params = array(snap["params"], "params", net.n_params)
+    with np.errstate(over="ignore"):
+        if not math.isfinite(np.dot(params, params)):  # as training checks after every update
+            raise SnapshotError("params", "must have a finite sum of squares")
     n_buf = len(net.buffers)
-    buffers = array(snap["buffers"], "buffers", n_buf, MAX_PARAM**2)
+    buffers = array(snap["buffers"], "buffers", n_buf)
     if n_buf and buffers[n_buf // 2 :].min() < 0:
         raise SnapshotError("buffers", "running variances must be ≥ 0")
     opt = snap["optimizer"]
@@ -207,7 +252,6 @@ def check_state(snap: dict, trainer, stop_reasons) -> dict:
             a,
             f"optimizer.state.{name}",
             net.n_params,
-            MAX_PARAM**2,
             lo=0.0 if name == "v" else None,
         )
         for a, name in zip(state[0] if state else [], names)
@@ -269,5 +313,5 @@ def check_history(history, n_layers: int, trainer) -> list[dict]:
                 entry[r.name] = [
                     number(x, f"{at}.{i}", 0.0, r.hi, none=True) for i, x in enumerate(v)
                 ]
-        out.append(entry)
+        out.append({k: entry[k] for k in METRIC_KEYS})
     return out

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import (
     batches,
+    csv_points,
     explain,
     features,
     gradcheck,
@@ -34,9 +35,10 @@ from . import (
 )
 from .checkpoints import Checkpoints, TrainingState
 from .config import Config
-from .data import AddPoint, Edit, Points, RemovePoint
+from .csv_points import ImportedData
+from .data import AddPoint, Edit, Points, RemovePoint, imported_fits
 from .errors import SnapshotError, TrainerError
-from .losses import correct, make_head, targets_for
+from .losses import correct, make_head, predicted_classes, targets_for
 from .network import Network
 from .optimizers import make_optimizer
 from .records import StepRecord, StepSettings, layer_gradients, update_ratios
@@ -54,19 +56,20 @@ def _float(x) -> float | None:
 class Trainer:
     """Trainer(Config(...)) or Trainer({"dataset": "xor", ...}) or Trainer() for defaults."""
 
-    def __init__(self, config: Config | dict | None = None):
+    def __init__(self, config: Config | dict | None = None, imported: ImportedData | None = None):
         if config is None:
             config = Config()
         elif isinstance(config, dict):
             config = Config.from_dict(config)
         self.config = config
+        self.imported = imported  # a CSV file's points, read while the data set is your_data*
         self._build_data()
         self._build_model()
 
     # building
 
     def _build_data(self, edits: list[Edit] | tuple[Edit, ...] = ()) -> None:
-        self.data = Points(self.config, edits)
+        self.data = Points(self.config, edits, self.imported)
         self._refresh_features()
 
     @property
@@ -139,6 +142,7 @@ class Trainer:
         self.last_record: StepRecord | None = None
         self._checkpoints = Checkpoints()
         self._pending_undo: TrainingState | None = None
+        self._grad_norms: list[float | None] | None = None
         self._log(self.metrics())
 
     def variant(self, changes: dict[str, Any]) -> Trainer:
@@ -161,6 +165,31 @@ class Trainer:
         return reconfigure.configure(self, changes)
 
     # data editing
+
+    def import_points(self, imported: ImportedData) -> None:
+        """Train on a CSV file's points (csv_points.py): the data set becomes the file's
+        your_data set (with its number of classes and the task's default output head), the
+        points are drawn anew and the weights from the seed. Raises ConfigError, changing
+        nothing, if the config cannot take the file."""
+        changes: dict[str, Any] = {"dataset": imported.dataset}
+        if imported.task == "multiclass":
+            changes["n_classes"] = imported.n_classes
+        config = self.config.replace(**changes)
+        self._discard_pending()
+        self.config, self.imported = config, imported
+        self._build_data()
+        self._build_model()
+
+    @property
+    def data_source(self) -> dict | None:
+        """The imported file's name, scales and class names while its points are the data
+        (csv_points.ImportedData.axes), else None."""
+        return self.imported.axes() if imported_fits(self.config, self.imported) else None
+
+    def points_csv(self) -> str:
+        """The points, train and test with the split, as CSV in the file's units (or the
+        plot's, for a generated set); importing it gives the same points back."""
+        return csv_points.export(self.data, self.config, self.data_source and self.imported)
 
     def add_point(self, x1: float, x2: float, label, split: str = "train") -> int:
         """Add a point; returns its index in its split. Weights and counters are kept; the
@@ -280,6 +309,7 @@ class Trainer:
 
     def _record(self, idx: np.ndarray) -> StepRecord:
         """Forward, loss and backward on the training rows `idx`, as the next update's record."""
+        self._grad_norms = self.grad_norms  # net.grads is about to hold the next batch's
         traces, yhat, t = self._forward_backward(idx)
         c, net = self.config, self.net
         per = self.head.per_example(traces[-1].z, yhat, t)
@@ -311,12 +341,13 @@ class Trainer:
         np.copyto(net.grads, rec.grads)
         undo.before_update(self, saved)
         self.optimizer.step([net.params], [net.grads])
-        if not (math.isfinite(rec.loss) and np.isfinite(net.params).all()):
+        if not (math.isfinite(rec.loss) and self._params_finite()):
             undo.diverged(self, self.step_count + 1, saved)
             rec.metrics = self.metrics()
             return rec
         epoch_done = self._advance(len(rec.batch))
-        rec.metrics = self.metrics(rec.grad_norms)
+        self._grad_norms = list(rec.grad_norms)
+        rec.metrics = self.metrics()
         if rec.metrics["loss"]["train"] is None:
             undo.diverged(self, self.step_count, saved)
             rec.metrics = self.metrics()
@@ -329,6 +360,13 @@ class Trainer:
         self._check_stops(epoch_done, rec.metrics, float(np.abs(delta).max(initial=0.0)))
         self.last_record = rec
         return rec
+
+    def _params_finite(self) -> bool:
+        """Whether the weights' sum of squares is finite (no NaN, inf, or |w| past 1e154):
+        the state every update must leave, and an import must hold (snapshots.py)."""
+        p = self.net.params
+        with np.errstate(over="ignore", invalid="ignore"):
+            return math.isfinite(np.dot(p, p))
 
     def step(self) -> StepRecord:
         """Exactly one mini-batch update (finishing a half-shown one first) with its record."""
@@ -377,7 +415,8 @@ class Trainer:
                 idx = self._next_batch()
                 self._traces = self._forward_backward(idx, self._workspace_for(len(idx)))[0]
                 opt.step(params, grads)
-                if not math.isfinite(np.dot(net.params, net.params)):  # NaN, inf or overflow
+                self._grad_norms = None  # net.grads holds this update's gradient
+                if not self._params_finite():
                     undo.diverged(self, self.step_count + 1)
                     break
                 epoch_done = self._advance(len(idx))
@@ -457,6 +496,16 @@ class Trainer:
         grads = rec.grads if rec is not None else self.net.grads
         return layer_gradients(traces, grads, self.net.layout)
 
+    @property
+    def grad_norms(self) -> list[float | None]:
+        """‖∂L/∂W_l‖ per weight layer of the gradient the last update used (zeros before any):
+        the `grad_norms` readout. Kept apart from net.grads, which a half-shown phase step
+        fills with the next batch's gradient; step back and snapshots restore it
+        (TrainingState.grad_norms, the history's entry of the step)."""
+        if self._grad_norms is None:  # the fast path left the last update's gradient there
+            self._grad_norms = self._layer_norms(self.net.grads)
+        return self._grad_norms
+
     def _layer_norms(self, flat: np.ndarray) -> list[float]:
         """‖∂L/∂W_l‖ per weight layer: the weights' gradient only (not b, γ or β), as the
         optimizer used it (with the penalty's part when there is one)."""
@@ -487,10 +536,22 @@ class Trainer:
                 out["accuracy"][name] = ok[k] / count
         return out
 
-    def metrics(self, grad_norms: list | None = None) -> dict:
+    def metrics(self) -> dict:
         """The counters and every readout of engine/readouts.py, by name: what the history
-        keeps and the page charts. A record's `grad_norms` may be passed in, not recomputed."""
-        return readouts.measure(self, {"grad_norms": grad_norms} if grad_norms else None)
+        keeps and the page charts."""
+        return readouts.measure(self)
+
+    def classify(self, points) -> list[int]:
+        """The class the network assigns to each point [[x1, x2], ...] now (evaluation mode,
+        as the decision boundary draws it); TrainerError for a regression."""
+        if self.config.task == "regression":
+            raise TrainerError("a regression network assigns no classes")
+        X = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        with np.errstate(all="ignore"):
+            _, yhat = self.net.predict(
+                features.compute_features(X, self.config.features), self.head
+            )
+        return predicted_classes(self.head, yhat).tolist()
 
     def parameters(self) -> dict:
         net = self.net
@@ -533,6 +594,7 @@ class Trainer:
         return {
             "train": {"x": self.X_train.tolist(), "y": self.y_train.tolist()},
             "test": {"x": self.X_test.tolist(), "y": self.y_test.tolist()},
+            "source": self.data_source,
         }
 
     # weights set by hand (weight_edits.py)

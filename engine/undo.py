@@ -32,6 +32,7 @@ def save(t) -> TrainingState:
         pos=t.pos,
         best_test=t.stopping.best_test,
         bad_epochs=t.stopping.bad_epochs,
+        grad_norms=tuple(t.grad_norms),
     )
 
 
@@ -46,6 +47,7 @@ def restore(t, saved: TrainingState) -> None:
     t.optimizer.t = saved.optimizer_t
     t.step_count, t.epoch, t.pos, t._perm = saved.step, saved.epoch, saved.pos, None
     t.stopping.best_test, t.stopping.bad_epochs = saved.best_test, saved.bad_epochs
+    t._grad_norms = list(saved.grad_norms)
 
 
 def trim_history(t) -> None:
@@ -121,6 +123,7 @@ def _replay(t, n: int, config: Config) -> None:
                 idx = t._next_batch()
                 t._forward_backward(idx, t._workspace_for(len(idx)))
                 opt.step([net.params], [net.grads])
+                t._grad_norms = None  # read off net.grads: this update's gradient
                 if t._advance(len(idx)):  # patience counts as it did
                     t._check_stops(True, None, math.inf)
     finally:

@@ -24,6 +24,7 @@ from .app import create_app
 from .connections import DeadlineH11, install_repeat_filter, raise_open_file_limit
 from .security import WILDCARD_HOSTS, lan_addresses
 from .settings import Settings
+from .store import StoreBusy, open_store
 
 
 class StartupError(Exception):
@@ -72,6 +73,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="server processes on this port, one per core (more than one needs --redis)",
     )
     p.add_argument(
+        "--state",
+        default=None,
+        metavar="DIR",
+        help="where sessions and rooms outlive a restart (default ~/.local/state/backprop-lab; "
+        "'none' keeps nothing)",
+    )
+    p.add_argument(
         "--redis",
         default=None,
         metavar="URL",
@@ -88,6 +96,7 @@ def _field_names(name: str) -> str:
         "allow_origins": "--allow-origin",
         "workers": "--workers",
         "redis_url": "--redis",
+        "state": "--state",
     }.get(name)
     variable = f"{Settings.model_config['env_prefix']}{name.upper()}"
     return f"{option} / {variable}" if option else variable
@@ -102,6 +111,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
             "port": args.port,
             "workers": args.workers,
             "redis_url": args.redis,
+            "state": getattr(args, "state", None),
         }
         settings = Settings(
             **{
@@ -226,12 +236,20 @@ def serve(args: argparse.Namespace) -> None:
         from .cluster import ClusterDown, check_reachable
 
         try:
-            asyncio.run(check_reachable(settings.redis_url))
+            asyncio.run(check_reachable(settings.redis_url, settings.redis_password_file))
         except ClusterDown as e:
             raise StartupError(str(e)) from None
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    store = None
+    if not settings.redis_url:
+        try:
+            store = open_store(settings)
+        except StoreBusy as e:
+            raise StartupError(str(e)) from None
+        if store is None:  # --state none, or no state directory (said once, as a warning)
+            settings = settings.model_copy(update={"state": "none"})
     sock = listen(settings.host, settings.port)
     settings = settings.model_copy(update={"port": sock.getsockname()[1]})
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     url, lan = page_urls(settings.host, settings.port)
     print(f"Backprop Lab is running at {url}", flush=True)
     for other in lan:
@@ -240,7 +258,8 @@ def serve(args: argparse.Namespace) -> None:
         threading.Thread(target=open_when_ready, args=(url,), daemon=True).start()
     if settings.workers > 1:
         return run_workers(settings, sock)
-    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, log_level="info"))
+    app = create_app(settings, store=store)
+    server = uvicorn.Server(uvicorn_config(app, settings, log_level="info"))
     server.run(sockets=[sock])
 
 

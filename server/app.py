@@ -17,10 +17,13 @@ from .protocol import PROTOCOL_VERSION
 from .security import SecurityHeaders, trusted_hosts
 from .sessions import SessionManager
 from .settings import Settings
+from .store import open_store
 
 
-def create_app(settings: Settings | None = None, trainer_factory=None) -> FastAPI:
-    """The app; `trainer_factory` (default engine.trainer.Trainer) makes a session's trainer."""
+def create_app(settings: Settings | None = None, trainer_factory=None, store=None) -> FastAPI:
+    """The app; `trainer_factory` (default engine.trainer.Trainer) makes a session's trainer.
+    Sessions are kept in `store`, else in the store the settings choose (store.py): Redis
+    with `redis_url`, else a SQLite file in the state directory, else nowhere."""
     settings = settings or Settings()
     static_dir, templates_dir = asset_dirs()
     templates = Jinja2Templates(directory=str(templates_dir))
@@ -28,18 +31,19 @@ def create_app(settings: Settings | None = None, trainer_factory=None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        cluster = None
         if settings.redis_url:
-            from .cluster import Cluster
+            from .cluster import Cluster  # the only module that imports redis
 
-            cluster = sessions.cluster = sessions.rooms.cluster = Cluster(
+            sessions.cluster = sessions.rooms.cluster = sessions.store = Cluster(
                 settings.redis_url, settings, sessions
             )
-            await cluster.start()
+        else:
+            sessions.store = store if store is not None else open_store(settings)
+        if sessions.store is not None:
+            await sessions.store.start(sessions)
+            await sessions.restore()
         sessions.start()
         yield
-        if cluster is not None:
-            await cluster.stop()
         await sessions.shutdown()
 
     app = FastAPI(
@@ -65,7 +69,13 @@ def create_app(settings: Settings | None = None, trainer_factory=None) -> FastAP
 
     @app.get("/healthz")
     async def healthz():
-        health = {"status": "ok", "protocol": PROTOCOL_VERSION, "sessions": len(sessions.sessions)}
+        store = sessions.store
+        health = {
+            "status": "ok",
+            "protocol": PROTOCOL_VERSION,
+            "sessions": len(sessions.sessions),
+            "store": "none" if store is None else store.name if store.up else f"{store.name} down",
+        }
         if sessions.cluster is not None:
             health.update(worker=sessions.cluster.id, redis="up" if sessions.cluster.up else "down")
         return health
@@ -80,8 +90,10 @@ def create_app(settings: Settings | None = None, trainer_factory=None) -> FastAP
 def app_from_environment() -> FastAPI:
     """The app of one worker process (`--workers N`): its settings come from the
     BACKPROP_LAB_* variables the supervisor set (workers.py)."""
+    import logging
     import sys
 
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings()
     sys.setswitchinterval(settings.gil_switch_interval_s)
     return create_app(settings)

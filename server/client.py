@@ -21,8 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from engine.config import Config, schema
 
-from . import handlers
-from .cluster import ClusterDown, address_key, key
+from . import handlers, polls
 from .protocol import (
     PROTOCOL_VERSION,
     CloseCode,
@@ -37,6 +36,7 @@ from .protocol import (
 from .security import origin_allowed
 from .sessions import PAYER, Session, SessionManager, SessionsFull
 from .settings import Settings
+from .store import ClusterDown, address_key, key
 
 log = logging.getLogger("backprop_lab.client")
 
@@ -142,6 +142,11 @@ class Connection:
         self.settings = settings
         self.outbox = Outbox(settings.send_queue, settings.send_queue_bytes)
         self.bucket = TokenBucket(settings.rate_burst, settings.rate_per_s)
+        self.answers = TokenBucket(polls.BURST, polls.RATE)  # a follower's answers
+        voter = websocket.query_params.get("voter") or ""
+        # who answers the presenter's questions: the page's own id for its tab, kept across
+        # reconnects (polls.py), else one for this connection
+        self.voter = voter if polls.VOTER.fullmatch(voter) else secrets.token_urlsafe(16)
         self.inbox: asyncio.Queue[str | ProtocolError] = asyncio.Queue(settings.rate_burst + 14)
         self.loop = asyncio.get_running_loop()
         self.hello = hello
@@ -190,6 +195,9 @@ class Connection:
             if room is not None:
                 room.presence_changed()
             await handlers.send_state(self, points=True, history=True, share=False)
+            if room is not None:  # the open question, and the class's counts again
+                room.poll.presenter_back()
+                await room.poll.greet(self)
             self.session.resume()
             self.session.request_render()
             await self._receive_loop()
@@ -223,6 +231,8 @@ class Connection:
                 self.frame(await s.current_frame())
                 if s.room is not None and s.room.ui:
                     self.reply(s.room.ui_message())
+                if s.room is not None:
+                    await s.room.poll.greet(self)
             await self._receive_loop()
         finally:
             worker.cancel()
@@ -409,7 +419,7 @@ async def serve(websocket: WebSocket, manager: SessionManager, settings: Setting
                 "no room with that code and presenter token: it may have closed",
             )
         budgets.join_succeeded(address)
-        session, resumed = room.session, True
+        session, resumed = manager.claimed(room.session), True
     elif code:
         room = rooms.get(code)
         if room is None:
@@ -454,9 +464,12 @@ async def _accept(
 ) -> None:
     await websocket.accept()
     room = session.room
+    restored, lost = session.greeting_notes() if role != "follower" else (False, None)
     hello = Hello(
         session=None if role == "follower" else session.id,
         resumed=resumed,
+        restored=restored,
+        lost=lost,
         role="follower" if role == "follower" else "presenter" if room else "solo",
         room=room.message("follower" if role == "follower" else "presenter").model_dump()
         if room

@@ -25,17 +25,27 @@ budgets are back within a second and every session is checkpointed again.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
+import re
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
 
 from .budgets import JOIN_BACKOFF_MAX_S, JOIN_BACKOFF_S, JOIN_FORGET_S, JOIN_FREE_FAILURES
+from .store import (
+    ClusterDown,
+    Store,
+    StoreFull,
+    address_key,
+    digest,
+    key,
+    ttl_of,
+    with_histories,
+)
 
 if TYPE_CHECKING:
     from .feeds import Feeds
@@ -43,13 +53,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("backprop_lab.cluster")
 
-PREFIX = "bpl:"
 HEARTBEAT_S = 1.0  # leases, rooms and members are re-asserted this often
+HEARTBEAT_TIMEOUT_S = 5.0  # a heartbeat that has not finished by then has failed
 ALIVE_MS = 3000  # a worker not heard from for this long is gone: its sessions may be taken
 LEASE_MS = 30_000  # a lease outlives a slow heartbeat; a dead holder is known by ALIVE_MS
 MEMBER_MS = 5000  # a budget member (a session, a socket) not renewed this long is dropped
 HANDOVER_S = 3.0  # how long a resume waits for the holder to hand a session over
-HISTORY_EVERY = 15  # periodic checkpoints per one that rewrites the chart history
 DOWN = (RedisError, OSError, asyncio.TimeoutError)  # Redis unreachable, or too slow
 
 # a member into a capped sorted set (score: when it lapses), unless the set is full;
@@ -80,21 +89,15 @@ return 0
 """
 
 
-class ClusterDown(Exception):
-    """Redis cannot be reached now: the client should try again shortly."""
+__all__ = ["DOWN", "Cluster", "ClusterDown", "address_key", "check_reachable", "key"]
 
 
-def key(*parts: str) -> str:
-    return PREFIX + ":".join(parts)
+class Cluster(Store):
+    """This worker's view of the service: its id, its Redis connection and what it holds;
+    the store of its sessions' checkpoints (store.py)."""
 
-
-def address_key(kind: str, address: str | None) -> str:
-    """The sorted set of what `address` holds of `kind` (sessions, rooms, followers)."""
-    return key("addr", kind, address or "")
-
-
-class Cluster:
-    """This worker's view of the service: its id, its Redis connection and what it holds."""
+    name = "redis"
+    down_errors = DOWN
 
     def __init__(self, url: str, settings, manager: SessionManager):
         self.url = url
@@ -102,13 +105,19 @@ class Cluster:
         self.manager = manager
         self.id = secrets.token_hex(6)
         self.redis = aioredis.from_url(
-            url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=0
+            url,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+            health_check_interval=0,
+            **password_of(settings.redis_password_file),
         )
         self._take = self.redis.register_script(_TAKE)
         self._lease = self.redis.register_script(_LEASE)
         self._unlease = self.redis.register_script(_UNLEASE)
         self.members: dict[str, set[str]] = {}  # sorted-set key -> members this worker holds
         self.up = True  # Redis answered the last heartbeat
+        self.full = False  # Redis refused a write for want of memory (and is not down)
+        self.closed_rooms: set[str] = set()  # closed while Redis could not hear it
         self._asks: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
         self.feeds: Feeds | None = None  # set by start()
@@ -116,7 +125,7 @@ class Cluster:
 
     # start and stop
 
-    async def start(self) -> None:
+    async def start(self, manager: SessionManager | None = None) -> None:
         from .feeds import Feeds
 
         self.feeds = Feeds(self)
@@ -127,18 +136,19 @@ class Cluster:
         self._tasks = [
             loop.create_task(self._heartbeat_loop()),
             loop.create_task(self._listen_loop()),
-            loop.create_task(self._checkpoint_loop()),
         ]
         log.info("worker %s joined the cluster at %s", self.id, _safe(self.url))
 
     async def stop(self) -> None:
-        """Checkpoint every session and let its lease go, so another worker resumes it at once."""
+        """Let every lease go (the manager has checkpointed its sessions), so another worker
+        resumes them at once."""
         for t in self._tasks:
             t.cancel()
         for s in list(self.manager.sessions.values()):
             try:
-                await asyncio.wait_for(self.save(s), 2.0)
-                await self._unlease(keys=[key("lease", s.id)], args=[self.id])
+                await asyncio.wait_for(
+                    self._unlease(keys=[key("lease", s.id)], args=[self.id]), 2.0
+                )
             except (*DOWN, RuntimeError):
                 break
         try:
@@ -149,35 +159,36 @@ class Cluster:
 
     # sessions: leases and checkpoints
 
-    async def save(self, session: Session, history: bool = True) -> None:
-        """Write `session`'s checkpoint now (its TTL: a session's, or a room's); its chart
-        history too unless not `history` (the periodic saves: see `_checkpoint_loop`).
-        Encoded in the pool, not on the event loop: a long history takes milliseconds."""
-        record, histories = await session.call(session.checkpoint, history)
-        ttl = self.settings.room_ttl_s if session.room is not None else self.settings.session_ttl_s
-        ttl = max(1, int(ttl))
+    async def write(self, session: Session, record: str, histories: str | None) -> None:
+        """`session`'s checkpoint (store.Store.save), kept for its TTL: a session's, or a room's.
+        One bigger than `max_checkpoint_kb`, or refused by a full Redis, is StoreFull: the
+        others are still written."""
+        size = len(record) + len(histories or "")
+        if size > self.settings.max_checkpoint_kb * 1024:
+            raise StoreFull(
+                f"its checkpoint takes {size // 1024} KB, over max_checkpoint_kb "
+                f"({self.settings.max_checkpoint_kb})"
+            )
+        ttl = max(1, int(ttl_of(session, self.settings)))
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(key("ckpt", session.id), record, ex=ttl)
             if histories is not None:
                 pipe.set(key("hist", session.id), histories, ex=ttl)
             else:
                 pipe.expire(key("hist", session.id), ttl)
-            await pipe.execute()
+            try:
+                await pipe.execute()
+            except ResponseError as e:
+                if not _out_of_memory(e):
+                    raise
+                self._say_full(True)
+                raise StoreFull("Redis is full (maxmemory)") from None
 
     async def load(self, sid: str) -> dict | None:
         """Session `sid`'s last checkpoint, its chart histories put back (only the entries
         up to its step: a history saved before a step back is cut), or None."""
         record, histories = await self.redis.mget(key("ckpt", sid), key("hist", sid))
-        if record is None:
-            return None
-        r = json.loads(record)
-        h = json.loads(histories) if histories else {}
-        for name, part in (("snapshot", "a"), ("run_b", "b")):
-            snap = r.get(name)
-            if snap is not None:
-                step = snap["counters"]["step"]
-                snap["history"] = [e for e in (h.get(part) or []) if e["step"] <= step]
-        return r
+        return None if record is None else with_histories(record, histories)
 
     async def hold(self, session: Session) -> None:
         """Take `session`'s lease and count it against its address (a new or restored one)."""
@@ -227,16 +238,21 @@ class Cluster:
 
     # budgets: leased members of per-address sorted sets
 
-    async def take_member(self, set_key: str, member: str, cap: int) -> int | None:
+    async def take_member(
+        self, set_key: str, member: str, cap: int, strict: bool = False
+    ) -> int | None:
         """Add `member` to `set_key` unless it holds `cap` already (cap < 0: no cap);
-        None when taken, else the count that refused it. Down: taken, counted later."""
+        None when taken, else the count that refused it. Down: taken, counted later (or,
+        if `strict`, ClusterDown: a new session must be counted and kept, or wait)."""
         now = _ms()
         try:
             n = await self._take(
                 keys=[set_key], args=[now, now + MEMBER_MS, member, cap, MEMBER_MS * 4]
             )
-        except DOWN:
+        except DOWN as e:
             self.up = False
+            if strict:
+                raise ClusterDown(str(e)) from None
             n = -1
         if n >= 0:
             return int(n)
@@ -296,7 +312,7 @@ class Cluster:
     def _room_fields(room) -> dict[str, str]:
         return {
             "sid": room.session.id,
-            "token": _digest(room.token),
+            "token": room.token_digest,
             "join_path": room.join_path,
             "join_urls": json.dumps(room.join_urls),
         }
@@ -324,13 +340,17 @@ class Cluster:
     async def presenter_session(self, code: str, token: str) -> str | None:
         """The session id of room `code` if `token` is its presenter's."""
         info = await self.room_info(code)
-        if info is None or not secrets.compare_digest(info.get("token", ""), _digest(token)):
+        if info is None or not secrets.compare_digest(info.get("token", ""), digest(token)):
             return None
         return info["sid"]
 
     async def close_room(self, code: str) -> None:
+        """The room is over: its keys go now, or as soon as Redis hears this worker again
+        (never left to their TTL: a student with the code would find the session)."""
+        self.closed_rooms.add(code)
         try:
             await self.redis.delete(key("room", code), key("roomf", code))
+            self.closed_rooms.discard(code)
         except DOWN:
             pass
 
@@ -412,7 +432,8 @@ class Cluster:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                await self.heartbeat()
+                # bounded: a pipeline whose connection broke mid-call can wait for ever
+                await asyncio.wait_for(self.heartbeat(), HEARTBEAT_TIMEOUT_S)
                 if not self.up:
                     log.info("Redis is back; this worker's sessions are checkpointed again")
                     for s in self.manager.sessions.values():
@@ -426,11 +447,18 @@ class Cluster:
                 self.up = False
 
     async def heartbeat(self) -> None:
-        """Say this worker is alive, and re-assert all it holds (after an outage, too)."""
+        """Say this worker is alive, and re-assert all it holds (after an outage, too); rooms
+        closed while Redis could not hear it are deleted now. A full Redis (maxmemory,
+        noeviction) refuses what would grow it, not what keeps this worker alive
+        (PEXPIRE): it is said as full, not as unreachable."""
         now = _ms()
         sessions = list(self.manager.sessions.values())
+        closed = list(self.closed_rooms)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(key("worker", self.id), "1", px=ALIVE_MS)
+            pipe.pexpire(key("worker", self.id), ALIVE_MS)
+            pipe.set(key("worker", self.id), "1", px=ALIVE_MS, nx=True)
+            for code in closed:
+                pipe.delete(key("room", code), key("roomf", code))
             for s in sessions:
                 await self._lease(
                     keys=[key("lease", s.id)], args=[self.id, LEASE_MS, ""], client=pipe
@@ -443,35 +471,30 @@ class Cluster:
             for room in list(self.manager.rooms.by_code.values()):
                 pipe.hset(key("room", room.code), mapping=self._room_fields(room))
                 pipe.expire(key("room", room.code), int(self.settings.room_ttl_s))
-            results = await pipe.execute()
-        for s, held in zip(sessions, results[1 : 1 + len(sessions)]):
-            if not held:
+            results = await pipe.execute(raise_on_error=False)
+        for r in results:
+            if isinstance(r, Exception) and not _out_of_memory(r):
+                raise r
+        self._say_full(any(isinstance(r, Exception) for r in results))
+        for code, done in zip(closed, results[2 : 2 + len(closed)]):
+            if not isinstance(done, Exception):
+                self.closed_rooms.discard(code)
+        leases = results[2 + len(closed) : 2 + len(closed) + len(sessions)]
+        for s, held in zip(sessions, leases):
+            if held == 0:  # another worker holds it (a refused write is not that)
                 await self.manager.lost(s)
         for room in list(self.manager.rooms.by_code.values()):
             room.presence_changed(recount_only=True)  # followers on every worker
 
-    async def _checkpoint_loop(self) -> None:
-        """Every changed session, each `checkpoint_period_s`; its chart history only every
-        HISTORY_EVERY periods (a long one is most of a checkpoint's bytes and encoding), so a
-        worker's crash may cost a resumed chart its last half minute, never its weights."""
-        period = self.settings.checkpoint_period_s
-        turn = 0
-        while True:
-            await asyncio.sleep(period)
-            if not self.up:
-                continue
-            turn += 1
-            for s in list(self.manager.sessions.values()):
-                if s.changed:
-                    try:
-                        await self.save(s, history=turn % HISTORY_EVERY == 0)
-                    except asyncio.CancelledError:
-                        raise
-                    except DOWN:
-                        s.changed = True
-                        break
-                    except Exception:
-                        log.exception("checkpointing session %s failed", s.id[:6])
+    def _say_full(self, full: bool) -> None:
+        if full and not self.full:
+            log.warning(
+                "Redis is full (maxmemory, noeviction): checkpoints and new rooms wait for "
+                "room there; sessions play on"
+            )
+        elif self.full and not full:
+            log.info("Redis has room again: checkpoints are written again")
+        self.full = full
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -494,25 +517,43 @@ async def resubscribe(client, pubsub, channel: str):
     return fresh
 
 
+def _out_of_memory(e: BaseException) -> bool:
+    """Redis refused a write for want of memory (maxmemory with noeviction)."""
+    return isinstance(e, OutOfMemoryError) or (
+        isinstance(e, ResponseError) and str(e).startswith("OOM")
+    )
+
+
 def _ms() -> int:
     return int(time.time() * 1000)
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _safe(url: str) -> str:
-    """`url` without a password, for the log."""
-    if "@" not in url:
-        return url
+    """`url` without a password (in its user part or as `?password=`), for the log."""
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://…@{rest.rpartition('@')[2]}"
+    if "@" in rest.split("/", 1)[0]:
+        rest = "…@" + rest.split("@", 1)[1]
+    if "password=" in rest:
+        rest = re.sub(r"(password=)[^&]*", r"\1…", rest)
+    return f"{scheme}://{rest}"
 
 
-async def check_reachable(url: str) -> None:
+def password_of(path: str | None) -> dict:
+    """`{"password": ...}` from the file at `path` (its first line), or nothing."""
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            return {"password": f.readline().rstrip("\r\n")}
+    except OSError as e:
+        raise ClusterDown(f"cannot read the Redis password file {path}: {e.strerror}") from None
+
+
+async def check_reachable(url: str, password_file: str | None = None) -> None:
     """Raise ClusterDown with a reason a person can read if Redis at `url` does not answer."""
-    client = aioredis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    client = aioredis.from_url(
+        url, socket_timeout=2.0, socket_connect_timeout=2.0, **password_of(password_file)
+    )
     try:
         await client.ping()
     except (*DOWN, ValueError) as e:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from . import readouts
 from .client import Outbox
 from .cluster import DOWN, ClusterDown, key, resubscribe
+from .polls import RelayedPoll
 from .protocol import CloseCode, RoomUi, encode
 from .protocol import Room as RoomMsg
 from .sessions import Session
@@ -134,6 +135,7 @@ class RoomLink:
         self.followers = 0
         self.presenter_online = True
         self.relay = "ok"
+        self.poll = RelayedPoll(feed.cluster, feed.code)  # the presenter's open question
 
     def message(self, role: str = "follower") -> RoomMsg:
         return RoomMsg(
@@ -245,6 +247,8 @@ class RoomFeed:
         trainer, run_b = await manager.build(record)
         room = record.get("room") or {}
         self.link.ui = room.get("ui") or {}
+        if room.get("poll"):  # the open question, for joiners (the channel says what is newer)
+            self.link.poll.restore(room["poll"])
         if self.session is None:
             self.session = Replica(self, trainer, manager)
         s = self.session
@@ -269,11 +273,14 @@ class RoomFeed:
             return encode(state), s._weights(t, for_room=True)[1], s.published
 
         state, frame, published = await s.call(read)
+        question = await self.link.poll.texts(conn)
         conn.sent_points = True
         conn.reply(state)
         conn.frame((frame,))
         if self.link.ui:
             conn.reply(self.link.ui_message())
+        for text in question:
+            conn.reply(text)
         # no await from here on: nothing is relayed between the catch-up and joining
         if published is not None:
             publisher, seq = published
@@ -307,6 +314,8 @@ class RoomFeed:
         text = payloads[0]
         if isinstance(text, str) and text.startswith('{"type":"room'):
             self._note(text)
+        elif isinstance(text, str) and text.startswith(('{"type":"question', '{"type":"reveal')):
+            self.link.poll.note(text)
         for f in followers:
             f.reply(text)
 

@@ -12,8 +12,10 @@ Byte layout (all integers little-endian; documented in docs/protocol.md):
 
 The header is `{"kind": "frame" | "record", ..., "arrays": [entry, ...]}` where an entry is
 `{"name", "layer"?, "shape", "dtype": "float32" | "float16", "offset"}`; float arrays come
-first, as one block padded to 4 bytes. Weight layer l feeds node layer l + 1. Format 2
-carries no heatmaps: the page computes them from the weights (format 1 sent uint8 maps).
+first, each padded with zeros to a multiple of 4 bytes (a float16 array of odd length gets
+one zero: format 2 padded only the block's end, so a follower's `grads` sat at 2 mod 4).
+Weight layer l feeds node layer l + 1. Formats 2 and 3 carry no heatmaps: the page
+computes them from the weights (format 1 sent uint8 maps).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import struct
 import numpy as np
 
 MAGIC = b"BPLF"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _PREFIX = struct.Struct("<4sHHI")
 
 
@@ -34,19 +36,23 @@ def pack(
     """One frame: `meta` goes into the header; each (entry, array) gets shape, dtype, offset.
 
     Float arrays are converted to `floats_as` (float32, or float16 for a room's followers) in
-    one block (NaN ↦ 0, ±inf ↦ ± its max) and come first, padded to 4 bytes; uint8 arrays
-    follow. The header's "arrays" text depends only on the entries, shapes and dtypes, which
+    one block (NaN ↦ 0, ±inf ↦ ± its max) and come first, each padded to 4 bytes; uint8
+    arrays follow. The header's "arrays" text depends only on the entries, shapes and dtypes, which
     repeat frame after frame: it is encoded once per layout.
     """
     floats = [(e, a) for e, a in arrays if a.dtype.kind == "f"]
     ordered = floats + [(e, a) for e, a in arrays if a.dtype.kind != "f"]
     chunks = []
     if floats:
+        per_word = 4 // np.dtype(floats_as).itemsize  # elements in 4 bytes: 1 or 2
+        pad = [np.zeros(-a.size % per_word) for _, a in floats]
         with np.errstate(over="ignore", invalid="ignore"):
-            block = np.concatenate([a.ravel() for _, a in floats], dtype=floats_as)
+            block = np.concatenate(
+                [x for (_, a), z in zip(floats, pad) for x in (a.ravel(), z)], dtype=floats_as
+            )
         if not np.isfinite(block).all():
             np.nan_to_num(block, copy=False)
-        chunks.append(block.tobytes() + b"\0" * (-block.nbytes % 4))
+        chunks.append(block.tobytes())
     chunks += [np.ascontiguousarray(a).tobytes() for _, a in ordered[len(floats) :]]
     key = (np.dtype(floats_as).char, *((*e.items(), a.shape, a.dtype.char) for e, a in ordered))
     layout = _LAYOUTS.get(key)
@@ -65,14 +71,13 @@ _LAYOUTS: dict[tuple, str] = {}
 
 def _layout(ordered: list[tuple[dict, np.ndarray]], floats_as: np.dtype) -> str:
     """The header's "arrays" JSON for arrays in payload order."""
-    entries, offset, in_floats = [], 0, True
+    entries, offset = [], 0
     for entry, arr in ordered:
-        if arr.dtype.kind != "f" and in_floats:  # the float block is padded to 4 bytes
-            offset += -offset % 4
-            in_floats = False
         dtype = floats_as if arr.dtype.kind == "f" else arr.dtype
         entries.append({**entry, "shape": list(arr.shape), "dtype": dtype.name, "offset": offset})
         offset += arr.size * dtype.itemsize
+        if arr.dtype.kind == "f":  # each float array is padded to 4 bytes
+            offset += -offset % 4
     return json.dumps(entries, allow_nan=False, separators=(",", ":"))
 
 

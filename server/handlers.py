@@ -4,7 +4,8 @@ A handler runs trainer work through `session.call` (thread pool, lock held) and 
 through the connection. The engine's refusals become typed errors here: ConfigError →
 `bad_config` with its field, TrainerError → `rejected`; both leave the trainer unchanged.
 Answers that describe the session (state, steps, inspections) are shared with a room's
-followers; a follower may only export, fork or leave (anything else is `forbidden`).
+followers; a follower may only answer the presenter's question, export, fork or leave
+(anything else is `forbidden`).
 In compare mode every handler that moves the trainer moves run B the same way, and
 every edit reaches it as compare.py says.
 """
@@ -18,14 +19,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from engine import csv_points
 from engine.config import FIELDS, LIVE_FIELDS, ConfigError
+from engine.csv_points import CsvError
 from engine.trainer import SnapshotError, TrainerError
 
-from . import compare, protocol, readouts
+from . import compare, protocol, questions, readouts
 from .budgets import over_memory
-from .cluster import address_key
 from .protocol import ErrorCode, ProtocolError, encode
 from .sessions import SessionsFull
+from .store import address_key
 
 log = logging.getLogger("backprop_lab.handlers")
 
@@ -36,9 +39,20 @@ DATA_GROUP = frozenset(f.name for f in FIELDS if f.group == "data")
 HEAVY_STEPS = 20  # a `step` of more updates than this runs as a series of short jobs
 LONG_STEP_CHUNK_S = 0.03  # CPU seconds of each of those jobs
 READ_ONLY = frozenset(
-    {"inspect", "export", "gradcheck", "view", "ui", "fork", "open_room", "close_room"}
+    {
+        "inspect",
+        "export",
+        "export_points",
+        "gradcheck",
+        "view",
+        "ui",
+        "fork",
+        "open_room",
+        "close_room",
+    }
+    | {"ask", "answer", "reveal"}
 )
-UNCHARGED = frozenset({"leave", "pause", "ui"})  # never wait for the address's CPU share
+UNCHARGED = frozenset({"leave", "pause", "ui", "answer"})  # never wait for the address's CPU share
 Handler = Callable[["Connection", object], Awaitable[None]]
 
 
@@ -362,6 +376,62 @@ async def on_import(conn: Connection, msg: protocol.Import) -> None:
     s.request_render()
 
 
+async def on_import_points(conn: Connection, msg: protocol.ImportPoints) -> None:
+    """A CSV file read (csv_points.parse) off the loop; previewed, or trained on from fresh
+    weights by a new trainer that replaces the session's only once it is built (like
+    `import`), so a refusal, run B's included, changes nothing."""
+    s = conn.session
+    factory = s.trainer.__class__
+
+    def load(t):
+        imported = csv_points.parse(msg.csv, msg.name)
+        if not msg.apply:
+            return imported, None
+        trainer = factory(t.config)
+        trainer.import_points(imported)
+        if s.run_b is not None:
+            compare.config_of_b(trainer.config, s.b_changes)  # B can follow, or ConfigError
+        return imported, trainer
+
+    try:
+        imported, trainer = await s.call(load, heavy=True)
+    except CsvError as e:
+        raise ProtocolError(ErrorCode.REJECTED, str(e)[:300], "csv", "import_points") from None
+    if trainer is None:
+        conn.reply(encode(protocol.PointsPreview(preview=imported.preview())))
+        return
+    s.pause()
+
+    def swap(_):
+        compare.rebuild(s, trainer)
+        s.trainer = trainer
+
+    await s.call(swap)
+    await send_state(conn, points=True, history=True)
+    s.request_render()
+
+
+async def on_export_points(conn: Connection, msg: protocol.ExportPoints) -> None:
+    """The points as CSV, charged to the asker by its size like `export`."""
+    s = conn.session
+    await s.fresh()
+
+    def job(t):
+        source = t.data_source
+        return source["name"] if source else f"{t.config.dataset}.csv", t.points_csv()
+
+    name, text = await s.call(job)
+    cost = len(text) / conn.settings.max_message_bytes
+    if cost > 1 and not conn.bucket.take(cost - 1):
+        raise ProtocolError(
+            ErrorCode.RATE_LIMITED,
+            f"the points' CSV of {len(text) // 1024} KiB counts as many messages; wait a moment",
+            None,
+            "export_points",
+        )
+    conn.reply(encode(protocol.PointsCsv(name=name, csv=text)))
+
+
 async def on_gradcheck(conn: Connection, msg: protocol.Gradcheck) -> None:
     result = await conn.session.call(lambda t: t.gradcheck(), heavy=True)
     conn.session.share(encode(protocol.GradcheckResult(result=result)))
@@ -474,6 +544,38 @@ async def on_compare(conn: Connection, msg: protocol.Compare) -> None:
         await s.call(lambda t: compare.start(s, t, dict(msg.config), msg.restart))
     await send_state(conn, history=True)
     s.request_render()
+
+
+def _room_of(conn: Connection, type_: str):
+    room = conn.session.room
+    if room is None:
+        raise ProtocolError(
+            ErrorCode.REJECTED,
+            "a question is asked of a room's class: open a room first",
+            None,
+            type_,
+        )
+    return room
+
+
+async def on_ask(conn: Connection, msg: protocol.Ask) -> None:
+    """The engine's answer is worked out now, for the next update (questions.py)."""
+    room, s = _room_of(conn, "ask"), conn.session
+    example = room.ui.get("example")
+    posed = await s.call(lambda t: questions.pose(t, msg.question, example))
+    await room.poll.ask(posed)
+
+
+async def on_answer(conn: Connection, msg: protocol.Answer) -> None:
+    if conn.role != "follower":
+        raise ProtocolError(
+            ErrorCode.REJECTED, "the class answers; the presenter reveals", None, "answer"
+        )
+    await _room_of(conn, "answer").poll.answer(conn, msg.question, msg.value)
+
+
+async def on_reveal(conn: Connection, msg: protocol.Reveal) -> None:
+    await _room_of(conn, "reveal").poll.reveal()
 
 
 # `on_<type>` for each message protocol.py lists, found by name: a message without its

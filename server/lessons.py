@@ -21,7 +21,10 @@ class Lesson:
     static/js/state.js PLAY_RATES): slow where each update should be watched, fast where the
     idea needs thousands. `charts` is the chart it is about (one of CHARTS: "all", or a
     readout's name such as "loss" or "grad_norms"), shown alone where all do not fit. `compare`
-    (optional) is the second run's changes in compare mode."""
+    (optional) is the second run's changes in compare mode. `question` (optional) is what the
+    presenter may ask the class at the lesson's moment (`moment` says when): an `ask`
+    message's question (protocol.QuestionSpec; tests/test_lessons.py checks it, and the
+    engine's answer where the lesson claims one, `answer`)."""
 
     id: str
     title: str
@@ -32,6 +35,9 @@ class Lesson:
     rate: float
     charts: str = "loss"
     compare: dict[str, Any] | None = field(default=None)
+    question: dict[str, Any] | None = field(default=None)
+    moment: str = ""
+    answer: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -46,6 +52,8 @@ class Lesson:
         }
         if self.compare is not None:
             out["compare"] = dict(self.compare)
+        if self.question is not None:
+            out["question"] = {"spec": dict(self.question), "moment": self.moment}
         return out
 
 
@@ -118,6 +126,12 @@ LESSONS: tuple[Lesson, ...] = (
         charts="loss",
         title="XOR needs a hidden layer",
         config=_config(dataset="xor", seed=1, hidden=[4], activation="tanh", learning_rate=0.1),
+        question={"kind": "update_sign", "target": {"kind": "link", "layer": 1, "i": 0, "j": 0}},
+        moment=(
+            "Before the first update: step by phase to the backward pass, look at the output's "
+            "δ and hidden neuron 1's output, and ask whether the link between them goes up or "
+            "down."
+        ),
         explanation=(
             "XOR puts each class in two opposite corners, so no single straight line separates "
             "them. A hidden layer lets each hidden neuron draw its own line, and the output "
@@ -149,6 +163,9 @@ LESSONS: tuple[Lesson, ...] = (
             loss="mse",
             learning_rate=3.0,
         ),
+        question={"kind": "loss_direction"},
+        moment="Before pressing Play: at learning rate 3, will the next update lower the loss?",
+        answer="up",
         explanation=(
             "Each update moves every weight by the learning rate times its gradient. If that "
             "step is too big it jumps over the valley of the loss and lands higher up the other "

@@ -29,14 +29,21 @@ from engine.config import (
     MULTICLASS_DATASETS,
     REGRESSION_DATASETS,
 )
+from engine.csv_points import MAX_CSV_CHARS, MAX_NAME_CHARS
 from engine.features import FEATURE_LABELS
 from engine.readouts import COUNTERS, READOUT_NAMES, READOUTS, Shape
 
 from .lessons import CHARTS, LESSONS
 
-PROTOCOL_VERSION = 4
-# What a room's follower may send: it reads along, saves a copy, forks or stops following.
-FOLLOWER_MESSAGES = frozenset({"export", "fork", "leave"})
+PROTOCOL_VERSION = 5
+# What a room's follower may send: it reads along, answers the presenter's question, saves a
+# copy, forks or stops following.
+FOLLOWER_MESSAGES = frozenset({"answer", "export", "export_points", "fork", "leave"})
+# The messages that may be over max_message_bytes (up to max_import_bytes): files
+LARGE_MESSAGES = frozenset({"import", "import_points"})
+# What a presenter may ask the class (server/questions.py has one kind each: a test checks)
+QUESTION_KINDS = ("update_sign", "delta_value", "loss_direction", "class_of_point")
+QUESTION_ID = r"^[0-9a-f]{8}$"
 
 MAX_INDEX = 4 * MAX_POINTS  # no list the engine keeps is longer (points grow by editing)
 MAX_JSON_INT = 2**53  # larger integers lose precision in a browser's JSON.parse
@@ -246,6 +253,27 @@ class Import(_Message):
     snapshot: dict[str, Any]
 
 
+class ImportPoints(_Message):
+    """`{"type": "import_points", "name": "iris.csv", "csv": "x1,x2,label\\n5.1,3.5,setosa…",
+    "apply": false}`: your own data from a CSV file (engine/csv_points.py). Without `apply`
+    it changes nothing and is answered with `points_preview` (the rows read, the classes and
+    the ranges); with `apply` the session trains on the file from fresh weights, answered
+    with `state`. A bad file is `rejected`, field "csv", its message naming the line. May be
+    over `max_message_bytes`, up to `max_import_bytes`."""
+
+    type: Literal["import_points"]
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+    csv: Annotated[str, Field(max_length=MAX_CSV_CHARS)]
+    apply: bool = False
+
+
+class ExportPoints(_Message):
+    """`{"type": "export_points"}`: the points, train and test with the split, as CSV in the
+    file's units; answered with `points_csv`."""
+
+    type: Literal["export_points"]
+
+
 class Gradcheck(_Message):
     """`{"type": "gradcheck"}`: finite-difference check of the last update's gradients;
     answered with `gradcheck`."""
@@ -328,6 +356,48 @@ class UiShare(_Message):
     reveal: Annotated[int, Field(ge=0, le=64)] | None = None
 
 
+class QuestionSpec(_Message):
+    """What the presenter asks (see `Ask`): `kind`, and the target it names."""
+
+    kind: Literal[QUESTION_KINDS]  # type: ignore[valid-type]
+    target: Selection | None = None
+    x1: Annotated[float, Field(ge=-1e6, le=1e6)] | None = None
+    x2: Annotated[float, Field(ge=-1e6, le=1e6)] | None = None
+    tolerance: Annotated[float, Field(gt=0, le=1e6)] | None = None
+
+
+class Ask(_Message):
+    """`{"type": "ask", "question": {"kind": "update_sign", "target": {"kind": "link",
+    "layer": 0, "i": 1, "j": 2}}}`: ask the room's class (presenter only). Kinds:
+    `update_sign` (a link: will its weight go up or down in the next update?),
+    `delta_value` (a neuron's δ or a link's ∂L/∂w in the next update, on the traced example;
+    answered with a number, right within `tolerance`, default 10 % of |truth| or 0.01),
+    `loss_direction` (will the training loss go up or down with the next update?) and
+    `class_of_point` (`x1`, `x2`: which class does the network give that point?). The
+    engine's answer is worked out now, on a copy of the session stepped once; a new question
+    replaces the open one. Answered with `question` to everyone in the room."""
+
+    type: Literal["ask"]
+    question: QuestionSpec
+
+
+class Answer(_Message):
+    """`{"type": "answer", "question": "3f9c01ab", "value": "up"}` (a choice of the question's
+    `choices`, or a number for `delta_value`): a follower's answer, which replaces its
+    earlier one until the presenter reveals. Answered with `question` (its `answer` set)."""
+
+    type: Literal["answer"]
+    question: Annotated[str, Field(pattern=QUESTION_ID)]
+    value: Annotated[str, Field(max_length=16)] | Annotated[float, Field(ge=-1e6, le=1e6)] | int
+
+
+class Reveal(_Message):
+    """`{"type": "reveal"}`: close the answers to the open question and show everyone the
+    engine's answer (presenter only). Answered with `reveal` to everyone in the room."""
+
+    type: Literal["reveal"]
+
+
 class Fork(_Message):
     """`{"type": "fork"}`: a follower takes the room's current state (data, weights,
     optimizer state, counters, history) into a private session of its own; answered with
@@ -370,6 +440,8 @@ CLIENT_MODELS = (
     RemovePoint,
     Export,
     Import,
+    ImportPoints,
+    ExportPoints,
     Gradcheck,
     View,
     Leave,
@@ -379,6 +451,9 @@ CLIENT_MODELS = (
     UiShare,
     Fork,
     Compare,
+    Ask,
+    Answer,
+    Reveal,
 )
 ClientMessage = Annotated[Union[CLIENT_MODELS], Field(discriminator="type")]  # noqa: UP007
 CLIENT_TYPES = tuple(m.model_fields["type"].annotation.__args__[0] for m in CLIENT_MODELS)
@@ -391,6 +466,8 @@ _RANGE_ERRORS = {
     "less_than_equal",
     "too_long",
     "too_short",
+    "string_too_long",
+    "string_too_short",
     "literal_error",
     "enum",
 }
@@ -399,7 +476,12 @@ _RANGE_ERRORS = {
 def _from_validation_error(e: ValidationError, type_: str | None) -> ProtocolError:
     err = e.errors(include_url=False)[0]
     kind, loc = err["type"], err["loc"]
-    field = ".".join(str(p) for p in loc[1:] if p not in ("int", "float")) or None
+    # a union's member names in `loc` ("float", "constrained-str") are not fields
+    members = ("int", "float", "str")
+    field = ".".join(
+        str(p) for p in loc[1:] if p not in members and not str(p).startswith("constrained-")
+    )
+    field = field or None
     if kind == "union_tag_invalid":
         return ProtocolError(
             ErrorCode.UNKNOWN_TYPE,
@@ -462,13 +544,14 @@ def parse_client_message(text: str, max_bytes: int | None = None) -> BaseModel:
     type_ = data.get("type")
     if "type" in data and not isinstance(type_, str):
         raise ProtocolError(ErrorCode.WRONG_TYPE, "`type` must be a string", "type")
-    if max_bytes is not None and type_ != "import":
+    if max_bytes is not None and type_ not in LARGE_MESSAGES:
         size = len(text.encode("utf-8"))
         if size > max_bytes:
             raise ProtocolError(
                 ErrorCode.TOO_LARGE,
                 f"message of {size} bytes is over the "
-                f"{max_bytes}-byte limit (only `import` may be larger)",
+                f"{max_bytes}-byte limit (only {' and '.join(sorted(LARGE_MESSAGES))} may "
+                "be larger)",
             )
     for key in ("config", "snapshot"):
         if key in data:
@@ -536,13 +619,16 @@ class CompareReadout(_Out):
 class Hello(_Out):
     """The first message on every connection.
 
-    `{"type": "hello", "protocol": 4, "session": "3q2…", "resumed": false,
+    `{"type": "hello", "protocol": 5, "session": "3q2…", "resumed": false,
       "limits": {...}, "defaults": {<engine config>}, "schema": [<engine field table>],
       "tasks": {"binary": ["circle", ...], "regression": [...], "multiclass": [...]},
       "heads": {"binary": [["tanh", "mse"], ...], ...}, "live_fields": ["alpha", ...],
       "feature_labels": {"x1": "X₁", ...}, "follower_messages": ["export", "fork", "leave"],
       "readouts": ["loss", "accuracy", "grad_norms"]}`
     Keep `session` and reconnect with `/ws?session=<id>` to resume within `session_ttl_s`.
+    `restored` is true when the session came back from the server's store (a restart, or
+    another worker): its step-back history starts at its current step. `lost` says why the
+    session the tab asked for could not be resumed (a new one was opened), else null.
     `role` is "solo", "presenter" (this session is a room) or "follower" (this connection
     watches a room read-only; `session` is then null); `room` is as in the `room` message.
     `tasks` groups the data sets by task, `heads` lists the valid (output activation, loss)
@@ -557,6 +643,8 @@ class Hello(_Out):
     protocol: int = PROTOCOL_VERSION
     session: str | None
     resumed: bool
+    restored: bool = False
+    lost: str | None = None
     role: Literal["solo", "presenter", "follower"] = "solo"
     room: dict[str, Any] | None = None
     limits: dict[str, Any]
@@ -716,6 +804,28 @@ class Snapshot(_Out):
     snapshot: dict[str, Any]
 
 
+class PointsPreview(_Out):
+    """`{"type": "points_preview", "preview": {"name": "iris.csv", "rows": 150, "task":
+    "multiclass", "dataset": "your_data_classes", "columns": ["length", "width",
+    "species"], "header": true, "delimiter": "comma",
+    "class_names": ["setosa", ...], "class_counts": [50, 50, 50], "scales": [{"column":
+    "length", "lo": 4.3, "hi": 7.9, "to": [-5, 5]}, ...], "split": null | {"train": 120,
+    "test": 30}}}`: what `import_points` would load (csv_points.ImportedData.preview);
+    nothing changed."""
+
+    type: Literal["points_preview"] = "points_preview"
+    preview: dict[str, Any]
+
+
+class PointsCsv(_Out):
+    """`{"type": "points_csv", "name": "iris.csv", "csv": "# classes: …\\nx1,x2,label,split\\n…"}`:
+    the points as `export_points` asked (Trainer.points_csv); `import_points` reads it back."""
+
+    type: Literal["points_csv"] = "points_csv"
+    name: str
+    csv: str
+
+
 class GradcheckResult(_Out):
     """`{"type": "gradcheck", "result": {"max_rel_error": 3e-9, "n_checked": 33, ...}}`."""
 
@@ -767,6 +877,71 @@ class Forked(_Out):
     step: int
 
 
+class Question(_Out):
+    """The presenter's question, to everyone in the room (and to each joiner):
+
+    `{"type": "question", "id": "3f9c01ab", "kind": "update_sign", "prompt": "…", "choices":
+      ["up", "down", "unchanged"], "labels": ["goes up", "goes down", "stays"],
+      "target": {"kind": "link", "layer": 0, "i": 1, "j": 2} | null, "x1": null, "x2": null,
+      "tolerance": null, "step": 12, "answer": null}`
+    `choices` are the values an `answer` may send (null for `delta_value`: a number, right
+    within `tolerance`), `labels` what the buttons say; `step` the update it is about (the
+    next one); `answer` this follower's own answer (null: none yet, or sent to everyone)."""
+
+    type: Literal["question"] = "question"
+    id: str
+    kind: str
+    prompt: str
+    choices: list[str] | None
+    labels: list[str] | None
+    target: dict[str, Any] | None = None
+    x1: float | None = None
+    x2: float | None = None
+    tolerance: float | None = None
+    step: int
+    answer: str | float | None = None
+
+
+class Answers(_Out):
+    """The class's answers so far, to the presenter, at most twice a second: counts only.
+
+    `{"type": "answers", "id": "3f9c01ab", "counts": [12, 5, 1], "bins": null,
+      "answered": 18, "followers": 30}`
+    `counts` per choice, or for a number one per histogram bin between the `bins` edges."""
+
+    type: Literal["answers"] = "answers"
+    id: str
+    counts: list[int]
+    bins: list[float] | None = None
+    answered: int
+    followers: int
+
+
+class RevealMsg(_Out):
+    """The engine's answer, to everyone in the room; later answers are refused.
+
+    `{"type": "reveal", "id": "3f9c01ab", "kind": "update_sign", "truth": "down",
+      "truth_label": "goes down", "value": -0.0117, "detail": "Δw = −0.0117 in update 13",
+      "right": 14, "counts": [3, 14, 1], "bins": null, "answered": 18, "followers": 30,
+      "target": {...} | null}`
+    `truth` is the right choice (a number for `delta_value`), `value` the engine's number
+    behind it, `right` how many answered it (within the tolerance for a number)."""
+
+    type: Literal["reveal"] = "reveal"
+    id: str
+    kind: str
+    truth: str | float
+    truth_label: str
+    value: float | None
+    detail: str
+    right: int
+    counts: list[int]
+    bins: list[float] | None = None
+    answered: int
+    followers: int
+    target: dict[str, Any] | None = None
+
+
 ServerMessage = (
     Hello
     | State
@@ -776,10 +951,15 @@ ServerMessage = (
     | Error
     | Inspection
     | Snapshot
+    | PointsPreview
+    | PointsCsv
     | GradcheckResult
     | Room
     | RoomUi
     | Forked
+    | Question
+    | Answers
+    | RevealMsg
 )
 
 

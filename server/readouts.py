@@ -108,9 +108,10 @@ def _step_message(trainer, rec, count: int, playing: bool) -> StepMsg:
             playing=playing,
             stopped=trainer.stopped,
         )
+    # a half-shown phase step's record is the next update's: the readouts are this step's
     m: dict[str, Any] = rec.metrics if rec.metrics is not None else trainer.metrics()
     return StepMsg(
-        **{**_now(trainer, m), "grad_norms": rec.grad_norms},
+        **_now(trainer, m),
         update_ratios=rec.update_ratios,
         count=count,
         applied=rec.applied,

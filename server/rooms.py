@@ -17,11 +17,12 @@ import asyncio
 import secrets
 from typing import TYPE_CHECKING
 
-from .cluster import address_key
+from .polls import Poll
 from .protocol import CloseCode, RoomUi, encode
 from .protocol import Room as RoomMsg
 from .security import WILDCARD_HOSTS, lan_addresses
 from .settings import Settings
+from .store import address_key, digest, key
 
 if TYPE_CHECKING:
     from .sessions import Session
@@ -44,9 +45,14 @@ def qr_rows(text: str) -> list[str]:
 class Room:
     """One presented session: its code, the presenter's secret and shared view."""
 
-    def __init__(self, code: str, session: Session, settings: Settings, token: str | None = None):
+    def __init__(
+        self, code: str, session: Session, settings: Settings, token_digest: str | None = None
+    ):
         self.code = code
-        self.token = token or secrets.token_urlsafe(24)
+        # the presenter's secret: known only to the process that made the room (a room
+        # restored from a store knows its digest, and the presenter's browser keeps it)
+        self.token = None if token_digest else secrets.token_urlsafe(24)
+        self.token_digest = token_digest or digest(self.token)
         self.session = session
         self.ui: dict = {}
         self.cluster = None  # cluster.Cluster, in cluster mode
@@ -57,8 +63,11 @@ class Room:
         self.qr = qr_rows(self.join_urls[0]) if self.join_urls else None
         self._presence: asyncio.Task | None = None
         self._tell = False  # presence must be told even if the count did not change
+        self.poll = Poll(self)  # the presenter's question to the class (polls.py)
 
     def _join_urls(self, settings: Settings) -> list[str]:
+        if settings.public_url:  # behind a proxy: the address people use, never a backend's
+            return [settings.public_url.rstrip("/") + self.join_path]
         if settings.host not in WILDCARD_HOSTS:
             return []  # the page's own origin is the address followers use
         return [f"http://{ip}:{settings.port}{self.join_path}" for ip in lan_addresses()]
@@ -107,8 +116,6 @@ class Room:
 
     async def _recount(self) -> bool:
         """Cluster mode: the followers on every worker; whether the count changed."""
-        from .cluster import key
-
         n = await self.cluster.count(key("roomf", self.code))
         changed, self.counted = n != self.counted, n
         return changed
@@ -121,6 +128,7 @@ class Rooms:
         self.settings = settings
         self.by_code: dict[str, Room] = {}
         self.cluster = None  # cluster.Cluster, in cluster mode
+        self.saved = None  # async fn(session): write it to the store now (SessionManager)
 
     async def open(self, session: Session) -> Room:
         """The session's room, made now if it has none (in cluster mode, named in Redis
@@ -129,13 +137,20 @@ class Rooms:
             room = Room(_new_code(self.by_code), session, self.settings)
             if await self._share(room):
                 session.room = self.by_code[room.code] = room
+                session.changed = True
+                if self.saved is not None:  # a crash now must not lose the room
+                    await self.saved(session)
         return session.room
 
-    async def adopt(self, session: Session, code: str, token: str, ui: dict) -> Room:
-        """Session resumed from a checkpoint (cluster mode): its room goes on here."""
-        room = Room(code, session, self.settings, token)
+    async def adopt(
+        self, session: Session, code: str, token_digest: str, ui: dict, poll: dict | None = None
+    ) -> Room:
+        """Session resumed from a checkpoint (a restart, another worker): its room goes on,
+        its question and the answers to it (in Redis, in cluster mode) too."""
+        room = Room(code, session, self.settings, token_digest)
         room.ui = dict(ui)
         await self._share(room)
+        room.poll.restore(poll)
         session.room = self.by_code[code] = room
         return room
 
@@ -155,6 +170,7 @@ class Rooms:
     def let_go(self, room: Room) -> None:
         """The session moved to another worker: the room goes on there, its followers too."""
         self.by_code.pop(room.code, None)
+        room.poll.stop()
         if room.publisher is not None:
             room.session.followers.discard(room.publisher)
             room.publisher.stop()
@@ -165,7 +181,9 @@ class Rooms:
     def presenter(self, code: str | None, token: str | None) -> Room | None:
         """The room whose presenter token is `token`, if `code` names it."""
         room = self.get(code)
-        if room is None or not token or not secrets.compare_digest(token, room.token):
+        if room is None or not token:
+            return None
+        if not secrets.compare_digest(digest(token), room.token_digest):
             return None
         return room
 
@@ -174,10 +192,15 @@ class Rooms:
         return sum(len(r.session.followers) for r in self.by_code.values())
 
     async def close(self, room: Room, reason: str) -> None:
-        """End `room`: its followers are closed with 4004; the session goes on alone."""
+        """End `room`: its followers are closed with 4004; the session goes on alone, and
+        is written to the store at once, so that a crash now cannot bring the room back."""
         self.by_code.pop(room.code, None)
+        room.poll.stop()
         if room.session.room is room:
             room.session.room = None
+            room.session.changed = True
+            if self.saved is not None:
+                await self.saved(room.session)
         followers, room.session.followers = list(room.session.followers), set()
         if room.publisher is not None:
             if room.publisher not in followers:

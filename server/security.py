@@ -31,13 +31,16 @@ def lan_addresses() -> list[str]:
 
 def trusted_hosts(settings: Settings) -> list[str]:
     """Host names TrustedHostMiddleware accepts: loopback, the bound host, and when bound to
-    every interface this machine's name and LAN addresses; plus `settings.trusted_hosts`."""
+    every interface this machine's name and LAN addresses; plus `settings.trusted_hosts` and
+    the host of `settings.public_url`."""
     hosts = list(LOOPBACK_NAMES)
     if settings.host in WILDCARD_HOSTS:
         hosts += [socket.gethostname(), *lan_addresses()]
     else:
         hosts.append(settings.host)
     hosts += settings.trusted_hosts
+    if settings.public_url:  # the name people reach the service by, through the proxy
+        hosts.append(urlsplit(settings.public_url).hostname or "")
     return list(dict.fromkeys(h.lower() for h in hosts if h and h != "*"))
 
 

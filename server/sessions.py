@@ -49,16 +49,19 @@ from typing import Any, Protocol
 
 from . import frames, readouts
 from .budgets import Budgets, oldest_first, over_memory
-from .cluster import address_key
 from .pool import NORMAL, URGENT, PriorityPool
 from .protocol import CloseCode, Stopped, encode, rounded
 from .rooms import Rooms
 from .settings import Settings
+from .store import ClusterDown, Store, address_key, checkpoint_loop, digest
 
 log = logging.getLogger("backprop_lab.sessions")
 GIVE_WAY_TURNS = 4  # loop turns a room's due frame needs to start (its timer, then its task)
 INLINE_QUICK_S = 0.005  # quick jobs cheaper than this run on the event loop's thread
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# a session brought back by a restart before its tab: known by its id's digest alone (a room,
+# restored at once for its followers), kept under this prefix, which no id matches
+UNCLAIMED = "~"
 # whose address a job's CPU time is charged to, when not the session's owner's (a follower's
 # export); set by the connection that asks
 PAYER: contextvars.ContextVar[str | None] = contextvars.ContextVar("payer", default=None)
@@ -92,6 +95,7 @@ class Session:
         budgets: Budgets | None = None,
     ):
         self.id = sid
+        self.store_key = digest(sid)  # what a store keeps it under (store.py)
         self.address = address  # of the client that opened it, for the per-address caps
         self.budgets = budgets  # charged with every job's CPU time
         self.trainer = trainer
@@ -118,9 +122,12 @@ class Session:
         self.run_b = None  # compare mode: trainer B, stepped with `trainer` (lock held)
         self.b_changes: dict[str, Any] = {}
         self._quick_cpu = 0.0  # CPU seconds the last quick job took
-        self.changed = True  # since the last checkpoint (cluster mode: cluster.py)
+        self.changed = True  # since the last checkpoint (store.py)
         self._history_of: tuple = ()  # the trainers (A, B) whose history the last save wrote
         self._history_step = -1  # and the step of its last entry
+        # for the next `hello`: whether it came back from a store; why another was lost
+        self.restored = False
+        self.lost: str | None = None
         # when each playing room's next frame is due (loop time), shared by all sessions
         self._room_ticks = room_ticks if room_ticks is not None else {}
 
@@ -163,7 +170,7 @@ class Session:
 
     def checkpoint(self, trainer, history: bool = True) -> tuple[str, str | None]:
         """Lock held: everything needed to carry the session on elsewhere, bit for bit, as
-        JSON (cluster mode): the trainer's snapshot, run B's, the play state and the room;
+        JSON (store.py): the trainer's snapshot, run B's, the play state and the room;
         and, with `history` or when the history is not just longer than at its last save,
         the chart histories apart (long, and rewritten less often: cluster.py)."""
         self.changed = False
@@ -196,10 +203,11 @@ class Session:
             if room is None
             else {
                 "code": room.code,
-                "token": room.token,
+                "token_digest": room.token_digest,
                 "ui": room.ui,
                 # what the room had published by now: a joiner's state is this fresh
                 "published": None if room.publisher is None else room.publisher.mark(),
+                "poll": room.poll.record(),
             },
         }
         return json.dumps(record), histories
@@ -208,6 +216,12 @@ class Session:
         """A snapshot's chart history as a page gets it: thinned to `history_points` entries,
         6 significant digits (a long run's 3,500 entries took 780 KB; now 170 KB at most)."""
         return rounded(readouts.thin(snap["history"], self.settings.history_points), 6)
+
+    def greeting_notes(self) -> tuple[bool, str | None]:
+        """(restored, lost) for the next `hello` (see protocol.Hello), said once."""
+        notes = self.restored, self.lost
+        self.restored, self.lost = False, None
+        return notes
 
     async def fresh(self) -> None:
         """Up to date for a follower's read (a feed's Replica rebuilds itself; this is live)."""
@@ -436,7 +450,10 @@ class SessionManager:
         self.settings = settings
         self.sessions: dict[str, Session] = {}
         self.cluster = None  # cluster.Cluster when the service shares Redis (start_cluster)
-        self._claims: dict[str, asyncio.Task] = {}  # sessions being fetched from the cluster
+        self.store: Store | None = None  # where checkpoints go (store.py); None: nowhere
+        self._claims: dict[str, asyncio.Task] = {}  # sessions being fetched from the store
+        self._unloadable: dict[str, str] = {}  # digest(sid) -> why its checkpoint failed
+        self._saving: set[asyncio.Task] = set()  # checkpoints of tabs that just went
         if trainer_factory is None:
             from engine.trainer import Trainer
 
@@ -448,19 +465,26 @@ class SessionManager:
         self.heavy_executor = PriorityPool(settings.heavy_threads, "trainer-long")
         self.open_executor = PriorityPool(1, "trainer-new")  # new sessions and forks
         self.room_ticks: dict[Session, float] = {}  # see Session._give_way
+        self.rooms.saved = self._save_quietly
         self._reaper: asyncio.Task | None = None
+        self._checkpoints: asyncio.Task | None = None
 
     async def open(
         self, sid: str | None, address: str | None = None, create: bool = True
     ) -> tuple[Session | None, bool]:
-        """(session, resumed): the live session with id `sid` (in cluster mode, taken from the
-        worker that holds it, or from its checkpoint), or a new one for `address` (None if
-        not `create`). Raises cluster.ClusterDown when Redis cannot say."""
+        """(session, resumed): the live session with id `sid` (else from the store: its
+        checkpoint, or in cluster mode the worker that holds it), or a new one for `address`
+        (None if not `create`). Raises store.ClusterDown when Redis cannot say, SessionsFull
+        past a cap (or while Redis is unreachable: a new session could be neither counted
+        nor kept)."""
         self.expire()
         if sid and SESSION_ID.fullmatch(sid):
             if sid in self.sessions:
                 return self.sessions[sid], True
-            if self.cluster is not None:
+            waiting = self.sessions.get(UNCLAIMED + digest(sid))
+            if waiting is not None:
+                return self.claimed(waiting, sid), True
+            if self.store is not None:
                 task = self._claims.get(sid)
                 if task is None:
                     task = self._claims[sid] = asyncio.get_running_loop().create_task(
@@ -472,25 +496,95 @@ class SessionManager:
                     return session, True
         if not create:
             return None, False
-        return await self.create(self.trainer_factory, address), False
+        session = await self.create(self.trainer_factory, address)
+        if sid:
+            session.lost = self._why_lost(sid)
+        return session, False
+
+    def _why_lost(self, sid: str) -> str:
+        """Why session `sid` could not be resumed, for its tab."""
+        away = f"{self.settings.session_ttl_s / 60:g} min"
+        if not SESSION_ID.fullmatch(sid):
+            return "the page's session id is not one this server gives"
+        if (failed := self._unloadable.pop(digest(sid), None)) is not None:
+            return f"its checkpoint could not be loaded ({failed})"
+        if self.store is None:
+            return (
+                f"the server no longer had it: it was away for longer than {away}, or the "
+                "server restarted and keeps no state (--state none)"
+            )
+        return (
+            f"the server no longer had it: it was away for longer than {away}, or the "
+            "server's state was lost"
+        )
 
     async def _claim(self, sid: str) -> Session | None:
-        r = await self.cluster.claim(sid)
+        r = await self.store.claim(sid)
         if r is None:
             return None
-        trainer, run_b = await self.build(r)
-        session = self._new(sid, trainer, r.get("address"))
-        session.run_b, session.b_changes = run_b, r.get("b_changes") or {}
-        session.playing, session.speed, session.period = r["playing"], r["speed"], r["period"]
-        self.sessions[sid] = session
-        if r.get("room"):
-            room = r["room"]
-            await self.rooms.adopt(session, room["code"], room["token"], room["ui"])
+        try:
+            session = await self._revive(sid, r)
+        except Exception as e:  # noqa: BLE001  (a checkpoint this engine cannot load)
+            log.warning("session %s could not be restored: %s", sid[:6], e)
+            if len(self._unloadable) > 1000:
+                self._unloadable.clear()
+            self._unloadable[digest(sid)] = str(e)[:200]
+            return None
+        if self.cluster is None:
+            log.info("session %s restored at step %d", sid[:6], session.trainer.step_count)
+            return session
         await self.cluster.hold(session)
         await self.cluster.take_member(address_key("sessions", session.address), sid, -1)
         if session.room is not None:
             await self.cluster.take_member(address_key("rooms", session.address), sid, -1)
-        log.info("session %s resumed here from step %d", sid[:6], trainer.step_count)
+        log.info("session %s resumed here from step %d", sid[:6], session.trainer.step_count)
+        return session
+
+    async def _revive(self, sid: str, r: dict) -> Session:
+        """A session as checkpoint `r` left it, under `sid`, with its room open again."""
+        trainer, run_b = await self.build(r)
+        session = self._new(sid, trainer, r.get("address"))
+        session.run_b, session.b_changes = run_b, r.get("b_changes") or {}
+        session.playing, session.speed, session.period = r["playing"], r["speed"], r["period"]
+        session.changed = False  # the store holds it as it is
+        session.restored = True
+        self.sessions[sid] = session
+        if r.get("room"):
+            room = r["room"]
+            token_digest = room.get("token_digest") or digest(room.get("token") or "")
+            await self.rooms.adopt(
+                session, room["code"], token_digest, room["ui"], room.get("poll")
+            )
+        return session
+
+    async def restore(self) -> None:
+        """At start: every room the store kept comes back at once, before its presenter, so
+        its followers find it ("presenter offline" until the presenter's tab is back)."""
+        if self.store is None:
+            return
+        for store_key, r, age in await self.store.presented():
+            try:
+                session = await self._revive(UNCLAIMED + store_key, r)
+            except Exception as e:  # noqa: BLE001
+                log.warning("a room could not be restored: %s", e)
+                continue
+            session.store_key = store_key
+            session.detached_at = time.monotonic() - age  # its TTL runs on from its last write
+            log.info("room %s restored at step %d", session.room.code, session.trainer.step_count)
+
+    def claimed(self, session: Session, sid: str | None = None) -> Session:
+        """`session` as its tab's own: a room restored before its presenter takes the id the
+        tab had (`sid`), or, for a presenter back by token alone, a new one."""
+        if not session.id.startswith(UNCLAIMED):
+            return session
+        old_key = session.store_key
+        del self.sessions[session.id]
+        session.id = sid or secrets.token_urlsafe(24)
+        session.store_key = digest(session.id)
+        self.sessions[session.id] = session
+        if session.store_key != old_key and self.store is not None:
+            asyncio.get_running_loop().create_task(self.store.drop(old_key))
+            session.changed = True
         return session
 
     async def build(self, record: dict) -> tuple[Any, Any]:
@@ -539,7 +633,15 @@ class SessionManager:
         if self.budgets.exempt(address):
             cap = -1
         for _ in range(2):
-            held = await self.cluster.take_member(address_key("sessions", address), session.id, cap)
+            try:  # Redis away: the slot can be neither counted nor the session kept
+                held = await self.cluster.take_member(
+                    address_key("sessions", address), session.id, cap, strict=True
+                )
+            except ClusterDown:
+                raise SessionsFull(
+                    "the server cannot reach its shared store (Redis) for a moment: "
+                    "a new session waits for it"
+                ) from None
             if held is None:
                 return
             mine = [s for s in self.sessions.values() if s.address == address]
@@ -614,22 +716,27 @@ class SessionManager:
         await session.close(code, reason)
 
     def _forget(self, session: Session) -> None:
-        """Cluster mode: the session is over everywhere (its lease and checkpoint go)."""
-        if self.cluster is not None:
-            asyncio.get_running_loop().create_task(self.cluster.forget(session))
+        """The session is over everywhere: its checkpoint goes (and its lease, with Redis)."""
+        if self.store is not None:
+            asyncio.get_running_loop().create_task(self.store.forget(session))
 
     def detached(self, session: Session) -> None:
-        """Its tab went: checkpoint it now, so another worker resumes it from this moment."""
-        if self.cluster is not None and self.sessions.get(session.id) is session:
-            asyncio.get_running_loop().create_task(self._save_quietly(session))
+        """Its tab went: checkpoint it now, so that a restart or another worker resumes it
+        from this moment."""
+        if self.store is not None and self.sessions.get(session.id) is session:
+            task = asyncio.get_running_loop().create_task(self._save_quietly(session))
+            self._saving.add(task)  # a clean stop waits for it (see _flush)
+            task.add_done_callback(self._saving.discard)
 
     async def _save_quietly(self, session: Session) -> None:
-        from .cluster import DOWN
-
+        """Checkpoint `session` now; a failure leaves it to the checkpoint loop."""
+        if self.store is None:
+            return
         try:
-            await self.cluster.save(session)
-        except DOWN:
-            session.changed = True  # the checkpoint loop tries again
+            await self.store.save(session)
+        except Exception as e:  # noqa: BLE001  (unreachable, full: said by the store)
+            session.changed = True
+            log.debug("checkpoint of %s deferred: %s", session.id[:6], e)
 
     async def hand_over(self, sid: str) -> None:
         """Another worker resumes session `sid`: checkpoint it as it is (play state kept),
@@ -678,7 +785,10 @@ class SessionManager:
         return len(gone)
 
     def start(self) -> None:
-        self._reaper = asyncio.get_running_loop().create_task(self._reap())
+        loop = asyncio.get_running_loop()
+        self._reaper = loop.create_task(self._reap())
+        if self.store is not None:
+            self._checkpoints = loop.create_task(checkpoint_loop(self, self.store))
 
     async def _reap(self) -> None:
         period = min(30.0, self.settings.session_ttl_s / 4)
@@ -688,8 +798,10 @@ class SessionManager:
                 log.info("expired %d idle session(s)", n)
 
     async def shutdown(self) -> None:
-        if self._reaper:
-            self._reaper.cancel()
+        """Close every connection, write every changed session to the store, let it go."""
+        for task in (self._reaper, self._checkpoints):
+            if task is not None:
+                task.cancel()
         for s in list(self.sessions.values()):
             try:
                 await asyncio.wait_for(
@@ -697,5 +809,24 @@ class SessionManager:
                 )
             except (asyncio.TimeoutError, RuntimeError):
                 pass
+        if self.store is not None:
+            await self._flush()
+            await self.store.stop()
         for pool in (self.executor, self.heavy_executor, self.open_executor):
             pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _flush(self) -> None:
+        """Every changed session into the store, after the writes already under way."""
+        await asyncio.gather(*self._saving, return_exceptions=True)
+        store, written = self.store, 0
+        for s in list(self.sessions.values()):
+            if not s.changed:
+                continue
+            try:
+                await asyncio.wait_for(store.save(s), 5.0)
+                written += 1
+            except (*store.down_errors, asyncio.TimeoutError):
+                break
+            except Exception as e:  # noqa: BLE001  (a full disk: said by the store)
+                log.warning("session %s not written at stop: %s", s.id[:6], e)
+        log.info("stopping: %d changed session(s) written to the %s store", written, store.name)

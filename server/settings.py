@@ -140,12 +140,38 @@ class Settings(BaseSettings):
         "(redis://host:port/db): sessions, rooms and per-address budgets live there "
         "(cluster.py); unset, the server is one process and needs no Redis",
     )
+    redis_password_file: str | None = Field(
+        None,
+        description="a file holding the Redis password (kept out of the command line and the "
+        "URL, where `ps` and logs would show it); read at start",
+    )
+    max_checkpoint_kb: int = Field(
+        4096,
+        ge=64,
+        description="a session's checkpoint larger than this is not written (with a log "
+        "line): one huge session cannot fill the store for all",
+    )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#\s]+/?$",
+        description="the address people use, behind a proxy (https://lab.example.org): join "
+        "links and QR codes point there rather than at this machine",
+    )
+    state: str = Field(
+        "",
+        description="directory where sessions and rooms outlive a restart (a SQLite file; "
+        "empty: $XDG_STATE_HOME/backprop-lab, else ~/.local/state/backprop-lab; 'none': "
+        "keep nothing, a restart loses every session); unused with `redis_url`",
+    )
+    store_max_mb: int = Field(
+        256, ge=1, description="size budget of the state file: past it the oldest go first"
+    )
     checkpoint_period_s: float = Field(
         2.0,
         gt=0,
         le=60,
-        description="with Redis: a session that changed is checkpointed at least this "
-        "often, so a worker that dies loses at most this much of its sessions' training",
+        description="a session that changed is checkpointed at least this often, so a "
+        "crash (kill -9, power cut) loses at most this much of its sessions' training",
     )
     gil_switch_interval_s: float = Field(
         0.0005, gt=0, le=0.1, description="sys.setswitchinterval for the launched process"

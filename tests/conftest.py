@@ -24,11 +24,15 @@ import uvicorn
 from fastapi.testclient import TestClient
 from playwright.sync_api import sync_playwright
 
-from server.__main__ import bind_socket, uvicorn_config
-from server.app import create_app
-from server.settings import Settings
-from tests.helpers.page import CHROMIUM, CHROMIUM_ARGS, PageRun
-from tests.helpers.tabs import Tab
+# No test keeps sessions in the user's state directory, nor shares them with another test:
+# a test that restarts a server gives it a state directory of its own (tmp_path).
+os.environ["BACKPROP_LAB_STATE"] = "none"
+
+from server.__main__ import bind_socket, uvicorn_config  # noqa: E402
+from server.app import create_app  # noqa: E402
+from server.settings import Settings  # noqa: E402
+from tests.helpers.page import CHROMIUM, CHROMIUM_ARGS, PageRun  # noqa: E402
+from tests.helpers.tabs import Tab  # noqa: E402
 
 
 @dataclass

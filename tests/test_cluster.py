@@ -413,3 +413,101 @@ def test_rooms_per_address_hold_across_both_machines(two):
         one.send({"type": "close_room"})
         one.recv_json("room")
         assert present(three)  # a room closed on A frees a place counted on both
+
+
+def test_the_class_answers_across_machines_and_nothing_is_counted_twice(two):
+    """Issue 27 on two workers: 30 followers, half on each, answer the presenter's question;
+    the presenter's counts are the Redis-wide ones; a follower who moves to the other
+    machine keeps its one answer; the reveal is the real update's sign and closes the
+    answers on both."""
+    import contextlib
+    import secrets
+
+    _, (a, b) = two
+    link = {"kind": "link", "layer": 0, "i": 0, "j": 1}
+    with contextlib.ExitStack() as stack:
+        presenter = stack.enter_context(LiveTab.open(a.ws_url))
+        code = present(presenter)
+        voters = [secrets.token_urlsafe(16) for _ in range(30)]
+        students = [
+            stack.enter_context(
+                LiveTab.open(f"{(a if k % 2 else b).ws_url}?room={code}&voter={v}", leave=False)
+            )
+            for k, v in enumerate(voters)
+        ]
+        before = fresh_state(presenter)
+        presenter.send({"type": "ask", "question": {"kind": "update_sign", "target": link}})
+        q = presenter.recv_json("question")
+        for k, s in enumerate(students):
+            assert s.recv_json("question")["id"] == q["id"]
+            s.send({"type": "answer", "question": q["id"], "value": "up" if k < 15 else "down"})
+            assert s.recv_json("question")["answer"] == ("up" if k < 15 else "down")
+        for s in students[:5]:  # changed answers replace, on either machine
+            s.send({"type": "answer", "question": q["id"], "value": "down"})
+            s.recv_json("question")
+
+        def tally(want: dict) -> dict:
+            return presenter.recv_until(
+                lambda m: m.get("type") == "answers" and all(m[k] == v for k, v in want.items()),
+                timeout=10,
+            )
+
+        assert tally({"answered": 30, "counts": [10, 20, 0]})["followers"] == 30
+        # student 0 (on B) moves to A: its answer comes along and still counts once
+        students[0].ws.close()
+        moved = stack.enter_context(
+            LiveTab.open(f"{a.ws_url}?room={code}&voter={voters[0]}", leave=False)
+        )
+        assert moved.recv_json("question")["answer"] == "down"
+        moved.send({"type": "answer", "question": q["id"], "value": "up"})
+        assert moved.recv_json("question")["answer"] == "up"
+        tally({"answered": 30, "counts": [11, 19, 0]})
+        # the oracle: the session's own update of that weight, made after the question
+        presenter.send({"type": "step"})
+        presenter.recv_json("step")
+        after = fresh_state(presenter)
+        w0, w1 = (s["params"]["weights"][0][0][1] for s in (before, after))
+        sign = "up" if w1 > w0 else "down"
+        presenter.send({"type": "reveal"})
+        shown = presenter.recv_json("reveal")
+        assert shown["truth"] == sign and shown["counts"] == [11, 19, 0]
+        assert shown["right"] == (11 if sign == "up" else 19)
+        for s in [moved, *students[1:]]:
+            assert s.recv_json("reveal")["id"] == q["id"]
+        on_b = students[2]
+        on_b.send({"type": "answer", "question": q["id"], "value": "up"})
+        late = on_b.recv_until(lambda m: m.get("type") == "error")
+        assert late["code"] == "rejected" and "revealed" in late["message"]
+        on_b.send({"type": "ask", "question": {"kind": "loss_direction"}})
+        assert on_b.recv_until(lambda m: m.get("type") == "error")["code"] == "forbidden"
+        # a late joiner on B sees the question and the reveal
+        with LiveTab.open(f"{b.ws_url}?room={code}", leave=False) as late_joiner:
+            assert late_joiner.recv_json("question")["id"] == q["id"]
+            assert late_joiner.recv_json("reveal")["truth"] == sign
+
+
+def test_an_open_question_moves_with_the_room_to_another_machine(two):
+    """The presenter's tab comes back on the other worker (its token): the open question,
+    the answers given so far (in Redis) and the engine's answer go on there."""
+    _, (a, b) = two
+    with LiveTab.open(a.ws_url, leave=False) as presenter:
+        presenter.send({"type": "open_room"})
+        room = presenter.recv_json("room")
+        presenter.send({"type": "ask", "question": {"kind": "loss_direction"}})
+        q = presenter.recv_json("question")
+        with LiveTab.open(f"{a.ws_url}?room={room['code']}", leave=False) as s:
+            s.recv_json("question")
+            s.send({"type": "answer", "question": q["id"], "value": "down"})
+            s.recv_json("question")
+        before = fresh_state(presenter)["metrics"]["loss"]["train"]
+    url = f"{b.ws_url}?room={room['code']}&token={room['token']}"
+    with LiveTab.open(url) as back:
+        again = back.recv_json("question")
+        assert again["id"] == q["id"]
+        assert back.recv_json("answers")["answered"] == 1  # counted before the move
+        back.send({"type": "step"})
+        after = back.recv_json("step")["loss"]["train"]
+        back.send({"type": "reveal"})
+        shown = back.recv_json("reveal")
+        assert shown["truth"] == ("up" if after > before else "down")
+        assert shown["counts"] == [0, 1, 0] and shown["answered"] == 1

@@ -99,3 +99,24 @@ def test_the_speed_control_spans_one_update_a_second_to_full_speed(run):
     assert r.page.eval_on_selector("#speed-out", "e => e.textContent") == "6000/s"
     assert "epochs a second" in r.page.eval_on_selector("#speed-out", "e => e.title")
     assert r.errors == [], r.errors
+
+
+def test_residual_where_no_skip_fits_says_why_and_changes_nothing(run):
+    # issue 21 item 12: at the default hidden [4, 2] ticking Residual reset training and
+    # changed nothing else
+    r = run("dataset=xor")
+    r.page.locator("#btn-step").click()
+    r.wait_steps(1)
+    box = r.page.locator("#cfg-residual")
+    assert box.is_disabled()
+    why = r.page.get_by_test_id("residual-why")
+    assert why.is_visible() and "No skip fits" in why.inner_text(), why.inner_text()
+    box.click(force=True)  # a disabled box ignores the click
+    r.settle()
+    assert r.steps() == 1 and r.state("s.config.residual") is False
+    r.shot("1280x720-residual-unavailable")
+    # with two hidden layers of one width a skip fits: the box is live and says nothing
+    r.open("dataset=xor&hidden=4,4")
+    assert not r.page.locator("#cfg-residual").is_disabled(), r.state("s.config.hidden")
+    assert not r.page.get_by_test_id("residual-why").is_visible()
+    assert r.errors == [], r.errors

@@ -5,6 +5,7 @@ check reads the real page."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -305,4 +306,28 @@ def test_the_loss_phase_says_its_loss_is_the_batchs(run):
     shown = float(label.rsplit("= ", 1)[1].replace("−", "-"))
     loss = r.state("s.record.batch_loss")
     assert abs(shown - loss) <= 0.5e-3 * max(1, abs(loss)) + 1e-4, (label, loss)
+    assert r.errors == [], r.errors
+
+
+def test_with_a_penalty_the_loss_phase_names_the_data_loss_as_the_inspector_does(run):
+    # issue 21 item 12: the inspector's L is the data loss plus the penalty; the loss phase
+    # showed the data loss alone as "batch loss L"
+    r = run("dataset=xor&regularization=l2&regularization_rate=0.01")
+    r.page.select_option("#step-unit", "phase")
+    for phase in ("forward", "loss"):
+        r.page.locator("#btn-step").click()
+        r.page.wait_for_function(f"() => {STATE}.phase === '{phase}'")
+    r.page.wait_for_function(f"() => !{STATE}.ui.anim")
+    r.settle()
+    label = r.page.evaluate("() => window.backpropLab.network.drawn.lossLabel")
+    assert label.startswith("batch data loss L_data = "), label
+    assert "(L = L_data + penalty " in label, label
+    number = r"([−\d.e+-]+)"
+    data = float(re.search(rf"L_data = {number} ", label)[1].replace("−", "-"))
+    penalty = float(re.search(rf"penalty {number}\)", label)[1].replace("−", "-"))
+    rec = r.state("s.record")
+    assert rec["penalty"] > 0
+    assert abs(data - rec["batch_loss"]) <= 0.5e-3 * max(1, abs(rec["batch_loss"])) + 1e-4
+    assert abs(penalty - rec["penalty"]) <= 0.5e-3 * rec["penalty"] + 1e-7, (label, rec)
+    r.shot("1280x720-loss-phase-penalty")
     assert r.errors == [], r.errors

@@ -264,3 +264,24 @@ def test_batch_norm_and_residual_rescue_the_deep_network():
     for fix in ({"batch_norm": True}, {"residual": True}):
         t = trained("deep-rescue", 600, **fix)
         assert accuracy(t) >= 0.9, fix  # measured 1.0 (batch norm) and 0.96 (residual)
+
+
+def test_two_lessons_ask_the_class_at_their_moment():
+    """Issue 27: the lessons' questions are valid `ask` questions the engine can answer at
+    the lesson's start; where a lesson claims the answer (the loss goes up at learning rate
+    3), the engine agrees, and so does a second trainer stepped here."""
+    from server.protocol import QuestionSpec
+    from server.questions import pose
+
+    asking = [lesson for lesson in LESSONS if lesson.question is not None]
+    assert {lesson.id for lesson in asking} >= {"xor", "diverge"}
+    for lesson in asking:
+        assert lesson.moment and lesson.to_dict()["question"]["spec"] == lesson.question
+        posed = pose(trainer(lesson.id), QuestionSpec(**lesson.question), None)
+        assert posed.truth in posed.choices
+        if lesson.answer is not None:
+            assert posed.truth == lesson.answer
+    t = trainer("diverge")
+    before = loss(t)
+    t.step()
+    assert loss(t) > before  # the oracle: the lesson's own first update

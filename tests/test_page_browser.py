@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from engine.config import IMPORTED_DATASETS
 from tests.helpers.page import SCREENSHOTS, SIZES, PageRun, click_step
 from tests.helpers.tabs import LiveTab
 
@@ -406,9 +407,12 @@ def test_every_data_set_tile_has_a_distinct_caption_that_fits(run, size):
     tiles = r.page.eval_on_selector_all(
         ".datasets .dataset span",
         "els => els.map(e => ({text: e.textContent, fits: e.scrollWidth <= e.clientWidth,"
-        " dataset: e.parentElement.dataset.dataset}))",
+        " dataset: e.parentElement.dataset.dataset, hidden: e.parentElement.hidden}))",
     )
     assert len(tiles) == len(r.state("s.schema.find(f => f.name === 'dataset').choices"))
+    # your own data's tiles (one per task) show only while a CSV file is the data
+    assert [t["dataset"] for t in tiles if t["hidden"]] == list(IMPORTED_DATASETS)
+    tiles = [t for t in tiles if not t["hidden"]]
     captions = [t["text"] for t in tiles]
     assert len(set(captions)) == len(captions), captions
     assert [t for t in tiles if not t["fits"]] == []

@@ -34,7 +34,7 @@ def test_every_client_type_has_a_model_and_a_handler():
     union, _discriminator = typing.get_args(protocol.ClientMessage)
     models = typing.get_args(union)
     parsed = {typing.get_args(m.model_fields["type"].annotation)[0] for m in models}
-    assert len(parsed) == len(models) == 22
+    assert len(parsed) == len(models) == 27
     assert parsed == set(protocol.CLIENT_TYPES), parsed ^ set(protocol.CLIENT_TYPES)
     assert parsed == set(HANDLERS), parsed ^ set(HANDLERS)
     assert all(inspect.iscoroutinefunction(h) for h in HANDLERS.values())
@@ -98,7 +98,7 @@ def test_frame_prefix_and_alignment_are_as_documented():
         ],
     )
     magic, version, reserved, n = struct.unpack_from("<4sHHI", data)
-    assert (magic, version, reserved) == (b"BPLF", 2, 0) and (12 + n) % 8 == 0
+    assert (magic, version, reserved) == (b"BPLF", frames.FORMAT_VERSION, 0) and (12 + n) % 8 == 0
     header = json.loads(data[12 : 12 + n])
     assert header["kind"] == "frame" and header["step"] == 3
     w, m = header["arrays"]  # floats first, at offset 0, so Float32Array can view them

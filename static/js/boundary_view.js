@@ -5,7 +5,7 @@
 
 import { HiDPICanvas, Thumb } from "./canvas.js";
 import {
-  BACKGROUND_LUT, BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, classTint, divergingCss, paintCodes,
+  BACKGROUND_LUT, BINARY_CLASS_COLORS, CLASS_COLORS, DISCRETE_LUT, FOCUS, POINT_OUTLINE, classTint, divergingCss, paintCodes,
 } from "./colors.js";
 import { featureLabel, taskOf } from "./state.js";
 import { drawScale } from "./projector.js";
@@ -13,8 +13,33 @@ import { DOMAIN, focusMap } from "./heatmaps.js";
 
 const PAD = { left: 26, right: 8, top: 8, bottom: 22 };
 
+const minus = (v) => String(v).replace("-", "−");
+
+/** Round ticks of a file's column over the whole plot (−6…6 read back in the file's units):
+ *  [{at: plot units, text: file units}], at most n + 2 of them at 1, 2 or 5 × 10^k apart. */
+export function fileTicks(scale, n) {
+  const [a, b] = scale.to;
+  const { lo, hi } = scale;
+  if (hi === lo) return [{ at: (a + b) / 2, text: minus(lo) }];
+  const toFile = (v) => lo + ((v - a) * (hi - lo)) / (b - a);
+  const toPlot = (f) => a + ((f - lo) * (b - a)) / (hi - lo);
+  const f0 = toFile(DOMAIN[0]), f1 = toFile(DOMAIN[1]);
+  const raw = (f1 - f0) / n;
+  const p10 = 10 ** Math.floor(Math.log10(raw));
+  // the finest round step that keeps to n + 1 ticks
+  const step = [1, 2, 5, 10].map((m) => m * p10).find((s) => (f1 - f0) / s <= n + 1) || 10 * p10;
+  const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const out = [];
+  for (let k = Math.ceil(f0 / step); k * step <= f1 + step * 1e-9; k++) {
+    const f = k * step;
+    out.push({ at: toPlot(f), text: minus(f.toFixed(digits)) });
+  }
+  return out;
+}
+
 export class BoundaryView {
-  /** on: {addPoint(x1, x2, label), removePoint(split, index), trace(index)} */
+  /** on: {addPoint(x1, x2, label), removePoint(split, index), trace(index), askPoint(x1, x2)
+   *  (click mode "ask": the class is asked which class the network gives the point)} */
   constructor(canvas, on) {
     this.surface = new HiDPICanvas(canvas, () => on.resized());
     this.on = on;
@@ -66,6 +91,7 @@ export class BoundaryView {
     ctx.strokeRect(p.x, p.y, p.side, p.side);
     this._axes(ctx, p);
     this._points(ctx, state);
+    this._cursor(ctx, state.ui.plotCursor);
     if (caption) {
       ctx.font = `bold ${13 * k.font}px system-ui, sans-serif`;
       const w = ctx.measureText(caption).width;
@@ -133,17 +159,42 @@ export class BoundaryView {
   _axes(ctx, p) {
     ctx.fillStyle = "#444";
     ctx.font = `${11 * this.scale.font}px system-ui, sans-serif`;
+    const src = this.state && this.state.points ? this.state.points.source : null;
+    // an imported file's plot reads in the file's units (its scales, engine/csv_points.py)
+    const xs = src ? fileTicks(src.scales[0], 4) : [-6, -3, 0, 3, 6].map((v) => ({ at: v, text: minus(v) }));
+    const ys = src ? fileTicks(src.scales[1], 3) : [-6, 0, 6].map((v) => ({ at: v, text: minus(v) }));
     ctx.textBaseline = "top";
     ctx.textAlign = "center";
-    for (const v of [-6, -3, 0, 3, 6]) {
-      const q = this.toPx(v, 0);
-      ctx.fillText(String(v).replace("-", "−"), q.x, p.y + p.side + 4);
-    }
-    ctx.textAlign = "right";
+    for (const t of xs) ctx.fillText(t.text, this.toPx(t.at, 0).x, p.y + p.side + 4);
     ctx.textBaseline = "middle";
-    for (const v of [-6, 0, 6]) {
-      const q = this.toPx(0, v);
-      ctx.fillText(String(v).replace("-", "−"), p.x - 4, q.y);
+    for (const t of ys) {
+      const y = this.toPx(0, t.at).y;
+      const w = ctx.measureText(t.text).width;
+      if (w <= p.x - 5) { ctx.textAlign = "right"; ctx.fillText(t.text, p.x - 4, y); continue; }
+      ctx.fillStyle = "rgba(255,255,255,0.8)";  // too wide for the margin: inside the plot
+      ctx.fillRect(p.x + 1, y - 7 * this.scale.font, w + 6, 14 * this.scale.font);
+      ctx.fillStyle = "#444";
+      ctx.textAlign = "left";
+      ctx.fillText(t.text, p.x + 4, y);
+    }
+    if (src) {  // the columns' names, in the corners their axes end at, cut to half the side
+      ctx.font = `${10 * this.scale.font}px system-ui, sans-serif`;
+      const fit = (text) => {
+        if (ctx.measureText(text).width <= p.side / 2) return text;
+        let t = text;
+        while (t.length > 1 && ctx.measureText(`${t}…`).width > p.side / 2) t = t.slice(0, -1);
+        return `${t}…`;
+      };
+      const tag = (text, x, y, align) => {
+        const w = ctx.measureText(text).width;
+        ctx.fillStyle = "rgba(255,255,255,0.8)";
+        ctx.fillRect(align === "right" ? x - w - 3 : x - 3, y - 7 * this.scale.font, w + 6, 14 * this.scale.font);
+        ctx.fillStyle = "#222";
+        ctx.textAlign = align;
+        ctx.fillText(text, x, y);
+      };
+      tag(`${fit(src.scales[0].column)} →`, p.x + p.side - 4, p.y + p.side - 9 * this.scale.font, "right");
+      tag(`↑ ${fit(src.scales[1].column)}`, p.x + 6, p.y + 9 * this.scale.font, "left");
     }
     ctx.textAlign = "left";
   }
@@ -160,12 +211,14 @@ export class BoundaryView {
     if (!pts) return;
     const k = this.scale;
     const r = Math.max(3.5, Math.min(6, this._plot().side / 80)) * (k.line > 1 ? 1.3 : 1);
-    const draw = (set, stroke, lw) => {
+    // training points are discs, test points squares (told apart without colour)
+    const draw = (set, stroke, lw, square = false) => {
       const xs = set.x, ys = set.y;
       for (let i = 0; i < xs.length; i++) {
         const q = this.toPx(xs[i][0], xs[i][1]);
         ctx.beginPath();
-        ctx.arc(q.x, q.y, r, 0, 2 * Math.PI);
+        if (square) ctx.rect(q.x - r * 0.9, q.y - r * 0.9, 1.8 * r, 1.8 * r);
+        else ctx.arc(q.x, q.y, r, 0, 2 * Math.PI);
         ctx.fillStyle = this._pointColor(state, ys[i]);
         ctx.fill();
         ctx.strokeStyle = stroke;
@@ -173,9 +226,8 @@ export class BoundaryView {
         ctx.stroke();
       }
     };
-    const task = taskOf(state);
-    draw(pts.train, task === "regression" ? "#555555" : "#ffffff", 1);
-    if (state.ui.showTest) draw(pts.test, "#111111", 1.2);
+    draw(pts.train, POINT_OUTLINE, 1);
+    if (state.ui.showTest) draw(pts.test, POINT_OUTLINE, 1.2, true);
     const rec = state.record;
     if (rec && rec.batch) {
       ctx.strokeStyle = "#111";
@@ -200,6 +252,32 @@ export class BoundaryView {
       ctx.stroke();
       ctx.setLineDash([]);
     }
+  }
+
+  /** The keyboard's cursor (diagram_keys.js): a cross-hair ring in the focus colour. */
+  _cursor(ctx, at) {
+    this.cursorDrawn = null;
+    if (!at) return;
+    const q = this.toPx(at.x1, at.x2), r = 9 * this.scale.line;
+    ctx.save();
+    for (const [colour, width] of [["#ffffff", 5], [FOCUS, 2.5]]) {
+      ctx.strokeStyle = colour; ctx.lineWidth = width * this.scale.line;
+      ctx.beginPath(); ctx.arc(q.x, q.y, r, 0, 2 * Math.PI);
+      ctx.moveTo(q.x - r - 5, q.y); ctx.lineTo(q.x - r + 4, q.y); ctx.moveTo(q.x + r - 4, q.y); ctx.lineTo(q.x + r + 5, q.y);
+      ctx.moveTo(q.x, q.y - r - 5); ctx.lineTo(q.x, q.y - r + 4); ctx.moveTo(q.x, q.y + r - 4); ctx.lineTo(q.x, q.y + r + 5);
+      ctx.stroke();
+    }
+    ctx.restore();
+    this.cursorDrawn = { x: q.x, y: q.y, r };  // read by tests
+  }
+
+  /** The label a click adds (`other`: the other class, as with Shift), for the task shown. */
+  labelFor(other) {
+    const ui = this.state.ui;
+    const task = taskOf(this.state);
+    if (task === "regression") return other ? -ui.regressionValue : ui.regressionValue;
+    const k = task === "multiclass" ? this.state.config.n_classes : 2;
+    return other ? (ui.classPick + 1) % k : Math.min(ui.classPick, k - 1);
   }
 
   /** The nearest drawn point to (x, y) within `radius` CSS pixels: {split, index} or null. */
@@ -233,13 +311,8 @@ export class BoundaryView {
       return;
     }
     const { x1, x2 } = this.fromPx(x, y);
-    const task = taskOf(this.state);
-    let label;
-    if (task === "regression") label = ev.shiftKey ? -ui.regressionValue : ui.regressionValue;
-    else {
-      const k = task === "multiclass" ? this.state.config.n_classes : 2;
-      label = ev.shiftKey ? (ui.classPick + 1) % k : Math.min(ui.classPick, k - 1);
-    }
+    if (ui.clickMode === "ask") { this.on.askPoint(Math.round(x1 * 100) / 100, Math.round(x2 * 100) / 100); return; }
+    const label = this.labelFor(ev.shiftKey);
     this.on.addPoint(Math.round(x1 * 1000) / 1000, Math.round(x2 * 1000) / 1000, label);
   }
 

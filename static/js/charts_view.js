@@ -3,6 +3,7 @@
 // chart reads out the values at that step.
 
 import { HiDPICanvas, fmt } from "./canvas.js";
+import { lastValues } from "./a11y_text.js";
 import { drawScale } from "./projector.js";
 
 const ONE = { line: 1, font: 1 };
@@ -395,6 +396,7 @@ export class ChartsView {
       chart.update(none ? [] : c.series(c.key, h, B), { ...c.opts(state), scale,
         ...(c.missing ? { empty: h.length ? c.missing : undefined } : {}) });
       if (!chart.canvas.hidden) chart.draw();
+      chart.canvas.setAttribute("aria-label", `${c.label}; last values, ${lastValues(c.key, h)}`);
     }
   }
 }

@@ -2,10 +2,15 @@
 // Playground's convention, readable with the common colour-vision deficiencies); classes
 // use the Okabe–Ito palette. All functions are pure drawing transforms.
 
-export const NEG = [232, 125, 14];     // orange
+export const NEG = [226, 116, 8];      // orange, dark enough for 3:1 against white (WCAG 1.4.11)
 export const MID = [240, 241, 242];    // near white
 export const POS = [16, 108, 186];     // blue
 export const CLASS_COLORS = ["#e69f00", "#0072b2", "#009e73", "#cc79a7", "#56b4e9"];
+// The keyboard focus, on the canvases as in app.css (--focus): violet, which means nothing else.
+export const FOCUS = "#6b2bd6";
+// The outline of a data point: dark, so a point keeps 3:1 against any background map
+// (a point of its own class sits on a pale tint of its own colour).
+export const POINT_OUTLINE = "#1b1f24";
 export const CLASS_RGB = CLASS_COLORS.map(hexToRgb);
 export const BINARY_CLASS_COLORS = [rgbCss(NEG), rgbCss(POS)];
 

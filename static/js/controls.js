@@ -9,6 +9,7 @@ import { datasetIcon } from "./dataset_icons.js";
 import { h } from "./inspector_view.js";
 import { GROUP_LABELS, STOP_REASONS, choiceLabel, datasetTileLabel, fieldLabel } from "./labels.js";
 import { PLAY_RATES, taskOf } from "./state.js";
+import { scaleLines } from "./csv_import.js";
 
 // Presets offered for the rates (a URL can still carry any value in range).
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
@@ -24,6 +25,8 @@ const OPTIMIZER_HYPER = new Set(["momentum", "beta1", "beta2", "eps", "alpha"]);
 const IN_DIAGRAM = new Set(["features", "hidden"]);
 // The hyperparameters a lecture changes most, in the bar under the top bar as in
 // Playground (in view at every size); the rest stay in the panel, by group.
+// A CSV file's data sets (engine/config.py IMPORTED_DATASETS): one tile, shown while in use.
+const IMPORTED = new Set(["your_data", "your_data_classes", "your_data_regression"]);
 export const BAR_FIELDS = ["learning_rate", "activation", "regularization", "regularization_rate", "batch_size"];
 
 const $ = (id) => document.getElementById(id);
@@ -139,8 +142,9 @@ export class Controls {
         }
       }
       if (group === "data") {
-        body.appendChild(h("button", { type: "button", className: "wide", "aria-label": "Regenerate the data with a new seed",
+        body.appendChild(h("button", { type: "button", className: "wide", "aria-label": "Regenerate data with a new seed",
           onclick: () => this.act.configure({ seed: ((this.config && this.config.seed) || 0) + 1 }) }, "Regenerate data"));
+        body.appendChild(this._csvRow());
       }
       // the data open; the rest one click away, for a calm first look (layout.js unfolds a
       // lesson's groups)
@@ -214,6 +218,28 @@ export class Controls {
     return row;
   }
 
+  /** Your own data: a CSV file in (csv_import.js previews it), the points out, and what
+   *  the file's columns were mapped to. */
+  _csvRow() {
+    const input = h("input", { type: "file", className: "visually-hidden", "data-testid": "csv-input",
+      accept: ".csv,.tsv,.txt,text/csv,text/tab-separated-values,text/plain",
+      "aria-label": "Import your own data: a CSV file of points (x₁, x₂, label)" });
+    input.addEventListener("change", () => {
+      const file = input.files && input.files[0];
+      input.value = "";
+      if (file) this.act.readCsv(file);
+    });
+    this.dataSource = h("div", { className: "data-source", "data-testid": "data-source", hidden: true });
+    return h("div", { className: "csv-box" },
+      h("div", { className: "csv-row" },
+        h("label", { className: "button", title: "Two feature columns and a label (or a number to regress); "
+          + "a header is optional; comma, semicolon or tab separated. You can also drop the file on the output plot." },
+        "Import CSV…", input),
+        h("button", { type: "button", "data-testid": "csv-export", title: "The points, train and test with the split, as CSV",
+          onclick: () => this.act.exportPoints() }, "Export points")),
+      this.dataSource);
+  }
+
   _datasetPicker(f) {
     const box = h("div", { className: "datasets", role: "radiogroup", "aria-label": "Data set" });
     const buttons = f.choices.map((name) => {
@@ -224,10 +250,19 @@ export class Controls {
       box.appendChild(b);
       return b;
     });
+    // your own data's tile shows only while it is the data, with the file's name
     this.inputs.set("dataset", { el: box, set: (v) => buttons.forEach((b) => {
       const on = b.dataset.dataset === v;
       b.classList.toggle("on", on);
       b.setAttribute("aria-checked", String(on));
+      if (IMPORTED.has(b.dataset.dataset)) {
+        b.hidden = !on;
+        const file = on && this.source ? this.source.name : "";
+        b.title = file ? `your data: ${file}` : choiceLabel(b.dataset.dataset);
+        b.setAttribute("aria-label", `Data set your data${file ? `, ${file}` : ""}`);
+        b.querySelector("span").replaceChildren(datasetTileLabel(b.dataset.dataset),
+          ...(file ? [h("small", { className: "file", "data-testid": "dataset-file" }, file)] : []));
+      }
     }) });
     return h("div", { className: "row stack" }, h("span", { className: "label" }, "Data set"), box);
   }
@@ -235,6 +270,7 @@ export class Controls {
   _sync(state) {
     const c = state.config;
     this.config = c;
+    this.source = state.points ? state.points.source : null;
     for (const [name, { set }] of this.inputs) if (name in c) set(c[name]);
     const task = taskOf(state);
     const used = new Set(OPTIMIZER_FIELDS[c.optimizer] || []);
@@ -243,9 +279,39 @@ export class Controls {
       if (OPTIMIZER_HYPER.has(name)) show = used.has(name);
       if (name === "n_classes") show = task === "multiclass";
       if (name === "regularization_rate") show = c.regularization !== "none";
+      if (name === "n_points" || name === "noise") show = !IMPORTED.has(c.dataset);  // the file decides
       row.hidden = !show;
     }
+    if (this.dataSource) {
+      const src = this.source;
+      this.dataSource.hidden = !src;
+      if (src) {
+        this.dataSource.replaceChildren(h("b", {}, `Your data: ${src.name}`),
+          ...scaleLines(src).map((t) => h("div", {}, t)));
+      }
+    }
     this._heads(state.heads[task], c);
+    this._residual(state);
+  }
+
+  /** Residual adds a skip where a layer's input and output widths match, below the output
+   *  (engine/network.py `skips`). Where none does, ticking it would change nothing: the box
+   *  is disabled, and says why beside it. */
+  _residual(state) {
+    const box = this.inputs.get("residual");
+    const row = this.rows.get("residual");
+    if (!box || !row || !state.model) return;
+    const sizes = state.model.sizes;
+    const fits = sizes.slice(0, -2).some((n, l) => n === sizes[l + 1]);
+    box.el.disabled = !fits && !box.el.checked;
+    let why = row.nextElementSibling;
+    if (!why || !why.classList.contains("why")) {
+      why = h("div", { className: "hint why", "data-testid": "residual-why" });
+      row.after(why);
+    }
+    why.hidden = fits;
+    why.textContent = fits ? "" : `No skip fits the widths ${sizes.join(", ")}: a skip joins two `
+      + "adjacent layers of equal width (e.g. hidden 4, 4).";
   }
 
   /** Offer only the hello's valid (output activation, loss) pairs for the task: choices the
@@ -318,7 +384,8 @@ export class Controls {
     const box = $("class-picker");
     const task = taskOf(state);
     const k = task === "multiclass" ? (state.config ? state.config.n_classes : 3) : task === "binary" ? 2 : 0;
-    const key = `${task}:${k}:${state.ui.classPick}:${state.ui.regressionValue}`;
+    const names = this.source ? this.source.class_names.join() : "";
+    const key = `${task}:${k}:${state.ui.classPick}:${state.ui.regressionValue}:${names}`;
     if (box.dataset.key === key) return;
     box.dataset.key = key;
     if (task === "regression") {
@@ -332,8 +399,9 @@ export class Controls {
     const buttons = [];
     for (let c = 0; c < k; c++) {
       const on = Math.min(state.ui.classPick, k - 1) === c;
+      const name = this.source && this.source.class_names[c] !== undefined ? ` (${this.source.class_names[c]})` : "";
       const swatch = h("button", { type: "button", role: "radio", className: `swatch${on ? " on" : ""}`,
-        "aria-checked": String(on), "aria-label": `Add points of class ${c}`, title: `class ${c}`,
+        "aria-checked": String(on), "aria-label": `Add points of class ${c}${name}`, title: `class ${c}${name}`,
         dataset: { cls: String(c) },
         onclick: () => this.dispatch({ type: "setUi", patch: { classPick: c } }) }, String(c));
       swatch.style.background = colors[c];  // CSSOM, which the page's style-src 'self' allows

@@ -90,6 +90,17 @@ const RECIPES = {
     dots(ctx, p);
   },
   multi_spiral(ctx, S, rnd) { RECIPES.spiral(ctx, S, rnd, 3, CLASS_COLORS.slice(0, 3)); },
+  // a sheet of rows: a CSV file's data, whatever its task
+  your_data(ctx, S) {
+    ctx.fillStyle = "#fff"; ctx.strokeStyle = "#666"; ctx.lineWidth = 1.5;
+    ctx.fillRect(S * 0.22, S * 0.14, S * 0.56, S * 0.72); ctx.strokeRect(S * 0.22, S * 0.14, S * 0.56, S * 0.72);
+    for (let r = 0; r < 5; r++) {
+      ctx.fillStyle = r % 2 ? O : B;
+      ctx.fillRect(S * 0.3, S * (0.24 + r * 0.12), S * 0.4, S * 0.05);
+    }
+  },
+  your_data_classes(ctx, S, rnd) { RECIPES.your_data(ctx, S, rnd); },
+  your_data_regression(ctx, S, rnd) { RECIPES.your_data(ctx, S, rnd); },
 };
 
 /** A canvas of CSS size `size` with the icon of data set `name` (blank if unknown). */

@@ -8,6 +8,7 @@
 import { revealed } from "./backward_walk.js";
 import { fmt } from "./canvas.js";
 import { featureLabel } from "./state.js";
+import { spokenEquation } from "./a11y_text.js";
 
 /** Build an element: h("div", {className: "x"}, "text", child, ...). */
 export function h(tag, attrs = {}, ...children) {
@@ -123,7 +124,8 @@ export class InspectorView {
 
   /** One equation: its symbols, then its numbers and value (data-values for tests). */
   _equation(eq, big = false) {
-    return h("div", { className: `formula eq${big ? " big" : ""}`, "data-testid": `eq-${eq.id}` },
+    return h("div", { className: `formula eq${big ? " big" : ""}`, "data-testid": `eq-${eq.id}`,
+      role: "math", "aria-label": spokenEquation(eq) },
       h("span", { className: "lhs" }, eq.lhs), " = ", numbers(eq.expr), " = ", num(eq.value, `eq-${eq.id}-value`));
   }
 
@@ -141,7 +143,7 @@ export class InspectorView {
     if (sel.layer === 0) return [title, h("p", {}, "Inputs have no z or δ.")];
     if (!r) return [title, h("p", { className: "hint" }, "asking the engine…")];
     const n = r.neuron;
-    const out = [title, this._example(r),
+    const out = [title, ...this._example(r),
       h("table", { className: "nums" },
         h("tr", {}, h("th", {}, ""), h("th", {}, "example"), h("th", {}, "batch mean")),
         h("tr", {}, h("td", {}, "z"), h("td", {}, num(n.z, "neuron-z")), h("td", {}, num(n.z_mean, "neuron-z-mean"))),
@@ -182,12 +184,13 @@ export class InspectorView {
         ...this._equations(r, BACKWARD_IDS), this._forwardDetails(r)),
       h("div", {},
         h("h4", {}, "The chain rule on the traced example"),
-        h("div", { className: "formula big", "data-testid": "chain-rule" },
+        h("div", { className: "formula big", "data-testid": "chain-rule", role: "math", "aria-label": spokenEquation(ex) },
           h("span", { className: "lhs" }, ex.lhs), " = (", num(ex.expr.args[0].value, "chain-delta"), ") × (",
           num(ex.expr.args[1].value, "chain-a"), ") = ", num(ex.value, "chain-value")),
         eq.grad_w_data ? this._batchTable(eq.grad_w_data, r) : null,
         eq.grad_w_penalty ? h("div", {}, h("div", { className: "eq-title" }, eq.grad_w_penalty.title), this._equation(eq.grad_w_penalty)) : null,
-        eq.grad_w ? h("div", { className: "formula big", "data-testid": "eq-grad_w" }, h("span", { className: "lhs" }, eq.grad_w.lhs), " = ",
+        eq.grad_w ? h("div", { className: "formula big", "data-testid": "eq-grad_w", role: "math",
+          "aria-label": spokenEquation(eq.grad_w) }, h("span", { className: "lhs" }, eq.grad_w.lhs), " = ",
           numbers(eq.grad_w.expr), " = ", num(g.grad, "grad-batch", 6)) : null,
         eq.grad_w ? this._update(g) : null)));
     return out;
@@ -203,7 +206,7 @@ export class InspectorView {
     const [d, a] = rows.find((t) => t.op === "mul").args.map((x) => x.label);
     return h("div", { "data-testid": "batch-terms" },
       h("div", { className: "eq-title" }, `${eq.title}: ∂L_data/∂w is the mean of ${d}·${a} over the batch`),
-      h("div", { className: "terms-scroll" }, h("table", { className: "nums batch-terms" },
+      h("div", { className: "terms-scroll", tabindex: "0", role: "region", "aria-label": "The batch's terms" }, h("table", { className: "nums batch-terms" },
         h("tr", {}, h("th", {}, "example"), h("th", {}, d), h("th", {}, a), h("th", {}, `${d}·${a}`)), body)),
       h("div", { className: "formula" }, `∂L_data/∂w = (1/${eq.expr.count}) × Σ = `, num(eq.value, "grad-data", 6)));
   }

@@ -20,6 +20,8 @@ export const CHOICE_LABELS = {
   gaussian: "two gaussians", checkerboard: "checkerboard",
   multi_gaussian: "gaussian bumps (regression)", plane: "plane (regression)",
   blobs: "blobs (K classes)", multi_spiral: "K spirals (K classes)", custom: "custom (click to add)",
+  your_data: "your data (a CSV file)", your_data_classes: "your data (a CSV file)",
+  your_data_regression: "your data (a CSV file)",
 };
 
 // The data-set picker's tile captions: short enough for a 48-px tile, one per data set
@@ -27,7 +29,8 @@ export const CHOICE_LABELS = {
 export const DATASET_TILE_LABELS = {
   circle: "circle", xor: "xor", gaussian: "gauss", spiral: "spiral", moons: "moons",
   checkerboard: "checker", custom: "custom", plane: "plane", multi_gaussian: "bumps",
-  blobs: "blobs", multi_spiral: "spirals K",
+  blobs: "blobs", multi_spiral: "spirals K", your_data: "your data", your_data_classes: "your data",
+  your_data_regression: "your data",
 };
 
 export const GROUP_LABELS = {

@@ -6,7 +6,7 @@ import { h } from "./inspector_view.js";
 import { configDiff } from "./url.js";
 
 /** The lessons embedded in the page: [{id, title, config, explanation, watch, try, rate,
- *  charts, compare?}]. */
+ *  charts, compare?, question?: {spec, moment}}]. */
 export function readLessons(doc = document) {
   const el = doc.getElementById("lessons-data");
   if (!el) return [];
@@ -27,7 +27,8 @@ export function lessonChanges(lesson, defaults, current, overrides = {}) {
 
 export class LessonsView {
   /** button opens `menu` (the top bar's list of lessons, full titles); card: the lesson
-   *  card's element; on: {open(id), close()}. */
+   *  card's element; on: {open(id), close(), ask(question)}: a lesson's question is asked of
+   *  the class of the room this tab presents. */
   constructor(button, menu, card, lessons, on) {
     this.button = button;
     this.menu = menu;
@@ -68,18 +69,27 @@ export class LessonsView {
     for (const b of this.items) b.setAttribute("aria-checked", String(b.dataset.lesson === id));
     const lesson = this.byId(id);
     this.button.textContent = lesson ? `Lesson ${this.lessons.indexOf(lesson) + 1} ▾` : "Lessons ▾";
-    if (id === this.shown) return;
+    const presenting = state.role === "presenter" && !!state.room;
+    if (id === this.shown && presenting === this.presenting) return;
     this.shown = id;
+    this.presenting = presenting;
     this.card.hidden = !lesson;
-    this.card.replaceChildren(...(lesson ? this._card(lesson) : []));
+    this.card.replaceChildren(...(lesson ? this._card(lesson, presenting) : []));
   }
 
-  _card(lesson) {
+  _card(lesson, presenting) {
+    const q = lesson.question;
+    const ask = q ? h("div", { className: "lesson-ask" },
+      h("h3", {}, "Ask the class"), h("p", {}, q.moment),
+      h("button", { type: "button", "data-testid": "lesson-ask", disabled: !presenting,
+        title: presenting ? "Ask the room's class; the engine answers at the reveal" : "Press Present first: the class answers from its phones",
+        onclick: () => this.on.ask(q.spec) }, presenting ? "Ask now" : "Ask (present first)")) : null;
     const body = h("div", { className: "lesson-body", id: "lesson-body" },
       h("p", { className: "lesson-text" }, lesson.explanation),
       // "Try this" before "Watch": what to do stays in view without scrolling on a projector
       h("h3", {}, "Try this"), h("ul", { "data-testid": "lesson-try" }, lesson.try.map((t) => h("li", {}, t))),
       h("h3", {}, "Watch"), h("ul", { "data-testid": "lesson-watch" }, lesson.watch.map((t) => h("li", {}, t))),
+      ask,
       h("button", { type: "button", className: "restart", title: "Start the lesson again: its configuration and fresh weights",
         onclick: () => this.on.open(lesson.id) }, "Restart the lesson"));
     const fold = h("button", { type: "button", className: "ghost fold", "aria-expanded": "true",

@@ -6,11 +6,13 @@ import { BoundaryView } from "./boundary_view.js";
 import { walkGoesOn } from "./backward_walk.js";
 import { ChartsView } from "./charts_view.js";
 import { Controls } from "./controls.js";
+import { CsvImport } from "./csv_import.js";
 import { InspectorView } from "./inspector_view.js";
 import { NetworkView } from "./network_view.js";
 import { Connection, messages, presenterTokens } from "./protocol.js";
 import { CompareView } from "./compare_view.js";
 import { RoomView } from "./room_view.js";
+import { QuestionView } from "./question_view.js";
 import { SharePanel, decodeWeights, encodeWeights, shapeWeights } from "./share.js";
 import { Store, onlyLiveFields } from "./state.js";
 import { Notices } from "./notices.js";
@@ -24,6 +26,7 @@ import { LessonsView, lessonChanges, readLessons } from "./lessons.js";
 import { renderProjector } from "./projector.js";
 import { PageLayout } from "./layout.js";
 import { MapMaker, NEURON_GRID, NEURON_RANGE, featureGrid, mapOf } from "./heatmaps.js";
+import { renderA11y, wireA11y } from "./a11y.js";
 
 const $ = (id) => document.getElementById(id);
 const store = new Store(render);
@@ -57,6 +60,8 @@ const act = {
   reset: (data = false) => send(messages.reset(data)),
   exportState: () => send(messages.exportState()),
   importState: (snapshot) => send(messages.importState(snapshot)),
+  readCsv: (file) => csvImport.read(file),
+  exportPoints: () => send(messages.exportPoints()),
   // A lesson runs from its full config (engine defaults under the lesson's fields under
   // `overrides`) and fresh weights; `onlyIfChanged` leaves a session that is already there.
   openLesson: (id, { overrides = {}, onlyIfChanged = false } = {}) => {
@@ -87,6 +92,7 @@ const act = {
     conn.follow(code);
   },
   compare: (changes) => { send(messages.compare(changes)); dispatch({ type: "setUi", patch: { comparePanel: false } }); },
+  ask: (question) => { send(messages.ask(question)); if (state.ui.clickMode === "ask") dispatch({ type: "setUi", patch: { clickMode: "add" } }); },
   inspect: () => {
     const sel = state.ui.selection;
     if (!sel || !state.config) return;
@@ -122,6 +128,7 @@ const boundary = new BoundaryView($("boundary"), {
   addPoint: (x1, x2, label) => send(messages.addPoint(x1, x2, label)),
   removePoint: (split, index) => send(messages.removePoint(split, index)),
   trace: (index) => dispatch({ type: "setExample", example: index }),
+  askPoint: (x1, x2) => act.ask({ kind: "class_of_point", x1, x2 }),
 });
 const charts = new ChartsView($("charts-card"), $("chart-tabs"), onResize, { choose: (name) => dispatch({ type: "setUi", patch: { charts: name } }) });
 const inspector = new InspectorView($("inspector"), {
@@ -132,18 +139,26 @@ const inspector = new InspectorView($("inspector"), {
 });
 const controls = new Controls(act, dispatch);
 const lessons = new LessonsView($("btn-lessons"), $("lessons-menu"), $("lesson-card"), readLessons(), {
-  open: (id) => act.openLesson(id), close: () => act.closeLesson() });
+  open: (id) => act.openLesson(id), close: () => act.closeLesson(), ask: (question) => act.ask(question) });
 const boundaryB = new BoundaryView($("boundary-b"), {
   resized: onResize,
   addPoint: () => dispatch({ type: "toast", kind: "info", text: "Edit the data on run A (the left plot); B follows." }),
   removePoint: () => {},
   trace: () => {},
+  askPoint: () => dispatch({ type: "toast", kind: "info", text: "Click the point on run A's plot (the left one)." }),
 });
 const layout = new PageLayout($("btn-more"), $("more-menu"), $("config-panel"), (id) => (lessons.byId(id) || {}).config || null);
 const roomView = new RoomView($("btn-room"), $("room-panel"), $("room-bar"), {
   open: () => act.openRoom(), close: () => act.closeRoom(), fork: () => act.fork(),
   followAgain: () => act.followAgain(),
   togglePanel: (open) => dispatch({ type: "setUi", patch: { roomPanel: open } }),
+});
+const questionView = new QuestionView($("question-card"), {
+  ask: (question) => act.ask(question),
+  answer: (id, value) => send(messages.answer(id, value)),
+  reveal: () => send(messages.reveal()),
+  pickPoint: () => dispatch({ type: "setUi", patch: { clickMode: state.ui.clickMode === "ask" ? "add" : "ask" } }),
+  dismiss: () => dispatch({ type: "dismissQuestion" }),
 });
 const compareView = new CompareView($("btn-compare"), $("compare-panel"), $("compare-card"), boundaryB, {
   start: (changes) => act.compare(changes), stop: () => act.compare(null), resized: onResize,
@@ -153,7 +168,19 @@ const share = new SharePanel($("btn-share"), $("share-panel"), {
   link: (withWeights) => shareLink(state, withWeights),
   refresh: () => send({ type: "view" }),  // answered with a state: the exact float64 weights
 });
-const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession());
+const csvImport = new CsvImport($("csv-dialog"), $("boundaries"), {
+  preview: (name, text) => {
+    dispatch({ type: "csvRead", name });
+    if (!send(messages.importPoints(name, text))) dispatch({ type: "csvCancel" });
+  },
+  apply: (name, text) => { dispatch({ type: "csvApply" }); send(messages.importPoints(name, text, true)); },
+  cancel: () => dispatch({ type: "csvCancel" }),
+  refuse: (name, message) => dispatch({ type: "csvRefused", name, message }),
+  limit: () => state.limits.max_import_bytes || 4 * 1024 * 1024,
+});
+const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession(),
+  (params) => send(messages.setParams(params.weights, params.biases)));
+wireA11y(store, boundary, { addPoint: (x1, x2, label) => send(messages.addPoint(x1, x2, label)) });
 
 function render(s, dirty) {
   const now = performance.now();
@@ -168,8 +195,11 @@ function render(s, dirty) {
   if (dirty.has("controls")) { lessons.render(s); renderProjector(s, $("btn-projector")); }
   if (["controls", "status", "inspector"].some((d) => dirty.has(d))) layout.render(s);
   if (dirty.has("banner")) notices.render(s);
+  if (dirty.has("csv")) csvImport.render(s);
   if (dirty.has("room") || dirty.has("controls")) roomView.render(s);
+  if (["question", "room", "network", "controls"].some((d) => dirty.has(d))) questionView.render(s);
   if (["boundary", "controls", "status", "charts"].some((d) => dirty.has(d))) compareView.render(s);
+  renderA11y(s, dirty);
 }
 
 /** The share link: config (and lesson), and with `withWeights` the exact weights, or null
@@ -252,9 +282,17 @@ store.listen((a, s) => {
   if (a.type === "room" && a.room && s.role === "presenter") shareUi(s);
   if (s.role === "presenter" && (["setView", "select", "setExample", "reveal"].includes(a.type)
     || (a.type === "setUi" && ["showTest", "discretize", "lossScale", "lesson"].some((k) => k in a.patch)))) shareUi(s);
+  // The reveal shows where the number came from: the inspector's walk for that link or neuron
+  // (the followers' pages follow the presenter's selection).
+  if (a.type === "revealed" && s.role === "presenter" && s.question && s.question.reveal && s.question.reveal.target) {
+    const t = s.question.reveal.target;
+    if (s.question.kind === "delta_value") dispatch({ type: "setView", view: "backward" });
+    dispatch({ type: "select", selection: { kind: t.kind, layer: t.layer, j: t.j, ...(t.i !== undefined ? { i: t.i } : {}) } });
+  }
   if (["select", "setExample"].includes(a.type)) act.inspect();
   if (["state", "step", "metrics"].includes(a.type) && s.ui.selection) reinspect();
   if (a.type === "exported") download(a.snapshot);
+  if (a.type === "pointsCsv") saveText(a.csv, `${a.name.replace(/\.[^.]*$/, "")}-points.csv`, "text/csv");
   if (a.type === "forked" && a.session) conn.drive(a.session);
   if (a.type === "state") share.update();
   if ((a.type === "weights" || a.type === "state") && s.wire && s.model) {
@@ -265,10 +303,14 @@ store.listen((a, s) => {
 });
 
 function download(snapshot) {
-  const blob = new Blob([JSON.stringify(snapshot)], { type: "application/json" });
+  saveText(JSON.stringify(snapshot), `backprop-lab-step${state.counters.step}.json`, "application/json");
+}
+
+function saveText(text, name, type) {
+  const blob = new Blob([text], { type });
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);
-  a.download = `backprop-lab-step${state.counters.step}.json`;
+  a.download = name;
   document.body.appendChild(a);
   a.click();
   a.remove();
@@ -307,5 +349,5 @@ window.addEventListener("beforeunload", () => conn.close());
 // For the browser tests and the console: read-only handles, never used by the page itself.
 window.backpropLab = { store, network, boundary, boundaryB, charts, conn, recorder, maps };
 dispatch({ type: "setUi", patch: readPageParams(location.search) });
-store.invalidate(...["topology", "network", "boundary", "charts", "inspector", "controls", "banner"]);
+store.invalidate(...["topology", "network", "boundary", "charts", "inspector", "controls", "banner", "csv"]);
 conn.open();

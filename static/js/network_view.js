@@ -8,7 +8,7 @@
 // resize; every other frame only restyles.
 
 import { HiDPICanvas, Thumb, fmt } from "./canvas.js";
-import { DIVERGING_LUT, CLASS_RGB, MID, divergingCss, paintCodes } from "./colors.js";
+import { DIVERGING_LUT, CLASS_RGB, FOCUS, MID, divergingCss, paintCodes } from "./colors.js";
 import { LEFT, buildOverlay } from "./network_overlay.js";
 import { featureLabel, layerSizes, taskOf, field } from "./state.js";
 import { drawScale } from "./projector.js";
@@ -324,7 +324,7 @@ export class NetworkView {
           drawn.biasValues.push({ layer: c - 1, j: node.j, value: b });
         }
         if (c === 0) {
-          ctx.fillStyle = node.active ? "#111" : "#888";
+          ctx.fillStyle = node.active ? "#111" : "#6b7077";  // 4.5:1 on white even when off
           ctx.textAlign = "right";
           ctx.fillText(featureLabel(state, node.feature), x - 6, node.y);
         }
@@ -344,17 +344,59 @@ export class NetworkView {
         ctx.strokeRect(node.x - s / 2 - 4, node.y - s / 2 - 4, s + 8, s + 8);
       }
       ctx.font = `bold ${14 * k.font}px system-ui, sans-serif`;
-      // the mini-batch's loss, which the update follows (not the data sets' losses shown elsewhere)
-      const text = `batch loss L = ${fmt(rec.batch_loss)}`;
-      drawn.lossLabel = text;
-      const lx = Math.min(out[0].x - s / 2, this.surface.width - ctx.measureText(text).width - 4);
-      ctx.fillText(text, lx, out[0].y - s / 2 - 14);
+      // the mini-batch's loss, which the update follows (not the data sets' losses shown
+      // elsewhere). L is the inspector's L, the data loss plus the penalty: with a penalty on,
+      // the data part is named L_data, as in the inspector's ∂L_data/∂w, and the penalty beside it
+      const lines = rec.penalty
+        ? [`batch data loss L_data = ${fmt(rec.batch_loss)}`, `(L = L_data + penalty ${fmt(rec.penalty)})`]
+        : [`batch loss L = ${fmt(rec.batch_loss)}`];
+      drawn.lossLabel = lines.join(" ");
+      const width = Math.max(...lines.map((line) => ctx.measureText(line).width));
+      const lx = Math.min(out[0].x - s / 2, this.surface.width - width - 4);
+      lines.forEach((line, i) => ctx.fillText(line, lx, out[0].y - s / 2 - 14 - (lines.length - 1 - i) * 17 * k.font));
     }
     drawn.legend = this._legend(ctx, state, showGrad, phase, updates);
+    drawn.keyFocus = this._keyFocus(ctx, state.ui.keyFocus);
     this.legendText = drawn.legend.text;  // what the diagram says it shows (read by tests)
     this.drawn = drawn;
     if (this.tipAt) this._showTip();
     return !!(phase && phase.running);
+  }
+
+  /** The keyboard's cursor (diagram_keys.js): a ring in the focus colour with white on both
+   *  sides, so it reads on any heatmap or link; returns the box drawn (for tests) or null. */
+  _keyFocus(ctx, el) {
+    if (!el || !this.columns) return null;
+    const s = this.size;
+    let box = null;
+    if (el.kind === "link") {
+      const a = this.columns[el.layer] && this.columns[el.layer][el.i ?? 0];
+      const b = this.columns[el.layer + 1] && this.columns[el.layer + 1][el.j];
+      if (!a || !b) return null;
+      const path = () => { ctx.beginPath(); bezier(ctx, a.x + s / 2, a.y, b.x - s / 2, b.y); };
+      ctx.save();
+      for (const [colour, width] of [["#ffffff", 9], [FOCUS, 5]]) {
+        path(); ctx.strokeStyle = colour; ctx.lineWidth = width * this.scale.line; ctx.stroke();
+      }
+      ctx.restore();
+      const m = bezierPoint(a.x + s / 2, a.y, b.x - s / 2, b.y, 0.5);
+      return { kind: "link", x: m.x, y: m.y };
+    }
+    const node = this.columns[el.kind === "bias" ? el.layer + 1 : el.layer];
+    const n = node && node[el.j];
+    if (!n) return null;
+    if (el.kind === "bias") {
+      if (!n.bias) return null;
+      box = { x: n.bias.x, y: n.bias.y, w: n.bias.s, h: n.bias.s };
+    } else box = { x: n.x - s / 2, y: n.y - s / 2, w: s, h: s };
+    const pad = 3 * this.scale.line;
+    ctx.save();
+    ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 7 * this.scale.line;
+    ctx.strokeRect(box.x - pad, box.y - pad, box.w + 2 * pad, box.h + 2 * pad);
+    ctx.strokeStyle = FOCUS; ctx.lineWidth = 3 * this.scale.line;
+    ctx.strokeRect(box.x - pad, box.y - pad, box.w + 2 * pad, box.h + 2 * pad);
+    ctx.restore();
+    return { kind: el.kind, ...box };
   }
 
   /** δ under its neuron, on a white box; returns {text, font, box} as drawn. */

@@ -3,9 +3,13 @@
 const TOAST_MS = 6000;
 
 export class Notices {
-  /** newSession(): forget the stored session id and open a new one. */
-  constructor(banner, toasts, dispatch, newSession) {
+  /**
+   * newSession(): forget the stored session id and open a new one; putBack(params): give the
+   * current session these weights (a lost session's, which the page still shows).
+   */
+  constructor(banner, toasts, dispatch, newSession, putBack) {
     this.newSession = newSession;
+    this.putBack = putBack;
     this.banner = banner;
     this.toasts = toasts;
     this.dispatch = dispatch;
@@ -15,11 +19,28 @@ export class Notices {
   render(state) {
     const c = state.connection;
     const b = this.banner;
-    const key = `${c.status}:${c.attempt}`;
+    const lost = c.status === "open" ? state.lost : null;
+    const key = `${c.status}:${c.attempt}:${lost ? lost.reason : ""}`;
     if (b.dataset.key !== key) {
       b.dataset.key = key;
-      b.hidden = c.status === "open" || (c.status === "connecting" && c.attempt === 0);
-      if (c.status === "replaced") {
+      b.hidden = (c.status === "open" && !lost) || (c.status === "connecting" && c.attempt === 0);
+      if (lost) {
+        const buttons = [];
+        if (lost.params) {
+          const back = document.createElement("button");
+          back.type = "button";
+          back.textContent = `Import the weights this page still has${lost.step !== null ? ` (step ${lost.step})` : ""}`;
+          back.onclick = () => { this.putBack(lost.params); this.dispatch({ type: "dismissLost" }); };
+          buttons.push(back);
+        }
+        const ok = document.createElement("button");
+        ok.type = "button";
+        ok.textContent = "Start afresh";
+        ok.onclick = () => this.dispatch({ type: "dismissLost" });
+        buttons.push(ok);
+        b.replaceChildren(`Reconnected, but your session could not be restored: ${lost.reason}. `
+          + "A new session started with the same configuration. ", ...buttons);
+      } else if (c.status === "replaced") {
         const button = document.createElement("button");
         button.type = "button";
         button.textContent = "Start a new session here";
@@ -46,7 +67,7 @@ export class Notices {
       } else if (c.status === "full") {
         b.textContent = `The server is full (${c.reason || "too many sessions"}); retrying…`;
       } else {
-        b.textContent = `Connection lost — reconnecting${c.attempt > 1 ? ` (attempt ${c.attempt})` : ""}… your session will resume.`;
+        b.textContent = `Connection lost — reconnecting${c.attempt > 1 ? ` (attempt ${c.attempt})` : ""}…`;
       }
     }
     const shown = new Set();

@@ -1,19 +1,21 @@
 // @ts-check
-// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 4) and
-// server/frames.py (binary frame format 2). The only module that builds or parses messages.
+// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 5) and
+// server/frames.py (binary frame format 3). The only module that builds or parses messages.
 //
 // Text frames are JSON objects with a `type`. Binary frames (server → client) are
 //   0  4  magic "BPLF" | 4 2 u16 format version | 6 2 u16 reserved | 8 4 u32 H (header bytes)
 //   12 H  UTF-8 JSON header {"kind": "frame" | "record", ..., "arrays": [...]}
-//   12+H  payload; entry {name, layer?, shape, dtype: "float32" | "float16", offset}
+//   12+H  payload; entry {name, layer?, shape, dtype: "float32" | "float16", offset}: every
+//         offset a multiple of 4 (each float array padded to 4 bytes, float16 ones too)
 // All little-endian. A "frame" carries the weights (`params`, laid out by paramLayout), the
 // last update's gradients (`grads`) and compare mode's B (`compare_params`); the page makes
 // every heatmap from them (heatmaps.js).
 
-export const PROTOCOL_VERSION = 4;
-export const FRAME_VERSION = 2;
+export const PROTOCOL_VERSION = 5;
+export const FRAME_VERSION = 3;
 const SESSION_KEY = "backprop-lab-session";
 const ROOM_KEY = "backprop-lab-rooms";  // localStorage: {code: presenter token} of this browser
+const VOTER_KEY = "backprop-lab-voter";  // sessionStorage: this tab's voter id for a room's questions
 
 export const CloseCode = { SHUTTING_DOWN: 4000, REPLACED: 4001, LEFT: 4002, SERVER_FULL: 4003,
   ROOM_GONE: 4004, SLOW_DOWN: 4005, WRONG_PROTOCOL: 4006 };
@@ -45,6 +47,10 @@ export const messages = {
   removePoint: (split, index) => ({ type: "remove_point", split, index }),
   exportState: () => ({ type: "export" }),
   importState: (snapshot) => ({ type: "import", snapshot }),
+  /** Your own data: a CSV file's text, previewed (apply false: nothing changes) or trained on. */
+  importPoints: (name, csv, apply = false) => ({ type: "import_points", name, csv, apply }),
+  /** The points (train and test, with the split) as CSV in the file's units. */
+  exportPoints: () => ({ type: "export_points" }),
   gradcheck: () => ({ type: "gradcheck" }),
   /** Asks for a `state` now (the exact float64 weights, for a share link). */
   view: () => ({ type: "view" }),
@@ -60,7 +66,24 @@ export const messages = {
   /** Compare mode: run B = this session with `changes` (live or network fields; network ones
    *  restart both runs) in lockstep; null ends it. */
   compare: (changes, restart = true) => ({ type: "compare", config: changes, restart }),
+  /** Ask the room's class: {kind, target?, x1?, x2?, tolerance?} (presenter only). */
+  ask: (question) => ({ type: "ask", question }),
+  /** A follower's answer to question `id`: a choice, or a number; replaces its earlier one. */
+  answer: (id, value) => ({ type: "answer", question: id, value }),
+  /** Close the answers and show everyone the engine's answer (presenter only). */
+  reveal: () => ({ type: "reveal" }),
 };
+
+/** This tab's voter id (kept across reloads and reconnects, so an answer stays one answer). */
+export function voterId() {
+  let id = sessionStorage.getItem(VOTER_KEY);
+  if (!id) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    id = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    sessionStorage.setItem(VOTER_KEY, id);
+  }
+  return id;
+}
 
 // Binary frames
 
@@ -238,6 +261,7 @@ export class Decoder {
       case "hello":
         this.readouts = m.readouts || [];
         return [{ type: "hello", protocol: m.protocol, sessionId: m.session, resumed: m.resumed,
+          restored: !!m.restored, lost: m.lost ?? null,
           limits: m.limits || {}, defaults: m.defaults, schema: m.schema, tasks: m.tasks,
           heads: m.heads, liveFields: m.live_fields, featureLabels: m.feature_labels,
           followerMessages: m.follower_messages, readouts: m.readouts || [],
@@ -266,6 +290,10 @@ export class Decoder {
         return [{ type: "inspect", result: m.result }];
       case "snapshot":
         return [{ type: "exported", snapshot: m.snapshot }];
+      case "points_preview":
+        return [{ type: "pointsPreview", preview: m.preview }];
+      case "points_csv":
+        return [{ type: "pointsCsv", name: m.name, csv: m.csv }];
       case "gradcheck":
         return [{ type: "gradcheck", result: m.result }];
       case "room":
@@ -274,6 +302,17 @@ export class Decoder {
         return [{ type: "roomUi", ui: m.ui }];
       case "forked":
         return [{ type: "forked", session: m.session, step: m.step }];
+      case "question":
+        return [{ type: "question", question: { id: m.id, kind: m.kind, prompt: m.prompt, choices: m.choices,
+          labels: m.labels, target: m.target, x1: m.x1, x2: m.x2, tolerance: m.tolerance, step: m.step,
+          answer: m.answer ?? null } }];
+      case "answers":
+        return [{ type: "answers", id: m.id, tally: { counts: m.counts, bins: m.bins ?? null, answered: m.answered,
+          followers: m.followers } }];
+      case "reveal":
+        return [{ type: "revealed", id: m.id, reveal: { truth: m.truth, truthLabel: m.truth_label, value: m.value,
+          detail: m.detail, right: m.right, counts: m.counts, bins: m.bins ?? null, answered: m.answered,
+          followers: m.followers, target: m.target ?? null, kind: m.kind } }];
       default:
         return [];
     }
@@ -330,7 +369,7 @@ export class Connection {
   _query() {
     const sid = this.sessionId;
     const token = presenterTokens.get(this.present);
-    if (this.join) return `?room=${encodeURIComponent(this.join)}`;
+    if (this.join) return `?room=${encodeURIComponent(this.join)}&voter=${voterId()}`;
     if (sid) return `?session=${encodeURIComponent(sid)}`;
     if (token) return `?room=${encodeURIComponent(this.present)}&token=${encodeURIComponent(token)}`;
     return "";

@@ -11,7 +11,7 @@ import { decodeWeightsFrame } from "./protocol.js";
 /** @typedef {import("./protocol.js").Metrics} Metrics */
 
 export const VIEWS = ["topology", "network", "boundary", "charts", "inspector", "status",
-  "controls", "banner", "room"];
+  "controls", "banner", "room", "csv", "question"];
 
 export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are thinned)
 
@@ -47,7 +47,8 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  *   heatmaps: Heatmaps|null, featureMaps: {names: string[], maps: Map}|null,
  *   model: Model|null, wire: {step: number, params: Float32Array, compare: any}|null,
  *   unreadFrame: any, inspect: any, gradcheck: any, busy: {gradcheck: boolean},
- *   toasts: any[], ui: Ui}} State
+ *   toasts: any[], lost: {reason: string, step: number|null, params: Params|null}|null,
+ *   resumeNote: {restored: boolean}|null, question: any, ui: Ui}} State
  */
 
 /** @returns {State} */
@@ -58,6 +59,9 @@ export function initialState() {
     room: null,              // {code, role, followers, presenterOnline, joinPath, joinUrls, qr, token, relay}
     compare: null,           // compare mode's run B: {config, changes, metrics, history, stopMessage}
     forkOf: null,            // the room code this tab's session was forked from
+    // the room's open question: {id, kind, prompt, choices, labels, target, x1, x2, tolerance,
+    // step, answer (this follower's), tally (the presenter's counts), reveal (the engine's answer)}
+    question: null,
     protocol: null,          // version from hello
     limits: {},
     schema: [],              // engine FIELDS rows from hello
@@ -90,6 +94,11 @@ export function initialState() {
     gradcheck: null,         // last gradcheck reply
     busy: { gradcheck: false },
     toasts: [],              // [{id, text, kind}]
+    // a CSV file on its way in (csv_import.js): idle | reading | preview | applying | refused;
+    // `preview` is the server's points_preview, `error` its refusal naming the line
+    csv: { status: "idle", name: "", preview: null, error: null },
+    lost: null,              // {reason, step, params}: the session a reconnect could not resume
+    resumeNote: null,        // {restored}: a reconnect resumed the session; said with its state
     ui: {
       view: "forward",       // forward | backward
       selection: null,       // {kind: "neuron", layer, j} | {kind: "link", layer, i, j} | {kind: "bias", layer, j}
@@ -110,6 +119,8 @@ export function initialState() {
       lesson: null,          // id of the open guided lesson (lessons.js), kept in the URL
       projector: false,      // projector mode: large type, thick lines (projector.js), in the URL
       reveal: null,          // backward phase: how many steps of the inspector's walk back are shown (null: all)
+      keyFocus: null,        // the diagram element the keyboard is on (diagram_keys.js), a Selection, while focused
+      plotCursor: null,      // the output plot's keyboard cursor {x1, x2}, while focused
     },
   };
 }
@@ -201,14 +212,19 @@ export const REDUCERS = {
     s.followerMessages = new Set(a.followerMessages || []);
     s.featureLabels = a.featureLabels || {};
     s.readouts = a.readouts || [];
-    if (s.connection.sessionId && a.sessionId && s.connection.sessionId !== a.sessionId) {
-      REDUCERS.toast(s, { kind: "info", text: "The server no longer had this tab's session: a new one "
-        + "started with the same configuration (weights and counters start afresh)." });
+    // The truth about a reconnect: the session this tab asked for is back (said once its
+    // state, with the step, arrives), or it was lost and the server says why; the weights
+    // this page still shows are then offered back (notices.js).
+    if (a.lost) {
+      s.lost = { reason: a.lost, step: s.metrics ? s.metrics.step : null, params: s.params };
+    } else if (a.resumed && s.connection.attempt > 0) {
+      s.resumeNote = { restored: !!a.restored };
     }
     Object.assign(s.connection, { sessionId: a.sessionId, resumed: !!a.resumed, status: "open", attempt: 0 });
     s.role = a.role || "solo";
     s.room = a.room || null;
-    return ["banner", "controls", "status", "room"];
+    s.question = null;  // the room says it again, with this tab's answer
+    return ["banner", "controls", "status", "room", "question"];
   },
   state(s, a) {
     const topologyChanged = !sameTopology(s.config, a.config, s.tasks);
@@ -232,6 +248,12 @@ export const REDUCERS = {
     s.stopped = a.stopped;
     s.phase = a.phase;
     s.canStepBack = a.canStepBack;
+    if (s.resumeNote) {
+      const cut = s.resumeNote.restored ? " (the server had restarted: step back starts from here)" : "";
+      REDUCERS.toast(s, { kind: "info", key: "resumed", text: `Reconnected: resumed at step ${a.metrics.step}${cut}.` });
+      s.resumeNote = null;
+      dirty.push("banner");
+    }
     mergeCompare(s, a.compare, true);
     if (s.unreadFrame) readFrame(s, s.unreadFrame);  // it came before this state's model
     // The last record stays on screen only while it still describes these weights' step.
@@ -240,8 +262,21 @@ export const REDUCERS = {
       s.record = null; s.ui.anim = null;
     }
     if (dataChanged && s.ui.example !== null && s.points && s.ui.example >= s.points.train.x.length) s.ui.example = null;
+    if (a.points && s.csv.status === "applying") { s.csv = { status: "idle", name: "", preview: null, error: null }; dirty.push("csv"); }
     return dirty;
   },
+  /** A CSV file is being read and previewed by the server (nothing changes yet). */
+  csvRead(s, a) { s.csv = { status: "reading", name: a.name, preview: null, error: null }; return ["csv"]; },
+  pointsPreview(s, a) {
+    if (s.csv.status !== "reading") return [];  // cancelled meanwhile
+    s.csv = { ...s.csv, status: "preview", preview: a.preview };
+    return ["csv"];
+  },
+  csvApply(s) { s.csv = { ...s.csv, status: "applying" }; return ["csv"]; },
+  /** Cancel (or a refusal read): the dialog closes, nothing was changed. */
+  csvCancel(s) { s.csv = { status: "idle", name: "", preview: null, error: null }; return ["csv"]; },
+  /** A file refused before it left the page (too large to send). */
+  csvRefused(s, a) { s.csv = { status: "refused", name: a.name, preview: null, error: a.message }; return ["csv"]; },
   step(s, a) {
     if (a.record) s.record = a.record;
     if (a.record && a.record.layers.every((L) => L.W && L.b)) {
@@ -302,6 +337,10 @@ export const REDUCERS = {
   gradcheckStarted(s) { s.busy.gradcheck = true; s.gradcheck = null; return ["inspector"]; },
   serverError(s, a) {
     if (a.re === "gradcheck") s.busy.gradcheck = false;
+    if (s.csv.status !== "idle" && (a.re === "import_points" || (a.code === "too_large" && s.csv.status === "reading"))) {  // shown in the dialog, line and all
+      s.csv = { ...s.csv, status: "refused", preview: null, error: a.message };
+      return ["csv"];
+    }
     if (QUIET_ERRORS.has(a.code) && s.toasts.some((t) => t.code === a.code)) return [];
     // The refused control snaps back to the server's value.
     return [...(REDUCERS.toast(s, { text: a.message, kind: a.code === "rejected" ? "info" : "error", code: a.code }) || []),
@@ -314,6 +353,8 @@ export const REDUCERS = {
     if (s.toasts.length > 4) s.toasts.shift();
     return ["banner"];
   },
+  /** The lost-session notice is answered (its weights put back, or dismissed). */
+  dismissLost(s) { s.lost = null; return ["banner"]; },
   dismissToast(s, a) {
     s.toasts = s.toasts.filter((t) => t.id !== a.id);
     return ["banner"];
@@ -335,6 +376,8 @@ export const REDUCERS = {
     return ["boundary", "charts", "controls", "status", "network"];
   },
   animDone(s) { s.ui.anim = null; return ["network"]; },
+  keyFocus(s, a) { s.ui.keyFocus = a.focus; return ["network"]; },
+  plotCursor(s, a) { s.ui.plotCursor = a.cursor; return ["boundary"]; },
   room(s, a) {
     s.room = a.room;
     s.role = a.role === "follower" ? "follower" : a.room ? "presenter" : "solo";
@@ -365,7 +408,27 @@ export const REDUCERS = {
   },
   /** Back to following the room this tab forked from. */
   unfork(s) { s.forkOf = null; return ["room"]; },
+  /** The presenter's question (a new one replaces the card; the same one may bring this
+   *  follower's answer back, as the server counted it). */
+  question(s, a) {
+    const q = a.question;
+    if (!s.question || s.question.id !== q.id) s.question = { ...q, tally: null, reveal: null };
+    else if (q.answer !== null) s.question.answer = q.answer;
+    return ["question"];
+  },
+  /** The class's counts so far (presenter). */
+  answers(s, a) {
+    if (s.question && s.question.id === a.id) s.question.tally = a.tally;
+    return ["question"];
+  },
+  /** The engine's answer and the final counts. */
+  revealed(s, a) {
+    if (s.question && s.question.id === a.id) s.question.reveal = a.reveal;
+    return ["question"];
+  },
+  dismissQuestion(s) { s.question = null; return ["question"]; },
   exported() { return []; },
+  pointsCsv() { return []; },  // a download (main.js), no state
 };
 
 /** Holds the state, applies actions, and calls `render(state, dirty)` once per frame. */

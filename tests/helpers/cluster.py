@@ -81,13 +81,15 @@ class RedisServer:
 
 
 class ServerProcess:
-    """`python -m server --port 0 --no-browser --redis URL`, its port read off its banner."""
+    """`python -m server --port 0 --no-browser --redis URL`, its port read off its banner
+    (without `redis_url`: one process, its store as `extra` says, e.g. `--state DIR`; a later
+    `--port N` in `extra` wins)."""
 
-    def __init__(self, redis_url: str, *extra: str, env: dict | None = None):
+    def __init__(self, redis_url: str | None, *extra: str, env: dict | None = None):
         self.log = tempfile.NamedTemporaryFile(prefix="bpl-server-", suffix=".log", delete=False)
+        shared = ["--redis", redis_url] if redis_url else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "--port", "0", "--no-browser", "--redis", redis_url]
-            + list(extra),
+            [sys.executable, "-m", "server", "--port", "0", "--no-browser", *shared] + list(extra),
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -128,6 +130,11 @@ class ServerProcess:
         """As a crash: no checkpoint, no goodbye."""
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+
+    def sigterm(self) -> int:
+        """A clean stop, as systemd or Ctrl-C asks for one; the exit status."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(30)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
