@@ -162,7 +162,8 @@ def test_a_calm_first_look(run):
     for sel in ("#btn-play", "#network", "#boundary", "[data-testid='dataset-circle'], .dataset"):
         expect(page.locator(sel).first).to_be_in_viewport()
     controls = page.evaluate(CONTROLS)
-    assert controls["shown"] <= 62, controls  # measured 72 before issue 22
+    # measured 72 before issue 22 (74 with the Data panel's CSV buttons, which main added since)
+    assert controls["shown"] <= 64, controls
     for advanced in ("#btn-record", "#btn-compare", "#cfg-init", "#cfg-batch_norm", "#cfg-dropout"):
         expect(page.locator(advanced)).to_be_hidden()
     # one click away
