@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -79,6 +80,8 @@ def page_server():
         env={"OPENBLAS_NUM_THREADS": "1", **os.environ},
     )
     url = re.search(r"(http://\S+)", proc.stdout.readline()).group(1)
+    # drain the server's log, or a full pipe stalls it after a few dozen page loads
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)

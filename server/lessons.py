@@ -144,13 +144,14 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         try_=(
             "Press Play and watch the hidden neurons' lines turn into place.",
-            "Remove the hidden layer with the − button above it: accuracy stalls near 50 %.",
+            "Remove the hidden layer with the − beside “1 hidden layer” in the Network card's "
+            "title, then Reset and Play: accuracy stalls near 50 %.",
             "Step by phase and watch the error flow back from the output to the hidden layer.",
         ),
     ),
     Lesson(
         id="diverge",
-        rate=10,
+        rate=75,
         charts="loss",
         title="A learning rate too large diverges",
         config=_config(
@@ -178,7 +179,8 @@ LESSONS: tuple[Lesson, ...] = (
             "The links in the diagram: they grow thick as the weights blow up.",
         ),
         try_=(
-            "Press Play and wait a few seconds for the stop line.",
+            "Press Play: the loss overflows at step 227, about three seconds at this pace, and "
+            "the red stop line appears.",
             "Set the learning rate to 0.03, press Reset and Play: the loss now falls.",
             "Find the largest learning rate that still learns: try 1 and 0.3.",
         ),

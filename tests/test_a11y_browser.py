@@ -156,7 +156,8 @@ def test_the_focus_ring_has_3_to_1_contrast_wherever_it_is_drawn(run, query):
         assert ring["style"] != "none" and ring["width"] >= 2, ring
         c = contrast(parse_colour(ring["colour"]), ring["under"])
         worst.append((c, ring["id"]))
-    assert len(seen) > 40
+    # (the inspector takes the settings panel's place while a link is selected, issue 22)
+    assert len(seen) > 25
     assert min(worst)[0] >= 3, sorted(worst)[:5]
     # ...in a colour that means nothing else: far from every colour the views draw with
     focus = parse_colour(ring["colour"])[:3]

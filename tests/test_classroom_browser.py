@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from engine.trainer import Trainer
-from tests.helpers.page import PageRun
+from tests.helpers.page import PageRun, reveal
 
 STATE = "window.backpropLab.store.state"
 
@@ -103,13 +103,10 @@ def test_the_follower_cannot_drive(run):
     time.sleep(0.3)
     assert teacher.steps() == 1 and student.steps() == 1
     assert not teacher.state("s.playing")
-    # the controls look it: greyed and not clickable
+    # the controls only the presenter can use are hidden, not greyed (issue 22)
     assert student.page.evaluate("() => document.body.classList.contains('following')")
-    expect(student.page.get_by_test_id("room-button")).to_be_disabled()
-    for sel in ("#btn-play", "[data-testid=gradcheck]", "#btn-lessons"):
-        assert (
-            student.page.locator(sel).evaluate("e => getComputedStyle(e).pointerEvents") == "none"
-        ), sel
+    for sel in ("#btn-play", "[data-testid=gradcheck]", "#btn-lessons", "#btn-room"):
+        expect(student.page.locator(sel)).to_be_hidden()
 
 
 def test_a_fork_diverges_from_the_room_and_following_again_works(run):
@@ -213,6 +210,7 @@ def test_the_backward_view_shows_gradients_while_playing(run):
 
 def test_compare_mode_runs_both_in_lockstep_and_matches_the_engine(run):
     page = run()
+    reveal(page.page, "#btn-compare")
     page.page.click("#btn-compare")
     page.page.select_option("#compare-field", "optimizer")
     page.page.select_option("#compare-value", "adam")
@@ -256,12 +254,14 @@ def exact_params(page: PageRun):
 
 def test_an_exported_json_imported_reproduces_the_next_step_to_the_last_bit(run, tmp_path):
     page = run()
+    reveal(page.page, "#cfg-optimizer")
     page.page.select_option("#cfg-optimizer", "adam")
     page.page.wait_for_function(f"() => {STATE}.config.optimizer === 'adam'")
     for _ in range(5):
         page.page.click("#btn-step")
     page.wait_steps(5)
     with page.page.expect_download() as dl:
+        reveal(page.page, "#btn-export")
         page.page.click("#btn-export")
     path = tmp_path / "export.json"
     dl.value.save_as(path)
@@ -343,16 +343,14 @@ def test_a_follower_on_a_phone_gets_one_column_with_the_views_first(run):
     student.settle()
     page = student.page
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # no sideways scroll
-    boxes = {
-        sel: page.locator(sel).bounding_box()
-        for sel in ("#network", "#boundary", "#chart-loss", "#inspector", "#config-panel")
-    }
+    # the presenter's settings and the empty inspector are hidden for a follower (issue 22)
+    expect(page.locator("#config-panel")).to_be_hidden()
+    expect(page.locator("#inspector")).to_be_hidden()
+    views = ("#network", "#boundary", "#chart-loss")
+    boxes = {sel: page.locator(sel).bounding_box() for sel in views}
     for sel, box in boxes.items():
         assert box["x"] >= 0 and box["x"] + box["width"] <= 391, (sel, box)
-    order = [
-        boxes[s]["y"]
-        for s in ("#network", "#boundary", "#chart-loss", "#inspector", "#config-panel")
-    ]
+    order = [boxes[s]["y"] for s in ("#network", "#boundary", "#chart-loss")]
     assert order == sorted(order), boxes  # the views first, the settings last
     assert boxes["#network"]["height"] >= 250 and boxes["#boundary"]["height"] >= 250
     for sel in ("#network", "#boundary"):

@@ -12,12 +12,13 @@ import pytest
 from playwright.sync_api import expect
 
 from engine.trainer import Trainer
-from tests.helpers.page import PageRun
+from tests.helpers.page import PageRun, reveal
 
 STATE = "window.backpropLab.store.state"
 
 
 def open_panel(page: PageRun, field: str) -> None:
+    reveal(page.page, "#btn-compare")
     page.page.click("#btn-compare")
     page.page.select_option("#compare-field", field)
 

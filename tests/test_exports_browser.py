@@ -16,7 +16,7 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers.page import SCREENSHOTS, SIZES, PageRun, click_step
+from tests.helpers.page import SCREENSHOTS, SIZES, PageRun, click_step, reveal
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHART_IDS = ["#chart-loss", "#chart-accuracy", "#chart-grad_norms"]
@@ -73,6 +73,7 @@ class ExportRun(PageRun):
     def save_recording(self, target: str, fmt: str, count: int) -> tuple[str, bytes]:
         page = self.page
         if page.locator("#record-panel").is_hidden():
+            reveal(page, "#btn-record")
             page.get_by_role("button", name="Record").click()
         page.locator("[data-record=target]").select_option(target)
         page.locator("[data-record=format]").select_option(fmt)
@@ -228,6 +229,7 @@ def test_the_png_button_saves_the_view_at_exactly_twice_its_css_size(export_run,
     sizes = [r.css_size(s) for s in shown]
     before = {s: r.canvas_signature(s) for s in shown}
     with r.page.expect_download() as info:
+        reveal(r.page, f"button.png[data-png={view}]")
         r.page.locator(f"button.png[data-png={view}]").click()
     data = info.value.path().read_bytes()
     # Charts come as one PNG, the shown ones stacked.
@@ -259,6 +261,7 @@ def test_in_compare_mode_the_output_png_holds_run_a_and_run_b(export_run):
     (wa, ha), (wb, hb) = r.css_size("#boundary"), r.css_size("#boundary-b")
     assert r.canvas_signature("#boundary-b")["colours"] > 20  # B's plot is drawn on screen
     with r.page.expect_download() as info:
+        reveal(r.page, "button.png[data-png=boundary]")
         r.page.locator("button.png[data-png=boundary]").click()
     assert png_size(info.value.path().read_bytes()) == (2 * max(wa, wb), 2 * (ha + hb))
     assert r.errors == [], r.errors
@@ -349,6 +352,7 @@ def test_the_record_popover_fits_the_top_bar(export_run, size):
     r = export_run(size=(w, h))
     r.wait_buffered(1)
     bar = r.page.locator(".topbar").bounding_box()
+    reveal(r.page, "#btn-record")
     r.page.get_by_role("button", name="Record").click()
     panel = r.page.locator("#record-panel")
     expect(panel).to_be_visible()

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from server.lessons import CHARTS, LESSONS
-from tests.helpers.page import click_step
+from tests.helpers.page import click_step, reveal
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"1280x720": (1280, 720), "1366x768": (1366, 768), "1920x1080": (1920, 1080)}
@@ -61,6 +61,12 @@ def test_projector_mode_keeps_every_control_a_lecture_or_lesson_uses(run):
     r = run("lesson=symmetry", size=(1280, 720))
     r.page.keyboard.press("p")
     expect(r.page.locator("body")).to_have_class("projector")
+    # the lesson unfolds the panel's groups of the fields it sets (issue 22) ...
+    for name in ("init", "learning_rate"):
+        expect(r.page.locator(f"#cfg-{name}")).to_be_visible()
+    # ... and the rest are one click away: each folded group's summary, and More's menu
+    for summary in r.page.locator("#config-panel details.group:not([open]) > summary").all():
+        summary.click()
     schema = r.state("s.schema.map(f => f.name)")
     in_diagram = {"features", "hidden"}
     for name in schema:
@@ -72,6 +78,7 @@ def test_projector_mode_keeps_every_control_a_lecture_or_lesson_uses(run):
         if not hidden_row(r, f"#cfg-{name}"):
             expect(el).to_be_visible()
     for sel in ("#step-unit", "#speed", "#btn-record", "#btn-export", "#cfg-init", "#click-mode"):
+        reveal(r.page, sel)
         expect(r.page.locator(sel)).to_be_visible()
     # each lesson's settings have a visible control: the one the lesson asks to change
     for lesson in LESSONS:
@@ -252,12 +259,14 @@ def test_all_three_charts_show_where_they_fit(run):
 
 def test_the_record_panel_counts_frames_and_can_keep_one_per_update(run):
     r = run("dataset=xor")
+    reveal(r.page, "#btn-record")
     r.page.click("#btn-record")
     panel = r.page.locator("#record-panel")
     words = panel.inner_text()
     assert "frames" in words and "steps" not in words.replace("steps ", ""), words
     r.page.select_option("[data-record=every]", "update")
     expect(r.page.get_by_test_id("record-buffered")).to_have_text("0")
+    reveal(r.page, "#btn-record")
     r.page.click("#btn-record")
     for n in range(1, 7):  # quick presses: each waits for its step's maps, not for its
         r.page.locator("#btn-step").click()  # animation (1.2 s) or its frame

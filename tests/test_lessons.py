@@ -152,6 +152,24 @@ def test_diverge_stops_with_reason_diverged_and_a_small_rate_learns():
     assert calm.stopped is None and loss(calm) < 0.05  # measured 0.003
 
 
+def test_diverge_says_when_at_its_own_pace():
+    """The lesson names the update where the loss overflows and how long that takes at its
+    Play pace: true, and within 5 s (at its old pace of 10 a second it took 23 s)."""
+    lesson = LESSON_BY_ID["diverge"]
+    t = trainer("diverge")
+    t.run(400)
+    said = re.search(r"step (\d+)", " ".join(lesson.try_))
+    stopped_at = int(re.search(r"step (\d+)", t.stop_message).group(1))
+    assert said and int(said.group(1)) == stopped_at
+    assert "three seconds" in " ".join(lesson.try_) and 2.5 <= stopped_at / lesson.rate <= 3.5
+
+
+def test_xor_names_the_control_that_removes_the_layer():
+    """The − above a hidden column removes a neuron; the layer's − is in the card's title."""
+    text = " ".join(LESSON_BY_ID["xor"].try_)
+    assert "above it" not in text and "hidden layer” in the Network card" in text
+
+
 def test_vanishing_gradients_in_the_deep_sigmoid_network():
     t = trained("vanishing", 200)
     norms = t.metrics()["grad_norms"]

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from engine.config import Config
 from server.lessons import LESSON_BY_ID
-from tests.helpers.page import SIZES, PageRun
+from tests.helpers.page import SIZES, PageRun, reveal
 
 
 def lesson_config(lesson_id: str) -> dict:
@@ -213,6 +213,7 @@ def test_projector_mode_toggles_with_p_and_the_button_and_survives_a_reload(run)
         "#btn-export",
         "#btn-record",
     ):
+        reveal(r.page, kept)  # advanced controls are one click away (issue 22)
         expect(r.page.locator(kept)).to_be_visible()
     for hidden in ("#btn-import-label", "button.png >> nth=0"):
         expect(r.page.locator(hidden)).to_be_hidden()

@@ -325,6 +325,7 @@ export const CHART_TABS = [["all", "All"], ...CHARTS.map((c) => [c.key, c.tab])]
 // Below this height a chart's axis labels crowd each other: "All" is offered only where
 // each chart gets at least this much, else one chart fills the card.
 export const MIN_CHART_PX = 110;
+const HEAD_REM = 2.4;  // the card head's height allowance, in rem (one row of tabs)
 
 /** The charts of CHARTS, fed from `state.history`, with their tabs. Which are shown: the
  *  user's pick (`ui.charts`), else all where they fit, else the open lesson's
@@ -361,11 +362,12 @@ export class ChartsView {
   get charts() { return CHARTS.map((c) => this.lines[c.key]); }
 
   /** Whether the card holds every chart at MIN_CHART_PX or more (more in projector mode,
-   *  whose labels are larger). */
+   *  whose labels are larger). Read off the card's height and a fixed allowance for its head,
+   *  never the head's own height: the head holds the "All" tab this decides to show, and a
+   *  decision that reads its own result flips every frame (at 1366×892–940 it did). */
   _allFit(state) {
-    const head = this.card.querySelector(".card-head");
-    return (this.card.clientHeight - (head ? head.offsetHeight : 0)) / CHARTS.length
-      >= MIN_CHART_PX * drawScale(state).font;
+    const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+    return (this.card.clientHeight - HEAD_REM * rem) / CHARTS.length >= MIN_CHART_PX * drawScale(state).font;
   }
 
   _choose(state) {

@@ -146,7 +146,9 @@ export class Controls {
           onclick: () => this.act.configure({ seed: ((this.config && this.config.seed) || 0) + 1 }) }, "Regenerate data"));
         body.appendChild(this._csvRow());
       }
-      sections.push(h("details", { open: true, className: "group" },
+      // the data open; the rest one click away, for a calm first look (layout.js unfolds a
+      // lesson's groups)
+      sections.push(h("details", { open: group === "data", className: "group" },
         h("summary", {}, GROUP_LABELS[group] || group), body));
     }
     this.panel.replaceChildren(...sections);

@@ -67,7 +67,7 @@ export class InspectorView {
       else if (sel.kind === "link") body.push(...this._link(state, sel, pending ? null : r));
       else if (sel.kind === "bias") body.push(...this._bias(state, sel, pending ? null : r));
     }
-    this.root.replaceChildren(...body.filter(Boolean));
+    this.root.replaceChildren(...body.flat(Infinity).filter(Boolean));  // a part may be a list of nodes
     const centre = this.root.closest(".centre");
     if (centre) centre.classList.toggle("inspecting", Boolean(sel && sel.layer !== undefined));
   }

@@ -86,8 +86,9 @@ export class LessonsView {
         onclick: () => this.on.ask(q.spec) }, presenting ? "Ask now" : "Ask (present first)")) : null;
     const body = h("div", { className: "lesson-body", id: "lesson-body" },
       h("p", { className: "lesson-text" }, lesson.explanation),
-      h("h3", {}, "Watch"), h("ul", { "data-testid": "lesson-watch" }, lesson.watch.map((t) => h("li", {}, t))),
+      // "Try this" before "Watch": what to do stays in view without scrolling on a projector
       h("h3", {}, "Try this"), h("ul", { "data-testid": "lesson-try" }, lesson.try.map((t) => h("li", {}, t))),
+      h("h3", {}, "Watch"), h("ul", { "data-testid": "lesson-watch" }, lesson.watch.map((t) => h("li", {}, t))),
       ask,
       h("button", { type: "button", className: "restart", title: "Start the lesson again: its configuration and fresh weights",
         onclick: () => this.on.open(lesson.id) }, "Restart the lesson"));

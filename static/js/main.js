@@ -24,6 +24,7 @@ import {
 } from "./url.js";
 import { LessonsView, lessonChanges, readLessons } from "./lessons.js";
 import { renderProjector } from "./projector.js";
+import { PageLayout } from "./layout.js";
 import { MapMaker, NEURON_GRID, NEURON_RANGE, featureGrid, mapOf } from "./heatmaps.js";
 import { renderA11y, wireA11y } from "./a11y.js";
 
@@ -112,6 +113,8 @@ const network = new NetworkView($("network"), $("net-overlay"), $("net-layers"),
     act.configure({ features: [...on] });
   },
   setHidden: (hidden) => act.configure({ hidden }),
+  setWeight: (layer, i, j, value) => send(messages.setWeight(layer, i, j, value)),
+  canEdit: () => state.role !== "follower",
   setLayerActivation: (l, name) => {
     const n = state.config.hidden.length;
     const cur = state.config.activation;
@@ -144,6 +147,7 @@ const boundaryB = new BoundaryView($("boundary-b"), {
   trace: () => {},
   askPoint: () => dispatch({ type: "toast", kind: "info", text: "Click the point on run A's plot (the left one)." }),
 });
+const layout = new PageLayout($("btn-more"), $("more-menu"), $("config-panel"), (id) => (lessons.byId(id) || {}).config || null);
 const roomView = new RoomView($("btn-room"), $("room-panel"), $("room-bar"), {
   open: () => act.openRoom(), close: () => act.closeRoom(), fork: () => act.fork(),
   followAgain: () => act.followAgain(),
@@ -189,6 +193,7 @@ function render(s, dirty) {
   if (dirty.has("inspector")) inspector.render(s);
   if (dirty.has("controls") || dirty.has("status")) controls.render(s);
   if (dirty.has("controls")) { lessons.render(s); renderProjector(s, $("btn-projector")); }
+  if (["controls", "status", "inspector"].some((d) => dirty.has(d))) layout.render(s);
   if (dirty.has("banner")) notices.render(s);
   if (dirty.has("csv")) csvImport.render(s);
   if (dirty.has("room") || dirty.has("controls")) roomView.render(s);

@@ -51,7 +51,8 @@ export function buildOverlay(view, state, sizes, step) {
     mk("button", { textContent: "−", ariaLabel: `Remove a neuron from layer ${l + 1}`,
       title: "remove a neuron", disabled: w <= limits.lo,
       onclick: () => view.on.setHidden(hidden.map((v, k) => (k === l ? v - 1 : v))) }, row);
-    mk("span", { className: "net-count", textContent: `${w} neuron${w === 1 ? "" : "s"}` }, box);
+    const count = mk("span", { className: "net-count", textContent: `${w} neuron${w === 1 ? "" : "s"}` }, box);
+    if (count.scrollWidth > colWidth) { count.title = count.textContent; count.textContent = String(w); }  // narrow columns: the number
     const sel = mk("select", { ariaLabel: `Activation of layer ${l + 1}`, className: "net-act" }, box);
     for (const a of actChoices) sel.appendChild(new Option(choiceLabel(a), a));
     sel.onchange = () => view.on.setLayerActivation(l, sel.value);

@@ -14,6 +14,7 @@ import { LEFT, buildOverlay } from "./network_overlay.js";
 import { featureLabel, layerSizes, taskOf, field } from "./state.js";
 import { drawScale } from "./projector.js";
 import { PHASE_NAMES, shownPhase } from "./phases.js";
+import { LinkTip } from "./link_tip.js";
 import { WIDEST_LABELS, labelBox, labelFont, labelRoom } from "./neuron_labels.js";
 import { reached, revealed } from "./backward_walk.js";
 
@@ -63,7 +64,7 @@ export class NetworkView {
   /**
    * canvas: the diagram; overlay: a positioned element for the header controls and the
    * feature buttons; on: {select(sel), hover(h), toggleFeature(name), setHidden(widths),
-   * setLayerActivation(index, name)}.
+   * setLayerActivation(index, name), setWeight(layer, i, j, value), canEdit()}.
    */
   constructor(canvas, overlay, layerBox, on) {
     this.surface = new HiDPICanvas(canvas, () => { this.needLayout = true; on.resized(); });
@@ -81,7 +82,9 @@ export class NetworkView {
     this.labelsFit = true;  // whether the layout has room for a label under every neuron
     this.drawn = null;      // what the last frame drew (read by tests; see _draw)
     canvas.addEventListener("mousemove", (ev) => this._hover(ev));
-    canvas.addEventListener("mouseleave", () => this.on.hover(null));
+    canvas.addEventListener("mouseleave", () => { this.on.hover(null); this.tipAt = null; this.linkTip.hide(); });
+    this.linkTip = new LinkTip(overlay.parentElement, on);
+    this.shownGrads = null;  // the ∂L/∂w the links show in the backward view, else null
     canvas.addEventListener("click", (ev) => this._click(ev));
   }
 
@@ -235,8 +238,10 @@ export class NetworkView {
 
     // Links.
     const weightsNow = params ? params.weights : null;
+    this.lastParams = params;
     const gMax = showGrad ? maxAbs(grads.map((L) => L.dW)) || 1 : 1;
     this.gradScale = gMax;
+    this.shownGrads = showGrad ? grads : null;
     const uMax = updates ? maxAbs(updates.map((L) => L.dW_applied)) || 1 : 1;  // biases clip at it, as with ∂L/∂w
     this.updateScale = uMax;
     for (let l = 0; l < nCols - 1; l++) {
@@ -367,6 +372,7 @@ export class NetworkView {
     drawn.keyFocus = this._keyFocus(ctx, state.ui.keyFocus);
     this.legendText = drawn.legend.text;  // what the diagram says it shows (read by tests)
     this.drawn = drawn;
+    if (this.tipAt) this._showTip();
     return !!(phase && phase.running);
   }
 
@@ -537,10 +543,29 @@ export class NetworkView {
     const h = this._hit(ev);
     this.canvas.style.cursor = h ? "pointer" : "default";
     this.on.hover(h && h.kind === "neuron" ? { layer: h.layer, j: h.j } : null);
+    this.tipAt = h && h.kind === "link" ? { link: h, ...this.surface.pointer(ev) } : null;
+    this._showTip();
+  }
+
+  /** The hovered link's tooltip, with the values the diagram now shows (redrawn each frame). */
+  _showTip() {
+    const at = this.tipAt, w = at ? this._weight(at.link) : null;
+    if (w === null) { this.linkTip.hide(); return; }
+    const G = this.shownGrads && this.shownGrads[at.link.layer];
+    this.linkTip.show(at.x, at.y, w, G ? G.dW[at.link.i][at.link.j] : null);
   }
 
   _click(ev) {
-    this.on.select(this._hit(ev));
+    const h = this._hit(ev);
+    this.on.select(h);
+    const w = h && h.kind === "link" ? this._weight(h) : null;
+    if (w !== null) { const p = this.surface.pointer(ev); this.tipAt = null; this.linkTip.open(h, p.x, p.y, w); }
+  }
+
+  /** The weight of link {layer, i, j} as the page holds it, or null. */
+  _weight(link) {
+    const W = this.lastParams && this.lastParams.weights[link.layer];
+    return W && W[link.i] && W[link.i][link.j] !== undefined ? W[link.i][link.j] : null;
   }
 
   /** Position of a node in CSS pixels (for tests and the inspector). */

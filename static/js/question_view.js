@@ -10,12 +10,12 @@
 // with the right answer highlighted, and where the number came from (the inspector opens on
 // the link or neuron, main.js). Renders `state.question`, `state.role`, `state.room`.
 
+import { formatNumber } from "./format.js";
 import { h } from "./inspector_view.js";
 
-/** A number as the question card prints it (4 significant digits, a real minus sign). */
+/** A number as the question card prints it: the page's one format (format.js). */
 export function fmtAnswer(x) {
-  if (typeof x !== "number") return String(x);
-  return Number(x.toPrecision(4)).toString().replace("-", "−");
+  return typeof x === "number" ? formatNumber(x, 4) : String(x);
 }
 
 /** Rows of the histogram: [{label, count, right}] for the choices, or one per bin for a

@@ -12,7 +12,7 @@ import re
 
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.helpers.page import PageRun, click_step
+from tests.helpers.page import PageRun, click_step, reveal
 
 STATE = "window.backpropLab.store.state"
 AXE = Axe()
@@ -98,6 +98,7 @@ def state_room_and_follower(run):
 
 def state_compare(run):
     r = run()
+    reveal(r.page, "#btn-compare")
     r.page.click("#btn-compare")
     r.page.select_option("#compare-field", "optimizer")
     r.page.select_option("#compare-value", "adam")
@@ -111,6 +112,7 @@ def state_compare(run):
 def state_record_panel(run):
     r = run()
     click_step(r, 2)
+    reveal(r.page, "#btn-record")
     r.page.click("#btn-record")
     r.page.locator("#record-panel").wait_for()
     return [r]

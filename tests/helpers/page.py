@@ -124,3 +124,16 @@ def click_step(r: PageRun, times: int = 1) -> None:
         before = r.steps()
         r.page.get_by_role("button", name="Step", exact=True).click()
         r.wait_steps(before + 1)
+
+
+def reveal(page: Page, selector: str) -> None:
+    """Make an advanced control shown, as a person would (issue 22): the More menu for
+    Compare, Export, Import and Record; the folded group's summary for a panel field."""
+    if page.locator(selector).first.evaluate("e => !!e.closest('#more-menu')"):
+        if page.get_attribute("#btn-more", "aria-expanded") != "true":
+            page.click("#btn-more")
+    closed = page.locator(selector).first.evaluate(
+        "e => { const d = e.closest('details'); return !!d && !d.open; }"
+    )
+    if closed:
+        page.locator(selector).first.locator("xpath=ancestor::details[1]/summary").click()
