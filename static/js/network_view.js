@@ -18,6 +18,7 @@ import { LinkTip } from "./link_tip.js";
 import { WIDEST_LABELS, labelBox, labelFont, labelRoom } from "./neuron_labels.js";
 import { reached, revealed } from "./backward_walk.js";
 
+const LABELLED_MIN = 28;  // px: neurons shrink no further than this to make room for δ labels
 const HEADER = 64;     // room for the per-layer controls above the columns
 const RIGHT = 84;      // room for the output column's header and the loss label (less when narrow)
 const biasSize = (s) => Math.max(5, s / 4);  // the bias square at a neuron's bottom left
@@ -127,15 +128,27 @@ export class NetworkView {
     const fits = (s) => cols.every((count, c) => count * pitch(s, c) <= avail + 1e-6);
     let size = Math.min(56, avail / (Math.max(...cols) * 1.28));
     while (size > 8 && !fits(size)) size -= 0.25;
-    this.size = Math.max(8, size);
-    const s = this.size;
-    const x0 = LEFT + s / 2, x1 = W - Math.max(44, Math.min(RIGHT, W * 0.12)) - s / 2;
-    const step = cols.length > 1 ? (x1 - x0) / (cols.length - 1) : 0;
+    size = Math.max(8, size);
+    const right = W - Math.max(44, Math.min(RIGHT, W * 0.12));
+    const stepAt = (s) => (cols.length > 1 ? (right - s / 2 - (LEFT + s / 2)) / (cols.length - 1) : 0);
     // Labels fit when the slots hold them and the widest one clears the next column's biases.
     const ctx = this.surface.ctx;
-    ctx.font = `${labelFont(s, font)}px system-ui, sans-serif`;
-    const widest = Math.max(...WIDEST_LABELS.map((t) => labelBox(0, 0, s, font, 0, ctx.measureText(t).width).w));
-    this.labelsFit = fits(s) && (cols.length < 2 || widest / 2 <= step - s / 2 - biasSize(s) / 2 - 2);
+    const labelsFitAt = (s) => {
+      ctx.font = `${labelFont(s, font)}px system-ui, sans-serif`;
+      const widest = Math.max(...WIDEST_LABELS.map((t) => labelBox(0, 0, s, font, 0, ctx.measureText(t).width).w));
+      return fits(s) && (cols.length < 2 || widest / 2 <= stepAt(s) - s / 2 - biasSize(s) / 2 - 2);
+    };
+    // Many columns in a narrow card: smaller neurons (not below LABELLED_MIN) leave room for a
+    // δ label under each, which a lecture on vanishing gradients reads layer by layer. From
+    // the width alone, so the layout never depends on what it draws.
+    let labelled = size;
+    while (labelled > LABELLED_MIN && !labelsFitAt(labelled)) labelled -= 0.25;
+    if (labelled < size && labelsFitAt(labelled)) size = labelled;
+    this.size = size;
+    const s = this.size;
+    const x0 = LEFT + s / 2;
+    const step = stepAt(s);
+    this.labelsFit = labelsFitAt(s);
     this.nodes = cols.map((count, c) => {
       const gap = Math.min(pitch(s, c), avail / count);
       const top = HEADER + (avail - gap * count) / 2 + gap / 2 - Math.max(0, Math.min(under(s, c), gap - s)) / 2;
