@@ -201,7 +201,8 @@ export class InspectorView {
         this._equation(ex, { big: true, testid: "chain-rule", valueTestid: "chain-value" }),
         eq.grad_w_data ? this._batchTable(eq.grad_w_data, r) : null,
         eq.grad_w_penalty ? h("div", {}, h("div", { className: "eq-title" }, eq.grad_w_penalty.title), this._equation(eq.grad_w_penalty)) : null,
-        eq.grad_w ? this._equation(eq.grad_w, { big: true, valueTestid: "grad-batch" }) : null,
+        // g stands out when the penalty makes it differ from ∂L_data/∂w; without one it is that mean
+        eq.grad_w ? this._equation(eq.grad_w, { big: !!eq.grad_w_penalty, valueTestid: "grad-batch" }) : null,
         eq.grad_w ? this._update(g) : null)));
     return out;
   }
