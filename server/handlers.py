@@ -365,6 +365,13 @@ async def on_import(conn: Connection, msg: protocol.Import) -> None:
         raise ProtocolError(
             ErrorCode.REJECTED, f"not a usable snapshot: {e}"[:300], "snapshot", "import"
         ) from None
+    await _replace_trainer(conn, trainer)
+
+
+async def _replace_trainer(conn: Connection, trainer) -> None:
+    """The session trains `trainer` from now on (a snapshot or a file loaded into a new one):
+    paused, run B rebuilt beside it, and the page told the whole new state."""
+    s = conn.session
     s.pause()
 
     def swap(_):
@@ -400,15 +407,7 @@ async def on_import_points(conn: Connection, msg: protocol.ImportPoints) -> None
     if trainer is None:
         conn.reply(encode(protocol.PointsPreview(preview=imported.preview())))
         return
-    s.pause()
-
-    def swap(_):
-        compare.rebuild(s, trainer)
-        s.trainer = trainer
-
-    await s.call(swap)
-    await send_state(conn, points=True, history=True)
-    s.request_render()
+    await _replace_trainer(conn, trainer)
 
 
 async def on_export_points(conn: Connection, msg: protocol.ExportPoints) -> None:
