@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.features import FEATURE_LABELS
@@ -39,20 +39,20 @@ class Posed:
     `choices` are the values an answer may take (None: a number, right within
     `tolerance`); `step` is the update it is about."""
 
-    id: str
     kind: str
     prompt: str
-    choices: tuple[str, ...] | None
-    labels: tuple[str, ...] | None
-    target: dict | None
-    x1: float | None
-    x2: float | None
-    tolerance: float | None
     step: int
     truth: str | float
     truth_label: str
     value: float | None
     detail: str
+    choices: tuple[str, ...] | None = None
+    labels: tuple[str, ...] | None = None
+    target: dict | None = None
+    x1: float | None = None
+    x2: float | None = None
+    tolerance: float | None = None
+    id: str = field(default_factory=lambda: secrets.token_hex(4))
 
     def message(self, answer: str | float | None = None) -> protocol.Question:
         return protocol.Question(
@@ -201,15 +201,11 @@ def _update_sign(trainer, spec, example) -> Posed:
     truth = _sign(w["delta_w"])
     step = copy.step_count
     return Posed(
-        id=secrets.token_hex(4),
         kind="update_sign",
         prompt=f"In update {step}, will {_link_name(trainer, t)} go up or down?",
         choices=SIGNS,
         labels=SIGN_LABELS,
         target=_target(t),
-        x1=None,
-        x2=None,
-        tolerance=None,
         step=step,
         truth=truth,
         truth_label=SIGN_LABELS[SIGNS.index(truth)],
@@ -240,15 +236,10 @@ def _delta_value(trainer, spec, example) -> Posed:
     tolerance = spec.tolerance or max(abs(value) * DEFAULT_TOLERANCE, MIN_TOLERANCE)
     step, shown = copy.step_count, r["example"]
     return Posed(
-        id=secrets.token_hex(4),
         kind="delta_value",
         prompt=f"In update {step}, on example #{shown}: what is {what}? "
         f"(right within ±{tolerance:.3g})",
-        choices=None,
-        labels=None,
         target=_target(t),
-        x1=None,
-        x2=None,
         tolerance=tolerance,
         step=step,
         truth=value,
@@ -273,15 +264,10 @@ def _loss_direction(trainer, spec, example) -> Posed:
         else f"training loss {_fmt(before)} → {_fmt(after)} after update {step}"
     )
     return Posed(
-        id=secrets.token_hex(4),
         kind="loss_direction",
         prompt=f"After update {step}, will the training loss go up or down?",
         choices=SIGNS,
         labels=labels,
-        target=None,
-        x1=None,
-        x2=None,
-        tolerance=None,
         step=step,
         truth=truth,
         truth_label=labels[SIGNS.index(truth)],
@@ -302,15 +288,12 @@ def _class_of_point(trainer, spec, example) -> Posed:
     truth = str(trainer.classify([[spec.x1, spec.x2]])[0])
     where = f"({spec.x1:.2f}, {spec.x2:.2f})"
     return Posed(
-        id=secrets.token_hex(4),
         kind="class_of_point",
         prompt=f"Which class does the network give the point {where} now?",
         choices=choices,
         labels=labels,
-        target=None,
         x1=spec.x1,
         x2=spec.x2,
-        tolerance=None,
         step=trainer.step_count,
         truth=truth,
         truth_label=f"class {truth}",
