@@ -31,10 +31,6 @@ class Activation:
         """out[...] = f(z); subclasses on the hot path avoid the temporary."""
         np.copyto(out, self.forward(z))
 
-    def backprop_into(self, z: np.ndarray, a: np.ndarray, da: np.ndarray, out: np.ndarray):
-        """out = da · f′(z), the chain rule through this activation."""
-        np.multiply(da, self.derivative(z, a), out=out)
-
 
 class Linear(Activation):
     """f(z) = z; f′(z) = 1."""
@@ -49,9 +45,6 @@ class Linear(Activation):
 
     def forward_into(self, z, out):
         np.copyto(out, z)
-
-    def backprop_into(self, z, a, da, out):
-        np.copyto(out, da)
 
 
 def _saturated(z: np.ndarray, limit: float = SATURATED) -> np.ndarray | None:
@@ -103,13 +96,6 @@ class Sigmoid(Activation):
     def forward_into(self, z, out):
         np.copyto(out, _sigmoid(z))
 
-    def backprop_into(self, z, a, da, out):
-        np.subtract(1.0, a, out=out)
-        out *= a
-        out *= da
-        if (big := _saturated(z, 2 * SATURATED)) is not None:
-            out[big] = da[big] * _sigmoid_slope_exact(z[big])
-
 
 class Tanh(Activation):
     """f(z) = tanh(z); f′(z) = 1 − tanh²(z) = 4σ′(2z) (the latter in saturation, where a
@@ -130,13 +116,6 @@ class Tanh(Activation):
     def forward_into(self, z, out):
         np.tanh(z, out=out)
 
-    def backprop_into(self, z, a, da, out):
-        np.multiply(a, a, out=out)  # da − da·a² = da·(1 − a²)
-        out *= da
-        np.subtract(da, out, out=out)
-        if (big := _saturated(z)) is not None:
-            out[big] = da[big] * (4.0 * _sigmoid_slope_exact(2.0 * z[big]))
-
 
 class ReLU(Activation):
     """f(z) = max(0, z); f′(z) = 1 if z > 0 else 0."""
@@ -151,9 +130,6 @@ class ReLU(Activation):
 
     def forward_into(self, z, out):
         np.maximum(z, 0.0, out=out)
-
-    def backprop_into(self, z, a, da, out):
-        np.multiply(da, z > 0.0, out=out)
 
 
 class LeakyReLU(Activation):

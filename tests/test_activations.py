@@ -72,10 +72,7 @@ def test_activation_and_derivative_are_accurate_in_deep_saturation(name):
         d = act.derivative(Z, a)
         out = np.empty_like(Z)
         act.forward_into(Z, out)
-        back = np.empty_like(Z)
-        act.backprop_into(Z, a, np.ones_like(Z), back)
     np.testing.assert_array_equal(out, a)
-    np.testing.assert_array_equal(back, d)
     bad = []
     for k, z in enumerate(Z):
         f, df = _exact(name, float(z))
