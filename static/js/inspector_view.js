@@ -88,7 +88,7 @@ export class InspectorView {
   }
 
   _example(r) {
-    if (!r) return null;
+    if (!r) return [];  // a list of parts: callers spread it
     const phase = r.phase ? `, phase: ${r.phase}` : "";
     const line = r.evaluation
       ? h("p", { className: "hint", "data-testid": "outside-batch" },
