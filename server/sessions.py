@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from . import frames, readouts
+from . import frames, replies
 from .budgets import Budgets, oldest_first, over_memory
 from .pool import NORMAL, URGENT, PriorityPool
 from .protocol import CloseCode, Stopped, encode, rounded
@@ -215,7 +215,7 @@ class Session:
     def _history(self, snap: dict) -> list:
         """A snapshot's chart history as a page gets it: thinned to `history_points` entries,
         6 significant digits (a long run's 3,500 entries took 780 KB; now 170 KB at most)."""
-        return rounded(readouts.thin(snap["history"], self.settings.history_points), 6)
+        return rounded(replies.thin(snap["history"], self.settings.history_points), 6)
 
     def greeting_notes(self) -> tuple[bool, str | None]:
         """(restored, lost) for the next `hello` (see protocol.Hello), said once."""
@@ -385,7 +385,7 @@ class Session:
         run_b = self.run_b
         if run_b is not None and updates:
             run_b.run(updates)
-        message = readouts.metrics_message(trainer, updates, playing=True, run_b=run_b)
+        message = replies.metrics_message(trainer, updates, playing=True, run_b=run_b)
         metrics = encode(message)
         own, room = self._weights(trainer)
         stopped = None
