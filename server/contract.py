@@ -156,12 +156,22 @@ def _fields(models) -> dict[str, list[str]]:
 
 # JSON schema → JSDoc types
 
-# payloads that leave out the optional fields they were not given
-SPARSE = {
-    m.__name__
-    for m in vars(payloads).values()
-    if isinstance(m, type) and issubclass(m, payloads.Sparse)
+_MODELS = {
+    m.__name__: m
+    for module in (payloads, msgs, messages_out, protocol)
+    for m in vars(module).values()
+    if isinstance(m, type) and issubclass(m, BaseModel)
 }
+# payloads that send only the fields they were given
+SPARSE = {name for name, m in _MODELS.items() if issubclass(m, payloads.Sparse)}
+
+
+def _omitted(name: str) -> set[str]:
+    """A model's fields that are not sent while None (payloads.omitted)."""
+    model = _MODELS.get(name)
+    if model is None:
+        return set()
+    return {f.alias or n for n, f in model.model_fields.items() if f.exclude_if is not None}
 
 
 def _type(s: dict[str, Any]) -> str:
@@ -242,10 +252,10 @@ def _typedef(name: str, s: dict[str, Any], outbound: bool) -> str:
     a `Sparse` payload's optional fields."""
     outbound = outbound and name not in SPARSE
     if "properties" in s:
-        required = set(s.get("required", ()))
+        required, omitted = set(s.get("required", ())), _omitted(name)
         props = []
         for key, prop in s["properties"].items():
-            optional = _nullable(prop) if outbound else key not in required
+            optional = key in omitted or (_nullable(prop) if outbound else key not in required)
             props.append(f"{key}{'?' if optional else ''}: {_type(prop)}")
         type_ = f"{{{', '.join(props)}}}"
     else:

@@ -75,7 +75,7 @@ class Play(_Message):
     """`{"type": "play", "rate": 750}` or `{"type": "play", "speed": 1}`: train
     continuously, `rate` updates a second (below the frame rate, one update a frame, each
     shown; above it, rate/frame_rate updates a frame), or `speed` updates a frame; the
-    server streams `metrics` and heatmap frames until `pause`. Answered with `state`."""
+    server streams `metrics` and weights frames until `pause`. Answered with `state`."""
 
     type: Literal["play"]
     speed: Annotated[int, Field(ge=1, le=1_000_000)] = 1

@@ -117,8 +117,8 @@ class Hello(_Out):
     `role` is "solo", "presenter" (this session is a room) or "follower" (this connection
     watches a room read-only; `session` is then null); `room` is as in the `room` message.
     `tasks` groups the data sets by task, `heads` lists the valid (output activation, loss)
-    pairs per task, `live_fields` the config fields `set` accepts (the rest need
-    `configure`), `feature_labels` the display label of each input feature,
+    pairs per task, `live_fields` the config fields whose change keeps the weights (the
+    deprecated `set` accepts only these), `feature_labels` the display label of each input feature,
     `follower_messages` the messages a room's follower may send (FOLLOWER_MESSAGES; anything
     else is `forbidden`), `readouts` the per-frame numbers every metrics object carries a
     field of (engine.readouts.READOUTS).
@@ -182,7 +182,10 @@ class State(_Out):
     the data changed since this connection's last `state`; `history` (≤ 1,000 metrics
     entries, evenly thinned, the last always kept) when it was rebuilt rather than extended.
     `metrics` and each history entry are `Readings`. `compare` is null, or compare mode's
-    lockstep run B (`CompareReadout`).
+    lockstep run B (`CompareReadout`). `effect`, in the reply to `configure`, is what the
+    change did: "live" (the weights were kept), "network" (a new network from the seed) or
+    "data" (new points and a new network); null when nothing changed or for any other
+    message.
     """
 
     type: Literal["state"] = "state"
@@ -243,7 +246,7 @@ class StepMsg(_Progress):  # type: ignore[valid-type,misc]
 
 
 class Metrics(_Progress):  # type: ignore[valid-type,misc]
-    """One play-mode frame's numbers; a heatmap frame follows it.
+    """One play-mode frame's numbers; a weights frame follows it.
 
     `{"type": "metrics", "step": 1200, "epoch": 48, "loss": {"train": 0.05, "test": 0.07},
       "accuracy": {...}, "grad_norms": [...], "updates": 1, "playing": true}`

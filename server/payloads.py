@@ -2,9 +2,9 @@
 points, a selection, the inspection, a gradient check, a CSV file's preview, a snapshot.
 
 Each is a pydantic model of what the engine writes (its JSON shape in the docstring), so the
-page's types (static/js/contract.js) and the parser's refusals follow from one place. A
-payload whose optional parts the engine leaves out rather than nulls is `Sparse`: it sends
-only the fields it was given, as the engine wrote them.
+page's types (static/js/contract.js) and the parser's refusals follow from one place. What
+the engine leaves out rather than nulls is `omitted()` (not sent while None), so a message
+is as the engine wrote it; a `Sparse` payload sends exactly the fields it was given.
 """
 
 from __future__ import annotations
@@ -43,12 +43,22 @@ class Outbound(BaseModel):
 
 
 class Sparse(Outbound):
-    """Sends only the fields it was given: the engine leaves optional parts out."""
+    """Sends only the fields it was given, null ones too (a partial config, the view a
+    presenter has shared so far)."""
 
     @model_serializer(mode="wrap")
     def _given(self, handler):
         out = handler(self)
         return {k: v for k, v in out.items() if k in self.model_fields_set}
+
+
+def _none(value) -> bool:
+    return value is None
+
+
+def omitted(default=None) -> Any:
+    """A field the engine leaves out rather than nulls: not sent while None."""
+    return Field(default, exclude_if=_none)
 
 
 # Configs, from the engine's field table (engine/config.py FIELDS)
@@ -71,7 +81,7 @@ def _value_type(f: engine_config.Field, loose: bool) -> Any:
     return t | None if f.optional else t
 
 
-class _ConfigChangesBase(Inbound, Sparse):
+class _ConfigChangesBase(Inbound, Sparse):  # a null switches a field off: sent
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
 
 
@@ -193,7 +203,7 @@ class Preview(DataSource):
 # What the presenter points at
 
 
-class Selection(Inbound, Sparse):
+class Selection(Inbound):
     """What the presenter's inspector shows or a question names: `{"kind": "link", "layer":
     0, "i": 1, "j": 2}`. `layer` is a node layer for a neuron (0: the inputs) and a weight
     layer for a link or a bias (weight layer l feeds node layer l + 1); `j` the neuron, `i`
@@ -202,13 +212,23 @@ class Selection(Inbound, Sparse):
     kind: Literal["neuron", "link", "bias"]
     layer: LayerIndex
     j: NeuronIndex
-    i: NeuronIndex | None = None
+    i: NeuronIndex | None = omitted()
+
+    @property
+    def node_layer(self) -> int:
+        """The node layer of neuron `j` (0: the inputs)."""
+        return self.layer if self.kind == "neuron" else self.layer + 1
+
+    @property
+    def weight_layer(self) -> int:
+        """The weight layer the selection's parameter is in, or (a neuron) that feeds it."""
+        return self.layer - 1 if self.kind == "neuron" else self.layer
 
 
 # The inspection (engine/explain.py): the chain rule with the engine's numbers
 
 
-class Expr(Sparse):
+class Expr(Outbound):
     """An equation's right-hand side as a tree (engine/expressions.py): a leaf `{"op":
     "num", "label": "w₁₂", "value": 0.057}`, or `{"op": "mul" | "add" | "sub" | "div" |
     "sqrt" | "mean", "args": [...], "value": ..., "label"?, "count"? (mean)}`; every value
@@ -216,9 +236,9 @@ class Expr(Sparse):
 
     op: Literal["num", "mul", "add", "sub", "div", "sqrt", "mean"]
     value: float
-    label: str | None = None
-    args: list[Expr] | None = None
-    count: int | None = None
+    label: str | None = omitted()
+    args: list[Expr] | None = omitted()
+    count: int | None = omitted()
 
 
 class Local(Outbound):
@@ -260,7 +280,7 @@ class Graph(Outbound):
     row: int
 
 
-class NeuronNumbers(Sparse):
+class NeuronNumbers(Outbound):
     """The neuron's values on the traced example (`row` of the batch) and over the batch
     (null for an evaluation), δ once the backward pass is shown, and at the output the
     prediction, the example's loss and its target."""
@@ -274,38 +294,38 @@ class NeuronNumbers(Sparse):
     a_mean: float | None
     delta: float | None
     delta_mean: float | None
-    yhat: float | None = None
-    loss: float | None = None
-    target: float | None = None
+    yhat: float | None = omitted()
+    loss: float | None = omitted()
+    target: float | None = omitted()
 
 
-class UpdateTerms(Sparse):
+class UpdateTerms(Outbound):
     """One weight's last update (Optimizer.update_terms): the rule, the hyperparameters the
     optimizer uses, its state values, the change `step` and `expr`, w − the amount."""
 
     optimizer: str
     rule: str
     lr: float
-    momentum: float | None = None
-    alpha: float | None = None
-    beta1: float | None = None
-    beta2: float | None = None
-    eps: float | None = None
+    momentum: float | None = omitted()
+    alpha: float | None = omitted()
+    beta1: float | None = omitted()
+    beta2: float | None = omitted()
+    eps: float | None = omitted()
     t: int
     grad: float
     weight_before: float
-    velocity: float | None = None
-    lookahead: float | None = None
-    m: float | None = None
-    v: float | None = None
-    m_hat: float | None = None
-    v_hat: float | None = None
+    velocity: float | None = omitted()
+    lookahead: float | None = omitted()
+    m: float | None = omitted()
+    v: float | None = omitted()
+    m_hat: float | None = omitted()
+    v_hat: float | None = omitted()
     step: float
     weight_after: float
     expr: Expr
 
 
-class WeightNumbers(Sparse):
+class WeightNumbers(Outbound):
     """The weight w[i, j] of weight layer `layer`: its value before the update, ∂L/∂w once
     the backward pass is shown, and once applied its update, the value after and Δw."""
 
@@ -314,13 +334,13 @@ class WeightNumbers(Sparse):
     j: int
     row: int
     weight: float
-    grad: float | None = None
-    update: UpdateTerms | None = None
-    weight_after: float | None = None
-    delta_w: float | None = None
+    grad: float | None = omitted()
+    update: UpdateTerms | None = omitted()
+    weight_after: float | None = omitted()
+    delta_w: float | None = omitted()
 
 
-class InspectionResult(Sparse):
+class InspectionResult(Outbound):
     """Trainer.explain: which update it shows (`step`, `applied`, the `phase` held), the
     traced `example` and whether it was in the batch (else an `evaluation` at the current
     weights, with the `update` the next one), the graph, the passes it `shows`, the settings
@@ -333,13 +353,13 @@ class InspectionResult(Sparse):
     example: int
     in_batch: bool
     evaluation: bool
-    update: int | None = None
+    update: int | None = omitted()
     graph: Graph
     shows: list[Literal["forward", "loss", "backward", "update"]]
     settings_changed: list[str]
     neuron: NeuronNumbers
-    deltas: list[list[float]] | None = None
-    weight: WeightNumbers | None = None
+    deltas: list[list[float]] | None = omitted()
+    weight: WeightNumbers | None = omitted()
 
 
 # A gradient check (engine/gradcheck.py)
@@ -405,7 +425,7 @@ Readings = create_model(
 )
 
 
-class _SnapshotPart(Inbound, Sparse):
+class _SnapshotPart(Inbound):
     """Parts of a snapshot: typed as the engine writes them; the engine checks the rest."""
 
 
@@ -478,7 +498,7 @@ class SnapshotFile(_SnapshotPart):
     version: Literal[SNAPSHOT_VERSION]  # type: ignore[valid-type]
     config: ConfigChanges  # type: ignore[valid-type]
     edits: Annotated[list[Edit], Field(max_length=MAX_EDITS)] = []
-    imported: ImportedFile | None = None
+    imported: ImportedFile | None = omitted()
     params: list[float]
     buffers: list[float]
     optimizer: OptimizerState

@@ -316,7 +316,7 @@ export const OPTIMIZER_FIELDS = {
 /** Change some config fields (the engine's names).
  * @typedef {{type: "configure", config: ConfigChanges}} Configure */
 /** @typedef {{leaky_slope: number, elu_alpha: number}} Constants */
-/** @typedef {{step: number, epoch: number, pos: number, best_test: number | null, bad_epochs?:
+/** @typedef {{step: number, epoch: number, pos: number, best_test?: number | null, bad_epochs:
  *   number}} Counters */
 /** An imported file's points (csv_points.ImportedData.axes): its name, the columns' scales …
  * @typedef {{name: string, task: "binary" | "regression" | "multiclass", scales: Array<Scale>,
@@ -372,7 +372,7 @@ export const OPTIMIZER_FIELDS = {
  *   number | null}} Inspect */
 /** @typedef {{type: "inspection", result: InspectionResult}} Inspection */
 /** Trainer.explain: which update it shows (`step`, `applied`, the `phase` held), the traced …
- * @typedef {{step: number, applied: boolean, phase: string | null, example: number, in_batch:
+ * @typedef {{step: number, applied: boolean, phase?: string | null, example: number, in_batch:
  *   boolean, evaluation: boolean, update?: number | null, graph: Graph, shows: Array<"forward" |
  *   "loss" | "backward" | "update">, settings_changed: Array<string>, neuron: NeuronNumbers,
  *   deltas?: Array<Array<number>> | null, weight?: WeightNumbers | null}} InspectionResult */
@@ -384,7 +384,7 @@ export const OPTIMIZER_FIELDS = {
  *   history_points: number, session_ttl_s: number, room_ttl_s: number}} Limits */
 /** A node's local derivative, `{"label": "tanh′(z)", "value": 0.99}`.
  * @typedef {{label: string, value: number}} Local */
-/** One play-mode frame's numbers; a heatmap frame follows it.
+/** One play-mode frame's numbers; a weights frame follows it.
  * @typedef {{type: "metrics", step: number, epoch: number, loss: Splits, accuracy: Splits,
  *   grad_norms: Array<number | null>, compare?: RunB | null, updates: number, playing: boolean}}
  *   Metrics */
@@ -393,9 +393,9 @@ export const OPTIMIZER_FIELDS = {
  *   batch_norm: boolean, skip: Array<boolean>, constants: Constants, features: Array<string>, key:
  *   string}} Model */
 /** The neuron's values on the traced example (`row` of the batch) and over the batch (null …
- * @typedef {{layer: number, neuron: number, row: number, z: number, a: number, z_mean: number |
- *   null, a_mean: number | null, delta: number | null, delta_mean: number | null, yhat?: number |
- *   null, loss?: number | null, target?: number | null}} NeuronNumbers */
+ * @typedef {{layer: number, neuron: number, row: number, z: number, a: number, z_mean?: number |
+ *   null, a_mean?: number | null, delta?: number | null, delta_mean?: number | null, yhat?: number
+ *   | null, loss?: number | null, target?: number | null}} NeuronNumbers */
 /** Let a class follow this session live.
  * @typedef {{type: "open_room"}} OpenRoom */
 /** Optimizer.state_dict: the step count t, the hyperparameters (the config's are used on …
@@ -470,18 +470,18 @@ export const OPTIMIZER_FIELDS = {
 /** Feed back to `import`.
  * @typedef {{type: "snapshot", snapshot: SnapshotFile}} Snapshot */
 /** An exported session (engine/snapshots.py, version 1): everything needed to continue exactly.
- * @typedef {{version: 1, config: ConfigChanges, edits?: Array<["add", "train" | "test", number,
+ * @typedef {{version: 1, config: ConfigChanges, edits: Array<["add", "train" | "test", number,
  *   number, number] | ["remove", "train" | "test", number]>, imported?: ImportedFile | null,
  *   params: Array<number>, buffers: Array<number>, optimizer: OptimizerState, counters: Counters,
  *   stopped?: "max_epochs" | "target_loss" | "early_stopping" | "converged" | "diverged" | null,
- *   stop_message?: string, history?: Array<SnapshotReadings>}} SnapshotFile */
+ *   stop_message: string, history: Array<SnapshotReadings>}} SnapshotFile */
 /** A history entry as a snapshot keeps it (engine/snapshots.py checks the bounds).
  * @typedef {{step: number, epoch: number, loss: SplitsKept, accuracy: SplitsKept, grad_norms:
  *   Array<number | null>}} SnapshotReadings */
 /** @typedef {{train: number, test: number}} Split */
 /** A readout over the training and the test set (mean data loss, accuracy); null when a split …
  * @typedef {{train?: number | null, test?: number | null}} Splits */
-/** @typedef {{train: number | null, test: number | null}} SplitsKept */
+/** @typedef {{train?: number | null, test?: number | null}} SplitsKept */
 /** The session's full state; sent after `hello` and after every change.
  * @typedef {{type: "state", config: ConfigValues, model: Model, params: Params, metrics: Readings,
  *   playing: boolean, speed: number, rate: number, phase?: string | null, stopped?: string | null,
