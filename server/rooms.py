@@ -157,11 +157,9 @@ class Rooms:
     async def _share(self, room: Room) -> bool:
         if self.cluster is None:
             return True
-        from .feeds import RoomPublisher
-
         if not await self.cluster.register_room(room):
             return False
-        room.cluster, room.publisher = self.cluster, RoomPublisher(self.cluster, room.code)
+        room.cluster, room.publisher = self.cluster, self.cluster.publisher(room.code)
         room.counted = 0
         room.session.followers.add(room.publisher)
         room.presence_changed()
