@@ -98,11 +98,10 @@ def in_process_frame_ms(config: dict, n: int = 300) -> float:
     from server.settings import Settings
 
     s = Session("bench", Trainer(config), Settings(), None)
-    view = dict(s.view)
     samples = []
     for _ in range(n):
         t0 = time.perf_counter()
-        s._play_frame(s.trainer, 1, view)
+        s._play_frame(s.trainer, 1)
         samples.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(samples[20:])
 

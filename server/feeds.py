@@ -190,7 +190,8 @@ class Replica(Session):
 
 
 class RoomFeed:
-    """One room's channel on this worker, relayed to this worker's followers of it."""
+    """One room's channel on this worker, relayed to this worker's followers of it: the
+    feed (feed.Feed) of the room's replica here."""
 
     def __init__(self, feeds: Feeds, code: str, info: dict[str, str]):
         self.feeds = feeds

@@ -34,7 +34,8 @@ PRESENCE_PERIOD_S = 0.5
 
 def qr_rows(text: str) -> list[str]:
     """`text` as a QR code (error correction M), one string of 0/1 per module row."""
-    import segno  # a QR encoder is a standard, fiddly algorithm: the library beats hand code
+    # a QR encoder is a standard, fiddly algorithm: the library beats hand code
+    import segno  # here: its 50 ms of import are paid only once a room opens
 
     return [
         "".join("1" if m else "0" for m in row)

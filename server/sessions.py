@@ -51,6 +51,7 @@ from .rooms import Rooms
 from .settings import Settings
 from .store import Store, checkpoint_loop, digest
 
+# what other modules import from here (SessionsFull and Attached live in eviction, fanout)
 __all__ = ["PAYER", "Attached", "Session", "SessionManager", "SessionsFull"]
 
 log = logging.getLogger("backprop_lab.sessions")
@@ -189,7 +190,7 @@ class SessionManager(Restoring, Eviction):
         self.executor = PriorityPool(settings.threads, "trainer")
         self.heavy_executor = PriorityPool(settings.heavy_threads, "trainer-long")
         self.open_executor = PriorityPool(1, "trainer-new")  # new sessions and forks
-        self.room_ticks: dict[Session, float] = {}  # see Session._give_way
+        self.room_ticks: dict[Session, float] = {}  # see playing.Playing._give_way
         self.rooms.saved = self._save_quietly
         self._reaper: asyncio.Task | None = None
         self._checkpoints: asyncio.Task | None = None
