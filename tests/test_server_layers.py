@@ -129,3 +129,19 @@ def test_one_process_loads_no_cluster_module(layer):
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
+
+
+def test_the_cluster_gives_feeds_all_they_use_and_both_feeds_are_feeds():
+    """feeds.py names what it uses of the cluster (`Relay`) without importing it: the
+    Cluster has every one of those names; LocalFeed and RoomFeed both have the Feed's."""
+    from server.cluster import Cluster
+    from server.feed import Feed, LocalFeed
+    from server.feeds import Relay, RoomFeed
+    from server.settings import Settings
+
+    cluster = Cluster("redis://127.0.0.1:1", Settings(), manager=None)  # connects on first use
+    relay = set(Relay.__annotations__) | {n for n in vars(Relay) if not n.startswith("_")}
+    assert relay and [n for n in sorted(relay) if not hasattr(cluster, n)] == []
+    for feed in (LocalFeed, RoomFeed):
+        assert [n for n in ("welcome", "refresh") if not hasattr(feed, n)] == [], feed
+    assert {n for n in vars(Feed) if not n.startswith("_")} == {"welcome", "refresh"}
