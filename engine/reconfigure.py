@@ -61,14 +61,14 @@ def configure(t, changes: dict[str, Any]) -> set[str]:
             raise ConfigError("n_classes", f"your data has {t.imported.n_classes} classes")
         raise ConfigError("dataset", "your data comes from a CSV file: import one first")
     effect = _effect(t.config, new)
-    t._discard_pending()
+    t.discard_pending()
     t.config = new
     if effect is Effect.DATA:
-        t._build_data()
-        t._build_model()
+        t.rebuild_data()
+        t.rebuild_model()
     elif effect is Effect.NETWORK:
-        t._refresh_features()
-        t._build_model()
+        t.refresh_features()
+        t.rebuild_model()
     elif effect is Effect.NONE:
         t.net.residual = new.residual
     else:
@@ -85,16 +85,16 @@ def _live(t, changed: set[str]) -> None:
         net.acts = [activations.get(n) for n in net.activation_names]
     if changed & {"output_activation", "loss"}:
         net.output_activation = c.output_activation
-        t._refresh_targets()
+        t.refresh_targets()
     net.dropout = c.dropout
     if "optimizer" in changed:
         t.optimizer = make_optimizer(c.optimizer, **c.optimizer_hyperparameters())
-        t._checkpoints.clear()  # the old optimizer's state has another shape
+        t.checkpoints.clear()  # the old optimizer's state has another shape
     else:
         t.optimizer.set_hyperparameters(**c.optimizer_hyperparameters())
     if changed & MODEL_FIELDS:
-        t._checkpoints.clear()
-        t._model_key = None
+        t.checkpoints.clear()
+        t.model_changed()
     t.stopping.clear()
 
 
@@ -106,8 +106,8 @@ def variant(t, changes: dict[str, Any]):
         raise ConfigError(same[0], "a variant keeps the data and the seed")
     v = t.__class__(t.config.replace(**changes), t.imported)
     if t.edits:  # the seed's points, then the same edits
-        v._build_data(t.edits)
-        v._build_model()
+        v.rebuild_data(t.edits)
+        v.rebuild_model()
     return v
 
 

@@ -141,7 +141,7 @@ def _observed(t: Trainer, changes: dict) -> Effect:
         return Effect.MODEL
     # a live change marks undo's checkpoints (the updates after it replay with the new
     # settings) or, a new optimizer, clears them; a change of nothing leaves them
-    checkpoints = list(t._checkpoints)
+    checkpoints = list(t.checkpoints)
     return Effect.LIVE if not checkpoints or checkpoints[-1].config == t.config else Effect.NONE
 
 
