@@ -26,9 +26,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from engine import config as engine_config
-from engine import optimizers
 from engine.csv_points import MAX_CSV_CHARS, MAX_NAME_CHARS
-from engine.reconfigure import DATA_FIELDS, NETWORK_FIELDS
 
 from . import frames, protocol
 from .settings import Settings
@@ -46,17 +44,6 @@ def _literal_choices(model: type[BaseModel], field: str) -> list:
     raise TypeError(f"{model.__name__}.{field} is not a Literal")
 
 
-def _effect(name: str) -> str:
-    """What changing a config field does: "data" (new points and weights), "network" (new
-    weights) or "live" (the weights are kept): engine/reconfigure.py's sets."""
-    if name in DATA_FIELDS:
-        return "data"
-    if name in NETWORK_FIELDS:
-        return "network"
-    assert name in engine_config.LIVE_FIELDS, name
-    return "live"
-
-
 def _config_fields() -> list[dict[str, Any]]:
     """engine.config's field table, each row with its effect; keys whose value is empty (no
     bounds, no choices, no help, not optional) are left out."""
@@ -64,31 +51,14 @@ def _config_fields() -> list[dict[str, Any]]:
     for row in engine_config.schema():
         empty = [k for k, v in row.items() if v is None or v is False or v in ([], "")]
         row = {k: v for k, v in row.items() if k == "default" or k not in empty}
-        rows.append({**row, "effect": _effect(row["name"])})
+        rows.append({**row, "effect": row["effect"]})
     return rows
 
 
-def _hyperparameter_fields() -> dict[str, str]:
-    """Optimizer hyperparameter name → config field, read off Config.optimizer_hyperparameters
-    by changing one optimizer field at a time (lr ↦ learning_rate, the rest their own name)."""
-    base = engine_config.Config()
-    before = base.optimizer_hyperparameters()
-    out = {}
-    for f in engine_config.FIELDS:
-        if f.group != "optimizer" or f.kind != "float":
-            continue
-        after = base.replace(**{f.name: (f.lo + f.hi) / 2}).optimizer_hyperparameters()
-        (name,) = [k for k in before if before[k] != after[k]]
-        out[name] = f.name
-    return out
-
-
 def _optimizer_fields() -> dict[str, list[str]]:
-    """Per optimizer, the config fields of the hyperparameters it uses, in its own order."""
-    to_field = _hyperparameter_fields()
-    return {
-        name: [to_field[hp] for hp in cls.defaults] for name, cls in optimizers.REGISTRY.items()
-    }
+    """Per optimizer, the config fields of the hyperparameters it uses, in its own order
+    (engine.config.OPTIMIZER_FIELDS, declared beside each rule in engine/optimizers.py)."""
+    return {name: list(fields) for name, fields in engine_config.OPTIMIZER_FIELDS.items()}
 
 
 def _record_arrays() -> dict[str, list[str]]:
@@ -377,7 +347,8 @@ def _constants() -> list[tuple[str, str, Any]]:
         (
             "CONFIG_FIELDS",
             "The engine's config table (engine/config.py FIELDS), each field with its effect: "
-            '"live" keeps the weights, "network" draws new ones, "data" new points too',
+            '"live" keeps the weights, "model" keeps them under another function (activation, '
+            'head, loss), "network" draws new ones, "data" new points too (config.Effect)',
             _config_fields(),
         ),
         (
