@@ -279,8 +279,8 @@ export class NetworkView {
             width = (1 + 7 * Math.min(1, Math.abs(v))) * k.line;
           } else {
             let w = W[i] ? W[i][j] : 0;
-            if (phase && phase.phase === "update" && L && L.W && L.dW_applied) {
-              w = L.W[i][j] - L.dW_applied[i][j] * (1 - phase.t);  // slide from before to after
+            if (phase && phase.phase === "update" && L && L.dW_applied) {
+              w -= L.dW_applied[i][j] * (1 - phase.t);  // slide from before to after (w: the record's, after)
             }
             value = w;
             v = Math.sign(w) * (0.22 + 0.78 * Math.min(1, Math.abs(w)));
