@@ -3,6 +3,7 @@
 // second while playing. An input neuron has nothing to inspect.
 
 import { messages } from "./protocol.js";
+import { nodeLayerOf } from "./selection.js";
 
 const PLAYING_MS = 250;
 
@@ -14,7 +15,7 @@ export function wireInspect(store, send) {
   const inspect = () => {
     const sel = state.ui.selection;
     if (!sel || !state.config) return;
-    if (sel.kind === "neuron" && sel.layer === 0) return;
+    if (nodeLayerOf(sel) === 0) return;  // an input
     send(messages.inspect(sel, state.ui.example));
   };
   store.on(["select", "setExample"], () => inspect());

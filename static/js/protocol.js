@@ -12,6 +12,7 @@
 // every heatmap from them (heatmaps.js).
 
 import { gradientLayout, paramLayout, rowsAt } from "./frame_layout.js";
+import { weightLayerOf } from "./selection.js";
 
 export const PROTOCOL_VERSION = 5;
 export const FRAME_VERSION = 3;
@@ -38,7 +39,7 @@ export const messages = {
    * (0 = inputs), a link or bias in weight layer `layer` (feeding node layer layer + 1).
    */
   inspect: (sel, example) => {
-    const m = { type: "inspect", layer: sel.kind === "neuron" ? sel.layer - 1 : sel.layer, neuron: sel.j };
+    const m = { type: "inspect", layer: weightLayerOf(sel), neuron: sel.j };
     if (sel.kind === "link") m.source = sel.i;
     if (example !== null && example !== undefined) m.example = example;
     return m;

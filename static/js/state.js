@@ -24,7 +24,7 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  *
  * @typedef {{status: string, attempt: number, sessionId: string|null, resumed: boolean,
  *   reason?: string}} Connection
- * @typedef {{kind: "neuron"|"link"|"bias", layer: number, j: number, i?: number}} Selection
+ * @typedef {import("./selection.js").Selection} Selection
  * @typedef {{units: number, n: number, codes: Uint8Array, lo: number, hi: number}} Map
  * @typedef {{n: number, output: Map, outputRange: number[], inputs: Map, neurons: Map[],
  *   full: Float32Array[], compareOutput: Map|null, step?: number}} Heatmaps
