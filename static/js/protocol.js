@@ -25,8 +25,8 @@ export const CloseCode = { SHUTTING_DOWN: 4000, REPLACED: 4001, LEFT: 4002, SERV
 
 /** Builders for every client → server message (server/protocol.py, "client → server"). */
 export const messages = {
+  /** A partial config; the server decides whether it keeps the weights. */
   configure: (config) => ({ type: "configure", config }),
-  set: (config) => ({ type: "set", config }),
   /** A bare {"type": "step"} is exactly one update. */
   step: (unit = "update", count = 1) => (unit === "update" && count === 1
     ? { type: "step" } : { type: "step", unit, count }),
