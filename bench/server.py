@@ -92,7 +92,7 @@ def bench_play(ws_url: str, server: psutil.Process, config: dict, seconds: float
 
 
 def in_process_frame_ms(config: dict, n: int = 300) -> float:
-    """Median ms to make one play frame: run(1), metrics, grid, encoding (no socket)."""
+    """Median ms to make one play frame: run(1), metrics, weights, encoding (no socket)."""
     from engine.trainer import Trainer
     from server.sessions import Session
     from server.settings import Settings
