@@ -27,6 +27,7 @@ from pydantic.json_schema import models_json_schema
 
 from engine import config as engine_config
 from engine.csv_points import MAX_CSV_CHARS, MAX_NAME_CHARS
+from engine.trainer import Trainer
 
 from . import frames, protocol
 from .settings import Settings
@@ -64,8 +65,6 @@ def _optimizer_fields() -> dict[str, list[str]]:
 def _record_arrays() -> dict[str, list[str]]:
     """A record frame's array names, per weight layer and whole-batch, read off a real
     applied update of a small network (engine/records.py StepRecord.arrays)."""
-    from engine.trainer import Trainer
-
     t = Trainer(engine_config.Config(n_points=20, hidden=(2,)))
     t.step()
     layer, top = [], []
