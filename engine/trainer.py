@@ -345,7 +345,7 @@ class Trainer:
         rec.params_after = net.params.copy()
         delta = rec.params_after - rec.params_before
         rec.update_ratios = update_ratios(delta, rec.params_before, net.layer_offsets)
-        rec.optimizer = self.optimizer.snapshot()
+        rec.optimizer = self.optimizer.last_step()
         add_point(self.history, rec.metrics)
         self.check_stops(epoch_done, rec.metrics, float(np.abs(delta).max(initial=0.0)))
         self.last_record = rec
