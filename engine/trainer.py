@@ -16,7 +16,7 @@ changes (`net`, `optimizer`, the counters `step_count`, `epoch` and `pos`, `stop
 `pending_state`), what the last update left (`last_record`, `last_traces`), and the methods
 below that rebuild (`rebuild_data`, `rebuild_model`, `refresh_features`, `refresh_targets`,
 `model_changed`, `discard_pending`) and update (`next_batch`, `fast_update`, `advance`,
-`record`, `step_settings`).
+`params_finite`, `check_stops`, `log_metrics`, `record`, `step_settings`).
 """
 
 from __future__ import annotations
