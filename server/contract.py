@@ -26,12 +26,11 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from engine import config as engine_config
-from engine import optimizers
 from engine.csv_points import MAX_CSV_CHARS, MAX_NAME_CHARS
+from engine.trainer import Trainer
 
 from . import frames, messages_out, payloads, protocol
 from . import messages_in as msgs
-from .effects import FIELD_EFFECTS
 from .settings import Settings
 
 PATH = Path(__file__).resolve().parent.parent / "static" / "js" / "contract.js"
@@ -54,38 +53,19 @@ def _config_fields() -> list[dict[str, Any]]:
     for row in engine_config.schema():
         empty = [k for k, v in row.items() if v is None or v is False or v in ([], "")]
         row = {k: v for k, v in row.items() if k == "default" or k not in empty}
-        rows.append({**row, "effect": FIELD_EFFECTS[row["name"]]})
+        rows.append({**row, "effect": row["effect"]})
     return rows
 
 
-def _hyperparameter_fields() -> dict[str, str]:
-    """Optimizer hyperparameter name → config field, read off Config.optimizer_hyperparameters
-    by changing one optimizer field at a time (lr ↦ learning_rate, the rest their own name)."""
-    base = engine_config.Config()
-    before = base.optimizer_hyperparameters()
-    out = {}
-    for f in engine_config.FIELDS:
-        if f.group != "optimizer" or f.kind != "float":
-            continue
-        after = base.replace(**{f.name: (f.lo + f.hi) / 2}).optimizer_hyperparameters()
-        (name,) = [k for k in before if before[k] != after[k]]
-        out[name] = f.name
-    return out
-
-
 def _optimizer_fields() -> dict[str, list[str]]:
-    """Per optimizer, the config fields of the hyperparameters it uses, in its own order."""
-    to_field = _hyperparameter_fields()
-    return {
-        name: [to_field[hp] for hp in cls.defaults] for name, cls in optimizers.REGISTRY.items()
-    }
+    """Per optimizer, the config fields of the hyperparameters it uses, in its own order
+    (engine.config.OPTIMIZER_FIELDS, declared beside each rule in engine/optimizers.py)."""
+    return {name: list(fields) for name, fields in engine_config.OPTIMIZER_FIELDS.items()}
 
 
 def _record_arrays() -> dict[str, list[str]]:
     """A record frame's array names, per weight layer and whole-batch, read off a real
     applied update of a small network (engine/records.py StepRecord.arrays)."""
-    from engine.trainer import Trainer
-
     t = Trainer(engine_config.Config(n_points=20, hidden=(2,)))
     t.step()
     layer, top = [], []
@@ -389,7 +369,8 @@ def _constants() -> list[tuple[str, str, Any]]:
         (
             "CONFIG_FIELDS",
             "The engine's config table (engine/config.py FIELDS), each field with its effect: "
-            '"live" keeps the weights, "network" draws new ones, "data" new points too',
+            '"live" keeps the weights, "model" keeps them under another function (activation, '
+            'head, loss), "network" draws new ones, "data" new points too (config.Effect)',
             _config_fields(),
         ),
         (

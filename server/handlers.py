@@ -20,11 +20,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from engine import csv_points
-from engine.config import ConfigError
+from engine.config import LIVE_FIELDS, ConfigError
 from engine.csv_points import CsvError
+from engine.reconfigure import effect_of
 from engine.trainer import SnapshotError, TrainerError
 
-from . import compare, effects, questions, replies
+from . import compare, questions, replies
 from . import messages_in as msgs
 from . import messages_out as out
 from .budgets import over_memory
@@ -87,7 +88,7 @@ async def send_state(
     points: bool = False,
     history: bool = False,
     share: bool = True,
-    effect: effects.Effect | None = None,
+    effect: str | None = None,
 ) -> None:
     """Queue a `state` message, for the room too unless not `share`; points go out on a
     connection's first state regardless."""
@@ -111,12 +112,13 @@ def _out_of_range(field: str, message: str, type_: str) -> ProtocolError:
 
 
 async def on_configure(conn: Connection, msg: msgs.Configure | msgs.Set) -> None:
-    """The client says what it wants changed; the engine decides what that does (effects.py)
-    and the `state` says it: weights kept ("live"), a new network, or new data too (then
-    with the points). History goes with it when it was rebuilt. `set`, the deprecated alias,
-    first refuses any field whose change would not keep the weights."""
+    """The client says what it wants changed; the engine decides what that does
+    (reconfigure.effect_of) and the `state` says it: "none", "live" or "model" (the weights
+    kept), "network" (a new network), "data" (new points too); null when nothing changed.
+    History goes with it when the network was rebuilt, the points when the data was. `set`,
+    the deprecated alias, first refuses any field whose change would not keep the weights."""
     changes = msg.config.model_dump()
-    if msg.type == "set" and (rebuilds := effects.not_live(changes)):
+    if msg.type == "set" and (rebuilds := [n for n in changes if n not in LIVE_FIELDS]):
         raise ProtocolError(
             ErrorCode.BAD_CONFIG,
             f"{rebuilds[0]}: not a live hyperparameter "
@@ -125,7 +127,12 @@ async def on_configure(conn: Connection, msg: msgs.Configure | msgs.Set) -> None
             "set",
         )
     s = conn.session
-    effect = await s.call(lambda t: effects.configure(t, lambda: compare.configure(s, t, changes)))
+
+    def job(t):
+        effect = effect_of(t.config, changes)  # ConfigError, naming the field, if invalid
+        return effect.value if compare.configure(s, t, changes) else None
+
+    effect = await s.call(job)
     rebuilt = effect in ("network", "data")
     await send_state(conn, points=effect == "data", history=rebuilt, effect=effect)
     s.request_render()

@@ -19,13 +19,13 @@ from engine.config import (
 from engine.features import FEATURE_LABELS
 from engine.readouts import READOUT_NAMES
 
-from .effects import Effect
 from .messages_in import FOLLOWER_MESSAGES, UiShare
 from .payloads import (
     METRICS_FIELDS,
     ConfigChanges,
     ConfigField,
     ConfigValues,
+    EffectName,
     GradcheckReport,
     InspectionResult,
     Model,
@@ -183,9 +183,10 @@ class State(_Out):
     entries, evenly thinned, the last always kept) when it was rebuilt rather than extended.
     `metrics` and each history entry are `Readings`. `compare` is null, or compare mode's
     lockstep run B (`CompareReadout`). `effect`, in the reply to `configure`, is what the
-    change did: "live" (the weights were kept), "network" (a new network from the seed) or
-    "data" (new points and a new network); null when nothing changed or for any other
-    message.
+    change did (engine.config.Effect): "none" (nothing the trainer computes changed), "live"
+    or "model" (the weights kept; "model": the network computes another function or loss),
+    "network" (a new network from the seed) or "data" (new points and a new network); null
+    when nothing changed or for any other message.
     """
 
     type: Literal["state"] = "state"
@@ -203,7 +204,7 @@ class State(_Out):
     points: Points | None = None
     history: list[Readings] | None = None  # type: ignore[valid-type]
     compare: CompareReadout | None = None
-    effect: Effect | None = None
+    effect: EffectName | None = None
 
 
 class _Typed(_Out):

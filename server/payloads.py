@@ -101,12 +101,13 @@ ConfigValues = create_model(
     **{f.name: (_value_type(f, loose=False), ...) for f in FIELDS},
 )
 ConfigValue = Union[bool, int, float, str, list[str], list[int], None]  # noqa: UP007
+EffectName = Literal[tuple(e.value for e in engine_config.Effect)]  # type: ignore[valid-type]
 
 
 class ConfigField(Outbound):
     """One row of the engine's field table (engine.config.schema), for the page's controls:
     `{"name": "noise", "kind": "float", "default": 0.0, "group": "data", "lo": 0.0, "hi":
-    0.5, "choices": [], "optional": false, "help": "noise level"}`."""
+    0.5, "choices": [], "optional": false, "help": "noise level", "effect": "data"}`."""
 
     name: str
     kind: Literal["bool", "int", "float", "choice", "choices", "widths", "per_layer"]
@@ -117,6 +118,7 @@ class ConfigField(Outbound):
     choices: list[str]
     optional: bool
     help: str
+    effect: EffectName  # what changing it does to a running trainer (engine.config.Effect)
 
 
 # The network and the data

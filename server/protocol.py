@@ -7,6 +7,7 @@ raising `ProtocolError` with the error code and the offending field), `messages_
 every message the server sends, `payloads.py` the typed payloads both carry. Binary frames
 (server → client only) carry bulk arrays; their layout lives in `frames.py`.
 `encode(message)` is the one way a model becomes text: `json.dumps(..., allow_nan=False)`.
+Each module imports a message from the module of its direction.
 `docs/protocol.md` documents all of it with examples, and `static/js/contract.js` (written
 by contract.py) gives the page its types. Bump `PROTOCOL_VERSION` on any change a page must
 know about.
@@ -103,16 +104,3 @@ def rounded(value, digits: int):
     if isinstance(value, list):
         return [rounded(v, digits) for v in value]
     return value
-
-
-def __getattr__(name: str):
-    """The messages, their payloads and the parser, importable from here too (`from
-    .protocol import Stopped`): each lives in the module of its direction."""
-    if name.startswith("_"):  # the import system asks for __path__ and the like
-        raise AttributeError(name)
-    from . import messages_in, messages_out, payloads
-
-    for module in (messages_in, messages_out, payloads):
-        if name in vars(module) and not name.startswith("_"):
-            return vars(module)[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

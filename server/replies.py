@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .effects import Effect
 from .messages_out import CompareReadout, Metrics, RunB, State, StepMsg
 
 
@@ -48,7 +47,7 @@ def state_message(
     history: int | None,
     run_b=None,
     b_changes: dict | None = None,
-    effect: Effect | None = None,
+    effect: str | None = None,
 ) -> State:
     """`points` includes the data; `history` (a count) includes that many history entries;
     `run_b` is compare mode's trainer B, if any; `effect` what a `configure` just did."""
@@ -72,7 +71,7 @@ def state_message(
 
 
 def session_state(
-    session, trainer, *, points: bool, history: int | None, effect: Effect | None = None
+    session, trainer, *, points: bool, history: int | None, effect: str | None = None
 ) -> State:
     """`state_message` for a session (its play state and compare mode's run B): lock held."""
     return state_message(

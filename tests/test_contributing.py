@@ -69,8 +69,8 @@ def test_the_readout_recipe_charts_every_readout_the_engine_lists():
     assert "engine/readouts.py" in named and "static/js/charts_view.js" in named
     charts = (ROOT / "static/js/charts_view.js").read_text(encoding="utf-8")
     table = charts[
-        charts.index("export const CHARTS = [") : charts.index(
-            "\n];", charts.index("export const CHARTS = [")
+        charts.index("export const READOUT_CHARTS = [") : charts.index(
+            "\n];", charts.index("export const READOUT_CHARTS = [")
         )
     ]
     keys = re.findall(r'\{ key: "(\w+)"', table)

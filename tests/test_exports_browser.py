@@ -378,7 +378,7 @@ def test_the_whole_page_frame_draws_the_panels_words_and_controls(export_run):
     click_step(r)
     r.still()
     layout, dark, unit = r.page.evaluate("""async () => {
-        const { readPageLayout, drawPage } = await import('/static/js/snapshots.js');
+        const { readPageLayout, drawPage } = await import('/static/js/page_image.js');
         const L = readPageLayout({});
         const c = document.createElement('canvas');
         c.width = L.width; c.height = L.height;

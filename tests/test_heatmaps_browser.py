@@ -88,7 +88,7 @@ def test_the_pages_maps_are_the_engines(live, browser, config):
             r.wait_steps(n)
         # the maps of the last frame: made from that step's weights
         r.page.wait_for_function("""() => { const s = window.backpropLab.store.state;
-            return s.wire && s.wire.step === 3 && s.heatmaps && s.heatmaps.step === 3; }""")
+            return s.weights && s.weights.step === 3 && s.heatmaps && s.heatmaps.step === 3; }""")
         page = r.page.evaluate("""() => { const h = window.backpropLab.store.state.heatmaps;
             return {n: h.n, full: h.full.map(a => Array.from(a))}; }""")
         sid = r.state("s.connection.sessionId")

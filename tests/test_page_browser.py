@@ -272,8 +272,9 @@ def test_a_lost_connection_shows_the_banner_and_resumes_the_same_session(run):
 
 
 def test_the_page_uses_the_hellos_vocabulary(run):
-    """Loss choices follow the hello's heads, live fields go out as `set`, others as
-    `configure`, and feature labels come from the hello."""
+    """Loss choices follow the hello's heads, every config change goes out as `configure`
+    (the server decides whether it keeps the weights), and feature labels come from the
+    hello."""
     r = run("dataset=circle&output_activation=tanh&loss=mse")
     sent: list[dict] = []
     r.page.on(
@@ -305,7 +306,7 @@ def test_the_page_uses_the_hellos_vocabulary(run):
         ["bce", True, True],
         ["cross_entropy", False, False],
     ]
-    assert {"type": "set", "config": {"learning_rate": 0.1}} in sent
+    assert {"type": "configure", "config": {"learning_rate": 0.1}} in sent
     assert {"type": "configure", "config": {"dataset": "blobs"}} in sent
     assert r.page.locator('[data-feature="x1"]').get_attribute(
         "aria-label"

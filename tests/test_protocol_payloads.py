@@ -10,9 +10,9 @@ import re
 import numpy as np
 import pytest
 
-from engine.config import FIELDS
+from engine.config import FIELD_BY_NAME, FIELDS
 from engine.trainer import Trainer
-from server import effects, frames
+from server import frames
 from server.messages_in import CLIENT_MODELS, Configure, Set
 from server.protocol import ErrorCode
 
@@ -49,21 +49,22 @@ def test_configure_says_what_the_engine_did(tab):
     assert net["history"] is not None and net["points"] is None
     data = tab.ask({"type": "configure", "config": {"dataset": "xor"}}, "state")
     assert data["effect"] == "data" and data["points"] is not None
-    # the per-field table says the same for one field at a time
-    assert [effects.FIELD_EFFECTS[n] for n in ("learning_rate", "hidden", "dataset")] == [
-        "live",
-        "network",
-        "data",
-    ]
+    model = tab.ask({"type": "configure", "config": {"activation": "relu"}}, "state")
+    assert model["effect"] == "model" and model["history"] is None  # weights kept
+    # the engine's field table says the same for one field at a time
+    names = ("learning_rate", "activation", "hidden", "dataset")
+    assert [FIELD_BY_NAME[n].effect.value for n in names] == ["live", "model", "network", "data"]
 
 
 def test_a_residual_switch_that_fits_no_skip_keeps_the_network(tab):
     # widths 4, 2 leave no layer whose input and output widths match: the engine keeps the
-    # network (engine/reconfigure.py), and the reply says so, not the field's usual effect
+    # network (engine/reconfigure.py effect_of), and the reply says so, not the field's own
     tab.ask({"type": "step", "count": 3}, "step")
+    before = _weights(tab)
     state = tab.ask({"type": "configure", "config": {"residual": True}}, "state")
-    assert state["effect"] == "live" and state["metrics"]["step"] == 3
-    assert effects.FIELD_EFFECTS["residual"] == "network"
+    assert state["effect"] == "none" and state["metrics"]["step"] == 3
+    assert np.array_equal(_weights(tab), before)
+    assert FIELD_BY_NAME["residual"].effect.value == "network"
 
 
 def test_set_is_configure_refusing_what_would_not_keep_the_weights(tab):
@@ -161,12 +162,11 @@ def test_a_config_value_of_the_wrong_type_is_the_engines_to_name(
     assert hash_state(session) == before
 
 
-def test_every_config_field_has_a_typed_slot_and_an_effect():
+def test_every_config_field_has_a_typed_slot():
     from server.payloads import ConfigChanges, ConfigValues
 
     names = [f.name for f in FIELDS]
     assert list(ConfigChanges.model_fields) == names == list(ConfigValues.model_fields)
-    assert list(effects.FIELD_EFFECTS) == names
 
 
 def test_frames_layout_constants_are_what_pack_writes():

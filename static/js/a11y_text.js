@@ -4,6 +4,7 @@
 // sentences. Pure functions of the state and the engine's numbers: no DOM.
 
 import { MINUS, RESULT_DIGITS, formatNumber, printedDigits } from "./format.js";
+import { nodeLayerOf, weightLayerOf } from "./selection.js";
 
 // Symbols as a screen reader should say them (most read "δ" as "delta" already, but not
 // "∂", "′" or the subscripts); the longest first where one contains another.
@@ -58,9 +59,9 @@ export function elementName(state, el, nLayers) {
   if (!el) return "";
   const neuron = (layer, j) => (layer === 0 ? `input ${inputName(state, j)}`
     : layer === nLayers ? `output neuron ${j + 1}` : `layer ${layer}, neuron ${j + 1}`);
-  if (el.kind === "neuron") return neuron(el.layer, el.j);
-  if (el.kind === "bias") return `bias of ${neuron(el.layer + 1, el.j)}`;
-  return `link from ${neuron(el.layer, el.i ?? 0)} to ${neuron(el.layer + 1, el.j)}`;
+  if (el.kind === "neuron") return neuron(nodeLayerOf(el), el.j);
+  if (el.kind === "bias") return `bias of ${neuron(nodeLayerOf(el), el.j)}`;
+  return `link from ${neuron(nodeLayerOf(el) - 1, el.i ?? 0)} to ${neuron(nodeLayerOf(el), el.j)}`;
 }
 
 function inputName(state, j) {
@@ -82,18 +83,19 @@ export function elementReading(state, el) {
   const nLayers = p.weights.length;
   const g = shownGrads(state);
   const parts = [elementName(state, el, nLayers)];
-  if (el.kind === "neuron" && el.layer > 0) {
-    const L = g && g[el.layer - 1];
+  const weightLayer = weightLayerOf(el);  // of a link or bias; the one feeding a neuron
+  if (el.kind === "neuron" && weightLayer >= 0) {
+    const L = g && g[weightLayer];
     if (L && L.a_mean) parts.push(`mean output over the batch ${spokenNumber(L.a_mean[el.j])}`);
     if (L && L.delta_mean) parts.push(`mean delta ${spokenNumber(L.delta_mean[el.j])}`);
   } else if (el.kind === "bias") {
-    parts.push(`b ${spokenNumber(p.biases[el.layer][el.j])}`);
-    const L = g && g[el.layer];
+    parts.push(`b ${spokenNumber(p.biases[weightLayer][el.j])}`);
+    const L = g && g[weightLayer];
     if (L && L.db) parts.push(`d L by d b ${spokenNumber(L.db[el.j])}`);
   } else if (el.kind === "link") {
-    const W = p.weights[el.layer];
+    const W = p.weights[weightLayer];
     if (W && W[el.i ?? 0]) parts.push(`weight ${spokenNumber(W[el.i ?? 0][el.j])}`);
-    const L = g && g[el.layer];
+    const L = g && g[weightLayer];
     if (L && L.dW) parts.push(`d L by d w ${spokenNumber(L.dW[el.i ?? 0][el.j])}`);
   }
   const sel = state.ui.selection;

@@ -310,7 +310,7 @@ const layers = (key, h) => {
  * @type {{key: string, tab: string, label: string, series: Function, opts: Function,
  *   missing?: string, control?: string}[]}
  */
-export const CHARTS = [
+export const READOUT_CHARTS = [
   { key: "loss", tab: "Loss", label: "Training and test loss over time", series: splits(["train", "test"]),
     opts: (s) => ({ log: s.ui.lossScale === "log", title: `Loss: mean ℓ, data only (${s.ui.lossScale})`,
       shortTitle: `Loss, data only (${s.ui.lossScale})`, zeroBased: true }), control: "loss-scale" },
@@ -321,13 +321,13 @@ export const CHARTS = [
     opts: () => ({ log: true, title: "‖∂L/∂W‖ per layer, weights only (log)", shortTitle: "‖∂L/∂W‖ per layer (log)" }) },
 ];
 // The chart tabs: all the charts, or one.
-export const CHART_TABS = [["all", "All"], ...CHARTS.map((c) => [c.key, c.tab])];
+export const CHART_TABS = [["all", "All"], ...READOUT_CHARTS.map((c) => [c.key, c.tab])];
 // Below this height a chart's axis labels crowd each other: "All" is offered only where
 // each chart gets at least this much, else one chart fills the card.
 export const MIN_CHART_PX = 110;
 const HEAD_REM = 2.4;  // the card head's height allowance, in rem (one row of tabs)
 
-/** The charts of CHARTS, fed from `state.history`, with their tabs. Which are shown: the
+/** The charts of READOUT_CHARTS, fed from `state.history`, with their tabs. Which are shown: the
  *  user's pick (`ui.charts`), else all where they fit, else the open lesson's
  *  (`ui.chartFocus`). */
 export class ChartsView {
@@ -335,9 +335,9 @@ export class ChartsView {
    *  on: {choose(name)}. */
   constructor(card, tabs, onResize, on) {
     this.card = card;
-    /** @type {Object<string, LineChart>} a chart per CHARTS key */
+    /** @type {Object<string, LineChart>} a chart per READOUT_CHARTS key */
     this.lines = {};
-    for (const c of CHARTS) {
+    for (const c of READOUT_CHARTS) {
       const canvas = document.createElement("canvas");
       Object.assign(canvas, { id: `chart-${c.key}`, className: "chart" });
       canvas.setAttribute("aria-label", c.label);
@@ -358,8 +358,8 @@ export class ChartsView {
     this.shown = "all";
   }
 
-  /** The LineCharts in CHARTS order. */
-  get charts() { return CHARTS.map((c) => this.lines[c.key]); }
+  /** The LineCharts in READOUT_CHARTS order. */
+  get charts() { return READOUT_CHARTS.map((c) => this.lines[c.key]); }
 
   /** Whether the card holds every chart at MIN_CHART_PX or more (more in projector mode,
    *  whose labels are larger). Read off the card's height and a fixed allowance for its head,
@@ -367,7 +367,7 @@ export class ChartsView {
    *  decision that reads its own result flips every frame (at 1366×892–940 it did). */
   _allFit(state) {
     const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
-    return (this.card.clientHeight - HEAD_REM * rem) / CHARTS.length >= MIN_CHART_PX * drawScale(state).font;
+    return (this.card.clientHeight - HEAD_REM * rem) / READOUT_CHARTS.length >= MIN_CHART_PX * drawScale(state).font;
   }
 
   _choose(state) {
@@ -388,7 +388,7 @@ export class ChartsView {
     // Compare mode: run B's curves over A's (B's train solid, test dashed, in B's colour).
     const B = state.compare ? state.compare.history : null;
     const scale = drawScale(state);
-    for (const c of CHARTS) {
+    for (const c of READOUT_CHARTS) {
       const chart = this.lines[c.key];
       chart.canvas.hidden = this.shown !== "all" && this.shown !== c.key;
       const control = c.control && document.getElementById(c.control);

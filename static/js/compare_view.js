@@ -3,7 +3,7 @@
 // move in lockstep on the server; the loss and accuracy charts overlay B's curves.
 
 import { formatNumber } from "./format.js";
-import { h } from "./inspector_view.js";
+import { h } from "./dom.js";
 import { choiceLabel, fieldLabel } from "./labels.js";
 import { layerSizes } from "./state.js";
 

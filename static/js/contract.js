@@ -135,133 +135,133 @@ export const DEFAULT_LIMITS = {
 };
 
 /** The engine's config table (engine/config.py FIELDS), each field with its effect: "live" keeps
- * the weights, "network" draws new ones, "data" new points too. */
+ * the weights, "model" keeps them under another function (activation, head, loss), "network" draws
+ * new ones, "data" new points too (config.Effect). */
 export const CONFIG_FIELDS = [
   {
-    "name": "dataset", "kind": "choice", "default": "circle", "group": "data",
+    "name": "dataset", "kind": "choice", "default": "circle", "group": "data", "effect": "data",
     "choices": [
       "circle", "xor", "gaussian", "spiral", "moons", "checkerboard", "custom", "your_data",
       "plane", "multi_gaussian", "your_data_regression", "blobs", "multi_spiral",
       "your_data_classes"
     ],
-    "help": "which data set", "effect": "data"
+    "help": "which data set"
   },
   {
-    "name": "n_points", "kind": "int", "default": 500, "group": "data", "lo": 10, "hi": 2000,
-    "help": "number of points", "effect": "data"
+    "name": "n_points", "kind": "int", "default": 500, "group": "data", "effect": "data", "lo": 10,
+    "hi": 2000, "help": "number of points"
   },
   {
-    "name": "noise", "kind": "float", "default": 0.0, "group": "data", "lo": 0.0, "hi": 0.5,
-    "help": "noise level", "effect": "data"
+    "name": "noise", "kind": "float", "default": 0.0, "group": "data", "effect": "data", "lo": 0.0,
+    "hi": 0.5, "help": "noise level"
   },
   {
-    "name": "train_fraction", "kind": "float", "default": 0.5, "group": "data", "lo": 0.1,
-    "hi": 0.9, "help": "share used to train", "effect": "data"
+    "name": "train_fraction", "kind": "float", "default": 0.5, "group": "data", "effect": "data",
+    "lo": 0.1, "hi": 0.9, "help": "share used to train"
   },
   {
-    "name": "seed", "kind": "int", "default": 0, "group": "data", "lo": 0, "hi": 2147483647,
-    "help": "seed for data, weights, batches", "effect": "data"
+    "name": "seed", "kind": "int", "default": 0, "group": "data", "effect": "data", "lo": 0,
+    "hi": 2147483647, "help": "seed for data, weights, batches"
   },
   {
-    "name": "n_classes", "kind": "int", "default": 3, "group": "data", "lo": 3, "hi": 5,
-    "help": "classes (blobs, spiral)", "effect": "data"
+    "name": "n_classes", "kind": "int", "default": 3, "group": "data", "effect": "data", "lo": 3,
+    "hi": 5, "help": "classes (blobs, spiral)"
   },
   {
     "name": "features", "kind": "choices", "default": ["x1", "x2"], "group": "data",
-    "choices": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2"], "help": "input features",
-    "effect": "network"
+    "effect": "network", "choices": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2"],
+    "help": "input features"
   },
   {
-    "name": "hidden", "kind": "widths", "default": [4, 2], "group": "network", "lo": 1, "hi": 32,
-    "help": "hidden layer widths", "effect": "network"
+    "name": "hidden", "kind": "widths", "default": [4, 2], "group": "network", "effect": "network",
+    "lo": 1, "hi": 32, "help": "hidden layer widths"
   },
   {
     "name": "activation", "kind": "per_layer", "default": "tanh", "group": "network",
+    "effect": "model",
     "choices": ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "swish"],
-    "help": "hidden activation, one for all layers or one per layer", "effect": "live"
+    "help": "hidden activation, one for all layers or one per layer"
   },
   {
     "name": "output_activation", "kind": "choice", "default": "tanh", "group": "network",
-    "choices": ["tanh", "linear", "sigmoid", "softmax"], "effect": "live"
+    "effect": "model", "choices": ["tanh", "linear", "sigmoid", "softmax"]
   },
   {
-    "name": "loss", "kind": "choice", "default": "mse", "group": "network",
-    "choices": ["mse", "bce", "cross_entropy"], "effect": "live"
+    "name": "loss", "kind": "choice", "default": "mse", "group": "network", "effect": "model",
+    "choices": ["mse", "bce", "cross_entropy"]
   },
   {
-    "name": "init", "kind": "choice", "default": "uniform", "group": "network",
-    "choices": ["uniform", "xavier", "he", "zeros"], "help": "weight initialisation",
-    "effect": "network"
+    "name": "init", "kind": "choice", "default": "uniform", "group": "network", "effect": "network",
+    "choices": ["uniform", "xavier", "he", "zeros"], "help": "weight initialisation"
   },
   {
-    "name": "batch_norm", "kind": "bool", "default": false, "group": "network",
-    "help": "batch normalization on hidden layers", "effect": "network"
+    "name": "batch_norm", "kind": "bool", "default": false, "group": "network", "effect": "network",
+    "help": "batch normalization on hidden layers"
   },
   {
-    "name": "dropout", "kind": "float", "default": 0.0, "group": "network", "lo": 0.0, "hi": 0.9,
-    "help": "dropout rate on hidden layers", "effect": "live"
+    "name": "dropout", "kind": "float", "default": 0.0, "group": "network", "effect": "live",
+    "lo": 0.0, "hi": 0.9, "help": "dropout rate on hidden layers"
   },
   {
-    "name": "residual", "kind": "bool", "default": false, "group": "network",
-    "help": "skip connections where widths match", "effect": "network"
+    "name": "residual", "kind": "bool", "default": false, "group": "network", "effect": "network",
+    "help": "skip connections where widths match"
   },
   {
-    "name": "optimizer", "kind": "choice", "default": "sgd", "group": "optimizer",
-    "choices": ["sgd", "momentum", "nesterov", "rmsprop", "adam"], "effect": "live"
+    "name": "optimizer", "kind": "choice", "default": "sgd", "group": "optimizer", "effect": "live",
+    "choices": ["sgd", "momentum", "nesterov", "rmsprop", "adam"]
   },
   {
-    "name": "learning_rate", "kind": "float", "default": 0.03, "group": "optimizer", "lo": 0.0,
-    "hi": 10.0, "help": "step size α", "effect": "live"
+    "name": "learning_rate", "kind": "float", "default": 0.03, "group": "optimizer",
+    "effect": "live", "lo": 0.0, "hi": 10.0, "help": "step size α"
   },
   {
-    "name": "momentum", "kind": "float", "default": 0.9, "group": "optimizer", "lo": 0.0,
-    "hi": 0.999, "effect": "live"
+    "name": "momentum", "kind": "float", "default": 0.9, "group": "optimizer", "effect": "live",
+    "lo": 0.0, "hi": 0.999
   },
   {
-    "name": "beta1", "kind": "float", "default": 0.9, "group": "optimizer", "lo": 0.0, "hi": 0.9999,
-    "effect": "live"
+    "name": "beta1", "kind": "float", "default": 0.9, "group": "optimizer", "effect": "live",
+    "lo": 0.0, "hi": 0.9999
   },
   {
-    "name": "beta2", "kind": "float", "default": 0.999, "group": "optimizer", "lo": 0.0,
-    "hi": 0.99999, "effect": "live"
+    "name": "beta2", "kind": "float", "default": 0.999, "group": "optimizer", "effect": "live",
+    "lo": 0.0, "hi": 0.99999
   },
   {
-    "name": "eps", "kind": "float", "default": 1e-08, "group": "optimizer", "lo": 1e-12, "hi": 1.0,
-    "effect": "live"
+    "name": "eps", "kind": "float", "default": 1e-08, "group": "optimizer", "effect": "live",
+    "lo": 1e-12, "hi": 1.0
   },
   {
-    "name": "alpha", "kind": "float", "default": 0.99, "group": "optimizer", "lo": 0.0,
-    "hi": 0.9999, "help": "RMSprop smoothing", "effect": "live"
+    "name": "alpha", "kind": "float", "default": 0.99, "group": "optimizer", "effect": "live",
+    "lo": 0.0, "hi": 0.9999, "help": "RMSprop smoothing"
   },
   {
     "name": "regularization", "kind": "choice", "default": "none", "group": "regularization",
-    "choices": ["none", "l1", "l2"], "effect": "live"
+    "effect": "live", "choices": ["none", "l1", "l2"]
   },
   {
     "name": "regularization_rate", "kind": "float", "default": 0.0, "group": "regularization",
-    "lo": 0.0, "hi": 10.0, "effect": "live"
+    "effect": "live", "lo": 0.0, "hi": 10.0
   },
   {
-    "name": "batch_size", "kind": "int", "default": 10, "group": "training", "lo": 1, "hi": 2000,
-    "help": "examples per update", "effect": "live"
+    "name": "batch_size", "kind": "int", "default": 10, "group": "training", "effect": "live",
+    "lo": 1, "hi": 2000, "help": "examples per update"
   },
   {
-    "name": "max_epochs", "kind": "int", "default": null, "group": "training", "lo": 1,
-    "hi": 1000000, "optional": true, "effect": "live"
+    "name": "max_epochs", "kind": "int", "default": null, "group": "training", "effect": "live",
+    "lo": 1, "hi": 1000000, "optional": true
   },
   {
-    "name": "target_loss", "kind": "float", "default": null, "group": "training", "lo": 0.0,
-    "hi": 1000000.0, "optional": true, "effect": "live"
+    "name": "target_loss", "kind": "float", "default": null, "group": "training", "effect": "live",
+    "lo": 0.0, "hi": 1000000.0, "optional": true
   },
   {
-    "name": "patience", "kind": "int", "default": null, "group": "training", "lo": 1, "hi": 100000,
-    "optional": true, "help": "epochs without test-loss improvement before early stopping",
-    "effect": "live"
+    "name": "patience", "kind": "int", "default": null, "group": "training", "effect": "live",
+    "lo": 1, "hi": 100000, "optional": true,
+    "help": "epochs without test-loss improvement before early stopping"
   },
   {
-    "name": "tolerance", "kind": "float", "default": null, "group": "training", "lo": 0.0,
-    "hi": 1.0, "optional": true, "help": "stop when the largest update is below this",
-    "effect": "live"
+    "name": "tolerance", "kind": "float", "default": null, "group": "training", "effect": "live",
+    "lo": 0.0, "hi": 1.0, "optional": true, "help": "stop when the largest update is below this"
   }
 ];
 
@@ -304,7 +304,7 @@ export const OPTIMIZER_FIELDS = {
  * @typedef {{name: string, kind: "bool" | "int" | "float" | "choice" | "choices" | "widths" |
  *   "per_layer", default?: boolean | number | string | Array<string> | Array<number> | null, group:
  *   string, lo?: number | null, hi?: number | null, choices: Array<string>, optional: boolean,
- *   help: string}} ConfigField */
+ *   help: string, effect: "none" | "live" | "model" | "network" | "data"}} ConfigField */
 /** A whole config, every field of engine/config.py FIELDS (Config.to_dict): `state.config`, …
  * @typedef {{dataset: string, n_points: number, noise: number, train_fraction: number, seed:
  *   number, n_classes: number, features: Array<string>, hidden: Array<number>, activation: string |
@@ -486,7 +486,8 @@ export const OPTIMIZER_FIELDS = {
  * @typedef {{type: "state", config: ConfigValues, model: Model, params: Params, metrics: Readings,
  *   playing: boolean, speed: number, rate: number, phase?: string | null, stopped?: string | null,
  *   stop_message: string, can_step_back: boolean, points?: Points | null, history?: Array<Readings>
- *   | null, compare?: CompareReadout | null, effect?: "live" | "network" | "data" | null}} State */
+ *   | null, compare?: CompareReadout | null, effect?: "none" | "live" | "model" | "network" |
+ *   "data" | null}} State */
 /** `count` updates (≤ 1000), epochs (≤ 10) or phases (forward → loss → backward → update).
  * @typedef {{type: "step", count?: number, unit?: "update" | "epoch" | "phase"}} Step */
 /** Undo the last update (or a half-shown phase step).

@@ -6,7 +6,7 @@
 import { formatNumber } from "./format.js";
 import { BINARY_CLASS_COLORS, CLASS_COLORS } from "./colors.js";
 import { datasetIcon } from "./dataset_icons.js";
-import { h } from "./inspector_view.js";
+import { h } from "./dom.js";
 import { GROUP_LABELS, STOP_REASONS, choiceLabel, datasetTileLabel, fieldLabel } from "./labels.js";
 import { PLAY_RATES, taskOf } from "./state.js";
 import { scaleLines } from "./csv_import.js";

@@ -8,7 +8,7 @@
 
 import { BINARY_CLASS_COLORS, CLASS_COLORS } from "./colors.js";
 import { formatNumber } from "./format.js";
-import { h } from "./inspector_view.js";
+import { h } from "./dom.js";
 
 const AXES = ["x₁", "x₂", "y"];
 

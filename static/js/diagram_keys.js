@@ -15,6 +15,7 @@
 // a canvas focused by a click leaves every key to those shortcuts, as before.
 
 import { layerSizes } from "./state.js";
+import { nodeLayerOf, weightLayerOf } from "./selection.js";
 import { DOMAIN } from "./heatmaps.js";
 
 /** @typedef {import("./state.js").Selection} Selection */
@@ -29,7 +30,8 @@ function columnStops(sizes, c) {
   return out;
 }
 
-const colOf = (el) => (el.kind === "bias" ? el.layer + 1 : el.layer);
+// a neuron's or bias's column: its node layer
+const colOf = (el) => nodeLayerOf(el);
 
 /**
  * Where key `key` takes the diagram's cursor from `el` in a network of node layer sizes
@@ -39,12 +41,13 @@ const colOf = (el) => (el.kind === "bias" ? el.layer + 1 : el.layer);
 export function moveInDiagram(el, sizes, key) {
   const last = sizes.length - 1;
   if (el.kind === "link") {
-    const i = el.i ?? 0, n = sizes[el.layer + 1];
-    if (key === "ArrowRight") return { kind: "neuron", layer: el.layer + 1, j: el.j };
-    if (key === "ArrowLeft") return { kind: "neuron", layer: el.layer, j: i };
+    const weightLayer = weightLayerOf(el), to = nodeLayerOf(el);  // from node layer weightLayer
+    const i = el.i ?? 0, n = sizes[to];
+    if (key === "ArrowRight") return { kind: "neuron", layer: to, j: el.j };
+    if (key === "ArrowLeft") return { kind: "neuron", layer: weightLayer, j: i };
     const k = i * n + el.j + (key === "ArrowDown" ? 1 : key === "ArrowUp" ? -1 : 0);
-    if (k < 0 || k >= sizes[el.layer] * n) return el;
-    return { kind: "link", layer: el.layer, i: Math.floor(k / n), j: k % n };
+    if (k < 0 || k >= sizes[weightLayer] * n) return el;
+    return { kind: "link", layer: weightLayer, i: Math.floor(k / n), j: k % n };
   }
   const c = colOf(el);
   if (key === "ArrowUp" || key === "ArrowDown") {

@@ -8,7 +8,7 @@
 // the top of the plane (x2 = +6), column 0 its left (x1 = −6). A map is {units, n, codes,
 // lo, hi}: uint8 codes, q standing for lo + q·(hi − lo)/255, unit k's cells at k·n·n.
 
-import { paramLayout } from "./protocol.js";
+import { paramLayout } from "./frame_layout.js";
 
 export const DOMAIN = [-6, 6];          // engine/datasets.py DOMAIN
 export const GRID = 100;                // cells a side of the output map at least (and of a focus map)

@@ -9,23 +9,8 @@ import { isBackward, revealed } from "./backward_walk.js";
 import { RESULT_DIGITS, formatNumber, printedDigits } from "./format.js";
 import { featureLabel, gradcheckStale } from "./state.js";
 import { spokenEquation } from "./a11y_text.js";
-
-/** Build an element: h("div", {className: "x"}, "text", child, ...). */
-export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "dataset") Object.assign(el.dataset, v);
-    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "className" || k === "textContent" || k === "value") el[k] = v;
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
-  }
-  return el;
-}
+import { h } from "./dom.js";
+import { nodeLayerOf, weightLayerOf } from "./selection.js";
 
 function num(value, testid, digits = RESULT_DIGITS) {
   return h("span", { className: "num", "data-testid": testid,
@@ -150,9 +135,10 @@ export class InspectorView {
   _shown(id) { return !this.walk || !isBackward(id) || this.walk.equations.has(id); }
 
   _neuron(state, sel, r) {
-    const isOut = sel.layer === (state.params ? state.params.weights.length : 0);
-    const title = h("h3", {}, isOut ? `Output neuron ${sel.j + 1}` : `Layer ${sel.layer}, neuron ${sel.j + 1}`);
-    if (sel.layer === 0) return [title, h("p", {}, "Inputs have no z or δ.")];
+    const nodeLayer = nodeLayerOf(sel);
+    const isOut = nodeLayer === (state.params ? state.params.weights.length : 0);
+    const title = h("h3", {}, isOut ? `Output neuron ${sel.j + 1}` : `Layer ${nodeLayer}, neuron ${sel.j + 1}`);
+    if (nodeLayer === 0) return [title, h("p", {}, "Inputs have no z or δ.")];
     if (!r) return [title, h("p", { className: "hint" }, "asking the engine…")];
     const n = r.neuron;
     // an example outside the batch has no batch to average over and no δ (engine/explain.py)
@@ -174,13 +160,14 @@ export class InspectorView {
   }
 
   _link(state, sel, r) {
-    const from = sel.layer === 0 ? (state.config.features[sel.i] ? featureLabel(state, state.config.features[sel.i]) : `input ${sel.i + 1}`) : `neuron ${sel.i + 1} of layer ${sel.layer}`;
+    const weightLayer = weightLayerOf(sel);  // from node layer weightLayer to weightLayer + 1
+    const from = weightLayer === 0 ? (state.config.features[sel.i] ? featureLabel(state, state.config.features[sel.i]) : `input ${sel.i + 1}`) : `neuron ${sel.i + 1} of layer ${weightLayer}`;
     const nLayers = state.params ? state.params.weights.length : 0;
-    const to = sel.layer + 1 === nLayers ? `output ${sel.j + 1}` : `neuron ${sel.j + 1} of layer ${sel.layer + 1}`;
-    const w = state.params && state.params.weights[sel.layer] ? state.params.weights[sel.layer][sel.i][sel.j] : null;
+    const to = weightLayer + 1 === nLayers ? `output ${sel.j + 1}` : `neuron ${sel.j + 1} of layer ${weightLayer + 1}`;
+    const w = state.params && state.params.weights[weightLayer] ? state.params.weights[weightLayer][sel.i][sel.j] : null;
     const out = [h("h3", {}, `Weight from ${from} to ${to}`),
       row("w (now)", num(w, "link-weight"),
-        this._editor("weight", w, (v) => this.on.setWeight(sel.layer, sel.i, sel.j, v)))];
+        this._editor("weight", w, (v) => this.on.setWeight(weightLayer, sel.i, sel.j, v)))];
     if (!r || !r.weight) { out.push(h("p", { className: "hint" }, "asking the engine…")); return out; }
     const g = r.weight;
     const eq = Object.fromEntries(r.graph.equations.filter((e) => this._shown(e.id)).map((e) => [e.id, e]));
@@ -254,12 +241,13 @@ export class InspectorView {
   }
 
   _bias(state, sel, r) {
-    const b = state.params && state.params.biases[sel.layer] ? state.params.biases[sel.layer][sel.j] : null;
+    const weightLayer = weightLayerOf(sel);
+    const b = state.params && state.params.biases[weightLayer] ? state.params.biases[weightLayer][sel.j] : null;
     const rec = state.record;
     const backward = r && r.shows ? r.shows.includes("backward") : true;
-    const db = backward && rec && rec.layers && rec.layers[sel.layer] ? rec.layers[sel.layer].db[sel.j] : null;
-    const out = [h("h3", {}, `Bias of neuron ${sel.j + 1} in layer ${sel.layer + 1}`),
-      row("b (now)", num(b, "bias-value"), this._editor("bias", b, (v) => this.on.setBias(sel.layer, sel.j, v))),
+    const db = backward && rec && rec.layers && rec.layers[weightLayer] ? rec.layers[weightLayer].db[sel.j] : null;
+    const out = [h("h3", {}, `Bias of neuron ${sel.j + 1} in layer ${nodeLayerOf(sel)}`),
+      row("b (now)", num(b, "bias-value"), this._editor("bias", b, (v) => this.on.setBias(weightLayer, sel.j, v))),
       row("∂L/∂b (batch)", num(db, "bias-grad"))];
     if (r && r.neuron) {
       out.push(...this._example(r));
@@ -311,7 +299,7 @@ function numbers(e, digits) {
 function matches(r, sel) {
   const n = r.neuron;
   if (!n) return false;
-  if (sel.kind === "link") return r.weight && r.weight.layer === sel.layer && r.weight.i === sel.i && r.weight.j === sel.j;
-  const layer = sel.kind === "neuron" ? sel.layer - 1 : sel.layer;
-  return n.layer === layer && n.neuron === sel.j;
+  const weightLayer = weightLayerOf(sel);  // the server's layers are weight layers
+  if (sel.kind === "link") return r.weight && r.weight.layer === weightLayer && r.weight.i === sel.i && r.weight.j === sel.j;
+  return n.layer === weightLayer && n.neuron === sel.j;
 }

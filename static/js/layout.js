@@ -8,6 +8,8 @@
 // fields it sets). On a phone, a top-bar row that
 // scrolls sideways fades at the edge where more controls wait.
 
+import { nodeLayerOf } from "./selection.js";
+
 const ROWS = ".topbar > .play, .topbar > .hyper-bar, .topbar > .classroom, .topbar > .file";
 
 export class PageLayout {
@@ -51,7 +53,7 @@ export class PageLayout {
 
   render(state) {
     const sel = state.ui.selection;
-    document.body.classList.toggle("inspecting", Boolean(sel && (sel.kind !== "neuron" || sel.layer > 0)));
+    document.body.classList.toggle("inspecting", Boolean(sel && nodeLayerOf(sel) > 0));
     const built = this.panel.querySelector("details.group");
     if (built !== this.panelBuilt) { this.panelBuilt = built; this.lesson = undefined; }  // rebuilt folded
     if (built && state.ui.lesson !== this.lesson) {

@@ -2,7 +2,7 @@
 // configuration panel. The lessons themselves come from the server (server/lessons.py),
 // rendered into the page as JSON; which one is open is `state.ui.lesson`.
 
-import { h } from "./inspector_view.js";
+import { h } from "./dom.js";
 import { configDiff } from "./url.js";
 
 /** The lessons embedded in the page: [{id, title, config, explanation, watch, try, rate,
@@ -23,6 +23,33 @@ export function readLessons(doc = document) {
  *  has. Empty when the session is already there. */
 export function lessonChanges(lesson, defaults, current, overrides = {}) {
   return configDiff({ ...(defaults || {}), ...lesson.config, ...overrides }, current);
+}
+
+/** The lesson called `id` in `lessons`, or null. */
+export function lessonById(lessons, id) {
+  return lessons.find((l) => l.id === id) || null;
+}
+
+/**
+ * Open lesson `id`: its pace and the chart it is about, then its full config (engine
+ * defaults under the lesson's fields under `overrides`) and fresh weights on its own data
+ * (points added by hand go), and its compare run; `onlyIfChanged` leaves a session that is
+ * already there. `act`: {configure, setSpeed, reset, compare} (actions.js).
+ */
+export function openLesson(lessons, id, { overrides = {}, onlyIfChanged = false } = {}, { state, dispatch, act }) {
+  const lesson = lessonById(lessons, id);
+  if (!lesson) {
+    dispatch({ type: "setUi", patch: { lesson: null } });
+    dispatch({ type: "toast", text: `There is no lesson called “${id}”.`, kind: "info" });
+    return;
+  }
+  dispatch({ type: "setUi", patch: { lesson: id, rate: lesson.rate, charts: null, chartFocus: lesson.charts } });
+  act.setSpeed(lesson.rate);
+  const changes = lessonChanges(lesson, state.defaults, state.config, overrides);
+  if (onlyIfChanged && !Object.keys(changes).length) return;
+  if (Object.keys(changes).length) act.configure(changes);
+  act.reset(true);
+  if (lesson.compare || state.compare) act.compare(lesson.compare || null);
 }
 
 export class LessonsView {
@@ -56,7 +83,7 @@ export class LessonsView {
     });
   }
 
-  byId(id) { return this.lessons.find((l) => l.id === id) || null; }
+  byId(id) { return lessonById(this.lessons, id); }
 
   toggle(open) {
     this.menu.hidden = !open;

@@ -6,7 +6,7 @@
 // diagram; while playing it is rebuilt at most every REBUILD_MS, else after every step.
 
 import { formatNumber } from "./format.js";
-import { CHARTS } from "./charts_view.js";
+import { READOUT_CHARTS } from "./charts_view.js";
 import { elementName, lastValues, shownGrads } from "./a11y_text.js";
 
 const REBUILD_MS = 2000;
@@ -62,7 +62,7 @@ export class NetTable {
     const step = `step ${state.counters.step}${state.phase ? `, phase ${state.phase}` : ""}`;
     const charts = document.createElement("ul");
     charts.dataset.testid = "chart-values";
-    for (const c of CHARTS) {
+    for (const c of READOUT_CHARTS) {
       const li = document.createElement("li");
       li.textContent = `${c.tab}: ${lastValues(c.key, state.history)}`;
       charts.append(li);

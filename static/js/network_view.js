@@ -17,6 +17,7 @@ import { PHASE_NAMES, shownPhase } from "./phases.js";
 import { LinkTip } from "./link_tip.js";
 import { WIDEST_LABELS, labelBox, labelFont, labelRoom } from "./neuron_labels.js";
 import { reached, revealed } from "./backward_walk.js";
+import { nodeLayerOf, weightLayerOf } from "./selection.js";
 
 const LABELLED_MIN = 28;  // px: neurons shrink no further than this to make room for δ labels
 const HEADER = 64;     // room for the per-layer controls above the columns
@@ -279,8 +280,8 @@ export class NetworkView {
             width = (1 + 7 * Math.min(1, Math.abs(v))) * k.line;
           } else {
             let w = W[i] ? W[i][j] : 0;
-            if (phase && phase.phase === "update" && L && L.W && L.dW_applied) {
-              w = L.W[i][j] - L.dW_applied[i][j] * (1 - phase.t);  // slide from before to after
+            if (phase && phase.phase === "update" && L && L.dW_applied) {
+              w -= L.dW_applied[i][j] * (1 - phase.t);  // slide from before to after (w: the record's, after)
             }
             value = w;
             v = Math.sign(w) * (0.22 + 0.78 * Math.min(1, Math.abs(w)));
@@ -288,7 +289,7 @@ export class NetworkView {
           }
           row.push(value);
           const a = from[i], b = to[j];
-          const picked = sel && sel.kind === "link" && sel.layer === l && sel.i === i && sel.j === j;
+          const picked = sel && sel.kind === "link" && weightLayerOf(sel) === l && sel.i === i && sel.j === j;
           ctx.beginPath();
           bezier(ctx, a.x + s / 2, a.y, b.x - s / 2, b.y, dim ? 1 : partial || 1);
           ctx.strokeStyle = divergingCss(v, dim ? 0.25 : 1);
@@ -337,7 +338,7 @@ export class NetworkView {
           }
         }
         ctx.globalAlpha = 1;
-        const picked = sel && sel.kind === "neuron" && sel.layer === c && sel.j === node.j;
+        const picked = sel && sel.kind === "neuron" && nodeLayerOf(sel) === c && sel.j === node.j;
         const hovered = state.ui.hover && state.ui.hover.layer === c && state.ui.hover.j === node.j;
         ctx.strokeStyle = picked ? "#111" : hovered ? "#444" : "#9aa0a6";
         ctx.lineWidth = (picked ? 3 : hovered ? 2 : 1) * k.line;
@@ -453,7 +454,7 @@ export class NetworkView {
     ctx.fillStyle = divergingCss(Math.sign(v) * (0.2 + 0.8 * Math.min(1, Math.abs(v))));
     ctx.fillRect(x, y, bs, bs);
     const sel = state.ui.selection;
-    const picked = sel && sel.kind === "bias" && sel.layer === c - 1 && sel.j === node.j;
+    const picked = sel && sel.kind === "bias" && nodeLayerOf(sel) === c && sel.j === node.j;
     ctx.strokeStyle = picked ? "#111" : "#777";
     ctx.lineWidth = (picked ? 2 : 1) * this.scale.line;
     ctx.strokeRect(x, y, bs, bs);

@@ -1,5 +1,7 @@
 // The connection banner and short, non-blocking toasts for server errors.
 
+import { paramsOf } from "./weights.js";
+
 const TOAST_MS = 6000;
 
 export class Notices {
@@ -26,11 +28,12 @@ export class Notices {
       b.hidden = (c.status === "open" && !lost) || (c.status === "connecting" && c.attempt === 0);
       if (lost) {
         const buttons = [];
-        if (lost.params) {
+        const params = paramsOf(lost.weights);
+        if (params) {
           const back = document.createElement("button");
           back.type = "button";
           back.textContent = `Import the weights this page still has${lost.step !== null ? ` (step ${lost.step})` : ""}`;
-          back.onclick = () => { this.putBack(lost.params); this.dispatch({ type: "dismissLost" }); };
+          back.onclick = () => { this.putBack(params); this.dispatch({ type: "dismissLost" }); };
           buttons.push(back);
         }
         const ok = document.createElement("button");

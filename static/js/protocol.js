@@ -7,9 +7,12 @@
 //   12 H  UTF-8 JSON header {"kind": "frame" | "record", ..., "arrays": [...]}
 //   12+H  payload; entry {name, layer?, shape, dtype: "float32" | "float16", offset}: every
 //         offset a multiple of 4 (each float array padded to 4 bytes, float16 ones too)
-// All little-endian. A "frame" carries the weights (`params`, laid out by paramLayout), the
+// All little-endian. A "frame" carries the weights (`params`, laid out by frame_layout.js), the
 // last update's gradients (`grads`) and compare mode's B (`compare_params`); the page makes
 // every heatmap from them (heatmaps.js).
+
+import { gradientLayout, paramLayout, rowsAt } from "./frame_layout.js";
+import { weightLayerOf } from "./selection.js";
 
 export const PROTOCOL_VERSION = 6;
 export const FRAME_VERSION = 3;
@@ -22,8 +25,8 @@ export const CloseCode = { SHUTTING_DOWN: 4000, REPLACED: 4001, LEFT: 4002, SERV
 
 /** Builders for every client → server message (server/protocol.py, "client → server"). */
 export const messages = {
+  /** A partial config; the server decides whether it keeps the weights. */
   configure: (config) => ({ type: "configure", config }),
-  set: (config) => ({ type: "set", config }),
   /** A bare {"type": "step"} is exactly one update. */
   step: (unit = "update", count = 1) => (unit === "update" && count === 1
     ? { type: "step" } : { type: "step", unit, count }),
@@ -36,7 +39,7 @@ export const messages = {
    * (0 = inputs), a link or bias in weight layer `layer` (feeding node layer layer + 1).
    */
   inspect: (sel, example) => {
-    const m = { type: "inspect", layer: sel.kind === "neuron" ? sel.layer - 1 : sel.layer, neuron: sel.j };
+    const m = { type: "inspect", layer: weightLayerOf(sel), neuron: sel.j };
     if (sel.kind === "link") m.source = sel.i;
     if (example !== null && example !== undefined) m.example = example;
     return m;
@@ -135,49 +138,17 @@ function fromFloat16(bits) {
   return out;
 }
 
-/**
- * Where each weight layer's arrays sit in a frame's `params` (server/frames.py): per layer
- * W (fan_in × fan_out, row-major), b, and under batch norm (hidden layers) the evaluation
- * scale and shift. {layers: [{fi, fo, W, b, scale?, shift?}], size} of offsets.
- */
-export function paramLayout(model) {
-  const layers = [];
-  let o = 0;
-  const n = model.sizes.length - 1;
-  for (let l = 0; l < n; l++) {
-    const fi = model.sizes[l], fo = model.sizes[l + 1];
-    const L = { fi, fo, W: o, b: o + fi * fo };
-    o += fi * fo + fo;
-    if (model.batch_norm && l < n - 1) { L.scale = o; L.shift = o + fo; o += 2 * fo; }
-    layers.push(L);
-  }
-  return { layers, size: o };
-}
-
-const rows = (data, at, r, c) => Array.from({ length: r }, (_, i) => Array.from(data.subarray(at + i * c, at + (i + 1) * c)));
-
-/** A frame's `params` as the state's nested {weights, biases}. */
-function weightsOf(model, flat) {
-  const { layers } = paramLayout(model);
-  return { weights: layers.map((L) => rows(flat, L.W, L.fi, L.fo)),
-    biases: layers.map((L) => Array.from(flat.subarray(L.b, L.b + L.fo))) };
-}
-
-/** A frame's `grads` per weight layer, [{dW, db, delta_mean}] (the batch mean of δ). */
+/** A frame's `grads` per weight layer, [{dW, db, delta_mean}] (the batch mean of δ), or null
+ *  when its length is not the model's. */
 function gradientsOf(model, flat) {
-  const out = [];
-  let o = 0;
-  for (let l = 0; l < model.sizes.length - 1; l++) {
-    const fi = model.sizes[l], fo = model.sizes[l + 1];
-    out.push({ dW: rows(flat, o, fi, fo), db: Array.from(flat.subarray(o + fi * fo, o + fi * fo + fo)),
-      delta_mean: Array.from(flat.subarray(o + fi * fo + fo, o + fi * fo + 2 * fo)) });
-    o += fi * fo + 2 * fo;
-  }
-  return o === flat.length ? out : null;
+  const { layers, size } = gradientLayout(model);
+  if (size !== flat.length) return null;
+  return layers.map((L) => ({ dW: rowsAt(flat, L.dW, L.fi, L.fo), db: Array.from(flat.subarray(L.db, L.db + L.fo)),
+    delta_mean: Array.from(flat.subarray(L.delta_mean, L.delta_mean + L.fo)) }));
 }
 
 /**
- * A "frame" → {step, epoch, params (flat), weights {weights, biases}, grads, compare}, read
+ * A "frame" → {step, epoch, params (flat, laid out by paramLayout), grads, compare}, read
  * with the state's `model` (and compare mode's B's); null when the frame's weights are for
  * another model than the page has (a frame and a state crossing after a change).
  */
@@ -189,8 +160,7 @@ export function decodeWeightsFrame({ header, arrays }, model, compareModel = nul
   const b = get("compare_params");
   const compare = b && compareModel && header.compare_model === compareModel.key
     && b.length === paramLayout(compareModel).size ? { model: compareModel, params: b } : null;
-  return { step: header.step, epoch: header.epoch, params, weights: weightsOf(model, params),
-    grads: grads ? gradientsOf(model, grads) : null, compare };
+  return { step: header.step, epoch: header.epoch, params, grads: grads ? gradientsOf(model, grads) : null, compare };
 }
 
 /** A "record" frame → per-weight-layer arrays as nested JS arrays. */

@@ -11,7 +11,7 @@
 // the link or neuron, main.js). Renders `state.question`, `state.role`, `state.room`.
 
 import { formatNumber } from "./format.js";
-import { h } from "./inspector_view.js";
+import { h } from "./dom.js";
 
 /** A number as the question card prints it: the page's one format (format.js). */
 export function fmtAnswer(x) {

@@ -19,7 +19,7 @@ const MAPS_WAIT_MS = 500;               // capture anyway when a step's heatmaps
 const CHANGES = new Set(["step", "metrics", "state"]);
 
 /**
- * A frame: {time (ms), step, epoch, layout (snapshots.readPageLayout, or null), images:
+ * A frame: {time (ms), step, epoch, layout (page_image.readPageLayout, or null), images:
  * {name: {blob (image/png), width, height}}} with one image per canvas given to the recorder.
  */
 export class Recorder {

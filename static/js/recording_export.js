@@ -3,14 +3,14 @@
 // frame, never the whole recording.
 
 import { canvasToPng } from "./canvas.js";
-import { CHARTS } from "./charts_view.js";
+import { READOUT_CHARTS } from "./charts_view.js";
 import { GifWriter, medianCutPalette } from "./gif.js";
-import { drawPage } from "./snapshots.js";
+import { drawPage } from "./page_image.js";
 import { ZipWriter } from "./zip.js";
 
 /** Which recorded images make each target (a chart's image is named by its key); charts are
  *  stacked top to bottom. */
-const CHART_IMAGES = CHARTS.map((c) => c.key);
+const CHART_IMAGES = READOUT_CHARTS.map((c) => c.key);
 export const TARGETS = {
   page: ["network", "boundary", "boundaryB", ...CHART_IMAGES],
   network: ["network"],

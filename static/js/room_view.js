@@ -2,7 +2,7 @@
 // URL, QR code, followers) and the follower's bar (following, fork, follow again).
 // Renders `state.role`, `state.room` and `state.forkOf`; commands go through `on`.
 
-import { h } from "./inspector_view.js";
+import { h } from "./dom.js";
 
 const QUIET_ZONE = 4;  // modules of white around a QR code, as the standard asks
 

@@ -3,7 +3,8 @@
 // The weights are float64, so a shared network is the sender's to the last bit; their
 // shapes come from the configuration, which the page applies first.
 
-import { h } from "./inspector_view.js";
+import { h } from "./dom.js";
+import { encodeConfig, withPageParams } from "./url.js";
 
 /** base64url of the float64 little-endian bytes of all weights (layer by layer, row-major), then all biases. */
 export function encodeWeights(params) {
@@ -38,13 +39,27 @@ export function shapeWeights(flat, like) {
   return { weights, biases };
 }
 
+/** The share link of state `s`: config (and lesson), and with `withWeights` the exact
+ *  weights, or null while the page holds only a frame's float32 copy of them. */
+export function shareLink(s, withWeights) {
+  if (!s.config) return "";
+  let q = withPageParams(encodeConfig(s.config, s.schema), { lesson: s.ui.lesson, projector: false });
+  if (withWeights) {
+    if (s.paramsStep !== s.counters.step || !s.params) return null;
+    q += `&w=${encodeWeights(s.params)}`;
+  }
+  return `${location.origin}${location.pathname}?${q}`;
+}
+
 /** The share popover: the link, whether it carries the weights, and a copy button. */
 export class SharePanel {
-  /** link(withWeights) → the URL or null while exact weights are on their way; refresh() asks for them. */
-  constructor(button, panel, { link, refresh }) {
+  /** The link is read off `store`'s state, again after each state; refresh() asks for a
+   *  state (the exact weights). */
+  constructor(button, panel, store, refresh) {
     this.panel = panel;
     this.button = button;
-    this.link = link;
+    this.link = (withWeights) => shareLink(store.state, withWeights);
+    store.on(["state"], () => this.update());
     this.refresh = refresh;
     this.withWeights = false;
     this.input = h("input", { type: "text", readonly: true, "aria-label": "Share link", "data-testid": "share-url",

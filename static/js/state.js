@@ -7,8 +7,10 @@
 
 import { phaseView } from "./phases.js";
 import { decodeWeightsFrame } from "./protocol.js";
+import { exactStep, paramsOf, weightsFromFrame, weightsFromLayers } from "./weights.js";
 
 /** @typedef {import("./protocol.js").Metrics} Metrics */
+/** @typedef {import("./weights.js").Weights} Weights */
 
 export const VIEWS = ["topology", "network", "boundary", "charts", "inspector", "status",
   "controls", "banner", "room", "csv", "question"];
@@ -22,14 +24,14 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  *
  * @typedef {{status: string, attempt: number, sessionId: string|null, resumed: boolean,
  *   reason?: string}} Connection
- * @typedef {{kind: "neuron"|"link"|"bias", layer: number, j: number, i?: number}} Selection
+ * @typedef {import("./selection.js").Selection} Selection
  * @typedef {{units: number, n: number, codes: Uint8Array, lo: number, hi: number}} Map
  * @typedef {{n: number, output: Map, outputRange: number[], inputs: Map, neurons: Map[],
  *   full: Float32Array[], compareOutput: Map|null, step?: number}} Heatmaps
  * @typedef {{sizes: number[], activations: string[], output_activation: string,
  *   batch_norm: boolean, skip: boolean[], constants: Object<string, number>,
  *   features: string[], key: string}} Model
- * @typedef {{weights: number[][][], biases: number[][]}} Params
+ * @typedef {import("./weights.js").Params} Params
  * @typedef {{view: "forward"|"backward", selection: Selection|null, hover: {layer: number,
  *   j: number}|null, example: number|null, discretize: boolean, showTest: boolean,
  *   lossScale: string, charts: string|null, chartFocus: string, stepUnit: string,
@@ -40,18 +42,17 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  *   protocol: number|null, limits: Object<string, any>, schema: any[], tasks: Object<string,
  *   string>, heads: Object<string, string[][]>, liveFields: Set<string>,
  *   followerMessages: Set<string>, featureLabels: Object<string, string>,
- *   readouts: string[], config: any, params: Params|null, points: any,
+ *   readouts: string[], config: any, weights: Weights|null, params: Params|null, points: any,
  *   counters: {step: number, epoch: number}, metrics: Metrics, history: Metrics[], record: any,
  *   frameGrads: {step: number, layers: any[]}|null, phase: string|null, stopped: any,
  *   playing: boolean, canStepBack: boolean, paramsStep: number|null, defaults: any,
  *   heatmaps: Heatmaps|null, featureMaps: {names: string[], maps: Map}|null,
- *   model: Model|null, wire: {step: number, params: Float32Array, compare: any}|null,
+ *   model: Model|null,
  *   unreadFrame: any, inspect: any, gradcheck: any, busy: {gradcheck: boolean},
- *   toasts: any[], lost: {reason: string, step: number|null, params: Params|null}|null,
+ *   toasts: any[], lost: {reason: string, step: number|null, weights: Weights|null}|null,
  *   resumeNote: {restored: boolean}|null, question: any, ui: Ui}} State
  */
 
-/** @returns {State} */
 /** Why the last gradient check no longer describes the page (more steps, a step back, a
  *  changed setting), or null while it does. */
 export function gradcheckStale(s) {
@@ -62,6 +63,7 @@ export function gradcheckStale(s) {
   return null;
 }
 
+/** @returns {State} */
 export function initialState() {
   return {
     connection: { status: "connecting", attempt: 0, sessionId: null, resumed: false },
@@ -77,12 +79,18 @@ export function initialState() {
     schema: [],              // engine FIELDS rows from hello
     tasks: {},               // data set → "binary" | "regression" | "multiclass" (hello)
     heads: {},               // task → [[output_activation, loss], ...] valid pairs (hello)
-    liveFields: new Set(),   // config fields a `set` may change (hello); others need configure
+    liveFields: new Set(),   // config fields whose change keeps the weights (hello): compare mode's groups
     followerMessages: new Set(),  // what a room's follower may send (hello)
     featureLabels: {},       // feature → display label, e.g. x1_sq → "X₁²" (hello)
     readouts: [],            // the names of the readouts every metrics carries (hello)
     config: null,            // current engine config (field name → value)
-    params: null,            // {weights: [l][i][j], biases: [l][j]}
+    // The weights shown, their one copy (weights.js): the newest of a state's exact ones, a
+    // step's record's, a frame's. `params` and `paramsStep` are read off them.
+    weights: null,
+    /** {weights: [l][i][j], biases: [l][j]} of `weights` (made once per weights). */
+    get params() { return paramsOf(this.weights); },
+    /** The step whose exact float64 weights the page has, or null (a frame's float32 copy). */
+    get paramsStep() { return exactStep(this.weights); },
     points: null,            // {train: {x, y}, test: {x, y}}
     counters: { step: 0, epoch: 0 },
     metrics: { step: 0, epoch: 0 },  // the newest: {step, epoch, loss: {train, test}, ...a field per readout}
@@ -93,12 +101,10 @@ export function initialState() {
     stopped: null,           // {reason, message} or null
     playing: false,
     canStepBack: false,
-    paramsStep: null,
     defaults: null,
     heatmaps: null,          // {n, output, outputRange, neurons[], inputs} uint8 maps
     featureMaps: null,       // {names, maps: {units, n, codes}}: every input feature, once
     model: null,             // the network as the page evaluates it (state.model)
-    wire: null,              // the newest frame's {step, params, compare}: what the maps come from
     unreadFrame: null,       // a frame for a model the page does not have yet
     inspect: null,           // last inspect reply
     gradcheck: null,         // last gradcheck reply
@@ -170,14 +176,14 @@ function pushHistory(h, m) {
 /** Take a weights frame in, if it is for the model the page has (else keep it for the state
  *  that brings its model); true when taken. */
 function readFrame(s, frame) {
-  const f = decodeWeightsFrame(frame, s.model, s.compare ? s.compare.model : null);
+  const model = s.model;
+  const f = model && decodeWeightsFrame(frame, model, s.compare ? s.compare.model : null);
   s.unreadFrame = f ? null : frame;
   if (!f) return false;
   // Frames carry float32 weights: newer than a state's exact ones only at another step.
-  if (f.step !== s.paramsStep) { s.params = f.weights; s.paramsStep = null; }
+  s.weights = weightsFromFrame(s.weights, model, f);
   // ...and the last update's gradients, for the backward view while playing or joining late.
   s.frameGrads = f.grads ? { step: f.step, layers: f.grads } : null;
-  s.wire = { step: f.step, params: f.params, compare: f.compare };  // what the maps are made from
   return true;
 }
 
@@ -226,7 +232,7 @@ export const REDUCERS = {
     // state, with the step, arrives), or it was lost and the server says why; the weights
     // this page still shows are then offered back (notices.js).
     if (a.lost) {
-      s.lost = { reason: a.lost, step: s.metrics ? s.metrics.step : null, params: s.params };
+      s.lost = { reason: a.lost, step: s.metrics ? s.metrics.step : null, weights: s.weights };
     } else if (a.resumed && s.connection.attempt > 0) {
       s.resumeNote = { restored: !!a.restored };
     }
@@ -246,10 +252,10 @@ export const REDUCERS = {
     }
     const dataChanged = !!a.points && !!s.points;
     s.config = a.config;
-    if (!s.model || !a.model || s.model.key !== a.model.key) s.wire = null;  // weights of another model
     s.model = a.model;
-    s.params = a.params;
-    s.paramsStep = a.metrics ? a.metrics.step : null;  // exact (float64) weights of this step
+    // the exact (float64) weights of this step
+    s.weights = a.model && a.params && a.metrics
+      ? weightsFromLayers(a.model, a.params.weights, a.params.biases, a.metrics.step, true, s.weights) : null;
     if (a.points) s.points = a.points;
     if (a.history) { s.history = []; for (const m of a.history) mergeMetrics(s, m); }
     mergeMetrics(s, a.metrics);
@@ -289,10 +295,6 @@ export const REDUCERS = {
   csvRefused(s, a) { s.csv = { status: "refused", name: a.name, preview: null, error: a.message }; return ["csv"]; },
   step(s, a) {
     if (a.record) s.record = a.record;
-    if (a.record && a.record.layers.every((L) => L.W && L.b)) {
-      s.params = { weights: a.record.layers.map((L) => L.W), biases: a.record.layers.map((L) => L.b) };
-      s.paramsStep = null;
-    }
     s.phase = a.phase ?? null;
     // a phase step shows its phase in its own view (the toggle can switch it afterwards)
     if (s.phase) s.ui.view = phaseView(s.phase);
@@ -300,6 +302,13 @@ export const REDUCERS = {
     // step per press of Step (backward_walk.js), starting with the first.
     s.ui.reveal = s.phase === "backward" && s.ui.selection ? 1 : null;
     if (a.metrics) { mergeMetrics(s, a.metrics); mergeCompare(s, a.compare, false); }
+    // The record's W and b (as shown) become the weights; the record keeps the rest.
+    const layers = a.record ? a.record.layers : [];
+    if (s.model && layers.length && layers.every((L) => L.W && L.b)) {
+      const w = weightsFromLayers(s.model, layers.map((L) => L.W), layers.map((L) => L.b), s.counters.step, false, s.weights);
+      if (w) s.weights = w;
+      for (const L of layers) { delete L.W; delete L.b; }
+    }
     if (a.stopped !== undefined) s.stopped = a.stopped;
     s.playing = false;
     if (a.record && a.animate && s.ui.animate) {
@@ -461,8 +470,15 @@ export class Store {
     this.schedule();
   }
 
-  /** Call `fn(action, state)` after every action (side effects such as re-inspecting). */
+  /** Call `fn(action, state)` after every action. */
   listen(fn) { this.listeners.push(fn); }
+
+  /** Call `fn(action, state)` after each action of one of `types`: a module's side effects
+   *  (re-inspecting, the URL, downloads) subscribe to what they follow. */
+  on(types, fn) {
+    const wanted = new Set(types);
+    this.listen((a, s) => { if (wanted.has(a.type)) fn(a, s); });
+  }
 
   /** Mark views dirty without an action (resize, animation frames). */
   invalidate(...names) { for (const d of names) this.dirty.add(d); this.schedule(); }
@@ -492,12 +508,6 @@ export function taskOf(state) {
 /** The display label of input feature `name` (from the hello), e.g. "X₁²". */
 export function featureLabel(state, name) {
   return state.featureLabels[name] || name;
-}
-
-/** Whether `changes` touches only live fields, so a `set` keeps the weights. */
-export function onlyLiveFields(state, changes) {
-  const names = Object.keys(changes);
-  return names.length > 0 && names.every((n) => state.liveFields.has(n));
 }
 
 /** Layer sizes [inputs, ...hidden, outputs] from the weights (the truth) or the config. */

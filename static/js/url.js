@@ -94,3 +94,12 @@ export function withPageParams(configQuery, ui) {
   const page = q.toString();
   return page && configQuery ? `${page}&${configQuery}` : page || configQuery;
 }
+
+/** The page's own query for state `s`: the room part, the page settings and, unless this
+ *  tab follows a room (whose config rules), the config. */
+export function pageQuery(s) {
+  const room = { join: s.role === "follower" && s.room ? s.room.code : null,
+    present: s.role === "presenter" && s.room ? s.room.code : null, forked: s.role === "solo" ? s.forkOf : null };
+  if (room.join) return withRoomParams(withPageParams("", { ...s.ui, lesson: null }), room);
+  return withRoomParams(withPageParams(encodeConfig(s.config, s.schema), s.ui), room);
+}

@@ -1,0 +1,95 @@
+"""The page's modules keep their jobs apart (issue 25): main.js only wires, the heatmap maths
+does not reach the wire decoder, the DOM helper has its own module, the store keeps one copy
+of the weights, and a config change is always a `configure` (the server decides what it
+keeps). Read off the sources: the import graph and the names each module defines."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+JS = Path(__file__).resolve().parent.parent / "static" / "js"
+IMPORT = re.compile(r'^import\s+(?:\{([^}]*)\}\s+from\s+)?"\./([\w.]+)";', re.M)
+
+
+def source(name: str) -> str:
+    return (JS / name).read_text(encoding="utf-8")
+
+
+def imports(name: str) -> dict[str, set[str]]:
+    """{module: names} that `name` imports."""
+    out: dict[str, set[str]] = {}
+    for names, module in IMPORT.findall(source(name)):
+        out.setdefault(module, set()).update(n.strip() for n in names.split(",") if n.strip())
+    return out
+
+
+def reachable(name: str) -> set[str]:
+    seen, todo = set(), [name]
+    while todo:
+        for module in imports(todo.pop()):
+            if module not in seen:
+                seen.add(module)
+                todo.append(module)
+    return seen
+
+
+@pytest.mark.parametrize("path", sorted(JS.glob("*.js")), ids=lambda p: p.name)
+def test_every_module_is_at_most_600_lines(path):
+    assert len(path.read_text(encoding="utf-8").splitlines()) <= 600
+
+
+def test_every_import_names_an_export():
+    for path in JS.glob("*.js"):
+        for module, names in imports(path.name).items():
+            text = source(module)
+            for n in names:
+                n = n.split(" as ")[0].strip()
+                assert re.search(
+                    rf"export (?:async )?(?:function\*?|class|const|let) {n}\b", text
+                ), f"{path.name} imports {n} from {module}, which does not export it"
+
+
+def test_the_heatmap_maths_does_not_reach_the_wire_decoder():
+    assert "protocol.js" not in reachable("heatmaps.js")
+    assert "state.js" not in reachable("heatmaps.js")
+
+
+def test_the_dom_helper_has_its_own_module():
+    assert re.search(r"export function h\(", source("dom.js"))
+    for path in JS.glob("*.js"):
+        if path.name != "dom.js":
+            assert not re.search(r"export function h\(", path.read_text(encoding="utf-8")), (
+                path.name
+            )
+            assert "h" not in imports(path.name).get("inspector_view.js", set()), path.name
+
+
+def test_main_only_wires():
+    """No side effect decided in main.js: no branch on an action's type (each module
+    subscribes to the actions it follows with store.on), no message built from state."""
+    main = source("main.js")
+    assert "a.type ===" not in main and ".includes(a.type)" not in main
+    assert len(main.splitlines()) < 200
+
+
+def test_the_store_keeps_one_copy_of_the_weights():
+    """state.weights is written by the reducers; params and paramsStep are read off it."""
+    state = source("state.js")
+    written = set(re.findall(r"\bs\.(\w+) = ", state))
+    assert "weights" in written
+    assert not written & {"params", "paramsStep", "wire"}, written & {
+        "params",
+        "paramsStep",
+        "wire",
+    }
+    assert "get params()" in state and "get paramsStep()" in state
+
+
+def test_a_config_change_is_always_a_configure():
+    """The page does not decide whether a change keeps the weights: no `set` message, no
+    live-field check before sending."""
+    assert not re.search(r"^\s*set: ", source("protocol.js"), re.M)
+    for path in JS.glob("*.js"):
+        text = path.read_text(encoding="utf-8")
+        assert "onlyLiveFields" not in text and "messages.set(" not in text, path.name
