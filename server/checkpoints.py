@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.trainer import Trainer
 
-from . import readouts
+from . import replies
 from .protocol import CloseCode, rounded
 from .store import address_key, digest
 
@@ -109,7 +109,7 @@ class Checkpointed:
     def _history(self, snap: dict) -> list:
         """A snapshot's chart history as a page gets it: thinned to `history_points` entries,
         6 significant digits (a long run's 3,500 entries took 780 KB; now 170 KB at most)."""
-        return rounded(readouts.thin(snap["history"], self.settings.history_points), 6)
+        return rounded(replies.thin(snap["history"], self.settings.history_points), 6)
 
     def greeting_notes(self) -> tuple[bool, str | None]:
         """(restored, lost) for the next `hello` (see protocol.Hello), said once."""

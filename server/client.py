@@ -22,16 +22,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from engine.config import Config, schema
 
 from . import handlers, polls
+from .messages_in import parse_client_message
+from .messages_out import Hello
 from .protocol import (
     PROTOCOL_VERSION,
     CloseCode,
     Error,
     ErrorCode,
-    Hello,
     ProtocolError,
     encode,
     error_message,
-    parse_client_message,
 )
 from .security import origin_allowed
 from .sessions import PAYER, Session, SessionManager, SessionsFull

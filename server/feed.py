@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from . import readouts
+from . import replies
 from .protocol import encode
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class LocalFeed:
             s.room.presence_changed()
         n_history = conn.settings.history_points
         state = await s.call(
-            lambda t: encode(readouts.session_state(s, t, points=True, history=n_history))
+            lambda t: encode(replies.session_state(s, t, points=True, history=n_history))
         )
         conn.sent_points = True
         conn.reply(state)

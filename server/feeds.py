@@ -25,11 +25,11 @@ import secrets
 from collections import deque
 from typing import Any, Protocol
 
-from . import readouts
+from . import replies
 from .client import Outbox
+from .messages_out import RoomInfo, RoomUi
 from .polls import RelayedPoll
-from .protocol import CloseCode, RoomUi, encode
-from .protocol import Room as RoomMsg
+from .protocol import CloseCode, encode
 from .sessions import Session, SessionManager
 from .settings import Settings
 from .store import ClusterDown, key
@@ -152,8 +152,8 @@ class RoomLink:
         self.relay = "ok"
         self.poll = RelayedPoll(feed.cluster, feed.code)  # the presenter's open question
 
-    def message(self, role: str = "follower") -> RoomMsg:
-        return RoomMsg(
+    def message(self, role: str = "follower") -> RoomInfo:
+        return RoomInfo(
             code=self.code,
             role="follower",
             followers=self.followers,
@@ -282,7 +282,7 @@ class RoomFeed:
         n_history = conn.settings.history_points
 
         def read(t):
-            state = readouts.session_state(s, t, points=True, history=n_history)
+            state = replies.session_state(s, t, points=True, history=n_history)
             return encode(state), s.followers_frame(t), s.published
 
         state, frame, published = await s.call(read)
@@ -385,7 +385,7 @@ class RoomFeed:
         await self._nudge()  # the holder says again who is online and how many follow
         n_history = self.cluster.settings.history_points  # the charts missed some steps
         state = await s.call(
-            lambda t: encode(readouts.session_state(s, t, points=True, history=n_history))
+            lambda t: encode(replies.session_state(s, t, points=True, history=n_history))
         )
         frame = await s.current_frame()
         for f in self.followers:

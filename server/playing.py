@@ -23,8 +23,9 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from . import frames, readouts
-from .protocol import Stopped, encode
+from . import frames, replies
+from .messages_out import Stopped
+from .protocol import encode
 
 if TYPE_CHECKING:
     from .budgets import Budgets
@@ -156,7 +157,7 @@ class Playing:
         run_b = self.run_b
         if run_b is not None and updates:
             run_b.run(updates)
-        message = readouts.metrics_message(trainer, updates, playing=True, run_b=run_b)
+        message = replies.metrics_message(trainer, updates, playing=True, run_b=run_b)
         metrics = encode(message)
         own, room = self._weights(trainer)
         stopped = None

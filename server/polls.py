@@ -24,7 +24,8 @@ import re
 from typing import TYPE_CHECKING
 
 from . import questions
-from .protocol import Answers, ErrorCode, ProtocolError, encode
+from .messages_out import Answers
+from .protocol import ErrorCode, ProtocolError, encode
 from .store import key
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ import asyncio
 import secrets
 from typing import TYPE_CHECKING
 
+from .messages_out import RoomInfo, RoomUi
 from .polls import Poll
-from .protocol import CloseCode, RoomUi, encode
-from .protocol import Room as RoomMsg
+from .protocol import CloseCode, encode
 from .security import WILDCARD_HOSTS, lan_addresses
 from .settings import Settings
 from .store import address_key, digest, key
@@ -73,9 +73,9 @@ class Room:
             return []  # the page's own origin is the address followers use
         return [f"http://{ip}:{settings.port}{self.join_path}" for ip in lan_addresses()]
 
-    def message(self, role: str) -> RoomMsg:
+    def message(self, role: str) -> RoomInfo:
         presenter = role == "presenter"
-        return RoomMsg(
+        return RoomInfo(
             code=self.code,
             role=role,
             followers=self.followers,

@@ -1,5 +1,5 @@
 // @ts-check
-// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 5) and
+// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 6) and
 // server/frames.py (binary frame format 3). The only module that builds or parses messages.
 //
 // Text frames are JSON objects with a `type`. Binary frames (server → client) are
@@ -14,7 +14,7 @@
 import { gradientLayout, paramLayout, rowsAt } from "./frame_layout.js";
 import { weightLayerOf } from "./selection.js";
 
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 export const FRAME_VERSION = 3;
 const SESSION_KEY = "backprop-lab-session";
 const ROOM_KEY = "backprop-lab-rooms";  // localStorage: {code: presenter token} of this browser
