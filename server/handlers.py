@@ -41,18 +41,8 @@ if TYPE_CHECKING:
 HEAVY_STEPS = 20  # a `step` of more updates than this runs as a series of short jobs
 LONG_STEP_CHUNK_S = 0.03  # CPU seconds of each of those jobs
 READ_ONLY = frozenset(
-    {
-        "inspect",
-        "export",
-        "export_points",
-        "gradcheck",
-        "view",
-        "ui",
-        "fork",
-        "open_room",
-        "close_room",
-    }
-    | {"ask", "answer", "reveal"}
+    {"inspect", "export", "export_points", "gradcheck", "view", "ui", "fork", "open_room"}
+    | {"close_room", "ask", "answer", "reveal"}
 )
 UNCHARGED = frozenset({"leave", "pause", "ui", "answer"})  # never wait for the address's CPU share
 Handler = Callable[["Connection", object], Awaitable[None]]
