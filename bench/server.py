@@ -92,17 +92,16 @@ def bench_play(ws_url: str, server: psutil.Process, config: dict, seconds: float
 
 
 def in_process_frame_ms(config: dict, n: int = 300) -> float:
-    """Median ms to make one play frame: run(1), metrics, grid, encoding (no socket)."""
+    """Median ms to make one play frame: run(1), metrics, weights, encoding (no socket)."""
     from engine.trainer import Trainer
     from server.sessions import Session
     from server.settings import Settings
 
     s = Session("bench", Trainer(config), Settings(), None)
-    view = dict(s.view)
     samples = []
     for _ in range(n):
         t0 = time.perf_counter()
-        s._play_frame(s.trainer, 1, view)
+        s._play_frame(s.trainer, 1)
         samples.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(samples[20:])
 

@@ -1,25 +1,42 @@
 """The one configuration vocabulary shared by the engine, the protocol and the page's URL.
 
 `FIELDS` is a declarative table (TensorFlow Playground's `state.ts` habit): each entry names
-a field, its kind, its default and its allowed values. `Config` is the frozen, validated
-object built from it; `Config.replace(**changes)` is the only way to change one.
+a field, its kind, its default, its allowed values and its `Effect`, what changing it does
+to a running trainer. `Config` is the frozen, validated object built from it;
+`Config.replace(**changes)` is the only way to change one.
+
+Effects, from least to most (a change of several fields does the most of theirs;
+`reconfigure.effect_of` decides it for a change, with its two rules about the network):
+
+- `live`: the weights, the optimizer's state and undo's checkpoints are kept; the next
+  updates are made with the new value (learning rate, regularisation, batch size, the
+  stopping criteria, dropout, the optimizer itself, which starts with a fresh state).
+- `model`: live too, but the network computes another function (its hidden activations,
+  output activation or loss): the page gets a new model, and undo starts afresh.
+- `network`: a new network drawn from the seed (its inputs, widths, init, batch norm, skips).
+- `data`: new points drawn, then a new network.
+
+`LIVE_FIELDS` (what `set` may change: `live` and `model`), `MODEL_FIELDS`, `NETWORK_FIELDS` and
+`DATA_FIELDS` are derived from the table, and `OPTIMIZER_FIELDS` (each optimizer's
+hyperparameters, by field name) from engine/optimizers.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from . import activations, losses
+from . import activations, losses, optimizers
 
 # the functions and heads the engine defines, in their modules' order: one list each
 ACTIVATIONS = tuple(activations.ACTIVATIONS)
 OUTPUT_ACTIVATIONS = ("tanh", "linear", "sigmoid", "softmax")
 LOSSES = tuple(losses.HEADS)
 INITS = ("uniform", "xavier", "he", "zeros")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+OPTIMIZERS = tuple(optimizers.REGISTRY)
 REGULARIZATIONS = ("none", "l1", "l2")
 FEATURES = ("x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2")
 
@@ -71,14 +88,35 @@ def task_of(dataset: str) -> str:
     return "binary"
 
 
+class Effect(str, enum.Enum):
+    """What changing a field does to a running trainer (the module docstring says each), in
+    increasing order; `none` is a change that alters nothing the trainer computes."""
+
+    NONE = "none"
+    LIVE = "live"
+    MODEL = "model"
+    NETWORK = "network"
+    DATA = "data"
+
+    @property
+    def rank(self) -> int:
+        return _EFFECT_RANK[self]
+
+
+_EFFECT_RANK = {e: k for k, e in enumerate(Effect)}
+LIVE, MODEL, NETWORK, DATA = Effect.LIVE, Effect.MODEL, Effect.NETWORK, Effect.DATA
+
+
 @dataclass(frozen=True)
 class Field:
-    """One row of the table: `kind` is bool, int, float, choice, choices, widths or per_layer."""
+    """One row of the table: `kind` is bool, int, float, choice, choices, widths or per_layer;
+    `effect` is what changing it does to a running trainer."""
 
     name: str
     kind: str
     default: Any
     group: str
+    effect: Effect
     lo: float | None = None
     hi: float | None = None
     choices: tuple[str, ...] = ()
@@ -88,57 +126,89 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     # data
-    Field("dataset", "choice", "circle", "data", choices=DATASETS, help="which data set"),
-    Field("n_points", "int", 500, "data", lo=10, hi=MAX_POINTS, help="number of points"),
-    Field("noise", "float", 0.0, "data", lo=0.0, hi=0.5, help="noise level"),
-    Field("train_fraction", "float", 0.5, "data", lo=0.1, hi=0.9, help="share used to train"),
-    Field("seed", "int", 0, "data", lo=0, hi=2**31 - 1, help="seed for data, weights, batches"),
-    Field("n_classes", "int", 3, "data", lo=3, hi=MAX_CLASSES, help="classes (blobs, spiral)"),
-    Field("features", "choices", ("x1", "x2"), "data", choices=FEATURES, help="input features"),
+    Field("dataset", "choice", "circle", "data", DATA, choices=DATASETS, help="which data set"),
+    Field("n_points", "int", 500, "data", DATA, lo=10, hi=MAX_POINTS, help="number of points"),
+    Field("noise", "float", 0.0, "data", DATA, lo=0.0, hi=0.5, help="noise level"),
+    Field("train_fraction", "float", 0.5, "data", DATA, lo=0.1, hi=0.9, help="share used to train"),
+    Field(
+        "seed", "int", 0, "data", DATA, lo=0, hi=2**31 - 1, help="seed for data, weights, batches"
+    ),
+    Field(
+        "n_classes", "int", 3, "data", DATA, lo=3, hi=MAX_CLASSES, help="classes (blobs, spiral)"
+    ),
+    Field(
+        "features",
+        "choices",
+        ("x1", "x2"),
+        "data",
+        NETWORK,
+        choices=FEATURES,
+        help="input features",
+    ),
     # network
-    Field("hidden", "widths", (4, 2), "network", lo=1, hi=MAX_WIDTH, help="hidden layer widths"),
+    Field(
+        "hidden",
+        "widths",
+        (4, 2),
+        "network",
+        NETWORK,
+        lo=1,
+        hi=MAX_WIDTH,
+        help="hidden layer widths",
+    ),
     Field(
         "activation",
         "per_layer",
         "tanh",
         "network",
+        MODEL,
         choices=ACTIVATIONS,
         help="hidden activation, one for all layers or one per layer",
     ),
-    Field("output_activation", "choice", "tanh", "network", choices=OUTPUT_ACTIVATIONS),
-    Field("loss", "choice", "mse", "network", choices=LOSSES),
-    Field("init", "choice", "uniform", "network", choices=INITS, help="weight initialisation"),
-    Field("batch_norm", "bool", False, "network", help="batch normalization on hidden layers"),
+    Field("output_activation", "choice", "tanh", "network", MODEL, choices=OUTPUT_ACTIVATIONS),
+    Field("loss", "choice", "mse", "network", MODEL, choices=LOSSES),
+    Field(
+        "init", "choice", "uniform", "network", NETWORK, choices=INITS, help="weight initialisation"
+    ),
+    Field(
+        "batch_norm", "bool", False, "network", NETWORK, help="batch normalization on hidden layers"
+    ),
     Field(
         "dropout",
         "float",
         0.0,
         "network",
+        LIVE,
         lo=0.0,
         hi=MAX_DROPOUT,
         help="dropout rate on hidden layers",
     ),
-    Field("residual", "bool", False, "network", help="skip connections where widths match"),
+    Field(
+        "residual", "bool", False, "network", NETWORK, help="skip connections where widths match"
+    ),
     # optimizer
-    Field("optimizer", "choice", "sgd", "optimizer", choices=OPTIMIZERS),
-    Field("learning_rate", "float", 0.03, "optimizer", lo=0.0, hi=10.0, help="step size α"),
-    Field("momentum", "float", 0.9, "optimizer", lo=0.0, hi=0.999),
-    Field("beta1", "float", 0.9, "optimizer", lo=0.0, hi=0.9999),
-    Field("beta2", "float", 0.999, "optimizer", lo=0.0, hi=0.99999),
-    Field("eps", "float", 1e-8, "optimizer", lo=1e-12, hi=1.0),
-    Field("alpha", "float", 0.99, "optimizer", lo=0.0, hi=0.9999, help="RMSprop smoothing"),
+    Field("optimizer", "choice", "sgd", "optimizer", LIVE, choices=OPTIMIZERS),
+    Field("learning_rate", "float", 0.03, "optimizer", LIVE, lo=0.0, hi=10.0, help="step size α"),
+    Field("momentum", "float", 0.9, "optimizer", LIVE, lo=0.0, hi=0.999),
+    Field("beta1", "float", 0.9, "optimizer", LIVE, lo=0.0, hi=0.9999),
+    Field("beta2", "float", 0.999, "optimizer", LIVE, lo=0.0, hi=0.99999),
+    Field("eps", "float", 1e-8, "optimizer", LIVE, lo=1e-12, hi=1.0),
+    Field("alpha", "float", 0.99, "optimizer", LIVE, lo=0.0, hi=0.9999, help="RMSprop smoothing"),
     # regularisation
-    Field("regularization", "choice", "none", "regularization", choices=REGULARIZATIONS),
-    Field("regularization_rate", "float", 0.0, "regularization", lo=0.0, hi=10.0),
+    Field("regularization", "choice", "none", "regularization", LIVE, choices=REGULARIZATIONS),
+    Field("regularization_rate", "float", 0.0, "regularization", LIVE, lo=0.0, hi=10.0),
     # training
-    Field("batch_size", "int", 10, "training", lo=1, hi=MAX_POINTS, help="examples per update"),
-    Field("max_epochs", "int", None, "training", lo=1, hi=1_000_000, optional=True),
-    Field("target_loss", "float", None, "training", lo=0.0, hi=1e6, optional=True),
+    Field(
+        "batch_size", "int", 10, "training", LIVE, lo=1, hi=MAX_POINTS, help="examples per update"
+    ),
+    Field("max_epochs", "int", None, "training", LIVE, lo=1, hi=1_000_000, optional=True),
+    Field("target_loss", "float", None, "training", LIVE, lo=0.0, hi=1e6, optional=True),
     Field(
         "patience",
         "int",
         None,
         "training",
+        LIVE,
         lo=1,
         hi=100_000,
         optional=True,
@@ -149,6 +219,7 @@ FIELDS: tuple[Field, ...] = (
         "float",
         None,
         "training",
+        LIVE,
         lo=0.0,
         hi=1.0,
         optional=True,
@@ -156,29 +227,21 @@ FIELDS: tuple[Field, ...] = (
     ),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
-# Fields that change only how the next updates are made: they keep weights and optimizer state.
-LIVE_FIELDS = frozenset(
-    {
-        "learning_rate",
-        "momentum",
-        "beta1",
-        "beta2",
-        "eps",
-        "alpha",
-        "regularization",
-        "regularization_rate",
-        "batch_size",
-        "max_epochs",
-        "target_loss",
-        "patience",
-        "tolerance",
-        "dropout",
-        "activation",
-        "output_activation",
-        "loss",
-        "optimizer",
-    }
-)
+
+
+def _fields_with(*effects: Effect) -> frozenset[str]:
+    return frozenset(f.name for f in FIELDS if f.effect in effects)
+
+
+DATA_FIELDS = _fields_with(DATA)  # new points, then a new network
+NETWORK_FIELDS = _fields_with(NETWORK)  # a new network on the same points
+MODEL_FIELDS = _fields_with(MODEL)  # live changes of the function the network computes
+LIVE_FIELDS = _fields_with(LIVE, MODEL)  # the weights live through them: what `set` may change
+# each optimizer's hyperparameters by config field name, in its declaration's order
+OPTIMIZER_FIELDS: dict[str, tuple[str, ...]] = {
+    name: cls.fields for name, cls in optimizers.REGISTRY.items()
+}
+assert {n for fields in OPTIMIZER_FIELDS.values() for n in fields} <= LIVE_FIELDS
 
 
 def _check(f: Field, value: Any) -> Any:
@@ -322,15 +385,10 @@ class Config:
         return self.activation
 
     def optimizer_hyperparameters(self) -> dict[str, float]:
-        """The optimizer's keyword arguments (make_optimizer, set_hyperparameters)."""
-        return dict(
-            lr=self.learning_rate,
-            momentum=self.momentum,
-            alpha=self.alpha,
-            beta1=self.beta1,
-            beta2=self.beta2,
-            eps=self.eps,
-        )
+        """The keyword arguments of this config's optimizer (make_optimizer,
+        set_hyperparameters), e.g. {"lr": 0.03} for sgd: its `OPTIMIZER_FIELDS`' values."""
+        opt = optimizers.REGISTRY[self.optimizer]
+        return {k: getattr(self, optimizers.CONFIG_FIELDS[k]) for k in opt.defaults}
 
     def replace(self, **changes: Any) -> Config:
         """A new Config with `changes` applied; unknown names raise ConfigError.
@@ -388,5 +446,6 @@ def schema() -> list[dict[str, Any]]:
         row = dataclasses.asdict(f)
         row["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
         row["choices"] = list(f.choices)
+        row["effect"] = f.effect.value
         rows.append(row)
     return rows

@@ -20,6 +20,7 @@ from . import undo
 from .errors import TrainerError
 from .graph import Chain
 from .records import PHASES, StepRecord
+from .weight_edits import layer_of
 
 
 def _f(x) -> float:
@@ -49,7 +50,7 @@ def inspection_record(trainer, example: int | None = None) -> tuple[StepRecord, 
     """
     rec = trainer.pending or trainer.last_record
     if rec is None:
-        rec = preview(trainer, trainer._next_batch().copy())
+        rec = preview(trainer, trainer.next_batch().copy())
     if example is None:
         return rec, 0, True
     n = len(trainer.F_train)
@@ -81,7 +82,7 @@ def evaluation(trainer, example: int) -> StepRecord:
         grads=np.zeros_like(net.params),
         params_before=net.params.copy(),
         layout=net.layout,
-        settings=trainer._step_settings(),
+        settings=trainer.step_settings(),
     )
 
 
@@ -92,7 +93,7 @@ def preview(trainer, idx: np.ndarray) -> StepRecord:
     net = trainer.net
     saved, grads = undo.save(trainer), net.grads.copy()
     try:
-        return trainer._record(idx)
+        return trainer.record(idx)
     finally:
         undo.restore(trainer, saved)
         np.copyto(net.grads, grads)
@@ -103,7 +104,7 @@ def explain(trainer, layer: int, j: int, i: int | None = None, example: int | No
     the weight w_ij, on training example `example` (default: the batch's first), read
     off the step with the settings it was made with (graph.py)."""
     rec, row, in_batch = inspection_record(trainer, example)
-    W = trainer._layer(layer, trainer.net.weights)
+    W = layer_of(trainer.net.weights, layer)
     if not 0 <= j < W.shape[1] or (i is not None and not 0 <= i < W.shape[0]):
         raise TrainerError(f"layer {layer} has weights of shape {W.shape[0]}×{W.shape[1]}")
     if not in_batch:  # not in the update's batch: the model now, in evaluation mode
@@ -151,7 +152,7 @@ def _numbers(
     out = {
         "graph": Chain(trainer, rec, layer, j, i, row, show, evaluation).build(),
         "shows": [p for p in PHASES if p in show],
-        "settings_changed": rec.settings.changes_from(trainer._step_settings()),
+        "settings_changed": rec.settings.changes_from(trainer.step_settings()),
     }
     backward = "backward" in show
     out["neuron"] = {

@@ -171,8 +171,8 @@ class Chain:
             else:
                 mu, stats = float(t.z[:, j].mean()), "over the batch"
                 mu_label, inv_label = "μ", "1/σ"
-            gamma = float(self.rec.params_before[self.net._spans[l]["gamma"][0] + j])
-            beta = float(self.rec.params_before[self.net._spans[l]["beta"][0] + j])
+            gamma = float(self.rec.params_before[self.net.spans[l]["gamma"][0] + j])
+            beta = float(self.rec.params_before[self.net.spans[l]["beta"][0] + j])
             z_hat, u = t.z_hat[r, j], t.u[r, j]
             self._node("z_hat", f"ẑ{sub(j + 1)}", z_hat, f"(z − μ)/σ {stats}")
             self.equations.append(

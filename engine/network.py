@@ -150,7 +150,8 @@ class Network:
         ]
         self.params = np.zeros(off)
         self.grads = np.zeros(off)
-        self._spans = spans
+        # per layer, {"W" | "b" | "gamma" | "beta": (offset, size, shape)} in `params`
+        self.spans = spans
 
         def views(buf, key):
             out = []

@@ -4,6 +4,10 @@ State arrays (one per state name, each the shape of its parameter) and one scrat
 parameter are allocated on the first step and reused, so a step allocates nothing. At t = 0 the
 state is zeroed, so momentum's first buffer is exactly g and the averages start from 0.
 Symbols in the rules: α learning rate, μ momentum, ρ RMSprop's `alpha`, β1, β2, ε.
+
+Each optimizer's `defaults` lists the hyperparameters it uses, beside its rule; `fields`
+names them as the config does (CONFIG_FIELDS: `lr` is `learning_rate`), and the config's
+OPTIMIZER_FIELDS, what a change of optimizer offers, follows from them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,16 @@ import numpy as np
 
 from .expressions import num, op
 
-HYPERPARAMETERS = ("lr", "momentum", "alpha", "beta1", "beta2", "eps")
+# each keyword's config field (engine/config.py)
+CONFIG_FIELDS = {
+    "lr": "learning_rate",
+    "momentum": "momentum",
+    "alpha": "alpha",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "eps": "eps",
+}
+HYPERPARAMETERS = tuple(CONFIG_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -34,8 +47,7 @@ class UpdateSnapshot:
     ) -> dict:
         """`Optimizer.update_terms` as of this snapshot."""
         opt = REGISTRY[self.name](**self.hyperparameters)
-        opt.t, opt._used = self.t, dict(self.hyperparameters)
-        opt._state = [list(arrays) for arrays in self.state]
+        opt.load_snapshot(self)
         return opt.update_terms(param_index, flat_index, grad, weight_before)
 
 
@@ -46,6 +58,11 @@ class Optimizer:
     defaults: ClassVar[dict[str, float]]  # the hyperparameters it uses, torch's defaults
     state_names: ClassVar[tuple[str, ...]] = ()
     rule: ClassVar[str]
+    fields: ClassVar[tuple[str, ...]]  # its hyperparameters' config fields, from `defaults`
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        cls.fields = tuple(CONFIG_FIELDS[k] for k in cls.defaults)
 
     def __init__(self, **hyperparameters: float | None):
         self._hp = dict(self.defaults)
@@ -84,6 +101,11 @@ class Optimizer:
             dict(self._used),
             tuple(tuple(a.copy() for a in arrays) for arrays in self._state),
         )
+
+    def load_snapshot(self, snap: UpdateSnapshot) -> None:
+        """Be the optimizer right after `snap`'s step (its state shared, not copied)."""
+        self.t, self._used = snap.t, dict(snap.hyperparameters)
+        self._state = [list(arrays) for arrays in snap.state]
 
     def state_arrays(self) -> list[np.ndarray]:
         """The live state arrays (references), parameter by parameter in `state_names` order;
@@ -340,6 +362,7 @@ def make_optimizer(
 
 
 __all__ = [
+    "CONFIG_FIELDS",
     "HYPERPARAMETERS",
     "REGISTRY",
     "UpdateSnapshot",

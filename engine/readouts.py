@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .losses import correct
+
 if TYPE_CHECKING:
     from .network import Network
     from .trainer import Trainer
@@ -84,6 +86,39 @@ METRIC_KEYS = (
     *COUNTERS,
     *(r.name for r in READOUTS if r.shape is not Shape.SPLITS),
 )
+
+
+def _finite(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def evaluate(trainer: Trainer) -> dict[str, Any]:
+    """`Trainer.evaluate()`: the mean loss and the accuracy over the training and test sets
+    at the current weights, in evaluation mode, {"loss": {"train", "test"}, "accuracy": ...}
+    (None for an empty split, a loss that is not finite, and a regression's accuracy)."""
+    t, head = trainer, trainer.head
+    n_train, n_all = len(t.F_train), len(t.F_all)
+    out = {"loss": {"train": None, "test": None}, "accuracy": {"train": None, "test": None}}
+    if n_all == 0:
+        return out
+    with np.errstate(all="ignore"):
+        z, yhat = t.net.predict(t.F_all, head)
+        per = head.per_example(z, yhat, t.T_all)
+        bounds = [0, n_train] if 0 < n_train < n_all else [0]
+        sums = np.add.reduceat(per, bounds).tolist()
+        ok = None
+        if t.config.task != "regression":
+            ok = np.add.reduceat(
+                correct(head, yhat, t.labels_all).view(np.uint8), bounds, dtype=np.int64
+            ).tolist()
+    splits = [("train", n_train), ("test", n_all - n_train)]
+    splits = [s for s in splits if s[1]]
+    for k, (name, count) in enumerate(splits):
+        out["loss"][name] = _finite(sums[k] / count)
+        if ok is not None:
+            out["accuracy"][name] = ok[k] / count
+    return out
 
 
 def measure(trainer: Trainer, given: dict[str, Any] | None = None) -> dict[str, Any]:

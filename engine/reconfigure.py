@@ -1,10 +1,14 @@
-"""Config changes: which rebuild the data or the network, and which the weights live through.
+"""Config changes: what each does to a trainer, decided in one place, and applied.
 
-A change of the data (DATA_FIELDS) draws new points and a new network; one of the network's
-shape (NETWORK_FIELDS, or the number of outputs) recomputes the input features and draws a
-new network; any other (learning rate, optimizer, activations, output head, dropout,
-regularisation, batch size, stopping criteria) keeps the weights, and undo replays the
-updates after it with the new settings (undo.settings_changed).
+`effect_of` decides it, for the server before it applies a change and for `configure`
+when it does: the most of the changed fields' effects (engine/config.py `Effect`), with two
+rules about the network. A change of the number of outputs draws a new network; turning
+`residual` on or off where no skip fits the widths changes nothing the network computes
+(`none`). A data change draws new points and a new network; a network change recomputes
+the input features and draws a new network; a live or model change (learning rate,
+optimizer, activations, output head, dropout, regularisation, batch size, stopping
+criteria) keeps the weights, and undo replays the updates after it with the new settings
+(undo.settings_changed).
 """
 
 from __future__ import annotations
@@ -12,15 +16,37 @@ from __future__ import annotations
 from typing import Any
 
 from . import activations, undo
-from .config import IMPORTED_DATASETS, ConfigError
+from .config import (
+    DATA_FIELDS,
+    FIELD_BY_NAME,
+    IMPORTED_DATASETS,
+    MODEL_FIELDS,
+    NETWORK_FIELDS,
+    Config,
+    ConfigError,
+    Effect,
+)
 from .data import imported_fits
 from .network import skips
 from .optimizers import make_optimizer
 
-DATA_FIELDS = {"dataset", "n_points", "noise", "train_fraction", "seed", "n_classes"}
-NETWORK_FIELDS = {"features", "hidden", "init", "batch_norm", "residual"}
-# live changes of the function the network computes: the page gets another model
-MODEL_FIELDS = {"activation", "output_activation", "loss"}
+
+def effect_of(config: Config, changes: dict[str, Any]) -> Effect:
+    """What applying the partial config `changes` to a trainer with `config` does: `none`
+    when it changes nothing the trainer computes, else the most of `live` < `model` <
+    `network` < `data` (the weights are kept up to `model`). Raises ConfigError, naming the
+    field, if the change is invalid."""
+    return _effect(config, config.replace(**changes))
+
+
+def _effect(old: Config, new: Config) -> Effect:
+    changed = new.changed_fields(old)
+    if changed == {"residual"} and not any(skips(new.layer_sizes)):
+        return Effect.NONE  # no skip fits these widths: the same network
+    effects = [FIELD_BY_NAME[name].effect for name in changed]
+    if new.n_outputs != old.n_outputs:
+        effects.append(Effect.NETWORK)
+    return max(effects, key=lambda e: e.rank, default=Effect.NONE)
 
 
 def configure(t, changes: dict[str, Any]) -> set[str]:
@@ -34,17 +60,17 @@ def configure(t, changes: dict[str, Any]) -> set[str]:
         if new.dataset == t.config.dataset and "n_classes" in changed:
             raise ConfigError("n_classes", f"your data has {t.imported.n_classes} classes")
         raise ConfigError("dataset", "your data comes from a CSV file: import one first")
-    t._discard_pending()
-    old = t.config
+    effect = _effect(t.config, new)
+    t.discard_pending()
     t.config = new
-    if changed & DATA_FIELDS:
-        t._build_data()
-        t._build_model()
-    elif changed == {"residual"} and not any(skips(new.layer_sizes)):
-        t.net.residual = new.residual  # no skip fits these widths: the same network, kept
-    elif changed & NETWORK_FIELDS or new.n_outputs != old.n_outputs:
-        t._refresh_features()
-        t._build_model()
+    if effect is Effect.DATA:
+        t.rebuild_data()
+        t.rebuild_model()
+    elif effect is Effect.NETWORK:
+        t.refresh_features()
+        t.rebuild_model()
+    elif effect is Effect.NONE:
+        t.net.residual = new.residual
     else:
         _live(t, changed)
         undo.settings_changed(t)
@@ -59,16 +85,16 @@ def _live(t, changed: set[str]) -> None:
         net.acts = [activations.get(n) for n in net.activation_names]
     if changed & {"output_activation", "loss"}:
         net.output_activation = c.output_activation
-        t._refresh_targets()
+        t.refresh_targets()
     net.dropout = c.dropout
     if "optimizer" in changed:
         t.optimizer = make_optimizer(c.optimizer, **c.optimizer_hyperparameters())
-        t._checkpoints.clear()  # the old optimizer's state has another shape
+        t.checkpoints.clear()  # the old optimizer's state has another shape
     else:
         t.optimizer.set_hyperparameters(**c.optimizer_hyperparameters())
     if changed & MODEL_FIELDS:
-        t._checkpoints.clear()
-        t._model_key = None
+        t.checkpoints.clear()
+        t.model_changed()
     t.stopping.clear()
 
 
@@ -80,9 +106,9 @@ def variant(t, changes: dict[str, Any]):
         raise ConfigError(same[0], "a variant keeps the data and the seed")
     v = t.__class__(t.config.replace(**changes), t.imported)
     if t.edits:  # the seed's points, then the same edits
-        v._build_data(t.edits)
-        v._build_model()
+        v.rebuild_data(t.edits)
+        v.rebuild_model()
     return v
 
 
-__all__ = ["DATA_FIELDS", "MODEL_FIELDS", "NETWORK_FIELDS", "configure", "variant"]
+__all__ = ["DATA_FIELDS", "MODEL_FIELDS", "NETWORK_FIELDS", "configure", "effect_of", "variant"]

@@ -23,6 +23,7 @@ from .config import IMPORTED_DATASETS, Config
 from .csv_points import CsvError, ImportedData
 from .data import edit_from_json, imported_fits
 from .errors import SnapshotError, TrainerError
+from .history import HISTORY_MAX
 from .readouts import COUNTERS, METRIC_KEYS, READOUT_NAMES, READOUTS, Shape
 from .stopping import STOP_MESSAGES
 
@@ -47,7 +48,7 @@ MAX_COUNTER = 10**9
 def write(t) -> dict:
     """The trainer `t` as a JSON-able dict. A half-shown phase step is left out (and left
     alone): the snapshot is the state before it."""
-    buffers = t._pending_undo.buffers if t.pending is not None else t.net.buffers
+    buffers = t.pending_state.buffers if t.pending is not None else t.net.buffers
     stopping = t.stopping
     return {
         "version": SNAPSHOT_VERSION,
@@ -82,7 +83,7 @@ def load(cls, snap: dict):
             t.data.apply(t.data.checked(edit_from_json(edit), t.config))
         except TrainerError as e:
             raise SnapshotError(f"edits.{k}", str(e)) from None
-    t._refresh_features()
+    t.refresh_features()
     s = check_state(snap, t, tuple(STOP_MESSAGES))
     np.copyto(t.net.params, s["params"])
     np.copyto(t.net.buffers, s["buffers"])
@@ -107,7 +108,7 @@ def load(cls, snap: dict):
     # the gradient itself is not saved: the readout of the last update is its history entry
     now = [h for h in s["history"][-1:] if h["step"] == t.step_count]
     if now:
-        t._grad_norms = list(now[0]["grad_norms"])
+        t.grad_norms = now[0]["grad_norms"]
     t.history = s["history"] or [t.metrics()]
     if len(t.F_train) and t.evaluate()["loss"]["train"] is None:
         raise SnapshotError(
@@ -288,8 +289,6 @@ def check_state(snap: dict, trainer, stop_reasons) -> dict:
 
 
 def check_history(history, n_layers: int, trainer) -> list[dict]:
-    from .trainer import HISTORY_MAX
-
     if not isinstance(history, list) or len(history) > HISTORY_MAX:
         raise SnapshotError("history", f"must be a list of at most {HISTORY_MAX} entries")
     keys = {*COUNTERS, *READOUT_NAMES}

@@ -3,11 +3,20 @@ the counters and the history.
 
 `step()` makes one mini-batch update and returns its `StepRecord` (records.py), which the
 server turns into a frame; `phase_step()` walks the same update one phase at a time; `run(n)`
-is the record-free fast path for play mode. Each other concern has a module, which the
-thin methods here call: the points and their hand edits (data.py), config changes
-(reconfigure.py), weights set by hand (weight_edits.py), the stopping criteria
-(stopping.py), step back (undo.py, over checkpoints.py), the inspector's numbers and its
-preview (explain.py), the gradient check (gradcheck.py) and snapshots (snapshots.py).
+is the record-free fast path for play mode (fast_path.py). Each other concern has a
+module, which the thin methods here call: the points (data.py) and their edits
+(point_edits.py), config changes (reconfigure.py), weights set by hand (weight_edits.py),
+the stopping criteria (stopping.py), step back (undo.py, over checkpoints.py), the
+inspector's numbers and its preview (explain.py), the gradient check (gradcheck.py),
+snapshots (snapshots.py), the history (history.py) and the readouts (readouts.py).
+
+Those modules use the trainer's public face, never its private fields: the state an update
+changes (`net`, `optimizer`, the counters `step_count`, `epoch` and `pos`, `stopping`,
+`history`, `grad_norms`), undo's `checkpoints`, the half-shown update (`pending`, `phase`,
+`pending_state`), what the last update left (`last_record`, `last_traces`), and the methods
+below that rebuild (`rebuild_data`, `rebuild_model`, `refresh_features`, `refresh_targets`,
+`model_changed`, `discard_pending`) and update (`next_batch`, `fast_update`, `advance`,
+`record`, `step_settings`).
 """
 
 from __future__ import annotations
@@ -23,9 +32,11 @@ from . import (
     batches,
     csv_points,
     explain,
+    fast_path,
     features,
     gradcheck,
     heatmaps,
+    point_edits,
     readouts,
     reconfigure,
     regularization,
@@ -38,19 +49,12 @@ from .config import Config
 from .csv_points import ImportedData
 from .data import AddPoint, Edit, Points, RemovePoint, imported_fits
 from .errors import SnapshotError, TrainerError
-from .losses import correct, make_head, predicted_classes, targets_for
+from .history import HISTORY_MAX, add_point
+from .losses import make_head, predicted_classes, targets_for
 from .network import Network
 from .optimizers import make_optimizer
 from .records import StepRecord, StepSettings, layer_gradients, update_ratios
 from .stopping import Stopping
-
-HISTORY_MAX = 4000  # points kept for the charts; older ones are thinned, recent ones kept
-HISTORY_RECENT = 1000
-
-
-def _float(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 class Trainer:
@@ -63,14 +67,15 @@ class Trainer:
             config = Config.from_dict(config)
         self.config = config
         self.imported = imported  # a CSV file's points, read while the data set is your_data*
-        self._build_data()
-        self._build_model()
+        self.rebuild_data()
+        self.rebuild_model()
 
     # building
 
-    def _build_data(self, edits: list[Edit] | tuple[Edit, ...] = ()) -> None:
+    def rebuild_data(self, edits: list[Edit] | tuple[Edit, ...] = ()) -> None:
+        """The config's points (then `edits` applied) and their features; rebuild_model next."""
         self.data = Points(self.config, edits, self.imported)
-        self._refresh_features()
+        self.refresh_features()
 
     @property
     def edits(self) -> list[Edit]:
@@ -93,7 +98,8 @@ class Trainer:
     def y_test(self) -> np.ndarray:
         return self.data.y_test
 
-    def _refresh_features(self) -> None:
+    def refresh_features(self) -> None:
+        """The inputs and targets again from the points, for the config's features and head."""
         c = self.config
         k = len(c.features)
         # training inputs with a column of ones, the layout the network's workspace uses
@@ -103,16 +109,18 @@ class Trainer:
         self.F_test = features.compute_features(self.X_test, c.features)
         self.F_all = np.vstack([self.F_train, self.F_test])
         self._fast_work: dict = {}
-        self._refresh_targets()
+        self.refresh_targets()
 
-    def _refresh_targets(self) -> None:
+    def refresh_targets(self) -> None:
+        """The head and the targets again, for the config's output activation and loss."""
         self.head = make_head(self.config.output_activation, self.config.loss)
         task = self.config.task
         self.T_train = targets_for(self.head, self.y_train, task)
         self.labels_all = np.concatenate([self.y_train, self.y_test])
         self.T_all = targets_for(self.head, self.labels_all, task)
 
-    def _build_model(self) -> None:
+    def rebuild_model(self) -> None:
+        """A network drawn from the seed, a fresh optimizer, the counters and history reset."""
         c = self.config
         self.net = Network(
             c.layer_sizes,
@@ -129,21 +137,25 @@ class Trainer:
         self._model_key: str | None = None
         self._reset_counters()
 
+    def model_changed(self) -> None:
+        """A live change of the function the network computes: a new `model_key`."""
+        self._model_key = None
+
     def _reset_counters(self) -> None:
         self.step_count = 0
         self.epoch = 0
-        self.pos = 0
-        self._perm = None
+        self.pos = 0  # where the next batch starts in this epoch's order
+        self._order: tuple[tuple, np.ndarray] | None = None  # ((seed, epoch, n), that order)
         self.history: list[dict] = []
         self.stopping = Stopping()
-        self.pending: StepRecord | None = None
-        self._traces = None  # the fast path's last traces (its reused buffers)
+        self.pending: StepRecord | None = None  # a half-shown phase step's record
+        self.pending_state: TrainingState | None = None  # the state before `pending`
+        self.last_traces = None  # the fast path's last traces (its reused buffers)
         self.phase: str | None = None
         self.last_record: StepRecord | None = None
-        self._checkpoints = Checkpoints()
-        self._pending_undo: TrainingState | None = None
+        self.checkpoints = Checkpoints()  # undo's
         self._grad_norms: list[float | None] | None = None
-        self._log(self.metrics())
+        self.log_metrics()
 
     def variant(self, changes: dict[str, Any]) -> Trainer:
         """A new trainer on these very points with `changes` applied (reconfigure.variant)."""
@@ -153,8 +165,8 @@ class Trainer:
         """Fresh weights drawn from the seed; counters, history and optimizer state cleared.
         With `data`, the points added or removed by hand go too: the data is the seed's."""
         if data and self.edits:
-            self._build_data()
-        self._build_model()
+            self.rebuild_data()
+        self.rebuild_model()
 
     # configuration
 
@@ -167,18 +179,10 @@ class Trainer:
     # data editing
 
     def import_points(self, imported: ImportedData) -> None:
-        """Train on a CSV file's points (csv_points.py): the data set becomes the file's
-        your_data set (with its number of classes and the task's default output head), the
+        """Train on a CSV file's points (point_edits.py): the data set becomes the file's, the
         points are drawn anew and the weights from the seed. Raises ConfigError, changing
         nothing, if the config cannot take the file."""
-        changes: dict[str, Any] = {"dataset": imported.dataset}
-        if imported.task == "multiclass":
-            changes["n_classes"] = imported.n_classes
-        config = self.config.replace(**changes)
-        self._discard_pending()
-        self.config, self.imported = config, imported
-        self._build_data()
-        self._build_model()
+        point_edits.import_points(self, imported)
 
     @property
     def data_source(self) -> dict | None:
@@ -194,28 +198,16 @@ class Trainer:
     def add_point(self, x1: float, x2: float, label, split: str = "train") -> int:
         """Add a point; returns its index in its split. Weights and counters are kept; the
         current epoch starts over on the new data."""
-        self._edit(AddPoint(split, float(x1), float(x2), label))
+        point_edits.edit(self, AddPoint(split, float(x1), float(x2), label))
         return self.data.count(split) - 1
 
     def remove_point(self, split: str, index: int) -> None:
-        self._edit(RemovePoint(split, int(index)))
-
-    def _edit(self, edit: Edit) -> None:
-        edit = self.data.checked(edit, self.config)
-        self._discard_pending()
-        self.data.apply(edit)
-        self._refresh_features()
-        self._reset_counters_keep_weights()
-
-    def _reset_counters_keep_weights(self) -> None:
-        self._perm, self.pos = None, 0
-        self._checkpoints.clear()
-        self.last_record = None
-        self._log(self.metrics())
+        point_edits.edit(self, RemovePoint(split, int(index)))
 
     # batches (batches.py)
 
-    def _next_batch(self) -> np.ndarray:
+    def next_batch(self) -> np.ndarray:
+        """The training rows of the next update (a view of this epoch's order)."""
         n = len(self.F_train)
         if n == 0:
             raise TrainerError("there are no training points: add some first")
@@ -223,17 +215,19 @@ class Trainer:
             raise TrainerError(
                 "batch norm needs at least two training points: add one, or turn batch norm off"
             )
-        if self._perm is None or len(self._perm) != n:
-            self._perm = batches.order(self.config.seed, self.epoch, n)
+        key = (self.config.seed, self.epoch, n)
+        if self._order is None or self._order[0] != key:
+            self._order = (key, batches.order(*key))
         end = batches.batch_end(self.pos, n, self.config.batch_size, self._batch_norm)
-        return self._perm[self.pos : end]
+        return self._order[1][self.pos : end]
 
     @property
     def _batch_norm(self) -> bool:
         """Whether any layer normalizes over the batch."""
         return any(g is not None for g in self.net.gammas)
 
-    def _step_settings(self) -> StepSettings:
+    def step_settings(self) -> StepSettings:
+        """The settings the next update is made with, as its record keeps them."""
         c, net = self.config, self.net
         return StepSettings(
             activations=tuple(net.activation_names),
@@ -246,21 +240,17 @@ class Trainer:
             regularization_rate=c.regularization_rate,
         )
 
-    def _advance(self, n_used: int) -> bool:
-        """Move the epoch cursor; returns True when this update finished an epoch."""
+    def advance(self, n_used: int) -> bool:
+        """Count an update of `n_used` examples; returns True when it finished an epoch."""
         self.pos += n_used
         self.step_count += 1
         if self.pos >= len(self.F_train):
-            self.pos, self._perm = 0, None
+            self.pos = 0
             self.epoch += 1
             return True
         return False
 
     # step back (undo.py)
-
-    @property
-    def _undo_every(self) -> int:
-        return undo.spacing(self)
 
     def step_back(self) -> bool:
         """Undo the last update (or discard a half-shown one). False when there is none."""
@@ -303,11 +293,11 @@ class Trainer:
     def _prepare(self) -> StepRecord:
         """Forward, loss and backward on the next batch, without the update."""
         saved = undo.save(self)
-        rec = self._record(self._next_batch().copy())
-        self._pending_undo = saved
+        rec = self.record(self.next_batch().copy())
+        self.pending_state = saved
         return rec
 
-    def _record(self, idx: np.ndarray) -> StepRecord:
+    def record(self, idx: np.ndarray) -> StepRecord:
         """Forward, loss and backward on the training rows `idx`, as the next update's record."""
         self._grad_norms = self.grad_norms  # net.grads is about to hold the next batch's
         traces, yhat, t = self._forward_backward(idx)
@@ -329,23 +319,23 @@ class Trainer:
             params_before=net.params.copy(),
             layout=net.layout,
             grad_norms=self._layer_norms(net.grads),
-            settings=self._step_settings(),
+            settings=self.step_settings(),
         )
 
     def _apply(self, rec: StepRecord) -> StepRecord:
         """The optimizer's update for a prepared record; fills in what it changed."""
-        saved = self._pending_undo
-        self._pending_undo = None
+        saved = self.pending_state
+        self.pending_state = None
         self.pending, self.phase = None, None
         net = self.net
         np.copyto(net.grads, rec.grads)
         undo.before_update(self, saved)
         self.optimizer.step([net.params], [net.grads])
-        if not (math.isfinite(rec.loss) and self._params_finite()):
+        if not (math.isfinite(rec.loss) and self.params_finite()):
             undo.diverged(self, self.step_count + 1, saved)
             rec.metrics = self.metrics()
             return rec
-        epoch_done = self._advance(len(rec.batch))
+        epoch_done = self.advance(len(rec.batch))
         self._grad_norms = list(rec.grad_norms)
         rec.metrics = self.metrics()
         if rec.metrics["loss"]["train"] is None:
@@ -356,12 +346,12 @@ class Trainer:
         delta = rec.params_after - rec.params_before
         rec.update_ratios = update_ratios(delta, rec.params_before, net.layer_offsets)
         rec.optimizer = self.optimizer.snapshot()
-        self._log(rec.metrics)
-        self._check_stops(epoch_done, rec.metrics, float(np.abs(delta).max(initial=0.0)))
+        add_point(self.history, rec.metrics)
+        self.check_stops(epoch_done, rec.metrics, float(np.abs(delta).max(initial=0.0)))
         self.last_record = rec
         return rec
 
-    def _params_finite(self) -> bool:
+    def params_finite(self) -> bool:
         """Whether the weights' sum of squares is finite (no NaN, inf, or |w| past 1e154):
         the state every update must leave, and an import must hold (snapshots.py)."""
         p = self.net.params
@@ -392,58 +382,31 @@ class Trainer:
             return rec
         return self.pending
 
-    def _discard_pending(self) -> None:
+    def discard_pending(self) -> None:
+        """Forget a half-shown update: the state before it is put back."""
         if self.pending is not None:
-            undo.restore(self, self._pending_undo)
+            undo.restore(self, self.pending_state)
             undo.trim_history(self)
-            self.pending, self.phase, self._pending_undo = None, None, None
+            self.pending, self.phase, self.pending_state = None, None, None
             self.last_record = None
+
+    def fast_update(self) -> int:
+        """One update on the next batch with no record (the fast path's, and undo's replay);
+        returns the batch's size, for `advance` once the update is known to be finite."""
+        net = self.net
+        idx = self.next_batch()
+        self.last_traces = self._forward_backward(idx, self._workspace_for(len(idx)))[0]
+        self.optimizer.step([net.params], [net.grads])
+        self._grad_norms = None  # net.grads holds this update's gradient
+        return len(idx)
 
     def run(self, n: int) -> int:
         """Fast path: up to n updates with no records. Returns the number made."""
-        if self.pending is not None:
-            self.step()
-            n -= 1
-        self.stopping.clear()
-        net, opt, tol = self.net, self.optimizer, self.config.tolerance
-        params, grads = [net.params], [net.grads]
-        done = 0
-        with np.errstate(over="ignore", invalid="ignore"):
-            for _ in range(max(n, 0)):
-                undo.before_update(self)
-                before = net.params.copy() if tol is not None else None
-                idx = self._next_batch()
-                self._traces = self._forward_backward(idx, self._workspace_for(len(idx)))[0]
-                opt.step(params, grads)
-                self._grad_norms = None  # net.grads holds this update's gradient
-                if not self._params_finite():
-                    undo.diverged(self, self.step_count + 1)
-                    break
-                epoch_done = self._advance(len(idx))
-                done += 1
-                biggest = float(np.abs(net.params - before).max()) if tol is not None else math.inf
-                if self._check_stops(epoch_done, None, biggest):
-                    break
-        self.last_record = None
-        if done and self.stopped != "diverged":
-            m = self.metrics()
-            if m["loss"]["train"] is None:
-                undo.diverged(self, self.step_count)  # the last update overflowed the loss
-                m = self.metrics()
-            elif self.stopped is None:
-                self.stopping.reached_target(self.config, m)
-            self._log(m)
-        return done
+        return fast_path.run(self, n)
 
     def run_epoch(self) -> int:
         """Updates until the current epoch ends (or training stops), in one fast-path run."""
-        done = 0
-        if self.pending is not None:
-            self.step()
-            done = 1
-            if self.pos == 0:  # that update finished the epoch
-                return done
-        return done + self.run(self.updates_left_in_epoch())
+        return fast_path.run_epoch(self)
 
     def updates_left_in_epoch(self, pos: int | None = None) -> int:
         """The updates from `pos` (default: now) to the end of the epoch (with batch norm, a
@@ -459,7 +422,8 @@ class Trainer:
             return self.updates_left_in_epoch() + (count - 1) * self.updates_left_in_epoch(0)
         return count
 
-    def _check_stops(self, epoch_done: bool, m: dict | None, biggest_update: float) -> bool:
+    def check_stops(self, epoch_done: bool, m: dict | None, biggest_update: float) -> bool:
+        """After an update (its metrics `m`, if measured): whether a stopping criterion met."""
         return self.stopping.after_update(
             self.config, self.epoch, epoch_done, m, biggest_update, self.metrics
         )
@@ -476,12 +440,9 @@ class Trainer:
 
     # read-outs
 
-    def _log(self, m: dict) -> None:
-        """Add a point to the history; past HISTORY_MAX, every other older point goes."""
-        self.history.append(m)
-        if len(self.history) > HISTORY_MAX:
-            old = self.history[:-HISTORY_RECENT]
-            self.history[:-HISTORY_RECENT] = old[:1] + old[2::2] if len(old) > 2 else old
+    def log_metrics(self) -> None:
+        """Add the metrics now to the history (history.py)."""
+        add_point(self.history, self.metrics())
 
     def last_gradients(self) -> list[dict[str, np.ndarray]] | None:
         """Per weight layer, the last update's dW, db, the batch mean of the layer's output
@@ -490,7 +451,7 @@ class Trainer:
         Play mode's fast path keeps no record; this reads what its last update left behind.
         """
         rec = self.last_record
-        traces = rec.traces if rec is not None else self._traces
+        traces = rec.traces if rec is not None else self.last_traces
         if traces is None or self.step_count == 0:
             return None
         grads = rec.grads if rec is not None else self.net.grads
@@ -506,6 +467,11 @@ class Trainer:
             self._grad_norms = self._layer_norms(self.net.grads)
         return self._grad_norms
 
+    @grad_norms.setter
+    def grad_norms(self, norms: list[float | None]) -> None:
+        """Restore the readout of the update the state was left by (undo, snapshots)."""
+        self._grad_norms = list(norms)
+
     def _layer_norms(self, flat: np.ndarray) -> list[float]:
         """‖∂L/∂W_l‖ per weight layer: the weights' gradient only (not b, γ or β), as the
         optimizer used it (with the penalty's part when there is one)."""
@@ -513,28 +479,7 @@ class Trainer:
 
     def evaluate(self) -> dict:
         """Loss and accuracy on the training and test sets with the current weights."""
-        head = self.head
-        n_train, n_all = len(self.F_train), len(self.F_all)
-        out = {"loss": {"train": None, "test": None}, "accuracy": {"train": None, "test": None}}
-        if n_all == 0:
-            return out
-        with np.errstate(all="ignore"):
-            z, yhat = self.net.predict(self.F_all, head)
-            per = head.per_example(z, yhat, self.T_all)
-            bounds = [0, n_train] if 0 < n_train < n_all else [0]
-            sums = np.add.reduceat(per, bounds).tolist()
-            ok = None
-            if self.config.task != "regression":
-                ok = np.add.reduceat(
-                    correct(head, yhat, self.labels_all).view(np.uint8), bounds, dtype=np.int64
-                ).tolist()
-        splits = [("train", n_train), ("test", n_all - n_train)]
-        splits = [s for s in splits if s[1]]
-        for k, (name, count) in enumerate(splits):
-            out["loss"][name] = _float(sums[k] / count)
-            if ok is not None:
-                out["accuracy"][name] = ok[k] / count
-        return out
+        return readouts.evaluate(self)
 
     def metrics(self) -> dict:
         """The counters and every readout of engine/readouts.py, by name: what the history
@@ -610,11 +555,6 @@ class Trainer:
         """Set every weight and bias at once, in the shapes of `parameters()`, or none."""
         weight_edits.set_parameters(self, weights, biases)
 
-    def _layer(self, layer: int, arrays: list):
-        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(arrays):
-            raise TrainerError(f"layer must be in [0, {len(arrays) - 1}]")
-        return arrays[layer]
-
     # inspection
 
     def inspection_record(self, example: int | None = None) -> tuple[StepRecord, int, bool]:
@@ -653,4 +593,4 @@ class Trainer:
         return snapshots.load(cls, snap)
 
 
-__all__ = ["SnapshotError", "Trainer", "TrainerError"]
+__all__ = ["HISTORY_MAX", "SnapshotError", "Trainer", "TrainerError"]

@@ -17,6 +17,7 @@ import numpy as np
 from . import checkpoints
 from .checkpoints import TrainingState
 from .config import Config
+from .history import trim_after
 
 
 def save(t) -> TrainingState:
@@ -45,15 +46,14 @@ def restore(t, saved: TrainingState) -> None:
         for dst, src in zip(live, saved.optimizer_state):
             np.copyto(dst, src)
     t.optimizer.t = saved.optimizer_t
-    t.step_count, t.epoch, t.pos, t._perm = saved.step, saved.epoch, saved.pos, None
+    t.step_count, t.epoch, t.pos = saved.step, saved.epoch, saved.pos
     t.stopping.best_test, t.stopping.bad_epochs = saved.best_test, saved.bad_epochs
-    t._grad_norms = list(saved.grad_norms)
+    t.grad_norms = saved.grad_norms
 
 
 def trim_history(t) -> None:
     """Drop the history's points from after the current step."""
-    while t.history and t.history[-1]["step"] > t.step_count:
-        t.history.pop()
+    trim_after(t.history, t.step_count)
 
 
 def spacing(t) -> int:
@@ -66,35 +66,35 @@ def before_update(t, saved: TrainingState | None = None) -> None:
     """Keep the state as a checkpoint if one is due. `saved`, the state already copied,
     saves copying it again."""
     state = (lambda: save(t)) if saved is None else (lambda: saved)
-    t._checkpoints.keep(t.step_count, t.config, spacing(t), state)
+    t.checkpoints.keep(t.step_count, t.config, spacing(t), state)
 
 
 def settings_changed(t) -> None:
     """After a live change: updates from here on are replayed with the new settings."""
-    t._checkpoints.settings_changed(t.step_count, t.config, lambda: save(t))
+    t.checkpoints.settings_changed(t.step_count, t.config, lambda: save(t))
 
 
 def back_to(t, target: int) -> bool:
     """The exact state after `target` updates, its history trimmed to match."""
-    if not t._checkpoints.back_to(target, lambda s: restore(t, s), lambda n, c: _replay(t, n, c)):
+    if not t.checkpoints.back_to(target, lambda s: restore(t, s), lambda n, c: _replay(t, n, c)):
         return False
     trim_history(t)
     return True
 
 
 def can_step_back(t) -> bool:
-    return t.pending is not None or t._checkpoints.reaches(t.step_count - 1)
+    return t.pending is not None or t.checkpoints.reaches(t.step_count - 1)
 
 
 def step_back(t) -> bool:
     """Undo the last update (or discard a half-shown one). False when there is none."""
     if t.pending is not None:
-        t._discard_pending()
+        t.discard_pending()
         return True
     if not can_step_back(t) or not back_to(t, t.step_count - 1):
         return False
     t.stopping.clear()
-    t.last_record, t._traces = None, None
+    t.last_record, t.last_traces = None, None
     return True
 
 
@@ -117,19 +117,14 @@ def _replay(t, n: int, config: Config) -> None:
     live = t.config
     _use_settings(t, config)
     try:
-        net, opt = t.net, t.optimizer
         with np.errstate(over="ignore", invalid="ignore"):
             for _ in range(n):
-                idx = t._next_batch()
-                t._forward_backward(idx, t._workspace_for(len(idx)))
-                opt.step([net.params], [net.grads])
-                t._grad_norms = None  # read off net.grads: this update's gradient
-                if t._advance(len(idx)):  # patience counts as it did
-                    t._check_stops(True, None, math.inf)
+                if t.advance(t.fast_update()):  # patience counts as it did
+                    t.check_stops(True, None, math.inf)
     finally:
         _use_settings(t, live)
         t.stopping.clear()
-        t._traces = None
+        t.last_traces = None
 
 
 def _use_settings(t, config: Config) -> None:

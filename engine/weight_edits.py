@@ -18,7 +18,7 @@ MAX_HAND_WEIGHT = 100
 
 def set_weight(t, layer: int, i: int, j: int, value: float) -> None:
     """Set w_ij of weight layer `layer` (0-based) of the trainer `t`."""
-    W = t._layer(layer, t.net.weights)
+    W = layer_of(t.net.weights, layer)
     if not (0 <= i < W.shape[0] and 0 <= j < W.shape[1]):
         raise TrainerError(f"weight index must be within {W.shape[0]}×{W.shape[1]}")
     _set(t, W, (i, j), value)
@@ -26,10 +26,17 @@ def set_weight(t, layer: int, i: int, j: int, value: float) -> None:
 
 def set_bias(t, layer: int, j: int, value: float) -> None:
     """Set b_j of weight layer `layer` (0-based)."""
-    b = t._layer(layer, t.net.biases)
+    b = layer_of(t.net.biases, layer)
     if not 0 <= j < len(b):
         raise TrainerError(f"neuron index must be in [0, {len(b) - 1}]")
     _set(t, b, (j,), value)
+
+
+def layer_of(arrays: list, layer: int):
+    """`arrays[layer]`, one array per weight layer; TrainerError for a bad layer index."""
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(arrays):
+        raise TrainerError(f"layer must be in [0, {len(arrays) - 1}]")
+    return arrays[layer]
 
 
 def set_parameters(t, weights: list, biases: list) -> None:
@@ -52,7 +59,7 @@ def set_parameters(t, weights: list, biases: list) -> None:
             if not np.isfinite(g).all() or np.abs(g).max(initial=0.0) > MAX_HAND_WEIGHT:
                 raise TrainerError(f"{name}[{l}]: values must be finite, in [-100, 100]")
             pairs.append((a, g))
-    t._discard_pending()
+    t.discard_pending()
     for a, g in pairs:
         a[...] = g
     _edited(t)
@@ -66,12 +73,12 @@ def _set(t, arr: np.ndarray, index: tuple, value) -> None:
         or abs(value) > MAX_HAND_WEIGHT
     ):
         raise TrainerError("value must be a finite number in [-100, 100]")
-    t._discard_pending()
+    t.discard_pending()
     arr[index] = float(value)
     _edited(t)
 
 
 def _edited(t) -> None:
-    t._checkpoints.clear()
+    t.checkpoints.clear()
     t.last_record = None
-    t._log(t.metrics())
+    t.log_metrics()

@@ -32,9 +32,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.config import FIELD_BY_NAME, LIVE_FIELDS, Config, ConfigError
+from engine.config import (
+    DATA_FIELDS,
+    FIELD_BY_NAME,
+    LIVE_FIELDS,
+    NETWORK_FIELDS,
+    Config,
+    ConfigError,
+)
 from engine.errors import TrainerError
-from engine.reconfigure import DATA_FIELDS, NETWORK_FIELDS
 
 if TYPE_CHECKING:
     from engine.trainer import Trainer

@@ -28,6 +28,16 @@ import numpy as np
 MAGIC = b"BPLF"
 FORMAT_VERSION = 3
 _PREFIX = struct.Struct("<4sHHI")
+PREFIX_BYTES = _PREFIX.size  # magic, version, reserved, H
+HEADER_ALIGN = 8  # 12 + H is a multiple of it
+OFFSET_ALIGN = 4  # every array's offset is a multiple of it
+KINDS = ("frame", "record")
+DTYPES = ("float32", "float16", "uint8")
+# A "frame"'s arrays, in payload order; each is one flat vector of every weight layer's parts:
+WEIGHTS_ARRAYS = ("params", "grads", "compare_params")
+# per weight layer, in this order (scale and shift only under batch norm, hidden layers only)
+PARAM_PARTS = ("W", "b", "scale", "shift")
+GRADIENT_PARTS = ("dW", "db", "delta_mean")
 
 
 def pack(
@@ -62,7 +72,7 @@ def pack(
             _LAYOUTS[key] = layout
     head = json.dumps({"kind": kind, **meta}, allow_nan=False, separators=(",", ":"))
     header = f'{head[:-1]},"arrays":{layout}}}'.encode()
-    header += b" " * (-(_PREFIX.size + len(header)) % 8)
+    header += b" " * (-(_PREFIX.size + len(header)) % HEADER_ALIGN)
     return b"".join([_PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(header)), header, *chunks])
 
 
@@ -77,7 +87,7 @@ def _layout(ordered: list[tuple[dict, np.ndarray]], floats_as: np.dtype) -> str:
         entries.append({**entry, "shape": list(arr.shape), "dtype": dtype.name, "offset": offset})
         offset += arr.size * dtype.itemsize
         if arr.dtype.kind == "f":  # each float array is padded to 4 bytes
-            offset += -offset % 4
+            offset += -offset % OFFSET_ALIGN
     return json.dumps(entries, allow_nan=False, separators=(",", ":"))
 
 
@@ -109,8 +119,9 @@ def _flat_gradients(gradients: list[dict]) -> np.ndarray:
     a step left none)."""
     parts = []
     for g in gradients:
-        dz = g.get("delta_mean")
-        parts += [g["dW"].ravel(), g["db"].ravel(), np.zeros_like(g["db"]) if dz is None else dz]
+        for name in GRADIENT_PARTS:  # delta_mean: zeros where the step left none
+            a = g.get(name)
+            parts.append((np.zeros_like(g["db"]) if a is None else a).ravel())
     return np.concatenate(parts)
 
 
@@ -132,11 +143,12 @@ def weights_frame(
     (compare mode): run B's params, laid out by B's model. Floats are float32, or float16
     (`floats_as`) for a room's followers, whose bytes a classroom's Wi-Fi shares.
     """
-    arrays = [({"name": "params"}, _flat(layers))]
+    params, grads, compare_params = WEIGHTS_ARRAYS
+    arrays = [({"name": params}, _flat(layers))]
     if gradients:
-        arrays.append(({"name": "grads"}, _flat_gradients(gradients)))
+        arrays.append(({"name": grads}, _flat_gradients(gradients)))
     if b_layers is not None:
-        arrays.append(({"name": "compare_params"}, _flat(b_layers)))
+        arrays.append(({"name": compare_params}, _flat(b_layers)))
     return pack("frame", meta, arrays, floats_as)
 
 

@@ -127,7 +127,7 @@ def test_every_equation_is_true_and_its_numbers_match_finite_differences(cfg, li
     ex = t.explain(layer=layer, j=j, i=i, example=example)
     assert ex["in_batch"] and ex["shows"] == ["forward", "loss", "backward", "update"]
     if live and any(k in live for k in ("activation", "dropout", "regularization")):
-        changed = before.settings.changes_from(t._step_settings())
+        changed = before.settings.changes_from(t.step_settings())
         assert ex["settings_changed"] == changed
     kinks = {"relu", "leaky_relu"} & set(before.settings.activations)
     check_explanation(t, ex, layer, kink_free=not kinks)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine import undo
 from engine.config import Config, ConfigError
 from engine.trainer import Trainer, TrainerError
 
@@ -380,12 +381,12 @@ def test_undo_at_the_largest_network_keeps_a_thousand_steps_in_bounded_memory():
                 t.pos,
                 t.stopping.bad_epochs,
             )
-    assert t._undo_every > 1
+    assert undo.spacing(t) > 1
     kept = sum(
         c.state.params.nbytes
         + c.state.buffers.nbytes
         + sum(a.nbytes for a in c.state.optimizer_state)
-        for c in t._checkpoints
+        for c in t.checkpoints
     )
     assert kept <= UNDO_BUDGET_BYTES * 1.2
     for _ in range(1024):
@@ -404,7 +405,7 @@ def test_undo_replays_across_live_changes_with_the_settings_each_update_had(monk
 
     monkeypatch.setattr(engine.checkpoints, "UNDO_BUDGET_BYTES", 100_000)  # sparse checkpoints
     t = Trainer({**SMALL, "optimizer": "momentum", "dropout": 0.1})
-    assert t._undo_every >= 5
+    assert undo.spacing(t) >= 5
     seen = [t.net.params.copy()]
     for change in (
         {},

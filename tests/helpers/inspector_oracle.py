@@ -40,7 +40,7 @@ def oracle_loss(t: Trainer, rec, bump=None) -> float:
         return x
 
     for l in range(n_layers):
-        spans = net._spans[l]
+        spans = net.spans[l]
         o, size, shape = spans["W"]
         W = p[o : o + size].reshape(shape)
         o, size, _ = spans["b"]
