@@ -5,6 +5,7 @@
 // state and returns the names of the views it made dirty; the store coalesces those into one
 // redraw per animation frame. Reducers hold no training maths: numbers come from the server.
 
+import { ErrorCode } from "./contract.js";
 import { phaseView } from "./phases.js";
 import { decodeWeightsFrame } from "./protocol.js";
 import { exactStep, paramsOf, weightsFromFrame, weightsFromLayers } from "./weights.js";
@@ -40,7 +41,7 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  *   lesson: string|null, projector: boolean, reveal: number|null, [more: string]: any}} Ui
  * @typedef {{connection: Connection, role: string, room: any, compare: any, forkOf: string|null,
  *   protocol: number|null, limits: Object<string, any>, schema: any[], tasks: Object<string,
- *   string>, heads: Object<string, string[][]>, liveFields: Set<string>,
+ *   string>, heads: Object<string, string[][]>,
  *   followerMessages: Set<string>, featureLabels: Object<string, string>,
  *   readouts: string[], config: any, weights: Weights|null, params: Params|null, points: any,
  *   counters: {step: number, epoch: number}, metrics: Metrics, history: Metrics[], record: any,
@@ -79,7 +80,6 @@ export function initialState() {
     schema: [],              // engine FIELDS rows from hello
     tasks: {},               // data set → "binary" | "regression" | "multiclass" (hello)
     heads: {},               // task → [[output_activation, loss], ...] valid pairs (hello)
-    liveFields: new Set(),   // config fields whose change keeps the weights (hello): compare mode's groups
     followerMessages: new Set(),  // what a room's follower may send (hello)
     featureLabels: {},       // feature → display label, e.g. x1_sq → "X₁²" (hello)
     readouts: [],            // the names of the readouts every metrics carries (hello)
@@ -206,7 +206,7 @@ function pushCompare(b, m) {
   if (m && typeof m.step === "number") b.history = pushHistory(b.history, m);
 }
 
-const QUIET_ERRORS = new Set(["rate_limited"]);
+const QUIET_ERRORS = new Set([ErrorCode.RATE_LIMITED]);
 
 /** @type {Object<string, (s: State, a: any) => (string[]|void)>} */
 export const REDUCERS = {
@@ -224,7 +224,6 @@ export const REDUCERS = {
     s.tasks = {};
     for (const [task, names] of Object.entries(a.tasks || {})) for (const n of names) s.tasks[n] = task;
     s.heads = a.heads || {};
-    s.liveFields = new Set(a.liveFields || []);
     s.followerMessages = new Set(a.followerMessages || []);
     s.featureLabels = a.featureLabels || {};
     s.readouts = a.readouts || [];
@@ -357,13 +356,13 @@ export const REDUCERS = {
   gradcheckStarted(s) { s.busy.gradcheck = true; s.gradcheck = null; return ["inspector"]; },
   serverError(s, a) {
     if (a.re === "gradcheck") s.busy.gradcheck = false;
-    if (s.csv.status !== "idle" && (a.re === "import_points" || (a.code === "too_large" && s.csv.status === "reading"))) {  // shown in the dialog, line and all
+    if (s.csv.status !== "idle" && (a.re === "import_points" || (a.code === ErrorCode.TOO_LARGE && s.csv.status === "reading"))) {  // shown in the dialog, line and all
       s.csv = { ...s.csv, status: "refused", preview: null, error: a.message };
       return ["csv"];
     }
     if (QUIET_ERRORS.has(a.code) && s.toasts.some((t) => t.code === a.code)) return [];
     // The refused control snaps back to the server's value.
-    return [...(REDUCERS.toast(s, { text: a.message, kind: a.code === "rejected" ? "info" : "error", code: a.code }) || []),
+    return [...(REDUCERS.toast(s, { text: a.message, kind: a.code === ErrorCode.REJECTED ? "info" : "error", code: a.code }) || []),
       "controls"];
   },
   /** A toast; one with a `key` replaces the earlier toast with that key ("encoding…" → "saved"). */
