@@ -14,7 +14,9 @@ import { openLesson } from "./lessons.js";
  */
 export function pageActions({ state, dispatch, send, conn, lessons }) {
   const act = {
-    configure: (changes) => send(messages.configure(changes)),
+    configure: (changes) => {
+      if (send(messages.configure(changes))) dispatch({ type: "configureSent", fields: Object.keys(changes) });
+    },
     play: () => send(messages.play(state.ui.rate)),
     pause: () => send(messages.pause()),
     setSpeed: (rate) => { if (state.playing) send(messages.play(rate)); },

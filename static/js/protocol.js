@@ -237,7 +237,7 @@ export class Decoder {
         return [{ type: "state", config: m.config, params: m.params, metrics: m.metrics,
           playing: m.playing, speed: m.speed, rate: m.rate, phase: m.phase, stopped: stoppedOf(m.stopped, m.stop_message),
           canStepBack: m.can_step_back, model: m.model, points: m.points ?? null, history: m.history ?? null,
-          compare: m.compare ?? null }];
+          compare: m.compare ?? null, effect: m.effect ?? null }];
       case "step": {
         const head = { record_step: m.record_step, applied: m.applied, phase: m.phase, batch: m.batch,
           batch_loss: m.batch_loss, penalty: m.penalty, update_ratios: m.update_ratios };

@@ -51,7 +51,8 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  *   model: Model|null,
  *   unreadFrame: any, inspect: any, gradcheck: any, busy: {gradcheck: boolean},
  *   toasts: any[], lost: {reason: string, step: number|null, weights: Weights|null}|null,
- *   resumeNote: {restored: boolean}|null, question: any, ui: Ui}} State
+ *   resumeNote: {restored: boolean}|null, configuring: string[]|null,
+ *   configEffect: {effect: string, fields: string[]}|null, question: any, ui: Ui}} State
  */
 
 /** Why the last gradient check no longer describes the page (more steps, a step back, a
@@ -115,6 +116,8 @@ export function initialState() {
     csv: { status: "idle", name: "", preview: null, error: null },
     lost: null,              // {reason, step, params}: the session a reconnect could not resume
     resumeNote: null,        // {restored}: a reconnect resumed the session; said with its state
+    configuring: null,       // the fields of the configure on its way (actions.js)
+    configEffect: null,      // {effect, fields}: what the server did with them (live | network | data)
     ui: {
       view: "forward",       // forward | backward
       selection: null,       // {kind: "neuron", layer, j} | {kind: "link", layer, i, j} | {kind: "bias", layer, j}
@@ -263,6 +266,10 @@ export const REDUCERS = {
     s.stopped = a.stopped;
     s.phase = a.phase;
     s.canStepBack = a.canStepBack;
+    // what the server did with the page's last configure (its reply's `effect`), said until
+    // training moves on
+    s.configEffect = a.effect ? { effect: a.effect, fields: s.configuring || [] } : null;
+    s.configuring = null;
     if (s.resumeNote) {
       const cut = s.resumeNote.restored ? " (the server had restarted: step back starts from here)" : "";
       REDUCERS.toast(s, { kind: "info", key: "resumed", text: `Reconnected: resumed at step ${a.metrics.step}${cut}.` });
@@ -280,6 +287,8 @@ export const REDUCERS = {
     if (a.points && s.csv.status === "applying") { s.csv = { status: "idle", name: "", preview: null, error: null }; dirty.push("csv"); }
     return dirty;
   },
+  /** A configure went out: its reply's `effect` says what became of these fields. */
+  configureSent(s, a) { s.configuring = a.fields; return []; },
   /** A CSV file is being read and previewed by the server (nothing changes yet). */
   csvRead(s, a) { s.csv = { status: "reading", name: a.name, preview: null, error: null }; return ["csv"]; },
   pointsPreview(s, a) {
@@ -293,6 +302,7 @@ export const REDUCERS = {
   /** A file refused before it left the page (too large to send). */
   csvRefused(s, a) { s.csv = { status: "refused", name: a.name, preview: null, error: a.message }; return ["csv"]; },
   step(s, a) {
+    s.configEffect = null;
     if (a.record) s.record = a.record;
     s.phase = a.phase ?? null;
     // a phase step shows its phase in its own view (the toggle can switch it afterwards)
@@ -316,6 +326,7 @@ export const REDUCERS = {
     return ["network", "boundary", "charts", "status", "inspector", "controls"];
   },
   metrics(s, a) {
+    s.configEffect = null;
     mergeMetrics(s, a.metrics);
     mergeCompare(s, a.compare, false);
     if (typeof a.playing === "boolean") s.playing = a.playing;
