@@ -24,9 +24,6 @@ const OPTIMIZER_HYPER = new Set(Object.values(OPTIMIZER_FIELDS).flat()
 const IN_DIAGRAM = new Set(["features", "hidden"]);
 // A CSV file's data sets (engine/config.py IMPORTED_DATASETS): one tile, shown while in use.
 const IMPORTED = new Set(["your_data", "your_data_classes", "your_data_regression"]);
-// What a configure did, as the server says (state.effect): the page no longer predicts it.
-const EFFECT_TEXT = { live: "weights kept", model: "weights kept", network: "a new network from the seed",
-  data: "new points and a new network" };
 // The hyperparameters a lecture changes most, in the bar under the top bar as in
 // Playground (in view at every size); the rest stay in the panel, by group.
 export const BAR_FIELDS = ["learning_rate", "activation", "regularization", "regularization_rate", "batch_size"];
@@ -338,7 +335,6 @@ export class Controls {
     const q = (sel) => document.querySelector(`[data-testid="${sel}"]`);
     q("step-count").textContent = String(state.counters.step);
     q("epoch").textContent = String(state.counters.epoch);
-    this._effect(state);
     const { loss, accuracy } = state.metrics;
     q("loss-train").textContent = formatNumber(loss?.train, 4);
     q("loss-test").textContent = formatNumber(loss?.test, 4);
@@ -359,17 +355,6 @@ export class Controls {
       if (st.reason === "diverged" && !/infinite/.test(line.textContent)) line.textContent = `${lead} ${line.textContent}`;
       line.dataset.reason = st.reason;
     }
-  }
-
-  /** What the server did with the last configure: the weights kept, or new ones (it decides). */
-  _effect(state) {
-    const line = $("config-effect");
-    const e = state.configEffect;
-    line.hidden = !e;
-    if (!e) return;
-    const what = e.fields.length ? `${fieldLabel(e.fields[0])}${e.fields.length > 1 ? ` and ${e.fields.length - 1} more` : ""} changed: ` : "";
-    line.textContent = `${what}${EFFECT_TEXT[e.effect] || e.effect}`;
-    line.dataset.effect = e.effect;
   }
 
   _play(state) {

@@ -7,6 +7,7 @@
 
 import { ErrorCode } from "./contract.js";
 import { phaseView } from "./phases.js";
+import { fieldLabel } from "./labels.js";
 import { decodeWeightsFrame } from "./protocol.js";
 import { exactStep, paramsOf, weightsFromFrame, weightsFromLayers } from "./weights.js";
 
@@ -51,8 +52,8 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  *   model: Model|null,
  *   unreadFrame: any, inspect: any, gradcheck: any, busy: {gradcheck: boolean},
  *   toasts: any[], lost: {reason: string, step: number|null, weights: Weights|null}|null,
- *   resumeNote: {restored: boolean}|null, configuring: string[]|null,
- *   configEffect: {effect: string, fields: string[]}|null, question: any, ui: Ui}} State
+ *   resumeNote: {restored: boolean}|null, configuring: string[]|null, question: any,
+ *   ui: Ui}} State
  */
 
 /** Why the last gradient check no longer describes the page (more steps, a step back, a
@@ -116,8 +117,7 @@ export function initialState() {
     csv: { status: "idle", name: "", preview: null, error: null },
     lost: null,              // {reason, step, params}: the session a reconnect could not resume
     resumeNote: null,        // {restored}: a reconnect resumed the session; said with its state
-    configuring: null,       // the fields of the configure on its way (actions.js)
-    configEffect: null,      // {effect, fields}: what the server did with them (live | network | data)
+    configuring: null,       // the fields of the configure on its way (actions.js), till its state
     ui: {
       view: "forward",       // forward | backward
       selection: null,       // {kind: "neuron", layer, j} | {kind: "link", layer, i, j} | {kind: "bias", layer, j}
@@ -209,6 +209,10 @@ function pushCompare(b, m) {
   if (m && typeof m.step === "number") b.history = pushHistory(b.history, m);
 }
 
+// What a configure did, as the server says (state.effect, contract.js CONFIG_FIELDS' effects).
+const EFFECT_TEXT = { live: "weights kept", model: "weights kept", network: "a new network from the seed",
+  data: "new points and a new network" };
+
 const QUIET_ERRORS = new Set([ErrorCode.RATE_LIMITED]);
 
 /** @type {Object<string, (s: State, a: any) => (string[]|void)>} */
@@ -266,9 +270,14 @@ export const REDUCERS = {
     s.stopped = a.stopped;
     s.phase = a.phase;
     s.canStepBack = a.canStepBack;
-    // what the server did with the page's last configure (its reply's `effect`), said until
-    // training moves on
-    s.configEffect = a.effect ? { effect: a.effect, fields: s.configuring || [] } : null;
+    // What the server did with the page's configure (its reply's `effect`): said in a toast
+    // that the next one replaces (the page no longer predicts it).
+    if (a.effect && s.configuring) {
+      const [first, ...more] = s.configuring;
+      const what = first ? `${fieldLabel(first)}${more.length ? ` and ${more.length} more` : ""} changed: ` : "";
+      REDUCERS.toast(s, { kind: "info", key: "config-effect", text: `${what}${EFFECT_TEXT[a.effect] || a.effect}.` });
+      dirty.push("banner");
+    }
     s.configuring = null;
     if (s.resumeNote) {
       const cut = s.resumeNote.restored ? " (the server had restarted: step back starts from here)" : "";
@@ -302,7 +311,6 @@ export const REDUCERS = {
   /** A file refused before it left the page (too large to send). */
   csvRefused(s, a) { s.csv = { status: "refused", name: a.name, preview: null, error: a.message }; return ["csv"]; },
   step(s, a) {
-    s.configEffect = null;
     if (a.record) s.record = a.record;
     s.phase = a.phase ?? null;
     // a phase step shows its phase in its own view (the toggle can switch it afterwards)
@@ -326,7 +334,6 @@ export const REDUCERS = {
     return ["network", "boundary", "charts", "status", "inspector", "controls"];
   },
   metrics(s, a) {
-    s.configEffect = null;
     mergeMetrics(s, a.metrics);
     mergeCompare(s, a.compare, false);
     if (typeof a.playing === "boolean") s.playing = a.playing;
