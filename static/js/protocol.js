@@ -178,6 +178,8 @@ export function decodeRecordFrame({ header, arrays }) {
 
 // Server → client, as store actions
 
+/** @typedef {import("./contract.js").ServerMessage} ServerMessage */
+
 /**
  * One step's numbers, as `state.metrics` and each `state.history` entry carry them (server
  * protocol.Readings): the counters and one field per readout the engine lists (hello's
@@ -222,7 +224,11 @@ export class Decoder {
     this.readouts = [];
   }
 
-  /** Actions for one JSON message. */
+  /**
+   * Actions for one JSON message.
+   * @param {ServerMessage} m
+   * @returns {any[]}
+   */
   text(m) {
     switch (m.type) {
       case "hello":
