@@ -8,17 +8,19 @@ to a running trainer. `Config` is the frozen, validated object built from it;
 Effects, from least to most (a change of several fields does the most of theirs;
 `reconfigure.effect_of` decides it for a change, with its two rules about the network):
 
-- `live`: the weights, the optimizer's state and undo's checkpoints are kept; the next
+- `none`: nothing the trainer computes changes (`residual` where no skip fits the widths).
+- `live`: the weights, the optimizer's state and undo's checkpoints are kept and the next
   updates are made with the new value (learning rate, regularisation, batch size, the
-  stopping criteria, dropout, the optimizer itself, which starts with a fresh state).
-- `model`: live too, but the network computes another function (its hidden activations,
-  output activation or loss): the page gets a new model, and undo starts afresh.
+  stopping criteria, dropout); another optimizer keeps the weights only (a fresh state).
+- `model`: live too, but the network computes another function or is trained on another
+  loss (its hidden activations, output activation, loss): the page gets the model anew, and
+  undo starts afresh (its replay redoes updates with today's function and loss).
 - `network`: a new network drawn from the seed (its inputs, widths, init, batch norm, skips).
 - `data`: new points drawn, then a new network.
 
-`LIVE_FIELDS` (what `set` may change: `live` and `model`), `MODEL_FIELDS`, `NETWORK_FIELDS` and
-`DATA_FIELDS` are derived from the table, and `OPTIMIZER_FIELDS` (each optimizer's
-hyperparameters, by field name) from engine/optimizers.py.
+`LIVE_FIELDS` (the fields whose change keeps the weights: `live` and `model`), `MODEL_FIELDS`,
+`NETWORK_FIELDS` and `DATA_FIELDS` are derived from the table, and `OPTIMIZER_FIELDS` (each
+optimizer's hyperparameters, by field name) from engine/optimizers.py.
 """
 
 from __future__ import annotations
@@ -236,7 +238,7 @@ def _fields_with(*effects: Effect) -> frozenset[str]:
 DATA_FIELDS = _fields_with(DATA)  # new points, then a new network
 NETWORK_FIELDS = _fields_with(NETWORK)  # a new network on the same points
 MODEL_FIELDS = _fields_with(MODEL)  # live changes of the function the network computes
-LIVE_FIELDS = _fields_with(LIVE, MODEL)  # the weights live through them: what `set` may change
+LIVE_FIELDS = _fields_with(LIVE, MODEL)  # the weights live through them
 # each optimizer's hyperparameters by config field name, in its declaration's order
 OPTIMIZER_FIELDS: dict[str, tuple[str, ...]] = {
     name: cls.fields for name, cls in optimizers.REGISTRY.items()

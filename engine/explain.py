@@ -93,7 +93,7 @@ def preview(trainer, idx: np.ndarray) -> StepRecord:
     net = trainer.net
     saved, grads = undo.save(trainer), net.grads.copy()
     try:
-        return trainer.record(idx)
+        return trainer.record_for(idx)
     finally:
         undo.restore(trainer, saved)
         np.copyto(net.grads, grads)

@@ -1,7 +1,10 @@
 """Every neuron's output over an n×n grid of the input plane, in one vectorised pass.
 
-Row 0 of each map is the top of the plane (x2 = +6) and column 0 its left (x1 = −6), the
-order an image is drawn in. Cells are sampled at their centres.
+The page computes its own maps from the weights (static/js/heatmaps.js) and the server
+sends none; this is the reference those maps are tested against
+(tests/test_heatmaps_browser.py), in the same layout and with the same uint8 codes. Row 0
+of each map is the top of the plane (x2 = +6) and column 0 its left (x1 = −6), the order an
+image is drawn in. Cells are sampled at their centres.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ class Grid:
     NEURON_RANGE = (-1.0, 1.0)  # TensorFlow Playground's colour scale, clipped
 
     def quantized(self) -> dict:
-        """uint8 maps with the same shapes, for streaming."""
+        """uint8 maps with the same shapes, coded as the page codes its own (quantize)."""
         lo, hi = self.NEURON_RANGE
         return {
             "inputs": quantize(self.inputs, lo, hi),

@@ -33,9 +33,10 @@ HYPERPARAMETERS = tuple(CONFIG_FIELDS)
 
 
 @dataclass(frozen=True)
-class UpdateSnapshot:
-    """An optimizer right after a step: enough to explain that step's update of any element
-    later, whatever the optimizer has done or been replaced by since."""
+class OptimizerStep:
+    """An optimizer's step, kept: the values it used and the state it left, enough to explain
+    its update of any element later, whatever the optimizer has done or been replaced by
+    since. (Not a snapshot: that word is a saved trainer, engine/snapshots.py.)"""
 
     name: str
     t: int
@@ -45,9 +46,9 @@ class UpdateSnapshot:
     def update_terms(
         self, param_index: int, flat_index: int, grad: float, weight_before: float
     ) -> dict:
-        """`Optimizer.update_terms` as of this snapshot."""
+        """`Optimizer.update_terms` as of this step."""
         opt = REGISTRY[self.name](**self.hyperparameters)
-        opt.load_snapshot(self)
+        opt.resume_after(self)
         return opt.update_terms(param_index, flat_index, grad, weight_before)
 
 
@@ -91,21 +92,21 @@ class Optimizer:
         self._state: list[list[np.ndarray]] = []  # per parameter, one array per state name
         self._scratch: list[np.ndarray] = []
 
-    def snapshot(self) -> UpdateSnapshot:
+    def last_step(self) -> OptimizerStep:
         """A copy of what the last step used and left, for explaining it later."""
         if self.t == 0:
             raise RuntimeError("no step has been taken yet")
-        return UpdateSnapshot(
+        return OptimizerStep(
             self.name,
             self.t,
             dict(self._used),
             tuple(tuple(a.copy() for a in arrays) for arrays in self._state),
         )
 
-    def load_snapshot(self, snap: UpdateSnapshot) -> None:
-        """Be the optimizer right after `snap`'s step (its state shared, not copied)."""
-        self.t, self._used = snap.t, dict(snap.hyperparameters)
-        self._state = [list(arrays) for arrays in snap.state]
+    def resume_after(self, step: OptimizerStep) -> None:
+        """Be the optimizer right after `step` (its state shared, not copied)."""
+        self.t, self._used = step.t, dict(step.hyperparameters)
+        self._state = [list(arrays) for arrays in step.state]
 
     def state_arrays(self) -> list[np.ndarray]:
         """The live state arrays (references), parameter by parameter in `state_names` order;
@@ -365,7 +366,7 @@ __all__ = [
     "CONFIG_FIELDS",
     "HYPERPARAMETERS",
     "REGISTRY",
-    "UpdateSnapshot",
+    "OptimizerStep",
     "Optimizer",
     "SGD",
     "Momentum",

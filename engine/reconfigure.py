@@ -72,12 +72,12 @@ def configure(t, changes: dict[str, Any]) -> set[str]:
     elif effect is Effect.NONE:
         t.net.residual = new.residual
     else:
-        _live(t, changed)
+        _live(t, changed, effect)
         undo.settings_changed(t)
     return changed
 
 
-def _live(t, changed: set[str]) -> None:
+def _live(t, changed: set[str], effect: Effect) -> None:
     """A change the weights live through, into the network, the head and the optimizer."""
     c, net = t.config, t.net
     if "activation" in changed:
@@ -92,7 +92,7 @@ def _live(t, changed: set[str]) -> None:
         t.checkpoints.clear()  # the old optimizer's state has another shape
     else:
         t.optimizer.set_hyperparameters(**c.optimizer_hyperparameters())
-    if changed & MODEL_FIELDS:
+    if effect is Effect.MODEL:  # undo's replay would redo them with today's function
         t.checkpoints.clear()
         t.model_changed()
     t.stopping.clear()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .network import LayerTrace
-from .optimizers import UpdateSnapshot
+from .optimizers import OptimizerStep
 
 PHASES = ("forward", "loss", "backward", "update")
 
@@ -104,7 +104,7 @@ class StepRecord:
     update_ratios: list[float] = field(default_factory=list)
     metrics: dict | None = None  # train/test loss and accuracy after the update
     settings: StepSettings | None = None  # what the update was made with
-    optimizer: UpdateSnapshot | None = None  # the optimizer's state right after the update
+    optimizer: OptimizerStep | None = None  # the optimizer's state right after the update
 
     @property
     def applied(self) -> bool:

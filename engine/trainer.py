@@ -16,7 +16,7 @@ changes (`net`, `optimizer`, the counters `step_count`, `epoch` and `pos`, `stop
 `pending_state`), what the last update left (`last_record`, `last_traces`), and the methods
 below that rebuild (`rebuild_data`, `rebuild_model`, `refresh_features`, `refresh_targets`,
 `model_changed`, `discard_pending`) and update (`next_batch`, `fast_update`, `advance`,
-`record`, `step_settings`).
+`params_finite`, `check_stops`, `log_metrics`, `record_for`, `step_settings`).
 """
 
 from __future__ import annotations
@@ -293,11 +293,11 @@ class Trainer:
     def _prepare(self) -> StepRecord:
         """Forward, loss and backward on the next batch, without the update."""
         saved = undo.save(self)
-        rec = self.record(self.next_batch().copy())
+        rec = self.record_for(self.next_batch().copy())
         self.pending_state = saved
         return rec
 
-    def record(self, idx: np.ndarray) -> StepRecord:
+    def record_for(self, idx: np.ndarray) -> StepRecord:
         """Forward, loss and backward on the training rows `idx`, as the next update's record."""
         self._grad_norms = self.grad_norms  # net.grads is about to hold the next batch's
         traces, yhat, t = self._forward_backward(idx)
@@ -345,7 +345,7 @@ class Trainer:
         rec.params_after = net.params.copy()
         delta = rec.params_after - rec.params_before
         rec.update_ratios = update_ratios(delta, rec.params_before, net.layer_offsets)
-        rec.optimizer = self.optimizer.snapshot()
+        rec.optimizer = self.optimizer.last_step()
         add_point(self.history, rec.metrics)
         self.check_stops(epoch_done, rec.metrics, float(np.abs(delta).max(initial=0.0)))
         self.last_record = rec

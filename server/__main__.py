@@ -24,7 +24,8 @@ from .app import create_app
 from .connections import http_protocol, install_repeat_filter, raise_open_file_limit
 from .security import WILDCARD_HOSTS, lan_addresses
 from .settings import Settings
-from .store import StoreBusy, open_store
+from .sqlite_store import open_store
+from .store import ClusterDown, StoreBusy
 
 
 class StartupError(Exception):
@@ -233,7 +234,7 @@ def serve(args: argparse.Namespace) -> None:
     # than every 5 ms so that a reply waits less behind another session's numpy work.
     sys.setswitchinterval(settings.gil_switch_interval_s)
     if settings.redis_url:
-        from .cluster import ClusterDown, check_reachable
+        from .cluster import check_reachable  # only with --redis: it imports redis
 
         try:
             asyncio.run(check_reachable(settings.redis_url, settings.redis_password_file))
@@ -267,7 +268,7 @@ def run_workers(settings: Settings, sock: socket.socket) -> None:
     """`settings.workers` processes accepting on `sock`, each the whole app with its own
     GIL, sharing sessions and rooms through Redis; uvicorn's supervisor restarts one that
     dies (its sessions resume from their checkpoints on whichever worker a tab reaches)."""
-    from uvicorn.supervisors import Multiprocess
+    from uvicorn.supervisors import Multiprocess  # only with --workers
 
     prefix = Settings.model_config["env_prefix"]
     for name, value in settings.model_dump().items():

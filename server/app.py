@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, WebSocket
@@ -17,7 +19,7 @@ from .protocol import PROTOCOL_VERSION
 from .security import SecurityHeaders, trusted_hosts
 from .sessions import SessionManager
 from .settings import Settings
-from .store import open_store
+from .sqlite_store import open_store
 
 
 def create_app(settings: Settings | None = None, trainer_factory=None, store=None) -> FastAPI:
@@ -90,9 +92,6 @@ def create_app(settings: Settings | None = None, trainer_factory=None, store=Non
 def app_from_environment() -> FastAPI:
     """The app of one worker process (`--workers N`): its settings come from the
     BACKPROP_LAB_* variables the supervisor set (workers.py)."""
-    import logging
-    import sys
-
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings()
     sys.setswitchinterval(settings.gil_switch_interval_s)

@@ -22,16 +22,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from engine.config import Config, schema
 
 from . import handlers, polls
+from .messages_in import parse_client_message
+from .messages_out import Hello
 from .protocol import (
     PROTOCOL_VERSION,
     CloseCode,
     Error,
     ErrorCode,
-    Hello,
     ProtocolError,
     encode,
     error_message,
-    parse_client_message,
 )
 from .security import origin_allowed
 from .sessions import PAYER, Session, SessionManager, SessionsFull
@@ -230,19 +230,7 @@ class Connection:
         sender = self.loop.create_task(self._send_loop())
         worker = self.loop.create_task(self._work_loop())
         try:
-            feed = getattr(s, "feed", None)
-            if feed is not None:  # cluster mode: the room's feed on this worker (feeds.py)
-                await feed.welcome(self)
-            else:
-                s.followers.add(self)
-                if s.room is not None:
-                    s.room.presence_changed()
-                await handlers.send_state(self, points=True, history=True, share=False)
-                self.frame(await s.current_frame())
-                if s.room is not None and s.room.ui:
-                    self.reply(s.room.ui_message())
-                if s.room is not None:
-                    await s.room.poll.greet(self)
+            await s.feed.welcome(self)  # the session's own, or its room's channel (feed.py)
             await self._receive_loop()
         finally:
             worker.cancel()

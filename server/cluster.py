@@ -36,6 +36,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
 
 from .budgets import JOIN_BACKOFF_MAX_S, JOIN_BACKOFF_S, JOIN_FORGET_S, JOIN_FREE_FAILURES
+from .feeds import Feeds, RoomPublisher
 from .store import (
     ClusterDown,
     Store,
@@ -48,7 +49,6 @@ from .store import (
 )
 
 if TYPE_CHECKING:
-    from .feeds import Feeds
     from .sessions import Session, SessionManager
 
 log = logging.getLogger("backprop_lab.cluster")
@@ -89,9 +89,6 @@ return 0
 """
 
 
-__all__ = ["DOWN", "Cluster", "ClusterDown", "address_key", "check_reachable", "key"]
-
-
 class Cluster(Store):
     """This worker's view of the service: its id, its Redis connection and what it holds;
     the store of its sessions' checkpoints (store.py)."""
@@ -126,8 +123,6 @@ class Cluster(Store):
     # start and stop
 
     async def start(self, manager: SessionManager | None = None) -> None:
-        from .feeds import Feeds
-
         self.feeds = Feeds(self)
         await self.redis.set(key("worker", self.id), "1", px=ALIVE_MS)
         self.pubsub = self.redis.pubsub()
@@ -354,6 +349,11 @@ class Cluster(Store):
         except DOWN:
             pass
 
+    def publisher(self, code: str) -> RoomPublisher:
+        """What relays room `code`'s traffic to every worker: the holder's session's one
+        follower here (feeds.py)."""
+        return RoomPublisher(self, code)
+
     async def publish(self, channel: str, data: bytes) -> int:
         return await self.redis.publish(channel, data)
 
@@ -419,7 +419,7 @@ class Cluster(Store):
                 raise
             except (*DOWN, RuntimeError, ConnectionError):
                 await asyncio.sleep(0.5)
-                self.pubsub = await resubscribe(self.redis, self.pubsub, channel)
+                self.pubsub = await self.resubscribe(self.pubsub, channel)
                 continue
             if msg is not None and msg.get("type") == "message":
                 try:
@@ -496,25 +496,24 @@ class Cluster(Store):
             log.info("Redis has room again: checkpoints are written again")
         self.full = full
 
+    async def resubscribe(self, pubsub, channel: str):
+        """A fresh subscription to `channel` in place of `pubsub`, whose connection broke (it
+        may fail again: Redis may still be down, and the next read says so)."""
+        try:
+            await pubsub.aclose()
+        except (*DOWN, RuntimeError, ConnectionError):
+            pass
+        fresh = self.redis.pubsub()
+        try:
+            await fresh.subscribe(channel)
+        except (*DOWN, ConnectionError):
+            pass
+        return fresh
+
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.append(task)
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
-
-
-async def resubscribe(client, pubsub, channel: str):
-    """A fresh subscription to `channel` in place of `pubsub`, whose connection broke (it
-    may fail again: Redis may still be down, and the next read says so)."""
-    try:
-        await pubsub.aclose()
-    except (*DOWN, RuntimeError, ConnectionError):
-        pass
-    fresh = client.pubsub()
-    try:
-        await fresh.subscribe(channel)
-    except (*DOWN, ConnectionError):
-        pass
-    return fresh
 
 
 def _out_of_memory(e: BaseException) -> bool:

@@ -29,6 +29,8 @@ from collections import Counter
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .settings import Settings
+
 HEADER_TIMEOUT_S = 10.0
 
 
@@ -124,8 +126,6 @@ class EnvironmentH11(AddressCountedH11):
     def connection_made(self, transport) -> None:  # type: ignore[override]
         cls = type(self)
         if not cls._loaded:
-            from .settings import Settings
-
             settings = Settings()
             cls.per_address = settings.max_connections_per_address
             cls.exempt = frozenset(settings.exempt_addresses)
@@ -152,8 +152,8 @@ def http_protocol(settings) -> type[AddressCountedH11]:
 def raise_open_file_limit(wanted: int) -> int:
     """Raise the soft open-file limit towards `wanted` (up to the hard limit); returns it."""
     try:
-        import resource
-    except ImportError:  # not on this platform
+        import resource  # Unix only: elsewhere the limit stays as it is
+    except ImportError:
         return wanted
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)

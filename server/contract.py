@@ -27,8 +27,10 @@ from pydantic.json_schema import models_json_schema
 
 from engine import config as engine_config
 from engine.csv_points import MAX_CSV_CHARS, MAX_NAME_CHARS
+from engine.trainer import Trainer
 
-from . import frames, protocol
+from . import frames, messages_out, payloads, protocol
+from . import messages_in as msgs
 from .settings import Settings
 
 PATH = Path(__file__).resolve().parent.parent / "static" / "js" / "contract.js"
@@ -64,8 +66,6 @@ def _optimizer_fields() -> dict[str, list[str]]:
 def _record_arrays() -> dict[str, list[str]]:
     """A record frame's array names, per weight layer and whole-batch, read off a real
     applied update of a small network (engine/records.py StepRecord.arrays)."""
-    from engine.trainer import Trainer
-
     t = Trainer(engine_config.Config(n_points=20, hidden=(2,)))
     t.step()
     layer, top = [], []
@@ -94,7 +94,7 @@ def _frame_layout() -> dict[str, Any]:
 
 def _limits() -> dict[str, Any]:
     """Every fixed cap the page must respect (the server's settings come in `hello.limits`)."""
-    step = protocol.Step.model_fields
+    step = msgs.Step.model_fields
     return {
         "max_inputs": engine_config.MAX_INPUTS,
         "max_hidden_layers": engine_config.MAX_HIDDEN_LAYERS,
@@ -102,10 +102,10 @@ def _limits() -> dict[str, Any]:
         "max_points": engine_config.MAX_POINTS,
         "max_classes": engine_config.MAX_CLASSES,
         "max_dropout": engine_config.MAX_DROPOUT,
-        "max_index": protocol.MAX_INDEX,
-        "max_json_int": protocol.MAX_JSON_INT,
-        "max_containers": protocol.MAX_CONTAINERS,
-        "weight_limit": protocol.WEIGHT_LIMIT,
+        "max_index": payloads.MAX_INDEX,
+        "max_json_int": msgs.MAX_JSON_INT,
+        "max_containers": msgs.MAX_CONTAINERS,
+        "weight_limit": msgs.WEIGHT_LIMIT,
         "max_csv_chars": MAX_CSV_CHARS,
         "max_name_chars": MAX_NAME_CHARS,
         "max_step_message_count": _bound(step["count"], "le"),
@@ -135,6 +135,23 @@ def _fields(models) -> dict[str, list[str]]:
 
 
 # JSON schema → JSDoc types
+
+_MODELS = {
+    m.__name__: m
+    for module in (payloads, msgs, messages_out, protocol)
+    for m in vars(module).values()
+    if isinstance(m, type) and issubclass(m, BaseModel)
+}
+# payloads that send only the fields they were given
+SPARSE = {name for name, m in _MODELS.items() if issubclass(m, payloads.Sparse)}
+
+
+def _omitted(name: str) -> set[str]:
+    """A model's fields that are not sent while None (payloads.omitted)."""
+    model = _MODELS.get(name)
+    if model is None:
+        return set()
+    return {f.alias or n for n, f in model.model_fields.items() if f.exclude_if is not None}
 
 
 def _type(s: dict[str, Any]) -> str:
@@ -190,6 +207,8 @@ def _summary(s: dict[str, Any]) -> str:
     text = re.sub(r"^`\{.*?\}`[:;,]?\s*(or `\{.*?\}`[:;,]?\s*)?", "", text)
     end = text.find(". ")
     text = text if end < 0 else text[: end + 1]
+    if not text.strip(" .:"):
+        return ""
     if len(text) > WIDTH - 8:
         text = text[: WIDTH - 9].rsplit(" ", 1)[0] + " …"
     return text[:1].upper() + text[1:]
@@ -209,22 +228,26 @@ def _wrap(text: str, first: str, indent: str) -> list[str]:
 
 def _typedef(name: str, s: dict[str, Any], outbound: bool) -> str:
     """One `@typedef` block. Outbound (server → client): every field is sent, except that a
-    null may be left out (a room's followers get messages without their null fields)."""
-    lines = ["/**"]
-    summary = _summary(s)
+    null may be left out (a room's followers get messages without their null fields), and
+    a `Sparse` payload's optional fields."""
+    outbound = outbound and name not in SPARSE
+    if "properties" in s:
+        required, omitted = set(s.get("required", ())), _omitted(name)
+        props = []
+        for key, prop in s["properties"].items():
+            optional = key in omitted or (_nullable(prop) if outbound else key not in required)
+            props.append(f"{key}{'?' if optional else ''}: {_type(prop)}")
+        type_ = f"{{{', '.join(props)}}}"
+    else:
+        type_ = _type(s)
+    return _comment(f"@typedef {{{type_}}} {name}", _summary(s))
+
+
+def _comment(text: str, summary: str = "") -> str:
+    """`/** summary` and `text` on the lines after it (or on the first), then `*/`."""
     if summary:
-        lines.append(f" * {summary}")
-    if "properties" not in s:
-        lines += _wrap(f"{{{_type(s)}}} {name}", " * @typedef ", " *   ")
-        return "\n".join([*lines, " */"])
-    required = set(s.get("required", ()))
-    props = []
-    for key, prop in s["properties"].items():
-        optional = _nullable(prop) if outbound else key not in required
-        props.append(f"{key}{'?' if optional else ''}: {_type(prop)}")
-    lines += _wrap(f"{{{{{', '.join(props)}}}}} {name}", " * @typedef ", " *   ")
-    lines.append(" */")
-    return "\n".join(lines)
+        return "\n".join([f"/** {summary}", *_wrap(text + " */", " * ", " *   ")])
+    return "\n".join(_wrap(text + " */", "/** ", " *   "))
 
 
 def _schemas(models, mode: str) -> dict[str, dict]:
@@ -235,21 +258,20 @@ def _schemas(models, mode: str) -> dict[str, dict]:
 
 
 def _typedefs() -> str:
-    inbound = _schemas(protocol.CLIENT_MODELS, "validation")
-    server_models = typing.get_args(protocol.ServerMessage)
+    inbound = _schemas(msgs.CLIENT_MODELS, "validation")
+    server_models = typing.get_args(messages_out.ServerMessage)
     outbound = _schemas(server_models, "serialization")
     clash = {k for k in inbound.keys() & outbound.keys() if inbound[k] != outbound[k]}
     assert not clash, f"one name, two schemas: {sorted(clash)}"
     blocks = {name: _typedef(name, s, outbound=False) for name, s in inbound.items()}
     blocks |= {name: _typedef(name, s, outbound=True) for name, s in outbound.items()}
     unions = {
-        "ClientMessage": [m.__name__ for m in protocol.CLIENT_MODELS],
+        "ClientMessage": [m.__name__ for m in msgs.CLIENT_MODELS],
         "ServerMessage": [m.__name__ for m in server_models],
     }
     out = [blocks[name] for name in sorted(blocks)]
     for name, members in unions.items():
-        text = f"{{{' | '.join(members)}}} {name}"
-        out.append("\n".join(["/**", *_wrap(text, " * @typedef ", " *   "), " */"]))
+        out.append(_comment(f"@typedef {{{' | '.join(members)}}} {name}"))
     return "\n".join(out)
 
 
@@ -291,7 +313,7 @@ def _js(value: Any, indent: int = 0, room: int = WIDTH) -> str:
 
 def _constants() -> list[tuple[str, str, Any]]:
     """(name, one line of JSDoc, value) of every exported constant, in this order."""
-    server_models = typing.get_args(protocol.ServerMessage)
+    server_models = typing.get_args(messages_out.ServerMessage)
     return [
         ("PROTOCOL_VERSION", "server/protocol.py PROTOCOL_VERSION", protocol.PROTOCOL_VERSION),
         ("FRAME", "The binary frames' layout (server/frames.py)", _frame_layout()),
@@ -299,44 +321,44 @@ def _constants() -> list[tuple[str, str, Any]]:
         ("CloseCode", "WebSocket close codes (protocol.CloseCode)", _enum(protocol.CloseCode)),
         (
             "CLIENT_MESSAGES",
-            "Every client → server message type and its fields (protocol.CLIENT_MODELS)",
-            _fields(protocol.CLIENT_MODELS),
+            "Every client → server message type and its fields (messages_in.py CLIENT_MODELS)",
+            _fields(msgs.CLIENT_MODELS),
         ),
         (
             "SERVER_MESSAGES",
-            "Every server → client message type and its fields (protocol.ServerMessage)",
+            "Every server → client message type and its fields (messages_out.py ServerMessage)",
             _fields(server_models),
         ),
         (
             "FOLLOWER_MESSAGES",
-            "What a room's follower may send (protocol.FOLLOWER_MESSAGES)",
-            sorted(protocol.FOLLOWER_MESSAGES),
+            "What a room's follower may send (messages_in.py FOLLOWER_MESSAGES)",
+            sorted(msgs.FOLLOWER_MESSAGES),
         ),
         (
             "LARGE_MESSAGES",
             "Messages that may be over max_message_bytes, up to max_import_bytes",
-            sorted(protocol.LARGE_MESSAGES),
+            sorted(msgs.LARGE_MESSAGES),
         ),
-        ("STEP_UNITS", "What a `step` counts", _literal_choices(protocol.Step, "unit")),
-        ("SPLITS", "A point's split", _literal_choices(protocol.AddPoint, "split")),
+        ("STEP_UNITS", "What a `step` counts", _literal_choices(msgs.Step, "unit")),
+        ("SPLITS", "A point's split", _literal_choices(msgs.AddPoint, "split")),
         (
             "SELECTION_KINDS",
             "What an inspector selection is",
-            _literal_choices(protocol.Selection, "kind"),
+            _literal_choices(payloads.Selection, "kind"),
         ),
-        ("VIEWS", "The presenter's pass shown", _literal_choices(protocol.UiShare, "view")),
-        ("LOSS_SCALES", "The loss chart's scale", _literal_choices(protocol.UiShare, "loss_scale")),
+        ("VIEWS", "The presenter's pass shown", _literal_choices(msgs.UiShare, "view")),
+        ("LOSS_SCALES", "The loss chart's scale", _literal_choices(msgs.UiShare, "loss_scale")),
         (
             "CHART_NAMES",
             "What `ui.charts` may name: all charts, or one readout's",
-            _literal_choices(protocol.UiShare, "charts"),
+            _literal_choices(msgs.UiShare, "charts"),
         ),
-        ("LESSON_IDS", "The lessons, by id", _literal_choices(protocol.UiShare, "lesson")),
-        ("ROLES", "A connection's role", _literal_choices(protocol.Hello, "role")),
+        ("LESSON_IDS", "The lessons, by id", _literal_choices(msgs.UiShare, "lesson")),
+        ("ROLES", "A connection's role", _literal_choices(messages_out.Hello, "role")),
         (
             "QUESTION_KINDS",
             "What a presenter may ask the class",
-            list(protocol.QUESTION_KINDS),
+            list(msgs.QUESTION_KINDS),
         ),
         ("LIMITS", "Fixed caps of the engine and the protocol", _limits()),
         (
@@ -384,19 +406,13 @@ def build() -> str:
 
 
 def _blocks(text: str) -> dict[str, str]:
-    """Exported constants and typedefs by name, to say which differ."""
-    out, name, lines = {}, "(header)", []
-    for line in text.splitlines():
-        head = None
-        if line.startswith("export const "):
-            head = line.split()[2]
-        elif "@typedef" in line:
-            head = line.rsplit(" ", 1)[-1].rstrip("*/ ").strip() or line
-        if head and head != name:
-            out[name] = out.get(name, "") + "\n".join(lines)
-            name, lines = head, []
-        lines.append(line)
-    out[name] = out.get(name, "") + "\n".join(lines)
+    """Exported constants and typedefs by name (each with its comment), to say which
+    differ."""
+    chunks = re.split(r"\n(?=/\*\*)", text)
+    out = {}
+    for chunk in chunks:
+        m = re.search(r"^export const (\w+)", chunk, re.M) or re.search(r"(\w+) \*/\s*$", chunk)
+        out[m.group(1) if m else "(header)"] = chunk
     return out
 
 

@@ -23,18 +23,16 @@ import logging
 import math
 import secrets
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from . import readouts
+from . import replies
 from .client import Outbox
-from .cluster import DOWN, ClusterDown, key, resubscribe
+from .messages_out import RoomInfo, RoomUi
 from .polls import RelayedPoll
-from .protocol import CloseCode, RoomUi, encode
-from .protocol import Room as RoomMsg
-from .sessions import Session
-
-if TYPE_CHECKING:
-    from .cluster import Cluster
+from .protocol import CloseCode, encode
+from .sessions import Session, SessionManager
+from .settings import Settings
+from .store import ClusterDown, key
 
 log = logging.getLogger("backprop_lab.feeds")
 
@@ -44,6 +42,23 @@ IDLE_S = 5.0  # a feed with no followers for this long unsubscribes
 KEPT = 256  # messages a feed keeps for joiners whose replica is a moment old
 JOIN_STALE_S = 0.25  # how old a replica a joiner accepts (KEPT covers far more than that)
 HEADER = 13  # kind (1 byte), publisher (4), number (8)
+
+
+class Relay(Protocol):
+    """What feeds use of the cluster (cluster.Cluster, which makes them): the core,
+    this module included, never imports the cluster."""
+
+    redis: Any  # redis.asyncio.Redis
+    settings: Settings
+    manager: SessionManager
+    down_errors: tuple[type[BaseException], ...]  # Redis unreachable, or too slow
+
+    async def load(self, sid: str) -> dict | None: ...
+    async def ask(self, worker: str, op: str, timeout: float, **fields: Any) -> dict | None: ...
+    def tell(self, worker: str, op: str, **fields: Any) -> None: ...
+    async def publish(self, channel: str, data: bytes) -> int: ...
+    async def room_info(self, code: str) -> dict[str, str] | None: ...
+    async def resubscribe(self, pubsub, channel: str) -> Any: ...
 
 
 def pack(kind: bytes, publisher: bytes, seq: int, payloads: tuple[str | bytes, ...]) -> bytes:
@@ -72,7 +87,7 @@ class RoomPublisher:
 
     address = None  # counts against no address: each real follower does, where it connects
 
-    def __init__(self, cluster: Cluster, code: str):
+    def __init__(self, cluster: Relay, code: str):
         settings = cluster.settings
         self.cluster = cluster
         self.channel = key("room", code)
@@ -99,7 +114,7 @@ class RoomPublisher:
         text = json.dumps({"code": int(code), "reason": reason})
         try:
             await self.cluster.publish(self.channel, pack(CLOSE, self.id, self.seq + 1, (text,)))
-        except DOWN:
+        except self.cluster.down_errors:
             pass
 
     def stop(self) -> None:
@@ -118,7 +133,7 @@ class RoomPublisher:
                     for data in batch:
                         pipe.publish(self.channel, data)
                     await pipe.execute()
-            except DOWN:
+            except self.cluster.down_errors:
                 pass  # dropped: followers are told the room reconnects, then get a state
 
 
@@ -137,8 +152,8 @@ class RoomLink:
         self.relay = "ok"
         self.poll = RelayedPoll(feed.cluster, feed.code)  # the presenter's open question
 
-    def message(self, role: str = "follower") -> RoomMsg:
-        return RoomMsg(
+    def message(self, role: str = "follower") -> RoomInfo:
+        return RoomInfo(
             code=self.code,
             role="follower",
             followers=self.followers,
@@ -169,16 +184,14 @@ class Replica(Session):
             manager.heavy_executor,
             budgets=manager.budgets,
         )
-        self.feed = feed
+        self.feed: RoomFeed = feed  # its followers join through the room's channel
         self.room = feed.link
         self.published: list | None = None  # the checkpoint's [publisher, number]
 
-    async def fresh(self) -> None:
-        await self.feed.refresh()
-
 
 class RoomFeed:
-    """One room's channel on this worker, relayed to this worker's followers of it."""
+    """One room's channel on this worker, relayed to this worker's followers of it: the
+    feed (feed.Feed) of the room's replica here."""
 
     def __init__(self, feeds: Feeds, code: str, info: dict[str, str]):
         self.feeds = feeds
@@ -205,7 +218,7 @@ class RoomFeed:
         self.pubsub = self.cluster.redis.pubsub()
         try:
             await self.pubsub.subscribe(self.channel)
-        except DOWN as e:
+        except self.cluster.down_errors as e:
             raise ClusterDown(str(e)) from None
         await self.refresh()
         self._task = asyncio.get_running_loop().create_task(self._listen_loop())
@@ -234,7 +247,7 @@ class RoomFeed:
             if alive:
                 await cluster.ask(holder.decode(), "checkpoint", 2.0, sid=self.sid)
             record = await cluster.load(self.sid)
-        except DOWN as e:
+        except self.cluster.down_errors as e:
             if self.session is not None:
                 return False  # keep the copy there is
             raise ClusterDown(str(e)) from None
@@ -269,8 +282,8 @@ class RoomFeed:
         n_history = conn.settings.history_points
 
         def read(t):
-            state = readouts.session_state(s, t, points=True, history=n_history)
-            return encode(state), s._weights(t, for_room=True)[1], s.published
+            state = replies.session_state(s, t, points=True, history=n_history)
+            return encode(state), s.followers_frame(t), s.published
 
         state, frame, published = await s.call(read)
         question = await self.link.poll.texts(conn)
@@ -346,12 +359,12 @@ class RoomFeed:
                     await self._check_holder()
             except asyncio.CancelledError:
                 raise
-            except (*DOWN, RuntimeError, ConnectionError, ClusterDown):
+            except (*self.cluster.down_errors, RuntimeError, ConnectionError, ClusterDown):
                 if self.link.relay == "ok":
                     self.link.relay = "reconnecting"
                     self._tell_link()
                 await asyncio.sleep(0.5)
-                self.pubsub = await resubscribe(self.cluster.redis, self.pubsub, self.channel)
+                self.pubsub = await self.cluster.resubscribe(self.pubsub, self.channel)
                 continue
             if msg is not None and msg.get("type") == "message":
                 try:
@@ -372,7 +385,7 @@ class RoomFeed:
         await self._nudge()  # the holder says again who is online and how many follow
         n_history = self.cluster.settings.history_points  # the charts missed some steps
         state = await s.call(
-            lambda t: encode(readouts.session_state(s, t, points=True, history=n_history))
+            lambda t: encode(replies.session_state(s, t, points=True, history=n_history))
         )
         frame = await s.current_frame()
         for f in self.followers:
@@ -403,6 +416,11 @@ class RoomFeed:
             await self.close(CloseCode.ROOM_GONE, "the room has closed")
         self.room_missing = missing
 
+    async def expect_joiner(self) -> None:
+        """A joiner is on its way: the feed stays, its replica at most JOIN_STALE_S old."""
+        self._idle_since = None
+        await self.refresh(within=JOIN_STALE_S)
+
     def nudge(self) -> None:
         """Ask the holder to recount followers (someone came or went here)."""
         loop = asyncio.get_running_loop()
@@ -412,7 +430,7 @@ class RoomFeed:
     async def _nudge(self) -> None:
         try:
             holder = await self.cluster.redis.get(key("lease", self.sid))
-        except DOWN:
+        except self.cluster.down_errors:
             return
         if holder:
             self.cluster.tell(holder.decode(), "presence", code=self.code)
@@ -429,7 +447,7 @@ class RoomFeed:
     async def _unsubscribe(self) -> None:
         try:
             await self.pubsub.aclose()
-        except (*DOWN, RuntimeError, ConnectionError):
+        except (*self.cluster.down_errors, RuntimeError, ConnectionError):
             pass
 
     async def close(self, code: int, reason: str) -> None:
@@ -445,7 +463,7 @@ class RoomFeed:
 class Feeds:
     """This worker's feeds, one per room its followers follow."""
 
-    def __init__(self, cluster: Cluster):
+    def __init__(self, cluster: Relay):
         self.cluster = cluster
         self.by_code: dict[str, RoomFeed] = {}
         self._starting: dict[str, asyncio.Task] = {}
@@ -455,8 +473,7 @@ class Feeds:
         code = code.upper()
         feed = self.by_code.get(code)
         if feed is not None and not feed.closed:
-            feed._idle_since = None  # a joiner is on its way: the feed stays
-            await feed.refresh(within=JOIN_STALE_S)
+            await feed.expect_joiner()
             return feed
         task = self._starting.get(code)
         if task is None:

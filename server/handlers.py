@@ -20,13 +20,16 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from engine import csv_points
-from engine.config import FIELDS, LIVE_FIELDS, ConfigError
+from engine.config import LIVE_FIELDS, ConfigError
 from engine.csv_points import CsvError
+from engine.reconfigure import effect_of
 from engine.trainer import SnapshotError, TrainerError
 
-from . import compare, protocol, questions, readouts
+from . import compare, questions, replies
+from . import messages_in as msgs
+from . import messages_out as out
 from .budgets import over_memory
-from .protocol import ErrorCode, ProtocolError, encode
+from .protocol import CloseCode, ErrorCode, ProtocolError, encode
 from .sessions import SessionsFull
 from .store import address_key
 
@@ -35,7 +38,6 @@ log = logging.getLogger("backprop_lab.handlers")
 if TYPE_CHECKING:
     from .client import Connection
 
-DATA_GROUP = frozenset(f.name for f in FIELDS if f.group == "data")
 HEAVY_STEPS = 20  # a `step` of more updates than this runs as a series of short jobs
 LONG_STEP_CHUNK_S = 0.03  # CPU seconds of each of those jobs
 READ_ONLY = frozenset(
@@ -58,7 +60,7 @@ Handler = Callable[["Connection", object], Awaitable[None]]
 
 async def dispatch(conn: Connection, msg) -> None:
     """Run the handler for `msg`; engine refusals are raised as ProtocolError."""
-    if conn.role == "follower" and msg.type not in protocol.FOLLOWER_MESSAGES:
+    if conn.role == "follower" and msg.type not in msgs.FOLLOWER_MESSAGES:
         room = conn.session.room
         raise ProtocolError(
             ErrorCode.FORBIDDEN,
@@ -81,7 +83,12 @@ async def dispatch(conn: Connection, msg) -> None:
 
 
 async def send_state(
-    conn: Connection, *, points: bool = False, history: bool = False, share: bool = True
+    conn: Connection,
+    *,
+    points: bool = False,
+    history: bool = False,
+    share: bool = True,
+    effect: str | None = None,
 ) -> None:
     """Queue a `state` message, for the room too unless not `share`; points go out on a
     connection's first state regardless."""
@@ -89,7 +96,9 @@ async def send_state(
     points = points or not conn.sent_points
     n_history = conn.settings.history_points if history else None
     state = await s.call(
-        lambda t: encode(readouts.session_state(s, t, points=points, history=n_history))
+        lambda t: encode(
+            replies.session_state(s, t, points=points, history=n_history, effect=effect)
+        )
     )
     conn.sent_points = True
     if share:
@@ -102,31 +111,37 @@ def _out_of_range(field: str, message: str, type_: str) -> ProtocolError:
     return ProtocolError(ErrorCode.OUT_OF_RANGE, f"`{field}`: {message}", field, type_)
 
 
-async def on_configure(conn: Connection, msg: protocol.Configure) -> None:
+async def on_configure(conn: Connection, msg: msgs.Configure | msgs.Set) -> None:
+    """The client says what it wants changed; the engine decides what that does
+    (reconfigure.effect_of) and the `state` says it: "none", "live" or "model" (the weights
+    kept), "network" (a new network), "data" (new points too); null when nothing changed.
+    History goes with it when the network was rebuilt, the points when the data was. `set`,
+    the deprecated alias, first refuses any field whose change would not keep the weights."""
+    changes = msg.config.model_dump()
+    if msg.type == "set" and (rebuilds := [n for n in changes if n not in LIVE_FIELDS]):
+        raise ProtocolError(
+            ErrorCode.BAD_CONFIG,
+            f"{rebuilds[0]}: not a live hyperparameter "
+            "(changing it rebuilds the network); use configure",
+            rebuilds[0],
+            "set",
+        )
     s = conn.session
 
-    changed = await s.call(lambda t: compare.configure(s, t, dict(msg.config)))
-    await send_state(conn, points=bool(changed & DATA_GROUP), history=bool(changed))
+    def job(t):
+        effect = effect_of(t.config, changes)  # ConfigError, naming the field, if invalid
+        return effect.value if compare.configure(s, t, changes) else None
+
+    effect = await s.call(job)
+    rebuilt = effect in ("network", "data")
+    await send_state(conn, points=effect == "data", history=rebuilt, effect=effect)
     s.request_render()
 
 
-async def on_set(conn: Connection, msg: protocol.Set) -> None:
-    for name in msg.config:
-        if name not in LIVE_FIELDS:
-            raise ProtocolError(
-                ErrorCode.BAD_CONFIG,
-                f"{name}: not a live hyperparameter "
-                "(changing it rebuilds the network); use configure",
-                name,
-                "set",
-            )
-    s = conn.session
-    await s.call(lambda t: compare.configure(s, t, dict(msg.config)))
-    await send_state(conn)
-    s.request_render()
+on_set = on_configure  # `set` is `configure` refusing what would not keep the weights
 
 
-async def on_step(conn: Connection, msg: protocol.Step) -> None:
+async def on_step(conn: Connection, msg: msgs.Step) -> None:
     s, settings = conn.session, conn.settings
     cap = {"update": settings.max_step_count, "epoch": settings.max_step_epochs, "phase": 4}[
         msg.unit
@@ -202,14 +217,14 @@ def _step_job(t, count: int, unit: str, s):
 
 def _step_reply(t, rec, count: int, run_b):
     """(step reply, last record, stopped event or None) after a step command."""
-    reply = encode(readouts.step_message(t, rec, count, playing=False, run_b=run_b))
+    reply = encode(replies.step_message(t, rec, count, playing=False, run_b=run_b))
     stopped = None
     if t.stopped is not None:
-        stopped = encode(protocol.Stopped(reason=t.stopped, message=t.stop_message))
+        stopped = encode(out.Stopped(reason=t.stopped, message=t.stop_message))
     return reply, rec, stopped
 
 
-async def on_play(conn: Connection, msg: protocol.Play) -> None:
+async def on_play(conn: Connection, msg: msgs.Play) -> None:
     settings = conn.settings
     if msg.rate is not None:
         top = settings.max_speed * settings.frame_rate
@@ -227,13 +242,13 @@ async def on_play(conn: Connection, msg: protocol.Play) -> None:
     await send_state(conn)
 
 
-async def on_pause(conn: Connection, msg: protocol.Pause) -> None:
+async def on_pause(conn: Connection, msg: msgs.Pause) -> None:
     conn.session.pause()
     await send_state(conn)
     conn.session.request_render()
 
 
-async def on_reset(conn: Connection, msg: protocol.Reset) -> None:
+async def on_reset(conn: Connection, msg: msgs.Reset) -> None:
     s = conn.session
 
     def job(t):
@@ -245,7 +260,7 @@ async def on_reset(conn: Connection, msg: protocol.Reset) -> None:
     s.request_render()
 
 
-async def on_step_back(conn: Connection, msg: protocol.StepBack) -> None:
+async def on_step_back(conn: Connection, msg: msgs.StepBack) -> None:
     s = conn.session
     if s.playing:
         s.pause()
@@ -257,14 +272,14 @@ async def on_step_back(conn: Connection, msg: protocol.StepBack) -> None:
     s.request_render()
 
 
-async def on_inspect(conn: Connection, msg: protocol.Inspect) -> None:
+async def on_inspect(conn: Connection, msg: msgs.Inspect) -> None:
     result = await conn.session.call(
         lambda t: t.explain(layer=msg.layer, j=msg.neuron, i=msg.source, example=msg.example)
     )
-    conn.session.share(encode(protocol.Inspection(result=result)))
+    conn.session.share(encode(out.Inspection(result=result)))
 
 
-async def on_set_weight(conn: Connection, msg: protocol.SetWeight) -> None:
+async def on_set_weight(conn: Connection, msg: msgs.SetWeight) -> None:
     s = conn.session
 
     def job(t):
@@ -278,7 +293,7 @@ async def on_set_weight(conn: Connection, msg: protocol.SetWeight) -> None:
     conn.session.request_render()
 
 
-async def on_add_point(conn: Connection, msg: protocol.AddPoint) -> None:
+async def on_add_point(conn: Connection, msg: msgs.AddPoint) -> None:
     s = conn.session
     await s.call(
         lambda t: compare.edit_points(
@@ -289,7 +304,7 @@ async def on_add_point(conn: Connection, msg: protocol.AddPoint) -> None:
     conn.session.request_render()
 
 
-async def on_remove_point(conn: Connection, msg: protocol.RemovePoint) -> None:
+async def on_remove_point(conn: Connection, msg: msgs.RemovePoint) -> None:
     s = conn.session
     await s.call(
         lambda t: compare.edit_points(s, t, lambda u: u.remove_point(msg.split, msg.index))
@@ -298,7 +313,7 @@ async def on_remove_point(conn: Connection, msg: protocol.RemovePoint) -> None:
     conn.session.request_render()
 
 
-async def on_export(conn: Connection, msg: protocol.Export) -> None:
+async def on_export(conn: Connection, msg: msgs.Export) -> None:
     """The session as JSON. Encoded once per state (a class asking for it costs one encode),
     and charged to the asker by its size: a big snapshot uses many messages' tokens."""
     s = conn.session
@@ -319,7 +334,7 @@ async def on_export(conn: Connection, msg: protocol.Export) -> None:
         )
         cached = s.export_cache
         if cached is None or cached[0] != key:
-            cached = s.export_cache = (key, encode(protocol.Snapshot(snapshot=t.snapshot())))
+            cached = s.export_cache = (key, encode(out.Snapshot(snapshot=t.snapshot())))
         return cached[1]
 
     text = await s.call(job)
@@ -335,14 +350,14 @@ async def on_export(conn: Connection, msg: protocol.Export) -> None:
     conn.reply(text)
 
 
-async def on_import(conn: Connection, msg: protocol.Import) -> None:
+async def on_import(conn: Connection, msg: msgs.Import) -> None:
     s = conn.session
     factory = s.trainer.__class__
 
     def load(_):
         # built and read in full before it replaces anything: a refusal changes nothing
-        trainer = factory.from_snapshot(dict(msg.snapshot))
-        readouts.state_message(
+        trainer = factory.from_snapshot(msg.snapshot.model_dump(mode="json"))
+        replies.state_message(
             trainer, playing=False, speed=1, points=True, history=conn.settings.history_points
         )
         return trainer
@@ -383,7 +398,7 @@ async def _replace_trainer(conn: Connection, trainer) -> None:
     s.request_render()
 
 
-async def on_import_points(conn: Connection, msg: protocol.ImportPoints) -> None:
+async def on_import_points(conn: Connection, msg: msgs.ImportPoints) -> None:
     """A CSV file read (csv_points.parse) off the loop; previewed, or trained on from fresh
     weights by a new trainer that replaces the session's only once it is built (like
     `import`), so a refusal, run B's included, changes nothing."""
@@ -405,12 +420,12 @@ async def on_import_points(conn: Connection, msg: protocol.ImportPoints) -> None
     except CsvError as e:
         raise ProtocolError(ErrorCode.REJECTED, str(e)[:300], "csv", "import_points") from None
     if trainer is None:
-        conn.reply(encode(protocol.PointsPreview(preview=imported.preview())))
+        conn.reply(encode(out.PointsPreview(preview=imported.preview())))
         return
     await _replace_trainer(conn, trainer)
 
 
-async def on_export_points(conn: Connection, msg: protocol.ExportPoints) -> None:
+async def on_export_points(conn: Connection, msg: msgs.ExportPoints) -> None:
     """The points as CSV, charged to the asker by its size like `export`."""
     s = conn.session
     await s.fresh()
@@ -428,10 +443,10 @@ async def on_export_points(conn: Connection, msg: protocol.ExportPoints) -> None
             None,
             "export_points",
         )
-    conn.reply(encode(protocol.PointsCsv(name=name, csv=text)))
+    conn.reply(encode(out.PointsCsv(name=name, csv=text)))
 
 
-async def on_gradcheck(conn: Connection, msg: protocol.Gradcheck) -> None:
+async def on_gradcheck(conn: Connection, msg: msgs.Gradcheck) -> None:
     """A bounded check (engine/gradcheck.py) run a slice at a time in the long-jobs pool: each
     slice is charged to the asker's address as it ends, an address over its share waits
     between slices, every other job in the pool gets in between two slices, and when the
@@ -442,23 +457,23 @@ async def on_gradcheck(conn: Connection, msg: protocol.Gradcheck) -> None:
         await s.call(job.run, heavy=True)
         if wait := budgets.cpu_wait(conn.address):
             await asyncio.sleep(wait)
-    s.share(encode(protocol.GradcheckResult(result=job.result())))
+    s.share(encode(out.GradcheckResult(result=job.result())))
 
 
-async def on_view(conn: Connection, msg: protocol.View) -> None:
+async def on_view(conn: Connection, msg: msgs.View) -> None:
     await send_state(conn, share=False)
 
 
-async def on_leave(conn: Connection, msg: protocol.Leave) -> None:
+async def on_leave(conn: Connection, msg: msgs.Leave) -> None:
     if conn.role == "follower":  # stops following; the room goes on
-        await conn.close(protocol.CloseCode.LEFT, "stopped following at the client's request")
+        await conn.close(CloseCode.LEFT, "stopped following at the client's request")
         return
     await conn.manager.end(
-        conn.session, protocol.CloseCode.LEFT, "the session ended at the client's request"
+        conn.session, CloseCode.LEFT, "the session ended at the client's request"
     )
 
 
-async def on_set_params(conn: Connection, msg: protocol.SetParams) -> None:
+async def on_set_params(conn: Connection, msg: msgs.SetParams) -> None:
     s = conn.session
     await s.call(
         lambda t: compare.edit_weights(s, t, lambda u: u.set_parameters(msg.weights, msg.biases))
@@ -467,7 +482,7 @@ async def on_set_params(conn: Connection, msg: protocol.SetParams) -> None:
     conn.session.request_render()
 
 
-async def on_open_room(conn: Connection, msg: protocol.OpenRoom) -> None:
+async def on_open_room(conn: Connection, msg: msgs.OpenRoom) -> None:
     manager, cap = conn.manager, conn.settings.max_rooms_per_address
     if conn.session.room is None:
         if manager.cluster is not None:  # counted on every worker
@@ -489,15 +504,15 @@ async def on_open_room(conn: Connection, msg: protocol.OpenRoom) -> None:
     conn.reply(encode(room.message("presenter")))
 
 
-async def on_close_room(conn: Connection, msg: protocol.CloseRoom) -> None:
+async def on_close_room(conn: Connection, msg: msgs.CloseRoom) -> None:
     room = conn.session.room
     if room is not None:
         await conn.manager.rooms.close(room, "the presenter closed the room")
 
-    conn.reply(encode(protocol.Room(code=None, role="solo")))
+    conn.reply(encode(out.RoomInfo(code=None, role="solo")))
 
 
-async def on_ui(conn: Connection, msg: protocol.UiShare) -> None:
+async def on_ui(conn: Connection, msg: msgs.UiShare) -> None:
     room = conn.session.room
     if room is None:
         raise ProtocolError(
@@ -516,7 +531,7 @@ async def on_ui(conn: Connection, msg: protocol.UiShare) -> None:
         f.reply(text)
 
 
-async def on_fork(conn: Connection, msg: protocol.Fork) -> None:
+async def on_fork(conn: Connection, msg: msgs.Fork) -> None:
     if conn.role != "follower":
         raise ProtocolError(
             ErrorCode.REJECTED,
@@ -532,10 +547,10 @@ async def on_fork(conn: Connection, msg: protocol.Fork) -> None:
         fork = await conn.manager.create(lambda: factory.from_snapshot(snap), conn.address)
     except SessionsFull as e:
         raise ProtocolError(ErrorCode.REJECTED, f"no fork: {e}", None, "fork") from None
-    conn.reply(encode(protocol.Forked(session=fork.id, step=step)))
+    conn.reply(encode(out.Forked(session=fork.id, step=step)))
 
 
-async def on_compare(conn: Connection, msg: protocol.Compare) -> None:
+async def on_compare(conn: Connection, msg: msgs.Compare) -> None:
     s = conn.session
     if msg.config is None:
         await s.call(lambda _: compare.stop(s))
@@ -549,7 +564,7 @@ async def on_compare(conn: Connection, msg: protocol.Compare) -> None:
             )
         if s.playing:
             s.pause()
-        await s.call(lambda t: compare.start(s, t, dict(msg.config), msg.restart))
+        await s.call(lambda t: compare.start(s, t, msg.config.model_dump(), msg.restart))
     await send_state(conn, history=True)
     s.request_render()
 
@@ -566,7 +581,7 @@ def _room_of(conn: Connection, type_: str):
     return room
 
 
-async def on_ask(conn: Connection, msg: protocol.Ask) -> None:
+async def on_ask(conn: Connection, msg: msgs.Ask) -> None:
     """The engine's answer is worked out now, for the next update (questions.py)."""
     room, s = _room_of(conn, "ask"), conn.session
     example = room.ui.get("example")
@@ -574,7 +589,7 @@ async def on_ask(conn: Connection, msg: protocol.Ask) -> None:
     await room.poll.ask(posed)
 
 
-async def on_answer(conn: Connection, msg: protocol.Answer) -> None:
+async def on_answer(conn: Connection, msg: msgs.Answer) -> None:
     if conn.role != "follower":
         raise ProtocolError(
             ErrorCode.REJECTED, "the class answers; the presenter reveals", None, "answer"
@@ -582,11 +597,11 @@ async def on_answer(conn: Connection, msg: protocol.Answer) -> None:
     await _room_of(conn, "answer").poll.answer(conn, msg.question, msg.value)
 
 
-async def on_reveal(conn: Connection, msg: protocol.Reveal) -> None:
+async def on_reveal(conn: Connection, msg: msgs.Reveal) -> None:
     await _room_of(conn, "reveal").poll.reveal()
 
 
-# `on_<type>` for each message protocol.py lists, found by name: a message without its
+# `on_<type>` for each message messages_in.py lists, found by name: a message without its
 # handler fails at import
-HANDLERS: dict[str, Handler] = {t: globals()[f"on_{t}"] for t in protocol.CLIENT_TYPES}
-assert set(HANDLERS) == set(protocol.CLIENT_TYPES), "every client message needs a handler"
+HANDLERS: dict[str, Handler] = {t: globals()[f"on_{t}"] for t in msgs.CLIENT_TYPES}
+assert set(HANDLERS) == set(msgs.CLIENT_TYPES), "every client message needs a handler"

@@ -19,7 +19,7 @@ from engine.readouts import READOUT_NAMES
 class Lesson:
     """One lesson. `rate` is its Play pace in updates a second (one of the page's speeds,
     static/js/state.js PLAY_RATES): slow where each update should be watched, fast where the
-    idea needs thousands. `charts` is the chart it is about (one of CHARTS: "all", or a
+    idea needs thousands. `charts` is the chart it is about (one of CHART_NAMES: "all", or a
     readout's name such as "loss" or "grad_norms"), shown alone where all do not fit. `compare`
     (optional) is the second run's changes in compare mode. `question` (optional) is what the
     presenter may ask the class at the lesson's moment (`moment` says when): an `ask`
@@ -57,9 +57,9 @@ class Lesson:
         return out
 
 
-# The page's chart tabs (static/js/charts_view.js CHARTS): every chart, or the one of a
+# What a chart tab is named (a lesson's `charts`, the `ui` message's): every chart, or the one of a
 # readout the engine lists (a chart is named by its readout).
-CHARTS = ("all", *READOUT_NAMES)
+CHART_NAMES = ("all", *READOUT_NAMES)
 
 # Shared by every lesson unless it says otherwise: the engine defaults it relies on, spelled
 # out so that a change of default cannot change a lesson.

@@ -24,7 +24,9 @@ import re
 from typing import TYPE_CHECKING
 
 from . import questions
-from .protocol import Answers, ErrorCode, ProtocolError, encode
+from .messages_out import Answers
+from .protocol import ErrorCode, ProtocolError, encode
+from .store import key
 
 if TYPE_CHECKING:
     from .client import Connection
@@ -100,8 +102,6 @@ class RedisBallot:
     `ansc:…` once closed, `ansa:…:<address>` each address's voters."""
 
     def __init__(self, cluster, code: str, qid: str):
-        from .store import key
-
         self.cluster, self.redis = cluster, cluster.redis
         self.answers_key, self.closed_key = key("ans", code, qid), key("ansc", code, qid)
         self.address_key = lambda a: key("ansa", code, qid, a or "")
@@ -130,11 +130,9 @@ class RedisBallot:
         return await self._call(self.redis.eval(script, len(keys), *keys, *args))
 
     async def _call(self, awaitable):
-        from .cluster import DOWN
-
         try:
             return await awaitable
-        except DOWN:
+        except self.cluster.down_errors:
             raise ProtocolError(
                 ErrorCode.REJECTED,
                 "the server cannot reach its shared store for a moment; answer again",

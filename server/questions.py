@@ -23,7 +23,7 @@ from typing import Any
 from engine.features import FEATURE_LABELS
 from engine.trainer import TrainerError
 
-from . import protocol
+from . import messages_in, messages_out, payloads
 from .protocol import ErrorCode, ProtocolError
 
 SIGNS = ("up", "down", "unchanged")
@@ -54,8 +54,8 @@ class Posed:
     tolerance: float | None = None
     id: str = field(default_factory=lambda: secrets.token_hex(4))
 
-    def message(self, answer: str | float | None = None) -> protocol.Question:
-        return protocol.Question(
+    def message(self, answer: str | float | None = None) -> messages_out.Question:
+        return messages_out.Question(
             id=self.id,
             kind=self.kind,
             prompt=self.prompt,
@@ -93,9 +93,9 @@ class Posed:
             counts[min(BINS - 1, int((float(v) - lo) / width))] += 1
         return counts, edges
 
-    def reveal(self, values: list, followers: int) -> protocol.RevealMsg:
+    def reveal(self, values: list, followers: int) -> messages_out.RevealMsg:
         counts, bins = self.tally(values, with_truth=True)
-        return protocol.RevealMsg(
+        return messages_out.RevealMsg(
             id=self.id,
             kind=self.kind,
             truth=self.truth,
@@ -138,7 +138,7 @@ def checked(choices: tuple[str, ...] | list[str] | None, value) -> str | float:
     return value
 
 
-def pose(trainer, spec: protocol.QuestionSpec, example: int | None) -> Posed:
+def pose(trainer, spec: messages_in.QuestionSpec, example: int | None) -> Posed:
     """Trainer lock held: `spec` as a question, with the engine's answer. TrainerError when
     the engine cannot answer it (a target outside the network, a regression's class...)."""
     return KINDS[spec.kind](trainer, spec, example)
@@ -167,7 +167,7 @@ def _neuron_name(trainer, layer: int, j: int) -> str:
     return f"neuron {j + 1} of layer {layer}"
 
 
-def _link(trainer, spec) -> protocol.Selection:
+def _link(trainer, spec) -> payloads.Selection:
     t = spec.target
     if t is None or t.kind != "link" or t.i is None:
         raise TrainerError("this question is about a link: give its layer, i and j")
@@ -308,4 +308,4 @@ KINDS: dict[str, Any] = {
     "loss_direction": _loss_direction,
     "class_of_point": _class_of_point,
 }
-assert set(KINDS) == set(protocol.QUESTION_KINDS), "every question kind needs its function"
+assert set(KINDS) == set(messages_in.QUESTION_KINDS), "every question kind needs its function"

@@ -17,9 +17,9 @@ import asyncio
 import secrets
 from typing import TYPE_CHECKING
 
+from .messages_out import RoomInfo, RoomUi
 from .polls import Poll
-from .protocol import CloseCode, RoomUi, encode
-from .protocol import Room as RoomMsg
+from .protocol import CloseCode, encode
 from .security import WILDCARD_HOSTS, lan_addresses
 from .settings import Settings
 from .store import address_key, digest, key
@@ -34,7 +34,8 @@ PRESENCE_PERIOD_S = 0.5
 
 def qr_rows(text: str) -> list[str]:
     """`text` as a QR code (error correction M), one string of 0/1 per module row."""
-    import segno  # a QR encoder is a standard, fiddly algorithm: the library beats hand code
+    # a QR encoder is a standard, fiddly algorithm: the library beats hand code
+    import segno  # here: its 50 ms of import are paid only once a room opens
 
     return [
         "".join("1" if m else "0" for m in row)
@@ -72,9 +73,9 @@ class Room:
             return []  # the page's own origin is the address followers use
         return [f"http://{ip}:{settings.port}{self.join_path}" for ip in lan_addresses()]
 
-    def message(self, role: str) -> RoomMsg:
+    def message(self, role: str) -> RoomInfo:
         presenter = role == "presenter"
-        return RoomMsg(
+        return RoomInfo(
             code=self.code,
             role=role,
             followers=self.followers,
@@ -157,11 +158,9 @@ class Rooms:
     async def _share(self, room: Room) -> bool:
         if self.cluster is None:
             return True
-        from .feeds import RoomPublisher
-
         if not await self.cluster.register_room(room):
             return False
-        room.cluster, room.publisher = self.cluster, RoomPublisher(self.cluster, room.code)
+        room.cluster, room.publisher = self.cluster, self.cluster.publisher(room.code)
         room.counted = 0
         room.session.followers.add(room.publisher)
         room.presence_changed()

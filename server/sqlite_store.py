@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .store import Store, StoreBusy, StoreFull, ttl_of, with_histories
+from .store import Store, StoreBusy, StoreFull, state_dir, ttl_of, with_histories
 
 if TYPE_CHECKING:
     from .sessions import Session
@@ -264,3 +264,24 @@ def _lock(directory: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd
+
+
+def open_store(settings: Settings) -> Store | None:
+    """The store `settings` choose when there is no Redis: a SQLite file in the state
+    directory, or None (`--state none`, or a directory that cannot be written: then with one
+    warning, and sessions live in memory as before). Raises StoreBusy when another process
+    holds that directory."""
+    directory = state_dir(settings.state)
+    if directory is None:
+        return None
+    try:
+        return SqliteStore(directory, settings)
+    except StoreBusy:
+        raise
+    except Exception as e:  # noqa: BLE001  (read-only, full, not a directory...: run on)
+        log.warning(
+            "cannot keep sessions in %s (%s): they live in memory only and a restart loses them",
+            directory,
+            e,
+        )
+        return None

@@ -6,7 +6,7 @@ exactly. The server writes every changed session at most `checkpoint_period_s` a
 loop below), at once when its tab goes or its room closes, and all of them on a clean stop.
 
 - `sqlite_store.SqliteStore`, the default for one process: a SQLite file in the user's state
-  directory (`--state DIR`; `--state none` keeps nothing, as before).
+  directory (`--state DIR`; `--state none` keeps nothing, as before; `open_store` there).
 - `cluster.Cluster`, with `--redis`: the same checkpoints in Redis, where every worker finds
   them, plus leases and rooms shared by the workers. Only that module imports redis.
 
@@ -164,26 +164,3 @@ async def checkpoint_loop(manager: SessionManager, store: Store) -> None:
             except Exception:
                 s.changed = True
                 log.exception("checkpointing session %s failed", s.id[:6])
-
-
-def open_store(settings: Settings) -> Store | None:
-    """The store `settings` choose when there is no Redis: a SQLite file in the state
-    directory, or None (`--state none`, or a directory that cannot be written: then with one
-    warning, and sessions live in memory as before). Raises StoreBusy when another process
-    holds that directory."""
-    directory = state_dir(settings.state)
-    if directory is None:
-        return None
-    from .sqlite_store import SqliteStore
-
-    try:
-        return SqliteStore(directory, settings)
-    except StoreBusy:
-        raise
-    except Exception as e:  # noqa: BLE001  (read-only, full, not a directory...: run on)
-        log.warning(
-            "cannot keep sessions in %s (%s): they live in memory only and a restart loses them",
-            directory,
-            e,
-        )
-        return None

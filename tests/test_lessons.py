@@ -270,7 +270,7 @@ def test_two_lessons_ask_the_class_at_their_moment():
     """Issue 27: the lessons' questions are valid `ask` questions the engine can answer at
     the lesson's start; where a lesson claims the answer (the loss goes up at learning rate
     3), the engine agrees, and so does a second trainer stepped here."""
-    from server.protocol import QuestionSpec
+    from server.messages_in import QuestionSpec
     from server.questions import pose
 
     asking = [lesson for lesson in LESSONS if lesson.question is not None]

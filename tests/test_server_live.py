@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from websockets.exceptions import InvalidStatus
 
 from engine.config import DATASETS, FEATURES, OPTIMIZERS
-from server.protocol import ErrorCode, ProtocolError, parse_client_message
+from server.messages_in import parse_client_message
+from server.protocol import ErrorCode, ProtocolError
 from server.settings import Settings
 from tests.helpers.stalled import masked_frame, stalled_client
 from tests.helpers.tabs import LiveTab

@@ -14,7 +14,7 @@ import pytest
 
 from engine.config import FEATURES
 from engine.trainer import Trainer
-from server import frames, protocol
+from server import frames, messages_in, messages_out, protocol
 from server.__main__ import page_urls, parse_args
 from server.assets import asset_dirs
 from server.client import Outbox, TokenBucket
@@ -31,25 +31,25 @@ DEEP = dict(features=list(FEATURES), hidden=[8] * 6)
 
 def test_every_client_type_has_a_model_and_a_handler():
     # derived here from the parser's own union, not from CLIENT_TYPES (a second list)
-    union, _discriminator = typing.get_args(protocol.ClientMessage)
+    union, _discriminator = typing.get_args(messages_in.ClientMessage)
     models = typing.get_args(union)
     parsed = {typing.get_args(m.model_fields["type"].annotation)[0] for m in models}
     assert len(parsed) == len(models) == 27
-    assert parsed == set(protocol.CLIENT_TYPES), parsed ^ set(protocol.CLIENT_TYPES)
+    assert parsed == set(messages_in.CLIENT_TYPES), parsed ^ set(messages_in.CLIENT_TYPES)
     assert parsed == set(HANDLERS), parsed ^ set(HANDLERS)
     assert all(inspect.iscoroutinefunction(h) for h in HANDLERS.values())
     # and each type the parser accepts reaches its handler's model
     for m in models:
         (type_,) = typing.get_args(m.model_fields["type"].annotation)
         try:
-            assert isinstance(protocol.parse_client_message(json.dumps({"type": type_})), m)
+            assert isinstance(messages_in.parse_client_message(json.dumps({"type": type_})), m)
         except protocol.ProtocolError as e:  # a required field is missing, not the type
             assert e.code != protocol.ErrorCode.UNKNOWN_TYPE, (type_, e)
 
 
 def test_bare_step_parses_to_one_update():
-    m = protocol.parse_client_message('{"type": "step"}')
-    assert isinstance(m, protocol.Step) and m.count == 1 and m.unit == "update"
+    m = messages_in.parse_client_message('{"type": "step"}')
+    assert isinstance(m, messages_in.Step) and m.count == 1 and m.unit == "update"
 
 
 @pytest.mark.parametrize(
@@ -70,15 +70,15 @@ def test_bare_step_parses_to_one_update():
 )
 def test_parse_errors_name_the_code_and_field(text, code, field):
     with pytest.raises(protocol.ProtocolError) as e:
-        protocol.parse_client_message(text)
+        messages_in.parse_client_message(text)
     assert e.value.code.value == code and e.value.field == field
 
 
 def test_encode_refuses_nan_rather_than_send_it():
-    ok = protocol.encode(protocol.Stopped(reason="diverged", message="x"))
+    ok = protocol.encode(messages_out.Stopped(reason="diverged", message="x"))
     assert json.loads(ok) == {"type": "stopped", "reason": "diverged", "message": "x"}
     with pytest.raises(ValueError):
-        protocol.encode(protocol.Inspection(result={"x": float("nan")}))
+        protocol.encode(messages_out.Inspection(result={"x": float("nan")}))
 
 
 def test_close_codes_are_in_the_application_range():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -325,19 +326,24 @@ def test_state_model_describes_a_batch_norm_residual_network(tab, session):
         assert not np.allclose(trainer.net.running_mean[0], 0)
 
 
-@pytest.mark.parametrize("query", ["?protocol=4", "?protocol=6", "?protocol=three"])
+@pytest.mark.parametrize(
+    "query",
+    [f"?protocol={PROTOCOL_VERSION - 1}", f"?protocol={PROTOCOL_VERSION + 1}", "?protocol=three"],
+)
 def test_another_protocol_is_closed_with_4006_naming_the_servers(client, query):
     with pytest.raises(WebSocketDisconnect) as e, client.websocket_connect("/ws" + query) as ws:
         Tab(ws).recv()
     assert e.value.code == 4006 and f"protocol {PROTOCOL_VERSION}" in e.value.reason
-    assert PROTOCOL_VERSION == 5
+    # the version is read from the code; the documentation and the page say the same one
+    docs = (Path(__file__).parents[1] / "docs/protocol.md").read_text(encoding="utf-8")
+    assert f"# Backprop Lab WebSocket protocol, version {PROTOCOL_VERSION}\n" in docs
 
 
-@pytest.mark.parametrize("query", ["", "?protocol=5"])
+@pytest.mark.parametrize("query", ["", f"?protocol={PROTOCOL_VERSION}"])
 def test_this_protocol_or_none_is_served(client, query):
     with client.websocket_connect("/ws" + query) as ws:
         tab = Tab(ws)
-        assert tab.until("hello")["protocol"] == 5
+        assert tab.until("hello")["protocol"] == PROTOCOL_VERSION
         assert tab.until("state")["metrics"]["step"] == 0
 
 

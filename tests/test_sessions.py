@@ -5,8 +5,9 @@ import math
 import threading
 import time
 
+from server.playing import GIVE_WAY_TURNS
 from server.pool import PriorityPool
-from server.sessions import GIVE_WAY_TURNS, INLINE_QUICK_S, Session
+from server.sessions import INLINE_QUICK_S, Session
 from server.settings import Settings
 
 

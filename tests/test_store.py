@@ -16,8 +16,8 @@ import pytest
 
 from server import sqlite_store
 from server.settings import Settings
-from server.sqlite_store import SqliteStore
-from server.store import StoreFull, digest, open_store
+from server.sqlite_store import SqliteStore, open_store
+from server.store import StoreFull, digest
 from tests.helpers.cluster import ROOT, ServerProcess
 from tests.helpers.tabs import LiveTab
 

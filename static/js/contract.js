@@ -4,7 +4,7 @@
 // the protocol's types, names, enums and limits, and of the binary frames' layout.
 
 /** server/protocol.py PROTOCOL_VERSION. */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** The binary frames' layout (server/frames.py). */
 export const FRAME = {
@@ -33,7 +33,7 @@ export const CloseCode = {
   "SLOW_DOWN": 4005, "WRONG_PROTOCOL": 4006
 };
 
-/** Every client → server message type and its fields (protocol.CLIENT_MODELS). */
+/** Every client → server message type and its fields (messages_in.py CLIENT_MODELS). */
 export const CLIENT_MESSAGES = {
   "configure": ["config"], "set": ["config"], "step": ["count", "unit"], "play": ["speed", "rate"],
   "pause": [], "reset": ["data"], "step_back": [],
@@ -50,24 +50,24 @@ export const CLIENT_MESSAGES = {
   "answer": ["question", "value"], "reveal": []
 };
 
-/** Every server → client message type and its fields (protocol.ServerMessage). */
+/** Every server → client message type and its fields (messages_out.py ServerMessage). */
 export const SERVER_MESSAGES = {
+  "error": ["code", "message", "field", "re"],
   "hello": [
     "protocol", "session", "resumed", "restored", "lost", "role", "room", "limits", "defaults",
     "schema", "tasks", "heads", "live_fields", "feature_labels", "follower_messages", "readouts"
   ],
   "state": [
     "config", "model", "params", "metrics", "playing", "speed", "rate", "phase", "stopped",
-    "stop_message", "can_step_back", "points", "history", "compare"
+    "stop_message", "can_step_back", "points", "history", "compare", "effect"
   ],
   "step": [
     "step", "epoch", "loss", "accuracy", "grad_norms", "compare", "update_ratios", "count",
     "applied", "phase", "record_step", "batch", "batch_loss", "penalty", "playing", "stopped"
   ],
   "metrics": ["step", "epoch", "loss", "accuracy", "grad_norms", "compare", "updates", "playing"],
-  "stopped": ["reason", "message"], "error": ["code", "message", "field", "re"],
-  "inspection": ["result"], "snapshot": ["snapshot"], "points_preview": ["preview"],
-  "points_csv": ["name", "csv"], "gradcheck": ["result"],
+  "stopped": ["reason", "message"], "inspection": ["result"], "snapshot": ["snapshot"],
+  "points_preview": ["preview"], "points_csv": ["name", "csv"], "gradcheck": ["result"],
   "room": [
     "code", "role", "followers", "presenter_online", "join_path", "join_urls", "qr", "token",
     "relay"
@@ -83,7 +83,7 @@ export const SERVER_MESSAGES = {
   ]
 };
 
-/** What a room's follower may send (protocol.FOLLOWER_MESSAGES). */
+/** What a room's follower may send (messages_in.py FOLLOWER_MESSAGES). */
 export const FOLLOWER_MESSAGES = ["answer", "export", "export_points", "fork", "leave"];
 
 /** Messages that may be over max_message_bytes, up to max_import_bytes. */
@@ -274,266 +274,264 @@ export const OPTIMIZER_FIELDS = {
 
 // Message types, from the models' JSON schemas
 
-/**
- * Add a point (labels: 0/1 for binary, 0..K−1 for classes, a number in [−1, 1] for …
+/** Add a point (labels: 0/1 for binary, 0..K−1 for classes, a number in [−1, 1] for …
  * @typedef {{type: "add_point", x1: number, x2: number, label: number, split?: "train" | "test"}}
- *   AddPoint
- */
-/**
- * (a choice of the question's `choices`, or a number for `delta_value`): a follower's …
- * @typedef {{type: "answer", question: string, value: string | number}} Answer
- */
-/**
- * The class's answers so far, to the presenter, at most twice a second: counts only.
+ *   AddPoint */
+/** (a choice of the question's `choices`, or a number for `delta_value`): a follower's …
+ * @typedef {{type: "answer", question: string, value: string | number}} Answer */
+/** The class's answers so far, to the presenter, at most twice a second: counts only.
  * @typedef {{type: "answers", id: string, counts: Array<number>, bins?: Array<number> | null,
- *   answered: number, followers: number}} Answers
- */
-/**
- * Ask the room's class (presenter only).
- * @typedef {{type: "ask", question: QuestionSpec}} Ask
- */
-/**
- * End the room; followers are closed with 4004.
- * @typedef {{type: "close_room"}} CloseRoom
- */
-/**
- * Run a second trainer B beside this session's A, in lockstep, on A's points and seed: B's …
- * @typedef {{type: "compare", config: Object<string, any> | null, restart?: boolean}} Compare
- */
-/**
- * `state.compare`: compare mode's run B, `{"config": {...}, "model": {...}, "changes": …
- * @typedef {{config: Object<string, any>, model: Object<string, any>, changes: Object<string, any>,
- *   metrics: RunB, stop_message: string, history?: Array<Readings> | null}} CompareReadout
- */
-/**
- * A partial config in the engine's field names.
- * @typedef {{type: "configure", config: Object<string, any>}} Configure
- */
-/**
- * The message was refused and nothing changed.
+ *   answered: number, followers: number}} Answers */
+/** Ask the room's class (presenter only).
+ * @typedef {{type: "ask", question: QuestionSpec}} Ask */
+/** End the room; followers are closed with 4004.
+ * @typedef {{type: "close_room"}} CloseRoom */
+/** Run a second trainer B beside this session's A, in lockstep, on A's points and seed: B's …
+ * @typedef {{type: "compare", config: ConfigChanges | null, restart?: boolean}} Compare */
+/** `state.compare`: compare mode's run B, `{"config": {...}, "model": {...}, "changes": …
+ * @typedef {{config: ConfigValues, model: Model, changes: ConfigChanges, metrics: RunB,
+ *   stop_message: string, history?: Array<Readings> | null}} CompareReadout */
+/** Some config fields by the engine's names, `{"learning_rate": 0.1, "hidden": [4, 4]}`: what …
+ * @typedef {{dataset?: string, n_points?: number, noise?: number, train_fraction?: number, seed?:
+ *   number, n_classes?: number, features?: Array<string>, hidden?: Array<number>, activation?:
+ *   string | Array<string>, output_activation?: string, loss?: string, init?: string, batch_norm?:
+ *   boolean, dropout?: number, residual?: boolean, optimizer?: string, learning_rate?: number,
+ *   momentum?: number, beta1?: number, beta2?: number, eps?: number, alpha?: number,
+ *   regularization?: string, regularization_rate?: number, batch_size?: number, max_epochs?: number
+ *   | null, target_loss?: number | null, patience?: number | null, tolerance?: number | null}}
+ *   ConfigChanges */
+/** One row of the engine's field table (engine.config.schema), for the page's controls: …
+ * @typedef {{name: string, kind: "bool" | "int" | "float" | "choice" | "choices" | "widths" |
+ *   "per_layer", default?: boolean | number | string | Array<string> | Array<number> | null, group:
+ *   string, lo?: number | null, hi?: number | null, choices: Array<string>, optional: boolean,
+ *   help: string, effect: "none" | "live" | "model" | "network" | "data"}} ConfigField */
+/** A whole config, every field of engine/config.py FIELDS (Config.to_dict): `state.config`, …
+ * @typedef {{dataset: string, n_points: number, noise: number, train_fraction: number, seed:
+ *   number, n_classes: number, features: Array<string>, hidden: Array<number>, activation: string |
+ *   Array<string>, output_activation: string, loss: string, init: string, batch_norm: boolean,
+ *   dropout: number, residual: boolean, optimizer: string, learning_rate: number, momentum: number,
+ *   beta1: number, beta2: number, eps: number, alpha: number, regularization: string,
+ *   regularization_rate: number, batch_size: number, max_epochs?: number | null, target_loss?:
+ *   number | null, patience?: number | null, tolerance?: number | null}} ConfigValues */
+/** Change some config fields (the engine's names).
+ * @typedef {{type: "configure", config: ConfigChanges}} Configure */
+/** @typedef {{leaky_slope: number, elu_alpha: number}} Constants */
+/** @typedef {{step: number, epoch: number, pos: number, best_test?: number | null, bad_epochs:
+ *   number}} Counters */
+/** An imported file's points (csv_points.ImportedData.axes): its name, the columns' scales …
+ * @typedef {{name: string, task: "binary" | "regression" | "multiclass", scales: Array<Scale>,
+ *   class_names: Array<string>}} DataSource */
+/** One step of the walk: `lhs = expr = value`.
+ * @typedef {{id: string, title: string, lhs: string, expr: Expr, value: number}} Equation */
+/** The message was refused and nothing changed.
  * @typedef {{type: "error", code: ErrorCode, message: string, field?: string | null, re?: string |
- *   null}} Error
- */
-/**
- * The closed set of `error.code` values.
+ *   null}} Error */
+/** The closed set of `error.code` values.
  * @typedef {"malformed" | "binary_frame" | "too_large" | "unknown_type" | "missing_field" |
  *   "unknown_field" | "wrong_type" | "out_of_range" | "not_finite" | "bad_config" | "rejected" |
- *   "rate_limited" | "forbidden" | "internal"} ErrorCode
- */
-/**
- * Answered with `snapshot`.
- * @typedef {{type: "export"}} Export
- */
-/**
- * The points, train and test with the split, as CSV in the file's units; answered with …
- * @typedef {{type: "export_points"}} ExportPoints
- */
-/**
- * A follower takes the room's current state (data, weights, optimizer state, counters, …
- * @typedef {{type: "fork"}} Fork
- */
-/**
- * The fork is ready; reconnect with `/ws?session=<session>` to drive it.
- * @typedef {{type: "forked", session: string, step: number}} Forked
- */
-/**
- * Finite-difference check of the last update's gradients; answered with `gradcheck`.
- * @typedef {{type: "gradcheck"}} Gradcheck
- */
-/**
- * .
- * @typedef {{type: "gradcheck", result: Object<string, any>}} GradcheckResult
- */
-/**
- * The first message on every connection.
+ *   "rate_limited" | "forbidden" | "internal"} ErrorCode */
+/** Answered with `snapshot`.
+ * @typedef {{type: "export"}} Export */
+/** The points, train and test with the split, as CSV in the file's units; answered with …
+ * @typedef {{type: "export_points"}} ExportPoints */
+/** An equation's right-hand side as a tree (engine/expressions.py): a leaf `{"op": "num", …
+ * @typedef {{op: "num" | "mul" | "add" | "sub" | "div" | "sqrt" | "mean", value: number, label?:
+ *   string | null, args?: Array<Expr> | null, count?: number | null}} Expr */
+/** A follower takes the room's current state (data, weights, optimizer state, counters, …
+ * @typedef {{type: "fork"}} Fork */
+/** The fork is ready; reconnect with `/ws?session=<session>` to drive it.
+ * @typedef {{type: "forked", session: string, step: number}} Forked */
+/** Finite-difference check of the last update's gradients; answered with `gradcheck`.
+ * @typedef {{type: "gradcheck"}} Gradcheck */
+/** Finite differences against backprop for the last update: the largest relative error (null …
+ * @typedef {{max_rel_error?: number | null, n_checked: number, n_params: number, n_noise: number,
+ *   n_kink: number, n_at_kink: number, notes: Array<string>, h: number, floor: number, tolerance:
+ *   number, step: number, loss?: number | null, worst: Worst, passed: boolean}} GradcheckReport */
+/** @typedef {{type: "gradcheck", result: GradcheckReport}} GradcheckResult */
+/** The computational graph and its equations (engine/graph.py Chain.build).
+ * @typedef {{nodes: Array<GraphNode>, equations: Array<Equation>, grad_symbol: string, batch_size:
+ *   number, row: number}} Graph */
+/** One node of the chain from the parameter to the loss: its value, what it is, ∂L/∂ of it …
+ * @typedef {{id: string, label: string, value: number, what: string, grad?: number | null, local?:
+ *   Local | null}} GraphNode */
+/** The first message on every connection.
  * @typedef {{type: "hello", protocol: number, session?: string | null, resumed: boolean, restored:
- *   boolean, lost?: string | null, role: "solo" | "presenter" | "follower", room?: Object<string,
- *   any> | null, limits: Object<string, any>, defaults: Object<string, any>, schema:
- *   Array<Object<string, any>>, tasks: Object<string, Array<string>>, heads: Object<string,
- *   Array<Array<string>>>, live_fields: Array<string>, feature_labels: Object<string, string>,
- *   follower_messages: Array<string>, readouts: Array<string>}} Hello
- */
-/**
- * Replace the session's trainer with a snapshot from `export`.
- * @typedef {{type: "import", snapshot: Object<string, any>}} Import
- */
-/**
- * Your own data from a CSV file (engine/csv_points.py).
- * @typedef {{type: "import_points", name: string, csv: string, apply?: boolean}} ImportPoints
- */
-/**
- * The chain-rule numbers for neuron `neuron` of weight layer `layer` (0-based; weight layer …
+ *   boolean, lost?: string | null, role: "solo" | "presenter" | "follower", room?: RoomInfo | null,
+ *   limits: Limits, defaults: ConfigValues, schema: Array<ConfigField>, tasks: Object<string,
+ *   Array<string>>, heads: Object<string, Array<Array<string>>>, live_fields: Array<string>,
+ *   feature_labels: Object<string, string>, follower_messages: Array<string>, readouts:
+ *   Array<string>}} Hello */
+/** Replace the session's trainer with a snapshot from `export` (a `SnapshotFile`; a part of …
+ * @typedef {{type: "import", snapshot: SnapshotFile}} Import */
+/** Your own data from a CSV file (engine/csv_points.py).
+ * @typedef {{type: "import_points", name: string, csv: string, apply?: boolean}} ImportPoints */
+/** A CSV file a session trains on: its name and its canonical text.
+ * @typedef {{name: string, csv: string}} ImportedFile */
+/** The chain-rule numbers for neuron `neuron` of weight layer `layer` (0-based; weight layer …
  * @typedef {{type: "inspect", layer: number, neuron: number, source?: number | null, example?:
- *   number | null}} Inspect
- */
-/**
- * .
- * @typedef {{type: "inspection", result: Object<string, any>}} Inspection
- */
-/**
- * End this session now, freeing its slot; not answered.
- * @typedef {{type: "leave"}} Leave
- */
-/**
- * One play-mode frame's numbers; a heatmap frame follows it.
+ *   number | null}} Inspect */
+/** @typedef {{type: "inspection", result: InspectionResult}} Inspection */
+/** Trainer.explain: which update it shows (`step`, `applied`, the `phase` held), the traced …
+ * @typedef {{step: number, applied: boolean, phase?: string | null, example: number, in_batch:
+ *   boolean, evaluation: boolean, update?: number | null, graph: Graph, shows: Array<"forward" |
+ *   "loss" | "backward" | "update">, settings_changed: Array<string>, neuron: NeuronNumbers,
+ *   deltas?: Array<Array<number>> | null, weight?: WeightNumbers | null}} InspectionResult */
+/** End this session now, freeing its slot; not answered.
+ * @typedef {{type: "leave"}} Leave */
+/** `hello.limits`: the server's caps a page should respect (server/settings.py).
+ * @typedef {{max_message_bytes: number, max_import_bytes: number, rate_burst: number, rate_per_s:
+ *   number, frame_rate: number, max_step_count: number, max_step_epochs: number, max_speed: number,
+ *   history_points: number, session_ttl_s: number, room_ttl_s: number}} Limits */
+/** A node's local derivative, `{"label": "tanh′(z)", "value": 0.99}`.
+ * @typedef {{label: string, value: number}} Local */
+/** One play-mode frame's numbers; a weights frame follows it.
  * @typedef {{type: "metrics", step: number, epoch: number, loss: Splits, accuracy: Splits,
  *   grad_norms: Array<number | null>, compare?: RunB | null, updates: number, playing: boolean}}
- *   Metrics
- */
-/**
- * Let a class follow this session live.
- * @typedef {{type: "open_room"}} OpenRoom
- */
-/**
- * `state.params`: every weight layer's W (fan_in × fan_out) and b, and under batch norm …
+ *   Metrics */
+/** The network as a page evaluates it (Trainer.model): `{"sizes": [2, 4, 2, 1], …
+ * @typedef {{sizes: Array<number>, activations: Array<string>, output_activation: string,
+ *   batch_norm: boolean, skip: Array<boolean>, constants: Constants, features: Array<string>, key:
+ *   string}} Model */
+/** The neuron's values on the traced example (`row` of the batch) and over the batch (null …
+ * @typedef {{layer: number, neuron: number, row: number, z: number, a: number, z_mean?: number |
+ *   null, a_mean?: number | null, delta?: number | null, delta_mean?: number | null, yhat?: number
+ *   | null, loss?: number | null, target?: number | null}} NeuronNumbers */
+/** Let a class follow this session live.
+ * @typedef {{type: "open_room"}} OpenRoom */
+/** Optimizer.state_dict: the step count t, the hyperparameters (the config's are used on …
+ * @typedef {{optimizer: "sgd" | "momentum" | "nesterov" | "rmsprop" | "adam", t: number,
+ *   hyperparameters: Object<string, number>, shapes: Array<Array<number>>, state:
+ *   Array<Array<Array<number>>>}} OptimizerState */
+/** `state.params`: every weight layer's W (fan_in × fan_out) and b, and under batch norm …
  * @typedef {{weights: Array<Array<Array<number>>>, biases: Array<Array<number>>, gammas:
- *   Array<Array<number> | null>, betas: Array<Array<number> | null>}} Params
- */
-/**
- * Stop playing; answered with `state`.
- * @typedef {{type: "pause"}} Pause
- */
-/**
- * Train continuously, `rate` updates a second (below the frame rate, one update a frame, …
- * @typedef {{type: "play", speed?: number, rate?: number | null}} Play
- */
-/**
- * The points as `export_points` asked (Trainer.points_csv); `import_points` reads it back.
- * @typedef {{type: "points_csv", name: string, csv: string}} PointsCsv
- */
-/**
- * What `import_points` would load (csv_points.ImportedData.preview); nothing changed.
- * @typedef {{type: "points_preview", preview: Object<string, any>}} PointsPreview
- */
-/**
- * The presenter's question, to everyone in the room (and to each joiner):
+ *   Array<Array<number> | null>, betas: Array<Array<number> | null>}} Params */
+/** Stop playing; answered with `state`.
+ * @typedef {{type: "pause"}} Pause */
+/** Train continuously, `rate` updates a second (below the frame rate, one update a frame, …
+ * @typedef {{type: "play", speed?: number, rate?: number | null}} Play */
+/** One split's points: `x` (n × 2, the plot's units) and `y`, integer labels (binary, …
+ * @typedef {{x: Array<[number, number]>, y: Array<number>}} PointSet */
+/** `state.points`: `{"train": {"x": [[x1, x2], ...], "y": [...]}, "test": {...}, "source": …
+ * @typedef {{train: PointSet, test: PointSet, source?: DataSource | null}} Points */
+/** The points as `export_points` asked (Trainer.points_csv); `import_points` reads it back.
+ * @typedef {{type: "points_csv", name: string, csv: string}} PointsCsv */
+/** What `import_points` would load (csv_points.ImportedData.preview); nothing changed.
+ * @typedef {{type: "points_preview", preview: Preview}} PointsPreview */
+/** What `import_points` would load (csv_points.ImportedData.preview): the axes, `rows`, …
+ * @typedef {{name: string, task: "binary" | "regression" | "multiclass", scales: Array<Scale>,
+ *   class_names: Array<string>, rows: number, columns: Array<string>, dataset: string, header:
+ *   boolean, delimiter: "comma" | "semicolon" | "tab", class_counts: Array<number>, split?: Split |
+ *   null}} Preview */
+/** The presenter's question, to everyone in the room (and to each joiner):
  * @typedef {{type: "question", id: string, kind: string, prompt: string, choices?: Array<string> |
- *   null, labels?: Array<string> | null, target?: Object<string, any> | null, x1?: number | null,
- *   x2?: number | null, tolerance?: number | null, step: number, answer?: string | number | null}}
- *   Question
- */
-/**
- * What the presenter asks (see `Ask`): `kind`, and the target it names.
+ *   null, labels?: Array<string> | null, target?: Selection | null, x1?: number | null, x2?: number
+ *   | null, tolerance?: number | null, step: number, answer?: string | number | null}} Question */
+/** What the presenter asks (see `Ask`): `kind`, and the target it names.
  * @typedef {{kind: "update_sign" | "delta_value" | "loss_direction" | "class_of_point", target?:
  *   Selection | null, x1?: number | null, x2?: number | null, tolerance?: number | null}}
- *   QuestionSpec
- */
-/**
- * The numbers of one step, as `Trainer.metrics()` gives them and the page charts them: …
+ *   QuestionSpec */
+/** The numbers of one step, as `Trainer.metrics()` gives them and the page charts them: …
  * @typedef {{step: number, epoch: number, loss: Splits, accuracy: Splits, grad_norms: Array<number
- *   | null>}} Readings
- */
-/**
- * Answered with `state`.
- * @typedef {{type: "remove_point", split: "train" | "test", index: number}} RemovePoint
- */
-/**
- * Fresh weights from the seed, counters and history cleared; with `data`, the points added …
- * @typedef {{type: "reset", data?: boolean}} Reset
- */
-/**
- * Close the answers to the open question and show everyone the engine's answer (presenter …
- * @typedef {{type: "reveal"}} Reveal
- */
-/**
- * The engine's answer, to everyone in the room; later answers are refused.
+ *   | null>}} Readings */
+/** Answered with `state`.
+ * @typedef {{type: "remove_point", split: "train" | "test", index: number}} RemovePoint */
+/** Fresh weights from the seed, counters and history cleared; with `data`, the points added …
+ * @typedef {{type: "reset", data?: boolean}} Reset */
+/** Close the answers to the open question and show everyone the engine's answer (presenter …
+ * @typedef {{type: "reveal"}} Reveal */
+/** The engine's answer, to everyone in the room; later answers are refused.
  * @typedef {{type: "reveal", id: string, kind: string, truth: string | number, truth_label: string,
  *   value?: number | null, detail: string, right: number, counts: Array<number>, bins?:
- *   Array<number> | null, answered: number, followers: number, target?: Object<string, any> |
- *   null}} RevealMsg
- */
-/**
- * This connection's room, sent after `open_room`, on joining, and when it changes.
+ *   Array<number> | null, answered: number, followers: number, target?: Selection | null}}
+ *   RevealMsg */
+/** This connection's room, sent after `open_room`, on joining, and when it changes.
  * @typedef {{type: "room", code?: string | null, role: "solo" | "presenter" | "follower",
  *   followers: number, presenter_online: boolean, join_path?: string | null, join_urls:
  *   Array<string>, qr?: Array<string> | null, token?: string | null, relay: "ok" | "reconnecting"}}
- *   Room
- */
-/**
- * The presenter's page view for followers to mirror (see client `ui`), whole: `{"type": …
- * @typedef {{type: "room_ui", ui: Object<string, any>}} RoomUi
- */
-/**
- * Compare mode's run B in a `step`, `metrics` or `state.compare`: its `Readings` and why it …
+ *   RoomInfo */
+/** The presenter's page view for followers to mirror (see client `ui`), whole: `{"type": …
+ * @typedef {{type: "room_ui", ui: UiState}} RoomUi */
+/** Compare mode's run B in a `step`, `metrics` or `state.compare`: its `Readings` and why it …
  * @typedef {{step: number, epoch: number, loss: Splits, accuracy: Splits, grad_norms: Array<number
- *   | null>, stopped?: string | null}} RunB
- */
-/**
- * What the presenter's inspector shows: `{"kind": "link", "layer": 0, "i": 1, "j": 2}` (`i` …
+ *   | null>, stopped?: string | null}} RunB */
+/** How a CSV column maps to the plot: `{"column": "length", "lo": 4.3, "hi": 7.9, "to": [-5, …
+ * @typedef {{column: string, lo: number, hi: number, to: [number, number]}} Scale */
+/** What the presenter's inspector shows or a question names: `{"kind": "link", "layer": 0, …
  * @typedef {{kind: "neuron" | "link" | "bias", layer: number, j: number, i?: number | null}}
- *   Selection
- */
-/**
- * Change live hyperparameters only (fields that keep the weights); answered with `state`.
- * @typedef {{type: "set", config: Object<string, any>}} Set
- */
-/**
- * Every weight and bias at once (a share URL's weights), in the shapes of `state.params`; …
+ *   Selection */
+/** Deprecated (kept for scripts): `{"type": "set", "config": {"learning_rate": 0.1}}` is …
+ * @typedef {{type: "set", config: ConfigChanges}} Set */
+/** Every weight and bias at once (a share URL's weights), in the shapes of `state.params`; …
  * @typedef {{type: "set_params", weights: Array<Array<Array<number>>>, biases:
- *   Array<Array<number>>}} SetParams
- */
-/**
- * Set w[source, neuron] of weight layer `layer`; without `source` (or null) set the bias of …
+ *   Array<Array<number>>}} SetParams */
+/** Set w[source, neuron] of weight layer `layer`; without `source` (or null) set the bias of …
  * @typedef {{type: "set_weight", layer: number, neuron: number, source?: number | null, value:
- *   number}} SetWeight
- */
-/**
- * Feed back to `import`.
- * @typedef {{type: "snapshot", snapshot: Object<string, any>}} Snapshot
- */
-/**
- * A readout over the training and the test set (mean data loss, accuracy); null when a split …
- * @typedef {{train?: number | null, test?: number | null}} Splits
- */
-/**
- * The session's full state; sent after `hello` and after every change.
- * @typedef {{type: "state", config: Object<string, any>, model: Object<string, any>, params:
- *   Params, metrics: Readings, playing: boolean, speed: number, rate: number, phase?: string |
- *   null, stopped?: string | null, stop_message: string, can_step_back: boolean, points?:
- *   Object<string, any> | null, history?: Array<Readings> | null, compare?: CompareReadout | null}}
- *   State
- */
-/**
- * `count` updates (≤ 1000), epochs (≤ 10) or phases (forward → loss → backward → update).
- * @typedef {{type: "step", count?: number, unit?: "update" | "epoch" | "phase"}} Step
- */
-/**
- * Undo the last update (or a half-shown phase step).
- * @typedef {{type: "step_back"}} StepBack
- */
-/**
- * The record of the last update (or phase) of a `step` command.
+ *   number}} SetWeight */
+/** Feed back to `import`.
+ * @typedef {{type: "snapshot", snapshot: SnapshotFile}} Snapshot */
+/** An exported session (engine/snapshots.py, version 1): everything needed to continue exactly.
+ * @typedef {{version: 1, config: ConfigChanges, edits: Array<["add", "train" | "test", number,
+ *   number, number] | ["remove", "train" | "test", number]>, imported?: ImportedFile | null,
+ *   params: Array<number>, buffers: Array<number>, optimizer: OptimizerState, counters: Counters,
+ *   stopped?: "max_epochs" | "target_loss" | "early_stopping" | "converged" | "diverged" | null,
+ *   stop_message: string, history: Array<SnapshotReadings>}} SnapshotFile */
+/** A history entry as a snapshot keeps it (engine/snapshots.py checks the bounds).
+ * @typedef {{step: number, epoch: number, loss: SplitsKept, accuracy: SplitsKept, grad_norms:
+ *   Array<number | null>}} SnapshotReadings */
+/** @typedef {{train: number, test: number}} Split */
+/** A readout over the training and the test set (mean data loss, accuracy); null when a split …
+ * @typedef {{train?: number | null, test?: number | null}} Splits */
+/** @typedef {{train?: number | null, test?: number | null}} SplitsKept */
+/** The session's full state; sent after `hello` and after every change.
+ * @typedef {{type: "state", config: ConfigValues, model: Model, params: Params, metrics: Readings,
+ *   playing: boolean, speed: number, rate: number, phase?: string | null, stopped?: string | null,
+ *   stop_message: string, can_step_back: boolean, points?: Points | null, history?: Array<Readings>
+ *   | null, compare?: CompareReadout | null, effect?: "none" | "live" | "model" | "network" |
+ *   "data" | null}} State */
+/** `count` updates (≤ 1000), epochs (≤ 10) or phases (forward → loss → backward → update).
+ * @typedef {{type: "step", count?: number, unit?: "update" | "epoch" | "phase"}} Step */
+/** Undo the last update (or a half-shown phase step).
+ * @typedef {{type: "step_back"}} StepBack */
+/** The record of the last update (or phase) of a `step` command.
  * @typedef {{type: "step", step: number, epoch: number, loss: Splits, accuracy: Splits, grad_norms:
  *   Array<number | null>, compare?: RunB | null, update_ratios: Array<number | null>, count:
  *   number, applied: boolean, phase?: string | null, record_step: number, batch: Array<number>,
  *   batch_loss?: number | null, penalty?: number | null, playing: boolean, stopped?: string |
- *   null}} StepMsg
- */
-/**
- * Training stopped by itself (max_epochs, target_loss, early_stopping, converged, diverged); …
- * @typedef {{type: "stopped", reason: string, message: string}} Stopped
- */
-/**
- * What the presenter's page shows besides the session: the followers' pages mirror it.
+ *   null}} StepMsg */
+/** Training stopped by itself (max_epochs, target_loss, early_stopping, converged, diverged); …
+ * @typedef {{type: "stopped", reason: string, message: string}} Stopped */
+/** What the presenter's page shows besides the session: the followers' pages mirror it.
  * @typedef {{type: "ui", view?: "forward" | "backward" | null, selection?: Selection | null,
  *   example?: number | null, show_test?: boolean | null, discretize?: boolean | null, loss_scale?:
  *   "linear" | "log" | null, charts?: "all" | "loss" | "accuracy" | "grad_norms" | null,
  *   chart_focus?: "all" | "loss" | "accuracy" | "grad_norms" | null, lesson?: "one-neuron" | "xor"
  *   | "diverge" | "vanishing" | "symmetry" | "optimizers" | "overfitting" | "batch-size" |
- *   "deep-rescue" | null, reveal?: number | null}} UiShare
- */
-/**
- * Send me a `state` now (the session's exact float64 weights, for a share link).
- * @typedef {{type: "view"}} View
- */
-/**
- * @typedef {Configure | Set | Step | Play | Pause | Reset | StepBack | Inspect | SetWeight |
+ *   "deep-rescue" | null, reveal?: number | null}} UiShare */
+/** The presenter's view as a room keeps it: the fields of the client's `ui` it has sent so …
+ * @typedef {{view?: "forward" | "backward" | null, selection?: Selection | null, example?: number |
+ *   null, show_test?: boolean | null, discretize?: boolean | null, loss_scale?: "linear" | "log" |
+ *   null, charts?: "all" | "loss" | "accuracy" | "grad_norms" | null, chart_focus?: "all" | "loss"
+ *   | "accuracy" | "grad_norms" | null, lesson?: "one-neuron" | "xor" | "diverge" | "vanishing" |
+ *   "symmetry" | "optimizers" | "overfitting" | "batch-size" | "deep-rescue" | null, reveal?:
+ *   number | null}} UiState */
+/** One weight's last update (Optimizer.update_terms): the rule, the hyperparameters the …
+ * @typedef {{optimizer: string, rule: string, lr: number, momentum?: number | null, alpha?: number
+ *   | null, beta1?: number | null, beta2?: number | null, eps?: number | null, t: number, grad:
+ *   number, weight_before: number, velocity?: number | null, lookahead?: number | null, m?: number
+ *   | null, v?: number | null, m_hat?: number | null, v_hat?: number | null, step: number,
+ *   weight_after: number, expr: Expr}} UpdateTerms */
+/** Send me a `state` now (the session's exact float64 weights, for a share link).
+ * @typedef {{type: "view"}} View */
+/** The weight w[i, j] of weight layer `layer`: its value before the update, ∂L/∂w once the …
+ * @typedef {{layer: number, i: number, j: number, row: number, weight: number, grad?: number |
+ *   null, update?: UpdateTerms | null, weight_after?: number | null, delta_w?: number | null}}
+ *   WeightNumbers */
+/** @typedef {{index?: number | null, layer?: number | null, numeric?: number | null, backprop?:
+ *   number | null}} Worst */
+/** @typedef {Configure | Set | Step | Play | Pause | Reset | StepBack | Inspect | SetWeight |
  *   AddPoint | RemovePoint | Export | Import | ImportPoints | ExportPoints | Gradcheck | View |
  *   Leave | SetParams | OpenRoom | CloseRoom | UiShare | Fork | Compare | Ask | Answer | Reveal}
- *   ClientMessage
- */
-/**
- * @typedef {Hello | State | StepMsg | Metrics | Stopped | Error | Inspection | Snapshot |
- *   PointsPreview | PointsCsv | GradcheckResult | Room | RoomUi | Forked | Question | Answers |
- *   RevealMsg} ServerMessage
- */
+ *   ClientMessage */
+/** @typedef {Error | Hello | State | StepMsg | Metrics | Stopped | Inspection | Snapshot |
+ *   PointsPreview | PointsCsv | GradcheckResult | RoomInfo | RoomUi | Forked | Question | Answers |
+ *   RevealMsg} ServerMessage */

@@ -1,10 +1,12 @@
-"""Protocol messages read off a trainer. Called with the session's trainer lock held."""
+"""The server's replies read off a trainer (`state`, `step`, `metrics`, compare mode's run B).
+Called with the session's trainer lock held. (The engine's per-frame numbers are
+engine/readouts.py: these messages carry them.)"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .protocol import CompareReadout, Metrics, RunB, State, StepMsg
+from .messages_out import CompareReadout, Metrics, RunB, State, StepMsg
 
 
 def thin(history: list[dict], n: int) -> list[dict]:
@@ -45,9 +47,10 @@ def state_message(
     history: int | None,
     run_b=None,
     b_changes: dict | None = None,
+    effect: str | None = None,
 ) -> State:
     """`points` includes the data; `history` (a count) includes that many history entries;
-    `run_b` is compare mode's trainer B, if any."""
+    `run_b` is compare mode's trainer B, if any; `effect` what a `configure` just did."""
     return State(
         config=trainer.config.to_dict(),
         model=trainer.model(),
@@ -63,10 +66,13 @@ def state_message(
         points=trainer.points() if points else None,
         history=thin(trainer.history, history) if history else None,
         compare=None if run_b is None else compare_readout(run_b, b_changes or {}, history),
+        effect=effect,
     )
 
 
-def session_state(session, trainer, *, points: bool, history: int | None) -> State:
+def session_state(
+    session, trainer, *, points: bool, history: int | None, effect: str | None = None
+) -> State:
     """`state_message` for a session (its play state and compare mode's run B): lock held."""
     return state_message(
         trainer,
@@ -77,6 +83,7 @@ def session_state(session, trainer, *, points: bool, history: int | None) -> Sta
         history=history,
         run_b=session.run_b,
         b_changes=session.b_changes,
+        effect=effect,
     )
 
 
