@@ -210,8 +210,8 @@ function pushCompare(b, m) {
 }
 
 // What a configure did, as the server says (state.effect, contract.js CONFIG_FIELDS' effects).
-const EFFECT_TEXT = { live: "weights kept", model: "weights kept", network: "a new network from the seed",
-  data: "new points and a new network" };
+const EFFECT_TEXT = { none: "nothing else changes", live: "weights kept", model: "weights kept, another function",
+  network: "a new network from the seed", data: "new points and a new network" };
 
 const QUIET_ERRORS = new Set([ErrorCode.RATE_LIMITED]);
 
