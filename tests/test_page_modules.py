@@ -3,6 +3,7 @@ does not reach the wire decoder, the DOM helper has its own module, the store ke
 of the weights, and a config change is always a `configure` (the server decides what it
 keeps). Read off the sources: the import graph and the names each module defines."""
 
+import json
 import re
 from pathlib import Path
 
@@ -114,3 +115,20 @@ def test_the_page_keeps_no_copy_of_the_contract():
     assert "FRAME" in imports("frame_layout.js")["contract.js"]
     assert "OPTIMIZER_FIELDS" in imports("controls.js")["contract.js"]
     assert "CONFIG_FIELDS" in imports("compare_view.js")["contract.js"]
+
+
+def contract_table(name: str) -> dict:
+    """A JSON table of contract.js (`export const NAME = {...};`)."""
+    text = source("contract.js")
+    start = text.index(f"export const {name} = ") + len(f"export const {name} = ")
+    return json.loads(text[start : text.index("};", start) + 1])
+
+
+def test_the_messages_the_page_builds_and_reads_are_the_contracts():
+    protocol = source("protocol.js")
+    builders = protocol[protocol.index("export const messages = {") : protocol.index("\n};")]
+    built = set(re.findall(r'type: "(\w+)"', builders))
+    assert built and built <= contract_table("CLIENT_MESSAGES").keys(), built
+    decoder = protocol[protocol.index("export class Decoder") :]
+    read = set(re.findall(r'case "(\w+)":', decoder))
+    assert read and read <= contract_table("SERVER_MESSAGES").keys(), read
