@@ -3,7 +3,10 @@ real page."""
 
 from __future__ import annotations
 
-from tests.helpers.page import reveal
+import numpy as np
+from playwright.sync_api import expect
+
+from tests.helpers.page import click_step, reveal
 
 LEGEND = "window.backpropLab.network.legendText"
 
@@ -124,4 +127,27 @@ def test_residual_where_no_skip_fits_says_why_and_changes_nothing(run):
     r.open("dataset=xor&hidden=4,4")
     assert not r.page.locator("#cfg-residual").is_disabled(), r.state("s.config.hidden")
     assert not r.page.get_by_test_id("residual-why").is_visible()
+    assert r.errors == [], r.errors
+
+
+def test_the_page_says_what_the_server_did_with_a_change(run):
+    """Every change goes out as `configure` and the server decides what it does (issue 25):
+    its reply's effect is said, and the weights agree with it: a learning rate keeps them
+    (the same numbers), one more neuron draws a new network from the seed (step 0)."""
+    r = run("dataset=xor&hidden=4,2")
+    click_step(r, 2)
+    before = r.state("[...s.params.weights.flat(2), ...s.params.biases.flat()]")
+    said = r.page.locator("#toasts [data-toast]", has_text="changed:")
+    r.page.select_option("#cfg-learning_rate", "0.1")
+    expect(said).to_contain_text("Learning rate α changed: weights kept.")
+    assert r.state("s.config.learning_rate") == 0.1
+    # the same weights (the frame's float32 copy before, the state's float64 now)
+    after = r.state("[...s.params.weights.flat(2), ...s.params.biases.flat()]")
+    np.testing.assert_allclose(after, before, rtol=1e-6, atol=1e-7)
+    assert r.state("s.counters.step") == 2
+    r.page.get_by_role("button", name="Add a neuron to layer 1").click()
+    expect(said).to_contain_text("Hidden layers changed: a new network from the seed.")
+    assert r.state("s.config.hidden") == [5, 2] and r.state("s.counters.step") == 0
+    assert [len(W) for W in r.state("s.params.weights")] == [2, 5, 2]
+    assert said.count() == 1  # the second replaced the first
     assert r.errors == [], r.errors

@@ -3,6 +3,7 @@ does not reach the wire decoder, the DOM helper has its own module, the store ke
 of the weights, and a config change is always a `configure` (the server decides what it
 keeps). Read off the sources: the import graph and the names each module defines."""
 
+import json
 import re
 from pathlib import Path
 
@@ -93,3 +94,41 @@ def test_a_config_change_is_always_a_configure():
     for path in JS.glob("*.js"):
         text = path.read_text(encoding="utf-8")
         assert "onlyLiveFields" not in text and "messages.set(" not in text, path.name
+
+
+def test_the_page_keeps_no_copy_of_the_contract():
+    """What contract.js holds (generated from the server and the engine) is imported from it,
+    not restated: the versions, close codes, the frames' magic and part order, optimizer
+    fields, default limits."""
+    contract = source("contract.js")
+    for name in ("PROTOCOL_VERSION", "FRAME", "CloseCode", "OPTIMIZER_FIELDS", "DEFAULT_LIMITS"):
+        assert re.search(rf"^export const {name} = ", contract, re.M), name
+    for path in JS.glob("*.js"):
+        if path.name == "contract.js":
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(
+            r"\b(?:const|let) (?:PROTOCOL_VERSION|FRAME_VERSION|CloseCode|OPTIMIZER_FIELDS)\b", text
+        ), path.name
+        assert "BPLF" not in text and not re.search(r"\b400[0-6]\b", text), path.name
+    assert {"CloseCode", "FRAME", "PROTOCOL_VERSION"} <= imports("protocol.js")["contract.js"]
+    assert "FRAME" in imports("frame_layout.js")["contract.js"]
+    assert "OPTIMIZER_FIELDS" in imports("controls.js")["contract.js"]
+    assert "CONFIG_FIELDS" in imports("compare_view.js")["contract.js"]
+
+
+def contract_table(name: str) -> dict:
+    """A JSON table of contract.js (`export const NAME = {...};`)."""
+    text = source("contract.js")
+    start = text.index(f"export const {name} = ") + len(f"export const {name} = ")
+    return json.loads(text[start : text.index("};", start) + 1])
+
+
+def test_the_messages_the_page_builds_and_reads_are_the_contracts():
+    protocol = source("protocol.js")
+    builders = protocol[protocol.index("export const messages = {") : protocol.index("\n};")]
+    built = set(re.findall(r'type: "(\w+)"', builders))
+    assert built and built <= contract_table("CLIENT_MESSAGES").keys(), built
+    decoder = protocol[protocol.index("export class Decoder") :]
+    read = set(re.findall(r'case "(\w+)":', decoder))
+    assert read and read <= contract_table("SERVER_MESSAGES").keys(), read

@@ -14,7 +14,11 @@ import { openLesson } from "./lessons.js";
  */
 export function pageActions({ state, dispatch, send, conn, lessons }) {
   const act = {
-    configure: (changes) => send(messages.configure(changes)),
+    // `quiet`: a change the page makes itself (a URL's or a lesson's config), whose effect
+    // goes unsaid; a person's change is answered with what the server did (state.js).
+    configure: (changes, quiet = false) => {
+      if (send(messages.configure(changes)) && !quiet) dispatch({ type: "configureSent", fields: Object.keys(changes) });
+    },
     play: () => send(messages.play(state.ui.rate)),
     pause: () => send(messages.pause()),
     setSpeed: (rate) => { if (state.playing) send(messages.play(rate)); },

@@ -6,10 +6,13 @@ import { formatNumber } from "./format.js";
 import { h } from "./dom.js";
 import { choiceLabel, fieldLabel } from "./labels.js";
 import { layerSizes } from "./state.js";
+import { CONFIG_FIELDS } from "./contract.js";
 
-// The settings worth comparing, in the order offered. Which are live (B starts as a copy of
-// A's weights) and which structural (B is a network of its own, both runs restart) comes
-// from the server's hello (`liveFields`); data fields are never compared.
+// The settings worth comparing, in the order offered. Which keep the weights (B starts as a
+// copy of A's) and which draw new ones (B is a network of its own, both runs restart) is
+// each field's effect in the engine's table (contract.js CONFIG_FIELDS: "live" and "model"
+// keep them); data fields are never compared.
+const KEEPS_WEIGHTS = new Set(CONFIG_FIELDS.filter((f) => f.effect === "live" || f.effect === "model").map((f) => f.name));
 export const COMPARE_FIELDS = ["optimizer", "learning_rate", "activation", "batch_size", "regularization",
   "regularization_rate", "dropout", "momentum", "init", "batch_norm", "residual", "hidden", "features"];
 // What B tries first, given A's config: a value that differs from A's.
@@ -93,9 +96,9 @@ export class CompareView {
     const pick = h("select", { id: "compare-field", "aria-label": "Setting run B changes",
       onchange: (e) => { this.choice = { field: e.target.value, value: SUGGESTED[e.target.value](state.config) }; this.render(state); } },
     ...GROUPS.map((g) => h("optgroup", { label: g.label },
-      ...fields.filter((f) => state.liveFields.has(f.name) === g.live).map(option))));
+      ...fields.filter((f) => KEEPS_WEIGHTS.has(f.name) === g.live).map(option))));
     const f = fields.find((x) => x.name === this.choice.field) || fields[0];
-    const live = state.liveFields.has(f.name);
+    const live = KEEPS_WEIGHTS.has(f.name);
     const current = showValue(f.name, state.config[f.name], state.featureLabels);
     this.panel.replaceChildren(
       h("div", { className: "panel-title" }, "Compare two runs"),

@@ -4,6 +4,7 @@
 // change state themselves.
 
 import { formatNumber } from "./format.js";
+import { DEFAULT_LIMITS, OPTIMIZER_FIELDS } from "./contract.js";
 import { BINARY_CLASS_COLORS, CLASS_COLORS } from "./colors.js";
 import { datasetIcon } from "./dataset_icons.js";
 import { h } from "./dom.js";
@@ -15,18 +16,16 @@ import { scaleLines } from "./csv_import.js";
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const REG_RATES = [0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const SLIDERS = { noise: 0.05, train_fraction: 0.1, dropout: 0.05 };
-// Which optimizer uses which hyperparameter (engine/optimizers.py).
-const OPTIMIZER_FIELDS = {
-  sgd: [], momentum: ["momentum"], nesterov: ["momentum"], rmsprop: ["alpha", "eps"],
-  adam: ["beta1", "beta2", "eps"],
-};
-const OPTIMIZER_HYPER = new Set(["momentum", "beta1", "beta2", "eps", "alpha"]);
+// The hyperparameters some optimizers use and others not (contract.js OPTIMIZER_FIELDS, from
+// engine/optimizers.py): each shown only while the chosen optimizer uses it.
+const OPTIMIZER_HYPER = new Set(Object.values(OPTIMIZER_FIELDS).flat()
+  .filter((name) => !Object.values(OPTIMIZER_FIELDS).every((used) => used.includes(name))));
 // Drawn elsewhere: features are the diagram's input nodes, hidden widths its +/− buttons.
 const IN_DIAGRAM = new Set(["features", "hidden"]);
-// The hyperparameters a lecture changes most, in the bar under the top bar as in
-// Playground (in view at every size); the rest stay in the panel, by group.
 // A CSV file's data sets (engine/config.py IMPORTED_DATASETS): one tile, shown while in use.
 const IMPORTED = new Set(["your_data", "your_data_classes", "your_data_regression"]);
+// The hyperparameters a lecture changes most, in the bar under the top bar as in
+// Playground (in view at every size); the rest stay in the panel, by group.
 export const BAR_FIELDS = ["learning_rate", "activation", "regularization", "regularization_rate", "batch_size"];
 
 const $ = (id) => document.getElementById(id);
@@ -365,7 +364,7 @@ export class Controls {
     const open = state.connection.status === "open" && !!state.config;
     for (const id of ["btn-play", "btn-step", "btn-step-back", "btn-reset", "btn-export"]) $(id).disabled = !open;
     $("step-unit").value = state.ui.stepUnit;
-    const top = (state.limits.max_speed || 200) * (state.limits.frame_rate || 30);
+    const top = (state.limits.max_speed || DEFAULT_LIMITS.max_speed) * (state.limits.frame_rate || DEFAULT_LIMITS.frame_rate);
     const rates = PLAY_RATES.filter((r) => r <= top);
     if ($("speed").max !== String(rates.length - 1)) $("speed").max = String(rates.length - 1);
     const k = rates.reduce((best, r, i) => (Math.abs(Math.log(r / state.ui.rate)) < Math.abs(Math.log(rates[best] / state.ui.rate)) ? i : best), 0);

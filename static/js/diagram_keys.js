@@ -30,8 +30,9 @@ function columnStops(sizes, c) {
   return out;
 }
 
-// a neuron's or bias's column: its node layer
-const colOf = (el) => nodeLayerOf(el);
+// The column an element is in: a neuron's or a bias's node layer, the column a link leaves
+// (node layer l for weight layer l).
+const colOf = (el) => (el.kind === "link" ? weightLayerOf(el) : nodeLayerOf(el));
 
 /**
  * Where key `key` takes the diagram's cursor from `el` in a network of node layer sizes

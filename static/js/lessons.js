@@ -47,7 +47,7 @@ export function openLesson(lessons, id, { overrides = {}, onlyIfChanged = false 
   act.setSpeed(lesson.rate);
   const changes = lessonChanges(lesson, state.defaults, state.config, overrides);
   if (onlyIfChanged && !Object.keys(changes).length) return;
-  if (Object.keys(changes).length) act.configure(changes);
+  if (Object.keys(changes).length) act.configure(changes, true);  // the lesson card says what changes
   act.reset(true);
   if (lesson.compare || state.compare) act.compare(lesson.compare || null);
 }

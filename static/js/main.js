@@ -10,6 +10,7 @@ import { CsvImport } from "./csv_import.js";
 import { InspectorView } from "./inspector_view.js";
 import { NetworkView } from "./network_view.js";
 import { Connection, messages } from "./protocol.js";
+import { DEFAULT_LIMITS } from "./contract.js";
 import { CompareView } from "./compare_view.js";
 import { RoomView } from "./room_view.js";
 import { QuestionView } from "./question_view.js";
@@ -103,7 +104,7 @@ const csvImport = new CsvImport($("csv-dialog"), $("boundaries"), {
   apply: (name, text) => { dispatch({ type: "csvApply" }); send(messages.importPoints(name, text, true)); },
   cancel: () => dispatch({ type: "csvCancel" }),
   refuse: (name, message) => dispatch({ type: "csvRefused", name, message }),
-  limit: () => state.limits.max_import_bytes || 4 * 1024 * 1024,
+  limit: () => state.limits.max_import_bytes || DEFAULT_LIMITS.max_import_bytes,
 });
 act.readCsv = (file) => csvImport.read(file);
 const notices = new Notices($("banner"), $("toasts"), dispatch, () => conn.startNewSession(), act.setParams);

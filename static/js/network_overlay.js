@@ -3,6 +3,7 @@
 // toggles its feature. Real buttons, so they are reachable by keyboard and named for ARIA.
 
 import { choiceLabel } from "./labels.js";
+import { CONFIG_FIELDS, LIMITS } from "./contract.js";
 import { featureLabel, field } from "./state.js";
 
 export const LEFT = 70;  // room for the input labels, left of the input nodes
@@ -14,7 +15,7 @@ export function buildOverlay(view, state, sizes, step) {
   const actSelects = [];
   const hidden = sizes.slice(1, -1);
   const actChoices = (field(state, "activation") || {}).choices || [];
-  const limits = field(state, "hidden") || { lo: 1, hi: 32 };
+  const limits = field(state, "hidden") || CONFIG_FIELDS.find((f) => f.name === "hidden");
   const colWidth = Math.max(60, Math.min(130, step - 8));
   const mk = (tag, props, parent = ov) => {
     const el = document.createElement(tag);
@@ -26,7 +27,7 @@ export function buildOverlay(view, state, sizes, step) {
   const layerBox = view.layerBox;
   layerBox.replaceChildren();
   mk("button", { textContent: "+", title: "add a hidden layer", ariaLabel: "Add a hidden layer",
-    disabled: hidden.length >= (state.limits.max_hidden_layers || 8),
+    disabled: hidden.length >= (state.limits.max_hidden_layers || LIMITS.max_hidden_layers),
     onclick: () => view.on.setHidden([...hidden, hidden.length ? hidden[hidden.length - 1] : 2]) }, layerBox);
   mk("button", { textContent: "−", title: "remove the last hidden layer",
     ariaLabel: "Remove a hidden layer", disabled: hidden.length === 0,

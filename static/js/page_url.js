@@ -29,7 +29,7 @@ export function wirePageUrl(store, act, send) {
       // the URL keeps what it asks for until the state that has it.
       if (lesson) { act.openLesson(lesson, { overrides: config, onlyIfChanged: true }); return; }
       const diff = configDiff(config, s.config);
-      if (Object.keys(diff).length) { act.configure(diff); return; }
+      if (Object.keys(diff).length) { act.configure(diff, true); return; }
     }
     if (a.type === "state" && urlWeights) {  // a share link's weights, once its config is in
       const shaped = shapeWeights(decodeWeights(urlWeights), s.params);

@@ -1,9 +1,10 @@
 // @ts-check
-// The WebSocket protocol, mirrored once from server/protocol.py (PROTOCOL_VERSION 6) and
-// server/frames.py (binary frame format 3). The only module that builds or parses messages.
+// The WebSocket protocol: the only module that builds or parses messages. What the two sides
+// must agree on (the version, message types, close codes, the binary frames' layout) it reads
+// from contract.js, generated from server/protocol.py and server/frames.py.
 //
 // Text frames are JSON objects with a `type`. Binary frames (server → client) are
-//   0  4  magic "BPLF" | 4 2 u16 format version | 6 2 u16 reserved | 8 4 u32 H (header bytes)
+//   0  4  magic (FRAME.magic) | 4 2 u16 format version | 6 2 u16 reserved | 8 4 u32 H (header bytes)
 //   12 H  UTF-8 JSON header {"kind": "frame" | "record", ..., "arrays": [...]}
 //   12+H  payload; entry {name, layer?, shape, dtype: "float32" | "float16", offset}: every
 //         offset a multiple of 4 (each float array padded to 4 bytes, float16 ones too)
@@ -11,17 +12,13 @@
 // last update's gradients (`grads`) and compare mode's B (`compare_params`); the page makes
 // every heatmap from them (heatmaps.js).
 
+import { CloseCode, FRAME, PROTOCOL_VERSION } from "./contract.js";
 import { gradientLayout, paramLayout, rowsAt } from "./frame_layout.js";
 import { weightLayerOf } from "./selection.js";
 
-export const PROTOCOL_VERSION = 6;
-export const FRAME_VERSION = 3;
 const SESSION_KEY = "backprop-lab-session";
 const ROOM_KEY = "backprop-lab-rooms";  // localStorage: {code: presenter token} of this browser
 const VOTER_KEY = "backprop-lab-voter";  // sessionStorage: this tab's voter id for a room's questions
-
-export const CloseCode = { SHUTTING_DOWN: 4000, REPLACED: 4001, LEFT: 4002, SERVER_FULL: 4003,
-  ROOM_GONE: 4004, SLOW_DOWN: 4005, WRONG_PROTOCOL: 4006 };
 
 /** Builders for every client → server message (server/protocol.py, "client → server"). */
 export const messages = {
@@ -95,12 +92,12 @@ export function unpackFrame(buf) {
   const dv = new DataView(buf);
   const magic = String.fromCharCode(dv.getUint8(0), dv.getUint8(1), dv.getUint8(2), dv.getUint8(3));
   const version = dv.getUint16(4, true);
-  if (magic !== "BPLF" || version !== FRAME_VERSION) {
-    throw new Error(`not a version ${FRAME_VERSION} Backprop Lab frame (${magic} v${version})`);
+  if (magic !== FRAME.magic || version !== FRAME.version) {
+    throw new Error(`not a version ${FRAME.version} Backprop Lab frame (${magic} v${version})`);
   }
   const n = dv.getUint32(8, true);
-  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 12, n)));
-  const start = 12 + n;
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, FRAME.prefix_bytes, n)));
+  const start = FRAME.prefix_bytes + n;
   const arrays = header.arrays.map((e) => {
     const count = e.shape.reduce((a, b) => a * b, 1);
     let data;
@@ -181,6 +178,8 @@ export function decodeRecordFrame({ header, arrays }) {
 
 // Server → client, as store actions
 
+/** @typedef {import("./contract.js").ServerMessage} ServerMessage */
+
 /**
  * One step's numbers, as `state.metrics` and each `state.history` entry carry them (server
  * protocol.Readings): the counters and one field per readout the engine lists (hello's
@@ -225,7 +224,11 @@ export class Decoder {
     this.readouts = [];
   }
 
-  /** Actions for one JSON message. */
+  /**
+   * Actions for one JSON message.
+   * @param {ServerMessage} m
+   * @returns {any[]}
+   */
   text(m) {
     switch (m.type) {
       case "hello":
@@ -233,14 +236,14 @@ export class Decoder {
         return [{ type: "hello", protocol: m.protocol, sessionId: m.session, resumed: m.resumed,
           restored: !!m.restored, lost: m.lost ?? null,
           limits: m.limits || {}, defaults: m.defaults, schema: m.schema, tasks: m.tasks,
-          heads: m.heads, liveFields: m.live_fields, featureLabels: m.feature_labels,
+          heads: m.heads, featureLabels: m.feature_labels,
           followerMessages: m.follower_messages, readouts: m.readouts || [],
           role: m.role || "solo", room: roomOf(m.room) }];
       case "state":
         return [{ type: "state", config: m.config, params: m.params, metrics: m.metrics,
           playing: m.playing, speed: m.speed, rate: m.rate, phase: m.phase, stopped: stoppedOf(m.stopped, m.stop_message),
           canStepBack: m.can_step_back, model: m.model, points: m.points ?? null, history: m.history ?? null,
-          compare: m.compare ?? null }];
+          compare: m.compare ?? null, effect: m.effect ?? null }];
       case "step": {
         const head = { record_step: m.record_step, applied: m.applied, phase: m.phase, batch: m.batch,
           batch_loss: m.batch_loss, penalty: m.penalty, update_ratios: m.update_ratios };
@@ -444,7 +447,7 @@ export class Connection {
     this.reconnect();
   }
 
-  /** Send `leave`: the server ends this session and closes with 4002 (no reconnect). */
+  /** Send `leave`: the server ends this session and closes with CloseCode.LEFT (no reconnect). */
   leave() { return this.send(messages.leave()); }
 
   close() { this.closed = true; clearTimeout(this.timer); if (this.ws) this.ws.close(); }

@@ -4,12 +4,7 @@
 // layer for a neuron (0 = the inputs) but a weight layer for a link or a bias (weight layer l
 // feeds node layer l + 1). Page code reads it through these two names, never bare.
 
-/**
- * @typedef {{kind: "neuron", layer: number, j: number}} NeuronSelection `layer`: a node layer
- * @typedef {{kind: "link", layer: number, i: number, j: number}} LinkSelection `layer`: a weight layer
- * @typedef {{kind: "bias", layer: number, j: number}} BiasSelection `layer`: a weight layer
- * @typedef {NeuronSelection|LinkSelection|BiasSelection} Selection
- */
+/** @typedef {import("./contract.js").Selection} Selection {kind, layer, j, i?}, as the wire has it */
 
 /**
  * The node layer of a neuron (0 = inputs), or the one a link or bias feeds.

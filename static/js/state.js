@@ -5,7 +5,9 @@
 // state and returns the names of the views it made dirty; the store coalesces those into one
 // redraw per animation frame. Reducers hold no training maths: numbers come from the server.
 
+import { ErrorCode } from "./contract.js";
 import { phaseView } from "./phases.js";
+import { fieldLabel } from "./labels.js";
 import { decodeWeightsFrame } from "./protocol.js";
 import { exactStep, paramsOf, weightsFromFrame, weightsFromLayers } from "./weights.js";
 
@@ -40,7 +42,7 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  *   lesson: string|null, projector: boolean, reveal: number|null, [more: string]: any}} Ui
  * @typedef {{connection: Connection, role: string, room: any, compare: any, forkOf: string|null,
  *   protocol: number|null, limits: Object<string, any>, schema: any[], tasks: Object<string,
- *   string>, heads: Object<string, string[][]>, liveFields: Set<string>,
+ *   string>, heads: Object<string, string[][]>,
  *   followerMessages: Set<string>, featureLabels: Object<string, string>,
  *   readouts: string[], config: any, weights: Weights|null, params: Params|null, points: any,
  *   counters: {step: number, epoch: number}, metrics: Metrics, history: Metrics[], record: any,
@@ -50,7 +52,8 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  *   model: Model|null,
  *   unreadFrame: any, inspect: any, gradcheck: any, busy: {gradcheck: boolean},
  *   toasts: any[], lost: {reason: string, step: number|null, weights: Weights|null}|null,
- *   resumeNote: {restored: boolean}|null, question: any, ui: Ui}} State
+ *   resumeNote: {restored: boolean}|null, configuring: string[]|null, question: any,
+ *   ui: Ui}} State
  */
 
 /** Why the last gradient check no longer describes the page (more steps, a step back, a
@@ -79,7 +82,6 @@ export function initialState() {
     schema: [],              // engine FIELDS rows from hello
     tasks: {},               // data set → "binary" | "regression" | "multiclass" (hello)
     heads: {},               // task → [[output_activation, loss], ...] valid pairs (hello)
-    liveFields: new Set(),   // config fields whose change keeps the weights (hello): compare mode's groups
     followerMessages: new Set(),  // what a room's follower may send (hello)
     featureLabels: {},       // feature → display label, e.g. x1_sq → "X₁²" (hello)
     readouts: [],            // the names of the readouts every metrics carries (hello)
@@ -115,6 +117,7 @@ export function initialState() {
     csv: { status: "idle", name: "", preview: null, error: null },
     lost: null,              // {reason, step, params}: the session a reconnect could not resume
     resumeNote: null,        // {restored}: a reconnect resumed the session; said with its state
+    configuring: null,       // the fields of the configure on its way (actions.js), till its state
     ui: {
       view: "forward",       // forward | backward
       selection: null,       // {kind: "neuron", layer, j} | {kind: "link", layer, i, j} | {kind: "bias", layer, j}
@@ -206,7 +209,11 @@ function pushCompare(b, m) {
   if (m && typeof m.step === "number") b.history = pushHistory(b.history, m);
 }
 
-const QUIET_ERRORS = new Set(["rate_limited"]);
+// What a configure did, as the server says (state.effect, contract.js CONFIG_FIELDS' effects).
+const EFFECT_TEXT = { none: "nothing else changes", live: "weights kept", model: "weights kept, another function",
+  network: "a new network from the seed", data: "new points and a new network" };
+
+const QUIET_ERRORS = new Set([ErrorCode.RATE_LIMITED]);
 
 /** @type {Object<string, (s: State, a: any) => (string[]|void)>} */
 export const REDUCERS = {
@@ -224,7 +231,6 @@ export const REDUCERS = {
     s.tasks = {};
     for (const [task, names] of Object.entries(a.tasks || {})) for (const n of names) s.tasks[n] = task;
     s.heads = a.heads || {};
-    s.liveFields = new Set(a.liveFields || []);
     s.followerMessages = new Set(a.followerMessages || []);
     s.featureLabels = a.featureLabels || {};
     s.readouts = a.readouts || [];
@@ -264,6 +270,15 @@ export const REDUCERS = {
     s.stopped = a.stopped;
     s.phase = a.phase;
     s.canStepBack = a.canStepBack;
+    // What the server did with the page's configure (its reply's `effect`): said in a toast
+    // that the next one replaces (the page no longer predicts it).
+    if (a.effect && s.configuring) {
+      const [first, ...more] = s.configuring;
+      const what = first ? `${fieldLabel(first)}${more.length ? ` and ${more.length} more` : ""} changed: ` : "";
+      REDUCERS.toast(s, { kind: "info", key: "config-effect", text: `${what}${EFFECT_TEXT[a.effect] || a.effect}.` });
+      dirty.push("banner");
+    }
+    s.configuring = null;
     if (s.resumeNote) {
       const cut = s.resumeNote.restored ? " (the server had restarted: step back starts from here)" : "";
       REDUCERS.toast(s, { kind: "info", key: "resumed", text: `Reconnected: resumed at step ${a.metrics.step}${cut}.` });
@@ -281,6 +296,8 @@ export const REDUCERS = {
     if (a.points && s.csv.status === "applying") { s.csv = { status: "idle", name: "", preview: null, error: null }; dirty.push("csv"); }
     return dirty;
   },
+  /** A configure went out: its reply's `effect` says what became of these fields. */
+  configureSent(s, a) { s.configuring = a.fields; return []; },
   /** A CSV file is being read and previewed by the server (nothing changes yet). */
   csvRead(s, a) { s.csv = { status: "reading", name: a.name, preview: null, error: null }; return ["csv"]; },
   pointsPreview(s, a) {
@@ -357,13 +374,13 @@ export const REDUCERS = {
   gradcheckStarted(s) { s.busy.gradcheck = true; s.gradcheck = null; return ["inspector"]; },
   serverError(s, a) {
     if (a.re === "gradcheck") s.busy.gradcheck = false;
-    if (s.csv.status !== "idle" && (a.re === "import_points" || (a.code === "too_large" && s.csv.status === "reading"))) {  // shown in the dialog, line and all
+    if (s.csv.status !== "idle" && (a.re === "import_points" || (a.code === ErrorCode.TOO_LARGE && s.csv.status === "reading"))) {  // shown in the dialog, line and all
       s.csv = { ...s.csv, status: "refused", preview: null, error: a.message };
       return ["csv"];
     }
     if (QUIET_ERRORS.has(a.code) && s.toasts.some((t) => t.code === a.code)) return [];
     // The refused control snaps back to the server's value.
-    return [...(REDUCERS.toast(s, { text: a.message, kind: a.code === "rejected" ? "info" : "error", code: a.code }) || []),
+    return [...(REDUCERS.toast(s, { text: a.message, kind: a.code === ErrorCode.REJECTED ? "info" : "error", code: a.code }) || []),
       "controls"];
   },
   /** A toast; one with a `key` replaces the earlier toast with that key ("encoding…" → "saved"). */

@@ -21,7 +21,10 @@ import { paramLayout } from "./frame_layout.js";
  *   batch norm's evaluation arrays (if any) are in it: the heatmaps are made only from those.
  */
 
-/** The evaluation-only slots (batch norm's scale and shift) of `model`'s layout. */
+/**
+ * The evaluation-only slots [from, to) (batch norm's scale and shift) of `model`'s layout.
+ * @param {WeightsModel} model @returns {number[][]}
+ */
 function evalSlots(model) {
   const out = [];
   for (const L of paramLayout(model).layers) {
