@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from server.lessons import CHARTS, LESSONS
+from server.lessons import CHART_NAMES, LESSONS
 from tests.helpers.page import click_step, reveal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,10 +109,10 @@ def test_the_lessons_menu_shows_every_title_whole_and_opens_at_the_lessons_pace(
     tabs = r.page.evaluate(
         "async () => (await import('/static/js/charts_view.js')).CHART_TABS.map(t => t[0])"
     )
-    assert list(CHARTS) == tabs
+    assert list(CHART_NAMES) == tabs
     for lesson in LESSONS:
         assert lesson.rate in rates, lesson.id
-        assert lesson.charts in CHARTS, lesson.id
+        assert lesson.charts in CHART_NAMES, lesson.id
     lesson = next(x for x in LESSONS if x.rate != 750)
     r.page.locator(f"#lessons-menu [data-lesson='{lesson.id}']").click()
     expect(menu).to_be_hidden()
