@@ -15,7 +15,7 @@ When A is edited while comparing, B follows (each function below says how):
 
 | edit of A                                      | B                                        |
 |------------------------------------------------|------------------------------------------|
-| live fields (`set`, `configure`)               | the same, except its compared fields     |
+| live fields (`configure`)                      | the same, except its compared fields     |
 | data or structure (`configure`), `reset`,      | rebuilt from A with its changes (so a    |
 | `import`                                       | structural B restarts both runs)         |
 | a point added or removed                       | the same edit: each run keeps its weights|
@@ -100,7 +100,7 @@ def stop(s: Session) -> None:
 
 
 def configure(s: Session, a: Trainer, changes: dict[str, Any]) -> set[str]:
-    """A.configure(changes) (a `configure` or a `set`); returns what changed. B follows:
+    """A.configure(changes) (a `configure`); returns what changed. B follows:
     live changes reach it except its compared fields; a data or structure change rebuilds
     it. A change B cannot take (batch size 1 beside B's batch norm, a head that no longer
     fits B's changes) is refused as a ConfigError naming the field, before A changes."""

@@ -104,7 +104,7 @@ class RoomInfo(_Out):
 class Hello(_Out):
     """The first message on every connection.
 
-    `{"type": "hello", "protocol": 5, "session": "3q2…", "resumed": false,
+    `{"type": "hello", "protocol": 6, "session": "3q2…", "resumed": false,
       "limits": {...}, "defaults": {<engine config>}, "schema": [<engine field table>],
       "tasks": {"binary": ["circle", ...], "regression": [...], "multiclass": [...]},
       "heads": {"binary": [["tanh", "mse"], ...], ...}, "live_fields": ["alpha", ...],

@@ -171,13 +171,13 @@ def _link(trainer, spec) -> payloads.Selection:
     t = spec.target
     if t is None or t.kind != "link" or t.i is None:
         raise TrainerError("this question is about a link: give its layer, i and j")
-    _neuron_name(trainer, t.layer, t.i)
-    _neuron_name(trainer, t.layer + 1, t.j)
+    _neuron_name(trainer, t.weight_layer, t.i)  # a link's source sits in that node layer
+    _neuron_name(trainer, t.node_layer, t.j)
     return t
 
 
 def _link_name(trainer, t) -> str:
-    src, dst = _neuron_name(trainer, t.layer, t.i), _neuron_name(trainer, t.layer + 1, t.j)
+    src, dst = _neuron_name(trainer, t.weight_layer, t.i), _neuron_name(trainer, t.node_layer, t.j)
     return f"the weight from {src} to {dst}"
 
 
@@ -197,7 +197,7 @@ def _update_sign(trainer, spec, example) -> Posed:
             "the next update diverges (the weights become infinite); ask "
             "whether the loss goes up instead"
         )
-    w = copy.explain(layer=t.layer, j=t.j, i=t.i)["weight"]
+    w = copy.explain(layer=t.weight_layer, j=t.j, i=t.i)["weight"]
     truth = _sign(w["delta_w"])
     step = copy.step_count
     return Posed(
@@ -221,14 +221,14 @@ def _delta_value(trainer, spec, example) -> Posed:
         raise TrainerError("this question is about a neuron's δ or a link's ∂ℓ/∂w")
     copy = _next_update(trainer)
     if t.kind == "neuron":
-        name = _neuron_name(trainer, t.layer, t.j)
-        if t.layer == 0:
+        name = _neuron_name(trainer, t.node_layer, t.j)
+        if t.node_layer == 0:
             raise TrainerError("an input has no δ: pick a hidden or output neuron")
-        r = copy.explain(layer=t.layer - 1, j=t.j, example=example)
+        r = copy.explain(layer=t.weight_layer, j=t.j, example=example)
         value, what = r["neuron"]["delta"], f"δ = ∂ℓ/∂z of {name}"
     else:
         _link(trainer, spec)
-        r = copy.explain(layer=t.layer, j=t.j, i=t.i, example=example)
+        r = copy.explain(layer=t.weight_layer, j=t.j, i=t.i, example=example)
         value = next(n["grad"] for n in r["graph"]["nodes"] if n["id"] == "w")
         what = f"∂ℓ/∂w of {_link_name(trainer, t)}"
     if value is None or not math.isfinite(value):

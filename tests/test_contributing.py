@@ -77,3 +77,12 @@ def test_the_readout_recipe_charts_every_readout_the_engine_lists():
     assert tuple(keys) == READOUT_NAMES
     protocol = (ROOT / "docs/protocol.md").read_text(encoding="utf-8")
     assert '"readouts": [' + ", ".join(f'"{n}"' for n in READOUT_NAMES) + "]" in protocol
+
+
+def test_the_config_field_places_exist_and_cover_the_fields_own_files():
+    """ "Add a config field" names real files, among them the two that declare a field."""
+    body = re.search(r"<!-- field places -->(.*?)<!-- /field places -->", GUIDE, re.S).group(1)
+    named = PATH.findall(body)
+    assert {"engine/config.py", "engine/optimizers.py", "static/js/contract.js"} <= set(named)
+    for path in named:
+        assert (ROOT / path).is_file(), path

@@ -180,3 +180,21 @@ def test_frames_layout_constants_are_what_pack_writes():
     n = int.from_bytes(own[8:12], "little")
     assert (frames.PREFIX_BYTES + n) % frames.HEADER_ALIGN == 0
     assert all(e["offset"] % frames.OFFSET_ALIGN == 0 for e in header["arrays"])
+
+
+def test_a_snapshot_saved_by_version_5_code_passes_the_typed_import_unchanged():
+    """tests/data/snapshot-v1.json (written before payloads were typed): the parser's model
+    hands the engine the very same JSON, and the run continues bit for bit."""
+    from pathlib import Path
+
+    from server.messages_in import parse_client_message
+
+    text = (Path(__file__).parent / "data" / "snapshot-v1.json").read_text(encoding="utf-8")
+    snap = json.loads(text)
+    msg = parse_client_message(json.dumps({"type": "import", "snapshot": snap}))
+    typed = msg.snapshot.model_dump(mode="json")
+    assert _json(typed) == _json(snap)
+    a, b = Trainer.from_snapshot(json.loads(text)), Trainer.from_snapshot(typed)
+    a.run(20)
+    b.run(20)
+    assert np.array_equal(a.net.params, b.net.params)
