@@ -14,7 +14,9 @@ import { exactStep, paramsOf, weightsFromFrame, weightsFromLayers } from "./weig
 /** @typedef {import("./protocol.js").Metrics} Metrics */
 /** @typedef {import("./weights.js").Weights} Weights */
 
-export const VIEWS = ["topology", "network", "boundary", "charts", "inspector", "status",
+// What a reducer may mark dirty: a view's redraw, or a part of one (not contract.js VIEWS,
+// the presenter's forward or backward pass).
+export const DIRTY_NAMES = ["topology", "network", "boundary", "charts", "inspector", "status",
   "controls", "banner", "room", "csv", "question"];
 
 export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are thinned)
