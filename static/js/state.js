@@ -14,7 +14,9 @@ import { exactStep, paramsOf, weightsFromFrame, weightsFromLayers } from "./weig
 /** @typedef {import("./protocol.js").Metrics} Metrics */
 /** @typedef {import("./weights.js").Weights} Weights */
 
-export const VIEWS = ["topology", "network", "boundary", "charts", "inspector", "status",
+// What a reducer may mark dirty: a view's redraw, or a part of one (not contract.js VIEWS,
+// the presenter's forward or backward pass).
+export const DIRTY_NAMES = ["topology", "network", "boundary", "charts", "inspector", "status",
   "controls", "banner", "room", "csv", "question"];
 
 export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are thinned)
@@ -30,9 +32,7 @@ export const HISTORY_CAP = 5000;  // points kept for the charts (older ones are 
  * @typedef {{units: number, n: number, codes: Uint8Array, lo: number, hi: number}} Map
  * @typedef {{n: number, output: Map, outputRange: number[], inputs: Map, neurons: Map[],
  *   full: Float32Array[], compareOutput: Map|null, step?: number}} Heatmaps
- * @typedef {{sizes: number[], activations: string[], output_activation: string,
- *   batch_norm: boolean, skip: boolean[], constants: Object<string, number>,
- *   features: string[], key: string}} Model
+ * @typedef {import("./contract.js").Model} Model
  * @typedef {import("./weights.js").Params} Params
  * @typedef {{view: "forward"|"backward", selection: Selection|null, hover: {layer: number,
  *   j: number}|null, example: number|null, discretize: boolean, showTest: boolean,
