@@ -1,15 +1,10 @@
 // Files the server sends for saving: a snapshot (export) as JSON, the points as CSV.
 
-/** Save `text` as file `name` of MIME `type` (a click on a temporary link). */
+import { saveBlob } from "./canvas.js";
+
+/** Save `text` as file `name` of MIME `type`. */
 export function saveText(text, name, type) {
-  const blob = new Blob([text], { type });
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  saveBlob(new Blob([text], { type }), name);
 }
 
 export function wireDownloads(store) {
